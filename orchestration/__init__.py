@@ -1,0 +1,1 @@
+"""fundcdp's Dagster code location."""

@@ -1,0 +1,31 @@
+"""fundcdp's Dagster code location: raw ingestion and the dbt warehouse."""
+
+import dagster as dg
+
+from orchestration.defs.ingest.assets import raw_assets
+from orchestration.defs.resources import FundcdpSettings
+from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
+
+ingest_meta_specs = [
+    dg.AssetSpec(
+        ["ingest", "load_manifest"],
+        group_name="raw_ingest",
+        description="Per delivered file: size, content hash, lines read / loaded / quarantined, status. "
+        "Written by the raw assets as they load.",
+        kinds={"parquet"},
+    ),
+    dg.AssetSpec(
+        ["ingest", "quarantine"],
+        group_name="raw_ingest",
+        description="Delivered lines that could not be parsed or typed, with the reason. Written by "
+        "the raw assets; the offending lines themselves are kept only in private.duckdb.",
+        kinds={"parquet"},
+    ),
+]
+
+defs = dg.Definitions(
+    assets=[*raw_assets, *ingest_meta_specs, fundcdp_dbt_models],
+    resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
+    # One process: DuckDB files accept one writer at a time, and dbt runs as a subprocess of it.
+    executor=dg.in_process_executor,
+)

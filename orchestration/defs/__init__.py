@@ -1,0 +1,1 @@
+"""Dagster definitions, one subfolder per concern."""

@@ -1,0 +1,54 @@
+"""dbt models as Dagster assets. Source keys equal the raw asset keys, so lineage joins up."""
+
+
+import json
+import os
+import sys
+from datetime import date
+from pathlib import Path
+
+import dagster as dg
+from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+
+from orchestration.defs.ingest.assets import DUCKDB_WRITER_POOL
+from orchestration.defs.resources import FundcdpSettings
+from orchestration.lib.as_of import latest_arrival_date
+from orchestration.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR
+
+dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=DBT_PARSE_TARGET_DIR)
+
+
+def resolve_as_of_date(settings: FundcdpSettings) -> date:
+    """FUNDCDP_AS_OF_DATE if set, else the latest arrival date in raw/ (never the wall clock)."""
+    override = settings.as_of_override()
+    if override is not None:
+        return override
+    latest = latest_arrival_date(settings.layout())
+    if latest is None:
+        raise dg.Failure("nothing loaded into raw/ yet: load the sources before building the warehouse")
+    return latest
+
+
+@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, pool=DUCKDB_WRITER_POOL)
+def fundcdp_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: FundcdpSettings
+):
+    """Build (run + test) the dbt models for the as-of date."""
+    as_of = resolve_as_of_date(settings)
+    # dbt runs as a subprocess that inherits this process's environment.
+    os.environ.update(settings.dbt_environment())
+    context.log.info(f"dbt build as of {as_of.isoformat()}")
+    dbt_vars = json.dumps({"as_of_date": as_of.isoformat()})
+    yield from dbt.cli(
+        ["build", "--vars", dbt_vars], context=context, target_path=settings.layout().dbt_target
+    ).stream()
+
+
+def dbt_resource() -> DbtCliResource:
+    """dbt from the same virtual environment as Dagster, whatever the caller's PATH holds."""
+    venv_dbt = Path(sys.executable).with_name("dbt")
+    return DbtCliResource(
+        project_dir=dbt_project,
+        profiles_dir=str(DBT_PROJECT_DIR),
+        dbt_executable=str(venv_dbt) if venv_dbt.exists() else "dbt",
+    )

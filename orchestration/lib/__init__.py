@@ -1,0 +1,1 @@
+"""Pure, unit-testable helpers: no Dagster decorators, no I/O at import time."""

@@ -1,0 +1,389 @@
+"""Land one table's delivery for one arrival day into ``raw/`` (Parquet) and ``private.duckdb``.
+
+Per file, in order: the control file is checked (every listed file present), duplicates are recognised
+by content hash, unchanged files are skipped, the rest are parsed (:mod:`orchestration.lib.loader`),
+reconciled against the control file (row count, amount total) and only then written. Writes are
+idempotent per file: a file's Parquet, its quarantine rows, its manifest row and its private rows
+are replaced together, so loading the same delivery twice leaves ``raw/`` byte-identical.
+
+Raw layout (``arrival_date`` is a hive partition column):
+
+- ``raw/<source>/<table>/arrival_date=<D>/<file stem>.parquet`` — typed rows, personal data hashed;
+- ``raw/ingest/load_manifest/arrival_date=<D>/<source>__<table>__<file stem>.parquet`` — one row a file;
+- ``raw/ingest/quarantine/arrival_date=<D>/<source>__<table>__<file stem>.parquet`` — rejected lines
+  (reason only; the line itself goes to ``private.duckdb``).
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.loader import LoadError, ParsedFile, parse_file, read_file
+from orchestration.lib.personal_data import protect_table
+from orchestration.lib.rules import JunkRules
+from orchestration.lib.sources import TableSpec
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+MANIFEST_SCHEMA = pa.schema(
+    [
+        ("source", pa.string()),
+        ("table_name", pa.string()),
+        ("file_name", pa.string()),
+        ("file_size_bytes", pa.int64()),
+        ("content_sha256", pa.string()),
+        ("lines_read", pa.int64()),
+        ("rows_loaded", pa.int64()),
+        ("rows_quarantined", pa.int64()),
+        ("amount_loaded", pa.decimal128(20, 2)),
+        ("status", pa.string()),
+        ("duplicate_of", pa.string()),
+        ("replaced_sha256", pa.string()),
+        ("loaded_at", pa.timestamp("us")),
+    ]
+)
+
+
+@dataclass(frozen=True)
+class ControlEntry:
+    """One line of a day's control file."""
+
+    file_name: str
+    row_count: int
+    amount_total: Decimal | None
+
+
+@dataclass
+class FileOutcome:
+    """What happened to one delivered file."""
+
+    file_name: str
+    status: str  # loaded | corrected | unchanged | duplicate
+    lines_read: int = 0
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    quarantined_by_reason: dict[str, int] = field(default_factory=dict)
+    duplicate_of: str | None = None
+
+
+@dataclass
+class DayOutcome:
+    """What happened to one table's delivery of one day."""
+
+    source: str
+    table: str
+    day: str
+    files: list[FileOutcome] = field(default_factory=list)
+
+    @property
+    def rows_loaded(self) -> int:
+        return sum(f.rows_loaded for f in self.files if f.status in ("loaded", "corrected"))
+
+    @property
+    def rows_quarantined(self) -> int:
+        return sum(f.rows_quarantined for f in self.files if f.status in ("loaded", "corrected"))
+
+
+def control_file_path(layout: DataLayout, source: str, day: str) -> Path:
+    return layout.landing_day(source, day) / f"_control_{day.replace('-', '')}.csv"
+
+
+def read_control_file(path: Path) -> dict[str, ControlEntry]:
+    """Parse a control file (``file_name,row_count,amount_total``) keyed by file name."""
+    if not path.exists():
+        raise LoadError(f"{path}: control file missing; the day's delivery cannot be reconciled")
+    entries: dict[str, ControlEntry] = {}
+    with open(path, encoding="utf-8-sig", newline="") as handle:
+        reader = csv.DictReader(handle)
+        missing = {"file_name", "row_count", "amount_total"} - set(reader.fieldnames or ())
+        if missing:
+            raise LoadError(f"{path}: control file lacks column(s) {', '.join(sorted(missing))}")
+        for line_number, record in enumerate(reader, start=2):
+            try:
+                amount = record["amount_total"].strip()
+                entries[record["file_name"].strip()] = ControlEntry(
+                    record["file_name"].strip(),
+                    int(record["row_count"]),
+                    Decimal(amount) if amount else None,
+                )
+            except (ValueError, InvalidOperation, AttributeError):
+                raise LoadError(f"{path}: line {line_number} of the control file is not readable") from None
+    return entries
+
+
+def _read_parquet_rows(pattern: str) -> list[dict]:
+    try:
+        query = f"select * from read_parquet('{pattern}', hive_partitioning = true)"
+        return duckdb.sql(query).to_arrow_table().to_pylist()
+    except duckdb.IOException:
+        return []
+
+
+def _manifest_dir(layout: DataLayout, day: str) -> Path:
+    return layout.raw / "ingest" / "load_manifest" / f"arrival_date={day}"
+
+
+def _quarantine_dir(layout: DataLayout, day: str) -> Path:
+    return layout.raw / "ingest" / "quarantine" / f"arrival_date={day}"
+
+
+def _meta_name(spec: TableSpec, file_name: str) -> str:
+    return f"{spec.source}__{spec.name}__{_stem(file_name)}.parquet"
+
+
+def _stem(file_name: str) -> str:
+    return file_name.split(".", 1)[0]
+
+
+def previous_manifest(layout: DataLayout, spec: TableSpec) -> list[dict]:
+    """Every manifest row of this table over all days (to recognise duplicates and unchanged files)."""
+    pattern = layout.raw / "ingest" / "load_manifest" / "*" / f"{spec.source}__{spec.name}__*.parquet"
+    return _read_parquet_rows(str(pattern))
+
+
+def _write_parquet_atomically(
+    con: duckdb.DuckDBPyConnection, table: pa.Table, path: Path, order_by: str
+) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f".{path.name}.tmp")
+    con.register("to_write", table)
+    ordering = f" order by {order_by}" if order_by else ""
+    con.execute(
+        f"copy (select * from to_write{ordering}) to '{temporary}' (format parquet, compression zstd)"
+    )
+    con.unregister("to_write")
+    os.replace(temporary, path)
+
+
+def _write_private(
+    private_db: Path, spec: TableSpec, file_name: str, parsed: ParsedFile, private: pa.Table
+) -> None:
+    """Replace this file's rows in ``private.duckdb`` (clear personal data and quarantined lines)."""
+    existed = private_db.exists()
+    con = duckdb.connect(str(private_db))
+    try:
+        con.execute(
+            "create table if not exists quarantined_lines (source varchar, table_name varchar, "
+            "file_name varchar, line_number bigint, reason varchar, line_text varchar)"
+        )
+        con.execute("begin")
+        con.execute(
+            "delete from quarantined_lines where source = ? and table_name = ? and file_name = ?",
+            [spec.source, spec.name, file_name],
+        )
+        con.register("new_quarantine", parsed.quarantine)
+        con.execute(
+            "insert into quarantined_lines select source, table_name, file_name, line_number, reason, "
+            "line_text from new_quarantine"
+        )
+        if private.num_columns:
+            pii_table = f"pii_{spec.source}__{spec.name}"
+            con.register("new_private", private)
+            con.execute(f"create table if not exists {pii_table} as select * from new_private limit 0")
+            con.execute(f"delete from {pii_table} where _source_file = ?", [file_name])
+            con.execute(f"insert into {pii_table} by name select * from new_private")
+        con.execute("commit")
+    finally:
+        con.close()
+    if not existed:
+        os.chmod(private_db, 0o600)
+
+
+def _amount_loaded(spec: TableSpec, rows: pa.Table) -> Decimal | None:
+    if spec.amount_column is None:
+        return None
+    total = pc.sum(rows.column(spec.amount_column)).as_py()
+    return Decimal(total or 0).quantize(Decimal("0.01"))
+
+
+def _reconcile(path: Path, spec: TableSpec, parsed: ParsedFile, control: ControlEntry) -> None:
+    if parsed.lines_read != control.row_count:
+        raise LoadError(
+            f"{path}: control file says {control.row_count} rows, the file has {parsed.lines_read} "
+            f"(difference {parsed.lines_read - control.row_count:+d})"
+        )
+    loaded = _amount_loaded(spec, parsed.rows)
+    if control.amount_total is not None and loaded is not None and loaded != control.amount_total:
+        raise LoadError(
+            f"{path}: control file says {spec.amount_column} total {control.amount_total}, loaded "
+            f"{loaded} (difference {loaded - control.amount_total:+})"
+        )
+
+
+def land_table_day(
+    layout: DataLayout,
+    spec: TableSpec,
+    day: str,
+    hash_key: bytes,
+    junk: JunkRules,
+    max_quarantine_share: float,
+    now: datetime | None = None,
+) -> DayOutcome:
+    """Load one table's files of one arrival day. Raises :class:`LoadError` before writing anything
+    if the delivery is incomplete or does not reconcile with its control file."""
+    day_dir = layout.landing_day(spec.source, day)
+    if not day_dir.is_dir():
+        raise LoadError(f"{day_dir}: no delivery for {spec.source} on {day}")
+    control = read_control_file(control_file_path(layout, spec.source, day))
+    absent = sorted(name for name in control if not (day_dir / name).exists())
+    if absent:
+        raise LoadError(
+            f"{day_dir}: incomplete delivery, listed in the control file but missing: {', '.join(absent)}"
+        )
+    # Files the control file lists come first, so that a re-sent copy is the one seen as the duplicate.
+    files = sorted(
+        (p for p in day_dir.iterdir() if p.is_file() and spec.matches_file(p.name, day)),
+        key=lambda p: (p.name not in control, p.name),
+    )
+    if not files:
+        raise LoadError(f"{day_dir}: no {spec.name} file delivered (expected {spec.name}_<YYYYMMDD>.*)")
+
+    history = previous_manifest(layout, spec)
+    loaded_hashes = {
+        row["content_sha256"]: row["file_name"]
+        for row in history
+        if row["status"] in ("loaded", "corrected", "unchanged")
+    }
+    this_day = {row["file_name"]: row for row in history if str(row.get("arrival_date")) == day}
+    outcome = DayOutcome(spec.source, spec.name, day)
+    to_write: list[tuple[Path, ParsedFile, dict | None]] = []
+    duplicates: list[tuple[Path, str, str]] = []
+    for path in files:
+        content = read_file(path, spec)
+        previous = this_day.get(path.name)
+        if previous is not None and previous["content_sha256"] == content.content_sha256:
+            outcome.files.append(
+                FileOutcome(
+                    path.name,
+                    "unchanged",
+                    previous["lines_read"],
+                    previous["rows_loaded"],
+                    previous["rows_quarantined"],
+                )
+            )
+            continue
+        first_name = loaded_hashes.get(content.content_sha256)
+        if first_name is not None and first_name != path.name:
+            duplicates.append((path, content.content_sha256, first_name))
+            outcome.files.append(
+                FileOutcome(path.name, "duplicate", len(content.lines), duplicate_of=first_name)
+            )
+            continue
+        if path.name not in control:
+            raise LoadError(
+                f"{path}: not listed in the control file {control_file_path(layout, spec.source, day).name} "
+                "and not a duplicate of a loaded file"
+            )
+        parsed = parse_file(content, spec, path.name)
+        _reconcile(path, spec, parsed, control[path.name])
+        if parsed.lines_read and parsed.rows_quarantined / parsed.lines_read > max_quarantine_share:
+            raise LoadError(
+                f"{path}: {parsed.rows_quarantined} of {parsed.lines_read} lines quarantined, above the "
+                f"allowed share {max_quarantine_share:.0%} (vars fundcdp.ingest.max_quarantine_share)"
+            )
+        loaded_hashes[content.content_sha256] = path.name
+        to_write.append((path, parsed, previous))
+
+    loaded_at = (now or datetime.now(SHANGHAI)).replace(tzinfo=None, microsecond=0)
+    con = duckdb.connect()
+    try:
+        for path, parsed, previous in to_write:
+            public, private = protect_table(parsed.rows, spec, hash_key, junk)
+            _write_parquet_atomically(
+                con,
+                public,
+                layout.raw_partition(spec.source, spec.name, day) / f"{_stem(path.name)}.parquet",
+                "_source_line",
+            )
+            _write_parquet_atomically(
+                con,
+                parsed.quarantine.drop_columns(["line_text"]),
+                _quarantine_dir(layout, day) / _meta_name(spec, path.name),
+                "line_number",
+            )
+            _write_private(layout.private_db, spec, path.name, parsed, private)
+            status = "corrected" if previous is not None else "loaded"
+            manifest = _manifest_row(
+                spec,
+                path,
+                parsed.content.size_bytes,
+                parsed.content.content_sha256,
+                parsed,
+                status,
+                None,
+                previous,
+                loaded_at,
+            )
+            _write_parquet_atomically(
+                con, manifest, _manifest_dir(layout, day) / _meta_name(spec, path.name), ""
+            )
+            reasons = pc.value_counts(parsed.quarantine.column("reason")).to_pylist()
+            outcome.files.append(
+                FileOutcome(
+                    path.name,
+                    status,
+                    parsed.lines_read,
+                    parsed.rows_loaded,
+                    parsed.rows_quarantined,
+                    {r["values"]: r["counts"] for r in reasons},
+                )
+            )
+        for path, sha, first_name in duplicates:
+            manifest = _manifest_row(
+                spec,
+                path,
+                path.stat().st_size,
+                sha,
+                None,
+                "duplicate",
+                first_name,
+                this_day.get(path.name),
+                loaded_at,
+            )
+            _write_parquet_atomically(
+                con, manifest, _manifest_dir(layout, day) / _meta_name(spec, path.name), ""
+            )
+    finally:
+        con.close()
+    outcome.files.sort(key=lambda f: f.file_name)
+    return outcome
+
+
+def _manifest_row(
+    spec: TableSpec,
+    path: Path,
+    size: int,
+    sha: str,
+    parsed: ParsedFile | None,
+    status: str,
+    duplicate_of: str | None,
+    previous: dict | None,
+    loaded_at: datetime,
+) -> pa.Table:
+    amount = _amount_loaded(spec, parsed.rows) if parsed is not None else None
+    row = {
+        "source": spec.source,
+        "table_name": spec.name,
+        "file_name": path.name,
+        "file_size_bytes": size,
+        "content_sha256": sha,
+        "lines_read": parsed.lines_read if parsed else 0,
+        "rows_loaded": parsed.rows_loaded if parsed else 0,
+        "rows_quarantined": parsed.rows_quarantined if parsed else 0,
+        "amount_loaded": amount,
+        "status": status,
+        "duplicate_of": duplicate_of,
+        "replaced_sha256": previous["content_sha256"] if previous and status == "corrected" else None,
+        "loaded_at": loaded_at,
+    }
+    return pa.Table.from_pylist([row], schema=MANIFEST_SCHEMA)

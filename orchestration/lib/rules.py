@@ -1,0 +1,55 @@
+"""Business rules, read from ``vars: fundcdp:`` in ``dbt_project/dbt_project.yml``.
+
+dbt owns these rules; Python (ingestion, quality checks, segments) reads the same file so that a
+threshold is changed in exactly one place.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from orchestration.paths import DBT_PROJECT_FILE
+
+
+@lru_cache(maxsize=4)
+def load_business_rules(project_file: Path = DBT_PROJECT_FILE) -> dict[str, Any]:
+    """The ``vars: fundcdp:`` block of the dbt project as a dict."""
+    with open(project_file, encoding="utf-8") as handle:
+        project = yaml.safe_load(handle)
+    try:
+        return project["vars"]["fundcdp"]
+    except KeyError as missing:
+        raise KeyError(f"{project_file} has no vars: fundcdp: block ({missing} missing)") from None
+
+
+@dataclass(frozen=True)
+class JunkRules:
+    """Identifier values that must never link two records (``vars: fundcdp: identity:``)."""
+
+    values: frozenset[str]
+    patterns: tuple[re.Pattern[str], ...]
+    test_phone_numbers: frozenset[str]
+
+    @classmethod
+    def from_rules(cls, rules: dict[str, Any]) -> JunkRules:
+        identity = rules["identity"]
+        return cls(
+            values=frozenset(str(v).lower() for v in identity["junk_values"]),
+            patterns=tuple(re.compile(p) for p in identity["junk_patterns"]),
+            test_phone_numbers=frozenset(str(v) for v in identity["test_phone_numbers"]),
+        )
+
+    def is_junk(self, normalised_value: str | None) -> bool:
+        """True for a value that is empty, on the junk list, matches a junk pattern or is a test number."""
+        if normalised_value is None:
+            return True
+        value = normalised_value.strip()
+        if value.lower() in self.values or value in self.test_phone_numbers:
+            return True
+        return any(pattern.fullmatch(value) for pattern in self.patterns)

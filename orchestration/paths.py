@@ -1,0 +1,15 @@
+"""The one anchor for paths inside the repository.
+
+Everything the project *writes* lives under the data directory (``FUNDCDP_DATA_DIR``), whose layout is
+described by :class:`orchestration.lib.layout.DataLayout`; this module only knows where the code is.
+"""
+
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+DBT_PROJECT_FILE = DBT_PROJECT_DIR / "dbt_project.yml"
+DBT_PARSE_TARGET_DIR = DBT_PROJECT_DIR / "target"
+EXPECTATIONS_DIR = PROJECT_ROOT / "expectations"
+SEGMENTS_DIR = PROJECT_ROOT / "segments"
+WORKSPACE_FILE = PROJECT_ROOT / "workspace.yaml"
