@@ -4,7 +4,6 @@ Nothing reads the environment at import time: values are resolved when a run use
 and any of them can be overridden in run config (e.g. from the Launchpad).
 """
 
-
 import os
 import warnings
 from datetime import date

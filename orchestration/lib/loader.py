@@ -159,11 +159,15 @@ def _json_fields(
     con.execute(
         f"""
         create or replace temp table parsed as
-        select _source_line,
-               json_valid(line) and json_type(line) = 'OBJECT' as is_object,
-               case when json_valid(line) and json_type(line) = 'OBJECT'
-                    then json_extract_string(line, [{paths}]) end as fields
-        from json_lines
+        with checked as (
+            select _source_line, line,
+                   -- CASE, not AND: DuckDB would otherwise evaluate json_type on invalid JSON
+                   case when json_valid(line) then json_type(line) = 'OBJECT' else false end as is_object
+            from json_lines
+        )
+        select _source_line, is_object,
+               case when is_object then json_extract_string(line, [{paths}]) end as fields
+        from checked
         """
     )
     con.unregister("json_lines")

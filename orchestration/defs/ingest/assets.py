@@ -1,6 +1,5 @@
 """Raw assets: one per raw table, keyed like the dbt source it feeds, partitioned by arrival day."""
 
-
 from collections import Counter
 
 import dagster as dg

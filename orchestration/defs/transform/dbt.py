@@ -1,6 +1,5 @@
 """dbt models as Dagster assets. Source keys equal the raw asset keys, so lineage joins up."""
 
-
 import json
 import os
 import sys
@@ -30,9 +29,7 @@ def resolve_as_of_date(settings: FundcdpSettings) -> date:
 
 
 @dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, pool=DUCKDB_WRITER_POOL)
-def fundcdp_dbt_models(
-    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: FundcdpSettings
-):
+def fundcdp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: FundcdpSettings):
     """Build (run + test) the dbt models for the as-of date."""
     as_of = resolve_as_of_date(settings)
     # dbt runs as a subprocess that inherits this process's environment.

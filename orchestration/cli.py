@@ -1,0 +1,114 @@
+"""``python -m orchestration.cli run|ui``: what ``make run`` and ``make ui`` call."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from orchestration.lib.layout import SOURCES, DataLayout
+from orchestration.paths import PROJECT_ROOT, WORKSPACE_FILE
+
+
+def _prepare_environment() -> DataLayout:
+    layout = DataLayout.at(os.environ.get("FUNDCDP_DATA_DIR") or "data")
+    layout.ensure()
+    os.environ["FUNDCDP_DATA_DIR"] = str(layout.root)
+    os.environ.setdefault("DAGSTER_HOME", str(layout.dagster_home))
+    os.environ.setdefault("DBT_LOG_PATH", str(layout.logs / "dbt"))
+    return layout
+
+
+def _landing_is_empty(layout: DataLayout) -> bool:
+    return not any(layout.landing_days(source) for source in SOURCES)
+
+
+def _generate_demo_data(layout: DataLayout) -> None:
+    # A subprocess, not an import: the pipeline never imports the demo generator.
+    print(f"landing/ is empty: generating demo source data into {layout.landing}", flush=True)
+    subprocess.run(
+        [sys.executable, "-m", "demo_sources.generate", "--data-dir", str(layout.root)], check=True
+    )
+
+
+def _failure_messages(result) -> list[str]:
+    messages = []
+    for event in result.all_events:
+        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
+            messages.append(event.step_failure_data.error.message.strip().splitlines()[0])
+    return messages
+
+
+def run_pipeline() -> int:
+    """Generate demo data if needed, load every delivered day, build the warehouse, print a summary."""
+    layout = _prepare_environment()
+    if _landing_is_empty(layout):
+        _generate_demo_data(layout)
+    import dagster as dg
+
+    from orchestration.defs.ingest.assets import raw_assets
+    from orchestration.defs.resources import DemoHashKeyWarning, FundcdpSettings
+    from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
+    from orchestration.lib.summary import format_summary
+
+    warnings.simplefilter("once", DemoHashKeyWarning)
+    days = sorted({day for source in SOURCES for day in layout.landing_days(source)})
+    instance = dg.DagsterInstance.get()
+    resources = {"settings": FundcdpSettings(), "dbt": dbt_resource()}
+    started = time.monotonic()
+    print(f"loading {len(days)} delivery days {days[0]} .. {days[-1]} into raw/", flush=True)
+    load = dg.materialize(
+        raw_assets,
+        instance=instance,
+        resources=resources,
+        tags={
+            "dagster/asset_partition_range_start": days[0],
+            "dagster/asset_partition_range_end": days[-1],
+        },
+        raise_on_error=False,
+    )
+    failures = _failure_messages(load)
+    print(
+        f"raw layer loaded in {time.monotonic() - started:.1f} s; building the warehouse with dbt", flush=True
+    )
+    build = dg.materialize([fundcdp_dbt_models], instance=instance, resources=resources, raise_on_error=False)
+    failures += _failure_messages(build)
+    print(f"done in {time.monotonic() - started:.1f} s\n", flush=True)
+    print(format_summary(layout, failures))
+    return 0 if build.success else 1
+
+
+def run_ui(port: int) -> int:
+    """Start ``dagster dev`` on 127.0.0.1 from workspace.yaml; Ctrl-C stops it."""
+    _prepare_environment()
+    dagster = Path(sys.executable).with_name("dagster")
+    command = [str(dagster), "dev", "-w", str(WORKSPACE_FILE), "-h", "127.0.0.1", "-p", str(port)]
+    print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
+    # Started without a shell so that SIGINT reaches dagster dev and stops it cleanly.
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT)
+    try:
+        return process.wait()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        return process.wait()
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="fundcdp")
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="load, build and summarise the whole pipeline")
+    ui = commands.add_parser("ui", help="start the Dagster UI")
+    ui.add_argument("--port", type=int, default=int(os.environ.get("FUNDCDP_UI_PORT", "3000")))
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run_pipeline()
+    return run_ui(args.port)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

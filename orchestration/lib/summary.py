@@ -1,0 +1,80 @@
+"""The short report ``make run`` prints: what was loaded, quarantined and built."""
+
+from __future__ import annotations
+
+import duckdb
+
+from orchestration.lib.layout import DataLayout
+
+
+def load_summary(layout: DataLayout) -> list[tuple]:
+    """Per source and raw table: files, lines read, rows loaded, rows quarantined, duplicates skipped."""
+    pattern = layout.raw / "ingest" / "load_manifest" / "*" / "*.parquet"
+    if not list(layout.raw.glob("ingest/load_manifest/*/*.parquet")):
+        return []
+    return duckdb.sql(
+        f"""
+        select source, table_name,
+               count(*) filter (where status <> 'duplicate') as files,
+               sum(lines_read) filter (where status <> 'duplicate') as lines_read,
+               sum(rows_loaded) as rows_loaded,
+               sum(rows_quarantined) as rows_quarantined,
+               count(*) filter (where status = 'duplicate') as duplicate_files
+        from read_parquet('{pattern}', hive_partitioning = true)
+        group by all order by all
+        """
+    ).fetchall()
+
+
+def quarantine_by_reason(layout: DataLayout) -> list[tuple]:
+    """Quarantined lines per source and reason."""
+    if not list(layout.raw.glob("ingest/quarantine/*/*.parquet")):
+        return []
+    pattern = layout.raw / "ingest" / "quarantine" / "*" / "*.parquet"
+    return duckdb.sql(
+        f"select source, reason, count(*) from read_parquet('{pattern}', hive_partitioning = true) "
+        "group by all order by all"
+    ).fetchall()
+
+
+def warehouse_counts(layout: DataLayout, schema_suffix: str = "staging") -> list[tuple[str, int]]:
+    """Row counts of the warehouse relations in schemas ending with ``schema_suffix``."""
+    if not layout.warehouse_db.exists():
+        return []
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    try:
+        relations = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_schema like ? order by 1, 2",
+            [f"%{schema_suffix}"],
+        ).fetchall()
+        return [
+            (name, con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0])
+            for schema, name in relations
+        ]
+    finally:
+        con.close()
+
+
+def format_summary(layout: DataLayout, failures: list[str]) -> str:
+    """The text printed at the end of ``make run``."""
+    lines = [f"fundcdp — data directory {layout.root}", "", "Raw layer (per source and table):"]
+    lines.append(
+        f"  {'source':<9}{'table':<20}{'files':>6}{'lines':>10}{'loaded':>10}{'quarant.':>9}{'dup.':>5}"
+    )
+    for source, table, files, read, loaded, quarantined, duplicates in load_summary(layout):
+        lines.append(
+            f"  {source:<9}{table:<20}{files:>6}{read or 0:>10}{loaded or 0:>10}"
+            f"{quarantined or 0:>9}{duplicates:>5}"
+        )
+    reasons = quarantine_by_reason(layout)
+    if reasons:
+        lines += ["", "Quarantined lines by reason:"]
+        lines += [f"  {source:<9}{reason:<22}{count:>8}" for source, reason, count in reasons]
+    counts = warehouse_counts(layout)
+    if counts:
+        lines += ["", "Staging models (warehouse.duckdb):"]
+        lines += [f"  {name:<36}{count:>10}" for name, count in counts]
+    if failures:
+        lines += ["", "FAILURES:"] + [f"  {failure}" for failure in failures]
+    return "\n".join(lines)
