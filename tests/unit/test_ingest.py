@@ -221,8 +221,9 @@ def test_duplicate_delivery_is_skipped_and_correction_replaces_rows(layout):
         ("O3", Decimal("1000.00")),
     ]
     manifest = duckdb.sql(
-        f"select status, replaced_sha256 is not null from read_parquet('{layout.raw}/ingest/load_manifest/*/*.parquet')"
-        " where file_name = 'trade_orders_20260602.csv'"
+        "select status, replaced_sha256 is not null "
+        f"from read_parquet('{layout.raw}/ingest/load_manifest/*/*.parquet') "
+        "where file_name = 'trade_orders_20260602.csv'"
     ).fetchall()
     assert manifest == [("corrected", True)]
 
