@@ -35,6 +35,7 @@ class JunkRules:
     values: frozenset[str]
     patterns: tuple[re.Pattern[str], ...]
     test_phone_numbers: frozenset[str]
+    repeated_character_min_length: int
 
     @classmethod
     def from_rules(cls, rules: dict[str, Any]) -> JunkRules:
@@ -43,13 +44,17 @@ class JunkRules:
             values=frozenset(str(v).lower() for v in identity["junk_values"]),
             patterns=tuple(re.compile(p) for p in identity["junk_patterns"]),
             test_phone_numbers=frozenset(str(v) for v in identity["test_phone_numbers"]),
+            repeated_character_min_length=int(identity["junk_repeated_character_min_length"]),
         )
 
     def is_junk(self, normalised_value: str | None) -> bool:
-        """True for a value that is empty, on the junk list, matches a junk pattern or is a test number."""
+        """True for a value that is empty, on the junk list, a test number, one repeated character or
+        matching a junk pattern."""
         if normalised_value is None:
             return True
         value = normalised_value.strip()
         if value.lower() in self.values or value in self.test_phone_numbers:
             return True
-        return any(pattern.fullmatch(value) for pattern in self.patterns)
+        if len(value) >= self.repeated_character_min_length and len(set(value)) == 1:
+            return True
+        return any(pattern.search(value) for pattern in self.patterns)

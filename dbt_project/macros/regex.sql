@@ -1,0 +1,28 @@
+{#- True when `expression` contains a match of the RE2 / Java regex `pattern` (a SQL string literal
+    is built from it; single quotes are doubled). DuckDB uses RE2, Spark Java regexes: keep patterns
+    to their common subset (no back-references, no look-around). -#}
+{% macro regex_matches(expression, pattern) -%}
+{{ return(adapter.dispatch('regex_matches', 'fundcdp')(expression, pattern)) }}
+{%- endmacro %}
+
+{% macro duckdb__regex_matches(expression, pattern) -%}
+regexp_matches({{ expression }}, {{ fundcdp.sql_string(pattern) }})
+{%- endmacro %}
+
+{% macro default__regex_matches(expression, pattern) -%}
+({{ expression }} rlike {{ fundcdp.sql_string(pattern) }})
+{%- endmacro %}
+
+{#- A SQL string literal for a Python string, with quotes and backslashes escaped for the engine. -#}
+{% macro sql_string(value) -%}
+{{ return(adapter.dispatch('sql_string', 'fundcdp')(value)) }}
+{%- endmacro %}
+
+{% macro duckdb__sql_string(value) -%}
+'{{ value | replace("'", "''") }}'
+{%- endmacro %}
+
+{% macro default__sql_string(value) -%}
+{#- Spark SQL string literals treat backslash as an escape character. -#}
+'{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
+{%- endmacro %}
