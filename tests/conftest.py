@@ -63,8 +63,17 @@ def generate_demo(data_dir: Path, *extra: str) -> None:
     """Run the demo generator as the pipeline's users do: a separate program writing landing/."""
     subprocess.run(
         [
-            sys.executable, "-m", "demo_sources.generate", "--data-dir", str(data_dir),
-            "--customers", str(DEMO_CUSTOMERS), "--days", str(DEMO_DAYS), "--end-date", DEMO_END_DATE,
+            sys.executable,
+            "-m",
+            "demo_sources.generate",
+            "--data-dir",
+            str(data_dir),
+            "--customers",
+            str(DEMO_CUSTOMERS),
+            "--days",
+            str(DEMO_DAYS),
+            "--end-date",
+            DEMO_END_DATE,
             *extra,
         ],
         check=True,
@@ -108,7 +117,9 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
             },
             raise_on_error=False,
         )
-        build = dg.materialize([fundcdp_dbt_models], instance=instance, resources=resources, raise_on_error=False)
+        build = dg.materialize(
+            [fundcdp_dbt_models], instance=instance, resources=resources, raise_on_error=False
+        )
         yield BuiltWarehouse(layout, load, build)
     finally:
         for name, value in saved.items():

@@ -56,6 +56,22 @@ def warehouse_counts(layout: DataLayout, schema_suffix: str = "staging") -> list
         con.close()
 
 
+def exclusions_by_reason(layout: DataLayout) -> list[tuple[str, int]]:
+    """Staged events per exclusion reason (events that parse but must not count)."""
+    if not layout.warehouse_db.exists():
+        return []
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    try:
+        return con.execute(
+            "select coalesce(exclusion_reason, '(valid)'), count(*) from main_staging.stg_tracking__events "
+            "group by all order by 1"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
+    finally:
+        con.close()
+
+
 def format_summary(layout: DataLayout, failures: list[str]) -> str:
     """The text printed at the end of ``make run``."""
     lines = [f"fundcdp — data directory {layout.root}", "", "Raw layer (per source and table):"]
@@ -71,6 +87,10 @@ def format_summary(layout: DataLayout, failures: list[str]) -> str:
     if reasons:
         lines += ["", "Quarantined lines by reason:"]
         lines += [f"  {source:<9}{reason:<22}{count:>8}" for source, reason, count in reasons]
+    exclusions = exclusions_by_reason(layout)
+    if exclusions:
+        lines += ["", "Tracking events by exclusion reason (stg_tracking__events):"]
+        lines += [f"  {reason:<31}{count:>8}" for reason, count in exclusions]
     counts = warehouse_counts(layout)
     if counts:
         lines += ["", "Staging models (warehouse.duckdb):"]

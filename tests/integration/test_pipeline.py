@@ -15,7 +15,9 @@ def test_definitions_load_with_raw_keys_equal_to_dbt_source_keys():
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}
     for spec in ALL_TABLES:
         assert f"{spec.source}/{spec.name}" in keys
-    staging = graph.get(next(k for k in graph.get_all_asset_keys() if k.path[-1] == "stg_trade__trade_orders"))
+    staging = graph.get(
+        next(k for k in graph.get_all_asset_keys() if k.path[-1] == "stg_trade__trade_orders")
+    )
     assert {k.to_user_string() for k in staging.parent_keys} == {"trade/trade_orders"}
 
 

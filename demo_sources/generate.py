@@ -1,0 +1,206 @@
+"""Generate the demo source systems into `<data_dir>/landing/` and the answer key into `<data_dir>/demo_truth/`.
+
+    python -m demo_sources.generate --data-dir DIR [--customers N] [--seed S] [--end-date YYYY-MM-DD]
+        [--days D] [--dirt default|none] [--force]
+
+The same arguments always produce byte-identical files. See `docs/source_formats.md` for the landing
+contract, `demo_sources.population` for the population ratios, `demo_sources.config.DirtConfig` for the
+injected defects and `demo_sources.truth` for the truth formats.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from demo_sources import dirt as dirt_mod
+from demo_sources.config import DirtConfig, TradingCalendar, Window, child_rng
+from demo_sources.crm import build_bank_cards, build_crm, first_card_ms
+from demo_sources.csv_tables import holdings_frame, render_crm_tables, render_trade_tables
+from demo_sources.files import DeliveredFile, Defect, build_csv_files, control_files, write_files
+from demo_sources.funds import build_funds
+from demo_sources.identifiers import build_person_ids
+from demo_sources.jsonl import order_events, write_tracking
+from demo_sources.population import build_population
+from demo_sources.tracking import build_dictionaries, build_sessions, expand_events
+from demo_sources.trades import build_trades
+from demo_sources.truth import person_rows, write_config, write_csv, write_defects, write_identities
+
+DEFAULT_END_DATE = date(2026, 6, 30)
+
+
+@dataclass(frozen=True)
+class GenerationArgs:
+    """The generation arguments recorded in demo_truth/config.json."""
+
+    customers: int
+    seed: int
+    end_date: date
+    days: int
+    dirt: str
+
+
+def prepare_output(data_dir: Path, force: bool) -> tuple[Path, Path]:
+    """Create landing/ and demo_truth/; refuse a non-empty landing/ unless forced (then wipe both)."""
+    landing, truth = data_dir / "landing", data_dir / "demo_truth"
+    if landing.exists() and any(landing.iterdir()):
+        if not force:
+            raise FileExistsError(f"{landing} is not empty; pass --force to regenerate")
+        shutil.rmtree(landing)
+    if force and truth.exists():
+        shutil.rmtree(truth)
+    landing.mkdir(parents=True, exist_ok=True)
+    truth.mkdir(parents=True, exist_ok=True)
+    return landing, truth
+
+
+def generate(
+    data_dir: Path | str,
+    customers: int = 2000,
+    seed: int = 42,
+    end_date: date = DEFAULT_END_DATE,
+    days: int = 90,
+    dirt: DirtConfig | None = None,
+    force: bool = False,
+) -> dict[str, object]:
+    """Write landing/ and demo_truth/ for the given arguments and return a summary.
+
+    The summary holds `files` (landing files written), `rows` ({source: {table: data lines}}),
+    `events` (tracking lines), `defects` (rows of defects.csv) and `elapsed_seconds`.
+    """
+    started = time.perf_counter()
+    dirt = DirtConfig() if dirt is None else dirt
+    if customers < 10 or days < 7:
+        raise ValueError("need at least 10 customers and 7 days")
+    landing, truth = prepare_output(Path(data_dir), force)
+    window = Window(end_date, days)
+    calendar = TradingCalendar(window)
+
+    pop = build_population(child_rng(seed, "population"), customers, window)
+    pid, devices = build_person_ids(child_rng(seed, "identifiers"), pop)
+    funds = build_funds(child_rng(seed, "funds"), window, calendar)
+    cards = build_bank_cards(child_rng(seed, "cards"), pop, pid, window)
+    trades = build_trades(
+        child_rng(seed, "trades"), pop, pid, funds, window, calendar, first_card_ms(cards, len(pid.customer_person))
+    )
+    base_accounts = trades.account_versions.drop_duplicates("customer").sort_values("customer")
+    crm = build_crm(child_rng(seed, "crm"), pop, pid, window, cards, base_accounts.open_channel.to_numpy())
+
+    dictionaries, device_codes = build_dictionaries(pop, pid, devices, trades, funds)
+    sessions = build_sessions(child_rng(seed, "sessions"), pop, pid, trades, cards, window, dictionaries)
+    events = expand_events(child_rng(seed, "events"), sessions, pop, pid, funds, window, device_codes, dictionaries)
+
+    tables = render_trade_tables(trades, funds, pid, window) | render_crm_tables(crm, pid, window)
+    injector = dirt_mod.DirtInjector(seed, dirt, window, pop, pid, dictionaries, device_codes, funds)
+    events, unowned_devices = injector.tracking_events(events)
+    tables = injector.crm_rows(tables, crm)
+    events, event_ids = order_events(child_rng(seed, "event-ids"), events)
+
+    defects: list[Defect] = []
+    csv_files: list[DeliveredFile] = []
+    for name in sorted(tables):
+        table_files, table_defects = build_csv_files(tables[name], window, injector.junk_lines(tables[name]))
+        csv_files += table_files
+        defects += table_defects
+    csv_files, file_defects, superseded = injector.file_level(csv_files)
+    defects += file_defects
+    missing = {f.rel_path for f in csv_files if not f.present}
+    defects = [d for d in defects if d.file not in missing or d.line is None]
+
+    tracking = write_tracking(landing, events, event_ids, dictionaries, window, injector.malformed_lines(events))
+    defects += tracking.defects + injector.tracking_defects(events, event_ids, tracking.event_file, tracking.event_line)
+    all_files = csv_files + tracking.files
+    controls = control_files(all_files, window)
+    written = write_files(landing, csv_files + controls) + len(tracking.files)
+    for rel, content in superseded.items():
+        path = truth / "superseded" / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
+
+    observed = dirt_mod.observed_identifiers(events, dictionaries, tables, missing, window)
+    n_identities = write_identities(truth, observed, unowned_devices, pid.person_key, dirt.test_phone_numbers)
+    _write_persons(truth, pop, pid, trades, funds, window)
+    _write_initial_holdings(truth, trades, pid, funds)
+    write_defects(truth, defects)
+    args = GenerationArgs(customers, seed, end_date, days, "none" if dirt == DirtConfig.none() else "custom")
+    write_config(truth, {
+        "customers": args.customers, "seed": args.seed, "end_date": args.end_date.isoformat(),
+        "days": args.days, "window_start": window.start.isoformat(), "dirt": dirt.as_dict(),
+    })  # fmt: skip
+
+    rows: dict[str, dict[str, int]] = {"trade": {}, "crm": {}, "tracking": {}}
+    for f in all_files:
+        if f.present and f.in_control:
+            rows[f.source][f.table] = rows[f.source].get(f.table, 0) + f.row_count
+    return {
+        "files": written,
+        "rows": rows,
+        "events": int(sum(f.row_count for f in tracking.files)),
+        "defects": len(defects),
+        "identities": n_identities,
+        "persons": pop.size,
+        "elapsed_seconds": round(time.perf_counter() - started, 2),
+    }
+
+
+def _write_persons(truth: Path, pop, pid, trades, funds, window: Window) -> None:  # noqa: ANN001
+    frame = holdings_frame(trades, funds)
+    last = frame[frame.snapshot_day == trades.snapshot_days[-1]]
+    value = np.zeros(pop.size, dtype=np.int64)
+    per_customer = last.groupby("customer").market_value_c.sum()
+    value[pid.customer_person[per_customer.index.to_numpy()]] = per_customer.to_numpy()
+    customer_no = np.full(pop.size, None, dtype=object)
+    customer_no[pid.customer_person] = pid.customer_no
+    rows = person_rows(pop, pid.person_key, pid.login_id, customer_no, value, window.start_day)
+    from demo_sources.truth import PERSON_COLUMNS
+
+    write_csv(truth / "persons.csv", PERSON_COLUMNS, rows)
+
+
+def _write_initial_holdings(truth: Path, trades, pid, funds) -> None:  # noqa: ANN001
+    initial = trades.initial_holdings
+    frame = pd.DataFrame({
+        "fund_account_id": pid.fund_account_id[initial.customer], "fund_code": funds.code[initial.fund],
+        "shares": [f"{v // 100}.{v % 100:02d}" for v in initial.shares_c],
+    }).sort_values(["fund_account_id", "fund_code"])  # fmt: skip
+    write_csv(truth / "initial_holdings.csv", list(frame.columns), frame.values.tolist())
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m demo_sources.generate", description=__doc__.splitlines()[0])
+    parser.add_argument("--data-dir", required=True, type=Path)
+    parser.add_argument("--customers", type=int, default=2000)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--end-date", type=date.fromisoformat, default=DEFAULT_END_DATE)
+    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--dirt", choices=["default", "none"], default="default")
+    parser.add_argument("--force", action="store_true", help="wipe landing/ and demo_truth/ first")
+    return parser.parse_args(argv)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    dirt = DirtConfig() if args.dirt == "default" else DirtConfig.none()
+    try:
+        summary = generate(args.data_dir, args.customers, args.seed, args.end_date, args.days, dirt, args.force)
+    except FileExistsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    print(f"demo sources written to {args.data_dir / 'landing'} in {summary['elapsed_seconds']} s")
+    print(f"  files: {summary['files']}, tracking events: {summary['events']}, defects: {summary['defects']}")
+    for source, tables in summary["rows"].items():
+        print(f"  {source}: " + ", ".join(f"{table} {count}" for table, count in sorted(tables.items())))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
