@@ -214,7 +214,8 @@ def build_population(rng: np.random.Generator, customers: int, window: Window) -
     risk_level[is_hnw] = np.maximum(risk_level[is_hnw], 3)
 
     # Ages 20-75, skewed to 28-45; birthdays uniform over the year.
-    age_years = np.clip(rng.gamma(6.0, 6.5, total) + 18, 20, 75)
+    # (the clipped tails get a uniform year of jitter, so that no birth date is over-represented)
+    age_years = np.clip(rng.gamma(6.0, 6.5, total) + 18, 20, 74) + rng.random(total)
     birth_day = (window.end_day - age_years * 365.25).astype(np.int64)
     is_male = rng.random(total) < 0.55
 

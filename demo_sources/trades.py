@@ -91,6 +91,8 @@ def pick_funds(
             ok = allowed & ((funds.risk > level) if above else (funds.risk <= level))
             if not ok.any():
                 ok = allowed & (funds.risk <= level)
+            if not ok.any():  # nothing fits (e.g. C1 and no R1 fund allowed): the least risky allowed ones
+                ok = allowed & (funds.risk == funds.risk[allowed].min())
             weights = np.where(ok, funds.popularity, 0.0)
             out[idx] = rng.choice(funds.size, size=len(idx), p=weights / weights.sum())
     return out

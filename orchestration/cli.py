@@ -91,6 +91,8 @@ def run_ui(port: int) -> int:
     print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
     # Started without a shell so that SIGINT reaches dagster dev and stops it cleanly.
     process = subprocess.Popen(command, cwd=PROJECT_ROOT)
+    # A SIGTERM (e.g. from a supervisor or `timeout`) stops the UI the same way Ctrl-C does.
+    signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGINT))
     try:
         return process.wait()
     except KeyboardInterrupt:

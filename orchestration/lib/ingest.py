@@ -1,10 +1,12 @@
 """Land one table's delivery for one arrival day into ``raw/`` (Parquet) and ``private.duckdb``.
 
-Per file, in order: the control file is checked (every listed file present), duplicates are recognised
-by content hash, unchanged files are skipped, the rest are parsed (:mod:`orchestration.lib.loader`),
-reconciled against the control file (row count, amount total) and only then written. Writes are
-idempotent per file: a file's Parquet, its quarantine rows, its manifest row and its private rows
-are replaced together, so loading the same delivery twice leaves ``raw/`` byte-identical.
+Per file, in order: the control file is checked (every listed file present), unchanged files are
+skipped, a file the control file does not list is accepted only as a re-send of content already loaded
+(recognised by content hash, recorded as ``duplicate``, not loaded), the rest are parsed
+(:mod:`orchestration.lib.loader`), reconciled against the control file (row count, amount total)
+and only then written. Writes are idempotent per file: a file's Parquet, its quarantine rows, its
+manifest row and its private rows are replaced together, so loading the same delivery twice leaves
+``raw/`` byte-identical.
 
 Raw layout (``arrival_date`` is a hive partition column):
 
@@ -227,6 +229,7 @@ def land_table_day(
     hash_key: bytes,
     junk: JunkRules,
     max_quarantine_share: float,
+    max_quarantine_free_lines: int = 0,
     now: datetime | None = None,
 ) -> DayOutcome:
     """Load one table's files of one arrival day. Raises :class:`LoadError` before writing anything
@@ -272,24 +275,26 @@ def land_table_day(
                 )
             )
             continue
-        first_name = loaded_hashes.get(content.content_sha256)
-        if first_name is not None and first_name != path.name:
+        if path.name not in control:
+            # Not announced by the control file: acceptable only as a re-send of content already loaded.
+            first_name = loaded_hashes.get(content.content_sha256)
+            if first_name is None:
+                raise LoadError(
+                    f"{path}: not listed in the control file "
+                    f"{control_file_path(layout, spec.source, day).name} and not a copy of a loaded file"
+                )
             duplicates.append((path, content.content_sha256, first_name))
             outcome.files.append(
                 FileOutcome(path.name, "duplicate", len(content.lines), duplicate_of=first_name)
             )
             continue
-        if path.name not in control:
-            raise LoadError(
-                f"{path}: not listed in the control file {control_file_path(layout, spec.source, day).name} "
-                "and not a duplicate of a loaded file"
-            )
         parsed = parse_file(content, spec, path.name)
         _reconcile(path, spec, parsed, control[path.name])
-        if parsed.lines_read and parsed.rows_quarantined / parsed.lines_read > max_quarantine_share:
+        if parsed.rows_quarantined > max(max_quarantine_share * parsed.lines_read, max_quarantine_free_lines):
             raise LoadError(
                 f"{path}: {parsed.rows_quarantined} of {parsed.lines_read} lines quarantined, above the "
-                f"allowed share {max_quarantine_share:.0%} (vars fundcdp.ingest.max_quarantine_share)"
+                f"allowed {max_quarantine_share:.0%} and {max_quarantine_free_lines} lines "
+                "(vars fundcdp.ingest)"
             )
         loaded_hashes[content.content_sha256] = path.name
         to_write.append((path, parsed, previous))

@@ -59,7 +59,13 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         for day in context.partition_keys:
             try:
                 outcome = land_table_day(
-                    layout, spec, day, key, junk, float(rules["ingest"]["max_quarantine_share"])
+                    layout,
+                    spec,
+                    day,
+                    key,
+                    junk,
+                    max_quarantine_share=float(rules["ingest"]["max_quarantine_share"]),
+                    max_quarantine_free_lines=int(rules["ingest"]["max_quarantine_free_lines"]),
                 )
             except LoadError as error:
                 failures[day] = str(error)
