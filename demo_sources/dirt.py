@@ -62,6 +62,16 @@ class DirtInjector:
     ) -> None:
         self.seed, self.config, self.window = seed, config, window
         self.pop, self.pid, self.dicts, self.device_codes, self.funds = pop, pid, dictionaries, device_codes, funds
+        self.details: list[str] = []  # texts that the events' `detail` codes point to
+
+    def detail_codes(self, texts: list[str] | np.ndarray | str, n: int) -> np.ndarray:
+        """Store defect detail texts (one shared text, or one per event) and return their codes."""
+        if isinstance(texts, str):
+            self.details.append(texts)
+            return np.full(n, len(self.details) - 1, dtype=np.int64)
+        start = len(self.details)
+        self.details.extend(str(t) for t in texts)
+        return np.arange(start, len(self.details), dtype=np.int64)
 
     def rng(self, stream: str) -> np.random.Generator:
         return child_rng(self.seed, f"dirt-{stream}")
@@ -95,7 +105,7 @@ class DirtInjector:
     def _mark(self, ev: EventColumns, idx: np.ndarray, kind: str, detail: np.ndarray | str | None = None) -> None:
         ev["defect"][idx] = DEFECT_CODE[kind]
         if detail is not None:
-            ev["detail"][idx] = detail
+            ev["detail"][idx] = self.detail_codes(detail, len(idx))
 
     def _junk_logins(self, ev: EventColumns) -> None:
         """junk_identifier: SDK bugs writing junk into login_id, sign-up phone and WeChat ids."""
@@ -137,29 +147,33 @@ class DirtInjector:
         mid = self.window.start_ms + self.window.days // 2 * DAY_MS
         people = rng.permutation(eligible)
         sizes = rng.integers(2, 4, families)
+        sizes = sizes[np.cumsum(sizes) <= len(people)]
+        starts = np.cumsum(sizes) - sizes
+        owners = people[starts]
+        # one pass over the events: each member's own phone is remapped to the family phone
+        family_device = np.arange(len(self.dicts.anonymous_id), dtype=np.int64)
+        family_of_device = np.full(len(family_device), NULL, dtype=np.int64)
+        for f, (start, size) in enumerate(zip(starts, sizes, strict=True)):
+            members = people[start + 1 : start + size]
+            family_device[self.pid.primary_device[members]] = self.pid.primary_device[owners[f]]
+            family_of_device[self.pid.primary_device[members]] = f
+        device = ev["device"]
+        moved = (family_device[device] != device) & (ev["time_ms"] >= mid)
+        moved &= np.isin(ev["event"], BROWSING + [EVENT_CODE["login"]])
+        idx = np.flatnonzero(moved)
+        family = family_of_device[device[idx]]
+        new_device = family_device[device[idx]]
+        ev["device"][idx] = new_device
+        ev["sdk"][idx] = self.device_codes.sdk[new_device]
+        ev["ua"][idx] = self.device_codes.ua[new_device]
+        ev["model"][idx] = self.device_codes.model[new_device]
         out = []
-        cursor = 0
-        for size in sizes:
-            if cursor + size > len(people):
-                break
-            owner, members = people[cursor], people[cursor + 1 : cursor + size]
-            cursor += size
-            device = self.pid.primary_device[owner]
-            moved_any = np.zeros(len(ev), dtype=bool)
-            for member in members:
-                own = self.pid.primary_device[member]
-                moved = (ev["device"] == own) & (ev["time_ms"] >= mid) & np.isin(ev["event"], BROWSING + [EVENT_CODE["login"]])
-                ev["device"][moved] = device
-                ev["sdk"][moved] = self.device_codes.sdk[device]
-                ev["ua"][moved] = self.device_codes.ua[device]
-                ev["model"][moved] = self.device_codes.model[device]
-                moved_any |= moved
-            idx = np.flatnonzero(moved_any & (ev["defect"] < 0))
-            if len(idx) == 0:
-                continue
-            first = idx[np.argmin(ev["receive_ms"][idx])]
-            keys = ",".join(self.pid.person_key[[owner, *members]])
-            anonymous_id = self.dicts.anonymous_id[device]
+        for f in np.unique(family):
+            in_family = idx[family == f]
+            first = in_family[np.argmin(ev["receive_ms"][in_family])]
+            start, size = starts[f], sizes[f]
+            keys = ",".join(self.pid.person_key[people[start : start + size]])
+            anonymous_id = self.dicts.anonymous_id[self.pid.primary_device[owners[f]]]
             self._mark(ev, np.array([first]), "shared_device", f"anonymous_id {anonymous_id} used by persons {keys}")
             out.append(("anonymous_id", anonymous_id, "shared_device"))
         return out
@@ -181,7 +195,7 @@ class DirtInjector:
         """Extra events copied from real ones (same person, device and context)."""
         clone = ev.take(source)
         clone["copy_of"] = np.full(len(source), NULL, dtype=np.int64)
-        clone["detail"] = np.full(len(source), None, dtype=object)
+        clone["detail"] = np.full(len(source), NULL, dtype=np.int64)
         clone["defect"] = np.full(len(source), NULL, dtype=np.int16)
         if not keep_payload:
             for column in ("amount_c", "order", "phone", "customer", "utm", "referrer"):
@@ -213,7 +227,7 @@ class DirtInjector:
         clones["time_ms"] = np.minimum(clones["time_ms"] + shift, self.window.end_ms)
         clones["receive_ms"] = np.minimum(clones["receive_ms"] + shift, self.window.end_ms)
         clones["defect"][:] = DEFECT_CODE["retired_tracking_point"]
-        clones["detail"][:] = "retired tracking point"
+        clones["detail"] = self.detail_codes("retired tracking point", len(chosen))
         return clones
 
     def _retired_sdk(self, ev: EventColumns) -> EventColumns:
@@ -234,7 +248,7 @@ class DirtInjector:
         clones["time_ms"] = np.maximum(clones["time_ms"] - back, self.window.start_ms)
         clones["receive_ms"] = clones["time_ms"] + rng.integers(300, 5000, len(chosen))
         clones["defect"][:] = DEFECT_CODE["retired_sdk"]
-        clones["detail"] = np.array([f"sdk_version {v}" for v in version], dtype=object)
+        clones["detail"] = self.detail_codes([f"sdk_version {v}" for v in version], len(chosen))
         return clones
 
     def _clock_skew(self, ev: EventColumns) -> EventColumns:
@@ -248,7 +262,8 @@ class DirtInjector:
                           -(rng.uniform(8, 40, len(chosen)) * DAY_MS)).astype(np.int64)  # fmt: skip
         clones["time_ms"] = clones["receive_ms"] + offset
         clones["defect"][:] = DEFECT_CODE["clock_skew"]
-        clones["detail"] = np.array([f"client time {o / 3_600_000:+.1f} h from receive_time" for o in offset], dtype=object)
+        clones["detail"] = self.detail_codes([f"client time {o / 3_600_000:+.1f} h from receive_time" for o in offset],
+                                             len(chosen))  # fmt: skip
         return clones
 
     def _bots(self, n_events: int) -> tuple[EventColumns, list[tuple[str, str, str]]]:
@@ -279,7 +294,9 @@ class DirtInjector:
             bot["ua"][:] = ua
             bot["session"][:] = -10 - b
             bot["defect"][:] = DEFECT_CODE["bot"]
-            bot["detail"][:] = f"{per_bot} page views, about {60_000 // 1900} a minute; {ref.BOT_USER_AGENTS[b % 4][:40]}"
+            bot["detail"] = self.detail_codes(
+                f"{per_bot} page views, about 30 a minute; user agent {ref.BOT_USER_AGENTS[b % 4][:40]}", per_bot
+            )
             parts.append(bot)
             unowned.append(("anonymous_id", anonymous_id, "bot"))
         return EventColumns.concat(parts), unowned
@@ -318,7 +335,7 @@ class DirtInjector:
             test["model"][:] = self.dicts.add("device_model", "Pixel 7")
             test["session"][:] = -100 - t
             test["defect"][:] = DEFECT_CODE["test_device"]
-            test["detail"][:] = f"QA device with {len(codes)} login_ids"
+            test["detail"] = self.detail_codes(f"QA device with {len(codes)} login_ids", n)
             parts.append(test)
             unowned.append(("anonymous_id", anonymous_id, "test_device"))
         return (EventColumns.concat(parts) if parts else EventColumns.empty(0)), unowned
@@ -343,12 +360,12 @@ class DirtInjector:
         out = []
         for i in np.flatnonzero(ev["defect"] >= 0):
             kind = EVENT_DEFECTS[ev["defect"][i]]
-            detail = ev["detail"][i]
+            detail = self.details[ev["detail"][i]] if ev["detail"][i] >= 0 else kind
             if kind == "duplicate_event":
                 original = ev["copy_of"][i]
                 detail = (f"event_id {event_ids[i].decode()} first delivered in {event_file[original]} "
                           f"line {event_line[original]}")  # fmt: skip
-            out.append(Defect(str(event_file[i]), int(event_line[i]), kind, str(detail or kind)))
+            out.append(Defect(str(event_file[i]), int(event_line[i]), kind, detail))
         return out
 
     # --- CRM records ------------------------------------------------------------------------------
@@ -570,10 +587,12 @@ def observed_identifiers(
     frames = []
 
     def from_codes(identifier_type: str, codes: np.ndarray, values: list, mask: np.ndarray) -> None:
-        pairs = np.unique(np.stack([ev["person"][mask], codes[mask]]), axis=1) if mask.any() else np.zeros((2, 0), int)
+        # one int64 key per (person, code) pair: a 1-d unique is far faster than unique(axis=1)
+        width = np.int64(len(values) + 1)
+        keys = np.unique(ev["person"][mask] * width + codes[mask])
+        lookup = np.array(values, dtype=object)
         frames.append(pd.DataFrame({
-            "person": pairs[0], "identifier_type": identifier_type,
-            "identifier_value": pd.Series([values[c] for c in pairs[1]], dtype=object),
+            "person": keys // width, "identifier_type": identifier_type, "identifier_value": lookup[keys % width],
         }))  # fmt: skip
 
     from_codes("anonymous_id", ev["device"], dicts.anonymous_id, valid)

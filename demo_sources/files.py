@@ -82,14 +82,19 @@ def row_lines(rows: TableRows) -> pa.Array:
     return pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, ","), "", "\n")
 
 
-def concat_bytes(lines: pa.Array) -> bytes:
-    """The concatenated UTF-8 bytes of a (null-free) string array, read straight from its buffers."""
+def lines_buffer(lines: pa.Array) -> pa.Buffer:
+    """Zero-copy view of the concatenated UTF-8 bytes of a (null-free) string array."""
     if len(lines) == 0:
-        return b""
+        return pa.py_buffer(b"")
     width = np.int64 if pa.types.is_large_string(lines.type) else np.int32
     _, offsets_buffer, data = lines.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=width)[lines.offset : lines.offset + len(lines) + 1]
-    return data[int(offsets[0]) : int(offsets[-1])].to_pybytes()
+    return data.slice(int(offsets[0]), int(offsets[-1] - offsets[0]))
+
+
+def concat_bytes(lines: pa.Array) -> bytes:
+    """The concatenated UTF-8 bytes of a (null-free) string array."""
+    return lines_buffer(lines).to_pybytes()
 
 
 def build_csv_files(

@@ -25,15 +25,15 @@ import pandas as pd
 from demo_sources import dirt as dirt_mod
 from demo_sources.config import DirtConfig, TradingCalendar, Window, child_rng
 from demo_sources.crm import build_bank_cards, build_crm, first_card_ms
-from demo_sources.csv_tables import holdings_frame, render_crm_tables, render_trade_tables
+from demo_sources.csv_tables import holdings_frame, money_text, render_crm_tables, render_trade_tables
 from demo_sources.files import DeliveredFile, Defect, build_csv_files, control_files, write_files
-from demo_sources.funds import build_funds
-from demo_sources.identifiers import build_person_ids
+from demo_sources.funds import Funds, build_funds
+from demo_sources.identifiers import PersonIds, build_person_ids
 from demo_sources.jsonl import order_events, write_tracking
-from demo_sources.population import build_population
+from demo_sources.population import Population, build_population
 from demo_sources.tracking import build_dictionaries, build_sessions, expand_events
-from demo_sources.trades import build_trades
-from demo_sources.truth import person_rows, write_config, write_csv, write_defects, write_identities
+from demo_sources.trades import Trades, build_trades
+from demo_sources.truth import write_config, write_defects, write_identities, write_persons
 
 DEFAULT_END_DATE = date(2026, 6, 30)
 
@@ -47,6 +47,18 @@ class GenerationArgs:
     end_date: date
     days: int
     dirt: str
+
+
+class _Stopwatch:
+    """Records the seconds spent per phase (for the printed summary only, never in any file)."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings, self.last = timings, time.perf_counter()
+
+    def __call__(self, phase: str) -> None:
+        now = time.perf_counter()
+        self.timings[phase] = round(now - self.last, 2)
+        self.last = now
 
 
 def prepare_output(data_dir: Path, force: bool) -> tuple[Path, Path]:
@@ -78,6 +90,8 @@ def generate(
     `events` (tracking lines), `defects` (rows of defects.csv) and `elapsed_seconds`.
     """
     started = time.perf_counter()
+    timings: dict[str, float] = {}
+    lap = _Stopwatch(timings)
     dirt = DirtConfig() if dirt is None else dirt
     if customers < 10 or days < 7:
         raise ValueError("need at least 10 customers and 7 days")
@@ -98,12 +112,14 @@ def generate(
     dictionaries, device_codes = build_dictionaries(pop, pid, devices, trades, funds)
     sessions = build_sessions(child_rng(seed, "sessions"), pop, pid, trades, cards, window, dictionaries)
     events = expand_events(child_rng(seed, "events"), sessions, pop, pid, funds, window, device_codes, dictionaries)
+    lap("model")
 
     tables = render_trade_tables(trades, funds, pid, window) | render_crm_tables(crm, pid, window)
     injector = dirt_mod.DirtInjector(seed, dirt, window, pop, pid, dictionaries, device_codes, funds)
     events, unowned_devices = injector.tracking_events(events)
     tables = injector.crm_rows(tables, crm)
     events, event_ids = order_events(child_rng(seed, "event-ids"), events)
+    lap("dirt")
 
     defects: list[Defect] = []
     csv_files: list[DeliveredFile] = []
@@ -115,8 +131,10 @@ def generate(
     defects += file_defects
     missing = {f.rel_path for f in csv_files if not f.present}
     defects = [d for d in defects if d.file not in missing or d.line is None]
+    lap("csv")
 
     tracking = write_tracking(landing, events, event_ids, dictionaries, window, injector.malformed_lines(events))
+    lap("tracking")
     defects += tracking.defects + injector.tracking_defects(events, event_ids, tracking.event_file, tracking.event_line)
     all_files = csv_files + tracking.files
     controls = control_files(all_files, window)
@@ -131,6 +149,7 @@ def generate(
     _write_persons(truth, pop, pid, trades, funds, window)
     _write_initial_holdings(truth, trades, pid, funds)
     write_defects(truth, defects)
+    lap("truth")
     args = GenerationArgs(customers, seed, end_date, days, "none" if dirt == DirtConfig.none() else "custom")
     write_config(truth, {
         "customers": args.customers, "seed": args.seed, "end_date": args.end_date.isoformat(),
@@ -149,10 +168,12 @@ def generate(
         "identities": n_identities,
         "persons": pop.size,
         "elapsed_seconds": round(time.perf_counter() - started, 2),
+        "phase_seconds": timings,
     }
 
 
-def _write_persons(truth: Path, pop, pid, trades, funds, window: Window) -> None:  # noqa: ANN001
+def _write_persons(truth: Path, pop: Population, pid: PersonIds, trades: Trades, funds: Funds, window: Window) -> None:
+    """persons.csv, with each customer's holdings value at the last snapshot."""
     frame = holdings_frame(trades, funds)
     last = frame[frame.snapshot_day == trades.snapshot_days[-1]]
     value = np.zeros(pop.size, dtype=np.int64)
@@ -160,19 +181,17 @@ def _write_persons(truth: Path, pop, pid, trades, funds, window: Window) -> None
     value[pid.customer_person[per_customer.index.to_numpy()]] = per_customer.to_numpy()
     customer_no = np.full(pop.size, None, dtype=object)
     customer_no[pid.customer_person] = pid.customer_no
-    rows = person_rows(pop, pid.person_key, pid.login_id, customer_no, value, window.start_day)
-    from demo_sources.truth import PERSON_COLUMNS
-
-    write_csv(truth / "persons.csv", PERSON_COLUMNS, rows)
+    write_persons(truth, pop, pid.person_key, pid.login_id, customer_no, value, window.start_day)
 
 
-def _write_initial_holdings(truth: Path, trades, pid, funds) -> None:  # noqa: ANN001
+def _write_initial_holdings(truth: Path, trades: Trades, pid: PersonIds, funds: Funds) -> None:
+    """initial_holdings.csv: the positions the window starts from (holdings = these + confirmed trades)."""
     initial = trades.initial_holdings
     frame = pd.DataFrame({
         "fund_account_id": pid.fund_account_id[initial.customer], "fund_code": funds.code[initial.fund],
-        "shares": [f"{v // 100}.{v % 100:02d}" for v in initial.shares_c],
+        "shares": money_text(initial.shares_c),
     }).sort_values(["fund_account_id", "fund_code"])  # fmt: skip
-    write_csv(truth / "initial_holdings.csv", list(frame.columns), frame.values.tolist())
+    frame.to_csv(truth / "initial_holdings.csv", index=False, lineterminator="\n")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -197,6 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     print(f"demo sources written to {args.data_dir / 'landing'} in {summary['elapsed_seconds']} s")
     print(f"  files: {summary['files']}, tracking events: {summary['events']}, defects: {summary['defects']}")
+    print("  seconds per phase: " + ", ".join(f"{k} {v}" for k, v in summary["phase_seconds"].items()))
     for source, tables in summary["rows"].items():
         print(f"  {source}: " + ", ".join(f"{table} {count}" for table, count in sorted(tables.items())))
     return 0

@@ -20,7 +20,7 @@ import pyarrow as pa
 from demo_sources import ids
 from demo_sources import reference as ref
 from demo_sources.config import Window, local_day
-from demo_sources.files import DeliveredFile, Defect, concat_bytes, data_file_name, day_folder
+from demo_sources.files import DeliveredFile, Defect, data_file_name, day_folder, lines_buffer
 from demo_sources.tracking import Dictionaries, EventColumns
 
 EVENT_JSON_SQL = """
@@ -95,71 +95,95 @@ def order_events(rng: np.random.Generator, ev: EventColumns) -> tuple[EventColum
     return ev, event_ids
 
 
-def _dict_column(codes: np.ndarray, values: list | np.ndarray, compact: bool) -> pa.DictionaryArray:
+class ArrowDictionaries:
+    """The (final) string dictionaries as arrow arrays, converted once and shared by all days."""
+
+    NAMES = ["event", "anonymous_id", "login_id", "sdk_version", "referrer", "user_agent", "device_model", "fund_code",
+             "order_id", "phone", "customer_no", "wx_openid", "wx_unionid"]  # fmt: skip
+
+    def __init__(self, dicts: Dictionaries) -> None:
+        self._arrays = {name: pa.array(getattr(dicts, name), pa.string()) for name in self.NAMES}
+        self.utm_tuples = list(dicts.utm)
+        columns = list(zip(*dicts.utm, strict=True)) if dicts.utm else [(), (), (), ()]
+        self.utm_fields = [pa.array(list(c), pa.string()) for c in columns]
+
+    def __getitem__(self, name: str) -> pa.Array:
+        return self._arrays[name]
+
+
+def _dict_column(codes: np.ndarray, dictionary: pa.Array, compact: bool) -> pa.DictionaryArray:
     """Arrow dictionary column for integer codes (-1 = null); large dictionaries are cut to the used values."""
-    codes = np.asarray(codes, dtype=np.int64)
     valid = codes >= 0
     if compact:
         used, inverse = np.unique(codes[valid], return_inverse=True)
-        dictionary = pa.array([values[i] for i in used], pa.string())
+        dictionary = dictionary.take(pa.array(used))
         indices = np.zeros(len(codes), dtype=np.int32)
         indices[valid] = inverse
     else:
-        dictionary = pa.array(list(values), pa.string())
         indices = np.where(valid, codes, 0).astype(np.int32)
     return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32(), mask=~valid), dictionary)
 
 
-def day_table(ev: EventColumns, event_ids: np.ndarray, lo: int, hi: int, dicts: Dictionaries) -> pa.Table:
+def _static(values: list[str | None]) -> pa.Array:
+    return pa.array(values, pa.string())
+
+
+PLATFORM_ARRAY = _static(ref.PLATFORMS)
+SCREEN_NAME_ARRAY = _static([s[0] for s in ref.SCREENS])
+APP_SECTION_ARRAY = _static([s[1] for s in ref.SCREENS])
+SCREEN_PATH_ARRAY = _static([s[2] for s in ref.SCREENS])
+DAY_BATCH_ROWS = 16_384  # several record batches per day let DuckDB render JSON on both cores
+
+
+def day_table(ev: EventColumns, event_ids: np.ndarray, lo: int, hi: int, arrays: ArrowDictionaries) -> pa.Table:
     """The arrow table of events lo..hi (one delivery day) that the JSON query reads."""
     sl = slice(lo, hi)
     utm = ev["utm"][sl]
-    utm_fields = list(zip(*dicts.utm, strict=True)) if dicts.utm else [[], [], [], []]
     screen = ev["screen"][sl]
     amount = ev["amount_c"][sl]
-    return pa.table(
+    utm_has_term = np.array([u[3] is not None for u in arrays.utm_tuples], dtype=bool)
+    term = np.where((utm >= 0) & utm_has_term[np.maximum(utm, 0)], utm, -1) if len(utm_has_term) else utm
+    table = pa.table(
         {
             "line_no": pa.array(np.arange(hi - lo)),
             "event_id": ids.fixed_strings_to_arrow(event_ids[sl]),
-            "event": _dict_column(ev["event"][sl], dicts.event, False),
+            "event": _dict_column(ev["event"][sl], arrays["event"], False),
             "time": pa.array(ev["time_ms"][sl]),
             "receive_time": pa.array(ev["receive_ms"][sl]),
-            "anonymous_id": _dict_column(ev["device"][sl], dicts.anonymous_id, True),
-            "login_id": _dict_column(ev["login"][sl], dicts.login_id, True),
-            "platform": _dict_column(ev["platform"][sl], ref.PLATFORMS, False),
-            "sdk_version": _dict_column(ev["sdk"][sl], dicts.sdk_version, False),
-            "screen_name": _dict_column(screen, [s[0] for s in ref.SCREENS], False),
-            "app_section": _dict_column(screen, [s[1] for s in ref.SCREENS], False),
-            "screen_path": _dict_column(np.where(ev["platform"][sl] >= 2, screen, -1), [s[2] for s in ref.SCREENS], False),
-            "referrer": _dict_column(ev["referrer"][sl], dicts.referrer, False),
-            "utm_source": _dict_column(utm, utm_fields[0], False),
-            "utm_medium": _dict_column(utm, utm_fields[1], False),
-            "utm_campaign": _dict_column(utm, utm_fields[2], False),
-            "utm_term": _utm_term(utm, utm_fields[3]),
-            "user_agent": _dict_column(ev["ua"][sl], dicts.user_agent, True),
-            "device_model": _dict_column(ev["model"][sl], dicts.device_model, False),
-            "fund_code": _dict_column(ev["fund"][sl], dicts.fund_code, False),
+            "anonymous_id": _dict_column(ev["device"][sl], arrays["anonymous_id"], True),
+            "login_id": _dict_column(ev["login"][sl], arrays["login_id"], True),
+            "platform": _dict_column(ev["platform"][sl], PLATFORM_ARRAY, False),
+            "sdk_version": _dict_column(ev["sdk"][sl], arrays["sdk_version"], False),
+            "screen_name": _dict_column(screen, SCREEN_NAME_ARRAY, False),
+            "app_section": _dict_column(screen, APP_SECTION_ARRAY, False),
+            "screen_path": _dict_column(np.where(ev["platform"][sl] >= 2, screen, -1), SCREEN_PATH_ARRAY, False),
+            "referrer": _dict_column(ev["referrer"][sl], arrays["referrer"], False),
+            "utm_source": _dict_column(utm, arrays.utm_fields[0], False),
+            "utm_medium": _dict_column(utm, arrays.utm_fields[1], False),
+            "utm_campaign": _dict_column(utm, arrays.utm_fields[2], False),
+            "utm_term": _dict_column(term, arrays.utm_fields[3], False),
+            "user_agent": _dict_column(ev["ua"][sl], arrays["user_agent"], True),
+            "device_model": _dict_column(ev["model"][sl], arrays["device_model"], False),
+            "fund_code": _dict_column(ev["fund"][sl], arrays["fund_code"], False),
             "amount_c": pa.array(amount, mask=amount < 0),
-            "order_id": _dict_column(ev["order"][sl], dicts.order_id, True),
-            "phone": _dict_column(ev["phone"][sl], dicts.phone, True),
-            "customer_no": _dict_column(ev["customer"][sl], dicts.customer_no, True),
-            "wx_openid": _dict_column(ev["wx"][sl], dicts.wx_openid, True),
-            "wx_unionid": _dict_column(ev["wx"][sl], dicts.wx_unionid, True),
+            "order_id": _dict_column(ev["order"][sl], arrays["order_id"], True),
+            "phone": _dict_column(ev["phone"][sl], arrays["phone"], True),
+            "customer_no": _dict_column(ev["customer"][sl], arrays["customer_no"], True),
+            "wx_openid": _dict_column(ev["wx"][sl], arrays["wx_openid"], True),
+            "wx_unionid": _dict_column(ev["wx"][sl], arrays["wx_unionid"], True),
         }
     )
+    return pa.Table.from_batches(table.to_batches(max_chunksize=DAY_BATCH_ROWS))
 
 
-def _utm_term(utm: np.ndarray, terms: tuple) -> pa.DictionaryArray:
-    """utm_term is null for campaigns without keywords."""
-    has_term = np.array([t is not None for t in terms])
-    codes = np.where((utm >= 0) & has_term[np.maximum(utm, 0)], utm, -1)
-    return _dict_column(codes, [t or "" for t in terms], False)
-
-
-def _write_gzip(path: Path, data: bytes) -> None:
+def _write_gzip(path: Path, pieces: list[pa.Buffer | bytes]) -> None:
+    """Compress the pieces in order into one gzip file: level 1, mtime 0, no file name (reproducible)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    # wbits=31: gzip container with mtime 0 and no file name, i.e. reproducible bytes.
-    path.write_bytes(zlib.compress(data, level=1, wbits=31))
+    compressor = zlib.compressobj(level=1, wbits=31)
+    with path.open("wb") as out:
+        for piece in pieces:
+            out.write(compressor.compress(piece))
+        out.write(compressor.flush())
 
 
 def write_tracking(
@@ -180,6 +204,7 @@ def write_tracking(
     event_line = np.zeros(len(ev), dtype=np.int64)
     files: list[DeliveredFile] = []
     defects: list[Defect] = []
+    arrays = ArrowDictionaries(dicts)
     con = duckdb.connect()
     con.execute("set threads to 2")
     pending: list[Future] = []
@@ -188,31 +213,28 @@ def write_tracking(
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             name = data_file_name("events", day, "jsonl.gz")
             rel = f"tracking/{day_folder(day)}/{name}"
-            table = day_table(ev, event_ids, lo, hi, dicts)
+            table = day_table(ev, event_ids, lo, hi, arrays)
             con.register("day_events", table)
             lines = con.sql(EVENT_JSON_SQL).to_arrow_table().column("line").combine_chunks()
             con.unregister("day_events")
             line_no = np.arange(hi - lo) + 1
             junk = sorted(malformed.get(day, []))
-            if not junk:
-                data = concat_bytes(lines)
-            else:
-                pieces, cursor, inserted = [], 0, 0
-                for pos, variant in junk:
-                    pieces.append(concat_bytes(lines[cursor : pos + 1]))
-                    line_no[cursor : pos + 1] += inserted
-                    source_line = pos + 1 + inserted
-                    inserted += 1
-                    pieces.append(break_json_line(lines[pos].as_py(), variant).encode())
-                    defects.append(Defect(rel, source_line + 1, "malformed_json", f"{variant} copy of line {source_line}"))
-                    cursor = pos + 1
-                pieces.append(concat_bytes(lines[cursor:]))
-                line_no[cursor:] += inserted
-                data = b"".join(pieces)
+            pieces: list[pa.Buffer | bytes] = []
+            cursor, inserted = 0, 0
+            for pos, variant in junk:
+                pieces.append(lines_buffer(lines[cursor : pos + 1]))
+                line_no[cursor : pos + 1] += inserted
+                source_line = pos + 1 + inserted
+                inserted += 1
+                pieces.append(break_json_line(lines[pos].as_py(), variant).encode())
+                defects.append(Defect(rel, source_line + 1, "malformed_json", f"{variant} copy of line {source_line}"))
+                cursor = pos + 1
+            pieces.append(lines_buffer(lines[cursor:]))
+            line_no[cursor:] += inserted
             event_file[lo:hi] = rel
             event_line[lo:hi] = line_no
             files.append(DeliveredFile("tracking", "events", day, name, b"", hi - lo + len(junk), ""))
-            pending.append(pool.submit(_write_gzip, landing / rel, data))
+            pending.append(pool.submit(_write_gzip, landing / rel, pieces))
             if len(pending) > 2:
                 pending.pop(0).result()
         for future in pending:

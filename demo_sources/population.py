@@ -249,7 +249,7 @@ def build_population(rng: np.random.Generator, customers: int, window: Window) -
 def browse_rates(rng: np.random.Generator, pop: Population, window: Window) -> np.ndarray:
     """Expected browsing sessions per person and window day, shaped by the lifecycle archetype."""
     days = np.arange(window.days, dtype=np.float32)[None, :]
-    base = rng.gamma(2.0, 0.11, pop.size).astype(np.float32)[:, None]
+    base = rng.gamma(2.0, 0.135, pop.size).astype(np.float32)[:, None]
     arch = pop.archetype[:, None]
     rate = np.zeros((pop.size, window.days), dtype=np.float32)
     rate = np.where(arch == MATURE, base, rate)

@@ -92,61 +92,72 @@ def write_identities(
 ) -> int:
     """identities.csv from observations (person, identifier_type, value) and unowned ids (type, value, note).
 
-    Values observed for a person that are junk go to the unowned list; unowned ids (shared/test/bot
-    devices) are removed from every person.
+    Observed junk values go to the unowned list; unowned ids (shared / test / bot devices, QA logins) are
+    removed from every person. Returns the number of rows.
     """
     junk = junk_values(test_phones)
-    frames = []
-    for identifier_type, group in observed.groupby("identifier_type", sort=True):
-        values = normalise(str(identifier_type), group.identifier_value)
-        frames.append(group.assign(identifier_value=values))
-    obs = pd.concat(frames, ignore_index=True) if frames else observed
-    obs = obs.drop_duplicates(["person", "identifier_type", "identifier_value"])
+    parts = [
+        group.assign(identifier_value=normalise(str(identifier_type), group.identifier_value))
+        for identifier_type, group in observed.groupby("identifier_type", sort=True)
+    ]
+    obs = pd.concat(parts, ignore_index=True).drop_duplicates(["person", "identifier_type", "identifier_value"])
     junk_mask = is_junk_value(obs.identifier_value, junk)
     junk_rows = obs[junk_mask][["identifier_type", "identifier_value"]].assign(note="junk")
-    owned = obs[~junk_mask]
-    unowned_all = pd.concat([unowned, junk_rows], ignore_index=True).drop_duplicates(["identifier_type", "identifier_value"])
-    owned = owned.merge(unowned_all[["identifier_type", "identifier_value"]], how="left", indicator=True)
+    unowned_all = pd.concat([unowned, junk_rows], ignore_index=True)
+    unowned_all = unowned_all.drop_duplicates(["identifier_type", "identifier_value"])
+    owned = obs[~junk_mask].merge(unowned_all[["identifier_type", "identifier_value"]], how="left", indicator=True)
     owned = owned[owned["_merge"] == "left_only"]
-    rows = [[person_key[p], t, v, "false", ""] for p, t, v in owned[["person", "identifier_type", "identifier_value"]].itertuples(index=False)]
-    rows += [["", t, v, "true" if n == "junk" else "false", n] for t, v, n in unowned_all[["identifier_type", "identifier_value", "note"]].itertuples(index=False)]
-    rows.sort(key=lambda r: (r[0], r[1], r[2]))
-    write_csv(truth / "identities.csv", ["person_key", "identifier_type", "identifier_value", "is_junk", "note"], rows)
-    return len(rows)
+    table = pd.concat(
+        [
+            pd.DataFrame({
+                "person_key": person_key[owned.person.to_numpy()], "identifier_type": owned.identifier_type.to_numpy(),
+                "identifier_value": owned.identifier_value.to_numpy(), "is_junk": "false", "note": "",
+            }),
+            pd.DataFrame({
+                "person_key": "", "identifier_type": unowned_all.identifier_type.to_numpy(),
+                "identifier_value": unowned_all.identifier_value.to_numpy(),
+                "is_junk": np.where(unowned_all.note.to_numpy() == "junk", "true", "false"), "note": unowned_all.note.to_numpy(),
+            }),
+        ],
+        ignore_index=True,
+    ).sort_values(["person_key", "identifier_type", "identifier_value"], kind="stable")  # fmt: skip
+    table.to_csv(truth / "identities.csv", index=False, lineterminator="\n", encoding="utf-8")
+    return len(table)
 
 
-def person_rows(
+def write_persons(
+    truth: Path,
     pop: Population,
     person_key: np.ndarray,
     login_id: np.ndarray,
     customer_no: np.ndarray,
     holdings_value_c: np.ndarray,
     window_start_day: int,
-) -> list[list[object]]:
-    """Rows of persons.csv, sorted by person_key."""
+) -> None:
+    """persons.csv: one row per person, sorted by person_key (value = market value at the last snapshot)."""
     is_customer = pop.kind == KIND_CUSTOMER
     birth = np.datetime_as_string(pop.birth_day.astype("datetime64[D]"))
     quiet = np.datetime_as_string((window_start_day + pop.quiet_day).astype("datetime64[D]"))
-    rows = []
-    for p in np.argsort(person_key):
-        value = int(holdings_value_c[p])
-        rows.append([
-            person_key[p],
-            str(bool(is_customer[p])).lower(),
-            str(value >= 100_000_000).lower(),
-            ARCHETYPES[pop.archetype[p]],
-            ref.UTM_SOURCES[pop.source[p]][0],
-            birth[p] if is_customer[p] else "",
-            KIND_NAMES[pop.kind[p]],
-            str(bool(pop.in_window[p])).lower(),
-            pop.campaign[p] or "",
-            ref.PLATFORMS[pop.platform[p]],
-            customer_no[p] or "",
-            login_id[p] or "",
-            f"{value // 100}.{value % 100:02d}" if is_customer[p] else "",
-            quiet[p] if ARCHETYPES[pop.archetype[p]] == "churning" else "",
-        ])  # fmt: skip
-    return rows
+    archetype = np.array(ARCHETYPES)[pop.archetype]
+    value = np.char.add(np.char.add((holdings_value_c // 100).astype(str), "."),
+                        np.char.zfill((holdings_value_c % 100).astype(str), 2))  # fmt: skip
+    table = pd.DataFrame({
+        "person_key": person_key,
+        "is_customer": np.where(is_customer, "true", "false"),
+        "is_hnw": np.where(holdings_value_c >= 100_000_000, "true", "false"),
+        "lifecycle_archetype": archetype,
+        "acquisition_source": np.array([s[0] for s in ref.UTM_SOURCES])[pop.source],
+        "birth_date": np.where(is_customer, birth, ""),
+        "person_kind": np.array(KIND_NAMES)[pop.kind],
+        "acquired_in_window": np.where(pop.in_window, "true", "false"),
+        "acquisition_campaign": np.where(pd.isna(pop.campaign), "", pop.campaign),
+        "primary_platform": np.array(ref.PLATFORMS)[pop.platform],
+        "customer_no": np.where(pd.isna(customer_no), "", customer_no),
+        "login_id": np.where(pd.isna(login_id), "", login_id),
+        "holdings_value_end": np.where(is_customer, value, ""),
+        "quiet_from": np.where(archetype == "churning", quiet, ""),
+    })[PERSON_COLUMNS].sort_values("person_key")  # fmt: skip
+    table.to_csv(truth / "persons.csv", index=False, lineterminator="\n", encoding="utf-8")
 
 
 def write_config(truth: Path, config: dict[str, object]) -> None:

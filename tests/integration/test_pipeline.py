@@ -27,7 +27,7 @@ def test_everything_materialises(built_warehouse):
 
 def raw_count(layout, source, table):
     pattern = layout.raw_table(source, table) / "*" / "*.parquet"
-    return duckdb.sql(f"select count(*) from read_parquet('{pattern}')").fetchone()[0]
+    return duckdb.sql(f"select count(*) from read_parquet('{pattern}')").fetchall()[0][0]
 
 
 def test_staging_holds_every_loaded_row(built_warehouse):
