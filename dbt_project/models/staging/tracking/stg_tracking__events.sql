@@ -136,7 +136,7 @@ final as (
                 > delivery_ranked.receive_time_ms + {{ rules['clock_skew_future_minutes'] }} * 60000
                 then 'clock_skew'
             when delivery_ranked.client_time_ms
-                < delivery_ranked.receive_time_ms - {{ rules['max_lateness_days'] }} * 86400000
+                < delivery_ranked.receive_time_ms - cast({{ rules['max_lateness_days'] }} as bigint) * 86400000
                 then 'clock_skew'
         end as exclusion_reason
     from delivery_ranked

@@ -1,0 +1,84 @@
+{#- Split components that hold two different values of a unique identifier type (Adobe's rule).
+
+    For each such component its links are replayed newest first into a union-find; a link that would
+    join two different unique values is dropped. Conflicted components are rare and small, so this runs
+    in Jinja over their links fetched with run_query; everything else never leaves SQL.
+
+    Returns (assignments, dropped): lists of (node_id, cluster_node_id) for every node of a conflicted
+    component, and of (node_a, node_b, linked_at) for the dropped links. -#}
+{% macro split_unique_conflicts(identifiers, links, components) %}
+    {%- set unique_types = var('fundcdp')['identity']['unique_types'] -%}
+    {%- set type_list -%}{% for t in unique_types %}'{{ t }}'{{ ", " if not loop.last }}{% endfor %}{%- endset -%}
+    {%- set conflicted_sql -%}
+        select c.component_node_id
+        from {{ components }} as c
+        join {{ identifiers }} as i on c.node_id = i.node_id
+        where i.identifier_type in ({{ type_list }})
+        group by c.component_node_id
+        having count(distinct i.identifier_type || ':' || i.identifier_hash) > 1
+    {%- endset -%}
+    {%- set node_rows = run_query(
+        'select c.node_id, case when i.identifier_type in (' ~ type_list ~ ') then i.identifier_type || \':\' || i.identifier_hash end as unique_value'
+        ~ ' from ' ~ components ~ ' as c join ' ~ identifiers ~ ' as i on c.node_id = i.node_id'
+        ~ ' where c.component_node_id in (' ~ conflicted_sql ~ ') order by c.node_id'
+    ) -%}
+    {%- set link_rows = run_query(
+        'select l.node_a, l.node_b, cast(l.linked_at as varchar) as linked_at from ' ~ links ~ ' as l'
+        ~ ' join ' ~ components ~ ' as c on l.node_a = c.node_id'
+        ~ ' where c.component_node_id in (' ~ conflicted_sql ~ ')'
+        ~ ' order by l.linked_at desc, l.node_a, l.node_b'
+    ) -%}
+    {%- set parent = {} -%}
+    {%- set unique_value = {} -%}
+    {%- set size = {} -%}
+    {%- for row in node_rows -%}
+        {%- do parent.update({row[0]: row[0]}) -%}
+        {%- do unique_value.update({row[0]: row[1]}) -%}
+        {%- do size.update({row[0]: 1}) -%}
+    {%- endfor -%}
+    {%- set dropped = [] -%}
+    {%- for link in link_rows -%}
+        {%- set ra = fundcdp.union_find_root(parent, link[0]) -%}
+        {%- set rb = fundcdp.union_find_root(parent, link[1]) -%}
+        {%- if ra != rb -%}
+            {%- set ua = unique_value[ra] -%}
+            {%- set ub = unique_value[rb] -%}
+            {%- if ua is not none and ub is not none and ua != ub -%}
+                {%- do dropped.append((link[0], link[1], link[2])) -%}
+            {%- else -%}
+                {#- Union by size keeps trees shallow. -#}
+                {%- set big, small = (ra, rb) if size[ra] >= size[rb] else (rb, ra) -%}
+                {%- do parent.update({small: big}) -%}
+                {%- do size.update({big: size[big] + size[small]}) -%}
+                {%- do unique_value.update({big: ua if ua is not none else ub}) -%}
+            {%- endif -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {%- set assignments = [] -%}
+    {%- for row in node_rows -%}
+        {%- do assignments.append((row[0], fundcdp.union_find_root(parent, row[0]))) -%}
+    {%- endfor -%}
+    {{ return((assignments, dropped)) }}
+{% endmacro %}
+
+{% macro union_find_root(parent, node) %}
+    {%- set state = namespace(node=node) -%}
+    {%- for _ in range(64) -%}
+        {%- if parent[state.node] != state.node -%}
+            {%- set state.node = parent[state.node] -%}
+        {%- endif -%}
+    {%- endfor -%}
+    {{ return(state.node) }}
+{% endmacro %}
+
+{#- Rows as a portable inline relation: `select ... union all select ...`, or an empty typed relation. -#}
+{% macro inline_rows(rows, columns, types) -%}
+    {%- if rows | length == 0 -%}
+        select {% for c in columns %}cast(null as {{ types[loop.index0] }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %} where 1 = 0
+    {%- else -%}
+        {%- for row in rows %}
+        select {% for c in columns %}cast({{ "null" if row[loop.index0] is none else ("'" ~ row[loop.index0] ~ "'" if types[loop.index0] in ('varchar', 'string', 'timestamp') else row[loop.index0]) }} as {{ types[loop.index0] }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %}
+        {{- " union all" if not loop.last }}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

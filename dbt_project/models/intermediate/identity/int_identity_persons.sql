@@ -1,0 +1,56 @@
+{{ config(materialized='table') }}
+-- Each usable identifier with its person. A person's id derives from its anchor: the earliest-seen
+-- identifier, ties broken by type priority then hash. So ids are the same on every run and clean
+-- rebuild, and when two people merge the older one's id survives.
+
+with
+
+identifiers as (
+    select * from {{ ref('int_identity_identifiers') }}
+    where not is_hub
+),
+
+clusters as (
+    select * from {{ ref('int_identity_clusters') }}
+),
+
+ranked as (
+    select
+        identifiers.*,
+        clusters.cluster_node_id,
+        clusters.is_in_split_component,
+        row_number() over (
+            partition by clusters.cluster_node_id
+            order by identifiers.first_seen_at, identifiers.type_rank, identifiers.identifier_hash
+        ) as anchor_rank
+    from identifiers
+    inner join clusters on identifiers.node_id = clusters.node_id
+),
+
+anchors as (
+    select
+        cluster_node_id,
+        identifier_type as anchor_type,
+        identifier_hash as anchor_hash,
+        'P' || upper(substr({{ sha256_hex("identifier_type || ':' || identifier_hash") }}, 1, 16)) as person_id
+    from ranked
+    where anchor_rank = 1
+),
+
+final as (
+    select
+        anchors.person_id,
+        ranked.identifier_type,
+        ranked.identifier_hash,
+        ranked.first_seen_at,
+        ranked.last_seen_at,
+        ranked.seen_in,
+        ranked.node_id,
+        anchors.anchor_type,
+        anchors.anchor_hash,
+        ranked.is_in_split_component
+    from ranked
+    inner join anchors on ranked.cluster_node_id = anchors.cluster_node_id
+)
+
+select * from final

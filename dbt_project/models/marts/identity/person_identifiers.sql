@@ -1,0 +1,18 @@
+with
+
+resolved as (
+    select * from {{ ref('int_identity_persons') }}
+),
+
+final as (
+    select
+        person_id,
+        identifier_type,
+        identifier_hash,
+        first_seen_at,
+        last_seen_at,
+        seen_in as sources
+    from resolved
+)
+
+select * from final
