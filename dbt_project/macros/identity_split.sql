@@ -1,7 +1,8 @@
 {#- Split components that hold two different values of a unique identifier type (Adobe's rule).
 
-    For each such component its links are replayed newest first into a union-find; a link that would
-    join two different unique values is dropped. Conflicted components are rare and small, so this runs
+    For each such component its links are replayed newest first into a union-find (at equal times,
+    links to a unique-type value first: a record's own ID number is the strongest evidence); a link that
+    would join two different unique values is dropped. Conflicted components are rare and small, so this runs
     in Jinja over their links fetched with run_query; everything else never leaves SQL.
 
     Returns (assignments, dropped): lists of (node_id, cluster_node_id) for every node of a conflicted
@@ -22,11 +23,16 @@
         ~ ' from ' ~ components ~ ' as c join ' ~ identifiers ~ ' as i on c.node_id = i.node_id'
         ~ ' where c.component_node_id in (' ~ conflicted_sql ~ ') order by c.node_id'
     ) -%}
+    {#- Newest first; at equal times links to a unique-type value (a record's own ID number) first. -#}
     {%- set link_rows = run_query(
         'select l.node_a, l.node_b, cast(l.linked_at as varchar) as linked_at from ' ~ links ~ ' as l'
         ~ ' join ' ~ components ~ ' as c on l.node_a = c.node_id'
+        ~ ' join ' ~ identifiers ~ ' as ia on l.node_a = ia.node_id'
+        ~ ' join ' ~ identifiers ~ ' as ib on l.node_b = ib.node_id'
         ~ ' where c.component_node_id in (' ~ conflicted_sql ~ ')'
-        ~ ' order by l.linked_at desc, l.node_a, l.node_b'
+        ~ ' order by l.linked_at desc,'
+        ~ ' case when ia.identifier_type in (' ~ type_list ~ ') or ib.identifier_type in (' ~ type_list ~ ')'
+        ~ ' then 0 else 1 end, l.node_a, l.node_b'
     ) -%}
     {%- set parent = {} -%}
     {%- set unique_value = {} -%}

@@ -1,0 +1,344 @@
+"""ID-Mapping on purpose-made scenarios, each with its own truth, asserting exact pair precision/recall.
+
+One landing zone holds every scenario (disjoint identifiers); it is loaded and built as of day 1, then
+day 2 is delivered and built, then the same raw layer is rebuilt from scratch in a fresh warehouse.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.lib import pii
+from orchestration.lib.ingest import land_table_day
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.rules import JunkRules, load_business_rules
+from orchestration.lib.sources import ALL_TABLES
+from orchestration.paths import DBT_PROJECT_DIR
+from tests.landing_builder import event, write_delivery
+
+pytestmark = pytest.mark.integration
+
+KEY = b"identity-scenario-key"
+DAY1, DAY2 = "2026-06-01", "2026-06-02"
+
+
+def id_number(sequence: int, birth: str = "19800101") -> str:
+    first17 = f"110105{birth}{sequence:03d}"
+    return first17 + pii.id_check_char(first17)
+
+
+def phone(n: int) -> str:
+    return f"139{n:08d}"
+
+
+def customer(no: str, mobile: str, id_no: str, updated_at: str, name: str = "客户", email: str = "") -> dict:
+    return {
+        "customer_no": no, "name": name, "gender": "M", "birth_date": "1980-01-01", "id_type": "ID_CARD",
+        "id_number": id_no, "mobile": mobile, "email": email, "province": "北京", "city": "北京",
+        "risk_level": "C3", "risk_assessed_date": "2026-01-01", "kyc_status": "verified",
+        "open_date": "2020-01-01", "open_channel": "app", "updated_at": updated_at,
+    }  # fmt: skip
+
+
+def account(fund_account_id: str, customer_no: str, updated_at: str) -> dict:
+    return {
+        "fund_account_id": fund_account_id, "customer_no": customer_no, "open_date": "2020-01-01",
+        "open_channel": "app", "account_status": "normal", "updated_at": updated_at,
+    }  # fmt: skip
+
+
+# Truth: (identifier_type, clear value) -> real person label, per scenario.
+TRUTH: dict[str, dict[tuple[str, str], str]] = {}
+
+
+def truth(scenario: str, person: str, *identifiers: tuple[str, str]) -> None:
+    for identifier in identifiers:
+        TRUTH.setdefault(scenario, {})[identifier] = f"{scenario}:{person}"
+
+
+def day1_rows() -> dict[str, list[dict]]:
+    customers, accounts, events = [], [], []
+    # star: one customer, three fund accounts, a login registered with the customer's phone
+    customers.append(
+        customer("C0101", phone(101), id_number(101), "2026-06-01 09:00:00", email="star@qq.com")
+    )
+    accounts += [account(f"FA010{i}", "C0101", "2026-06-01 09:00:00") for i in range(1, 4)]
+    events.append(event("e0101", "sign_up", "2026-06-01 10:00:00", "dev-0101", "L0101", phone=phone(101)))
+    truth("star", "a", ("customer_no", "C0101"), ("phone", phone(101)), ("id_number", id_number(101)),
+          ("email", "star@qq.com"), ("login_id", "L0101"),
+          *[("fund_account_id", f"FA010{i}") for i in range(1, 4)])  # fmt: skip
+    # two people sharing one device at different times
+    events += [
+        event("e0201", "app_start", "2026-06-01 07:50:00", "dev-0201", None),
+        event("e0202", "login", "2026-06-01 08:00:00", "dev-0201", "L0201", phone=phone(201)),
+        event("e0203", "page_view", "2026-06-01 08:10:00", "dev-0201", None),
+        event("e0204", "login", "2026-06-01 20:00:00", "dev-0201", "L0202", phone=phone(202)),
+        event("e0205", "page_view", "2026-06-01 20:05:00", "dev-0201", None),
+    ]
+    truth("shared_device", "a", ("login_id", "L0201"), ("phone", phone(201)))
+    truth("shared_device", "b", ("login_id", "L0202"), ("phone", phone(202)))
+    # a QA device used by 200 test logins: its events are excluded and it glues nobody together; five
+    # of the accounts are also used on their owners' own phones, where they are five people
+    for i in range(200):
+        at = f"2026-06-01 {8 + i // 60:02d}:{i % 60:02d}:00"  # one login a minute: a tester, not a bot
+        events.append(event(f"eqa{i:03d}", "login", at, "dev-qa", f"LQA{i:03d}"))
+    for i in range(5):
+        events.append(
+            event(
+                f"eqb{i}", "login", "2026-06-01 12:00:00", f"dev-qb{i}", f"LQA{i:03d}", phone=phone(3000 + i)
+            )
+        )
+        truth("test_device", str(i), ("login_id", f"LQA{i:03d}"), ("phone", phone(3000 + i)))
+    # junk identifiers: two customers typed with the test number 13800138000 and the same junk e-mail
+    customers.append(customer("C0401", "13800138000", id_number(401), "2026-06-01 09:00:00"))
+    customers.append(customer("C0402", "+86 138 0013 8000", id_number(402), "2026-06-01 09:00:00"))
+    events.append(event("e0401", "login", "2026-06-01 09:30:00", "dev-0401", "null", phone="00000000000"))
+    events.append(event("e0402", "login", "2026-06-01 09:31:00", "dev-0402", "null", phone="00000000000"))
+    truth("junk", "a", ("customer_no", "C0401"), ("id_number", id_number(401)))
+    truth("junk", "b", ("customer_no", "C0402"), ("id_number", id_number(402)))
+    # one person under two CRM numbers (name typo), joined by the same phone
+    customers.append(customer("C0501", phone(501), "", "2026-06-01 09:00:00", name="王小明"))
+    customers.append(customer("C0502", f"+86-{phone(501)}", "", "2026-06-01 09:05:00", name="王晓明"))
+    truth("crm_duplicate", "a", ("customer_no", "C0501"), ("customer_no", "C0502"), ("phone", phone(501)))
+    # two people joined only through a shared phone, with different ID numbers: must be split
+    customers.append(customer("C0601", phone(601), id_number(601), "2026-06-01 09:00:00"))
+    customers.append(customer("C0602", phone(601), id_number(602), "2026-06-01 09:30:00"))
+    truth("split", "a", ("customer_no", "C0601"), ("id_number", id_number(601)))
+    truth("split", "b", ("customer_no", "C0602"), ("id_number", id_number(602)))
+    # a branch phone typed into seven customer records: a hub, never linking them
+    for i in range(7):
+        customers.append(customer(f"C07{i:02d}", phone(700), id_number(700 + i), "2026-06-01 09:00:00"))
+        truth("hub", str(i), ("customer_no", f"C07{i:02d}"), ("id_number", id_number(700 + i)))
+    # a person who gains an identifier later (day 2) whose hash sorts first
+    customers.append(customer("C0801", phone(801), id_number(801), "2026-06-01 09:00:00"))
+    # merge between runs: a customer (older) and an app login (newer) linked only on day 2
+    customers.append(customer("C0901", phone(901), id_number(901), "2026-06-01 08:00:00"))
+    events.append(event("e0901", "page_view", "2026-06-01 15:00:00", "dev-0901", "L0901"))
+    truth("merge", "a", ("customer_no", "C0901"), ("phone", phone(901)), ("login_id", "L0901"))
+    return {"customers": customers, "fund_accounts": accounts, "events": events}
+
+
+def email_sorting_first(existing: list[str]) -> str:
+    """An e-mail whose keyed hash sorts before every existing identifier hash of the person."""
+    for n in range(10_000):
+        candidate = f"late{n}@example.cn"
+        if pii.keyed_hash(KEY, candidate) < min(existing):
+            return candidate
+    raise AssertionError("no e-mail found")  # pragma: no cover
+
+
+def day2_rows() -> dict[str, list[dict]]:
+    existing = [
+        pii.keyed_hash(KEY, phone(801)),
+        pii.keyed_hash(KEY, id_number(801)),
+        hashlib.sha256(b"customer_no:C0801").hexdigest(),
+    ]
+    late_email = email_sorting_first(existing)
+    truth("late_identifier", "a", ("customer_no", "C0801"), ("phone", phone(801)),
+          ("id_number", id_number(801)), ("email", late_email))  # fmt: skip
+    return {
+        "customers": [customer("C0801", phone(801), id_number(801), "2026-06-02 09:00:00", email=late_email)],
+        "events": [event("e0902", "login", "2026-06-02 09:00:00", "dev-0901", "L0901", phone=phone(901))],
+    }
+
+
+def land_day(layout: DataLayout, day: str) -> None:
+    junk = JunkRules.from_rules(load_business_rules())
+    for spec in ALL_TABLES:
+        land_table_day(layout, spec, day, KEY, junk, 0.05, 10)
+
+
+def dbt_build(layout: DataLayout, as_of: str) -> None:
+    environment = {
+        **os.environ,
+        "FUNDCDP_DATA_DIR": str(layout.root),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "build", "--vars", f'{{"as_of_date": "{as_of}"}}',
+         "--target-path", str(layout.dbt_target), "--log-path", str(layout.logs / "dbt")],
+        cwd=DBT_PROJECT_DIR, env=environment, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def person_map(layout: DataLayout) -> dict[tuple[str, str], str]:
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    try:
+        rows = con.execute(
+            "select identifier_type, identifier_hash, person_id from main_marts.person_identifiers"
+        )
+        return {(t, h): p for t, h, p in rows.fetchall()}
+    finally:
+        con.close()
+
+
+def hashed(identifier_type: str, value: str) -> tuple[str, str]:
+    if identifier_type in ("phone", "id_number", "email"):
+        normalise = {
+            "phone": pii.normalise_phone,
+            "id_number": pii.normalise_id_number,
+            "email": pii.normalise_email,
+        }
+        return identifier_type, pii.keyed_hash(KEY, normalise[identifier_type](value))
+    return identifier_type, hashlib.sha256(f"{identifier_type}:{value}".encode()).hexdigest()
+
+
+def precision_recall(mapping: dict, scenario: str) -> tuple[float, float]:
+    """Exact pair precision and recall of one scenario's identifiers."""
+    items = [(hashed(*identifier), person) for identifier, person in TRUTH[scenario].items()]
+    missing = [key for key, _ in items if key not in mapping]
+    assert not missing, f"{scenario}: {len(missing)} identifiers without a person, e.g. {missing[:3]}"
+
+    def pairs(counter: Counter) -> int:
+        return sum(n * (n - 1) // 2 for n in counter.values())
+
+    true_pairs = pairs(Counter(person for _, person in items))
+    predicted = pairs(Counter(mapping[key] for key, _ in items))
+    correct = pairs(Counter((person, mapping[key]) for key, person in items))
+    return (correct / predicted if predicted else 1.0, correct / true_pairs if true_pairs else 1.0)
+
+
+@pytest.fixture(scope="module")
+def identity_runs(tmp_path_factory):
+    layout = DataLayout.at(tmp_path_factory.mktemp("identity") / "data")
+    layout.ensure()
+    write_delivery(layout, DAY1, day1_rows())
+    land_day(layout, DAY1)
+    dbt_build(layout, DAY1)
+    day1 = person_map(layout)
+    write_delivery(layout, DAY2, day2_rows())
+    land_day(layout, DAY2)
+    dbt_build(layout, DAY2)
+    day2 = person_map(layout)
+    rebuild = DataLayout.at(tmp_path_factory.mktemp("rebuild") / "data")
+    rebuild.ensure()
+    shutil.copytree(layout.raw, rebuild.raw, dirs_exist_ok=True)
+    dbt_build(rebuild, DAY2)
+    return {"layout": layout, "day1": day1, "day2": day2, "rebuilt": person_map(rebuild)}
+
+
+@pytest.mark.parametrize(
+    "scenario", ["star", "shared_device", "test_device", "junk", "crm_duplicate", "split", "hub", "merge"]
+)
+def test_scenario_partition_is_exact(identity_runs, scenario):
+    assert precision_recall(identity_runs["day2"], scenario) == (1.0, 1.0)
+
+
+def test_identifier_added_later_with_first_sorting_hash_keeps_the_person_id(identity_runs):
+    day1, day2 = identity_runs["day1"], identity_runs["day2"]
+    assert precision_recall(day2, "late_identifier") == (1.0, 1.0)
+    customer_key = hashed("customer_no", "C0801")
+    assert day2[customer_key] == day1[customer_key]
+
+
+def test_clean_rebuild_reproduces_every_person_id(identity_runs):
+    assert identity_runs["rebuilt"] == identity_runs["day2"]
+
+
+def test_merge_between_runs_is_logged_with_the_older_id_surviving(identity_runs):
+    day1, day2, layout = identity_runs["day1"], identity_runs["day2"], identity_runs["layout"]
+    customer_id = day1[hashed("customer_no", "C0901")]
+    login_id = day1[hashed("login_id", "L0901")]
+    assert customer_id != login_id
+    assert day2[hashed("login_id", "L0901")] == customer_id  # the customer was seen first
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    changes = con.execute(
+        "select old_person_id, new_person_id, change_reason, cast(as_of_date as varchar) "
+        "from main_marts.identity_changes"
+    ).fetchall()
+    con.close()
+    assert changes == [(login_id, customer_id, "merged", DAY2)]
+
+
+def test_conflicts_report_hub_split_and_junk(identity_runs):
+    con = duckdb.connect(str(identity_runs["layout"].warehouse_db), read_only=True)
+    rows = con.execute(
+        "select conflict_reason, identifier_type, identifier_hash, other_identifier_type, "
+        "other_identifier_hash from main_marts.identity_conflicts"
+    ).fetchall()
+    con.close()
+    reasons = {(r, t, h) for r, t, h, _, _ in rows}
+    assert ("hub", *hashed("phone", phone(700))) in reasons
+    assert ("junk_value", *hashed("phone", "13800138000")) in reasons
+    assert ("junk_value", *hashed("login_id", "null")) in reasons
+    # C0601's older link to the shared phone would join ID numbers 601 and 602: it is the one dropped
+    splits = [(t, h, ot, oh) for r, t, h, ot, oh in rows if r == "unique_type_split"]
+    assert splits == [(*hashed("customer_no", "C0601"), *hashed("phone", phone(601)))]
+
+
+def test_crm_duplicates_list_both_customer_numbers(identity_runs):
+    con = duckdb.connect(str(identity_runs["layout"].warehouse_db), read_only=True)
+    rows = con.execute(
+        "select customer_no, customer_numbers_of_person, is_surviving_record, shared_identifier_types "
+        "from main_marts.crm_duplicates order by customer_no"
+    ).fetchall()
+    con.close()
+    assert rows == [("C0501", 2, True, "phone"), ("C0502", 2, False, "phone")]
+
+
+def test_events_on_a_shared_device_go_to_the_person_logged_in_at_the_time(identity_runs):
+    layout, day2 = identity_runs["layout"], identity_runs["day2"]
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    attributed = dict(
+        con.execute(
+            "select event_id, person_id from main_intermediate.int_events_attributed "
+            "where anonymous_id = 'dev-0201'"
+        ).fetchall()
+    )
+    excluded = con.execute(
+        "select count(*) from main_staging.stg_tracking__events where anonymous_id = 'dev-qa' "
+        "and exclusion_reason = 'test_device'"
+    ).fetchone()[0]
+    con.close()
+    first, second = day2[hashed("login_id", "L0201")], day2[hashed("login_id", "L0202")]
+    assert attributed == {"e0201": first, "e0202": first, "e0203": first, "e0204": second, "e0205": second}
+    assert excluded == 200
+
+
+def test_a_chain_of_ten_thousand_links_is_one_component_in_few_passes(tmp_path):
+    layout = DataLayout.at(tmp_path / "data")
+    layout.ensure()
+    con = duckdb.connect(str(layout.warehouse_db))
+    # a path over shuffled node ids, plus a separate pair
+    con.execute("create table chain_nodes as select range as node from range(0, 10003)")
+    con.execute(
+        "create table chain_order as select range as position, "
+        "row_number() over (order by hash(range * 7919)) - 1 as node from range(0, 10001)"
+    )
+    con.execute(
+        "create table chain_edges as select a.node as a, b.node as b from chain_order as a "
+        "join chain_order as b on b.position = a.position + 1 union all select 10001, 10002"
+    )
+    con.close()
+    environment = {
+        **os.environ,
+        "FUNDCDP_DATA_DIR": str(layout.root),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+    }
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "run-operation", "cc_of_tables", "--args",
+         "{nodes: chain_nodes, edges: chain_edges, output: chain_components}",
+         "--target-path", str(layout.dbt_target), "--log-path", str(layout.logs / "dbt")],
+        cwd=DBT_PROJECT_DIR, env=environment, capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-2000:]
+    passes = int(result.stdout.split("connected components: ")[1].split(" passes")[0])
+    assert 1 <= passes <= 30
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    sizes = sorted(
+        n for (n,) in con.execute("select count(*) from chain_components group by component").fetchall()
+    )
+    (logged_passes,) = con.execute("select distinct passes from chain_components").fetchone()
+    con.close()
+    assert sizes == [2, 10001]
+    assert logged_passes == passes
