@@ -80,6 +80,16 @@ def run_pipeline() -> int:
     failures += _failure_messages(build)
     print(f"done in {time.monotonic() - started:.1f} s\n", flush=True)
     print(format_summary(layout, failures))
+    truth = layout.demo_truth / "identities.csv"
+    if build.success and truth.exists():
+        from orchestration.lib.identity_quality import pair_quality
+
+        quality = pair_quality(truth, layout.warehouse_db, FundcdpSettings().hash_key_bytes())
+        print(
+            f"\nID-Mapping against demo_truth/: pair precision {quality.precision:.4f}, recall "
+            f"{quality.recall:.4f} ({quality.identifiers_compared} identifiers, "
+            f"{quality.true_pairs} true pairs)"
+        )
     return 0 if build.success else 1
 
 

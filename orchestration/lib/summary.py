@@ -91,9 +91,9 @@ def format_summary(layout: DataLayout, failures: list[str]) -> str:
     if exclusions:
         lines += ["", "Tracking events by exclusion reason (stg_tracking__events):"]
         lines += [f"  {reason:<31}{count:>8}" for reason, count in exclusions]
-    counts = warehouse_counts(layout)
+    counts = warehouse_counts(layout) + warehouse_counts(layout, "marts")
     if counts:
-        lines += ["", "Staging models (warehouse.duckdb):"]
+        lines += ["", "Staging models and marts (warehouse.duckdb):"]
         lines += [f"  {name:<36}{count:>10}" for name, count in counts]
     if failures:
         lines += ["", "FAILURES:"] + [f"  {failure}" for failure in failures]

@@ -7,6 +7,7 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import duckdb
 from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
 
 from orchestration.defs.ingest.assets import DUCKDB_WRITER_POOL
@@ -39,6 +40,32 @@ def fundcdp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, s
     yield from dbt.cli(
         ["build", "--vars", dbt_vars], context=context, target_path=settings.layout().dbt_target
     ).stream()
+    stats = identity_stats(settings.layout().warehouse_db)
+    if stats:
+        context.log.info(f"ID-Mapping as of {as_of}: {stats}")
+        yield dg.AssetObservation(
+            asset_key=dg.AssetKey(["intermediate", "int_identity_components"]),
+            metadata={name: dg.MetadataValue.int(value) for name, value in stats.items()},
+        )
+
+
+def identity_stats(warehouse_db: Path) -> dict[str, int]:
+    """Connected-components passes and graph size of the latest build (empty if not built)."""
+    try:
+        con = duckdb.connect(str(warehouse_db), read_only=True)
+    except duckdb.Error:
+        return {}
+    try:
+        passes, identifiers, persons = con.execute(
+            "select max(passes), count(*), count(distinct cluster_node_id) "
+            "from main_intermediate.int_identity_clusters"
+        ).fetchone()
+        (links,) = con.execute("select count(*) from main_intermediate.int_identity_links").fetchone()
+    except duckdb.Error:
+        return {}
+    finally:
+        con.close()
+    return {"cc_passes": passes or 0, "identifiers": identifiers, "links": links, "persons": persons}
 
 
 def dbt_resource() -> DbtCliResource:
