@@ -7,6 +7,7 @@ VENV := .venv
 BIN := $(abspath $(VENV))/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
+SPARK_STAMP := $(VENV)/.spark-installed
 
 export FUNDCDP_DATA_DIR ?= $(abspath data)
 export DBT_PROFILES_DIR := $(abspath dbt_project)
@@ -14,7 +15,7 @@ export DBT_LOG_PATH ?= $(FUNDCDP_DATA_DIR)/logs/dbt
 export DAGSTER_HOME ?= $(FUNDCDP_DATA_DIR)/dagster_home
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help bootstrap lock prepare demo-data run test ui lint clean
+.PHONY: help bootstrap lock prepare demo-data run test test-spark bench ui lint clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -31,9 +32,15 @@ $(STAMP): pyproject.toml requirements.lock
 
 bootstrap: $(STAMP)  ## create .venv with the locked dependencies
 
-lock:  ## re-resolve requirements.lock from pyproject.toml
+$(SPARK_STAMP): $(STAMP) requirements-spark.lock
+	$(BIN)/uv pip install --python $(BIN)/python --compile-bytecode --quiet -r requirements-spark.lock
+	touch $(SPARK_STAMP)
+
+lock:  ## re-resolve requirements.lock and requirements-spark.lock from pyproject.toml
 	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 \
 		--python-platform x86_64-unknown-linux-gnu -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev --extra spark --python-version 3.11 \
+		--python-platform x86_64-unknown-linux-gnu -o requirements-spark.lock
 
 prepare: bootstrap  ## parse the dbt project so Dagster can load its manifest
 	cd dbt_project && $(BIN)/dbt parse --quiet --target-path target
@@ -45,7 +52,13 @@ run: prepare  ## generate demo data if landing/ is empty, run the whole pipeline
 	$(BIN)/python -m orchestration.cli run
 
 test: prepare  ## run the whole test suite (pytest drives dbt and Dagster)
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest tests/unit tests/integration
+
+test-spark: prepare $(SPARK_STAMP)  ## build the dbt project with its data and unit tests on a local Spark session
+	$(BIN)/python -m pytest tests/spark
+
+bench: bootstrap  ## benchmarks (prints figures): ID-Mapping vs scipy; BENCH_PERSONS=… to scale
+	$(BIN)/python bench/identity_bench.py --persons $(or $(BENCH_PERSONS),100000)
 
 ui: prepare  ## start the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/python -m orchestration.cli ui

@@ -22,22 +22,30 @@ class DirtConfig:
     is eligible, at least one defect of the kind is injected, so even tiny demo sets show every kind.
     Counts are absolute. Defaults (and what they apply to):
 
-    Unparseable (extra garbled copies of real lines, the pipeline must quarantine them):
-      malformed_json 0.0005 of tracking lines; wrong_column_count 0.001, unterminated_quote 0.0005,
-      bad_number 0.001 (trade tables with numbers), bad_date 0.001 of trade and CRM data lines.
+    Unparseable (extra garbled copies of real lines, inserted right after them; the pipeline must
+    quarantine them):
+      malformed_json 0.0005 of tracking lines (truncated, or with a doubled comma);
+      wrong_column_count 0.001, unterminated_quote 0.0005, bad_date 0.001 of the data lines of each trade
+      and CRM table; bad_number 0.001 of the lines of the trade tables with numbers (trade_orders,
+      sip_agreements, nav, holdings).
     Parse fine but must be flagged (extra events unless noted):
-      duplicate_event 0.003 of events (second copy, sometimes in a later day's file);
-      retired_tracking_point 0.002; retired_sdk 0.002; clock_skew 0.001 of events;
-      bot 0.001 of events, spread over `bot_ids` = 3 anonymous ids (>= 60 events each);
-      test_device 2 QA devices, each logging in >= 200 different login_ids;
-      late_event 0.005 of events (real events received 1-5 days late: valid, listed in the truth only).
-    CRM (modify real rows unless noted): crm_duplicate_person 0.005 of customers (extra record under
-      a second customer_no); phone_noise 0.02 of customer rows; bad_id_check_digit 0.002 of customers;
-      stale_record 0.02 of customer delta rows (extra older row before the correcting one).
-    Identifiers: junk_identifier 0.001 of tracking events with a login_id and 0.003 of customer rows;
-      shared_device 0.004 of registered persons end up on a device shared by a family of 2-3.
-    Files: duplicate_file 2 re-sent copies; corrected_redelivery 2 files re-delivered with corrected
-      content; incomplete_day 1 day (never the last) with `incomplete_day_table` missing.
+      duplicate_event 0.003 of events (the same event_id again, 1 s-36 h later, sometimes in a later
+      day's file); retired_tracking_point 0.002; retired_sdk 0.002 (an old phone of a real person);
+      clock_skew 0.001 (client time > 10 min after or > 7 days before receive_time);
+      bot 0.001 of events, spread over `bot_ids` = 3 anonymous ids (>= 60 events each, ~30 a minute,
+      crawler user agents); test_device 2 QA devices, each logging in >= 200 different login_ids;
+      late_event 0.005 of events (real app events received 1-5 days late: valid, listed in the truth only).
+    CRM customers (modify real rows unless noted): crm_duplicate_person 0.005 of customers (an extra
+      record of the same person under a second customer_no); phone_noise 0.02 of rows; bad_id_check_digit
+      0.002 of customers; stale_record 0.02 of delta rows (an extra older row just before its correction).
+    Identifiers: junk_identifier 0.001 of logged-in tracking events (login_id), 0.01 of sign-ups (phone),
+      0.003 of WeChat events (wx ids) and 0.003 of customer rows (mobile or id_number);
+      shared_device 0.004 of pre-existing registered app users: families of 2-3 share one phone in the
+      second half of the window.
+    Files: duplicate_file 2 identical re-sent copies (`_resend` suffix, not in the control file);
+      corrected_redelivery 2 trade_orders files re-delivered with the rows the first delivery lacked
+      (first version in demo_truth/superseded/); incomplete_day 1 day (never the last) whose
+      `incomplete_day_table` file is listed in the control file but missing.
     """
 
     malformed_json: float = 0.0005
@@ -63,7 +71,7 @@ class DirtConfig:
     corrected_redelivery: int = 2
     incomplete_day: int = 1
     incomplete_day_table: str = "marketing_consents"
-    test_phone_numbers: tuple[str, ...] = field(default=("13800138000", "13900139000"))
+    test_phone_numbers: tuple[str, ...] = field(default=("13800138000", "13900139000", "18888888888"))
 
     @classmethod
     def none(cls) -> DirtConfig:
@@ -97,6 +105,7 @@ class Window:
 
     @property
     def start(self) -> date:
+        """First day of the window."""
         return self.end - timedelta(days=self.days - 1)
 
     @property
@@ -106,6 +115,7 @@ class Window:
 
     @property
     def end_day(self) -> int:
+        """End as days since 1970-01-01."""
         return (self.end - EPOCH).days
 
     @property
@@ -119,6 +129,7 @@ class Window:
         return (self.end_day + 1) * DAY_MS - SHANGHAI_OFFSET_MS - 1
 
     def day_dates(self) -> list[date]:
+        """Every calendar day of the window, oldest first."""
         return [self.start + timedelta(days=i) for i in range(self.days)]
 
     def month_end_days(self) -> np.ndarray:

@@ -32,7 +32,9 @@ class Crm:
     consent_versions: pd.DataFrame
 
 
-def build_bank_cards(rng: np.random.Generator, pop: Population, pid: PersonIds, window: Window) -> pd.DataFrame:
+def build_bank_cards(
+    rng: np.random.Generator, pop: Population, pid: PersonIds, window: Window
+) -> pd.DataFrame:
     """Card versions: bindings before and inside the window, and a few unbindings.
 
     Columns: card (index), customer, card_id, bank, card_number, bound_ms, card_status, updated_ms,
@@ -84,7 +86,9 @@ def build_bank_cards(rng: np.random.Generator, pop: Population, pid: PersonIds, 
     first_card = np.searchsorted(owner_pre, drops)
     unbind_day = window.start_day + rng.integers(0, window.days, len(drops))
     unbound = cards.iloc[first_card].assign(
-        card_status="unbound", updated_ms=local_ms(unbind_day, diurnal_offsets_ms(rng, len(drops))), bind_platform=NULL
+        card_status="unbound",
+        updated_ms=local_ms(unbind_day, diurnal_offsets_ms(rng, len(drops))),
+        bind_platform=NULL,
     )
     return pd.concat([cards, unbound], ignore_index=True)
 
@@ -142,7 +146,9 @@ def build_crm(
     )
     versions = [base]
     verified = base[pending].assign(kyc_status="verified")
-    verified["updated_ms"] = open_ms[pending] + (rng.uniform(1, 3, int(pending.sum())) * DAY_MS).astype(np.int64)
+    verified["updated_ms"] = open_ms[pending] + (rng.uniform(1, 3, int(pending.sum())) * DAY_MS).astype(
+        np.int64
+    )
     versions.append(verified[verified.updated_ms <= window.end_ms])
 
     # One change at most per pre-existing customer inside the window.
@@ -154,11 +160,15 @@ def build_crm(
     new_level = np.clip(base.risk_level.to_numpy() + step, 1, 5)
     versions.append(
         base[reassess].assign(
-            risk_level=new_level[reassess], risk_assessed_day=change_day[reassess], updated_ms=change_ms[reassess]
+            risk_level=new_level[reassess],
+            risk_assessed_day=change_day[reassess],
+            updated_ms=change_ms[reassess],
         )
     )
     new_mobile = pre & (draw >= 0.05) & (draw < 0.06) & (pid.mobile != pid.other_phone)
-    versions.append(base[new_mobile].assign(mobile=pid.other_phone[new_mobile], updated_ms=change_ms[new_mobile]))
+    versions.append(
+        base[new_mobile].assign(mobile=pid.other_phone[new_mobile], updated_ms=change_ms[new_mobile])
+    )
     new_email = pre & (draw >= 0.06) & (draw < 0.07)
     fresh = ids.emails(rng, int(new_email.sum()))
     taken = set(pid.email[pid.email != None].tolist())  # noqa: E711 - elementwise comparison
@@ -184,7 +194,10 @@ def _consents(
     pre = ~pop.in_window[customers][customer]
     updated = np.where(
         pre,
-        np.minimum(open_ms[customer] + (rng.uniform(0, 400, n * k) * DAY_MS).astype(np.int64), window.start_ms - 60_000),
+        np.minimum(
+            open_ms[customer] + (rng.uniform(0, 400, n * k) * DAY_MS).astype(np.int64),
+            window.start_ms - 60_000,
+        ),
         open_ms[customer] + 60_000,
     )
     base = pd.DataFrame(

@@ -55,22 +55,27 @@ class DeliveredFile:
 
     @property
     def rel_path(self) -> str:
+        """Path relative to landing/."""
         return f"{self.source}/{day_folder(self.day)}/{self.name}"
 
 
 def day_folder(epoch_day: int) -> str:
+    """`YYYY-MM-DD` folder name of an epoch day."""
     return (EPOCH + timedelta(days=int(epoch_day))).isoformat()
 
 
 def day_stamp(epoch_day: int) -> str:
+    """`YYYYMMDD` of an epoch day, as used in file names."""
     return (EPOCH + timedelta(days=int(epoch_day))).strftime("%Y%m%d")
 
 
 def data_file_name(table: str, epoch_day: int, ext: str = "csv") -> str:
+    """`<table>_<YYYYMMDD>.<ext>`."""
     return f"{table}_{day_stamp(epoch_day)}.{ext}"
 
 
 def cents_text(total_cents: int) -> str:
+    """Hundredths as a two-decimal amount."""
     return f"{total_cents // 100}.{total_cents % 100:02d}"
 
 
@@ -130,7 +135,9 @@ def build_csv_files(
         pieces.append(concat_bytes(lines[cursor:hi]))
         line_of_row[cursor - lo :] += inserted
         for k in np.flatnonzero(rows.defect[lo:hi] != None):  # noqa: E711 - elementwise
-            defects.append(Defect(rel, int(line_of_row[k]), str(rows.defect[lo + k]), str(rows.detail[lo + k])))
+            defects.append(
+                Defect(rel, int(line_of_row[k]), str(rows.defect[lo + k]), str(rows.detail[lo + k]))
+            )
         amount = ""
         if rows.amount_c is not None:
             values = rows.amount_c[lo:hi]
@@ -145,8 +152,10 @@ def control_files(files: list[DeliveredFile], window: Window) -> list[DeliveredF
     out = []
     for source in sorted({f.source for f in files}):
         for day in range(window.start_day, window.end_day + 1):
-            listed = sorted((f for f in files if f.source == source and f.day == day and f.in_control),
-                            key=lambda f: f.name)  # fmt: skip
+            listed = sorted(
+                (f for f in files if f.source == source and f.day == day and f.in_control),
+                key=lambda f: f.name,
+            )
             body = "file_name,row_count,amount_total\n" + "".join(
                 f"{f.name},{f.row_count},{f.amount_total}\n" for f in listed
             )
@@ -167,4 +176,3 @@ def write_files(landing: Path, files: list[DeliveredFile]) -> int:
         path.write_bytes(f.content)
         written += 1
     return written
-

@@ -46,6 +46,7 @@ class Funds:
 
     @property
     def size(self) -> int:
+        """Number of funds."""
         return len(self.code)
 
     def column(self, day: np.ndarray) -> np.ndarray:
@@ -57,6 +58,7 @@ class Funds:
         return self.nav[np.asarray(fund), self.column(day)]
 
     def buyable(self) -> np.ndarray:
+        """Funds open for purchases (active, not in an NFO offering)."""
         return (self.status == "active") & (self.offer_start < 0)
 
 
@@ -76,13 +78,18 @@ def build_funds(rng: np.random.Generator, window: Window, calendar: TradingCalen
             names.append(f"{ref.FUND_COMPANIES[c][1]}{themes[i % len(themes)]}{share_class}")
     n = len(types)
     fund_type = np.array(types)
+    # every risk rating R1-R5 exists whatever the draws
+    for rating, fund_kind in ((5, "equity"), (3, "hybrid"), (4, "index")):
+        if rating not in risks:
+            risks[types.index(fund_kind)] = rating
     leading = np.array(["0", "1", "2", "5", "9"])
 
     def draw(k: int) -> np.ndarray:
         return np.char.add(leading[rng.integers(0, len(leading), k)], ids.digit_strings(rng, k, 5))
 
     code = ids.unique_draw(draw, n)
-    inception = rng.integers((date(2012, 1, 1) - EPOCH).days, window.start_day - 90, n)
+    earliest = min((date(2012, 1, 1) - EPOCH).days, window.start_day - 3650)
+    inception = rng.integers(earliest, window.start_day - 90, n)
     status = np.full(n, "active", dtype=object)
     offer_start = np.full(n, -1, dtype=np.int64)
     offer_end = np.full(n, -1, dtype=np.int64)
@@ -113,8 +120,16 @@ def build_funds(rng: np.random.Generator, window: Window, calendar: TradingCalen
         dividend_day[payers] = rng.choice(in_window_trading, size=int(payers.sum()))
         dividend_per_share[payers] = rng.integers(50, 300, int(payers.sum()))
 
-    nav, acc = _nav_paths(rng, calendar.trading_days, fund_type, np.array(vols), inception, status,
-                          dividend_day, dividend_per_share)  # fmt: skip
+    nav, acc = _nav_paths(
+        rng,
+        calendar.trading_days,
+        fund_type,
+        np.array(vols),
+        inception,
+        status,
+        dividend_day,
+        dividend_per_share,
+    )
     return Funds(
         code=code,
         name=np.array(names),

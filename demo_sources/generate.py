@@ -1,4 +1,4 @@
-"""Generate the demo source systems into `<data_dir>/landing/` and the answer key into `<data_dir>/demo_truth/`.
+"""Generate the demo source systems into `<data_dir>/landing/` and the answer key into `demo_truth/`.
 
     python -m demo_sources.generate --data-dir DIR [--customers N] [--seed S] [--end-date YYYY-MM-DD]
         [--days D] [--dirt default|none] [--force]
@@ -22,31 +22,33 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from demo_sources import dirt as dirt_mod
 from demo_sources.config import DirtConfig, TradingCalendar, Window, child_rng
-from demo_sources.crm import build_bank_cards, build_crm, first_card_ms
-from demo_sources.csv_tables import holdings_frame, money_text, render_crm_tables, render_trade_tables
-from demo_sources.files import DeliveredFile, Defect, build_csv_files, control_files, write_files
+from demo_sources.crm import Crm, build_bank_cards, build_crm, first_card_ms
+from demo_sources.csv_tables import (
+    TableRows,
+    holdings_frame,
+    money_text,
+    render_crm_tables,
+    render_trade_tables,
+)
+from demo_sources.dirt import DirtInjector, observed_identifiers
+from demo_sources.files import Defect, DeliveredFile, build_csv_files, control_files, write_files
 from demo_sources.funds import Funds, build_funds
 from demo_sources.identifiers import PersonIds, build_person_ids
 from demo_sources.jsonl import order_events, write_tracking
 from demo_sources.population import Population, build_population
-from demo_sources.tracking import build_dictionaries, build_sessions, expand_events
+from demo_sources.tracking import (
+    DeviceCodes,
+    Dictionaries,
+    EventColumns,
+    build_dictionaries,
+    build_sessions,
+    expand_events,
+)
 from demo_sources.trades import Trades, build_trades
 from demo_sources.truth import write_config, write_defects, write_identities, write_persons
 
 DEFAULT_END_DATE = date(2026, 6, 30)
-
-
-@dataclass(frozen=True)
-class GenerationArgs:
-    """The generation arguments recorded in demo_truth/config.json."""
-
-    customers: int
-    seed: int
-    end_date: date
-    days: int
-    dirt: str
 
 
 class _Stopwatch:
@@ -62,17 +64,55 @@ class _Stopwatch:
 
 
 def prepare_output(data_dir: Path, force: bool) -> tuple[Path, Path]:
-    """Create landing/ and demo_truth/; refuse a non-empty landing/ unless forced (then wipe both)."""
+    """Create landing/ and demo_truth/; refuse a non-empty landing/ unless forced (then wipe it).
+
+    demo_truth/ is always rebuilt from scratch: it describes exactly the landing/ written now.
+    """
     landing, truth = data_dir / "landing", data_dir / "demo_truth"
     if landing.exists() and any(landing.iterdir()):
         if not force:
             raise FileExistsError(f"{landing} is not empty; pass --force to regenerate")
         shutil.rmtree(landing)
-    if force and truth.exists():
+    if truth.exists():
         shutil.rmtree(truth)
     landing.mkdir(parents=True, exist_ok=True)
     truth.mkdir(parents=True, exist_ok=True)
     return landing, truth
+
+
+@dataclass
+class World:
+    """Everything the source systems hold about the window, before dirt."""
+
+    window: Window
+    pop: Population
+    pid: PersonIds
+    funds: Funds
+    trades: Trades
+    crm: Crm
+    dictionaries: Dictionaries
+    device_codes: DeviceCodes
+    events: EventColumns
+
+
+def build_world(seed: int, customers: int, window: Window) -> World:
+    """Population, trade system, CRM and tracking events; each part draws from its own random stream."""
+    calendar = TradingCalendar(window)
+    pop = build_population(child_rng(seed, "population"), customers, window)
+    pid, devices = build_person_ids(child_rng(seed, "identifiers"), pop)
+    funds = build_funds(child_rng(seed, "funds"), window, calendar)
+    cards = build_bank_cards(child_rng(seed, "cards"), pop, pid, window)
+    first_cards = first_card_ms(cards, len(pid.customer_person))
+    trades = build_trades(child_rng(seed, "trades"), pop, pid, funds, window, calendar, first_cards)
+    # the CRM records the channel the trade system opened the account through
+    opening = trades.account_versions.drop_duplicates("customer").sort_values("customer")
+    crm = build_crm(child_rng(seed, "crm"), pop, pid, window, cards, opening.open_channel.to_numpy())
+    dictionaries, device_codes = build_dictionaries(pop, pid, devices, trades, funds)
+    sessions = build_sessions(child_rng(seed, "sessions"), pop, pid, trades, cards, window, dictionaries)
+    events = expand_events(
+        child_rng(seed, "events"), sessions, pop, pid, funds, window, device_codes, dictionaries
+    )
+    return World(window, pop, pid, funds, trades, crm, dictionaries, device_codes, events)
 
 
 def generate(
@@ -87,7 +127,8 @@ def generate(
     """Write landing/ and demo_truth/ for the given arguments and return a summary.
 
     The summary holds `files` (landing files written), `rows` ({source: {table: data lines}}),
-    `events` (tracking lines), `defects` (rows of defects.csv) and `elapsed_seconds`.
+    `events` (tracking lines), `defects` (rows of defects.csv), `identities`, `persons`,
+    `elapsed_seconds` and `phase_seconds`.
     """
     started = time.perf_counter()
     timings: dict[str, float] = {}
@@ -97,64 +138,44 @@ def generate(
         raise ValueError("need at least 10 customers and 7 days")
     landing, truth = prepare_output(Path(data_dir), force)
     window = Window(end_date, days)
-    calendar = TradingCalendar(window)
-
-    pop = build_population(child_rng(seed, "population"), customers, window)
-    pid, devices = build_person_ids(child_rng(seed, "identifiers"), pop)
-    funds = build_funds(child_rng(seed, "funds"), window, calendar)
-    cards = build_bank_cards(child_rng(seed, "cards"), pop, pid, window)
-    trades = build_trades(
-        child_rng(seed, "trades"), pop, pid, funds, window, calendar, first_card_ms(cards, len(pid.customer_person))
-    )
-    base_accounts = trades.account_versions.drop_duplicates("customer").sort_values("customer")
-    crm = build_crm(child_rng(seed, "crm"), pop, pid, window, cards, base_accounts.open_channel.to_numpy())
-
-    dictionaries, device_codes = build_dictionaries(pop, pid, devices, trades, funds)
-    sessions = build_sessions(child_rng(seed, "sessions"), pop, pid, trades, cards, window, dictionaries)
-    events = expand_events(child_rng(seed, "events"), sessions, pop, pid, funds, window, device_codes, dictionaries)
+    world = build_world(seed, customers, window)
     lap("model")
 
-    tables = render_trade_tables(trades, funds, pid, window) | render_crm_tables(crm, pid, window)
-    injector = dirt_mod.DirtInjector(seed, dirt, window, pop, pid, dictionaries, device_codes, funds)
-    events, unowned_devices = injector.tracking_events(events)
-    tables = injector.crm_rows(tables, crm)
+    tables = render_trade_tables(world.trades, world.funds, world.pid, window)
+    tables |= render_crm_tables(world.crm, world.pid, window)
+    injector = DirtInjector(
+        seed, dirt, window, world.pop, world.pid, world.dictionaries, world.device_codes, world.funds
+    )
+    events, unowned = injector.tracking_events(world.events)
+    tables = injector.crm_rows(tables, world.crm)
     events, event_ids = order_events(child_rng(seed, "event-ids"), events)
     lap("dirt")
 
-    defects: list[Defect] = []
-    csv_files: list[DeliveredFile] = []
-    for name in sorted(tables):
-        table_files, table_defects = build_csv_files(tables[name], window, injector.junk_lines(tables[name]))
-        csv_files += table_files
-        defects += table_defects
-    csv_files, file_defects, superseded = injector.file_level(csv_files)
-    defects += file_defects
+    csv_files, defects, superseded = _csv_deliveries(tables, injector, window)
     missing = {f.rel_path for f in csv_files if not f.present}
-    defects = [d for d in defects if d.file not in missing or d.line is None]
     lap("csv")
 
-    tracking = write_tracking(landing, events, event_ids, dictionaries, window, injector.malformed_lines(events))
-    lap("tracking")
-    defects += tracking.defects + injector.tracking_defects(events, event_ids, tracking.event_file, tracking.event_line)
+    malformed = injector.malformed_lines(events)
+    codes = world.funds.code.tolist()
+    tracking = write_tracking(landing, events, event_ids, world.dictionaries, codes, window, malformed)
+    defects += tracking.defects
+    defects += injector.tracking_defects(events, event_ids, tracking.event_file, tracking.event_line)
     all_files = csv_files + tracking.files
-    controls = control_files(all_files, window)
-    written = write_files(landing, csv_files + controls) + len(tracking.files)
+    written = write_files(landing, csv_files + control_files(all_files, window)) + len(tracking.files)
+    lap("tracking")
+
     for rel, content in superseded.items():
         path = truth / "superseded" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-
-    observed = dirt_mod.observed_identifiers(events, dictionaries, tables, missing, window)
-    n_identities = write_identities(truth, observed, unowned_devices, pid.person_key, dirt.test_phone_numbers)
-    _write_persons(truth, pop, pid, trades, funds, window)
-    _write_initial_holdings(truth, trades, pid, funds)
+    observed = observed_identifiers(events, world.dictionaries, tables, missing)
+    n_identities = write_identities(truth, observed, unowned, world.pid.person_key, dirt.test_phone_numbers)
+    _write_persons(truth, world)
+    _write_initial_holdings(truth, world)
     write_defects(truth, defects)
+    config = {"customers": customers, "seed": seed, "end_date": end_date.isoformat(), "days": days}
+    write_config(truth, config | {"window_start": window.start.isoformat(), "dirt": dirt.as_dict()})
     lap("truth")
-    args = GenerationArgs(customers, seed, end_date, days, "none" if dirt == DirtConfig.none() else "custom")
-    write_config(truth, {
-        "customers": args.customers, "seed": args.seed, "end_date": args.end_date.isoformat(),
-        "days": args.days, "window_start": window.start.isoformat(), "dirt": dirt.as_dict(),
-    })  # fmt: skip
 
     rows: dict[str, dict[str, int]] = {"trade": {}, "crm": {}, "tracking": {}}
     for f in all_files:
@@ -166,36 +187,60 @@ def generate(
         "events": int(sum(f.row_count for f in tracking.files)),
         "defects": len(defects),
         "identities": n_identities,
-        "persons": pop.size,
+        "persons": world.pop.size,
         "elapsed_seconds": round(time.perf_counter() - started, 2),
         "phase_seconds": timings,
     }
 
 
-def _write_persons(truth: Path, pop: Population, pid: PersonIds, trades: Trades, funds: Funds, window: Window) -> None:
+def _csv_deliveries(
+    tables: dict[str, TableRows], injector: DirtInjector, window: Window
+) -> tuple[list[DeliveredFile], list[Defect], dict[str, bytes]]:
+    """Daily trade and CRM files with their junk lines and file-level dirt, and where the defects are."""
+    defects: list[Defect] = []
+    files: list[DeliveredFile] = []
+    for name in sorted(tables):
+        table_files, table_defects = build_csv_files(tables[name], window, injector.junk_lines(tables[name]))
+        files += table_files
+        defects += table_defects
+    files, file_defects, superseded = injector.file_level(files, defects)
+    missing = {f.rel_path for f in files if not f.present}
+    # line defects of a file that never arrived are not in landing/: only the file-level row remains
+    defects = [d for d in defects if d.file not in missing] + file_defects
+    return files, defects, superseded
+
+
+def _write_persons(truth: Path, world: World) -> None:
     """persons.csv, with each customer's holdings value at the last snapshot."""
-    frame = holdings_frame(trades, funds)
-    last = frame[frame.snapshot_day == trades.snapshot_days[-1]]
+    pop, pid = world.pop, world.pid
+    frame = holdings_frame(world.trades, world.funds)
+    last = frame[frame.snapshot_day == world.trades.snapshot_days[-1]]
     value = np.zeros(pop.size, dtype=np.int64)
     per_customer = last.groupby("customer").market_value_c.sum()
     value[pid.customer_person[per_customer.index.to_numpy()]] = per_customer.to_numpy()
     customer_no = np.full(pop.size, None, dtype=object)
     customer_no[pid.customer_person] = pid.customer_no
-    write_persons(truth, pop, pid.person_key, pid.login_id, customer_no, value, window.start_day)
+    write_persons(truth, pop, pid.person_key, pid.login_id, customer_no, value, world.window.start_day)
 
 
-def _write_initial_holdings(truth: Path, trades: Trades, pid: PersonIds, funds: Funds) -> None:
+def _write_initial_holdings(truth: Path, world: World) -> None:
     """initial_holdings.csv: the positions the window starts from (holdings = these + confirmed trades)."""
-    initial = trades.initial_holdings
-    frame = pd.DataFrame({
-        "fund_account_id": pid.fund_account_id[initial.customer], "fund_code": funds.code[initial.fund],
-        "shares": money_text(initial.shares_c),
-    }).sort_values(["fund_account_id", "fund_code"])  # fmt: skip
+    initial = world.trades.initial_holdings
+    frame = pd.DataFrame(
+        {
+            "fund_account_id": world.pid.fund_account_id[initial.customer],
+            "fund_code": world.funds.code[initial.fund],
+            "shares": money_text(initial.shares_c),
+        }
+    ).sort_values(["fund_account_id", "fund_code"])
     frame.to_csv(truth / "initial_holdings.csv", index=False, lineterminator="\n")
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m demo_sources.generate", description=__doc__.splitlines()[0])
+    """Command line arguments (see the module docstring)."""
+    parser = argparse.ArgumentParser(
+        prog="python -m demo_sources.generate", description=__doc__.splitlines()[0]
+    )
     parser.add_argument("--data-dir", required=True, type=Path)
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=42)
@@ -207,10 +252,13 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """CLI entry point: generate, print a summary; 2 when landing/ is not empty."""
     args = parse_args(argv)
     dirt = DirtConfig() if args.dirt == "default" else DirtConfig.none()
     try:
-        summary = generate(args.data_dir, args.customers, args.seed, args.end_date, args.days, dirt, args.force)
+        summary = generate(
+            args.data_dir, args.customers, args.seed, args.end_date, args.days, dirt, args.force
+        )
     except FileExistsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -33,6 +33,7 @@ class Devices:
 
     @property
     def size(self) -> int:
+        """Number of devices."""
         return len(self.person)
 
 
@@ -69,7 +70,7 @@ def build_person_ids(rng: np.random.Generator, pop: Population) -> tuple[PersonI
     login_id = np.full(n, None, dtype=object)
     login_id[registered] = ids.numbered("U", rng.choice(10**8, size=int(registered.sum()), replace=False), 8)
 
-    forbidden_phones = set(ref.JUNK_PHONES) | {"13800138000", "13900139000", "18888888888"}
+    forbidden_phones = set(ref.JUNK_PHONES) | set(ref.TEST_PHONE_NUMBERS)
     customers = np.flatnonzero(pop.kind == KIND_CUSTOMER)
     n_cust = len(customers)
     phones = ids.mobiles(rng, int(registered.sum()) + n_cust, forbidden_phones)
@@ -163,12 +164,17 @@ def _devices(rng: np.random.Generator, pop: Population) -> tuple[Devices, np.nda
     )
     android_browser = np.char.add(
         np.char.add(np.char.add("Mozilla/5.0 (Linux; Android ", android_ver), "; "),
-        np.char.add(android_model, ") AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36"),
+        np.char.add(
+            android_model, ") AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0.0.0 Mobile Safari/537.36"
+        ),
     )
     browser = np.where(is_ios, ios_browser, android_browser)
-    app_version = np.char.replace(np.char.replace(np.char.replace(sdk.astype(str), "ios-", ""), "android-", ""), "js-", "")
+    app_version = np.char.replace(
+        np.char.replace(np.char.replace(sdk.astype(str), "ios-", ""), "android-", ""), "js-", ""
+    )
     ios_app = np.char.add(
-        np.char.add(np.char.add("XinyuanFund/", app_version), " (iPhone; iOS "), np.char.add(ios_ver, "; Scale/3.00)")
+        np.char.add(np.char.add("XinyuanFund/", app_version), " (iPhone; iOS "),
+        np.char.add(ios_ver, "; Scale/3.00)"),
     )
     android_app = np.char.add(
         np.char.add(np.char.add("XinyuanFund/", app_version), " (Linux; Android "),
@@ -178,7 +184,9 @@ def _devices(rng: np.random.Generator, pop: Population) -> tuple[Devices, np.nda
     wechat = np.char.add(browser, " MicroMessenger/8.0.49 NetType/WIFI Language/zh_CN MiniProgramEnv/")
     wechat = np.char.add(wechat, np.where(is_ios, "iOS", "android"))
     user_agent = np.select(
-        [platform == 0, platform == 1, platform == 2, platform == 3], [ios_app, android_app, desktop, browser], wechat
+        [platform == 0, platform == 1, platform == 2, platform == 3],
+        [ios_app, android_app, desktop, browser],
+        wechat,
     )
     device_model = np.where(platform <= 1, model, None).astype(object)
     devices = Devices(
@@ -191,9 +199,3 @@ def _devices(rng: np.random.Generator, pop: Population) -> tuple[Devices, np.nda
         device_model=device_model,
     )
     return devices, primary, secondary
-
-
-def birth_ymd(epoch_days: np.ndarray) -> np.ndarray:
-    """`YYYY-MM-DD` strings of epoch days."""
-    return np.datetime_as_string((np.asarray(epoch_days)).astype("datetime64[D]"))
-

@@ -64,18 +64,6 @@ def id_check_chars(first17: np.ndarray) -> np.ndarray:
     return _ID_CHECK_CHARS[(first17.astype(np.int64) @ _ID_WEIGHTS) % 11]
 
 
-def id_number_is_valid(values: np.ndarray) -> np.ndarray:
-    """True where a string is an 18-character ID number whose check character is right."""
-    values = np.asarray(values).astype(str)
-    ok = (np.char.str_len(values) == 18) & np.char.isdigit(np.char.ljust(values, 18).astype("U17"))
-    out = np.zeros(len(values), dtype=bool)
-    if ok.any():
-        good = values[ok]
-        digits = np.frombuffer(good.astype("S17").tobytes(), dtype=np.uint8).reshape(-1, 17) - ord("0")
-        out[ok] = id_check_chars(digits) == np.char.upper(np.char.ljust(good, 18)).view("U1")[17::18]
-    return out
-
-
 def prc_id_numbers(
     rng: np.random.Generator, region_codes: np.ndarray, birth_ymd: np.ndarray, is_male: np.ndarray
 ) -> np.ndarray:
@@ -87,7 +75,9 @@ def prc_id_numbers(
 
     def draw(k: int, idx: np.ndarray) -> np.ndarray:
         seq = rng.integers(0, 500, size=k) * 2 + np.where(is_male[idx], 1, 0)
-        first17 = np.char.add(np.char.add(region_codes[idx], birth_ymd[idx]), np.char.zfill(seq.astype(str), 3))
+        first17 = np.char.add(
+            np.char.add(region_codes[idx], birth_ymd[idx]), np.char.zfill(seq.astype(str), 3)
+        )
         digits = np.frombuffer(first17.astype("S17").tobytes(), dtype=np.uint8).reshape(k, 17) - ord("0")
         return np.char.add(first17, id_check_chars(digits))
 
@@ -166,7 +156,9 @@ def card_numbers(rng: np.random.Generator, bank_idx: np.ndarray) -> np.ndarray:
 
 def wx_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     """WeChat-style 28-character open/union ids: `o` + 27 url-safe base64 characters."""
-    alphabet = np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", dtype=np.uint8)
+    alphabet = np.frombuffer(
+        b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_", dtype=np.uint8
+    )
 
     def draw(k: int) -> np.ndarray:
         body = alphabet[rng.integers(0, 64, size=(k, 27))].astype(np.uint8).view("S27").ravel().astype(str)

@@ -1,72 +1,34 @@
 """Serialise tracking events into the daily `events_<YYYYMMDD>.jsonl.gz` files.
 
-DuckDB renders each day's events to JSON lines (`to_json(struct_pack(...))`, keys in the documented
-order); the lines are fetched as one Arrow array whose data buffer already is the file's text. Junk
-(malformed) lines are spliced in, and a background thread gzips (level 1, mtime 0, no file name) and
-writes the previous day while DuckDB renders the next one.
+Each JSON line is assembled with pyarrow string kernels from pre-rendered fragments: every string
+dictionary (devices, logins, orders, user agents, ...) is rendered once as `,"key":"value"` pieces, and a
+day's lines are a `take` of those pieces per column plus one element-wise join, about twice as fast as
+DuckDB's `to_json` for the same lines. The joined array's data buffer is the file's text; junk
+(malformed) lines are spliced in, and background threads gzip (level 1, mtime 0, no file name) and write
+earlier days while the next one is rendered.
 """
 
 from __future__ import annotations
 
+import json
 import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
-import duckdb
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from demo_sources import ids
 from demo_sources import reference as ref
 from demo_sources.config import Window, local_day
-from demo_sources.files import DeliveredFile, Defect, data_file_name, day_folder, lines_buffer
+from demo_sources.files import Defect, DeliveredFile, data_file_name, day_folder, lines_buffer
 from demo_sources.tracking import Dictionaries, EventColumns
 
-EVENT_JSON_SQL = """
-select to_json(struct_pack(
-    event_id := event_id,
-    event := event::varchar,
-    "time" := "time",
-    receive_time := receive_time,
-    anonymous_id := anonymous_id::varchar,
-    login_id := login_id::varchar,
-    properties := struct_pack(
-        platform := platform::varchar,
-        sdk_version := sdk_version::varchar,
-        screen_name := screen_name::varchar,
-        url := case platform::varchar
-            when 'web' then 'https://www.xinyuanfund.com/'
-            when 'h5' then 'https://m.xinyuanfund.com/'
-            when 'wechat_mp' then 'pages/'
-        end || case when screen_path::varchar = 'landing' then 'landing/' || coalesce(utm_campaign::varchar, 'home')
-                    else screen_path::varchar end
-            || case when platform::varchar = 'wechat_mp' then '/index' else '' end
-            || case when fund_code is not null then '?code=' || fund_code::varchar
-                    when screen_path::varchar = 'landing' and utm_source is not null then
-                        '?utm_source=' || utm_source::varchar || '&utm_medium=' || utm_medium::varchar
-                        || '&utm_campaign=' || utm_campaign::varchar
-                    else '' end,
-        app_section := app_section::varchar,
-        referrer := referrer::varchar,
-        utm_source := utm_source::varchar,
-        utm_medium := utm_medium::varchar,
-        utm_campaign := utm_campaign::varchar,
-        utm_term := utm_term::varchar,
-        user_agent := user_agent::varchar,
-        device_model := device_model::varchar,
-        fund_code := fund_code::varchar,
-        amount := (amount_c::decimal(18, 0) / 100)::decimal(18, 2),
-        order_id := order_id::varchar,
-        phone := phone::varchar,
-        customer_no := customer_no::varchar,
-        wx_openid := wx_openid::varchar,
-        wx_unionid := wx_unionid::varchar
-    )
-)) || chr(10) as line
-from day_events
-order by line_no
-"""
+# gzip dominates the tracking phase; zlib releases the GIL, so writer threads overlap with rendering
+GZIP_WORKERS = 2
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
 
 
 @dataclass
@@ -95,85 +57,145 @@ def order_events(rng: np.random.Generator, ev: EventColumns) -> tuple[EventColum
     return ev, event_ids
 
 
-class ArrowDictionaries:
-    """The (final) string dictionaries as arrow arrays, converted once and shared by all days."""
-
-    NAMES = ["event", "anonymous_id", "login_id", "sdk_version", "referrer", "user_agent", "device_model", "fund_code",
-             "order_id", "phone", "customer_no", "wx_openid", "wx_unionid"]  # fmt: skip
-
-    def __init__(self, dicts: Dictionaries) -> None:
-        self._arrays = {name: pa.array(getattr(dicts, name), pa.string()) for name in self.NAMES}
-        self.utm_tuples = list(dicts.utm)
-        columns = list(zip(*dicts.utm, strict=True)) if dicts.utm else [(), (), (), ()]
-        self.utm_fields = [pa.array(list(c), pa.string()) for c in columns]
-
-    def __getitem__(self, name: str) -> pa.Array:
-        return self._arrays[name]
-
-
-def _dict_column(codes: np.ndarray, dictionary: pa.Array, compact: bool) -> pa.DictionaryArray:
-    """Arrow dictionary column for integer codes (-1 = null); large dictionaries are cut to the used values."""
-    valid = codes >= 0
-    if compact:
-        used, inverse = np.unique(codes[valid], return_inverse=True)
-        dictionary = dictionary.take(pa.array(used))
-        indices = np.zeros(len(codes), dtype=np.int32)
-        indices[valid] = inverse
-    else:
-        indices = np.where(valid, codes, 0).astype(np.int32)
-    return pa.DictionaryArray.from_arrays(pa.array(indices, pa.int32(), mask=~valid), dictionary)
-
-
-def _static(values: list[str | None]) -> pa.Array:
-    return pa.array(values, pa.string())
-
-
-PLATFORM_ARRAY = _static(ref.PLATFORMS)
-SCREEN_NAME_ARRAY = _static([s[0] for s in ref.SCREENS])
-APP_SECTION_ARRAY = _static([s[1] for s in ref.SCREENS])
-SCREEN_PATH_ARRAY = _static([s[2] for s in ref.SCREENS])
-DAY_BATCH_ROWS = 16_384  # several record batches per day let DuckDB render JSON on both cores
-
-
-def day_table(ev: EventColumns, event_ids: np.ndarray, lo: int, hi: int, arrays: ArrowDictionaries) -> pa.Table:
-    """The arrow table of events lo..hi (one delivery day) that the JSON query reads."""
-    sl = slice(lo, hi)
-    utm = ev["utm"][sl]
-    screen = ev["screen"][sl]
-    amount = ev["amount_c"][sl]
-    utm_has_term = np.array([u[3] is not None for u in arrays.utm_tuples], dtype=bool)
-    term = np.where((utm >= 0) & utm_has_term[np.maximum(utm, 0)], utm, -1) if len(utm_has_term) else utm
-    table = pa.table(
-        {
-            "line_no": pa.array(np.arange(hi - lo)),
-            "event_id": ids.fixed_strings_to_arrow(event_ids[sl]),
-            "event": _dict_column(ev["event"][sl], arrays["event"], False),
-            "time": pa.array(ev["time_ms"][sl]),
-            "receive_time": pa.array(ev["receive_ms"][sl]),
-            "anonymous_id": _dict_column(ev["device"][sl], arrays["anonymous_id"], True),
-            "login_id": _dict_column(ev["login"][sl], arrays["login_id"], True),
-            "platform": _dict_column(ev["platform"][sl], PLATFORM_ARRAY, False),
-            "sdk_version": _dict_column(ev["sdk"][sl], arrays["sdk_version"], False),
-            "screen_name": _dict_column(screen, SCREEN_NAME_ARRAY, False),
-            "app_section": _dict_column(screen, APP_SECTION_ARRAY, False),
-            "screen_path": _dict_column(np.where(ev["platform"][sl] >= 2, screen, -1), SCREEN_PATH_ARRAY, False),
-            "referrer": _dict_column(ev["referrer"][sl], arrays["referrer"], False),
-            "utm_source": _dict_column(utm, arrays.utm_fields[0], False),
-            "utm_medium": _dict_column(utm, arrays.utm_fields[1], False),
-            "utm_campaign": _dict_column(utm, arrays.utm_fields[2], False),
-            "utm_term": _dict_column(term, arrays.utm_fields[3], False),
-            "user_agent": _dict_column(ev["ua"][sl], arrays["user_agent"], True),
-            "device_model": _dict_column(ev["model"][sl], arrays["device_model"], False),
-            "fund_code": _dict_column(ev["fund"][sl], arrays["fund_code"], False),
-            "amount_c": pa.array(amount, mask=amount < 0),
-            "order_id": _dict_column(ev["order"][sl], arrays["order_id"], True),
-            "phone": _dict_column(ev["phone"][sl], arrays["phone"], True),
-            "customer_no": _dict_column(ev["customer"][sl], arrays["customer_no"], True),
-            "wx_openid": _dict_column(ev["wx"][sl], arrays["wx_openid"], True),
-            "wx_unionid": _dict_column(ev["wx"][sl], arrays["wx_unionid"], True),
-        }
+def json_fragments(key: str, values: list[str | None], first: bool = False) -> pa.Array:
+    """`,"key":"value"` for every value (JSON-escaped), plus a final `,"key":null` for missing codes."""
+    prefix = ("" if first else ",") + json.dumps(key) + ":"
+    array = pa.array(list(values) + [None], pa.string())
+    escape = pc.fill_null(pc.match_substring_regex(array, _NEEDS_ESCAPE), False).to_numpy(
+        zero_copy_only=False
     )
-    return pa.Table.from_batches(table.to_batches(max_chunksize=DAY_BATCH_ROWS))
+    if escape.any():
+        plain = array.to_pylist()
+        for i in np.flatnonzero(escape):
+            plain[i] = json.dumps(plain[i], ensure_ascii=False)[1:-1]
+        array = pa.array(plain, pa.string())
+    quoted = pc.binary_join_element_wise(prefix + '"', array, '"', "")
+    return pc.fill_null(quoted, prefix + "null")
+
+
+class EventRenderer:
+    """Renders events to JSON lines, keys in the documented order (Sensors-style event object)."""
+
+    def __init__(self, dicts: Dictionaries, funds_code: list[str]) -> None:
+        self.dicts = dicts
+        utm = list(dicts.utm)
+        utm_columns = list(zip(*utm, strict=True)) if utm else [(), (), (), ()]
+        self.utm = utm
+        self.frag = {
+            "event": json_fragments("event", dicts.event, first=True),
+            "anonymous_id": json_fragments("anonymous_id", dicts.anonymous_id),
+            "login_id": json_fragments("login_id", dicts.login_id),
+            "platform": json_fragments("platform", ref.PLATFORMS, first=True),
+            "sdk_version": json_fragments("sdk_version", dicts.sdk_version),
+            "screen_name": json_fragments("screen_name", [s[0] for s in ref.SCREENS]),
+            "app_section": json_fragments("app_section", [s[1] for s in ref.SCREENS]),
+            "referrer": json_fragments("referrer", dicts.referrer),
+            "utm_source": json_fragments("utm_source", list(utm_columns[0])),
+            "utm_medium": json_fragments("utm_medium", list(utm_columns[1])),
+            "utm_campaign": json_fragments("utm_campaign", list(utm_columns[2])),
+            "utm_term": json_fragments("utm_term", list(utm_columns[3])),
+            "user_agent": json_fragments("user_agent", dicts.user_agent),
+            "device_model": json_fragments("device_model", dicts.device_model),
+            "fund_code": json_fragments("fund_code", funds_code),
+            "order_id": json_fragments("order_id", dicts.order_id),
+            "phone": json_fragments("phone", dicts.phone),
+            "customer_no": json_fragments("customer_no", dicts.customer_no),
+            "wx_openid": json_fragments("wx_openid", dicts.wx_openid),
+            "wx_unionid": json_fragments("wx_unionid", dicts.wx_unionid),
+        }
+        self.n_funds = len(funds_code)
+        self.funds_code = funds_code
+
+    def _take(self, key: str, codes: np.ndarray) -> pa.Array:
+        fragments = self.frag[key]
+        return fragments.take(pa.array(np.where(codes >= 0, codes, len(fragments) - 1).astype(np.int32)))
+
+    def _urls(self, platform: np.ndarray, screen: np.ndarray, fund: np.ndarray, utm: np.ndarray) -> pa.Array:
+        """`,"url":...`: site + page path (+ fund code or landing utm query) for web, h5 and mini-program."""
+        n_utm, n_screens = len(self.utm) + 1, len(ref.SCREENS)
+        web = (platform >= 2) & (screen >= 0)
+        key = (
+            ((np.maximum(platform - 2, 0) * n_screens + screen) * (self.n_funds + 1) + fund + 1) * n_utm
+            + utm
+            + 1
+        )
+        key = np.where(web, key, -1)
+        used, inverse = np.unique(key, return_inverse=True)
+        texts = []
+        for k in used.tolist():
+            if k < 0:
+                texts.append(',"url":null')
+                continue
+            rest, u = divmod(k, n_utm)
+            rest, f = divmod(rest, self.n_funds + 1)
+            p, s = divmod(rest, n_screens)
+            texts.append(',"url":' + json.dumps(self._url(p + 2, s, f - 1, u - 1), ensure_ascii=False))
+        return pa.array(texts, pa.string()).take(pa.array(inverse.astype(np.int32)))
+
+    def _url(self, platform: int, screen: int, fund: int, utm: int) -> str:
+        path = ref.SCREENS[screen][2]
+        landing = path == "landing"
+        if landing:
+            path = "landing/" + (self.utm[utm][2] if utm >= 0 and self.utm[utm][2] else "home")
+        url = ref.SITE_BASE[platform] + path + ("/index" if platform == 4 else "")
+        if fund >= 0:
+            return url + "?code=" + self.funds_code[fund]
+        if landing and utm >= 0 and self.utm[utm][0]:
+            source, medium, campaign, _ = self.utm[utm]
+            return url + f"?utm_source={source}&utm_medium={medium}&utm_campaign={campaign}"
+        return url
+
+    def render(self, ev: EventColumns, event_ids: np.ndarray, lo: int, hi: int) -> pa.Array:
+        """JSON lines (each ending in LF) of events lo..hi."""
+        sl = slice(lo, hi)
+        utm = ev["utm"][sl].astype(np.int64)
+        has_term = np.array([u[3] is not None for u in self.utm] + [False])
+        term = np.where(has_term[np.where(utm >= 0, utm, len(self.utm))], utm, -1)
+        amount = ev["amount_c"][sl].astype(np.int64)
+        amount_text = np.full(hi - lo, ',"amount":null', dtype=object)
+        paid = amount >= 0
+        amount_text[paid] = [f',"amount":{a // 100}.{a % 100:02d}' for a in amount[paid].tolist()]
+        pieces = [
+            '{"event_id":"',
+            ids.fixed_strings_to_arrow(event_ids[sl]),
+            '",',
+            self._take("event", ev["event"][sl]),
+            ',"time":',
+            pc.cast(pa.array(ev["time_ms"][sl]), pa.string()),
+            ',"receive_time":',
+            pc.cast(pa.array(ev["receive_ms"][sl]), pa.string()),
+            self._take("anonymous_id", ev["device"][sl]),
+            self._take("login_id", ev["login"][sl]),
+            ',"properties":{',
+            self._take("platform", ev["platform"][sl]),
+            self._take("sdk_version", ev["sdk"][sl]),
+            self._take("screen_name", ev["screen"][sl]),
+            self._urls(
+                ev["platform"][sl].astype(np.int64),
+                ev["screen"][sl].astype(np.int64),
+                ev["fund"][sl].astype(np.int64),
+                utm,
+            ),
+            self._take("app_section", ev["screen"][sl]),
+            self._take("referrer", ev["referrer"][sl]),
+            self._take("utm_source", utm),
+            self._take("utm_medium", utm),
+            self._take("utm_campaign", utm),
+            self._take("utm_term", term),
+            self._take("user_agent", ev["ua"][sl]),
+            self._take("device_model", ev["model"][sl]),
+            self._take("fund_code", ev["fund"][sl]),
+            pa.array(amount_text, pa.string()),
+            self._take("order_id", ev["order"][sl]),
+            self._take("phone", ev["phone"][sl]),
+            self._take("customer_no", ev["customer"][sl]),
+            self._take("wx_openid", ev["wx"][sl]),
+            self._take("wx_unionid", ev["wx"][sl]),
+            "}}\n",
+        ]
+        if hi == lo:
+            return pa.array([], pa.string())
+        return pc.binary_join_element_wise(*pieces, "")
 
 
 def _write_gzip(path: Path, pieces: list[pa.Buffer | bytes]) -> None:
@@ -191,6 +213,7 @@ def write_tracking(
     ev: EventColumns,
     event_ids: np.ndarray,
     dicts: Dictionaries,
+    fund_codes: list[str],
     window: Window,
     malformed: dict[int, list[tuple[int, str]]],
 ) -> TrackingOutput:
@@ -204,19 +227,14 @@ def write_tracking(
     event_line = np.zeros(len(ev), dtype=np.int64)
     files: list[DeliveredFile] = []
     defects: list[Defect] = []
-    arrays = ArrowDictionaries(dicts)
-    con = duckdb.connect()
-    con.execute("set threads to 2")
+    renderer = EventRenderer(dicts, fund_codes)
     pending: list[Future] = []
-    with ThreadPoolExecutor(max_workers=1) as pool:
+    with ThreadPoolExecutor(max_workers=GZIP_WORKERS) as pool:
         for i, day in enumerate(range(window.start_day, window.end_day + 1)):
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             name = data_file_name("events", day, "jsonl.gz")
             rel = f"tracking/{day_folder(day)}/{name}"
-            table = day_table(ev, event_ids, lo, hi, arrays)
-            con.register("day_events", table)
-            lines = con.sql(EVENT_JSON_SQL).to_arrow_table().column("line").combine_chunks()
-            con.unregister("day_events")
+            lines = renderer.render(ev, event_ids, lo, hi)
             line_no = np.arange(hi - lo) + 1
             junk = sorted(malformed.get(day, []))
             pieces: list[pa.Buffer | bytes] = []
@@ -227,7 +245,9 @@ def write_tracking(
                 source_line = pos + 1 + inserted
                 inserted += 1
                 pieces.append(break_json_line(lines[pos].as_py(), variant).encode())
-                defects.append(Defect(rel, source_line + 1, "malformed_json", f"{variant} copy of line {source_line}"))
+                defects.append(
+                    Defect(rel, source_line + 1, "malformed_json", f"{variant} copy of line {source_line}")
+                )
                 cursor = pos + 1
             pieces.append(lines_buffer(lines[cursor:]))
             line_no[cursor:] += inserted
@@ -235,11 +255,10 @@ def write_tracking(
             event_line[lo:hi] = line_no
             files.append(DeliveredFile("tracking", "events", day, name, b"", hi - lo + len(junk), ""))
             pending.append(pool.submit(_write_gzip, landing / rel, pieces))
-            if len(pending) > 2:
+            if len(pending) > GZIP_WORKERS + 1:
                 pending.pop(0).result()
         for future in pending:
             future.result()
-    con.close()
     return TrackingOutput(files, event_file, event_line, defects)
 
 

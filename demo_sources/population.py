@@ -6,15 +6,18 @@ Population for N = `--customers` (ratios chosen to look like a mid-size fund app
   and open inside the window. Pre-existing archetypes: mature 40 %, growing 15 %, churning 15 % (activity
   decays exponentially until a quiet day between 30 % and 85 % of the window, then stops: the churn early
   warning), dormant 20 % (a session every month or two), churned 10 % (no activity in the window).
-  About 3.5 % of the pre-existing non-churning customers are high net worth (holdings >= 1,000,000 CNY).
+  3 % of all customers (pre-existing, not churning) are high net worth: 1.3-15 million CNY of holdings.
 * 0.3 N registered app users who never opened an account (half signed up before the window).
 * 0.5 N anonymous visitors who never signed up (a landing page view, some an app activation and a few
   anonymous sessions).
 * Funnel of the 0.95 N persons acquired in the window: landing page view (h5/web, with utm) ->
-  app_activate (app persons) -> sign_up (47 %) -> open_account (67 % of sign-ups) -> bind_card (85 %) ->
-  first purchase (75 %) -> repeat purchase (60 %); channels differ in quality (see
-  `reference.SOURCE_WEIGHTS`). Browsing intensity averages about 100 tracking events per CRM customer
-  over 90 days (all events / N).
+  app_activate (68 % of app landers) -> sign_up (69 % of activations; 47 % of all landers) ->
+  open_account (67 % of sign-ups) -> bind_card (85 %) -> first purchase (75 %) -> repeat purchase (60 %);
+  channels differ in quality (see `reference.SOURCE_WEIGHTS`), campaigns run on parts of the window.
+* Primary platforms: ios 30-35 %, android 40-45 %, web 8 %, h5 4-10 %, WeChat mini-program 8-12 %;
+  a fifth of registered app users also use the website or the mini-program.
+* Browsing: Poisson sessions per person-day on an archetype-shaped rate (weekends x 0.85, an evening
+  peak), about 6 events per session: all events / N is about 100 over 90 days.
 """
 
 from __future__ import annotations
@@ -28,15 +31,48 @@ from demo_sources.config import DAY_MS, Window, is_trading_day
 
 KIND_CUSTOMER, KIND_REGISTERED, KIND_VISITOR = 0, 1, 2
 KIND_NAMES = ["customer", "registered", "visitor"]
-ARCHETYPES = ["mature", "growing", "churning", "dormant", "churned", "new_customer", "registered_only", "visitor"]
+ARCHETYPES = [
+    "mature",
+    "growing",
+    "churning",
+    "dormant",
+    "churned",
+    "new_customer",
+    "registered_only",
+    "visitor",
+]
 MATURE, GROWING, CHURNING, DORMANT, CHURNED, NEW_CUSTOMER, REGISTERED_ONLY, VISITOR = range(8)
 PRE_ARCHETYPE_WEIGHTS = [0.40, 0.15, 0.15, 0.20, 0.10]
 
 # Local-hour profile of session starts: morning commute, lunch and a strong evening peak.
 HOUR_WEIGHTS = np.array(
-    [0.6, 0.3, 0.2, 0.1, 0.1, 0.2, 0.6, 1.5, 3.0, 3.5, 3.0, 2.8, 3.6, 3.2, 2.6, 2.8, 2.6, 2.4, 2.6, 3.5, 4.5,
-     5.0, 4.2, 2.0]
-)  # fmt: skip
+    [
+        0.6,
+        0.3,
+        0.2,
+        0.1,
+        0.1,
+        0.2,
+        0.6,
+        1.5,
+        3.0,
+        3.5,
+        3.0,
+        2.8,
+        3.6,
+        3.2,
+        2.6,
+        2.8,
+        2.6,
+        2.4,
+        2.6,
+        3.5,
+        4.5,
+        5.0,
+        4.2,
+        2.0,
+    ]
+)
 HOUR_CDF = np.cumsum(HOUR_WEIGHTS) / HOUR_WEIGHTS.sum()
 NO_TIME = np.int64(-1)
 
@@ -69,10 +105,8 @@ class Population:
 
     @property
     def size(self) -> int:
+        """Number of persons."""
         return len(self.kind)
-
-    def has_login(self) -> np.ndarray:
-        return self.kind != KIND_VISITOR
 
 
 def diurnal_offsets_ms(rng: np.random.Generator, n: int) -> np.ndarray:
@@ -205,9 +239,16 @@ def build_population(rng: np.random.Generator, customers: int, window: Window) -
 
     quiet_day = np.full(total, window.days, dtype=np.int64)
     churning = archetype == CHURNING
-    quiet_day[churning] = rng.integers(int(window.days * 0.3), max(int(window.days * 0.85), 2), churning.sum())
+    quiet_day[churning] = rng.integers(
+        int(window.days * 0.3), max(int(window.days * 0.85), 2), churning.sum()
+    )
 
-    is_hnw = pre_cust & np.isin(archetype, [MATURE, GROWING, DORMANT]) & (rng.random(total) < 0.04)
+    # High net worth: 3 % of all customers (at least one), among active or dormant pre-existing ones.
+    hnw_pool = np.flatnonzero(pre_cust & np.isin(archetype, [MATURE, GROWING, DORMANT]))
+    is_hnw = np.zeros(total, dtype=bool)
+    is_hnw[rng.choice(hnw_pool, size=min(len(hnw_pool), max(1, round(0.03 * customers))), replace=False)] = (
+        True
+    )
     risk_level = np.zeros(total, dtype=np.int8)
     risk_level[is_customer] = rng.choice(5, size=int(is_customer.sum()), p=ref.RISK_LEVEL_WEIGHTS) + 1
     # High net worth investors skew towards higher risk tolerance.

@@ -66,10 +66,47 @@ GIVEN_FEMALE = list("芳娜敏静丽艳娟霞秀燕玲桂丹萍红琳雪慧婷�
 EMAIL_DOMAINS = ["qq.com", "163.com", "126.com", "sina.com", "gmail.com", "outlook.com", "foxmail.com"]
 # Real 11-digit mobile prefixes (China Mobile / Unicom / Telecom / virtual operators).
 MOBILE_PREFIXES = [
-    "130", "131", "132", "133", "134", "135", "136", "137", "138", "139", "150", "151", "152", "153", "155",
-    "156", "157", "158", "159", "166", "170", "171", "173", "175", "176", "177", "178", "180", "181", "182",
-    "183", "184", "185", "186", "187", "188", "189", "191", "198", "199",
-]  # fmt: skip
+    "130",
+    "131",
+    "132",
+    "133",
+    "134",
+    "135",
+    "136",
+    "137",
+    "138",
+    "139",
+    "150",
+    "151",
+    "152",
+    "153",
+    "155",
+    "156",
+    "157",
+    "158",
+    "159",
+    "166",
+    "170",
+    "171",
+    "173",
+    "175",
+    "176",
+    "177",
+    "178",
+    "180",
+    "181",
+    "182",
+    "183",
+    "184",
+    "185",
+    "186",
+    "187",
+    "188",
+    "189",
+    "191",
+    "198",
+    "199",
+]
 
 # (bank name, BIN prefix, card number length)
 BANKS: list[tuple[str, str, int]] = [
@@ -106,11 +143,27 @@ SDK_WEIGHTS = [0.7, 0.22, 0.08]
 RETIRED_SDK_VERSIONS = ["ios-2.9.1", "ios-2.8.0", "android-3.0.7", "android-3.0.2", "js-0.9.8"]
 RETIRED_EVENTS = ["banner_click_v1", "h5_old_pageview", "fund_share_v1", "home_popup_show_old"]
 
-IOS_MODELS = ["iPhone15,2", "iPhone15,3", "iPhone14,5", "iPhone14,2", "iPhone16,1", "iPhone13,2", "iPhone12,1"]
+IOS_MODELS = [
+    "iPhone15,2",
+    "iPhone15,3",
+    "iPhone14,5",
+    "iPhone14,2",
+    "iPhone16,1",
+    "iPhone13,2",
+    "iPhone12,1",
+]
 ANDROID_MODELS = [
-    "V2309A", "PJA110", "23049RAD8C", "ALN-AL00", "SM-S9180", "M2012K11AC", "PHB110", "LIO-AN00",
-    "22081212C", "CPH2451",
-]  # fmt: skip
+    "V2309A",
+    "PJA110",
+    "23049RAD8C",
+    "ALN-AL00",
+    "SM-S9180",
+    "M2012K11AC",
+    "PHB110",
+    "LIO-AN00",
+    "22081212C",
+    "CPH2451",
+]
 IOS_VERSIONS = ["17.4", "17.5.1", "16.7.8", "18.0", "18.1"]
 ANDROID_VERSIONS = ["12", "13", "14", "15"]
 DESKTOP_UAS = [
@@ -156,8 +209,13 @@ SITE_BASE = {2: "https://www.xinyuanfund.com/", 3: "https://m.xinyuanfund.com/",
 # Acquisition channels: (utm_source, utm_medium, campaigns, search keywords or empty, referrer)
 ORGANIC = "organic"
 UTM_SOURCES: list[tuple[str, str, list[str], list[str], str | None]] = [
-    ("baidu", "cpc", ["brand_search", "sip_keywords"],
-     ["基金定投", "指数基金", "货币基金收益", "稳健理财", "养老目标基金", "鑫源基金"], "https://www.baidu.com/"),
+    (
+        "baidu",
+        "cpc",
+        ["brand_search", "sip_keywords"],
+        ["基金定投", "指数基金", "货币基金收益", "稳健理财", "养老目标基金", "鑫源基金"],
+        "https://www.baidu.com/",
+    ),
     ("sogou", "cpc", ["sip_keywords"], ["基金定投", "债券基金", "理财产品推荐"], "https://www.sogou.com/"),
     ("toutiao", "feed", ["spring_sip", "index_fund_promo"], [], "https://www.toutiao.com/"),
     ("douyin", "video", ["new_user_gift", "spring_sip"], [], "https://www.douyin.com/"),
@@ -166,7 +224,7 @@ UTM_SOURCES: list[tuple[str, str, list[str], list[str], str | None]] = [
     ("weibo", "social", ["market_hot"], [], "https://weibo.com/"),
     ("invite", "referral", ["friend_invite"], [], None),
     (ORGANIC, "", [], [], None),
-]  # fmt: skip
+]
 # Source mix per new-person kind (visitor / registered / customer): channels differ in quality.
 SOURCE_WEIGHTS = {
     "visitor": [0.16, 0.05, 0.20, 0.25, 0.08, 0.08, 0.08, 0.02, 0.08],
@@ -190,23 +248,68 @@ FUND_COMPANIES = [
 # fund_type -> (count, possible risk ratings, daily NAV volatility, fee rate of purchase, themes)
 FUND_TYPES: dict[str, tuple[int, list[int], float, float, list[str]]] = {
     "money_market": (4, [1], 0.0, 0.0, ["货币", "现金宝货币", "天天利货币", "添利货币"]),
-    "bond": (7, [2], 0.0008, 0.0008, ["稳健债券", "纯债", "双利债券", "信用债", "短债", "中短债", "增强债券"]),
-    "fixed_income_plus": (5, [2, 3], 0.002, 0.001, ["稳进一年持有", "固收增强", "安鑫回报", "稳盈6个月", "鑫享"]),
-    "hybrid": (8, [3, 4], 0.009, 0.0015,
-               ["价值精选混合", "成长优选混合", "均衡配置混合", "新兴产业混合", "消费升级混合",
-                "医疗健康混合", "科技创新混合", "灵活配置混合"]),
-    "equity": (7, [4, 5], 0.013, 0.0015,
-               ["核心优势股票", "新能源股票", "半导体股票", "红利股票", "高端制造股票", "大盘蓝筹股票", "专精特新股票"]),
-    "index": (6, [4], 0.012, 0.0012, ["沪深300指数增强", "中证500指数", "创业板指数", "中证红利指数",
-                                      "科创50ETF联接", "上证50指数"]),
+    "bond": (
+        7,
+        [2],
+        0.0008,
+        0.0008,
+        ["稳健债券", "纯债", "双利债券", "信用债", "短债", "中短债", "增强债券"],
+    ),
+    "fixed_income_plus": (
+        5,
+        [2, 3],
+        0.002,
+        0.001,
+        ["稳进一年持有", "固收增强", "安鑫回报", "稳盈6个月", "鑫享"],
+    ),
+    "hybrid": (
+        8,
+        [3, 4],
+        0.009,
+        0.0015,
+        [
+            "价值精选混合",
+            "成长优选混合",
+            "均衡配置混合",
+            "新兴产业混合",
+            "消费升级混合",
+            "医疗健康混合",
+            "科技创新混合",
+            "灵活配置混合",
+        ],
+    ),
+    "equity": (
+        7,
+        [4, 5],
+        0.013,
+        0.0015,
+        [
+            "核心优势股票",
+            "新能源股票",
+            "半导体股票",
+            "红利股票",
+            "高端制造股票",
+            "大盘蓝筹股票",
+            "专精特新股票",
+        ],
+    ),
+    "index": (
+        6,
+        [4],
+        0.012,
+        0.0012,
+        ["沪深300指数增强", "中证500指数", "创业板指数", "中证红利指数", "科创50ETF联接", "上证50指数"],
+    ),
     "qdii": (3, [4, 5], 0.011, 0.0015, ["全球科技(QDII)", "纳斯达克100(QDII)", "标普500(QDII)"]),
-}  # fmt: skip
+}
 
 # Customer risk tolerance C1..C5 shares.
 RISK_LEVEL_WEIGHTS = [0.05, 0.20, 0.40, 0.25, 0.10]
 CONSENT_CHANNELS = ["sms", "phone", "app_push", "wechat"]
 CONSENT_GRANT_RATE = [0.85, 0.60, 0.80, 0.50]
 
+# Operator test numbers: typed in by staff and testers, never a customer's phone.
+TEST_PHONE_NUMBERS = ("13800138000", "13900139000", "18888888888", "12345678901")
 # Junk identifier values the source systems are known to emit.
 JUNK_VALUES = ["null", "undefined", "0", "-1", ""]
 JUNK_PHONES = ["00000000000", "11111111111", "99999999999"]

@@ -27,13 +27,24 @@ from demo_sources.population import KIND_VISITOR, Population, diurnal_offsets_ms
 from demo_sources.trades import NULL, Trades
 
 EVENTS = [
-    "app_activate", "app_start", "page_view", "click", "sign_up", "login", "open_account", "bind_card",
-    "purchase", "sip_setup", "redeem",
-]  # fmt: skip
+    "app_activate",
+    "app_start",
+    "page_view",
+    "click",
+    "sign_up",
+    "login",
+    "open_account",
+    "bind_card",
+    "purchase",
+    "sip_setup",
+    "redeem",
+]
 EVENT_CODE = {name: i for i, name in enumerate(EVENTS)}
 SCREEN = ref.SCREEN_INDEX
 BROWSE_SCREENS = np.array([i for i, s in enumerate(ref.SCREENS) if s[3] > 0])
-BROWSE_WEIGHTS = np.array([ref.SCREENS[i][3] for i in BROWSE_SCREENS]) / sum(ref.SCREENS[i][3] for i in BROWSE_SCREENS)
+BROWSE_WEIGHTS = np.array([ref.SCREENS[i][3] for i in BROWSE_SCREENS]) / sum(
+    ref.SCREENS[i][3] for i in BROWSE_SCREENS
+)
 
 # Session templates: fixed leading (event, screen) steps; BROWSE / LANDING / ACTIVATE continue with browsing.
 BROWSE, LANDING, ACTIVATE, SIGNUP, OPEN, BIND, PURCHASE, REDEEM, CONVERT, SIP = range(10)
@@ -42,20 +53,48 @@ TEMPLATES: dict[int, list[tuple[int, int]]] = {
     BROWSE: [],
     LANDING: [(_E["page_view"], _S["landing"])],
     ACTIVATE: [(_E["app_activate"], -1), (_E["app_start"], -1), (_E["page_view"], _S["home"])],
-    SIGNUP: [(_E["page_view"], _S["register"]), (_E["click"], _S["register"]), (_E["sign_up"], _S["register"]),
-             (_E["page_view"], _S["home"])],
-    OPEN: [(_E["page_view"], _S["open_account"]), (_E["click"], _S["open_account"]),
-           (_E["open_account"], _S["open_account"])],
+    SIGNUP: [
+        (_E["page_view"], _S["register"]),
+        (_E["click"], _S["register"]),
+        (_E["sign_up"], _S["register"]),
+        (_E["page_view"], _S["home"]),
+    ],
+    OPEN: [
+        (_E["page_view"], _S["open_account"]),
+        (_E["click"], _S["open_account"]),
+        (_E["open_account"], _S["open_account"]),
+    ],
     BIND: [(_E["page_view"], _S["bind_card"]), (_E["bind_card"], _S["bind_card"])],
-    PURCHASE: [(_E["page_view"], _S["fund_detail"]), (_E["click"], _S["purchase_confirm"]),
-               (_E["purchase"], _S["purchase_confirm"])],
-    REDEEM: [(_E["page_view"], _S["my_assets"]), (_E["click"], _S["redeem_confirm"]),
-             (_E["redeem"], _S["redeem_confirm"])],
+    PURCHASE: [
+        (_E["page_view"], _S["fund_detail"]),
+        (_E["click"], _S["purchase_confirm"]),
+        (_E["purchase"], _S["purchase_confirm"]),
+    ],
+    REDEEM: [
+        (_E["page_view"], _S["my_assets"]),
+        (_E["click"], _S["redeem_confirm"]),
+        (_E["redeem"], _S["redeem_confirm"]),
+    ],
     CONVERT: [(_E["page_view"], _S["my_assets"]), (_E["click"], _S["my_assets"])],
-    SIP: [(_E["page_view"], _S["sip_plan"]), (_E["click"], _S["sip_setup"]), (_E["sip_setup"], _S["sip_setup"])],
-}  # fmt: skip
+    SIP: [
+        (_E["page_view"], _S["sip_plan"]),
+        (_E["click"], _S["sip_setup"]),
+        (_E["sip_setup"], _S["sip_setup"]),
+    ],
+}
 # Position of the event whose time is the business record's time.
-ANCHOR = {BROWSE: 0, LANDING: 0, ACTIVATE: 0, SIGNUP: 2, OPEN: 2, BIND: 1, PURCHASE: 2, REDEEM: 2, CONVERT: 1, SIP: 2}
+ANCHOR = {
+    BROWSE: 0,
+    LANDING: 0,
+    ACTIVATE: 0,
+    SIGNUP: 2,
+    OPEN: 2,
+    BIND: 1,
+    PURCHASE: 2,
+    REDEEM: 2,
+    CONVERT: 1,
+    SIP: 2,
+}
 FUND_SCREENS = np.array([_S["fund_detail"], _S["purchase_confirm"], _S["redeem_confirm"], _S["sip_setup"]])
 NEVER = np.iinfo(np.int16).max
 WEB_SDK = "js-1.26.3"  # what the landing pages and the mobile site run
@@ -98,6 +137,7 @@ class EventColumns(dict):
 
     @classmethod
     def empty(cls, n: int) -> EventColumns:
+        """`n` events with every column at its default."""
         return cls().complete(n)
 
     def complete(self, n: int) -> EventColumns:
@@ -111,10 +151,12 @@ class EventColumns(dict):
         return len(self["time_ms"])
 
     def take(self, idx: np.ndarray) -> EventColumns:
+        """The events at `idx`, in that order."""
         return EventColumns({k: v[idx] for k, v in self.items()})
 
     @staticmethod
     def concat(parts: list[EventColumns]) -> EventColumns:
+        """The events of several parts, in order."""
         return EventColumns({k: np.concatenate([p[k] for p in parts]) for k in COLUMN_DEFAULTS})
 
 
@@ -186,7 +228,10 @@ def build_dictionaries(
             for term in keywords or [None]:
                 utm.append((source, medium, campaign, term))
     utm += [(s, m, c, None) for s, m, c in ref.REENGAGE_UTMS]
-    referrers = [r for *_, r in ref.UTM_SOURCES if r] + ["https://www.xinyuanfund.com/", "https://m.xinyuanfund.com/"]
+    referrers = [r for *_, r in ref.UTM_SOURCES if r] + [
+        "https://www.xinyuanfund.com/",
+        "https://m.xinyuanfund.com/",
+    ]
     dictionaries = Dictionaries(
         anonymous_id=devices.anonymous_id.tolist(),
         login_id=pid.login_id.tolist(),
@@ -208,21 +253,38 @@ def build_dictionaries(
 
 def utm_code(dictionaries: Dictionaries, pop: Population) -> np.ndarray:
     """Per person, the code of its acquisition utm combination (-1 for organic traffic)."""
-    lookup = {u: i for i, u in enumerate(dictionaries.utm)}
-    out = np.full(pop.size, NULL, dtype=np.int64)
-    for p in np.flatnonzero(pop.in_window & (pop.campaign != None)):  # noqa: E711
-        source, medium, *_ = ref.UTM_SOURCES[pop.source[p]]
-        out[p] = lookup[(source, medium, pop.campaign[p], pop.term[p])]
-    return out
+    table = pd.DataFrame(dictionaries.utm, columns=["source", "medium", "campaign", "term"])
+    table["code"] = np.arange(len(table))
+    persons = pd.DataFrame(
+        {
+            "source": np.array([s[0] for s in ref.UTM_SOURCES])[pop.source],
+            "medium": np.array([s[1] for s in ref.UTM_SOURCES])[pop.source],
+            "campaign": pop.campaign,
+            "term": pop.term,
+        }
+    )
+    codes = persons.merge(table, how="left", on=["source", "medium", "campaign", "term"]).code
+    return np.where(pop.in_window & pd.notna(pop.campaign), codes.fillna(NULL).to_numpy(), NULL).astype(
+        np.int64
+    )
 
 
 def _sessions(**columns: np.ndarray) -> pd.DataFrame:
     n = len(columns["person"])
     defaults = {
-        "template": BROWSE, "anchor_ms": 0, "n_events": 1, "logged_from": NEVER, "login_event": False,
-        "fund": NULL, "amount_c": NULL, "order": NULL, "customer": NULL, "utm": NULL, "referrer": NULL,
+        "template": BROWSE,
+        "anchor_ms": 0,
+        "n_events": 1,
+        "logged_from": NEVER,
+        "login_event": False,
+        "fund": NULL,
+        "amount_c": NULL,
+        "order": NULL,
+        "customer": NULL,
+        "utm": NULL,
+        "referrer": NULL,
         "browser_ua": False,
-    }  # fmt: skip
+    }
     frame = {k: np.broadcast_to(np.asarray(v), (n,)).copy() for k, v in defaults.items()}
     frame.update(columns)
     return pd.DataFrame(frame)
@@ -245,7 +307,9 @@ def build_sessions(
     return sessions.sort_values(["anchor_ms", "person", "template"], kind="stable", ignore_index=True)
 
 
-def _browse_sessions(rng: np.random.Generator, pop: Population, pid: PersonIds, window: Window) -> pd.DataFrame:
+def _browse_sessions(
+    rng: np.random.Generator, pop: Population, pid: PersonIds, window: Window
+) -> pd.DataFrame:
     """Poisson sessions per person-day on the person's browse rate."""
     counts = rng.poisson(pop.browse_rate)
     person, day = np.nonzero(counts)
@@ -259,28 +323,52 @@ def _browse_sessions(rng: np.random.Generator, pop: Population, pid: PersonIds, 
     device = np.where(use_second, pid.secondary_device[person], pid.primary_device[person])
     # Visitors who never activated the app browse the mobile site.
     visitor = pop.kind[person] == KIND_VISITOR
-    not_activated = visitor & (platform <= 1) & ((pop.activate_ms[person] < 0) | (start < pop.activate_ms[person]))
+    not_activated = (
+        visitor & (platform <= 1) & ((pop.activate_ms[person] < 0) | (start < pop.activate_ms[person]))
+    )
     platform = np.where(not_activated, 3, platform)
-    registered = (pop.kind[person] != KIND_VISITOR) & ((pop.signup_ms[person] < 0) | (start > pop.signup_ms[person]))
+    registered = (pop.kind[person] != KIND_VISITOR) & (
+        (pop.signup_ms[person] < 0) | (start > pop.signup_ms[person])
+    )
     web = platform >= 2
     logged = registered & (~web | (platform == 4) | (rng.random(n) < 0.85))
     login_event = logged & np.where(web & (platform != 4), rng.random(n) < 0.35, rng.random(n) < 0.05)
+    # Login tokens expire and app updates log users out: every person logs in (with the SMS-code phone)
+    # at least once per device in the window, in the first logged-in session there.
+    first_on_device = (
+        pd.DataFrame({"person": person, "device": device, "start": start})[logged]
+        .sort_values(["person", "device", "start"], kind="stable")
+        .groupby(["person", "device"], sort=False)
+        .head(1)
+        .index.to_numpy()
+    )
+    login_event[first_on_device] = True
     n_events = 1 + rng.geometric(1 / 4.6, n) + login_event
     # A few sessions of existing users arrive from re-engagement campaigns (sms, push, WeChat).
     # (coded -2 - k: the k-th re-engagement utm, resolved in expand_events)
     reengage = ~pop.in_window[person] & (rng.random(n) < 0.03)
     reengage_utm = rng.integers(0, len(ref.REENGAGE_UTMS), n)
     sessions = _sessions(
-        person=person, device=device, platform=platform, anchor_ms=start, n_events=n_events,
-        logged_from=np.where(logged, 0, NEVER), login_event=login_event,
-        utm=np.where(reengage, -2 - reengage_utm, NULL), browser_ua=not_activated,
-    )  # fmt: skip
+        person=person,
+        device=device,
+        platform=platform,
+        anchor_ms=start,
+        n_events=n_events,
+        logged_from=np.where(logged, 0, NEVER),
+        login_event=login_event,
+        utm=np.where(reengage, -2 - reengage_utm, NULL),
+        browser_ua=not_activated,
+    )
     # Persons acquired in the window do not browse before their funnel got them signed up.
-    early = (pop.kind[person] != KIND_VISITOR) & (pop.signup_ms[person] >= 0) & (start < pop.signup_ms[person])
+    early = (
+        (pop.kind[person] != KIND_VISITOR) & (pop.signup_ms[person] >= 0) & (start < pop.signup_ms[person])
+    )
     return sessions[~early]
 
 
-def _funnel_sessions(rng: np.random.Generator, pop: Population, pid: PersonIds, person_utm: np.ndarray) -> pd.DataFrame:
+def _funnel_sessions(
+    rng: np.random.Generator, pop: Population, pid: PersonIds, person_utm: np.ndarray
+) -> pd.DataFrame:
     """Landing, activation, sign-up and account-opening sessions of persons acquired in the window."""
     parts = []
     landed = np.flatnonzero(pop.landing_ms >= 0)
@@ -291,39 +379,61 @@ def _funnel_sessions(rng: np.random.Generator, pop: Population, pid: PersonIds, 
     source = pop.source[landed]
     parts.append(
         _sessions(
-            person=landed, device=pid.primary_device[landed], platform=landing_platform, template=LANDING,
-            anchor_ms=pop.landing_ms[landed], n_events=1 + rng.geometric(1 / 1.8, len(landed)),
-            utm=person_utm[landed], referrer=np.where(referrer[source], ref_code[source], NULL),
+            person=landed,
+            device=pid.primary_device[landed],
+            platform=landing_platform,
+            template=LANDING,
+            anchor_ms=pop.landing_ms[landed],
+            n_events=1 + rng.geometric(1 / 1.8, len(landed)),
+            utm=person_utm[landed],
+            referrer=np.where(referrer[source], ref_code[source], NULL),
             browser_ua=primary != 2,
-        )  # fmt: skip
+        )
     )
     activated = np.flatnonzero(pop.activate_ms >= 0)
     parts.append(
         _sessions(
-            person=activated, device=pid.primary_device[activated], platform=pop.platform[activated],
-            template=ACTIVATE, anchor_ms=pop.activate_ms[activated], n_events=3 + rng.geometric(1 / 2.5, len(activated)),
+            person=activated,
+            device=pid.primary_device[activated],
+            platform=pop.platform[activated],
+            template=ACTIVATE,
+            anchor_ms=pop.activate_ms[activated],
+            n_events=3 + rng.geometric(1 / 2.5, len(activated)),
             utm=person_utm[activated],
-        )  # fmt: skip
+        )
     )
     signed = np.flatnonzero(pop.signup_ms >= 0)
     parts.append(
         _sessions(
-            person=signed, device=pid.primary_device[signed], platform=pop.platform[signed], template=SIGNUP,
-            anchor_ms=pop.signup_ms[signed], n_events=4, logged_from=2,
-        )  # fmt: skip
+            person=signed,
+            device=pid.primary_device[signed],
+            platform=pop.platform[signed],
+            template=SIGNUP,
+            anchor_ms=pop.signup_ms[signed],
+            n_events=4,
+            logged_from=2,
+        )
     )
     opened = np.flatnonzero(pop.in_window & (pop.open_ms >= 0))
     parts.append(
         _sessions(
-            person=opened, device=pid.primary_device[opened], platform=pop.platform[opened], template=OPEN,
-            anchor_ms=pop.open_ms[opened], n_events=3, logged_from=0, customer=pid.customer_index[opened],
-        )  # fmt: skip
+            person=opened,
+            device=pid.primary_device[opened],
+            platform=pop.platform[opened],
+            template=OPEN,
+            anchor_ms=pop.open_ms[opened],
+            n_events=3,
+            logged_from=0,
+            customer=pid.customer_index[opened],
+        )
     )
     return pd.concat(parts, ignore_index=True)
 
 
 def _device_for(pop: Population, pid: PersonIds, persons: np.ndarray, platform: np.ndarray) -> np.ndarray:
-    return np.where(platform == pop.platform[persons], pid.primary_device[persons], pid.secondary_device[persons])
+    return np.where(
+        platform == pop.platform[persons], pid.primary_device[persons], pid.secondary_device[persons]
+    )
 
 
 def _business_sessions(
@@ -339,26 +449,43 @@ def _business_sessions(
     persons = customers[digital.customer.to_numpy()]
     platform = digital.platform.to_numpy()
     order_sessions = _sessions(
-        person=persons, device=_device_for(pop, pid, persons, platform), platform=platform, template=template,
-        anchor_ms=digital.order_ms.to_numpy(), n_events=np.array([len(TEMPLATES[t]) for t in template]),
-        logged_from=0, fund=digital.fund.to_numpy(), amount_c=np.where(template == PURCHASE, digital.amount_c, NULL),
+        person=persons,
+        device=_device_for(pop, pid, persons, platform),
+        platform=platform,
+        template=template,
+        anchor_ms=digital.order_ms.to_numpy(),
+        n_events=np.array([len(TEMPLATES[t]) for t in template]),
+        logged_from=0,
+        fund=digital.fund.to_numpy(),
+        amount_c=np.where(template == PURCHASE, digital.amount_c, NULL),
         order=digital.index.to_numpy(),
-    )  # fmt: skip
+    )
     bound = cards[(cards.bind_platform >= 0) & (cards.card_status == "bound")]
     persons = customers[bound.customer.to_numpy()]
     platform = bound.bind_platform.to_numpy()
     bind_sessions = _sessions(
-        person=persons, device=_device_for(pop, pid, persons, platform), platform=platform, template=BIND,
-        anchor_ms=bound.bound_ms.to_numpy(), n_events=2, logged_from=0,
-    )  # fmt: skip
+        person=persons,
+        device=_device_for(pop, pid, persons, platform),
+        platform=platform,
+        template=BIND,
+        anchor_ms=bound.bound_ms.to_numpy(),
+        n_events=2,
+        logged_from=0,
+    )
     setups = trades.sip_versions[trades.sip_versions.platform >= 0]
     persons = customers[setups.customer.to_numpy()]
     platform = setups.platform.to_numpy()
     sip_sessions = _sessions(
-        person=persons, device=_device_for(pop, pid, persons, platform), platform=platform, template=SIP,
-        anchor_ms=setups.updated_ms.to_numpy(), n_events=3, logged_from=0, fund=setups.fund.to_numpy(),
+        person=persons,
+        device=_device_for(pop, pid, persons, platform),
+        platform=platform,
+        template=SIP,
+        anchor_ms=setups.updated_ms.to_numpy(),
+        n_events=3,
+        logged_from=0,
+        fund=setups.fund.to_numpy(),
         amount_c=setups.amount_c.to_numpy(),
-    )  # fmt: skip
+    )
     return [order_sessions, bind_sessions, sip_sessions]
 
 
@@ -434,11 +561,26 @@ def expand_events(
     fund[browse_fund] = rng.choice(funds.size, size=int(browse_fund.sum()), p=popularity)
     ev["fund"] = fund
     anchor = pos == anchor_pos[session]
-    ev["amount_c"] = np.where(anchor & np.isin(event, [EVENT_CODE["purchase"], EVENT_CODE["sip_setup"]]),
-                              per_event("amount_c"), NULL)  # fmt: skip
-    ev["order"] = np.where(anchor & np.isin(event, [EVENT_CODE["purchase"], EVENT_CODE["redeem"]]), per_event("order"), NULL)
+    ev["amount_c"] = np.where(
+        anchor & np.isin(event, [EVENT_CODE["purchase"], EVENT_CODE["sip_setup"]]),
+        per_event("amount_c"),
+        NULL,
+    )
+    ev["order"] = np.where(
+        anchor & np.isin(event, [EVENT_CODE["purchase"], EVENT_CODE["redeem"]]), per_event("order"), NULL
+    )
     ev["customer"] = np.where(event == EVENT_CODE["open_account"], per_event("customer"), NULL)
-    ev["phone"] = np.where(event == EVENT_CODE["sign_up"], person, NULL)
+    # Once a person has a fund account, the app attaches the customer number to the login event
+    # (the "my account" profile it loads after login).
+    customer_of_person = np.full(len(pop.kind), NULL, dtype=np.int64)
+    customer_of_person[pid.customer_person] = np.arange(len(pid.customer_person))
+    account_open = (customer_of_person[person] >= 0) & (pop.open_ms[person] >= 0)
+    login_with_account = (
+        (event == EVENT_CODE["login"]) & account_open & (pop.open_ms[person] <= ev["time_ms"])
+    )
+    ev["customer"] = np.where(login_with_account, customer_of_person[person], ev["customer"])
+    # Sign-up carries the registration phone; a login carries it too (SMS-code login, as fund apps do).
+    ev["phone"] = np.where(np.isin(event, [EVENT_CODE["sign_up"], EVENT_CODE["login"]]), person, NULL)
 
     logged = pos >= per_event("logged_from")
     ev["login"] = np.where(logged, person, NULL)
@@ -447,7 +589,9 @@ def expand_events(
     session_utm = per_event("utm")
     # Acquisition utm (>= 0) on the landing view and app_activate; re-engagement utm (<= -2) on a first event.
     reengage_base = len(dictionaries.utm) - len(ref.REENGAGE_UTMS)
-    utm = np.where((session_utm >= 0) & ((pos == 0) & np.isin(template, [LANDING, ACTIVATE])), session_utm, NULL)
+    utm = np.where(
+        (session_utm >= 0) & ((pos == 0) & np.isin(template, [LANDING, ACTIVATE])), session_utm, NULL
+    )
     utm = np.where((session_utm <= -2) & (pos == 0), reengage_base + (-2 - session_utm), utm)
     ev["utm"] = utm
     ev["referrer"] = np.where((pos == 0) & (template == LANDING), per_event("referrer"), NULL)
@@ -456,13 +600,20 @@ def expand_events(
     ev["sdk"] = device_codes.sdk[device]
     web_sdk = dictionaries.sdk_version.index(WEB_SDK)
     landing_on_app_device = (template == LANDING) & (pop.platform[person] != 2)
-    ev["sdk"] = np.where(landing_on_app_device | ((platform == 3) & (pop.platform[person] <= 1)), web_sdk, ev["sdk"])
-    ev["ua"] = np.where(per_event("browser_ua") | landing_on_app_device, device_codes.browser_ua[device],
-                        device_codes.ua[device])  # fmt: skip
+    ev["sdk"] = np.where(
+        landing_on_app_device | ((platform == 3) & (pop.platform[person] <= 1)), web_sdk, ev["sdk"]
+    )
+    ev["ua"] = np.where(
+        per_event("browser_ua") | landing_on_app_device,
+        device_codes.browser_ua[device],
+        device_codes.ua[device],
+    )
     ev["model"] = np.where(is_app, device_codes.model[device], NULL)
 
     # Receive time: web beacons arrive within a second, app SDKs flush in batches (up to a minute).
-    latency = np.where(is_app, 200 + rng.exponential(4000, total), 40 + rng.exponential(250, total)).astype(np.int64)
+    latency = np.where(is_app, 200 + rng.exponential(4000, total), 40 + rng.exponential(250, total)).astype(
+        np.int64
+    )
     ev["receive_ms"] = np.minimum(ev["time_ms"] + latency, window.end_ms)
     keep = (ev["time_ms"] >= window.start_ms) & (ev["time_ms"] <= window.end_ms)
     return ev.complete(total).take(np.flatnonzero(keep))

@@ -44,6 +44,7 @@ from demo_sources.population import (
 )
 
 NULL = -1
+NO_DAY = -1_000_000  # null epoch day (-1 is a real day: 1969-12-31, a birthday)
 # Expected purchases in 90 days by archetype (mature, growing, churning, dormant, churned).
 PURCHASES_PER_90_DAYS = np.array([2.5, 3.0, 1.2, 0.15, 0.0])
 REDEMPTION_FEE_PPM = {"money_market": 0, "bond": 1000, "fixed_income_plus": 2500}
@@ -133,10 +134,15 @@ def _initial_holdings(
     pre = ~pop.in_window[customers]
     hnw = pop.is_hnw[customers]
     n = len(customers)
-    value_cny = np.where(hnw, np.maximum(rng.lognormal(np.log(2.5e6), 0.6, n), 1.3e6),
-                         np.clip(rng.lognormal(np.log(25_000), 1.2, n), 100, 800_000))  # fmt: skip
+    value_cny = np.where(
+        hnw,
+        np.maximum(rng.lognormal(np.log(2.5e6), 0.6, n), 1.3e6),
+        np.clip(rng.lognormal(np.log(25_000), 1.2, n), 100, 800_000),
+    )
     churned = arch == CHURNED
-    value_cny = np.where(churned, np.where(rng.random(n) < 0.4, rng.lognormal(np.log(2000), 1.0, n), 0), value_cny)
+    value_cny = np.where(
+        churned, np.where(rng.random(n) < 0.4, rng.lognormal(np.log(2000), 1.0, n), 0), value_cny
+    )
     holds = pre & (value_cny >= 100)
     k = np.minimum(1 + rng.poisson(1.3, n) + np.where(hnw, 2, 0), 8)
     k = np.where(holds, k, 0)
@@ -154,7 +160,11 @@ def _initial_holdings(
 
 
 def _order_frame(
-    customer: np.ndarray, fund: np.ndarray, trade_type: str | np.ndarray, order_ms: np.ndarray, **extra: np.ndarray
+    customer: np.ndarray,
+    fund: np.ndarray,
+    trade_type: str | np.ndarray,
+    order_ms: np.ndarray,
+    **extra: np.ndarray,
 ) -> pd.DataFrame:
     n = len(customer)
     frame = pd.DataFrame(
@@ -222,7 +232,9 @@ def _purchases(
     order_ms = np.concatenate([order_ms, first[buyers], rep_ms])
     persons = customers[owner]
     hnw = pop.is_hnw[persons]
-    amount_cny = np.where(hnw, rng.lognormal(np.log(80_000), 0.9, len(owner)), rng.lognormal(np.log(3000), 1.0, len(owner)))
+    amount_cny = np.where(
+        hnw, rng.lognormal(np.log(80_000), 0.9, len(owner)), rng.lognormal(np.log(3000), 1.0, len(owner))
+    )
     amount_c = np.maximum(np.round(amount_cny / 100), 1).astype(np.int64) * 100 * 100
     allowed = funds.buyable()
     fund = pick_funds(rng, pop.risk_level[persons], funds, allowed, mismatch=0.04)
@@ -238,7 +250,9 @@ def _purchases(
     at_branch = pre[owner] & (rng.random(len(owner)) < 0.03)
     channel = np.where(at_branch, "branch", np.array(ref.PLATFORM_CHANNEL, dtype=object)[platform])
     platform = np.where(at_branch, NULL, platform)
-    return _order_frame(owner, fund, trade_type, order_ms, amount_c=amount_c, platform=platform, channel=channel)
+    return _order_frame(
+        owner, fund, trade_type, order_ms, amount_c=amount_c, platform=platform, channel=channel
+    )
 
 
 def _outflows(
@@ -260,13 +274,18 @@ def _outflows(
     m = len(owner)
     draw = rng.random(m)
     churning = arch == CHURNING
-    redeem = churning | (np.isin(arch, [MATURE, GROWING]) & (draw < 0.07)) | ((arch == DORMANT) & (draw < 0.03))
+    redeem = (
+        churning | (np.isin(arch, [MATURE, GROWING]) & (draw < 0.07)) | ((arch == DORMANT) & (draw < 0.03))
+    )
     convertible = np.isin(funds.fund_type[fund], ["bond", "fixed_income_plus", "hybrid", "equity", "index"])
     convert = ~redeem & np.isin(arch, [MATURE, GROWING]) & convertible & (draw > 0.975)
     fraction = np.where(churning, 1.0, rng.uniform(0.2, 1.0, m))
     fraction = np.where(rng.random(m) < 0.4, 1.0, fraction)
-    shares_c = np.where(fraction >= 1.0, initial.shares_c.to_numpy(),
-                        np.floor(initial.shares_c.to_numpy() * fraction)).astype(np.int64)  # fmt: skip
+    # high net worth customers trim positions rather than leave: they stay above 1,000,000 CNY
+    fraction = np.where(pop.is_hnw[persons], np.minimum(fraction, 0.3), fraction)
+    shares_c = np.where(
+        fraction >= 1.0, initial.shares_c.to_numpy(), np.floor(initial.shares_c.to_numpy() * fraction)
+    ).astype(np.int64)
 
     quiet = pop.quiet_day[persons]
     churn_day = np.maximum(quiet - rng.integers(1, 13, m), 0)
@@ -278,7 +297,9 @@ def _outflows(
     target = np.full(m, NULL, dtype=np.int64)
     buyable = funds.buyable() & (funds.fund_type != "qdii")
     for i in np.flatnonzero(convert & acting):
-        options = np.flatnonzero(buyable & (funds.company == funds.company[fund[i]]) & (np.arange(funds.size) != fund[i]))
+        options = np.flatnonzero(
+            buyable & (funds.company == funds.company[fund[i]]) & (np.arange(funds.size) != fund[i])
+        )
         if len(options):
             target[i] = options[rng.integers(0, len(options))]
     convert &= target >= 0
@@ -290,9 +311,15 @@ def _outflows(
     channel = np.where(at_branch, "branch", np.array(ref.PLATFORM_CHANNEL, dtype=object)[platform])
     trade_type = np.where(convert[idx], "conversion", "redemption").astype(object)
     return _order_frame(
-        owner[idx], fund[idx], trade_type, order_ms,
-        shares_c=shares_c[idx], target_fund=target[idx], platform=np.where(at_branch, NULL, platform), channel=channel,
-    )  # fmt: skip
+        owner[idx],
+        fund[idx],
+        trade_type,
+        order_ms,
+        shares_c=shares_c[idx],
+        target_fund=target[idx],
+        platform=np.where(at_branch, NULL, platform),
+        channel=channel,
+    )
 
 
 def _sip(
@@ -336,9 +363,11 @@ def _sip(
     start_day = calendar.nth_after(local_day(setup_ms), 1)
 
     # State at the window start, then at most one change inside the window.
-    status0 = np.where(in_window, "active", rng.choice(["active", "paused", "stopped"], size=m, p=[0.85, 0.1, 0.05]))
+    status0 = np.where(
+        in_window, "active", rng.choice(["active", "paused", "stopped"], size=m, p=[0.85, 0.1, 0.05])
+    )
     changed0_day = np.where(
-        status0 != "active", np.maximum(start_day + 7, window.start_day - rng.integers(5, 300, m)), NULL
+        status0 != "active", np.maximum(start_day + 7, window.start_day - rng.integers(5, 300, m)), NO_DAY
     )
     changed0_day = np.minimum(changed0_day, window.start_day - 1)
     is_active = status0 == "active"
@@ -363,7 +392,7 @@ def _sip(
             "frequency": frequency,
             "start_day": start_day,
             "sip_status": "active",
-            "status_changed_day": np.full(m, NULL),
+            "status_changed_day": np.full(m, NO_DAY),
             "updated_ms": setup_ms,
             "setup_in_window": in_window,
             "platform": np.where(in_window, _session_platform(rng, pop, persons), NULL),
@@ -377,7 +406,9 @@ def _sip(
     win_change = versions[changes].copy()
     win_change["sip_status"] = change_status[changes]
     win_change["status_changed_day"] = change_day[changes]
-    win_change["updated_ms"] = local_ms(win_change.status_changed_day, diurnal_offsets_ms(rng, int(changes.sum())))
+    win_change["updated_ms"] = local_ms(
+        win_change.status_changed_day, diurnal_offsets_ms(rng, int(changes.sum()))
+    )
     win_change["setup_in_window"] = False
     all_versions = pd.concat([versions, pre_change, win_change], ignore_index=True)
     all_versions["platform"] = np.where(all_versions.setup_in_window, all_versions.platform, NULL)
@@ -385,14 +416,19 @@ def _sip(
     # Deductions: every scheduled date while the agreement is active inside the window.
     first_active = np.maximum(start_day, window.start_day)
     last_active = np.where(changes, change_day - 1, window.end_day)
-    last_active = np.where(is_active, last_active, NULL)
+    last_active = np.where(is_active, last_active, NO_DAY)
     sched_sip, sched_day = _schedule(frequency, start_day, first_active, last_active, window)
     trade_day = calendar.on_or_after(sched_day)
     keep = trade_day <= last_active[sched_sip]
     sched_sip, trade_day = sched_sip[keep], trade_day[keep]
     order_ms = local_ms(trade_day, 9 * 3_600_000 + rng.integers(0, 3_600_000, len(trade_day)))
     deductions = _order_frame(
-        owner[sched_sip], fund[sched_sip], "sip_deduction", order_ms, amount_c=amount_c[sched_sip], sip=sched_sip
+        owner[sched_sip],
+        fund[sched_sip],
+        "sip_deduction",
+        order_ms,
+        amount_c=amount_c[sched_sip],
+        sip=sched_sip,
     )
     return all_versions, deductions
 
@@ -414,7 +450,8 @@ def _schedule(
     start_dates = start_day[monthly].astype("datetime64[D]")
     dom = np.minimum((start_dates - start_dates.astype("datetime64[M]")).astype(np.int64), 27)
     months = np.arange(
-        np.datetime64(window.start, "M") - np.timedelta64(1, "M"), np.datetime64(window.end, "M") + np.timedelta64(2, "M")
+        np.datetime64(window.start, "M") - np.timedelta64(1, "M"),
+        np.datetime64(window.end, "M") + np.timedelta64(2, "M"),
     )
     grid_m = months.astype("datetime64[D]").astype(np.int64)[None, :] + dom[:, None]
     mask_m = (grid_m >= first[monthly, None]) & (grid_m <= last[monthly, None])
@@ -480,9 +517,12 @@ def _settle(
     target_shares[conv] = div_round((amount_c[conv] - fee_c[conv]) * NAV_UNIT, target_nav)
 
     return orders.assign(
-        nav_u=np.where(confirmed, nav, NULL), amount_c=amount_c, shares_c=shares_c, fee_c=fee_c,
+        nav_u=np.where(confirmed, nav, NULL),
+        amount_c=amount_c,
+        shares_c=shares_c,
+        fee_c=fee_c,
         target_shares_c=target_shares,
-    )  # fmt: skip
+    )
 
 
 def share_deltas(initial: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
@@ -493,7 +533,9 @@ def share_deltas(initial: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
     confirmed = orders[orders.order_status == "confirmed"]
     sign = np.where(confirmed.trade_type.isin(["redemption", "conversion"]), -1, 1)
     parts = [
-        pd.DataFrame({"customer": initial.customer, "fund": initial.fund, "day": -1, "shares_c": initial.shares_c}),
+        pd.DataFrame(
+            {"customer": initial.customer, "fund": initial.fund, "day": -1, "shares_c": initial.shares_c}
+        ),
         pd.DataFrame(
             {
                 "customer": confirmed.customer,
@@ -506,7 +548,12 @@ def share_deltas(initial: pd.DataFrame, orders: pd.DataFrame) -> pd.DataFrame:
     conv = confirmed[confirmed.trade_type == "conversion"]
     parts.append(
         pd.DataFrame(
-            {"customer": conv.customer, "fund": conv.target_fund, "day": conv.confirm_day, "shares_c": conv.target_shares_c}
+            {
+                "customer": conv.customer,
+                "fund": conv.target_fund,
+                "day": conv.confirm_day,
+                "shares_c": conv.target_shares_c,
+            }
         )
     )
     return pd.concat(parts, ignore_index=True)
@@ -541,16 +588,24 @@ def _dividends(
         nav = int(funds.nav_asof(np.array([fund]), np.array([ex_day]))[0])
         reinvest = rng.random(len(pos)) < 0.5
         frame = _order_frame(
-            pos.customer.to_numpy(), pos.fund.to_numpy(), "dividend",
-            np.full(len(pos), local_ms(ex_day, 16 * 3_600_000)), amount_c=pos.amount_c.to_numpy(),
-        )  # fmt: skip
+            pos.customer.to_numpy(),
+            pos.fund.to_numpy(),
+            "dividend",
+            np.full(len(pos), local_ms(ex_day, 16 * 3_600_000)),
+            amount_c=pos.amount_c.to_numpy(),
+        )
         confirm = int(calendar.nth_after(np.array([ex_day]), 1)[0])
         frames.append(
             frame.assign(
-                trade_day=ex_day, confirm_day=confirm, deliver_day=confirm, order_status="confirmed", nav_u=nav,
-                fee_c=0, shares_c=np.where(reinvest, div_round(pos.amount_c.to_numpy() * NAV_UNIT, nav), 0),
+                trade_day=ex_day,
+                confirm_day=confirm,
+                deliver_day=confirm,
+                order_status="confirmed",
+                nav_u=nav,
+                fee_c=0,
+                shares_c=np.where(reinvest, div_round(pos.amount_c.to_numpy() * NAV_UNIT, nav), 0),
                 target_shares_c=NULL,
-            )  # fmt: skip
+            )
         )
     if not frames:
         return orders.iloc[0:0]
@@ -560,8 +615,12 @@ def _dividends(
 
 def _assign_order_ids(rng: np.random.Generator, orders: pd.DataFrame) -> pd.DataFrame:
     """Order ids `<order date><10 digits>`, in a stable order of the orders."""
-    orders = orders.sort_values(["order_ms", "customer", "fund", "trade_type"], kind="stable", ignore_index=True)
-    day_text = np.char.replace(np.datetime_as_string(local_day(orders.order_ms.to_numpy()).astype("datetime64[D]")), "-", "")
+    orders = orders.sort_values(
+        ["order_ms", "customer", "fund", "trade_type"], kind="stable", ignore_index=True
+    )
+    day_text = np.char.replace(
+        np.datetime_as_string(local_day(orders.order_ms.to_numpy()).astype("datetime64[D]")), "-", ""
+    )
     serial = rng.choice(10**10, size=len(orders), replace=False)
     orders["order_id"] = np.char.add(day_text, np.char.zfill(serial.astype(str), 10))
     return orders
@@ -583,9 +642,14 @@ def _account_versions(
     platform_channel = np.array(ref.PLATFORM_CHANNEL, dtype=object)[pop.platform[customers]]
     channel = np.where(pre & (rng.random(n) < 0.15), "branch", platform_channel)
     base = pd.DataFrame(
-        {"customer": np.arange(n), "open_channel": channel, "account_status": "normal", "updated_ms": open_ms,
-         "open_day": local_day(open_ms)}
-    )  # fmt: skip
+        {
+            "customer": np.arange(n),
+            "open_channel": channel,
+            "account_status": "normal",
+            "updated_ms": open_ms,
+            "open_day": local_day(open_ms),
+        }
+    )
     final = positions_on(share_deltas(initial, orders), window.end_day)
     holding = np.zeros(n, dtype=bool)
     holding[final.customer.to_numpy()] = True
@@ -594,7 +658,9 @@ def _account_versions(
 
     churned_closed = (arch == CHURNED) & ~holding & (draw < 0.3)
     close_before = base[churned_closed].assign(
-        account_status="closed", updated_ms=window.start_ms - (rng.uniform(5, 200, int(churned_closed.sum())) * DAY_MS).astype(np.int64)
+        account_status="closed",
+        updated_ms=window.start_ms
+        - (rng.uniform(5, 200, int(churned_closed.sum())) * DAY_MS).astype(np.int64),
     )
     close_day = window.start_day + pop.quiet_day[customers] + rng.integers(1, 6, n)
     churning_closed = (arch == CHURNING) & ~holding & (draw < 0.5) & (close_day <= window.end_day)
@@ -605,6 +671,9 @@ def _account_versions(
     freeze = ~churned_closed & ~churning_closed & pre & (rng.random(n) < 0.003)
     freeze_day = window.start_day + rng.integers(0, window.days, n)
     frozen = base[freeze].assign(
-        account_status="frozen", updated_ms=local_ms(freeze_day[freeze], 10 * 3_600_000 + rng.integers(0, 7 * 3_600_000, int(freeze.sum())))
+        account_status="frozen",
+        updated_ms=local_ms(
+            freeze_day[freeze], 10 * 3_600_000 + rng.integers(0, 7 * 3_600_000, int(freeze.sum()))
+        ),
     )
     return pd.concat([base, close_before, close_in, frozen], ignore_index=True)

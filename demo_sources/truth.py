@@ -29,14 +29,32 @@ from demo_sources.files import Defect
 from demo_sources.population import ARCHETYPES, KIND_CUSTOMER, KIND_NAMES, Population
 
 IDENTIFIER_TYPES = [
-    "anonymous_id", "login_id", "phone", "id_number", "customer_no", "fund_account_id", "email", "wx_openid",
+    "anonymous_id",
+    "login_id",
+    "phone",
+    "id_number",
+    "customer_no",
+    "fund_account_id",
+    "email",
+    "wx_openid",
     "wx_unionid",
-]  # fmt: skip
+]
 PERSON_COLUMNS = [
-    "person_key", "is_customer", "is_hnw", "lifecycle_archetype", "acquisition_source", "birth_date", "person_kind",
-    "acquired_in_window", "acquisition_campaign", "primary_platform", "customer_no", "login_id",
-    "holdings_value_end", "quiet_from",
-]  # fmt: skip
+    "person_key",
+    "is_customer",
+    "is_hnw",
+    "lifecycle_archetype",
+    "acquisition_source",
+    "birth_date",
+    "person_kind",
+    "acquired_in_window",
+    "acquisition_campaign",
+    "primary_platform",
+    "customer_no",
+    "login_id",
+    "holdings_value_end",
+    "quiet_from",
+]
 _FULL_WIDTH = str.maketrans("０１２３４５６７８９", "0123456789")
 
 
@@ -80,6 +98,7 @@ def write_csv(path: Path, header: list[str], rows: list[list[object]]) -> None:
 
 
 def write_defects(truth: Path, defects: list[Defect]) -> None:
+    """defects.csv, sorted by file, line and kind (file-level rows first)."""
     rows = sorted(
         ([d.file, "" if d.line is None else d.line, d.kind, d.detail] for d in defects),
         key=lambda r: (r[0], -1 if r[1] == "" else r[1], r[2]),
@@ -88,7 +107,11 @@ def write_defects(truth: Path, defects: list[Defect]) -> None:
 
 
 def write_identities(
-    truth: Path, observed: pd.DataFrame, unowned: pd.DataFrame, person_key: np.ndarray, test_phones: tuple[str, ...]
+    truth: Path,
+    observed: pd.DataFrame,
+    unowned: pd.DataFrame,
+    person_key: np.ndarray,
+    test_phones: tuple[str, ...],
 ) -> int:
     """identities.csv from observations (person, identifier_type, value) and unowned ids (type, value, note).
 
@@ -100,27 +123,40 @@ def write_identities(
         group.assign(identifier_value=normalise(str(identifier_type), group.identifier_value))
         for identifier_type, group in observed.groupby("identifier_type", sort=True)
     ]
-    obs = pd.concat(parts, ignore_index=True).drop_duplicates(["person", "identifier_type", "identifier_value"])
+    obs = pd.concat(parts, ignore_index=True).drop_duplicates(
+        ["person", "identifier_type", "identifier_value"]
+    )
     junk_mask = is_junk_value(obs.identifier_value, junk)
     junk_rows = obs[junk_mask][["identifier_type", "identifier_value"]].assign(note="junk")
     unowned_all = pd.concat([unowned, junk_rows], ignore_index=True)
     unowned_all = unowned_all.drop_duplicates(["identifier_type", "identifier_value"])
-    owned = obs[~junk_mask].merge(unowned_all[["identifier_type", "identifier_value"]], how="left", indicator=True)
+    owned = obs[~junk_mask].merge(
+        unowned_all[["identifier_type", "identifier_value"]], how="left", indicator=True
+    )
     owned = owned[owned["_merge"] == "left_only"]
     table = pd.concat(
         [
-            pd.DataFrame({
-                "person_key": person_key[owned.person.to_numpy()], "identifier_type": owned.identifier_type.to_numpy(),
-                "identifier_value": owned.identifier_value.to_numpy(), "is_junk": "false", "note": "",
-            }),
-            pd.DataFrame({
-                "person_key": "", "identifier_type": unowned_all.identifier_type.to_numpy(),
-                "identifier_value": unowned_all.identifier_value.to_numpy(),
-                "is_junk": np.where(unowned_all.note.to_numpy() == "junk", "true", "false"), "note": unowned_all.note.to_numpy(),
-            }),
+            pd.DataFrame(
+                {
+                    "person_key": person_key[owned.person.to_numpy()],
+                    "identifier_type": owned.identifier_type.to_numpy(),
+                    "identifier_value": owned.identifier_value.to_numpy(),
+                    "is_junk": "false",
+                    "note": "",
+                }
+            ),
+            pd.DataFrame(
+                {
+                    "person_key": "",
+                    "identifier_type": unowned_all.identifier_type.to_numpy(),
+                    "identifier_value": unowned_all.identifier_value.to_numpy(),
+                    "is_junk": np.where(unowned_all.note.to_numpy() == "junk", "true", "false"),
+                    "note": unowned_all.note.to_numpy(),
+                }
+            ),
         ],
         ignore_index=True,
-    ).sort_values(["person_key", "identifier_type", "identifier_value"], kind="stable")  # fmt: skip
+    ).sort_values(["person_key", "identifier_type", "identifier_value"], kind="stable")
     table.to_csv(truth / "identities.csv", index=False, lineterminator="\n", encoding="utf-8")
     return len(table)
 
@@ -139,27 +175,34 @@ def write_persons(
     birth = np.datetime_as_string(pop.birth_day.astype("datetime64[D]"))
     quiet = np.datetime_as_string((window_start_day + pop.quiet_day).astype("datetime64[D]"))
     archetype = np.array(ARCHETYPES)[pop.archetype]
-    value = np.char.add(np.char.add((holdings_value_c // 100).astype(str), "."),
-                        np.char.zfill((holdings_value_c % 100).astype(str), 2))  # fmt: skip
-    table = pd.DataFrame({
-        "person_key": person_key,
-        "is_customer": np.where(is_customer, "true", "false"),
-        "is_hnw": np.where(holdings_value_c >= 100_000_000, "true", "false"),
-        "lifecycle_archetype": archetype,
-        "acquisition_source": np.array([s[0] for s in ref.UTM_SOURCES])[pop.source],
-        "birth_date": np.where(is_customer, birth, ""),
-        "person_kind": np.array(KIND_NAMES)[pop.kind],
-        "acquired_in_window": np.where(pop.in_window, "true", "false"),
-        "acquisition_campaign": np.where(pd.isna(pop.campaign), "", pop.campaign),
-        "primary_platform": np.array(ref.PLATFORMS)[pop.platform],
-        "customer_no": np.where(pd.isna(customer_no), "", customer_no),
-        "login_id": np.where(pd.isna(login_id), "", login_id),
-        "holdings_value_end": np.where(is_customer, value, ""),
-        "quiet_from": np.where(archetype == "churning", quiet, ""),
-    })[PERSON_COLUMNS].sort_values("person_key")  # fmt: skip
+    value = np.char.add(
+        np.char.add((holdings_value_c // 100).astype(str), "."),
+        np.char.zfill((holdings_value_c % 100).astype(str), 2),
+    )
+    table = pd.DataFrame(
+        {
+            "person_key": person_key,
+            "is_customer": np.where(is_customer, "true", "false"),
+            "is_hnw": np.where(holdings_value_c >= 100_000_000, "true", "false"),
+            "lifecycle_archetype": archetype,
+            "acquisition_source": np.array([s[0] for s in ref.UTM_SOURCES])[pop.source],
+            "birth_date": np.where(is_customer, birth, ""),
+            "person_kind": np.array(KIND_NAMES)[pop.kind],
+            "acquired_in_window": np.where(pop.in_window, "true", "false"),
+            "acquisition_campaign": np.where(pd.isna(pop.campaign), "", pop.campaign),
+            "primary_platform": np.array(ref.PLATFORMS)[pop.platform],
+            "customer_no": np.where(pd.isna(customer_no), "", customer_no),
+            "login_id": np.where(pd.isna(login_id), "", login_id),
+            "holdings_value_end": np.where(is_customer, value, ""),
+            "quiet_from": np.where(archetype == "churning", quiet, ""),
+        }
+    )[PERSON_COLUMNS].sort_values("person_key")
     table.to_csv(truth / "persons.csv", index=False, lineterminator="\n", encoding="utf-8")
 
 
 def write_config(truth: Path, config: dict[str, object]) -> None:
+    """config.json: generation arguments and the DirtConfig used."""
     truth.mkdir(parents=True, exist_ok=True)
-    (truth / "config.json").write_text(json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    (truth / "config.json").write_text(
+        json.dumps(config, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    )

@@ -25,7 +25,7 @@
     ) -%}
     {#- Newest first; at equal times links to a unique-type value (a record's own ID number) first. -#}
     {%- set link_rows = run_query(
-        'select l.node_a, l.node_b, cast(l.linked_at as varchar) as linked_at from ' ~ links ~ ' as l'
+        'select l.node_a, l.node_b, cast(l.linked_at as ' ~ dbt.type_string() ~ ') as linked_at from ' ~ links ~ ' as l'
         ~ ' join ' ~ components ~ ' as c on l.node_a = c.node_id'
         ~ ' join ' ~ identifiers ~ ' as ia on l.node_a = ia.node_id'
         ~ ' join ' ~ identifiers ~ ' as ib on l.node_b = ib.node_id'

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import LoadError, ParsedFile, parse_file, read_file
+from orchestration.lib.loader import LoadError, ParsedFile, parse_file, read_file, scratch_database
 from orchestration.lib.personal_data import protect_table
 from orchestration.lib.rules import JunkRules
 from orchestration.lib.sources import TableSpec
@@ -231,9 +231,13 @@ def land_table_day(
     max_quarantine_share: float,
     max_quarantine_free_lines: int = 0,
     now: datetime | None = None,
+    history: list[dict] | None = None,
 ) -> DayOutcome:
     """Load one table's files of one arrival day. Raises :class:`LoadError` before writing anything
-    if the delivery is incomplete or does not reconcile with its control file."""
+    if the delivery is incomplete or does not reconcile with its control file.
+
+    ``history`` is the table's manifest rows over all days (read from ``raw/`` when not given); a caller
+    loading many days passes one list, which this function extends with the rows it writes."""
     day_dir = layout.landing_day(spec.source, day)
     if not day_dir.is_dir():
         raise LoadError(f"{day_dir}: no delivery for {spec.source} on {day}")
@@ -251,7 +255,8 @@ def land_table_day(
     if not files:
         raise LoadError(f"{day_dir}: no {spec.name} file delivered (expected {spec.name}_<YYYYMMDD>.*)")
 
-    history = previous_manifest(layout, spec)
+    if history is None:
+        history = previous_manifest(layout, spec)
     loaded_hashes = {
         row["content_sha256"]: row["file_name"]
         for row in history
@@ -300,7 +305,7 @@ def land_table_day(
         to_write.append((path, parsed, previous))
 
     loaded_at = (now or datetime.now(SHANGHAI)).replace(tzinfo=None, microsecond=0)
-    con = duckdb.connect()
+    con = scratch_database().cursor()
     try:
         for path, parsed, previous in to_write:
             public, private = protect_table(parsed.rows, spec, hash_key, junk)
@@ -316,7 +321,9 @@ def land_table_day(
                 _quarantine_dir(layout, day) / _meta_name(spec, path.name),
                 "line_number",
             )
-            _write_private(layout.private_db, spec, path.name, parsed, private)
+            # Nothing private to store and nothing stored before for this file: skip opening the store.
+            if private.num_columns or parsed.rows_quarantined or previous is not None:
+                _write_private(layout.private_db, spec, path.name, parsed, private)
             status = "corrected" if previous is not None else "loaded"
             manifest = _manifest_row(
                 spec,
@@ -332,6 +339,7 @@ def land_table_day(
             _write_parquet_atomically(
                 con, manifest, _manifest_dir(layout, day) / _meta_name(spec, path.name), ""
             )
+            history.extend({**row, "arrival_date": day} for row in manifest.to_pylist())
             reasons = pc.value_counts(parsed.quarantine.column("reason")).to_pylist()
             outcome.files.append(
                 FileOutcome(
@@ -358,6 +366,7 @@ def land_table_day(
             _write_parquet_atomically(
                 con, manifest, _manifest_dir(layout, day) / _meta_name(spec, path.name), ""
             )
+            history.extend({**row, "arrival_date": day} for row in manifest.to_pylist())
     finally:
         con.close()
     outcome.files.sort(key=lambda f: f.file_name)

@@ -41,7 +41,10 @@ def warehouse_counts(layout: DataLayout, schema_suffix: str = "staging") -> list
     """Row counts of the warehouse relations in schemas ending with ``schema_suffix``."""
     if not layout.warehouse_db.exists():
         return []
-    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    try:
+        con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    except duckdb.IOException as busy:  # e.g. a dbt run still holding the file
+        return [(f"(warehouse not readable: {busy})", 0)]
     try:
         relations = con.execute(
             "select table_schema, table_name from information_schema.tables "
@@ -60,7 +63,10 @@ def exclusions_by_reason(layout: DataLayout) -> list[tuple[str, int]]:
     """Staged events per exclusion reason (events that parse but must not count)."""
     if not layout.warehouse_db.exists():
         return []
-    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    try:
+        con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    except duckdb.IOException:
+        return []
     try:
         return con.execute(
             "select coalesce(exclusion_reason, '(valid)'), count(*) from main_staging.stg_tracking__events "

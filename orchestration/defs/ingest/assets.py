@@ -5,7 +5,7 @@ from collections import Counter
 import dagster as dg
 
 from orchestration.defs.resources import FundcdpSettings
-from orchestration.lib.ingest import DayOutcome, land_table_day
+from orchestration.lib.ingest import DayOutcome, land_table_day, previous_manifest
 from orchestration.lib.loader import LoadError
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES, TableSpec
@@ -56,6 +56,7 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         key = settings.hash_key_bytes()
         outcomes: list[DayOutcome] = []
         failures: dict[str, str] = {}
+        history = previous_manifest(layout, spec)
         for day in context.partition_keys:
             try:
                 outcome = land_table_day(
@@ -66,6 +67,7 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
                     junk,
                     max_quarantine_share=float(rules["ingest"]["max_quarantine_share"]),
                     max_quarantine_free_lines=int(rules["ingest"]["max_quarantine_free_lines"]),
+                    history=history,
                 )
             except LoadError as error:
                 failures[day] = str(error)

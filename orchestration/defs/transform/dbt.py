@@ -37,9 +37,12 @@ def fundcdp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, s
     os.environ.update(settings.dbt_environment())
     context.log.info(f"dbt build as of {as_of.isoformat()}")
     dbt_vars = json.dumps({"as_of_date": as_of.isoformat()})
-    yield from dbt.cli(
+    invocation = dbt.cli(
         ["build", "--vars", dbt_vars], context=context, target_path=settings.layout().dbt_target
-    ).stream()
+    )
+    yield from invocation.stream()
+    # The dbt process must be gone (and its DuckDB lock released) before anything opens the warehouse.
+    invocation.process.wait()
     stats = identity_stats(settings.layout().warehouse_db)
     if stats:
         context.log.info(f"ID-Mapping as of {as_of}: {stats}")

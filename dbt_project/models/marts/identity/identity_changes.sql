@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', on_schema_change='fail', **fundcdp.incremental_by_date_config('as_of_date')) }}
 -- Merges and splits of persons since the previous run: old id, new id, reason, as-of date.
 with
 

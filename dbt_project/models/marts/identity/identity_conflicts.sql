@@ -18,9 +18,9 @@ hubs as (
         'hub' as conflict_reason,
         identifier_type,
         identifier_hash,
-        cast(null as varchar) as other_identifier_type,
-        cast(null as varchar) as other_identifier_hash,
-        'linked to ' || cast(hub_neighbours as varchar) || ' distinct values of one person-defining type; never used for linking'
+        cast(null as {{ dbt.type_string() }}) as other_identifier_type,
+        cast(null as {{ dbt.type_string() }}) as other_identifier_hash,
+        'linked to ' || cast(hub_neighbours as {{ dbt.type_string() }}) || ' distinct values of one person-defining type; never used for linking'
             as detail
     from identifiers
     where is_hub
@@ -33,7 +33,7 @@ splits as (
         a.identifier_hash,
         b.identifier_type as other_identifier_type,
         b.identifier_hash as other_identifier_hash,
-        'link seen ' || cast(split_links.linked_at as varchar) || ' would join two values of a unique type; dropped'
+        'link seen ' || cast(split_links.linked_at as {{ dbt.type_string() }}) || ' would join two values of a unique type; dropped'
             as detail
     from split_links
     inner join identifiers as a on split_links.node_a = a.node_id
@@ -45,9 +45,9 @@ junk as (
         'junk_value' as conflict_reason,
         identifier_type,
         identifier_hash,
-        cast(null as varchar) as other_identifier_type,
-        cast(null as varchar) as other_identifier_hash,
-        'seen ' || cast(sum(sightings) as varchar) || ' times; never used for linking' as detail
+        cast(null as {{ dbt.type_string() }}) as other_identifier_type,
+        cast(null as {{ dbt.type_string() }}) as other_identifier_hash,
+        'seen ' || cast(sum(sightings) as {{ dbt.type_string() }}) || ' times; never used for linking' as detail
     from (
         select left_type as identifier_type, left_hash as identifier_hash, sightings
         from observations where is_left_junk and left_hash is not null

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', incremental_strategy='delete+insert', unique_key='as_of_date', on_schema_change='fail') }}
+{{ config(materialized='incremental', on_schema_change='fail', **fundcdp.incremental_by_date_config('as_of_date')) }}
 -- Each run's identifier -> person mapping, kept per as-of date so that changes between runs are visible.
 with
 
@@ -8,10 +8,10 @@ resolved as (
 
 final as (
     select
-        cast('{{ var("as_of_date") }}' as date) as as_of_date,
         identifier_type,
         identifier_hash,
-        person_id
+        person_id,
+        cast('{{ var("as_of_date") }}' as date) as as_of_date
     from resolved
 )
 

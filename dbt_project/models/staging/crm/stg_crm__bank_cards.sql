@@ -12,9 +12,9 @@ final as (
         card_number_hash,
         is_card_number_valid,
         card_bin,
-        bound_at,
+        cast(bound_at as timestamp) as bound_at,
         card_status,
-        updated_at,
+        cast(updated_at as timestamp) as updated_at,
         cast(arrival_date as date) as arrival_date,
         _source_file as source_file,
         _source_line as source_line

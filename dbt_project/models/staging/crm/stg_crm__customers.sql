@@ -31,7 +31,7 @@ final as (
         kyc_status,
         open_date,
         open_channel,
-        updated_at,
+        cast(updated_at as timestamp) as updated_at,
         cast(arrival_date as date) as arrival_date,
         _source_file as source_file,
         _source_line as source_line

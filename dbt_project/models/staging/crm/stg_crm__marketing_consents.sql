@@ -10,7 +10,7 @@ final as (
         channel,
         consent_status,
         consent_status = 'granted' as is_consented,
-        updated_at,
+        cast(updated_at as timestamp) as updated_at,
         cast(arrival_date as date) as arrival_date,
         _source_file as source_file,
         _source_line as source_line

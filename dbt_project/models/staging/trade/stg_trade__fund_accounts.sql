@@ -11,7 +11,7 @@ final as (
         open_date,
         open_channel,
         account_status,
-        updated_at,
+        cast(updated_at as timestamp) as updated_at,
         cast(arrival_date as date) as arrival_date,
         _source_file as source_file,
         _source_line as source_line

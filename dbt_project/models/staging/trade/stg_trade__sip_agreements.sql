@@ -14,7 +14,7 @@ final as (
         start_date,
         sip_status,
         status_changed_date,
-        updated_at,
+        cast(updated_at as timestamp) as updated_at,
         cast(arrival_date as date) as arrival_date,
         _source_file as source_file,
         _source_line as source_line

@@ -10,7 +10,7 @@ final as (
         fund_account_id,
         fund_code,
         trade_type,
-        order_at,
+        cast(order_at as timestamp) as order_at,
         cast(order_at as date) as order_date,
         confirm_date,
         order_status,
