@@ -40,9 +40,16 @@ def fundcdp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, s
     invocation = dbt.cli(
         ["build", "--vars", dbt_vars], context=context, target_path=settings.layout().dbt_target
     )
-    yield from invocation.stream()
-    # The dbt process must be gone (and its DuckDB lock released) before anything opens the warehouse.
-    invocation.process.wait()
+    completed = False
+    try:
+        yield from invocation.stream()
+        completed = True
+    finally:
+        # The dbt process must be gone (and its DuckDB lock released) before anything else opens the
+        # warehouse, also when the stream failed half-way.
+        if not completed and invocation.process.poll() is None:
+            invocation.process.terminate()
+        invocation.process.wait()
     stats = identity_stats(settings.layout().warehouse_db)
     if stats:
         context.log.info(f"ID-Mapping as of {as_of}: {stats}")

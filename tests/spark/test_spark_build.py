@@ -1,0 +1,97 @@
+"""The same dbt project on a local Spark session: builds with its data and unit tests, and gives the
+same person partition as DuckDB on the same raw layer. Run by `make test-spark` (CI runs it too)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.lib.ingest import land_table_day
+from orchestration.lib.layout import SOURCES, DataLayout
+from orchestration.lib.loader import LoadError
+from orchestration.lib.rules import JunkRules, load_business_rules
+from orchestration.lib.sources import ALL_TABLES
+from orchestration.paths import DBT_PROJECT_DIR
+
+KEY = b"spark-comparison-key"
+
+
+def dbt_build(layout: DataLayout, target: str, as_of: str) -> subprocess.CompletedProcess:
+    environment = {
+        **os.environ,
+        "FUNDCDP_DATA_DIR": str(layout.root),
+        "FUNDCDP_DBT_TARGET": target,
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "SPARK_LOCAL_IP": "127.0.0.1",
+    }
+    return subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "build", "--vars", f'{{"as_of_date": "{as_of}"}}',
+         "--target-path", str(layout.root / f"target_{target}"), "--log-path", str(layout.logs / target)],
+        cwd=DBT_PROJECT_DIR, env=environment, capture_output=True, text=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def both_engines(tmp_path_factory):
+    layout = DataLayout.at(tmp_path_factory.mktemp("spark") / "data")
+    layout.ensure()
+    subprocess.run(
+        [sys.executable, "-m", "demo_sources.generate", "--data-dir", str(layout.root), "--customers", "80",
+         "--days", "10", "--end-date", "2026-06-30"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    junk = JunkRules.from_rules(load_business_rules())
+    days = sorted({d for source in SOURCES for d in layout.landing_days(source)})
+    for spec in ALL_TABLES:
+        for day in days:
+            try:
+                land_table_day(layout, spec, day, KEY, junk, 0.05, 10)
+            except LoadError:
+                pass  # the generator's deliberately incomplete day
+    duck = dbt_build(layout, "duckdb", days[-1])
+    spark = dbt_build(layout, "spark", days[-1])
+    return layout, duck, spark
+
+
+def spark_table(layout: DataLayout, schema: str, table: str) -> str:
+    return f"read_parquet('{layout.root}/spark/warehouse/fundcdp_{schema}.db/{table}/**/*.parquet')"
+
+
+def test_every_model_data_test_and_unit_test_builds_on_duckdb_and_spark(both_engines):
+    _, duck, spark = both_engines
+    assert duck.returncode == 0, duck.stdout[-3000:]
+    assert spark.returncode == 0, spark.stdout[-3000:]
+    for output in (duck.stdout, spark.stdout):
+        assert " ERROR=0 " in output
+        assert "unit_test" in output or "regexes_keep_escapes_and_flags_on_every_engine" in output
+
+
+def test_spark_gives_the_same_person_partition_and_ids_as_duckdb(both_engines):
+    layout, _, _ = both_engines
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    on_duckdb = set(
+        con.execute(
+            "select identifier_type, identifier_hash, person_id from main_marts.person_identifiers"
+        ).fetchall()
+    )
+    events_duckdb = con.execute(
+        "select coalesce(exclusion_reason, 'valid'), count(*) from main_staging.stg_tracking__events "
+        "group by all"
+    ).fetchall()
+    con.close()
+    persons_on_spark = spark_table(layout, "marts", "person_identifiers")
+    on_spark = set(
+        duckdb.sql(f"select identifier_type, identifier_hash, person_id from {persons_on_spark}").fetchall()
+    )
+    events_spark = duckdb.sql(
+        "select coalesce(exclusion_reason, 'valid'), count(*) "
+        f"from {spark_table(layout, 'staging', 'stg_tracking__events')} group by all"
+    ).fetchall()
+    assert len(on_duckdb) > 200
+    assert on_spark == on_duckdb
+    assert sorted(events_spark) == sorted(events_duckdb)
