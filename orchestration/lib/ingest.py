@@ -51,6 +51,7 @@ MANIFEST_SCHEMA = pa.schema(
         ("status", pa.string()),
         ("duplicate_of", pa.string()),
         ("replaced_sha256", pa.string()),
+        ("ignored_columns", pa.string()),
         ("loaded_at", pa.timestamp("us")),
     ]
 )
@@ -398,6 +399,8 @@ def _manifest_row(
         "status": status,
         "duplicate_of": duplicate_of,
         "replaced_sha256": previous["content_sha256"] if previous and status == "corrected" else None,
+        # Columns the file delivered beyond the table's spec: not loaded, but never silently.
+        "ignored_columns": ",".join(parsed.ignored_columns) if parsed and parsed.ignored_columns else None,
         "loaded_at": loaded_at,
     }
     return pa.Table.from_pylist([row], schema=MANIFEST_SCHEMA)

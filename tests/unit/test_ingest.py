@@ -262,3 +262,20 @@ def test_incomplete_or_unreconciled_day_fails_naming_file_and_difference(layout)
     with pytest.raises(LoadError, match=r"amount total 2000.50, loaded 2000.00 \(difference -0.50\)"):
         land(layout, ORDERS, "2026-06-04")
     assert not list(layout.raw.rglob("*.parquet")), "a failed day writes nothing"
+
+
+def test_extra_delivered_columns_are_recorded_in_the_manifest(layout):
+    header = ORDER_HEADER + ",promo_code"
+    write_day(
+        layout,
+        "trade",
+        "2026-06-02",
+        {"trade_orders_20260602.csv": f"{header}\n{order_line('O1')},SPRING\n"},
+        {"trade_orders_20260602.csv": (1, "1000.00")},
+    )
+    land(layout, ORDERS, "2026-06-02")
+    (row,) = duckdb.sql(
+        "select ignored_columns, rows_loaded "
+        f"from read_parquet('{layout.raw}/ingest/load_manifest/*/*.parquet')"
+    ).fetchall()
+    assert row == ("promo_code", 1)

@@ -19,6 +19,7 @@ final as (
         status as load_status,
         duplicate_of,
         replaced_sha256,
+        ignored_columns,
         cast(loaded_at as timestamp) as loaded_at
     from source
 )
