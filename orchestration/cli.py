@@ -51,32 +51,21 @@ def run_pipeline() -> int:
         _generate_demo_data(layout)
     import dagster as dg
 
-    from orchestration.defs.ingest.assets import raw_assets
+    from orchestration.defs.pipeline import build_warehouse, delivered_days, load_raw
     from orchestration.defs.resources import DemoHashKeyWarning, FundcdpSettings
-    from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
     from orchestration.lib.summary import format_summary
 
     warnings.simplefilter("once", DemoHashKeyWarning)
-    days = sorted({day for source in SOURCES for day in layout.landing_days(source)})
+    days = delivered_days(layout)
     instance = dg.DagsterInstance.get()
-    resources = {"settings": FundcdpSettings(), "dbt": dbt_resource()}
     started = time.monotonic()
     print(f"loading {len(days)} delivery days {days[0]} .. {days[-1]} into raw/", flush=True)
-    load = dg.materialize(
-        raw_assets,
-        instance=instance,
-        resources=resources,
-        tags={
-            "dagster/asset_partition_range_start": days[0],
-            "dagster/asset_partition_range_end": days[-1],
-        },
-        raise_on_error=False,
-    )
+    load = load_raw(instance, days)
     failures = _failure_messages(load)
     print(
         f"raw layer loaded in {time.monotonic() - started:.1f} s; building the warehouse with dbt", flush=True
     )
-    build = dg.materialize([fundcdp_dbt_models], instance=instance, resources=resources, raise_on_error=False)
+    build = build_warehouse(instance)
     failures += _failure_messages(build)
     print(f"done in {time.monotonic() - started:.1f} s\n", flush=True)
     print(format_summary(layout, failures))

@@ -100,26 +100,11 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
     saved = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)
     try:
-        from orchestration.defs.ingest.assets import raw_assets
-        from orchestration.defs.resources import FundcdpSettings
-        from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
+        from orchestration.defs.pipeline import build_warehouse, delivered_days, load_raw
 
-        days = sorted({d for source in ("trade", "crm", "tracking") for d in layout.landing_days(source)})
         instance = dg.DagsterInstance.local_temp(tempdir=str(layout.dagster_home))
-        resources = {"settings": FundcdpSettings(), "dbt": dbt_resource()}
-        load = dg.materialize(
-            raw_assets,
-            instance=instance,
-            resources=resources,
-            tags={
-                "dagster/asset_partition_range_start": days[0],
-                "dagster/asset_partition_range_end": days[-1],
-            },
-            raise_on_error=False,
-        )
-        build = dg.materialize(
-            [fundcdp_dbt_models], instance=instance, resources=resources, raise_on_error=False
-        )
+        load = load_raw(instance, delivered_days(layout))
+        build = build_warehouse(instance)
         yield BuiltWarehouse(layout, load, build)
     finally:
         for name, value in saved.items():
