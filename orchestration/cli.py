@@ -40,7 +40,8 @@ def _failure_messages(result) -> list[str]:
     messages = []
     for event in result.all_events:
         if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            messages.append(event.step_failure_data.error.message.strip().splitlines()[0])
+            first_line = event.step_failure_data.error.message.strip().splitlines()[0]
+            messages.append(first_line.removeprefix("dagster._core.definitions.events.Failure: "))
     return messages
 
 

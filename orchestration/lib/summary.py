@@ -102,5 +102,6 @@ def format_summary(layout: DataLayout, failures: list[str]) -> str:
         lines += ["", "Staging models and marts (warehouse.duckdb):"]
         lines += [f"  {name:<36}{count:>10}" for name, count in counts]
     if failures:
-        lines += ["", "FAILURES:"] + [f"  {failure}" for failure in failures]
+        lines += ["", "NOT LOADED / FAILED (fix or re-deliver, then run again):"]
+        lines += [f"  {failure}" for failure in failures]
     return "\n".join(lines)
