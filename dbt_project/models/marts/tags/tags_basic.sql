@@ -1,0 +1,122 @@
+-- Dimension 1, basic info: one row per person, as of var('as_of_date').
+{%- set as_of = var('as_of_date') %}
+{%- set tags = var('fundcdp')['tags'] %}
+{%- set bands = tags['age_band_lower_bounds'] %}
+
+with
+
+persons as (
+    select * from {{ ref('persons') }}
+),
+
+customers as (
+    select * from {{ ref('int_person_customers') }}
+),
+
+events as (
+    select * from {{ ref('int_events_attributed') }}
+    where person_id is not null
+),
+
+platform_usage as (
+    select
+        person_id,
+        platform,
+        count(*) as platform_events,
+        row_number() over (partition by person_id order by count(*) desc, platform) as platform_rank
+    from events
+    where event_date > {{ dbt.dateadd('day', -tags['platform_window_days'], "cast('" ~ as_of ~ "' as date)") }}
+    group by person_id, platform
+),
+
+first_touch as (
+    select person_id, utm_source
+    from (
+        select
+            person_id,
+            utm_source,
+            row_number() over (partition by person_id order by event_at, event_id) as touch_rank
+        from events
+        where utm_source is not null
+    ) as touches
+    where touch_rank = 1
+),
+
+sign_ups as (
+    select person_id, min(event_date) as sign_up_date
+    from events
+    where event_name = 'sign_up'
+    group by person_id
+),
+
+with_birth as (
+    select
+        persons.person_id,
+        coalesce(customers.gender, customers.id_gender) as gender,
+        coalesce(customers.birth_date, customers.id_birth_date) as birth_date,
+        customers.province,
+        customers.city,
+        customers.open_date,
+        cast(persons.first_seen_at as date) as first_seen_date
+    from persons
+    left join customers on persons.person_id = customers.person_id
+),
+
+final as (
+    select
+        with_birth.person_id,
+        with_birth.gender,
+        cast(
+            extract(year from cast('{{ as_of }}' as date)) - extract(year from with_birth.birth_date)
+            - case
+                when extract(month from cast('{{ as_of }}' as date)) * 100 + extract(day from cast('{{ as_of }}' as date))
+                    < extract(month from with_birth.birth_date) * 100 + extract(day from with_birth.birth_date)
+                    then 1
+                else 0
+            end
+            as integer
+        ) as age,
+        with_birth.birth_date,
+        with_birth.province,
+        with_birth.city,
+        platform_usage.platform as main_platform,
+        case platform_usage.platform
+            when 'ios' then 'mobile_app'
+            when 'android' then 'mobile_app'
+            when 'h5' then 'mobile_web'
+            when 'web' then 'pc_web'
+            when 'wechat_mp' then 'wechat_mini_program'
+        end as device_type,
+        coalesce(first_touch.utm_source, 'organic') as registration_channel,
+        coalesce(sign_ups.sign_up_date, with_birth.open_date, with_birth.first_seen_date) as registration_date,
+        cast('{{ as_of }}' as date) as as_of_date
+    from with_birth
+    left join platform_usage
+        on with_birth.person_id = platform_usage.person_id and platform_usage.platform_rank = 1
+    left join first_touch on with_birth.person_id = first_touch.person_id
+    left join sign_ups on with_birth.person_id = sign_ups.person_id
+),
+
+banded as (
+    select
+        person_id,
+        gender,
+        age,
+        case
+            when age is null then null
+            {%- for lower in bands | reverse %}
+            when age >= {{ lower }} then '{{ lower }}{{ "+" if loop.first else "-" ~ (bands[bands | length - loop.index + 1] - 1) }}'
+            {%- endfor %}
+        end as age_band,
+        birth_date,
+        province,
+        city,
+        main_platform,
+        device_type,
+        registration_channel,
+        registration_date,
+        as_of_date
+    from final
+)
+
+select * from banded

@@ -1,0 +1,104 @@
+-- Dimension 5, user value: RFM and high net worth, one row per person, as of var('as_of_date').
+-- R, F, M scores are 1-5 by percent rank (equal values share a score, on every engine); the RFM group
+-- is the first match in the documented order below.
+{%- set as_of = var('as_of_date') %}
+{%- set tags = var('fundcdp')['tags'] %}
+{%- set as_of_date = "cast('" ~ as_of ~ "' as date)" %}
+
+with
+
+persons as (
+    select person_id from {{ ref('persons') }}
+),
+
+orders as (
+    select * from {{ ref('int_trade_orders_attributed') }}
+    where person_id is not null
+        and order_status = 'confirmed'
+        and trade_type in ('purchase', 'subscription', 'sip_deduction')
+        and confirm_date <= {{ as_of_date }}
+        and confirm_date > {{ dbt.dateadd('day', -tags['rfm_window_days'], as_of_date) }}
+),
+
+holdings as (
+    select * from {{ ref('stg_trade__holdings') }}
+    where snapshot_date <= {{ as_of_date }} and arrival_date <= {{ as_of_date }}
+),
+
+latest_snapshot as (
+    select fund_account_id, max(snapshot_date) as snapshot_date
+    from holdings
+    group by fund_account_id
+),
+
+account_persons as (
+    select identifier_hash, person_id
+    from {{ ref('int_identity_persons') }}
+    where identifier_type = 'fund_account_id'
+),
+
+aum as (
+    select account_persons.person_id, cast(sum(holdings.market_value_cny) as decimal(38, 2)) as aum_cny
+    from holdings
+    inner join latest_snapshot
+        on holdings.fund_account_id = latest_snapshot.fund_account_id
+        and holdings.snapshot_date = latest_snapshot.snapshot_date
+    inner join account_persons
+        on {{ sha256_hex("'fund_account_id:' || holdings.fund_account_id") }} = account_persons.identifier_hash
+    group by account_persons.person_id
+),
+
+rfm_values as (
+    select
+        person_id,
+        cast({{ dbt.datediff('max(confirm_date)', as_of_date, 'day') }} as bigint) as recency_days,
+        count(*) as frequency,
+        cast(sum(amount_cny) as decimal(38, 2)) as monetary_cny
+    from orders
+    group by person_id
+),
+
+rfm_scores as (
+    select
+        *,
+        cast(least(5, 1 + floor(percent_rank() over (order by recency_days desc) * 5)) as integer) as recency_score,
+        cast(least(5, 1 + floor(percent_rank() over (order by frequency) * 5)) as integer) as frequency_score,
+        cast(least(5, 1 + floor(percent_rank() over (order by monetary_cny) * 5)) as integer) as monetary_score
+    from rfm_values
+),
+
+final as (
+    select
+        persons.person_id,
+        rfm_scores.recency_days,
+        coalesce(rfm_scores.frequency, 0) as frequency,
+        coalesce(rfm_scores.monetary_cny, cast(0 as decimal(38, 2))) as monetary_cny,
+        rfm_scores.recency_score,
+        rfm_scores.frequency_score,
+        rfm_scores.monetary_score,
+        case
+            when rfm_scores.person_id is null then 'no_purchase'
+            when recency_score >= 4 and frequency_score >= 4 and monetary_score >= 4 then 'champions'
+            when recency_score <= 2 and frequency_score >= 4 and monetary_score >= 4 then 'cant_lose'
+            when recency_score <= 2 and frequency_score >= 3 then 'at_risk'
+            when frequency_score >= 4 then 'loyal'
+            when recency_score >= 4 and frequency_score <= 2 then 'promising'
+            when recency_score = 1 and frequency_score <= 2 then 'lost'
+            when recency_score <= 2 and frequency_score <= 2 then 'hibernating'
+            else 'need_attention'
+        end as rfm_group,
+        coalesce(aum.aum_cny, cast(0 as decimal(38, 2))) as aum_cny,
+        coalesce(aum.aum_cny, 0) >= {{ tags['high_net_worth_min_aum_cny'] }} as is_high_net_worth,
+        case
+            when coalesce(aum.aum_cny, 0) >= {{ tags['high_net_worth_min_aum_cny'] }} then 'high_net_worth'
+            when coalesce(aum.aum_cny, 0) >= {{ tags['affluent_min_aum_cny'] }} then 'affluent'
+            when coalesce(aum.aum_cny, 0) > 0 then 'mass'
+            else 'no_holdings'
+        end as value_tier,
+        {{ as_of_date }} as as_of_date
+    from persons
+    left join rfm_scores on persons.person_id = rfm_scores.person_id
+    left join aum on persons.person_id = aum.person_id
+)
+
+select * from final
