@@ -25,7 +25,7 @@ platform_usage as (
         count(*) as platform_events,
         row_number() over (partition by person_id order by count(*) desc, platform) as platform_rank
     from events
-    where event_date > {{ dbt.dateadd('day', -tags['platform_window_days'], "cast('" ~ as_of ~ "' as date)") }}
+    where event_date > {{ days_before("cast('" ~ as_of ~ "' as date)", tags['platform_window_days']) }}
     group by person_id, platform
 ),
 

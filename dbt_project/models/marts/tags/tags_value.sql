@@ -17,7 +17,7 @@ orders as (
         and order_status = 'confirmed'
         and trade_type in ('purchase', 'subscription', 'sip_deduction')
         and confirm_date <= {{ as_of_date }}
-        and confirm_date > {{ dbt.dateadd('day', -tags['rfm_window_days'], as_of_date) }}
+        and confirm_date > {{ days_before(as_of_date, tags['rfm_window_days']) }}
 ),
 
 holdings as (
@@ -51,7 +51,7 @@ aum as (
 rfm_values as (
     select
         person_id,
-        cast({{ dbt.datediff('max(confirm_date)', as_of_date, 'day') }} as bigint) as recency_days,
+        cast({{ days_between('max(confirm_date)', as_of_date) }} as bigint) as recency_days,
         count(*) as frequency,
         cast(sum(amount_cny) as decimal(38, 2)) as monetary_cny
     from orders
