@@ -182,6 +182,17 @@ def person_map(layout: DataLayout) -> dict[tuple[str, str], str]:
         con.close()
 
 
+def tag_rows(layout: DataLayout) -> dict[str, list[tuple]]:
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    try:
+        return {
+            table: con.execute(f"select * from main_marts.{table} order by person_id").fetchall()
+            for table in ("tags_basic", "tags_activity", "tags_value")
+        }
+    finally:
+        con.close()
+
+
 def hashed(identifier_type: str, value: str) -> tuple[str, str]:
     if identifier_type in ("phone", "id_number", "email"):
         normalise = {
@@ -216,6 +227,7 @@ def identity_runs(tmp_path_factory):
     land_day(layout, DAY1)
     dbt_build(layout, DAY1)
     day1 = person_map(layout)
+    tags_day1 = tag_rows(layout)
     write_delivery(layout, DAY2, day2_rows())
     land_day(layout, DAY2)
     dbt_build(layout, DAY2)
@@ -224,7 +236,17 @@ def identity_runs(tmp_path_factory):
     rebuild.ensure()
     shutil.copytree(layout.raw, rebuild.raw, dirs_exist_ok=True)
     dbt_build(rebuild, DAY2)
-    return {"layout": layout, "day1": day1, "day2": day2, "rebuilt": person_map(rebuild)}
+    rebuilt = person_map(rebuild)
+    # Day 2's data has arrived: tags recomputed as of day 1 must be exactly what day 1 gave.
+    dbt_build(layout, DAY1)
+    return {
+        "layout": layout,
+        "day1": day1,
+        "day2": day2,
+        "rebuilt": rebuilt,
+        "tags_day1": tags_day1,
+        "tags_day1_again": tag_rows(layout),
+    }
 
 
 @pytest.mark.parametrize(
@@ -342,3 +364,10 @@ def test_a_chain_of_ten_thousand_links_is_one_component_in_few_passes(tmp_path):
     con.close()
     assert sizes == [2, 10001]
     assert logged_passes == passes
+
+
+def test_tags_as_of_a_day_do_not_change_when_later_data_arrives(identity_runs):
+    before, after = identity_runs["tags_day1"], identity_runs["tags_day1_again"]
+    persons_on_day1 = len(set(identity_runs["day1"].values()))
+    assert [len(rows) for rows in before.values()] == [persons_on_day1] * 3
+    assert after == before

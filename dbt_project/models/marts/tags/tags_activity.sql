@@ -1,0 +1,184 @@
+-- Dimension 4, activity and lifecycle stage: one row per person, as of var('as_of_date').
+{%- set as_of = var('as_of_date') %}
+{%- set tags = var('fundcdp')['tags'] %}
+{%- set as_of_date = "cast('" ~ as_of ~ "' as date)" %}
+
+with
+
+persons as (
+    select person_id from {{ ref('persons') }}
+),
+
+events as (
+    select person_id, event_id, event_at, event_date, app_section, event_name, client_time_ms
+    from {{ ref('int_events_attributed') }}
+    where person_id is not null
+),
+
+purchases as (
+    select person_id, confirm_date
+    from {{ ref('int_trade_orders_attributed') }}
+    where person_id is not null
+        and order_status = 'confirmed'
+        and trade_type in ('purchase', 'subscription', 'sip_deduction')
+        and confirm_date <= {{ as_of_date }}
+),
+
+trades as (
+    select person_id, max(confirm_date) as last_trade_date, min(confirm_date) as first_purchase_date
+    from purchases
+    group by person_id
+),
+
+-- Trade history before the delivered window is not in the data: a holding in a snapshot proves an
+-- earlier purchase, made no earlier than the account opening, which stands in for it.
+held_accounts as (
+    select distinct fund_account_id
+    from {{ ref('stg_trade__holdings') }}
+    where snapshot_date <= {{ as_of_date }} and arrival_date <= {{ as_of_date }} and shares > 0
+),
+
+holding_since as (
+    select account_persons.person_id, min(accounts.open_date) as holding_since_date
+    from held_accounts
+    inner join {{ ref('stg_trade__fund_accounts') }} as accounts
+        on held_accounts.fund_account_id = accounts.fund_account_id
+        and accounts.arrival_date <= {{ as_of_date }}
+    inner join {{ ref('int_identity_persons') }} as account_persons
+        on account_persons.identifier_type = 'fund_account_id'
+        and {{ sha256_hex("'fund_account_id:' || held_accounts.fund_account_id") }} = account_persons.identifier_hash
+    group by account_persons.person_id
+),
+
+gaps as (
+    select
+        person_id,
+        client_time_ms,
+        client_time_ms - lag(client_time_ms) over (partition by person_id order by client_time_ms, event_id)
+            as gap_ms
+    from events
+    where event_date > {{ days_before(as_of_date, 30) }}
+),
+
+sessions as (
+    select
+        person_id,
+        sum(case when gap_ms is null or gap_ms > {{ tags['session_gap_minutes'] }} * 60000 then 1 else 0 end)
+            as sessions_30d
+    from gaps
+    group by person_id
+),
+
+sections as (
+    select person_id, app_section
+    from (
+        select
+            person_id,
+            app_section,
+            row_number() over (partition by person_id order by count(*) desc, app_section) as section_rank
+        from events
+        where app_section is not null and event_date > {{ days_before(as_of_date, 90) }}
+        group by person_id, app_section
+    ) as ranked
+    where section_rank = 1
+),
+
+favourite_events as (
+    select person_id, event_name
+    from (
+        select
+            person_id,
+            event_name,
+            row_number() over (partition by person_id order by count(*) desc, event_name) as event_rank
+        from events
+        where event_date > {{ days_before(as_of_date, 90) }}
+            and event_name not in ('app_start', 'page_view', 'click', 'login')
+        group by person_id, event_name
+    ) as ranked
+    where event_rank = 1
+),
+
+activity as (
+    select
+        person_id,
+        max(event_at) as last_active_at,
+        count(distinct case when event_date > {{ days_before(as_of_date, 7) }} then event_date end)
+            as active_days_7d,
+        count(distinct case when event_date > {{ days_before(as_of_date, 30) }} then event_date end)
+            as active_days_30d,
+        count(distinct case
+            when event_date > {{ days_before(as_of_date, 60) }} and event_date <= {{ days_before(as_of_date, 30) }}
+                then event_date
+        end) as active_days_prior_30d,
+        count(distinct case when event_date > {{ days_before(as_of_date, 90) }} then event_date end)
+            as active_days_90d
+    from events
+    group by person_id
+),
+
+joined as (
+    select
+        persons.person_id,
+        activity.last_active_at,
+        coalesce(activity.active_days_7d, 0) as active_days_7d,
+        coalesce(activity.active_days_30d, 0) as active_days_30d,
+        coalesce(activity.active_days_prior_30d, 0) as active_days_prior_30d,
+        coalesce(activity.active_days_90d, 0) as active_days_90d,
+        coalesce(sessions.sessions_30d, 0) as sessions_30d,
+        sections.app_section as most_visited_section,
+        favourite_events.event_name as preferred_event,
+        case
+            when holding_since.holding_since_date is null then trades.first_purchase_date
+            when trades.first_purchase_date is null then holding_since.holding_since_date
+            when holding_since.holding_since_date < trades.first_purchase_date then holding_since.holding_since_date
+            else trades.first_purchase_date
+        end as investor_since_date,
+        -- days since the last contact of any kind (an event or a confirmed purchase)
+        {{ days_between(
+            "greatest(coalesce(cast(activity.last_active_at as date), trades.last_trade_date),"
+            ~ " coalesce(trades.last_trade_date, cast(activity.last_active_at as date)))",
+            as_of_date
+        ) }} as days_since_last_contact
+    from persons
+    left join activity on persons.person_id = activity.person_id
+    left join sessions on persons.person_id = sessions.person_id
+    left join sections on persons.person_id = sections.person_id
+    left join favourite_events on persons.person_id = favourite_events.person_id
+    left join trades on persons.person_id = trades.person_id
+    left join holding_since on persons.person_id = holding_since.person_id
+),
+
+staged as (
+    select
+        *,
+        case
+            when days_since_last_contact is null or days_since_last_contact >= {{ tags['churned_after_days'] }}
+                then 'churned'
+            when days_since_last_contact >= {{ tags['dormant_after_days'] }} then 'dormant'
+            when investor_since_date is null then 'introduction'
+            when {{ days_between('investor_since_date', as_of_date) }} < {{ tags['growth_days'] }} then 'growth'
+            else 'mature'
+        end as lifecycle_stage
+    from joined
+),
+
+final as (
+    select
+        person_id,
+        last_active_at,
+        cast(active_days_7d as bigint) as active_days_7d,
+        cast(active_days_30d as bigint) as active_days_30d,
+        cast(active_days_90d as bigint) as active_days_90d,
+        cast(sessions_30d as bigint) as sessions_30d,
+        most_visited_section,
+        preferred_event,
+        lifecycle_stage,
+        lifecycle_stage in ('growth', 'mature')
+            and active_days_prior_30d >= {{ tags['churn_warning_min_prior_days'] }}
+            and active_days_30d < {{ tags['churn_warning_ratio'] }} * active_days_prior_30d
+            as has_churn_warning,
+        {{ as_of_date }} as as_of_date
+    from staged
+)
+
+select * from final
