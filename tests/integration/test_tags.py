@@ -58,3 +58,14 @@ def test_value_tags_on_demo_data_are_plausible(built_warehouse):
     assert persons == tagged == resolved
     assert 0 < purchasers < persons
     assert hnw == hnw_by_aum > 0
+
+
+def test_every_catalogued_tag_is_populated_and_covered(built_warehouse):
+    con = duckdb.connect(str(built_warehouse.layout.warehouse_db), read_only=True)
+    rows = con.execute("select tag_code, persons_with_value, persons from main_marts.tag_coverage").fetchall()
+    (catalogued,) = con.execute("select count(*) from main_marts.tag_catalog").fetchone()
+    (persons,) = con.execute("select count(*) from main_marts.persons").fetchone()
+    con.close()
+    assert len(rows) == catalogued
+    assert {total for _, _, total in rows} == {persons}
+    assert [code for code, with_value, _ in rows if with_value == 0] == []

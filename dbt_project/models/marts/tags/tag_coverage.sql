@@ -1,0 +1,48 @@
+-- Coverage per tag: the share of persons with a value, as of the as-of date. One row per catalogued tag.
+{%- set tag_tables = ['tags_basic', 'tags_account', 'tags_activity', 'tags_value'] %}
+-- depends_on: {{ ref('tags_basic') }}, {{ ref('tags_account') }}, {{ ref('tags_activity') }}, {{ ref('tags_value') }}
+
+with
+
+catalog as (
+    select tag_code, tag_table, dimension from {{ ref('tag_catalog') }}
+),
+
+counts as (
+    {%- set selects = [] %}
+    {%- if execute %}
+        {%- for table in tag_tables %}
+            {%- for column in adapter.get_columns_in_relation(ref(table)) %}
+                {%- if column.name not in ('person_id', 'as_of_date') %}
+                    {%- do selects.append(
+                        "select '" ~ table ~ "' as tag_table, '" ~ column.name ~ "' as tag_code, count("
+                        ~ column.name ~ ") as persons_with_value, count(*) as persons from " ~ ref(table)
+                    ) %}
+                {%- endif %}
+            {%- endfor %}
+        {%- endfor %}
+    {%- endif %}
+    {%- if selects %}
+    {{ selects | join('\n    union all\n    ') }}
+    {%- else %}
+    select '' as tag_table, '' as tag_code, 0 as persons_with_value, 0 as persons
+    {%- endif %}
+),
+
+final as (
+    select
+        catalog.tag_code,
+        catalog.tag_table,
+        catalog.dimension,
+        cast(coalesce(counts.persons_with_value, 0) as bigint) as persons_with_value,
+        cast(coalesce(counts.persons, 0) as bigint) as persons,
+        cast(
+            case when coalesce(counts.persons, 0) = 0 then 0 else counts.persons_with_value * 1.0 / counts.persons end
+            as double
+        ) as coverage_share,
+        cast('{{ var("as_of_date") }}' as date) as as_of_date
+    from catalog
+    left join counts on catalog.tag_code = counts.tag_code and catalog.tag_table = counts.tag_table
+)
+
+select * from final
