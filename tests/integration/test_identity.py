@@ -187,7 +187,7 @@ def tag_rows(layout: DataLayout) -> dict[str, list[tuple]]:
     try:
         return {
             table: con.execute(f"select * from main_marts.{table} order by person_id").fetchall()
-            for table in ("tags_basic", "tags_account", "tags_activity", "tags_value")
+            for table in ("tags_basic", "tags_account", "tags_business", "tags_activity", "tags_value")
         }
     finally:
         con.close()
@@ -369,5 +369,5 @@ def test_a_chain_of_ten_thousand_links_is_one_component_in_few_passes(tmp_path):
 def test_tags_as_of_a_day_do_not_change_when_later_data_arrives(identity_runs):
     before, after = identity_runs["tags_day1"], identity_runs["tags_day1_again"]
     persons_on_day1 = len(set(identity_runs["day1"].values()))
-    assert [len(rows) for rows in before.values()] == [persons_on_day1] * 4
+    assert [len(rows) for rows in before.values()] == [persons_on_day1] * 5
     assert after == before

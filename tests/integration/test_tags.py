@@ -23,7 +23,7 @@ def test_tag_tables_and_catalog_agree_in_both_directions(built_warehouse):
         if name not in KEYS
     }
     con.close()
-    assert tables == ["tags_account", "tags_activity", "tags_basic", "tags_value"]
+    assert tables == ["tags_account", "tags_activity", "tags_basic", "tags_business", "tags_value"]
     assert set(catalog) == columns
 
 

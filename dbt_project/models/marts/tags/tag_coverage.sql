@@ -1,6 +1,7 @@
 -- Coverage per tag: the share of persons with a value, as of the as-of date. One row per catalogued tag.
-{%- set tag_tables = ['tags_basic', 'tags_account', 'tags_activity', 'tags_value'] %}
--- depends_on: {{ ref('tags_basic') }}, {{ ref('tags_account') }}, {{ ref('tags_activity') }}, {{ ref('tags_value') }}
+{%- set tag_tables = ['tags_basic', 'tags_account', 'tags_business', 'tags_activity', 'tags_value'] %}
+-- depends_on: {{ ref('tags_basic') }}, {{ ref('tags_account') }}, {{ ref('tags_business') }}
+-- depends_on: {{ ref('tags_activity') }}, {{ ref('tags_value') }}
 
 with
 
