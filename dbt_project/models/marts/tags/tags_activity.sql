@@ -20,7 +20,7 @@ purchases as (
     from {{ ref('int_trade_orders_attributed') }}
     where person_id is not null
         and order_status = 'confirmed'
-        and trade_type in ('purchase', 'subscription', 'sip_deduction')
+        and trade_type in ({{ purchase_trade_types() }})
         and confirm_date <= {{ as_of_date }}
 ),
 

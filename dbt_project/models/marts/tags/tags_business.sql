@@ -75,7 +75,7 @@ first_held as (
 first_bought as (
     select person_id, fund_code, min(confirm_date) as first_bought_date
     from orders
-    where trade_type in ('purchase', 'subscription', 'sip_deduction')
+    where trade_type in ({{ purchase_trade_types() }})
     group by person_id, fund_code
 ),
 
@@ -135,7 +135,7 @@ fund_type_amounts as (
         ) as type_rank
     from orders
     inner join products on orders.fund_code = products.fund_code
-    where orders.trade_type in ('purchase', 'subscription', 'sip_deduction')
+    where orders.trade_type in ({{ purchase_trade_types() }})
     group by orders.person_id, products.fund_type
 ),
 
@@ -147,16 +147,16 @@ trade_summary as (
         sum(case when confirm_date > {{ days_before(as_of_date, days) }} then amount_cny else 0 end)
             as trade_amount_{{ days }}d_cny,
         {%- endfor %}
-        min(case when trade_type in ('purchase', 'subscription', 'sip_deduction') then confirm_date end)
+        min(case when trade_type in ({{ purchase_trade_types() }}) then confirm_date end)
             as first_purchase_date,
-        max(case when trade_type in ('purchase', 'subscription', 'sip_deduction') then confirm_date end)
+        max(case when trade_type in ({{ purchase_trade_types() }}) then confirm_date end)
             as last_purchase_date,
         sum(case
             when trade_type = 'redemption' and confirm_date > {{ days_before(as_of_date, 365) }} then amount_cny
             else 0
         end) as redeemed_365d_cny,
         sum(case
-            when trade_type in ('purchase', 'subscription', 'sip_deduction')
+            when trade_type in ({{ purchase_trade_types() }})
                 and confirm_date > {{ days_before(as_of_date, 365) }} then amount_cny
             else 0
         end) as purchased_365d_cny
