@@ -5,8 +5,8 @@
     would join two different unique values is dropped. Conflicted components are rare and small, so this runs
     in Jinja over their links fetched with run_query; everything else never leaves SQL.
 
-    Returns (assignments, dropped): lists of (node_id, cluster_node_id) for every node of a conflicted
-    component, and of (node_a, node_b, linked_at) for the dropped links. -#}
+    Returns the list of (node_id, cluster_node_id) for every node of a conflicted component; the dropped
+    links follow from it (int_identity_split_links). -#}
 {% macro split_unique_conflicts(identifiers, links, components) %}
     {%- set unique_types = var('fundcdp')['identity']['unique_types'] -%}
     {%- set type_list -%}{% for t in unique_types %}'{{ t }}'{{ ", " if not loop.last }}{% endfor %}{%- endset -%}
@@ -25,7 +25,7 @@
     ) -%}
     {#- Newest first; at equal times links to a unique-type value (a record's own ID number) first. -#}
     {%- set link_rows = run_query(
-        'select l.node_a, l.node_b, cast(l.linked_at as ' ~ dbt.type_string() ~ ') as linked_at from ' ~ links ~ ' as l'
+        'select l.node_a, l.node_b from ' ~ links ~ ' as l'
         ~ ' join ' ~ components ~ ' as c on l.node_a = c.node_id'
         ~ ' join ' ~ identifiers ~ ' as ia on l.node_a = ia.node_id'
         ~ ' join ' ~ identifiers ~ ' as ib on l.node_b = ib.node_id'
@@ -42,16 +42,14 @@
         {%- do unique_value.update({row[0]: row[1]}) -%}
         {%- do size.update({row[0]: 1}) -%}
     {%- endfor -%}
-    {%- set dropped = [] -%}
     {%- for link in link_rows -%}
         {%- set ra = fundcdp.union_find_root(parent, link[0]) -%}
         {%- set rb = fundcdp.union_find_root(parent, link[1]) -%}
         {%- if ra != rb -%}
             {%- set ua = unique_value[ra] -%}
             {%- set ub = unique_value[rb] -%}
-            {%- if ua is not none and ub is not none and ua != ub -%}
-                {%- do dropped.append((link[0], link[1], link[2])) -%}
-            {%- else -%}
+            {#- A link that would join two different unique values is dropped (not unioned). -#}
+            {%- if ua is none or ub is none or ua == ub -%}
                 {#- Union by size keeps trees shallow. -#}
                 {%- set big, small = (ra, rb) if size[ra] >= size[rb] else (rb, ra) -%}
                 {%- do parent.update({small: big}) -%}
@@ -64,7 +62,7 @@
     {%- for row in node_rows -%}
         {%- do assignments.append((row[0], fundcdp.union_find_root(parent, row[0]))) -%}
     {%- endfor -%}
-    {{ return((assignments, dropped)) }}
+    {{ return(assignments) }}
 {% endmacro %}
 
 {% macro union_find_root(parent, node) %}

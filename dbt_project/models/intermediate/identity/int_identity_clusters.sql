@@ -5,11 +5,11 @@
 -- numbers) is split by replaying its links newest first (macro split_unique_conflicts).
 
 {%- if execute %}
-    {%- set assignments, dropped = fundcdp.split_unique_conflicts(
+    {%- set assignments = fundcdp.split_unique_conflicts(
         ref('int_identity_identifiers'), ref('int_identity_links'), ref('int_identity_components')
     ) %}
 {%- else %}
-    {%- set assignments, dropped = [], [] %}
+    {%- set assignments = [] %}
 {%- endif %}
 
 with

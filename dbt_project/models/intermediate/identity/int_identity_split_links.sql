@@ -1,25 +1,24 @@
 {{ config(materialized='table') }}
--- depends_on: {{ ref('int_identity_identifiers') }}
--- depends_on: {{ ref('int_identity_links') }}
--- depends_on: {{ ref('int_identity_components') }}
--- Links dropped when splitting a component that held two values of a unique type.
-
-{%- if execute %}
-    {%- set assignments, dropped = fundcdp.split_unique_conflicts(
-        ref('int_identity_identifiers'), ref('int_identity_links'), ref('int_identity_components')
-    ) %}
-{%- else %}
-    {%- set assignments, dropped = [], [] %}
-{%- endif %}
+-- Links dropped when a component holding two values of a unique type was split: exactly the usable
+-- links whose ends ended up in different clusters (a kept link always joins one cluster, and a dropped
+-- link joined two sets holding different unique values, which no later link can merge).
 
 with
 
-dropped as (
-    {{ fundcdp.inline_rows(dropped, ['node_a', 'node_b', 'linked_at'], ['bigint', 'bigint', 'timestamp']) }}
+links as (
+    select * from {{ ref('int_identity_links') }}
+),
+
+clusters as (
+    select * from {{ ref('int_identity_clusters') }}
 ),
 
 final as (
-    select node_a, node_b, linked_at from dropped
+    select links.node_a, links.node_b, links.linked_at
+    from links
+    inner join clusters as cluster_a on links.node_a = cluster_a.node_id
+    inner join clusters as cluster_b on links.node_b = cluster_b.node_id
+    where cluster_a.cluster_node_id <> cluster_b.cluster_node_id
 )
 
 select * from final
