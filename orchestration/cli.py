@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import warnings
+from datetime import date, timedelta
 from pathlib import Path
 
 from orchestration.lib.layout import SOURCES, DataLayout
@@ -45,8 +46,11 @@ def _failure_messages(result) -> list[str]:
     return messages
 
 
-def run_pipeline() -> int:
-    """Generate demo data if needed, load every delivered day, build the warehouse, print a summary."""
+def run_pipeline(history_days: int = 14) -> int:
+    """Generate demo data if needed, load every delivered day, build the warehouse, print a summary.
+
+    With history_days > 0 (and no FUNDCDP_AS_OF_DATE) the warehouse is first built as of that many days
+    before the latest delivery, so that tag_history and lifecycle_transitions show changes."""
     layout = _prepare_environment()
     if _landing_is_empty(layout):
         _generate_demo_data(layout)
@@ -66,6 +70,15 @@ def run_pipeline() -> int:
     print(
         f"raw layer loaded in {time.monotonic() - started:.1f} s; building the warehouse with dbt", flush=True
     )
+    earlier = date.fromisoformat(days[-1]) - timedelta(days=history_days)
+    if history_days > 0 and not os.environ.get("FUNDCDP_AS_OF_DATE") and earlier.isoformat() >= days[0]:
+        print(f"building the warehouse as of {earlier} first (tag history)", flush=True)
+        os.environ["FUNDCDP_AS_OF_DATE"] = earlier.isoformat()
+        try:
+            failures += _failure_messages(build_warehouse(instance))
+        finally:
+            os.environ.pop("FUNDCDP_AS_OF_DATE", None)
+        print("building the warehouse as of the latest delivery", flush=True)
     build = build_warehouse(instance)
     failures += _failure_messages(build)
     print(f"done in {time.monotonic() - started:.1f} s\n", flush=True)
@@ -103,12 +116,18 @@ def run_ui(port: int) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fundcdp")
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="load, build and summarise the whole pipeline")
+    run = commands.add_parser("run", help="load, build and summarise the whole pipeline")
+    run.add_argument(
+        "--history-days",
+        type=int,
+        default=14,
+        help="first build as of this many days before the latest delivery (tag history); 0: no",
+    )
     ui = commands.add_parser("ui", help="start the Dagster UI")
     ui.add_argument("--port", type=int, default=int(os.environ.get("FUNDCDP_UI_PORT", "3000")))
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run_pipeline()
+        return run_pipeline(args.history_days)
     return run_ui(args.port)
 
 

@@ -9,6 +9,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import duckdb
 import pytest
 
 from orchestration.lib.layout import DataLayout
@@ -18,6 +19,9 @@ TEST_HASH_KEY = "fundcdp-test-key-7f3a9c1e-must-never-appear-in-any-file"
 DEMO_CUSTOMERS = 300
 DEMO_DAYS = 35
 DEMO_END_DATE = "2026-06-30"
+# The shared build runs as of this earlier date first, so the final build takes the incremental path
+# of the daily aggregates and tag_history holds two dates.
+EARLIER_AS_OF = "2026-06-16"
 
 
 # A person whose personal data must never be found outside private.duckdb.
@@ -57,6 +61,8 @@ class BuiltWarehouse:
     layout: DataLayout
     load_result: object
     build_result: object
+    earlier_build_result: object
+    earlier_stages: dict[str, str]
 
 
 def generate_demo(data_dir: Path, *extra: str) -> None:
@@ -104,8 +110,18 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
 
         instance = dg.DagsterInstance.local_temp(tempdir=str(layout.dagster_home))
         load = load_raw(instance, delivered_days(layout))
+        os.environ["FUNDCDP_AS_OF_DATE"] = EARLIER_AS_OF
+        try:
+            earlier = build_warehouse(instance)
+        finally:
+            os.environ.pop("FUNDCDP_AS_OF_DATE", None)
+        con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+        earlier_stages = dict(
+            con.execute("select person_id, lifecycle_stage from main_marts.tags_activity").fetchall()
+        )
+        con.close()
         build = build_warehouse(instance)
-        yield BuiltWarehouse(layout, load, build)
+        yield BuiltWarehouse(layout, load, build, earlier, earlier_stages)
     finally:
         for name, value in saved.items():
             if value is None:

@@ -78,6 +78,38 @@ def exclusions_by_reason(layout: DataLayout) -> list[tuple[str, int]]:
         con.close()
 
 
+def lifecycle_summary(layout: DataLayout) -> list[str]:
+    """Persons per lifecycle stage as of the build, and the stage transitions recorded per date."""
+    if not layout.warehouse_db.exists():
+        return []
+    try:
+        con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    except duckdb.IOException:
+        return []
+    try:
+        stages = con.execute(
+            "select as_of_date, lifecycle_stage, count(*) from main_marts.tags_activity group by all "
+            "order by list_position(['introduction', 'growth', 'mature', 'dormant', 'churned'], "
+            "lifecycle_stage)"
+        ).fetchall()
+        transitions = con.execute(
+            "select transition_date, from_stage, to_stage, count(*) from main_marts.lifecycle_transitions "
+            "group by all order by 1 desc, 4 desc, 2, 3 limit 8"
+        ).fetchall()
+    except duckdb.CatalogException:
+        return []
+    finally:
+        con.close()
+    if not stages:
+        return []
+    lines = [f"Lifecycle stages as of {stages[0][0]}: " + ", ".join(f"{s} {n}" for _, s, n in stages)]
+    lines += [
+        f"  lifecycle_transitions {day}: {from_stage} -> {to_stage}: {count}"
+        for day, from_stage, to_stage, count in transitions
+    ]
+    return lines
+
+
 def format_summary(layout: DataLayout, failures: list[str]) -> str:
     """The text printed at the end of ``make run``."""
     lines = [f"fundcdp — data directory {layout.root}", "", "Raw layer (per source and table):"]
@@ -101,6 +133,9 @@ def format_summary(layout: DataLayout, failures: list[str]) -> str:
     if counts:
         lines += ["", "Staging models and marts (warehouse.duckdb):"]
         lines += [f"  {name:<36}{count:>10}" for name, count in counts]
+    lifecycle = lifecycle_summary(layout)
+    if lifecycle:
+        lines += ["", *lifecycle]
     if failures:
         lines += ["", "NOT LOADED / FAILED (fix or re-deliver, then run again):"]
         lines += [f"  {failure}" for failure in failures]

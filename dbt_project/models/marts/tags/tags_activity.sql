@@ -9,18 +9,22 @@ persons as (
     select person_id from {{ ref('persons') }}
 ),
 
-events as (
-    select person_id, event_id, event_at, event_date, app_section, event_name, client_time_ms
-    from {{ ref('int_events_attributed') }}
-    where person_id is not null
+activity_days as (
+    select *
+    from {{ ref('int_person_daily_activity') }}
+    where activity_date <= {{ as_of_date }}
+),
+
+event_counts as (
+    select *
+    from {{ ref('int_person_daily_events') }}
+    where activity_date > {{ days_before(as_of_date, 90) }} and activity_date <= {{ as_of_date }}
 ),
 
 purchases as (
     select person_id, confirm_date
-    from {{ ref('int_trade_orders_attributed') }}
-    where person_id is not null
-        and order_status = 'confirmed'
-        and trade_type in ({{ purchase_trade_types() }})
+    from {{ ref('int_person_daily_trades') }}
+    where trade_type in ({{ purchase_trade_types() }})
         and confirm_date <= {{ as_of_date }}
 ),
 
@@ -33,40 +37,18 @@ trades as (
 -- Trade history before the delivered window is not in the data: a holding in a snapshot proves an
 -- earlier purchase, made no earlier than the account opening, which stands in for it.
 held_accounts as (
-    select distinct fund_account_id
-    from {{ ref('stg_trade__holdings') }}
-    where snapshot_date <= {{ as_of_date }} and arrival_date <= {{ as_of_date }} and shares > 0
+    select distinct person_id, fund_account_id
+    from {{ ref('int_holdings_attributed') }}
+    where shares > 0
 ),
 
 holding_since as (
-    select account_persons.person_id, min(accounts.open_date) as holding_since_date
+    select held_accounts.person_id, min(accounts.open_date) as holding_since_date
     from held_accounts
     inner join {{ ref('stg_trade__fund_accounts') }} as accounts
         on held_accounts.fund_account_id = accounts.fund_account_id
         and accounts.arrival_date <= {{ as_of_date }}
-    inner join {{ ref('int_identity_persons') }} as account_persons
-        on account_persons.identifier_type = 'fund_account_id'
-        and {{ sha256_hex("'fund_account_id:' || held_accounts.fund_account_id") }} = account_persons.identifier_hash
-    group by account_persons.person_id
-),
-
-gaps as (
-    select
-        person_id,
-        client_time_ms,
-        client_time_ms - lag(client_time_ms) over (partition by person_id order by client_time_ms, event_id)
-            as gap_ms
-    from events
-    where event_date > {{ days_before(as_of_date, 30) }}
-),
-
-sessions as (
-    select
-        person_id,
-        sum(case when gap_ms is null or gap_ms > {{ tags['session_gap_minutes'] }} * 60000 then 1 else 0 end)
-            as sessions_30d
-    from gaps
-    group by person_id
+    group by held_accounts.person_id
 ),
 
 sections as (
@@ -75,9 +57,9 @@ sections as (
         select
             person_id,
             app_section,
-            row_number() over (partition by person_id order by count(*) desc, app_section) as section_rank
-        from events
-        where app_section is not null and event_date > {{ days_before(as_of_date, 90) }}
+            row_number() over (partition by person_id order by sum(events) desc, app_section) as section_rank
+        from event_counts
+        where app_section is not null
         group by person_id, app_section
     ) as ranked
     where section_rank = 1
@@ -89,10 +71,9 @@ favourite_events as (
         select
             person_id,
             event_name,
-            row_number() over (partition by person_id order by count(*) desc, event_name) as event_rank
-        from events
-        where event_date > {{ days_before(as_of_date, 90) }}
-            and event_name not in ('app_start', 'page_view', 'click', 'login')
+            row_number() over (partition by person_id order by sum(events) desc, event_name) as event_rank
+        from event_counts
+        where event_name not in ('app_start', 'page_view', 'click', 'login')
         group by person_id, event_name
     ) as ranked
     where event_rank = 1
@@ -101,18 +82,20 @@ favourite_events as (
 activity as (
     select
         person_id,
-        max(event_at) as last_active_at,
-        count(distinct case when event_date > {{ days_before(as_of_date, 7) }} then event_date end)
+        max(last_event_at) as last_active_at,
+        count(distinct case when activity_date > {{ days_before(as_of_date, 7) }} then activity_date end)
             as active_days_7d,
-        count(distinct case when event_date > {{ days_before(as_of_date, 30) }} then event_date end)
+        count(distinct case when activity_date > {{ days_before(as_of_date, 30) }} then activity_date end)
             as active_days_30d,
         count(distinct case
-            when event_date > {{ days_before(as_of_date, 60) }} and event_date <= {{ days_before(as_of_date, 30) }}
-                then event_date
+            when activity_date > {{ days_before(as_of_date, 60) }}
+                and activity_date <= {{ days_before(as_of_date, 30) }}
+                then activity_date
         end) as active_days_prior_30d,
-        count(distinct case when event_date > {{ days_before(as_of_date, 90) }} then event_date end)
-            as active_days_90d
-    from events
+        count(distinct case when activity_date > {{ days_before(as_of_date, 90) }} then activity_date end)
+            as active_days_90d,
+        sum(case when activity_date > {{ days_before(as_of_date, 30) }} then sessions else 0 end) as sessions_30d
+    from activity_days
     group by person_id
 ),
 
@@ -124,7 +107,7 @@ joined as (
         coalesce(activity.active_days_30d, 0) as active_days_30d,
         coalesce(activity.active_days_prior_30d, 0) as active_days_prior_30d,
         coalesce(activity.active_days_90d, 0) as active_days_90d,
-        coalesce(sessions.sessions_30d, 0) as sessions_30d,
+        coalesce(activity.sessions_30d, 0) as sessions_30d,
         sections.app_section as most_visited_section,
         favourite_events.event_name as preferred_event,
         case
@@ -141,7 +124,6 @@ joined as (
         ) }} as days_since_last_contact
     from persons
     left join activity on persons.person_id = activity.person_id
-    left join sessions on persons.person_id = sessions.person_id
     left join sections on persons.person_id = sections.person_id
     left join favourite_events on persons.person_id = favourite_events.person_id
     left join trades on persons.person_id = trades.person_id

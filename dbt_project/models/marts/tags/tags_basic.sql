@@ -13,39 +13,34 @@ customers as (
     select * from {{ ref('int_person_customers') }}
 ),
 
-events as (
-    select * from {{ ref('int_events_attributed') }}
-    where person_id is not null
-),
-
 platform_usage as (
     select
         person_id,
         platform,
-        count(*) as platform_events,
-        row_number() over (partition by person_id order by count(*) desc, platform) as platform_rank
-    from events
-    where event_date > {{ days_before("cast('" ~ as_of ~ "' as date)", tags['platform_window_days']) }}
+        row_number() over (partition by person_id order by sum(events) desc, platform) as platform_rank
+    from {{ ref('int_person_daily_events') }}
+    where activity_date > {{ days_before("cast('" ~ as_of ~ "' as date)", tags['platform_window_days']) }}
+        and activity_date <= cast('{{ as_of }}' as date)
     group by person_id, platform
 ),
 
 first_touch as (
-    select person_id, utm_source
+    select person_id, first_utm_source as utm_source
     from (
         select
             person_id,
-            utm_source,
-            row_number() over (partition by person_id order by event_at, event_id) as touch_rank
-        from events
-        where utm_source is not null
+            first_utm_source,
+            row_number() over (partition by person_id order by first_utm_at, login_key) as touch_rank
+        from {{ ref('int_person_daily_activity') }}
+        where first_utm_source is not null and activity_date <= cast('{{ as_of }}' as date)
     ) as touches
     where touch_rank = 1
 ),
 
 sign_ups as (
-    select person_id, min(event_date) as sign_up_date
-    from events
-    where event_name = 'sign_up'
+    select person_id, min(activity_date) as sign_up_date
+    from {{ ref('int_person_daily_events') }}
+    where event_name = 'sign_up' and activity_date <= cast('{{ as_of }}' as date)
     group by person_id
 ),
 

@@ -10,12 +10,6 @@ persons as (
     select person_id from {{ ref('persons') }}
 ),
 
-account_persons as (
-    select identifier_hash, person_id
-    from {{ ref('int_identity_persons') }}
-    where identifier_type = 'fund_account_id'
-),
-
 products as (
     select fund_code, fund_type, risk_rating_level
     from (
@@ -28,29 +22,18 @@ products as (
     where version_rank = 1
 ),
 
-orders as (
-    select * from {{ ref('int_trade_orders_attributed') }}
-    where person_id is not null and order_status = 'confirmed' and confirm_date <= {{ as_of_date }}
+trades as (
+    select * from {{ ref('int_person_daily_trades') }}
+    where confirm_date <= {{ as_of_date }}
 ),
 
 holdings as (
-    select holdings.*, account_persons.person_id
-    from {{ ref('stg_trade__holdings') }} as holdings
-    inner join account_persons
-        on {{ sha256_hex("'fund_account_id:' || holdings.fund_account_id") }} = account_persons.identifier_hash
-    where holdings.arrival_date <= {{ as_of_date }}
+    select * from {{ ref('int_holdings_attributed') }}
 ),
 
 latest_positions as (
-    select holdings.*
-    from holdings
-    inner join (
-        select fund_account_id, max(snapshot_date) as snapshot_date
-        from holdings where snapshot_date <= {{ as_of_date }}
-        group by fund_account_id
-    ) as latest
-        on holdings.fund_account_id = latest.fund_account_id and holdings.snapshot_date = latest.snapshot_date
-    where holdings.shares > 0
+    select * from holdings
+    where is_latest and shares > 0
 ),
 
 month_ago_aum as (
@@ -74,7 +57,7 @@ first_held as (
 
 first_bought as (
     select person_id, fund_code, min(confirm_date) as first_bought_date
-    from orders
+    from trades
     where trade_type in ({{ purchase_trade_types() }})
     group by person_id, fund_code
 ),
@@ -128,22 +111,22 @@ top_funds as (
 
 fund_type_amounts as (
     select
-        orders.person_id,
+        trades.person_id,
         products.fund_type,
         row_number() over (
-            partition by orders.person_id order by sum(orders.amount_cny) desc, products.fund_type
+            partition by trades.person_id order by sum(trades.amount_cny) desc, products.fund_type
         ) as type_rank
-    from orders
-    inner join products on orders.fund_code = products.fund_code
-    where orders.trade_type in ({{ purchase_trade_types() }})
-    group by orders.person_id, products.fund_type
+    from trades
+    inner join products on trades.fund_code = products.fund_code
+    where trades.trade_type in ({{ purchase_trade_types() }})
+    group by trades.person_id, products.fund_type
 ),
 
 trade_summary as (
     select
         person_id,
         {%- for days in [30, 90, 365] %}
-        sum(case when confirm_date > {{ days_before(as_of_date, days) }} then 1 else 0 end) as trade_count_{{ days }}d,
+        sum(case when confirm_date > {{ days_before(as_of_date, days) }} then orders else 0 end) as trade_count_{{ days }}d,
         sum(case when confirm_date > {{ days_before(as_of_date, days) }} then amount_cny else 0 end)
             as trade_amount_{{ days }}d_cny,
         {%- endfor %}
@@ -160,7 +143,7 @@ trade_summary as (
                 and confirm_date > {{ days_before(as_of_date, 365) }} then amount_cny
             else 0
         end) as purchased_365d_cny
-    from orders
+    from trades
     group by person_id
 ),
 

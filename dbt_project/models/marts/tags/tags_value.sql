@@ -11,50 +11,27 @@ persons as (
     select person_id from {{ ref('persons') }}
 ),
 
-orders as (
-    select * from {{ ref('int_trade_orders_attributed') }}
-    where person_id is not null
-        and order_status = 'confirmed'
-        and trade_type in ({{ purchase_trade_types() }})
+purchases as (
+    select * from {{ ref('int_person_daily_trades') }}
+    where trade_type in ({{ purchase_trade_types() }})
         and confirm_date <= {{ as_of_date }}
         and confirm_date > {{ days_before(as_of_date, tags['rfm_window_days']) }}
 ),
 
-holdings as (
-    select * from {{ ref('stg_trade__holdings') }}
-    where snapshot_date <= {{ as_of_date }} and arrival_date <= {{ as_of_date }}
-),
-
-latest_snapshot as (
-    select fund_account_id, max(snapshot_date) as snapshot_date
-    from holdings
-    group by fund_account_id
-),
-
-account_persons as (
-    select identifier_hash, person_id
-    from {{ ref('int_identity_persons') }}
-    where identifier_type = 'fund_account_id'
-),
-
 aum as (
-    select account_persons.person_id, cast(sum(holdings.market_value_cny) as decimal(38, 2)) as aum_cny
-    from holdings
-    inner join latest_snapshot
-        on holdings.fund_account_id = latest_snapshot.fund_account_id
-        and holdings.snapshot_date = latest_snapshot.snapshot_date
-    inner join account_persons
-        on {{ sha256_hex("'fund_account_id:' || holdings.fund_account_id") }} = account_persons.identifier_hash
-    group by account_persons.person_id
+    select person_id, cast(sum(market_value_cny) as decimal(38, 2)) as aum_cny
+    from {{ ref('int_holdings_attributed') }}
+    where is_latest
+    group by person_id
 ),
 
 rfm_values as (
     select
         person_id,
         cast({{ days_between('max(confirm_date)', as_of_date) }} as bigint) as recency_days,
-        count(*) as frequency,
+        cast(sum(orders) as bigint) as frequency,
         cast(sum(amount_cny) as decimal(38, 2)) as monetary_cny
-    from orders
+    from purchases
     group by person_id
 ),
 

@@ -1,0 +1,39 @@
+{{ config(materialized='incremental', on_schema_change='fail', **fundcdp.daily_aggregate_config('confirm_date')) }}
+-- Confirmed trades per fund account, fund, trade type and confirmation day (latest delivered version of
+-- each order). Incremental by day: a corrected order re-delivered later restates its old and new days.
+{%- set as_of = var('as_of_date') %}
+{%- set orders = ref('stg_trade__trade_orders') %}
+{%- set window = fundcdp.daily_restatement(
+    'confirm_date',
+    "select min(confirm_date) from " ~ orders ~ " where arrival_date <= cast('" ~ as_of ~ "' as date)"
+    ~ " and order_id in (select order_id from " ~ orders
+    ~ " where arrival_date >= cast('__SINCE_ARRIVAL__' as date) and arrival_date <= cast('" ~ as_of ~ "' as date))",
+) %}
+
+with
+
+orders as (
+    select fund_account_id, fund_code, trade_type, amount_cny, shares, confirm_date
+    from {{ ref('int_trade_orders_attributed') }}
+    where order_status = 'confirmed'
+        and confirm_date <= cast('{{ as_of }}' as date)
+        {%- if not window['full'] %}
+        and confirm_date >= cast('{{ window["since"] }}' as date)
+        {%- endif %}
+),
+
+final as (
+    select
+        fund_account_id,
+        fund_code,
+        trade_type,
+        cast(count(*) as bigint) as orders,
+        cast(sum(amount_cny) as decimal(38, 2)) as amount_cny,
+        cast(sum(shares) as decimal(38, 4)) as shares,
+        cast('{{ as_of }}' as date) as built_as_of_date,
+        confirm_date
+    from orders
+    group by fund_account_id, fund_code, trade_type, confirm_date
+)
+
+select * from final

@@ -1,0 +1,69 @@
+{{ config(materialized='incremental', on_schema_change='fail', **fundcdp.daily_aggregate_config('activity_date')) }}
+-- Activity per login and day: events, sessions started, first and last event, first campaign touch.
+-- Incremental by day (macro daily_restatement): a daily run rebuilds the recent days only.
+{%- set as_of = var('as_of_date') %}
+{%- set gap_ms = var('fundcdp')['tags']['session_gap_minutes'] * 60000 %}
+{%- set window = fundcdp.daily_restatement(
+    'activity_date',
+    "select min(event_date) from " ~ ref('int_events_valid')
+    ~ " where arrival_date >= cast('__SINCE_ARRIVAL__' as date) and arrival_date <= cast('" ~ as_of ~ "' as date)",
+    extra_days=var('fundcdp')['identity']['anonymous_attribution_days'],
+) %}
+
+with
+
+events as (
+    select login_key, event_id, event_at, event_date, client_time_ms, utm_source
+    from {{ ref('int_events_attributed') }}
+    where login_key is not null
+        and event_date <= cast('{{ as_of }}' as date)
+        {%- if not window['full'] %}
+        -- the day before the restated days too, so that a session running over midnight is seen
+        and event_date >= {{ days_before("cast('" ~ window['since'] ~ "' as date)", 1) }}
+        {%- endif %}
+),
+
+gaps as (
+    select
+        *,
+        client_time_ms - lag(client_time_ms) over (partition by login_key order by client_time_ms, event_id)
+            as gap_ms,
+        row_number() over (
+            partition by login_key, event_date, case when utm_source is null then 1 else 0 end
+            order by client_time_ms, event_id
+        ) as touch_rank
+    from events
+),
+
+daily as (
+    select
+        login_key,
+        event_date as activity_date,
+        count(*) as events,
+        sum(case when gap_ms is null or gap_ms > {{ gap_ms }} then 1 else 0 end) as sessions,
+        min(event_at) as first_event_at,
+        max(event_at) as last_event_at,
+        max(case when utm_source is not null and touch_rank = 1 then utm_source end) as first_utm_source,
+        min(case when utm_source is not null then event_at end) as first_utm_at
+    from gaps
+    {%- if not window['full'] %}
+    where event_date >= cast('{{ window["since"] }}' as date)
+    {%- endif %}
+    group by login_key, event_date
+),
+
+final as (
+    select
+        login_key,
+        cast(events as bigint) as events,
+        cast(sessions as bigint) as sessions,
+        first_event_at,
+        last_event_at,
+        first_utm_source,
+        first_utm_at,
+        cast('{{ as_of }}' as date) as built_as_of_date,
+        activity_date
+    from daily
+)
+
+select * from final

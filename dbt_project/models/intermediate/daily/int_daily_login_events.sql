@@ -1,0 +1,37 @@
+{{ config(materialized='incremental', on_schema_change='fail', **fundcdp.daily_aggregate_config('activity_date')) }}
+-- Events per login, day, platform, app section and event name (section and event preferences, main
+-- platform, sign-up day). Incremental by day like int_daily_login_activity.
+{%- set as_of = var('as_of_date') %}
+{%- set window = fundcdp.daily_restatement(
+    'activity_date',
+    "select min(event_date) from " ~ ref('int_events_valid')
+    ~ " where arrival_date >= cast('__SINCE_ARRIVAL__' as date) and arrival_date <= cast('" ~ as_of ~ "' as date)",
+    extra_days=var('fundcdp')['identity']['anonymous_attribution_days'],
+) %}
+
+with
+
+events as (
+    select login_key, event_date, platform, app_section, event_name
+    from {{ ref('int_events_attributed') }}
+    where login_key is not null
+        and event_date <= cast('{{ as_of }}' as date)
+        {%- if not window['full'] %}
+        and event_date >= cast('{{ window["since"] }}' as date)
+        {%- endif %}
+),
+
+final as (
+    select
+        login_key,
+        platform,
+        app_section,
+        event_name,
+        cast(count(*) as bigint) as events,
+        cast('{{ as_of }}' as date) as built_as_of_date,
+        event_date as activity_date
+    from events
+    group by login_key, platform, app_section, event_name, event_date
+)
+
+select * from final

@@ -1,0 +1,18 @@
+{{ config(materialized='view') }}
+-- int_daily_login_activity with today's person of each login (grain: person, login, day). Identity
+-- merges and splits change only this join, never the stored aggregates.
+with
+
+login_persons as (
+    select identifier_hash, person_id
+    from {{ ref('int_identity_persons') }}
+    where identifier_type = 'login_id'
+),
+
+final as (
+    select login_persons.person_id, daily.*
+    from {{ ref('int_daily_login_activity') }} as daily
+    inner join login_persons on daily.login_key = login_persons.identifier_hash
+)
+
+select * from final
