@@ -83,6 +83,25 @@ def run_pipeline(history_days: int = 14) -> int:
     failures += _failure_messages(build)
     print(f"done in {time.monotonic() - started:.1f} s\n", flush=True)
     print(format_summary(layout, failures))
+    gates = {
+        evaluation.check_name: evaluation.passed
+        for evaluation in build.get_asset_check_evaluations()
+        if evaluation.check_name.startswith("gx_")
+    }
+    if gates:
+        failed_gates = sorted(name for name, passed in gates.items() if not passed)
+        print(
+            f"\nQuality gates (Great Expectations): {len(gates) - len(failed_gates)} of {len(gates)} passed"
+        )
+        for name in failed_gates:
+            print(f"  FAILED {name} (details: quality.duckdb dq_results, logs/alerts.log, gx/ Data Docs)")
+        published = any(
+            event.asset_key == dg.AssetKey("analytics") for event in build.get_asset_materialization_events()
+        )
+        print(
+            f"analytics.duckdb: {'published' if published else 'NOT published (previous version kept)'} "
+            f"at {layout.analytics_db}"
+        )
     truth = layout.demo_truth / "identities.csv"
     if build.success and truth.exists():
         from orchestration.lib.identity_quality import pair_quality

@@ -1,8 +1,11 @@
-"""fundcdp's Dagster code location: raw ingestion and the dbt warehouse."""
+"""fundcdp's Dagster code location: raw ingestion, the dbt warehouse, quality gates and publishing."""
 
 import dagster as dg
 
 from orchestration.defs.ingest.assets import raw_assets
+from orchestration.defs.publish.assets import analytics
+from orchestration.defs.quality.alerting import alert_on_run_failure
+from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
 
@@ -24,7 +27,9 @@ ingest_meta_specs = [
 ]
 
 defs = dg.Definitions(
-    assets=[*raw_assets, *ingest_meta_specs, fundcdp_dbt_models],
+    assets=[*raw_assets, *ingest_meta_specs, fundcdp_dbt_models, analytics],
+    asset_checks=quality_checks,
+    sensors=[alert_on_run_failure],
     resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
     # One process: DuckDB files accept one writer at a time, and dbt runs as a subprocess of it.
     executor=dg.in_process_executor,

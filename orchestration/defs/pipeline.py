@@ -1,4 +1,5 @@
-"""Run the whole pipeline in-process: every delivered day into raw/ in one ranged run, then dbt.
+"""Run the whole pipeline in-process: every delivered day into raw/ in one ranged run, then dbt, the
+quality gates and the publish step.
 
 Used by ``make run`` and by the test suite's shared build, so both exercise the same path.
 """
@@ -6,6 +7,8 @@ Used by ``make run`` and by the test suite's shared build, so both exercise the 
 import dagster as dg
 
 from orchestration.defs.ingest.assets import raw_assets
+from orchestration.defs.publish.assets import analytics
+from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
 from orchestration.lib.layout import SOURCES, DataLayout
@@ -31,9 +34,10 @@ def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProce
 
 
 def build_warehouse(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    """Build (run + test) every dbt model as of the resolved as-of date."""
+    """Build (run + test) every dbt model as of the resolved as-of date, run the quality gates, and
+    publish analytics.duckdb if they passed."""
     return dg.materialize(
-        [fundcdp_dbt_models],
+        [fundcdp_dbt_models, *quality_checks, analytics],
         instance=instance,
         resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
         raise_on_error=False,

@@ -40,6 +40,15 @@ class DataLayout:
         return self.root / "analytics.duckdb"
 
     @property
+    def quality_db(self) -> Path:
+        """Validation results (dq_results), written by the quality checks, read by the publish step."""
+        return self.root / "quality.duckdb"
+
+    @property
+    def alerts_log(self) -> Path:
+        return self.logs / "alerts.log"
+
+    @property
     def outbox(self) -> Path:
         return self.root / "outbox"
 

@@ -122,7 +122,7 @@ def test_spark_incremental_tags_equal_duckdb_full_build(both_engines):
         "select count(distinct as_of_date) from read_parquet("
         f"'{layout.root}/spark/warehouse/fundcdp_marts.db/tag_history/**/*.parquet', "
         "hive_partitioning = true)"
-    ).fetchone()
+    ).fetchall()
     assert len(on_duckdb) > 50
     assert on_spark == on_duckdb
-    assert history == (2,)
+    assert history == [(2,)]

@@ -1,0 +1,66 @@
+"""The publish step: ``analytics.duckdb`` for analysts, only from data whose quality gates passed."""
+
+import dagster as dg
+
+from orchestration.defs.ingest.assets import DUCKDB_WRITER_POOL
+from orchestration.defs.quality.checks import SUITES
+from orchestration.defs.resources import FundcdpSettings
+from orchestration.defs.transform.dbt import resolve_as_of_date
+from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.publish import PUBLISHED_TABLES, PublishError, publish_analytics
+from orchestration.lib.quality.results import latest_suite_results
+
+GUARDING_SUITES = tuple(suite.name for suite in SUITES)
+
+
+def gate_problems(results: dict[str, bool]) -> list[str]:
+    """Why publishing must not happen: guarding suites not validated for the date, or failed."""
+    missing = [f"gx_{name}: not validated for this date" for name in GUARDING_SUITES if name not in results]
+    failed = [f"gx_{name}: failed" for name in GUARDING_SUITES if results.get(name) is False]
+    return missing + failed
+
+
+@dg.asset(
+    key=["analytics"],
+    deps=[dg.AssetKey(["marts", table]) for table in PUBLISHED_TABLES],
+    group_name="publish",
+    kinds={"duckdb"},
+    pool=DUCKDB_WRITER_POOL,
+    description="analytics.duckdb: the analyst-facing marts and tags, written to a fresh file and swapped in "
+    "atomically, only when the latest result of every quality gate for the as-of date passed.",
+)
+def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
+    layout = settings.layout()
+    as_of = resolve_as_of_date(settings).isoformat()
+    problems = gate_problems(latest_suite_results(layout.quality_db, as_of))
+    if problems:
+        alert = Alert(
+            kind="check_failed",
+            summary=f"publishing blocked: {len(problems)} quality gate(s) not passed; "
+            "the previous analytics file stays",
+            asset="analytics",
+            partition=as_of,
+            run_id=context.run.run_id,
+            details={"gates": problems},
+        )
+        send_alert(alert, layout.alerts_log)
+        raise dg.Failure(description=alert.text(), metadata={"gates": dg.MetadataValue.json(problems)})
+    try:
+        counts = publish_analytics(layout.warehouse_db, layout.analytics_db, layout.quality_db)
+    except PublishError as problem:
+        raise dg.Failure(description=str(problem)) from problem
+    try:
+        from orchestration.lib.quality.gx_runner import build_data_docs
+
+        docs = str(build_data_docs(layout.gx))
+    except Exception as problem:  # Data Docs are a convenience: never fail a publish over them
+        context.log.warning(f"GX Data Docs not built: {problem}")
+        docs = "not built"
+    return dg.MaterializeResult(
+        metadata={
+            "as_of_date": as_of,
+            "path": str(layout.analytics_db),
+            "rows": dg.MetadataValue.json(counts),
+            "data_docs": docs,
+        }
+    )

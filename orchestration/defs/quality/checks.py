@@ -1,0 +1,87 @@
+"""Great Expectations suites as blocking Dagster asset checks, one per suite under ``expectations/``.
+
+Each check computes its suite's metric frame in SQL (read-only on the warehouse), validates it with GX
+(imported lazily), appends every result to ``dq_results``, alerts on failure, and returns the counts as
+metadata. Checks are ``blocking``: a failure stops the publish step in the same run, and the publish step
+also re-checks ``dq_results`` itself (a publish materialised on its own must not skip the gate).
+"""
+
+import dagster as dg
+
+from orchestration.defs.resources import FundcdpSettings
+from orchestration.defs.transform.dbt import resolve_as_of_date
+from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.quality.results import record_results
+from orchestration.lib.quality.suites import Suite, discover_suites, metric_frame
+
+FRESHNESS_SUITE = "freshness_and_volume"
+
+
+def run_quality_check(suite: Suite, settings: FundcdpSettings, run_id: str, log=None) -> dg.AssetCheckResult:
+    """Validate ``suite`` as of the run's as-of date; record, alert, and describe the outcome."""
+    from orchestration.lib.quality.gx_runner import validate_frame
+
+    layout = settings.layout()
+    as_of = resolve_as_of_date(settings).isoformat()
+    frame = metric_frame(layout.warehouse_db, suite, as_of)
+    outcome = validate_frame(suite.path, frame, layout.gx)
+    asset = "/".join(suite.guards)
+    record_results(layout.quality_db, run_id, asset, as_of, suite.name, outcome)
+    failed = [
+        f"{item.expectation_type} on {item.column}: observed {item.observed_value}"
+        + (f", {item.unexpected_count} unexpected" if item.unexpected_count else "")
+        for item in outcome.expectations
+        if not item.success
+    ]
+    metadata: dict[str, object] = {
+        "as_of_date": as_of,
+        "suite": suite.name,
+        "rows_validated": len(frame),
+        "evaluated": outcome.evaluated,
+        "failed": outcome.failed,
+        "failed_expectations": dg.MetadataValue.json(failed),
+    }
+    if "rows_z_score" in frame.columns and "prior_loads" in frame.columns:
+        short = frame[(frame.prior_loads < 7) & frame.rows_z_score.isna()]
+        if len(short):
+            metadata["insufficient_history"] = dg.MetadataValue.json(sorted(short.source_table.astype(str)))
+    if not outcome.success:
+        alert = Alert(
+            kind="stale_data" if suite.name == FRESHNESS_SUITE else "check_failed",
+            summary=f"quality gate gx_{suite.name} failed: "
+            f"{outcome.failed} of {outcome.evaluated} expectations",
+            asset=asset,
+            partition=as_of,
+            run_id=run_id,
+            details={"evaluated": outcome.evaluated, "failed": outcome.failed, "failed_expectations": failed},
+        )
+        deliveries = send_alert(alert, layout.alerts_log)
+        metadata["alert_deliveries"] = dg.MetadataValue.json(
+            [{"channel": d.channel, "ok": d.ok, "error": d.error} for d in deliveries]
+        )
+        if log is not None:
+            log.error(alert.text())
+    return dg.AssetCheckResult(
+        check_name=f"gx_{suite.name}",
+        asset_key=dg.AssetKey(suite.asset_path),
+        passed=outcome.success,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata=metadata,
+    )
+
+
+def _quality_check(suite: Suite) -> dg.AssetChecksDefinition:
+    @dg.asset_check(
+        asset=dg.AssetKey(suite.asset_path),
+        name=f"gx_{suite.name}",
+        description=f"Great Expectations suite expectations/{suite.name}.json: {suite.description}",
+        blocking=True,
+    )
+    def _check(context: dg.AssetCheckExecutionContext, settings: FundcdpSettings) -> dg.AssetCheckResult:
+        return run_quality_check(suite, settings, context.run.run_id, context.log)
+
+    return _check
+
+
+SUITES = discover_suites()
+quality_checks = [_quality_check(suite) for suite in SUITES]

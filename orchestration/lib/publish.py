@@ -1,0 +1,70 @@
+"""The publish step: analyst-facing tables copied to a fresh DuckDB file swapped in atomically.
+
+``analytics.duckdb`` is written as a new temporary file next to it and ``os.replace``-d over the old
+one: an analyst holding a connection keeps a consistent old view, a new connection sees the new data,
+analysts never block the pipeline (they never open the warehouse), and a failure leaves the previous file
+untouched. Only tables without clear personal data are published (the marts hold hashes and derived
+facts; identifier hashes and engineering tables stay in the warehouse).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+
+import duckdb
+
+# Tables of the warehouse's main_marts schema published to analysts, in the file's main schema.
+PUBLISHED_TABLES = (
+    "persons",
+    "identity_changes",
+    "tags_basic",
+    "tags_account",
+    "tags_business",
+    "tags_activity",
+    "tags_value",
+    "person_profile",
+    "person_tags",
+    "tag_catalog",
+    "tag_coverage",
+    "tag_history",
+    "lifecycle_transitions",
+)
+
+
+class PublishError(RuntimeError):
+    """Publishing failed; the previous analytics file is untouched."""
+
+
+def publish_analytics(
+    warehouse_db: Path, analytics_db: Path, quality_db: Path | None = None, tables=PUBLISHED_TABLES
+) -> dict[str, int]:
+    """Write ``tables`` (and ``dq_results``) to a fresh file and swap it in; returns rows per table."""
+    temporary = analytics_db.with_name(f".{analytics_db.name}.{uuid.uuid4().hex}.tmp")
+    counts: dict[str, int] = {}
+    try:
+        con = duckdb.connect(str(temporary))
+        try:
+            con.execute(f"attach '{warehouse_db}' as warehouse (read_only)")
+            for table in tables:
+                con.execute(f"create table main.{table} as select * from warehouse.main_marts.{table}")
+                counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
+            con.execute("detach warehouse")
+            if quality_db is not None and quality_db.exists():
+                con.execute(f"attach '{quality_db}' as quality (read_only)")
+                con.execute("create table main.dq_results as select * from quality.dq_results")
+                counts["dq_results"] = con.execute("select count(*) from main.dq_results").fetchone()[0]
+                con.execute("detach quality")
+            con.execute("checkpoint")
+        finally:
+            con.close()
+        os.replace(temporary, analytics_db)
+    except (duckdb.Error, OSError) as problem:
+        raise PublishError(
+            f"publishing {analytics_db} failed, the previous file is kept: {problem}"
+        ) from problem
+    finally:
+        for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return counts

@@ -1,0 +1,365 @@
+"""Quality gates, dq_results, the publish step and alerts.
+
+Each gate is shown passing on the shared demo build and failing on a copy of it made bad on purpose
+(the check is called directly on the copy: no dbt run needed)."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import dagster as dg
+import duckdb
+import pytest
+
+from orchestration.defs.resources import FundcdpSettings
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.quality.gx_runner import loaded_expectation_count, validate_frame
+from orchestration.lib.quality.results import latest_suite_results, record_results
+from orchestration.lib.quality.suites import discover_suites, metric_frame
+
+pytestmark = pytest.mark.integration
+
+SUITES = {suite.name: suite for suite in discover_suites()}
+AS_OF = "2026-06-30"  # the shared build's as-of date (tests/conftest.py DEMO_END_DATE)
+
+
+def test_every_suite_loads_all_its_expectations():
+    counts = {name: loaded_expectation_count(suite.path) for name, suite in SUITES.items()}
+    assert counts == {
+        "freshness_and_volume": 2,
+        "int_events_valid": 2,
+        "person_profile": 10,
+        "persons": 3,
+        "stg_crm__customers": 5,
+        "stg_ingest__load_manifests": 3,
+        "stg_tracking__events": 6,
+        "stg_trade__holdings": 2,
+        "stg_trade__trade_orders": 6,
+        "tag_coverage": 3,
+    }
+
+
+def test_every_gate_passed_on_the_demo_build_and_analytics_was_published(built_warehouse):
+    layout = built_warehouse.layout
+    assert latest_suite_results(layout.quality_db, AS_OF) == {name: True for name in SUITES}
+    checks = {
+        evaluation.check_name: evaluation.passed
+        for evaluation in built_warehouse.build_result.get_asset_check_evaluations()
+    }
+    assert {name: checks[f"gx_{name}"] for name in SUITES} == {name: True for name in SUITES}
+    analytics = duckdb.connect(str(layout.analytics_db), read_only=True)
+    warehouse = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    for table in ("persons", "person_profile", "person_tags", "lifecycle_transitions"):
+        published = analytics.execute(f"select count(*) from {table}").fetchone()[0]
+        assert published == warehouse.execute(f"select count(*) from main_marts.{table}").fetchone()[0] > 0
+    (validated,) = analytics.execute(
+        "select count(distinct suite) from dq_results where partition_date = ?", [AS_OF]
+    ).fetchone()
+    analytics.close()
+    warehouse.close()
+    assert validated == len(SUITES)
+    assert list(layout.gx.rglob("index.html"))
+
+
+@pytest.fixture
+def bad_copy(built_warehouse, tmp_path):
+    """A copy of the demo warehouse; ``spoil(relation, select)`` replaces a relation by a bad version."""
+    path = tmp_path / "warehouse.duckdb"
+    shutil.copy(built_warehouse.layout.warehouse_db, path)
+
+    def spoil(relation: str, select: str) -> None:
+        con = duckdb.connect(str(path))
+        con.execute(f"create temp table spoiled as {select}")
+        (kind,) = con.execute(
+            "select table_type from information_schema.tables where table_schema || '.' || table_name = ?",
+            [relation],
+        ).fetchone()
+        con.execute(f"drop {'view' if kind == 'VIEW' else 'table'} {relation}")
+        con.execute(f"create table {relation} as select * from spoiled")
+        con.close()
+
+    return path, spoil
+
+
+def outcome_of(path, suite_name: str):
+    suite = SUITES[suite_name]
+    return validate_frame(suite.path, metric_frame(path, suite, AS_OF))
+
+
+def failing(outcome) -> dict[str, int | None]:
+    return {item.column: item.unexpected_count for item in outcome.expectations if not item.success}
+
+
+def test_quarantine_rate_and_reconciliation_gate(bad_copy):
+    path, spoil = bad_copy
+    assert outcome_of(path, "stg_ingest__load_manifests").success
+    # the tracking file lost 20 lines (3.8 %) to quarantine; the trade file a row between raw and staging
+    spoil(
+        "main_staging.stg_ingest__load_manifests",
+        "select * replace ("
+        " case when table_name in ('events', 'trade_orders') and arrival_date = date '2026-06-30'"
+        " then rows_loaded - (case when table_name = 'events' then 20 else 1 end) else rows_loaded end"
+        " as rows_loaded,"
+        " case when table_name = 'events' and arrival_date = date '2026-06-30'"
+        " then rows_quarantined + 20 else rows_quarantined end as rows_quarantined)"
+        " from main_staging.stg_ingest__load_manifests",
+    )
+    outcome = outcome_of(path, "stg_ingest__load_manifests")
+    assert not outcome.success
+    # events: 20 staged rows more than loaded now; trade orders: one more staged than loaded, one line lost
+    assert failing(outcome) == {"quarantine_share": 1, "unbalanced_lines": 1, "staged_minus_loaded_rows": 2}
+
+
+def test_exclusion_share_gate(bad_copy):
+    path, spoil = bad_copy
+    assert outcome_of(path, "stg_tracking__events").success
+    spoil(
+        "main_staging.stg_tracking__events",
+        "select * replace (case when arrival_date = date '2026-06-30' and hash(event_id) % 5 = 0 then 'bot'"
+        " else exclusion_reason end as exclusion_reason) from main_staging.stg_tracking__events",
+    )
+    outcome = outcome_of(path, "stg_tracking__events")
+    assert failing(outcome) == {"share_bot": 1}
+
+
+def test_platform_value_set_gate(bad_copy):
+    path, spoil = bad_copy
+    assert outcome_of(path, "int_events_valid").success
+    spoil(
+        "main_intermediate.int_events_valid",
+        "select * replace (case when platform = 'h5' then 'symbian' else platform end as platform)"
+        " from main_intermediate.int_events_valid",
+    )
+    assert failing(outcome_of(path, "int_events_valid")) == {"platform": 1}
+
+
+def test_id_number_validity_and_risk_level_gate(bad_copy):
+    path, spoil = bad_copy
+    assert outcome_of(path, "stg_crm__customers").success
+    spoil(
+        "main_staging.stg_crm__customer_history",
+        "select * replace (false as is_id_number_valid,"
+        " case when arrival_date = date '2026-06-30' then 'C9' else risk_level end as risk_level)"
+        " from main_staging.stg_crm__customer_history",
+    )
+    outcome = outcome_of(path, "stg_crm__customers")
+    con = duckdb.connect(str(path), read_only=True)
+    (delivered,) = con.execute(
+        "select count(*) from main_staging.stg_crm__customer_history where arrival_date = date '2026-06-30'"
+    ).fetchone()
+    con.close()
+    assert failing(outcome) == {"id_number_valid": None, "risk_level": delivered}
+
+
+def test_trade_amount_and_type_gate(bad_copy):
+    path, spoil = bad_copy
+    assert outcome_of(path, "stg_trade__trade_orders").success
+    spoil(
+        "main_staging.stg_trade__trade_orders",
+        "select * replace (case when order_id in (select min(order_id)"
+        " from main_staging.stg_trade__trade_orders where arrival_date = date '2026-06-30')"
+        " then -100 else amount_cny end as amount_cny,"
+        " case when order_id in (select max(order_id)"
+        " from main_staging.stg_trade__trade_orders where arrival_date = date '2026-06-30')"
+        " then 'margin_call' else trade_type end as trade_type)"
+        " from main_staging.stg_trade__trade_orders",
+    )
+    assert failing(outcome_of(path, "stg_trade__trade_orders")) == {"amount_cny": 1, "trade_type": 1}
+
+
+def test_holdings_reconciliation_gate(bad_copy):
+    path, spoil = bad_copy
+    assert outcome_of(path, "stg_trade__holdings").success
+    # every tenth position of the latest snapshot doubles its shares without a trade
+    spoil(
+        "main_staging.stg_trade__holdings",
+        "select * replace (case when snapshot_date = date '2026-06-30' and source_line % 10 = 0"
+        " then shares * 2 else shares end as shares) from main_staging.stg_trade__holdings",
+    )
+    outcome = outcome_of(path, "stg_trade__holdings")
+    assert set(failing(outcome)) == {"unexplained_share_change", "market_value_relative_error"}
+    assert min(count for count in failing(outcome).values()) > 5
+
+
+def test_identity_gate_two_id_numbers_in_one_person(bad_copy):
+    path, spoil = bad_copy
+    assert outcome_of(path, "persons").success
+    spoil(
+        "main_marts.person_identifiers",
+        "select * from main_marts.person_identifiers union all (select * replace ("
+        " 'id_number' as identifier_type, 'f' || identifier_hash as identifier_hash)"
+        " from main_marts.person_identifiers where identifier_type = 'id_number' order by person_id limit 2)",
+    )
+    outcome = outcome_of(path, "persons")
+    assert failing(outcome) == {"persons_with_two_id_numbers": 1}
+    observed = {item.column: item.observed_value for item in outcome.expectations}
+    assert observed["persons_with_two_id_numbers"] is None or "2" in observed["persons_with_two_id_numbers"]
+
+
+def test_tag_gates_duplicates_and_coverage_floor(bad_copy):
+    path, spoil = bad_copy
+    assert outcome_of(path, "person_profile").success and outcome_of(path, "tag_coverage").success
+    spoil(
+        "main_marts.person_profile",
+        "select * from main_marts.person_profile union all (select * from main_marts.person_profile limit 3)",
+    )
+    spoil(
+        "main_marts.tag_coverage",
+        "select * replace (case when tag_code = 'gender' then 0.1 else coverage_share end as coverage_share)"
+        " from main_marts.tag_coverage",
+    )
+    assert failing(outcome_of(path, "person_profile")) == {"duplicate_person_rows": 1}
+    assert failing(outcome_of(path, "tag_coverage")) == {"coverage_share,coverage_floor": 1}
+
+
+def test_freshness_and_volume_gates(bad_copy):
+    path, spoil = bad_copy
+    outcome = outcome_of(path, "freshness_and_volume")
+    assert outcome.success
+    # the tracking export silently stopped three days ago, and today's trade file is ten times the usual
+    spoil(
+        "main_staging.stg_tracking__events",
+        "select * from main_staging.stg_tracking__events where event_date < date '2026-06-28'",
+    )
+    spoil(
+        "main_staging.stg_ingest__load_manifests",
+        "select * replace (case when table_name = 'trade_orders' and arrival_date = date '2026-06-30'"
+        " then rows_loaded * 10 else rows_loaded end as rows_loaded)"
+        " from main_staging.stg_ingest__load_manifests",
+    )
+    outcome = outcome_of(path, "freshness_and_volume")
+    assert failing(outcome) == {"days_since_latest_record": 1, "rows_z_score": 1}
+
+
+def test_volume_check_with_short_history_passes_and_says_so(bad_copy, tmp_path):
+    path, spoil = bad_copy
+    spoil(
+        "main_staging.stg_ingest__load_manifests",
+        "select * from main_staging.stg_ingest__load_manifests where arrival_date >= date '2026-06-26'",
+    )
+    data = DataLayout.at(tmp_path / "data")
+    data.ensure()
+    shutil.copy(path, data.warehouse_db)
+    from orchestration.defs.quality.checks import run_quality_check
+
+    result = run_quality_check(
+        SUITES["freshness_and_volume"], FundcdpSettings(data_dir=str(data.root), as_of_date=AS_OF), "test-run"
+    )
+    assert result.passed
+    assert "trade.trade_orders" in result.metadata["insufficient_history"].value
+    assert latest_suite_results(data.quality_db, AS_OF) == {"freshness_and_volume": True}
+
+
+class _Receiver(BaseHTTPRequestHandler):
+    received: list[dict] = []
+
+    def do_POST(self):  # noqa: N802 (http.server's naming)
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Receiver.received.append(json.loads(body))
+        self.send_response(200)
+        self.end_headers()
+        self.wfile.write(b"{}")
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def webhook(monkeypatch):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    _Receiver.received = []
+    monkeypatch.setenv("FUNDCDP_ALERT_WEBHOOK_URL", f"http://127.0.0.1:{server.server_port}/hook")
+    yield _Receiver.received
+    server.shutdown()
+
+
+def test_publish_is_blocked_by_a_failed_gate_and_the_old_file_stays_served(
+    built_warehouse, tmp_path, webhook
+):
+    from orchestration.defs.publish.assets import analytics
+
+    data = DataLayout.at(tmp_path / "data")
+    data.ensure()
+    shutil.copy(built_warehouse.layout.warehouse_db, data.warehouse_db)
+    settings = FundcdpSettings(data_dir=str(data.root), as_of_date=AS_OF)
+    passed = validate_frame(SUITES["persons"].path, metric_frame(data.warehouse_db, SUITES["persons"], AS_OF))
+    for name in SUITES:
+        record_results(data.quality_db, "run-1", "x", AS_OF, name, passed)
+    first = dg.materialize([analytics], resources={"settings": settings}, raise_on_error=False)
+    assert first.success
+    (persons,) = (
+        duckdb.connect(str(data.analytics_db), read_only=True)
+        .execute("select count(*) from persons")
+        .fetchone()
+    )
+
+    # An analyst holds a connection; the warehouse changes and a later run's gate fails.
+    held = duckdb.connect(str(data.analytics_db), read_only=True)
+    con = duckdb.connect(str(data.warehouse_db))
+    con.execute(
+        "delete from main_marts.persons where person_id in (select person_id from main_marts.persons limit 7)"
+    )
+    con.close()
+    failed = validate_frame(
+        SUITES["persons"].path,
+        metric_frame(data.warehouse_db, SUITES["persons"], AS_OF).assign(hub_share=0.5),
+    )
+    record_results(data.quality_db, "run-2", "marts/persons", AS_OF, "persons", failed)
+    blocked = dg.materialize([analytics], resources={"settings": settings}, raise_on_error=False)
+    assert not blocked.success
+    assert duckdb.connect(str(data.analytics_db), read_only=True).execute(
+        "select count(*) from persons"
+    ).fetchone() == (persons,)
+    alerts = [json.loads(line) for line in data.alerts_log.read_text().splitlines()]
+    assert alerts[-1]["alert"]["asset"] == "analytics" and "gx_persons: failed" in json.dumps(alerts[-1])
+    assert alerts[-1]["deliveries"] == [{"channel": "webhook", "ok": True, "error": None}]
+    assert webhook[-1]["partition"] == AS_OF and webhook[-1]["asset"] == "analytics"
+
+    # The gate passes again: the new file is swapped in; the held connection keeps its old view.
+    record_results(data.quality_db, "run-3", "marts/persons", AS_OF, "persons", passed)
+    assert dg.materialize([analytics], resources={"settings": settings}, raise_on_error=False).success
+    assert held.execute("select count(*) from persons").fetchone() == (persons,)
+    # A new analyst, in another process (inside one process DuckDB hands back its cached old instance)
+    fresh = subprocess.run(
+        [sys.executable, "-c", "import duckdb, sys; con = duckdb.connect(sys.argv[1], read_only=True); "
+         "print(con.execute('select count(*) from persons').fetchone()[0])", str(data.analytics_db)],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    assert int(fresh.stdout) == persons - 7
+    held.close()
+
+
+def test_definitions_put_a_blocking_gx_check_on_each_guarded_asset_and_the_alert_sensor():
+    from orchestration.definitions import defs
+
+    graph = defs.resolve_asset_graph()
+    checks = {
+        (key.asset_key.to_user_string(), key.name): graph.get_check_spec(key).blocking
+        for key in graph.asset_check_keys
+        if key.name.startswith("gx_")
+    }
+    assert checks == {("/".join(suite.guards), f"gx_{name}"): True for name, suite in SUITES.items()}
+    assert ("marts/person_profile", "gx_person_profile") in checks
+    analytics = graph.get(dg.AssetKey("analytics"))
+    assert dg.AssetKey(["marts", "person_profile"]) in analytics.parent_keys
+    assert defs.resolve_sensor_def("alert_on_run_failure") is not None
+
+
+def test_a_failed_run_becomes_an_alert_with_its_run_id_partition_and_error(tmp_path, webhook):
+    from orchestration.defs.quality.alerting import run_failure_alert
+    from orchestration.lib.alerts import send_alert
+
+    run = dg.DagsterRun(job_name="daily_build", run_id="run-42", tags={"dagster/partition": "2026-06-30"})
+    alert = run_failure_alert(run, "dbt build failed: 3 models errored")
+    deliveries = send_alert(alert, tmp_path / "alerts.log")
+    assert [d.ok for d in deliveries] == [True, True]
+    assert webhook[-1]["kind"] == "run_failed"
+    assert webhook[-1]["run_id"] == "run-42" and webhook[-1]["partition"] == "2026-06-30"
+    assert webhook[-1]["details"] == {"error": "dbt build failed: 3 models errored"}

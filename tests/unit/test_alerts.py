@@ -1,0 +1,464 @@
+"""Alert delivery against a real local HTTP server and a real local SMTP server."""
+
+from __future__ import annotations
+
+import base64
+import email
+import email.policy
+import hashlib
+import hmac
+import json
+import socket
+import socketserver
+import threading
+import time
+import urllib.parse
+from datetime import date
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from orchestration.lib.alerts import (
+    Alert,
+    Delivery,
+    channels_from_env,
+    redact_url,
+    send_alert,
+    wecom_markdown,
+)
+
+TOKEN = "tok-9d2e7c4b1a6f-must-not-be-logged"
+DINGTALK_SECRET = "SECd41d8cd98f00b204e9800998ecf8427e-must-not-be-logged"
+SMTP_PASSWORD = "smtp-pw-5e8b2c71-must-not-be-logged"
+SECRETS = (TOKEN, DINGTALK_SECRET, SMTP_PASSWORD)
+
+ALERT = Alert(
+    kind="check_failed",
+    summary="2 of 9 expectations failed on main_marts/person_profile (客户画像)",
+    asset="main_marts/person_profile",
+    partition="2026-06-30",
+    run_id="3f9c2a1e-0b7d-4c55-9e3a-7d1f2b6c8a90",
+    details={
+        "failed_expectations": 2,
+        "evaluated": 9,
+        "failed": ["expect_column_values_to_be_between on share", "expect_x on aum"],
+    },
+)
+
+
+# --- a real HTTP server --------------------------------------------------------------------------
+
+
+class _Recorder(BaseHTTPRequestHandler):
+    """Records path, query and JSON body; the path's first segment chooses the answer."""
+
+    def do_POST(self):  # noqa: N802 - http.server's naming
+        parts = urllib.parse.urlsplit(self.path)
+        raw = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        self.server.requests.append(
+            {
+                "path": parts.path,
+                "query": parts.query,
+                "content_type": self.headers.get("Content-Type"),
+                "body": json.loads(raw.decode("utf-8")),
+            }
+        )
+        if parts.path.startswith("/fail500"):
+            self._answer(500, b"internal error")
+        elif parts.path.startswith("/echo500"):  # a server echoing the request URL in its error page
+            self._answer(500, f"bad request to {self.path}".encode())
+        elif parts.path.startswith("/errcode"):
+            self._answer(200, b'{"errcode": 310000, "errmsg": "sign not match"}')
+        elif parts.path.startswith("/slow"):
+            self.server.release.wait(3)
+            self._answer(200, b"{}")
+        else:
+            self._answer(200, b'{"errcode": 0, "errmsg": "ok"}')
+
+    def _answer(self, status: int, body: bytes) -> None:
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+        except OSError:
+            pass  # the client gave up (timeout test)
+
+    def log_message(self, format, *args):  # noqa: A002 - keep pytest output quiet
+        pass
+
+
+@pytest.fixture()
+def http_server():
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Recorder)
+    server.requests = []
+    server.release = threading.Event()
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    server.base = f"http://127.0.0.1:{server.server_address[1]}"
+    yield server
+    server.release.set()
+    server.shutdown()
+    server.server_close()
+
+
+# --- a real (minimal) SMTP server ----------------------------------------------------------------
+
+
+class _SmtpHandler(socketserver.StreamRequestHandler):
+    def handle(self):
+        record = {"mail_from": None, "rcpt_to": [], "auth": None, "data": None}
+        self._send("220 localhost fundcdp-test ESMTP")
+        while True:
+            line = self.rfile.readline()
+            if not line:
+                return
+            command, _, argument = line.decode("ascii").rstrip("\r\n").partition(" ")
+            command = command.upper()
+            if command == "EHLO":
+                self._send("250-localhost")
+                self._send("250 AUTH PLAIN")
+            elif command == "HELO":
+                self._send("250 localhost")
+            elif command == "AUTH":
+                record["auth"] = argument
+                self._send("235 2.7.0 authenticated")
+            elif command == "MAIL":
+                record["mail_from"] = argument
+                self._send("250 ok")
+            elif command == "RCPT":
+                record["rcpt_to"].append(argument)
+                self._send("250 ok")
+            elif command == "DATA":
+                self._send("354 end with <CRLF>.<CRLF>")
+                lines = []
+                while (data_line := self.rfile.readline()) not in (b".\r\n", b""):
+                    lines.append(data_line[1:] if data_line.startswith(b"..") else data_line)
+                record["data"] = b"".join(lines)
+                self.server.messages.append(record)
+                record = {"mail_from": None, "rcpt_to": [], "auth": record["auth"], "data": None}
+                self._send("250 queued")
+            elif command in ("RSET", "NOOP"):
+                self._send("250 ok")
+            elif command == "QUIT":
+                self._send("221 bye")
+                return
+            else:
+                self._send("502 not implemented")
+
+    def _send(self, reply: str) -> None:
+        self.wfile.write(reply.encode("ascii") + b"\r\n")
+        self.wfile.flush()
+
+
+class _SmtpServer(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+@pytest.fixture()
+def smtp_server():
+    server = _SmtpServer(("127.0.0.1", 0), _SmtpHandler)
+    server.messages = []
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield server
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture()
+def closed_port() -> int:
+    """A local port nothing listens on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(autouse=True)
+def _no_proxy(monkeypatch):
+    """urllib honours proxy variables: keep requests to 127.0.0.1 local."""
+    for var in ("http_proxy", "HTTP_PROXY", "https_proxy", "HTTPS_PROXY", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def _smtp_env(server, **overrides) -> dict[str, str]:
+    env = {
+        "FUNDCDP_ALERT_SMTP_HOST": "127.0.0.1",
+        "FUNDCDP_ALERT_SMTP_PORT": str(server.server_address[1]),
+        "FUNDCDP_ALERT_SMTP_FROM": "fundcdp@example.com",
+        "FUNDCDP_ALERT_SMTP_TO": "data-eng@example.com, oncall@example.com",
+        "FUNDCDP_ALERT_SMTP_USER": "fundcdp",
+        "FUNDCDP_ALERT_SMTP_PASSWORD": SMTP_PASSWORD,
+    }
+    env.update(overrides)
+    return env
+
+
+def _log_lines(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def _assert_no_secrets(path: Path, deliveries: list[Delivery]) -> None:
+    logged = path.read_text(encoding="utf-8")
+    errors = " ".join(d.error or "" for d in deliveries)
+    for secret in SECRETS:
+        assert secret not in logged
+        assert secret not in errors
+        assert urllib.parse.quote_plus(secret) not in logged
+
+
+# --- tests ---------------------------------------------------------------------------------------
+
+
+def test_channels_from_env():
+    assert channels_from_env({}) == []
+    blank_or_secret_only = {"FUNDCDP_ALERT_WEBHOOK_URL": "  ", "FUNDCDP_ALERT_DINGTALK_SECRET": "SEC1"}
+    assert channels_from_env(blank_or_secret_only) == []
+    everything = {
+        "FUNDCDP_ALERT_SMTP_HOST": "mail.example.com",
+        "FUNDCDP_ALERT_DINGTALK_WEBHOOK_URL": "https://oapi.dingtalk.com/robot/send?access_token=x",
+        "FUNDCDP_ALERT_WECOM_WEBHOOK_URL": "https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=x",
+        "FUNDCDP_ALERT_SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T/B/x",
+        "FUNDCDP_ALERT_WEBHOOK_URL": "https://alerts.example.com/hook",
+    }
+    assert channels_from_env(everything) == ["webhook", "slack", "wecom", "dingtalk", "email"]
+
+
+def test_alert_text_and_json():
+    text = ALERT.text()
+    assert text.splitlines()[0] == f"[fundcdp] check_failed: {ALERT.summary}"
+    for expected in (
+        "asset: main_marts/person_profile",
+        "partition: 2026-06-30",
+        f"run id: {ALERT.run_id}",
+        "failed_expectations: 2",
+        "evaluated: 9",
+        "- expect_x on aum",
+    ):
+        assert expected in text
+    odd = Alert("stale_data", "late", None, None, None, {"as_of": date(2026, 6, 30), "aum": Decimal("1.5")})
+    assert json.loads(json.dumps(odd.to_json())) == {
+        "kind": "stale_data",
+        "summary": "late",
+        "asset": None,
+        "partition": None,
+        "run_id": None,
+        "details": {"as_of": "2026-06-30", "aum": "1.5"},
+    }
+    assert "run id: -" in odd.text()
+
+
+def test_no_channel_configured_writes_only_the_log_line(tmp_path):
+    log_path = tmp_path / "nested" / "dir" / "alerts.jsonl"
+    assert send_alert(ALERT, log_path, environ={}) == [Delivery("log", True, None)]
+    send_alert(ALERT, log_path, environ={})
+    lines = _log_lines(log_path)
+    assert len(lines) == 2
+    assert lines[0]["alert"] == ALERT.to_json()
+    assert lines[0]["deliveries"] == []
+    assert lines[0]["logged_at"]
+
+
+def test_every_channel_delivers_exactly_the_alert(tmp_path, http_server, smtp_server):
+    base = http_server.base
+    env = {
+        "FUNDCDP_ALERT_WEBHOOK_URL": f"{base}/generic/hook?token={TOKEN}",
+        "FUNDCDP_ALERT_SLACK_WEBHOOK_URL": f"{base}/services/T0001/B0001/{TOKEN}",
+        "FUNDCDP_ALERT_WECOM_WEBHOOK_URL": f"{base}/cgi-bin/webhook/send?key={TOKEN}",
+        "FUNDCDP_ALERT_DINGTALK_WEBHOOK_URL": f"{base}/robot/send?access_token={TOKEN}",
+        "FUNDCDP_ALERT_DINGTALK_SECRET": DINGTALK_SECRET,
+        **_smtp_env(smtp_server),
+    }
+    log_path = tmp_path / "alerts.jsonl"
+    before_ms = time.time() * 1000
+    deliveries = send_alert(ALERT, log_path, environ=env, timeout_s=2)
+    after_ms = time.time() * 1000
+
+    assert deliveries == [
+        Delivery(channel, True, None) for channel in ("webhook", "slack", "wecom", "dingtalk", "email", "log")
+    ]
+    requests = {request["path"]: request for request in http_server.requests}
+    assert len(http_server.requests) == 4
+
+    generic = requests["/generic/hook"]
+    assert generic["query"] == f"token={TOKEN}"
+    assert generic["content_type"].startswith("application/json")
+    assert generic["body"] == ALERT.to_json()
+    assert generic["body"]["asset"] == "main_marts/person_profile"
+    assert generic["body"]["partition"] == "2026-06-30"
+    assert generic["body"]["run_id"] == ALERT.run_id
+    assert generic["body"]["details"]["failed_expectations"] == 2
+
+    slack = requests[f"/services/T0001/B0001/{TOKEN}"]
+    assert slack["body"] == {"text": ALERT.text()}
+    for expected in (ALERT.run_id, "failed_expectations: 2", "evaluated: 9", "2026-06-30"):
+        assert expected in slack["body"]["text"]
+
+    wecom = requests["/cgi-bin/webhook/send"]
+    assert wecom["query"] == f"key={TOKEN}"
+    assert set(wecom["body"]) == {"msgtype", "markdown"}
+    assert wecom["body"]["msgtype"] == "markdown"
+    content = wecom["body"]["markdown"]["content"]
+    assert set(wecom["body"]["markdown"]) == {"content"}
+    assert content == wecom_markdown(ALERT)
+    assert "[fundcdp] check_failed" in content and ALERT.summary in content
+    assert f"> run id: {ALERT.run_id}" in content and "failed_expectations: 2" in content
+
+    dingtalk = requests["/robot/send"]
+    query = urllib.parse.parse_qs(dingtalk["query"], strict_parsing=True)
+    assert set(query) == {"access_token", "timestamp", "sign"}
+    assert query["access_token"] == [TOKEN]
+    timestamp = query["timestamp"][0]
+    assert before_ms - 1 <= int(timestamp) <= after_ms + 1
+    expected_sign = base64.b64encode(
+        hmac.new(
+            DINGTALK_SECRET.encode(), f"{timestamp}\n{DINGTALK_SECRET}".encode(), hashlib.sha256
+        ).digest()
+    ).decode()
+    assert query["sign"] == [expected_sign]
+    assert f"&sign={urllib.parse.quote_plus(expected_sign)}" in dingtalk["query"]  # URL-encoded on the wire
+    assert dingtalk["body"]["msgtype"] == "markdown"
+    assert dingtalk["body"]["markdown"]["title"] == f"[fundcdp] check_failed: {ALERT.summary}"
+    assert ALERT.run_id in dingtalk["body"]["markdown"]["text"]
+    assert "failed_expectations: 2" in dingtalk["body"]["markdown"]["text"]
+
+    [mail] = smtp_server.messages
+    assert mail["mail_from"] == "FROM:<fundcdp@example.com>"
+    assert mail["rcpt_to"] == ["TO:<data-eng@example.com>", "TO:<oncall@example.com>"]
+    mechanism, _, response = mail["auth"].partition(" ")
+    assert mechanism == "PLAIN"
+    assert base64.b64decode(response) == f"\0fundcdp\0{SMTP_PASSWORD}".encode()
+    message = email.message_from_bytes(mail["data"], policy=email.policy.default)
+    assert message["Subject"] == f"[fundcdp] check_failed: {ALERT.summary}"
+    assert message["From"] == "fundcdp@example.com"
+    assert message["To"] == "data-eng@example.com, oncall@example.com"
+    assert message.get_content_type() == "text/plain"
+    # CRLF is the wire's line ending; the parser keeps it in the decoded text
+    assert message.get_content().replace("\r\n", "\n") == ALERT.text() + "\n"
+    assert all(byte < 128 for byte in mail["data"])  # 7-bit clean on the wire
+
+    [line] = _log_lines(log_path)
+    assert line["alert"] == ALERT.to_json()
+    assert line["deliveries"] == [
+        {"channel": channel, "ok": True, "error": None}
+        for channel in ("webhook", "slack", "wecom", "dingtalk", "email")
+    ]
+    _assert_no_secrets(log_path, deliveries)
+
+
+def test_broken_channels_fail_alone_and_are_logged(tmp_path, http_server, smtp_server, closed_port):
+    base = http_server.base
+    env = {
+        "FUNDCDP_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{closed_port}/hook?token={TOKEN}",
+        "FUNDCDP_ALERT_SLACK_WEBHOOK_URL": f"{base}/fail500/services/T0001/B0001/{TOKEN}",
+        "FUNDCDP_ALERT_WECOM_WEBHOOK_URL": f"{base}/cgi-bin/webhook/send?key={TOKEN}",
+        "FUNDCDP_ALERT_DINGTALK_WEBHOOK_URL": f"{base}/errcode/robot/send?access_token={TOKEN}",
+        "FUNDCDP_ALERT_DINGTALK_SECRET": DINGTALK_SECRET,
+        **_smtp_env(smtp_server),
+    }
+    log_path = tmp_path / "alerts.jsonl"
+    started = time.monotonic()
+    deliveries = send_alert(ALERT, log_path, environ=env, timeout_s=2)
+    assert time.monotonic() - started < 2
+
+    by_channel = {d.channel: d for d in deliveries}
+    assert [d.channel for d in deliveries] == ["webhook", "slack", "wecom", "dingtalk", "email", "log"]
+    assert not by_channel["webhook"].ok
+    assert by_channel["webhook"].error.startswith(f"http://127.0.0.1:{closed_port}/…: ")
+    assert "refused" in by_channel["webhook"].error.lower()
+    assert not by_channel["slack"].ok
+    assert by_channel["slack"].error == f"{base}/…: HTTP 500 Internal Server Error: internal error"
+    assert not by_channel["dingtalk"].ok
+    assert by_channel["dingtalk"].error == f"{base}/…: errcode 310000: sign not match"
+    assert by_channel["wecom"] == Delivery("wecom", True, None)
+    assert by_channel["email"] == Delivery("email", True, None)
+    assert by_channel["log"] == Delivery("log", True, None)
+
+    # the healthy channels still got the alert
+    assert "/cgi-bin/webhook/send" in [r["path"] for r in http_server.requests]
+    assert len(smtp_server.messages) == 1
+
+    [line] = _log_lines(log_path)
+    assert line["deliveries"] == [
+        {"channel": d.channel, "ok": d.ok, "error": d.error} for d in deliveries if d.channel != "log"
+    ]
+    _assert_no_secrets(log_path, deliveries)
+
+
+def test_error_text_echoing_the_url_is_scrubbed(tmp_path, http_server):
+    env = {"FUNDCDP_ALERT_WEBHOOK_URL": f"{http_server.base}/echo500/{TOKEN}/hook?token={TOKEN}"}
+    log_path = tmp_path / "alerts.jsonl"
+    [webhook, logged] = send_alert(ALERT, log_path, environ=env, timeout_s=2)
+    assert not webhook.ok and logged.ok
+    assert webhook.error.startswith(f"{http_server.base}/…: HTTP 500")
+    assert "***" in webhook.error
+    _assert_no_secrets(log_path, [webhook])
+
+
+def test_timeout_is_a_failed_delivery(tmp_path, http_server):
+    env = {"FUNDCDP_ALERT_SLACK_WEBHOOK_URL": f"{http_server.base}/slow/{TOKEN}"}
+    started = time.monotonic()
+    [slack, logged] = send_alert(ALERT, tmp_path / "alerts.jsonl", environ=env, timeout_s=0.3)
+    assert time.monotonic() - started < 1.5
+    assert slack == Delivery("slack", False, f"{http_server.base}/…: timed out after 0.3s")
+    assert logged.ok
+
+
+def test_email_problems_are_failed_deliveries(tmp_path, smtp_server, closed_port):
+    log_path = tmp_path / "alerts.jsonl"
+    missing = _smtp_env(smtp_server, FUNDCDP_ALERT_SMTP_TO=" ")
+    [mail, _] = send_alert(ALERT, log_path, environ=missing, timeout_s=2)
+    assert mail == Delivery("email", False, "not configured: FUNDCDP_ALERT_SMTP_TO not set")
+
+    refused = _smtp_env(smtp_server, FUNDCDP_ALERT_SMTP_PORT=str(closed_port))
+    [mail, _] = send_alert(ALERT, log_path, environ=refused, timeout_s=2)
+    assert not mail.ok and mail.error.startswith(f"smtp://127.0.0.1:{closed_port}: ConnectionRefusedError")
+
+    bad_flag = _smtp_env(smtp_server, FUNDCDP_ALERT_SMTP_STARTTLS="maybe")
+    [mail, _] = send_alert(ALERT, log_path, environ=bad_flag, timeout_s=2)
+    assert not mail.ok and "FUNDCDP_ALERT_SMTP_STARTTLS" in mail.error
+
+    assert smtp_server.messages == []
+    assert [line["deliveries"][0]["ok"] for line in _log_lines(log_path)] == [False, False, False]
+    _assert_no_secrets(log_path, [])
+
+
+def test_unwritable_log_does_not_raise(tmp_path, http_server):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the log directory should be")
+    env = {"FUNDCDP_ALERT_WEBHOOK_URL": f"{http_server.base}/generic/hook?token={TOKEN}"}
+    [webhook, logged] = send_alert(ALERT, blocker / "alerts.jsonl", environ=env, timeout_s=2)
+    assert webhook.ok
+    assert logged.channel == "log" and not logged.ok and logged.error
+    assert len(http_server.requests) == 1
+
+
+def test_wecom_content_is_cut_to_4096_bytes():
+    long_alert = Alert(
+        "check_failed", "大量期望失败", "main_marts/person_profile", "2026-06-30", "r1",
+        {"failed": [f"expect_值_{i} on 份额" for i in range(400)]},
+    )  # fmt: skip
+    content = wecom_markdown(long_alert)
+    assert 4090 <= len(content.encode("utf-8")) <= 4096
+    assert content.endswith("…")
+    assert content.startswith('**<font color="warning">[fundcdp] check_failed</font>**')
+    assert len(wecom_markdown(ALERT).encode("utf-8")) < 4096 and not wecom_markdown(ALERT).endswith("…")
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key=abc", "https://qyapi.weixin.qq.com/…"),
+        ("https://user:pw@hooks.slack.com/services/T/B/tok", "https://hooks.slack.com/…"),
+        ("http://127.0.0.1:8080/hook#frag", "http://127.0.0.1:8080/…"),
+        ("http://[::1]:9000/x", "http://[::1]:9000/…"),
+        ("not a url", "<invalid url>"),
+        ("http://host:notaport/x", "<invalid url>"),
+    ],
+)
+def test_redact_url(url, shown):
+    assert redact_url(url) == shown
