@@ -15,7 +15,7 @@ export DBT_LOG_PATH ?= $(FUNDCDP_DATA_DIR)/logs/dbt
 export DAGSTER_HOME ?= $(FUNDCDP_DATA_DIR)/dagster_home
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help bootstrap lock prepare demo-data run test test-spark bench ui lint clean
+.PHONY: help bootstrap lock prepare demo-data run test test-spark segments bench ui lint clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -51,8 +51,11 @@ demo-data: bootstrap  ## generate the demo source systems into $FUNDCDP_DATA_DIR
 run: prepare  ## generate demo data if landing/ is empty, run the whole pipeline, print a summary
 	$(BIN)/python -m orchestration.cli run
 
-test: prepare  ## run the whole test suite (pytest drives dbt and Dagster)
+test: prepare segments  ## validate the segment definitions, run the whole test suite (pytest drives dbt and Dagster)
 	$(BIN)/python -m pytest tests/unit tests/integration
+
+segments: bootstrap  ## validate every segment definition under segments/ (file, path in the rule, reason)
+	$(BIN)/python -m orchestration.cli segments validate
 
 test-spark: prepare $(SPARK_STAMP)  ## build the dbt project with its data and unit tests on a local Spark session
 	$(BIN)/python -m pytest tests/spark

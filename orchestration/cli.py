@@ -132,6 +132,55 @@ def run_ui(port: int) -> int:
         return process.wait()
 
 
+def run_segments(action: str, name: str | None, dialect: str) -> int:
+    """Validate every definition, or preview / compile one against the built warehouse."""
+    import json
+
+    from orchestration.lib.segments.compiler import DIALECTS, compile_segment
+    from orchestration.lib.segments.definition import Catalog, load_segments, validate_all
+
+    catalog = Catalog.load()
+    if action == "validate":
+        problems = validate_all(catalog=catalog)
+        for problem in problems:
+            print(f"INVALID {problem}")
+        if not problems:
+            print(f"{len(load_segments(catalog=catalog))} segment definitions valid")
+        return 1 if problems else 0
+    definitions = {segment.name: segment for segment in load_segments(catalog=catalog)}
+    if name not in definitions:
+        print(f"unknown segment {name!r}; known: {', '.join(sorted(definitions))}")
+        return 2
+    layout = _prepare_environment()
+    as_of = _built_as_of(layout)
+    if action == "compile":
+        print(compile_segment(definitions[name], catalog, DIALECTS[dialect], as_of))
+        return 0
+    from orchestration.lib.segments.publish import evaluate
+
+    started = time.monotonic()
+    preview = evaluate(layout.warehouse_db, definitions[name], catalog, as_of).preview()
+    preview["seconds"] = round(time.monotonic() - started, 3)
+    print(json.dumps(preview, indent=2, ensure_ascii=False))
+    return 0
+
+
+def _built_as_of(layout: DataLayout) -> date:
+    """FUNDCDP_AS_OF_DATE, else the as-of date the warehouse's tags were built for."""
+    if os.environ.get("FUNDCDP_AS_OF_DATE"):
+        return date.fromisoformat(os.environ["FUNDCDP_AS_OF_DATE"])
+    import duckdb
+
+    if not layout.warehouse_db.exists():
+        raise SystemExit(f"no warehouse at {layout.warehouse_db}: run `make run` first")
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    try:
+        (as_of,) = con.execute("select max(as_of_date) from main_marts.person_profile").fetchone()
+    finally:
+        con.close()
+    return as_of
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="fundcdp")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -142,11 +191,19 @@ def main(argv: list[str] | None = None) -> int:
         default=14,
         help="first build as of this many days before the latest delivery (tag history); 0: no",
     )
+    segments = commands.add_parser(
+        "segments", help="validate all segment definitions, preview or compile one"
+    )
+    segments.add_argument("action", choices=["validate", "preview", "compile"])
+    segments.add_argument("name", nargs="?", help="the segment (preview, compile)")
+    segments.add_argument("--dialect", choices=["duckdb", "spark"], default="duckdb")
     ui = commands.add_parser("ui", help="start the Dagster UI")
     ui.add_argument("--port", type=int, default=int(os.environ.get("FUNDCDP_UI_PORT", "3000")))
     args = parser.parse_args(argv)
     if args.command == "run":
         return run_pipeline(args.history_days)
+    if args.command == "segments":
+        return run_segments(args.action, args.name, args.dialect)
     return run_ui(args.port)
 
 

@@ -7,6 +7,7 @@ from orchestration.defs.publish.assets import analytics
 from orchestration.defs.quality.alerting import alert_on_run_failure
 from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.resources import FundcdpSettings
+from orchestration.defs.segments.assets import segment_members_have_consent, segments
 from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
 
 ingest_meta_specs = [
@@ -27,8 +28,8 @@ ingest_meta_specs = [
 ]
 
 defs = dg.Definitions(
-    assets=[*raw_assets, *ingest_meta_specs, fundcdp_dbt_models, analytics],
-    asset_checks=quality_checks,
+    assets=[*raw_assets, *ingest_meta_specs, fundcdp_dbt_models, analytics, segments],
+    asset_checks=[*quality_checks, segment_members_have_consent],
     sensors=[alert_on_run_failure],
     resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
     # One process: DuckDB files accept one writer at a time, and dbt runs as a subprocess of it.

@@ -10,6 +10,7 @@ from orchestration.defs.ingest.assets import raw_assets
 from orchestration.defs.publish.assets import analytics
 from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.resources import FundcdpSettings
+from orchestration.defs.segments.assets import segment_members_have_consent, segments
 from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
 from orchestration.lib.layout import SOURCES, DataLayout
 
@@ -37,7 +38,7 @@ def build_warehouse(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
     """Build (run + test) every dbt model as of the resolved as-of date, run the quality gates, and
     publish analytics.duckdb if they passed."""
     return dg.materialize(
-        [fundcdp_dbt_models, *quality_checks, analytics],
+        [fundcdp_dbt_models, *quality_checks, analytics, segments, segment_members_have_consent],
         instance=instance,
         resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
         raise_on_error=False,

@@ -45,6 +45,11 @@ class DataLayout:
         return self.root / "quality.duckdb"
 
     @property
+    def segments_db(self) -> Path:
+        """Segment versions, members and diffs (written by the segments asset)."""
+        return self.root / "segments.duckdb"
+
+    @property
     def alerts_log(self) -> Path:
         return self.logs / "alerts.log"
 

@@ -37,10 +37,23 @@ class PublishError(RuntimeError):
     """Publishing failed; the previous analytics file is untouched."""
 
 
+# Tables of segments.duckdb published to analysts (members without the customer number: exports only).
+SEGMENT_TABLES = {
+    "segment_versions": "select * from segments.segment_versions",
+    "segment_members": "select segment, version, person_id, split_group from segments.segment_members",
+    "segment_diffs": "select segment, version, person_id, change from segments.segment_diffs",
+}
+
+
 def publish_analytics(
-    warehouse_db: Path, analytics_db: Path, quality_db: Path | None = None, tables=PUBLISHED_TABLES
+    warehouse_db: Path,
+    analytics_db: Path,
+    quality_db: Path | None = None,
+    tables=PUBLISHED_TABLES,
+    segments_db: Path | None = None,
 ) -> dict[str, int]:
-    """Write ``tables`` (and ``dq_results``) to a fresh file and swap it in; returns rows per table."""
+    """Write ``tables``, ``dq_results`` and the segment tables to a fresh file and swap it in; returns rows
+    per table."""
     temporary = analytics_db.with_name(f".{analytics_db.name}.{uuid.uuid4().hex}.tmp")
     counts: dict[str, int] = {}
     try:
@@ -56,6 +69,12 @@ def publish_analytics(
                 con.execute("create table main.dq_results as select * from quality.dq_results")
                 counts["dq_results"] = con.execute("select count(*) from main.dq_results").fetchone()[0]
                 con.execute("detach quality")
+            if segments_db is not None and segments_db.exists():
+                con.execute(f"attach '{segments_db}' as segments (read_only)")
+                for table, select in SEGMENT_TABLES.items():
+                    con.execute(f"create table main.{table} as {select}")
+                    counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
+                con.execute("detach segments")
             con.execute("checkpoint")
         finally:
             con.close()

@@ -126,3 +126,54 @@ def test_spark_incremental_tags_equal_duckdb_full_build(both_engines):
     assert len(on_duckdb) > 50
     assert on_spark == on_duckdb
     assert history == [(2,)]
+
+
+def test_every_starter_segment_compiles_and_runs_on_spark_with_duckdbs_members(both_engines):
+    """The Spark dialect of each starter segment runs on the Spark build and selects exactly the persons
+    (with the same exclusions and experiment groups) the DuckDB dialect selects on the DuckDB build."""
+    from datetime import date
+
+    from pyspark.sql import SparkSession
+
+    from orchestration.lib.segments.compiler import SPARK, compile_segment
+    from orchestration.lib.segments.definition import Catalog, load_segments
+    from orchestration.lib.segments.publish import evaluate
+
+    layout, _, _ = both_engines
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    (as_of,) = con.execute("select max(as_of_date) from main_marts.person_profile").fetchone()
+    con.close()
+    assert isinstance(as_of, date)
+    catalog = Catalog.load()
+    spark_dir = layout.root / "spark"
+    spark = (
+        SparkSession.builder.master("local[1]")
+        .config("spark.sql.warehouse.dir", str(spark_dir / "warehouse"))
+        .config(
+            "spark.hadoop.javax.jdo.option.ConnectionURL",
+            f"jdbc:derby:;databaseName={spark_dir / 'metastore_db'};create=true",
+        )  # fmt: skip
+        .config("spark.driver.extraJavaOptions", f"-Dderby.system.home={spark_dir}")
+        .config("spark.sql.session.timeZone", "UTC")
+        .config("spark.sql.timestampType", "TIMESTAMP_NTZ")
+        .config("spark.ui.enabled", "false")
+        .enableHiveSupport()
+        .getOrCreate()
+    )
+    try:
+        compared = 0
+        for segment in load_segments(catalog=catalog):
+            on_duckdb = sorted(
+                (row[0], row[1], row[5], row[6])
+                for row in evaluate(layout.warehouse_db, segment, catalog, as_of).rows
+            )
+            sql = compile_segment(segment, catalog, SPARK, as_of)
+            on_spark = sorted(
+                (r.person_id, r.customer_no, r.exclusion_reason, r.split_group)
+                for r in spark.sql(sql).collect()
+            )
+            assert on_spark == on_duckdb, segment.name
+            compared += len(on_duckdb)
+        assert compared > 0
+    finally:
+        spark.stop()

@@ -46,7 +46,9 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> d
         send_alert(alert, layout.alerts_log)
         raise dg.Failure(description=alert.text(), metadata={"gates": dg.MetadataValue.json(problems)})
     try:
-        counts = publish_analytics(layout.warehouse_db, layout.analytics_db, layout.quality_db)
+        counts = publish_analytics(
+            layout.warehouse_db, layout.analytics_db, layout.quality_db, segments_db=layout.segments_db
+        )
     except PublishError as problem:
         raise dg.Failure(description=str(problem)) from problem
     try:

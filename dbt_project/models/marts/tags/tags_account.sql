@@ -55,7 +55,9 @@ sips as (
         account_persons.person_id,
         sum(case when sip_versions.sip_status = 'active' then 1 else 0 end) as sip_active_count,
         sum(case when sip_versions.sip_status = 'paused' then 1 else 0 end) as sip_paused_count,
-        sum(case when sip_versions.sip_status = 'stopped' then 1 else 0 end) as sip_stopped_count
+        sum(case when sip_versions.sip_status = 'stopped' then 1 else 0 end) as sip_stopped_count,
+        max(case when sip_versions.sip_status = 'stopped' then sip_versions.status_changed_date end)
+            as last_sip_stopped_date
     from sip_versions
     inner join {{ ref('int_identity_persons') }} as account_persons
         on account_persons.identifier_type = 'fund_account_id'
@@ -77,6 +79,7 @@ final as (
         cast(coalesce(sips.sip_active_count, 0) as bigint) as sip_active_count,
         cast(coalesce(sips.sip_paused_count, 0) as bigint) as sip_paused_count,
         cast(coalesce(sips.sip_stopped_count, 0) as bigint) as sip_stopped_count,
+        sips.last_sip_stopped_date,
         coalesce(consents.has_opted_out, false) as has_opted_out_of_marketing,
         {{ as_of_date }} as as_of_date
     from persons

@@ -2,6 +2,11 @@
 {%- set as_of = var('as_of_date') %}
 {%- set tags = var('fundcdp')['tags'] %}
 {%- set bands = tags['age_band_lower_bounds'] %}
+{%- set as_of_date_sql = "cast('" ~ as_of ~ "' as date)" %}
+{%- set birthday_day = "case when extract(month from with_birth.birth_date) = 2 and extract(day from with_birth.birth_date) = 29 then 28 else extract(day from with_birth.birth_date) end" %}
+{%- set birthday_this_year = "make_date(cast(extract(year from " ~ as_of_date_sql ~ ") as integer), cast(extract(month from with_birth.birth_date) as integer), cast(" ~ birthday_day ~ " as integer))" %}
+{%- set birthday_next_year = "make_date(cast(extract(year from " ~ as_of_date_sql ~ ") as integer) + 1, cast(extract(month from with_birth.birth_date) as integer), cast(" ~ birthday_day ~ " as integer))" %}
+{%- set next_birthday_sql = "case when " ~ birthday_this_year ~ " >= " ~ as_of_date_sql ~ " then " ~ birthday_this_year ~ " else " ~ birthday_next_year ~ " end" %}
 
 with
 
@@ -72,6 +77,8 @@ final as (
             as integer
         ) as age,
         with_birth.birth_date,
+        -- days to the next birthday (0 = today); a 29 February birthday is kept on 28 February
+        {{ days_between(as_of_date_sql, next_birthday_sql) }} as days_until_birthday,
         with_birth.province,
         with_birth.city,
         platform_usage.platform as main_platform,
@@ -104,6 +111,7 @@ banded as (
             {%- endfor %}
         end as age_band,
         birth_date,
+        cast(days_until_birthday as integer) as days_until_birthday,
         province,
         city,
         main_platform,

@@ -1,0 +1,97 @@
+"""Segments as a Dagster asset: evaluated as of the build, published through the quality gate."""
+
+import dagster as dg
+
+from orchestration.defs.ingest.assets import DUCKDB_WRITER_POOL
+from orchestration.defs.publish.assets import gate_problems
+from orchestration.defs.resources import FundcdpSettings
+from orchestration.defs.transform.dbt import resolve_as_of_date
+from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.publish import publish_analytics
+from orchestration.lib.quality.results import latest_suite_results
+from orchestration.lib.segments.definition import Catalog, SegmentError, load_segments
+from orchestration.lib.segments.publish import evaluate, members_without_consent, publish_segment
+
+
+@dg.asset(
+    key=["segments"],
+    deps=[dg.AssetKey("analytics")],
+    group_name="publish",
+    kinds={"duckdb", "csv", "parquet"},
+    pool=DUCKDB_WRITER_POOL,
+    description="Every segment under segments/ evaluated as of the build and published as a new version "
+    "(segments.duckdb, outbox/segments/<segment>/<version>/) when the quality gates passed and its size and "
+    "change are within bounds; otherwise the last good version stays and an alert goes out.",
+)
+def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
+    layout = settings.layout()
+    as_of = resolve_as_of_date(settings)
+    catalog = Catalog.load()
+    try:
+        definitions = load_segments(catalog=catalog)
+    except SegmentError as problem:
+        raise dg.Failure(description=f"invalid segment definition: {problem}") from problem
+    problems = gate_problems(latest_suite_results(layout.quality_db, as_of.isoformat()))
+    checks_passed = not problems
+    summary: dict[str, dict] = {}
+    for definition in definitions:
+        evaluation = evaluate(layout.warehouse_db, definition, catalog, as_of)
+        outcome = publish_segment(layout.segments_db, layout.outbox, evaluation, checks_passed)
+        summary[definition.name] = {
+            "status": outcome.status,
+            "version": outcome.version,
+            "size": outcome.size,
+            "entered": outcome.entered,
+            "exited": outcome.exited,
+            "excluded": outcome.excluded,
+            **({"blocked_reason": outcome.reason} if outcome.reason else {}),
+            "preview": evaluation.preview(),
+        }
+        if outcome.status == "blocked":
+            alert = Alert(
+                kind="check_failed",
+                summary=f"segment {definition.name} not published: {outcome.reason}",
+                asset="segments",
+                partition=as_of.isoformat(),
+                run_id=context.run.run_id,
+                details={"size": outcome.size, "entered": outcome.entered, "exited": outcome.exited,
+                         "kept_version": outcome.version, "gates": problems},
+            )  # fmt: skip
+            send_alert(alert, layout.alerts_log)
+            context.log.error(alert.text())
+    if checks_passed:
+        # analytics.duckdb again, now with this run's segment versions (a fresh file, swapped in)
+        publish_analytics(
+            layout.warehouse_db, layout.analytics_db, layout.quality_db, segments_db=layout.segments_db
+        )
+    return dg.MaterializeResult(
+        metadata={
+            "as_of_date": as_of.isoformat(),
+            "published": sum(1 for item in summary.values() if item["status"] == "published"),
+            "blocked": dg.MetadataValue.json(
+                {
+                    name: item["blocked_reason"]
+                    for name, item in summary.items()
+                    if item["status"] == "blocked"
+                }
+            ),
+            "segments": dg.MetadataValue.json(summary),
+        }
+    )
+
+
+@dg.asset_check(
+    asset=dg.AssetKey("segments"),
+    name="segment_members_have_consent",
+    blocking=True,
+    description="Zero members of the current version of any marketing segment without consent for its "
+    "channel on the as-of date (most restrictive across merged CRM records; unknown means no).",
+)
+def segment_members_have_consent(settings: FundcdpSettings) -> dg.AssetCheckResult:
+    layout = settings.layout()
+    missing = members_without_consent(layout.segments_db, layout.warehouse_db, load_segments())
+    return dg.AssetCheckResult(
+        passed=missing == 0,
+        severity=dg.AssetCheckSeverity.ERROR,
+        metadata={"members_without_consent": missing},
+    )

@@ -1,0 +1,215 @@
+"""Compile a validated segment rule to SQL, in the dialect of each engine.
+
+The dialects differ only where the engines do: relation names (DuckDB schemas ``main_marts``… vs Spark
+databases ``fundcdp_marts``…), string literal escaping, and SHA-256 / hex parsing for the experiment split.
+Relative dates (``-30d``) and event windows are resolved to literal dates here, from the as-of date, so
+the SQL itself carries no date arithmetic.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from orchestration.lib.rules import load_business_rules
+from orchestration.lib.segments.definition import RELATIVE_DATE, Catalog, Segment
+
+RISK_LEVELS = {"R1": 1, "R2": 2, "R3": 3, "R4": 4, "R5": 5}
+
+
+@dataclass(frozen=True)
+class Dialect:
+    name: str
+    schema_prefix: str
+
+    def relation(self, layer: str, table: str) -> str:
+        return f"{self.schema_prefix}{layer}.{table}"
+
+    def string(self, value: str) -> str:
+        if self.name == "spark":
+            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+        return "'" + value.replace("'", "''") + "'"
+
+    def split_bucket(self, expression: str, buckets: int) -> str:
+        """0 .. buckets-1 from the first 8 hex digits of sha256(expression): identical on both engines."""
+        if self.name == "spark":
+            return f"pmod(cast(conv(substr(sha2({expression}, 256), 1, 8), 16, 10) as bigint), {buckets})"
+        return f"(cast(('0x' || substr(sha256({expression}), 1, 8)) as bigint) % {buckets})"
+
+
+DUCKDB = Dialect("duckdb", "main_")
+SPARK = Dialect("spark", "fundcdp_")
+DIALECTS = {"duckdb": DUCKDB, "spark": SPARK}
+
+
+def date_literal(day: date) -> str:
+    return f"date '{day.isoformat()}'"
+
+
+def resolve_date(value: Any, as_of: date) -> date:
+    """An ISO date, or '-30d' (30 days before the as-of date)."""
+    text = str(value)
+    if RELATIVE_DATE.match(text):
+        return as_of + timedelta(days=int(text[:-1]))
+    return date.fromisoformat(text)
+
+
+class RuleCompiler:
+    """Turns a rule tree into a boolean SQL expression over ``profile`` (person_profile) rows."""
+
+    def __init__(self, catalog: Catalog, dialect: Dialect, as_of: date):
+        self.catalog, self.dialect, self.as_of = catalog, dialect, as_of
+
+    def literal(self, tag_type: str, value: Any) -> str:
+        if tag_type == "boolean":
+            return "true" if value else "false"
+        if tag_type == "number":
+            return repr(value) if isinstance(value, float) else str(int(value))
+        if tag_type == "date":
+            return date_literal(resolve_date(value, self.as_of))
+        return self.dialect.string(str(value))
+
+    def date(self, day: date) -> str:
+        return date_literal(day)
+
+    def compile(self, node: dict) -> str:
+        if "all" in node:
+            return "(" + " and ".join(self.compile(child) for child in node["all"]) + ")"
+        if "any" in node:
+            return "(" + " or ".join(self.compile(child) for child in node["any"]) + ")"
+        if "not" in node:
+            # a condition on a missing value is unknown, and "not unknown" must not select the person
+            return f"(not coalesce({self.compile(node['not'])}, false))"
+        if "tag" in node:
+            return self.tag_condition(node)
+        if "event" in node:
+            return self.event_condition(node)
+        return self.sequence_condition(node)
+
+    def tag_condition(self, node: dict) -> str:
+        tag = self.catalog.tags[node["tag"]]
+        column = f"profile.{tag.code}"
+        operator = node["op"]
+        if operator in ("is null", "is not null"):
+            return f"({column} {operator})"
+        value = node["value"]
+        if operator in ("in", "not in"):
+            items = ", ".join(self.literal(tag.tag_type, item) for item in value)
+            return f"({column} {operator} ({items}))"
+        if operator == "between":
+            low, high = (self.literal(tag.tag_type, item) for item in value)
+            return f"({column} between {low} and {high})"
+        sql_operator = "<>" if operator == "!=" else operator
+        return f"({column} {sql_operator} {self.literal(tag.tag_type, value)})"
+
+    def _event_filters(self, alias: str, node: dict) -> list[str]:
+        filters = []
+        for prop, value in (node.get("where") or {}).items():
+            values = value if isinstance(value, list) else [value]
+            if prop == "amount_cny":
+                rendered = ", ".join(str(v) for v in values)
+            else:
+                rendered = ", ".join(self.dialect.string(str(v)) for v in values)
+            filters.append(f"{alias}.{prop} in ({rendered})")
+        return filters
+
+    def event_condition(self, node: dict) -> str:
+        events = self.dialect.relation("intermediate", "int_events_attributed")
+        since = self.as_of - timedelta(days=node["last_days"])
+        conditions = [
+            "e.person_id is not null",
+            f"e.event_name = {self.dialect.string(node['event'])}",
+            f"e.event_date > {self.date(since)}",
+            f"e.event_date <= {self.date(self.as_of)}",
+            *self._event_filters("e", node),
+        ]
+        at_least = node.get("at_least", 1)
+        subquery = (
+            f"select e.person_id from {events} as e where {' and '.join(conditions)} "
+            f"group by e.person_id having count(*) >= {at_least}"
+        )
+        return f"(profile.person_id {'' if node.get('did', True) else 'not '}in ({subquery}))"
+
+    def sequence_condition(self, node: dict) -> str:
+        events = self.dialect.relation("intermediate", "int_events_attributed")
+        first, then = node["sequence"]
+        since = self.as_of - timedelta(days=node["last_days"])
+        window_ms = node["within_days"] * 86_400_000
+        conditions = [
+            "a.person_id is not null",
+            f"a.event_name = {self.dialect.string(first)}",
+            f"b.event_name = {self.dialect.string(then)}",
+            f"a.event_date > {self.date(since)}",
+            f"b.event_date <= {self.date(self.as_of)}",
+            "b.client_time_ms > a.client_time_ms",
+            f"b.client_time_ms <= a.client_time_ms + {window_ms}",
+            *self._event_filters("a", node),
+        ]
+        subquery = (
+            f"select a.person_id from {events} as a inner join {events} as b on a.person_id = b.person_id "
+            f"where {' and '.join(conditions)}"
+        )
+        return f"(profile.person_id {'' if node.get('did', True) else 'not '}in ({subquery}))"
+
+
+def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of: date) -> str:
+    """The full membership query: every person matching the rule, with why a match is excluded
+    (no consent for the channel, unsuitable for the promoted product, no customer number to export)
+    and their experiment group. Columns: person_id, customer_no, lifecycle_stage, value_tier,
+    main_platform, exclusion_reason, split_group."""
+    rule_sql = RuleCompiler(catalog, dialect, as_of).compile(segment.rule)
+    profile = dialect.relation("marts", "person_profile")
+    consents = dialect.relation("intermediate", "int_person_consents")
+    customers = dialect.relation("intermediate", "int_person_primary_customers")
+    buckets = load_business_rules()["segments"]["split_buckets"]
+    exclusions = []
+    if segment.purpose == "marketing":
+        exclusions.append(("coalesce(consents.is_consented, false) = false", "no_consent"))
+    if segment.promoted_product_risk:
+        level = RISK_LEVELS[segment.promoted_product_risk]
+        exclusions.append(
+            (
+                "(profile.risk_level is null"
+                f" or cast(substr(profile.risk_level, 2, 1) as integer) < {level}"
+                " or profile.risk_assessment_expires_on is null"
+                f" or profile.risk_assessment_expires_on < {date_literal(as_of)})",
+                "unsuitable",
+            )
+        )
+    exclusions.append(("customers.customer_no is null", "no_customer_number"))
+    reason = "case " + " ".join(f"when {condition} then '{name}'" for condition, name in exclusions) + " end"
+    bucket = dialect.split_bucket(f"{dialect.string(segment.name + ':')} || profile.person_id", buckets)
+    if segment.split:
+        bounds, cumulative = [], 0.0
+        for group in ("test", "control", "holdout"):
+            if group in segment.split:
+                cumulative += segment.split[group]
+                bounds.append((round(cumulative * buckets), group))
+        split_sql = "case " + " ".join(
+            f"when {bucket} < {limit} then '{group}'" for limit, group in bounds[:-1]
+        )
+        split_sql += f" else '{bounds[-1][1]}' end"
+    else:
+        split_sql = "cast(null as string)" if dialect.name == "spark" else "cast(null as varchar)"
+    consent_join = (
+        f"left join {consents} as consents on consents.person_id = profile.person_id"
+        f" and consents.channel = {dialect.string(segment.channel)}"
+        if segment.purpose == "marketing"
+        else ""
+    )
+    return (
+        f"-- segment {segment.name} as of {as_of.isoformat()} ({dialect.name})\n"
+        "select\n"
+        "    profile.person_id,\n"
+        "    customers.customer_no,\n"
+        "    profile.lifecycle_stage,\n"
+        "    profile.value_tier,\n"
+        "    profile.main_platform,\n"
+        f"    {reason} as exclusion_reason,\n"
+        f"    {split_sql} as split_group\n"
+        f"from {profile} as profile\n"
+        f"left join {customers} as customers on customers.person_id = profile.person_id\n"
+        + (f"{consent_join}\n" if consent_join else "")
+        + f"where coalesce({rule_sql}, false)\n"
+    )

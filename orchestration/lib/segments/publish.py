@@ -1,0 +1,274 @@
+"""Evaluate, preview and publish segments: versions, members, diffs and exports.
+
+Everything is kept in ``segments.duckdb`` (its own file: the warehouse keeps one writer) and exports go to
+``outbox/segments/<segment>/<version>/`` (members.csv, members.parquet, manifest.json). Exports carry the
+CRM customer number and the experiment group only: never a phone, e-mail, ID number or name.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import duckdb
+
+from orchestration.lib.segments.compiler import DUCKDB, compile_segment
+from orchestration.lib.segments.definition import Catalog, Segment
+
+EXCLUSION_REASONS = ("no_consent", "unsuitable", "no_customer_number")
+BREAKDOWNS = ("lifecycle_stage", "value_tier", "main_platform")
+
+STORE_DDL = (
+    """create table if not exists segment_versions (
+        segment varchar, version integer, as_of_date date, status varchar, blocked_reason varchar,
+        size bigint, excluded_no_consent bigint, excluded_unsuitable bigint,
+        excluded_no_customer_number bigint, entered bigint, exited bigint, checks_passed boolean,
+        split_counts varchar, compiled_sql_sha256 varchar, published_at timestamp)""",
+    """create table if not exists segment_members (
+        segment varchar, version integer, person_id varchar, customer_no varchar, split_group varchar)""",
+    """create table if not exists segment_diffs (
+        segment varchar, version integer, person_id varchar, customer_no varchar, change varchar)""",
+)
+
+
+@dataclass
+class Evaluation:
+    """A segment evaluated as of a date: every rule match with its exclusion reason and group."""
+
+    segment: Segment
+    as_of: date
+    sql: str
+    rows: list[tuple]  # person_id, customer_no, lifecycle_stage, value_tier, main_platform, reason, group
+
+    @property
+    def members(self) -> list[tuple]:
+        return [row for row in self.rows if row[5] is None]
+
+    def excluded(self) -> dict[str, int]:
+        return {reason: sum(1 for row in self.rows if row[5] == reason) for reason in EXCLUSION_REASONS}
+
+    def preview(self) -> dict:
+        """Size, exclusions and breakdowns by lifecycle stage, value tier and platform."""
+        members = self.members
+        breakdown = {}
+        for index, name in enumerate(BREAKDOWNS, start=2):
+            counts: dict[str, int] = {}
+            for row in members:
+                key = str(row[index]) if row[index] is not None else "(none)"
+                counts[key] = counts.get(key, 0) + 1
+            breakdown[name] = dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
+        groups: dict[str, int] = {}
+        for row in members:
+            if row[6] is not None:
+                groups[row[6]] = groups.get(row[6], 0) + 1
+        return {
+            "segment": self.segment.name,
+            "as_of_date": self.as_of.isoformat(),
+            "size": len(members),
+            "matched": len(self.rows),
+            "excluded": self.excluded(),
+            "split": groups,
+            **breakdown,
+        }
+
+
+def evaluate(warehouse_db: Path, segment: Segment, catalog: Catalog, as_of: date) -> Evaluation:
+    """Run the segment's DuckDB SQL read-only against the warehouse."""
+    sql = compile_segment(segment, catalog, DUCKDB, as_of)
+    con = duckdb.connect(str(warehouse_db), read_only=True)
+    try:
+        rows = con.execute(sql + "order by 1").fetchall()
+    finally:
+        con.close()
+    return Evaluation(segment, as_of, sql, rows)
+
+
+@dataclass
+class PublishOutcome:
+    segment: str
+    status: str  # published | blocked
+    version: int | None
+    size: int
+    entered: int = 0
+    exited: int = 0
+    reason: str | None = None
+    export_dir: Path | None = None
+    excluded: dict[str, int] = field(default_factory=dict)
+
+
+def _store(store_db: Path) -> duckdb.DuckDBPyConnection:
+    con = duckdb.connect(str(store_db))
+    for statement in STORE_DDL:
+        con.execute(statement)
+    return con
+
+
+def current_members(store_db: Path, segment: str) -> tuple[int | None, dict[str, str | None]]:
+    """The latest published version of ``segment`` and its members (person_id -> customer_no)."""
+    if not store_db.exists():
+        return None, {}
+    con = _store(store_db)
+    try:
+        (version,) = con.execute(
+            "select max(version) from segment_versions where segment = ? and status = 'published'", [segment]
+        ).fetchone()
+        if version is None:
+            return None, {}
+        rows = con.execute(
+            "select person_id, customer_no from segment_members where segment = ? and version = ?",
+            [segment, version],
+        ).fetchall()
+    finally:
+        con.close()
+    return version, dict(rows)
+
+
+def publish_segment(
+    store_db: Path, outbox: Path, evaluation: Evaluation, checks_passed: bool = True
+) -> PublishOutcome:
+    """Publish a new version unless the size or the change from the last version is out of bounds (or
+    the data's checks did not pass): then record the attempt as blocked and keep the last good version."""
+    segment = evaluation.segment
+    members = {row[0]: row for row in evaluation.members}
+    previous_version, previous = current_members(store_db, segment.name)
+    entered = sorted(set(members) - set(previous))
+    exited = sorted(set(previous) - set(members))
+    size = len(members)
+    reason = None
+    if not checks_passed:
+        reason = "the data's quality gates did not pass"
+    elif size < segment.size_min or (segment.size_max is not None and size > segment.size_max):
+        upper = segment.size_max if segment.size_max is not None else "no maximum"
+        reason = f"size {size} outside its bounds [{segment.size_min}, {upper}]"
+    elif segment.max_change is not None and previous_version is not None:
+        change = (len(entered) + len(exited)) / max(len(previous), 1)
+        if change > segment.max_change:
+            reason = (
+                f"{len(entered)} entered and {len(exited)} exited: a change of {change:.0%} of the previous "
+                f"version's {len(previous)} members exceeds max_change {segment.max_change:.0%}"
+            )
+    excluded = evaluation.excluded()
+    split_counts: dict[str, int] = {}
+    for row in members.values():
+        if row[6] is not None:
+            split_counts[row[6]] = split_counts.get(row[6], 0) + 1
+    sql_sha = hashlib.sha256(evaluation.sql.encode()).hexdigest()
+    now = datetime.now(UTC).replace(tzinfo=None)
+    base = [
+        evaluation.as_of, size,
+        excluded["no_consent"], excluded["unsuitable"], excluded["no_customer_number"],
+        len(entered), len(exited), checks_passed, json.dumps(split_counts, sort_keys=True), sql_sha, now,
+    ]  # fmt: skip
+    if reason is not None:
+        con = _store(store_db)
+        try:
+            con.execute(
+                "insert into segment_versions "
+                "values (?, null, ?, 'blocked', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [segment.name, base[0], reason, *base[1:]],
+            )
+        finally:
+            con.close()
+        return PublishOutcome(
+            segment.name, "blocked", previous_version, size, len(entered), len(exited), reason, None, excluded
+        )
+    version = (previous_version or 0) + 1
+    final_dir = outbox / "segments" / segment.name / f"v{version:04d}"
+    staging_dir = final_dir.with_name(f".{final_dir.name}.{uuid.uuid4().hex}")
+    try:
+        _write_exports(staging_dir, evaluation, members, version, split_counts, excluded)
+        con = _store(store_db)
+        try:
+            con.execute("begin transaction")
+            con.execute(
+                "insert into segment_versions "
+                "values (?, ?, ?, 'published', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [segment.name, version, *base],
+            )
+            member_rows = [(segment.name, version, pid, row[1], row[6]) for pid, row in members.items()]
+            diff_rows = [(segment.name, version, pid, members[pid][1], "entered") for pid in entered] + [
+                (segment.name, version, pid, previous[pid], "exited") for pid in exited
+            ]
+            if member_rows:
+                con.executemany("insert into segment_members values (?, ?, ?, ?, ?)", member_rows)
+            if diff_rows:
+                con.executemany("insert into segment_diffs values (?, ?, ?, ?, ?)", diff_rows)
+            con.execute("commit")
+        finally:
+            con.close()
+        if final_dir.exists():  # left by a version recorded nowhere (a crash before the commit)
+            shutil.rmtree(final_dir)
+        os.replace(staging_dir, final_dir)
+    finally:
+        if staging_dir.exists():
+            shutil.rmtree(staging_dir)
+    return PublishOutcome(
+        segment.name, "published", version, size, len(entered), len(exited), None, final_dir, excluded
+    )
+
+
+def _write_exports(
+    directory: Path, evaluation: Evaluation, members: dict, version: int, split_counts: dict, excluded: dict
+) -> None:
+    """members.csv / members.parquet (customer_no, split_group) and manifest.json into ``directory``."""
+    directory.mkdir(parents=True)
+    con = duckdb.connect()
+    try:
+        con.execute("create table members (customer_no varchar, split_group varchar)")
+        rows = sorted((row[1], row[6]) for row in members.values())
+        if rows:
+            con.executemany("insert into members values (?, ?)", rows)
+        con.execute(f"copy members to '{directory / 'members.csv'}' (header, delimiter ',')")
+        con.execute(f"copy members to '{directory / 'members.parquet'}' (format parquet)")
+    finally:
+        con.close()
+    segment = evaluation.segment
+    manifest = {
+        "segment": segment.name,
+        "version": version,
+        "as_of_date": evaluation.as_of.isoformat(),
+        "purpose": segment.purpose,
+        "channel": segment.channel,
+        "promoted_product_risk": segment.promoted_product_risk,
+        "size": len(members),
+        "excluded": excluded,
+        "split": split_counts,
+        "columns": ["customer_no", "split_group"],
+        "files": {
+            name: hashlib.sha256((directory / name).read_bytes()).hexdigest()
+            for name in ("members.csv", "members.parquet")
+        },
+    }
+    (directory / "manifest.json").write_text(json.dumps(manifest, indent=2, ensure_ascii=False) + "\n")
+
+
+def members_without_consent(store_db: Path, warehouse_db: Path, segments: list[Segment]) -> int:
+    """Members of the latest published version of each marketing segment lacking consent for its channel
+    in the warehouse's int_person_consents (must be zero)."""
+    total = 0
+    for segment in segments:
+        if segment.purpose != "marketing":
+            continue
+        _, members = current_members(store_db, segment.name)
+        if not members:
+            continue
+        con = duckdb.connect(str(warehouse_db), read_only=True)
+        try:
+            con.execute("create temp table members (person_id varchar)")
+            con.executemany("insert into members values (?)", [(pid,) for pid in members])
+            (missing,) = con.execute(
+                "select count(*) from members left join main_intermediate.int_person_consents as c "
+                "on c.person_id = members.person_id and c.channel = ? "
+                "where not coalesce(c.is_consented, false)",
+                [segment.channel],
+            ).fetchone()
+        finally:
+            con.close()
+        total += missing
+    return total
