@@ -15,7 +15,7 @@ export DBT_LOG_PATH ?= $(FUNDCDP_DATA_DIR)/logs/dbt
 export DAGSTER_HOME ?= $(FUNDCDP_DATA_DIR)/dagster_home
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help bootstrap lock prepare demo-data run test test-spark segments bench ui lint clean
+.PHONY: help bootstrap lock prepare demo-data run test test-spark segments docs bench ui lint clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -53,6 +53,10 @@ run: prepare  ## generate demo data if landing/ is empty, run the whole pipeline
 
 test: prepare segments  ## validate the segment definitions, run the whole test suite (pytest drives dbt and Dagster)
 	$(BIN)/python -m pytest tests/unit tests/integration
+
+docs: prepare  ## dbt docs (static HTML, every analyst-facing column described) of the built warehouse
+	cd dbt_project && $(BIN)/dbt docs generate --static --target-path "$(FUNDCDP_DATA_DIR)/dbt_docs"
+	@echo "dbt docs: $(FUNDCDP_DATA_DIR)/dbt_docs/static_index.html"
 
 segments: bootstrap  ## validate every segment definition under segments/ (file, path in the rule, reason)
 	$(BIN)/python -m orchestration.cli segments validate

@@ -102,6 +102,16 @@ def run_pipeline(history_days: int = 14) -> int:
             f"analytics.duckdb: {'published' if published else 'NOT published (previous version kept)'} "
             f"at {layout.analytics_db}"
         )
+        segment_runs = [
+            event
+            for event in build.get_asset_materialization_events()
+            if event.asset_key == dg.AssetKey("segments")
+        ]
+        if segment_runs:
+            metadata = segment_runs[-1].materialization.metadata
+            blocked = metadata["blocked"].value or "none"
+            print(f"segments: {metadata['published'].value} published, blocked: {blocked}")
+            print(f"report: {metadata['report'].value}")
     truth = layout.demo_truth / "identities.csv"
     if build.success and truth.exists():
         from orchestration.lib.identity_quality import pair_quality

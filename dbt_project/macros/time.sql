@@ -39,3 +39,4 @@ date_diff('day', {{ start_date }}, {{ end_date }})
 {% macro default__days_between(start_date, end_date) -%}
 datediff({{ end_date }}, {{ start_date }})
 {%- endmacro %}
+

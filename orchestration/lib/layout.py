@@ -50,6 +50,11 @@ class DataLayout:
         return self.root / "segments.duckdb"
 
     @property
+    def reports(self) -> Path:
+        """The HTML reports (one per as-of date, and latest.html)."""
+        return self.root / "reports"
+
+    @property
     def alerts_log(self) -> Path:
         return self.logs / "alerts.log"
 

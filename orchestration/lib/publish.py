@@ -30,6 +30,15 @@ PUBLISHED_TABLES = (
     "tag_coverage",
     "tag_history",
     "lifecycle_transitions",
+    "funnel_persons",
+    "funnel_daily",
+    "channel_attribution",
+    "sessions",
+    "page_transitions",
+    "page_paths",
+    "retention_weekly",
+    "lifecycle_daily",
+    "lifecycle_transitions_monthly",
 )
 
 
@@ -75,6 +84,20 @@ def publish_analytics(
                     con.execute(f"create table main.{table} as {select}")
                     counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
                 con.execute("detach segments")
+                from orchestration.lib.experiments import COLUMNS, experiment_results
+
+                results = experiment_results(segments_db, warehouse_db)
+                con.execute(
+                    "create table main.experiment_results (segment varchar, version integer,"
+                    " as_of_date date, conversion_days integer, observed_days integer,"
+                    " test_persons bigint, test_converted bigint, control_persons bigint,"
+                    " control_converted bigint, rate_test double, rate_control double, lift double,"
+                    " difference double, ci_low double, ci_high double, z double, p_value double)"
+                )
+                if results:
+                    placeholders = ", ".join("?" for _ in COLUMNS)
+                    con.executemany(f"insert into main.experiment_results values ({placeholders})", results)
+                counts["experiment_results"] = len(results)
             con.execute("checkpoint")
         finally:
             con.close()
@@ -87,3 +110,35 @@ def publish_analytics(
         for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
             leftover.unlink(missing_ok=True)
     return counts
+
+
+PREVIEWS = {
+    "funnel": "select sum(landed_persons) as landed, sum(activated_persons) as activated, "
+    "sum(registered_persons) as registered, sum(account_opened_persons) as accounts, "
+    "sum(card_bound_persons) as cards, sum(first_purchase_persons) as buyers, "
+    "sum(repeat_purchase_persons) as repeat_buyers from funnel_daily",
+    "lifecycle": "select lifecycle_stage, count(*) as persons from person_profile group by 1 order by 2 desc",
+    "channels (first touch)": "select utm_source, round(sum(new_persons)) as persons, "
+    "round(sum(first_purchases)) as buyers from channel_attribution where attribution_model = 'first_touch' "
+    "group by 1 order by 2 desc limit 5",
+}
+
+
+def preview_markdown(analytics_db: Path) -> str:
+    """Small markdown previews of key marts (for the Dagster asset's metadata)."""
+    parts = []
+    con = duckdb.connect(str(analytics_db), read_only=True)
+    try:
+        for title, sql in PREVIEWS.items():
+            try:
+                result = con.execute(sql)
+            except duckdb.CatalogException:
+                continue
+            columns = [column[0] for column in result.description]
+            rows = result.fetchall()
+            parts.append(f"**{title}**\n\n| " + " | ".join(columns) + " |\n|" + "---|" * len(columns))
+            parts.extend("| " + " | ".join(str(value) for value in row) + " |" for row in rows)
+            parts.append("")
+    finally:
+        con.close()
+    return "\n".join(parts)

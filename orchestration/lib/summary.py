@@ -87,11 +87,13 @@ def lifecycle_summary(layout: DataLayout) -> list[str]:
     except duckdb.IOException:
         return []
     try:
-        stages = con.execute(
-            "select as_of_date, lifecycle_stage, count(*) from main_marts.tags_activity group by all "
-            "order by list_position(['introduction', 'growth', 'mature', 'dormant', 'churned'], "
-            "lifecycle_stage)"
-        ).fetchall()
+        order = ["introduction", "growth", "mature", "dormant", "churned"]
+        stages = sorted(
+            con.execute(
+                "select as_of_date, lifecycle_stage, count(*) from main_marts.tags_activity group by all"
+            ).fetchall(),
+            key=lambda row: order.index(row[1]) if row[1] in order else len(order),
+        )
         transitions = con.execute(
             "select transition_date, from_stage, to_stage, count(*) from main_marts.lifecycle_transitions "
             "group by all order by 1 desc, 4 desc, 2, 3 limit 8"

@@ -312,3 +312,18 @@ def test_starter_segments_published_on_the_demo_build_with_consent_and_no_person
     analytics.close()
     assert versions == 2 * len(segments)
     assert "customer_no" not in columns
+
+
+def test_a_rerun_for_an_earlier_date_never_replaces_a_newer_version(tmp_path):
+    store, outbox = tmp_path / "segments.duckdb", tmp_path / "outbox"
+    path = tiny_warehouse(tmp_path / "w.duckdb")
+    rule = {"tag": "lifecycle_stage", "op": "=", "value": "dormant"}
+    assert (
+        publish_segment(store, outbox, evaluate(path, segment(rule, name="s"), CATALOG, AS_OF)).version == 1
+    )
+    earlier = publish_segment(
+        store, outbox, evaluate(path, segment(rule, name="s"), CATALOG, date(2026, 6, 20))
+    )
+    assert (earlier.status, earlier.version) == ("skipped", None)
+    assert "later than 2026-06-20" in earlier.reason
+    assert current_members(store, "s") == (1, {"P1": "C1", "P2": "C2"})

@@ -7,7 +7,7 @@ from orchestration.defs.quality.checks import SUITES
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
-from orchestration.lib.publish import PUBLISHED_TABLES, PublishError, publish_analytics
+from orchestration.lib.publish import PUBLISHED_TABLES, PublishError, preview_markdown, publish_analytics
 from orchestration.lib.quality.results import latest_suite_results
 
 GUARDING_SUITES = tuple(suite.name for suite in SUITES)
@@ -63,6 +63,7 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> d
             "as_of_date": as_of,
             "path": str(layout.analytics_db),
             "rows": dg.MetadataValue.json(counts),
+            "preview": dg.MetadataValue.md(preview_markdown(layout.analytics_db)),
             "data_docs": docs,
         }
     )

@@ -9,6 +9,7 @@ from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.publish import publish_analytics
 from orchestration.lib.quality.results import latest_suite_results
+from orchestration.lib.report import write_report
 from orchestration.lib.segments.definition import Catalog, SegmentError, load_segments
 from orchestration.lib.segments.publish import evaluate, members_without_consent, publish_segment
 
@@ -44,7 +45,7 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
             "entered": outcome.entered,
             "exited": outcome.exited,
             "excluded": outcome.excluded,
-            **({"blocked_reason": outcome.reason} if outcome.reason else {}),
+            **({"reason": outcome.reason} if outcome.reason else {}),
             "preview": evaluation.preview(),
         }
         if outcome.status == "blocked":
@@ -59,18 +60,21 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
             )  # fmt: skip
             send_alert(alert, layout.alerts_log)
             context.log.error(alert.text())
+    report = "not written (quality gates did not pass)"
     if checks_passed:
         # analytics.duckdb again, now with this run's segment versions (a fresh file, swapped in)
         publish_analytics(
             layout.warehouse_db, layout.analytics_db, layout.quality_db, segments_db=layout.segments_db
         )
+        report = str(write_report(layout.analytics_db, layout.reports))
     return dg.MaterializeResult(
         metadata={
             "as_of_date": as_of.isoformat(),
+            "report": report,
             "published": sum(1 for item in summary.values() if item["status"] == "published"),
             "blocked": dg.MetadataValue.json(
                 {
-                    name: item["blocked_reason"]
+                    name: item["reason"]
                     for name, item in summary.items()
                     if item["status"] == "blocked"
                 }

@@ -92,7 +92,7 @@ def evaluate(warehouse_db: Path, segment: Segment, catalog: Catalog, as_of: date
 @dataclass
 class PublishOutcome:
     segment: str
-    status: str  # published | blocked
+    status: str  # published | blocked | skipped (an earlier date than the current version)
     version: int | None
     size: int
     entered: int = 0
@@ -107,6 +107,22 @@ def _store(store_db: Path) -> duckdb.DuckDBPyConnection:
     for statement in STORE_DDL:
         con.execute(statement)
     return con
+
+
+def current_version(store_db: Path, segment: str) -> tuple[int | None, date | None]:
+    """The latest published version of ``segment`` and its as-of date."""
+    if not store_db.exists():
+        return None, None
+    con = _store(store_db)
+    try:
+        row = con.execute(
+            "select version, as_of_date from segment_versions where segment = ? and status = 'published' "
+            "order by version desc limit 1",
+            [segment],
+        ).fetchone()
+    finally:
+        con.close()
+    return (row[0], row[1]) if row else (None, None)
 
 
 def current_members(store_db: Path, segment: str) -> tuple[int | None, dict[str, str | None]]:
@@ -136,6 +152,13 @@ def publish_segment(
     the data's checks did not pass): then record the attempt as blocked and keep the last good version."""
     segment = evaluation.segment
     members = {row[0]: row for row in evaluation.members}
+    _, current_as_of = current_version(store_db, segment.name)
+    if current_as_of is not None and evaluation.as_of < current_as_of:
+        # a re-run for an earlier date (a backfill) never replaces a newer audience
+        return PublishOutcome(
+            segment.name, "skipped", None, len(members),
+            reason=f"the current version is as of {current_as_of}, later than {evaluation.as_of}",
+        )  # fmt: skip
     previous_version, previous = current_members(store_db, segment.name)
     entered = sorted(set(members) - set(previous))
     exited = sorted(set(previous) - set(members))
@@ -249,11 +272,19 @@ def _write_exports(
 
 
 def members_without_consent(store_db: Path, warehouse_db: Path, segments: list[Segment]) -> int:
-    """Members of the latest published version of each marketing segment lacking consent for its channel
-    in the warehouse's int_person_consents (must be zero)."""
+    """Members of the latest published version of each marketing segment (as of the warehouse's as-of date)
+    lacking consent for its channel in the warehouse's int_person_consents (must be zero)."""
     total = 0
+    con = duckdb.connect(str(warehouse_db), read_only=True)
+    try:
+        (built_as_of,) = con.execute("select max(as_of_date) from main_marts.person_profile").fetchone()
+    finally:
+        con.close()
     for segment in segments:
         if segment.purpose != "marketing":
+            continue
+        # consent is known as of the warehouse's build: versions of other dates are checked by their own run
+        if current_version(store_db, segment.name)[1] != built_as_of:
             continue
         _, members = current_members(store_db, segment.name)
         if not members:
