@@ -3,7 +3,9 @@
 with
 
 pages as (
-    select * from {{ ref('int_session_pages') }}
+    select person_id, session_number, screen_name as page, page_position
+    from {{ ref('int_session_events') }}
+    where page_position is not null
 ),
 
 steps as (

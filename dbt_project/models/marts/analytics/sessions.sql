@@ -1,50 +1,16 @@
--- Sessions per person: a new session starts after vars fundcdp.analytics.session_gap_minutes (30) without
--- an event. Keyed on person_id, so a session continues across a login (the anonymous events before it are
--- the same person's). First page (screen of the first page view) and channel (utm_source of the first
--- event carrying one, else direct) per session.
-{%- set as_of = var('as_of_date') %}
-{%- set gap_ms = var('fundcdp')['analytics']['session_gap_minutes'] * 60000 %}
-
+-- Sessions per person (split in int_session_events: 30 minutes without an event; a session continues
+-- across a login). First page (screen of the first page view) and channel (utm_source of the first event
+-- carrying one, else direct) per session.
 with
 
-events as (
-    select person_id, event_id, event_name, screen_name, event_at, client_time_ms, platform, utm_source
-    from {{ ref('int_events_attributed') }}
-    where person_id is not null and event_date <= cast('{{ as_of }}' as date)
-),
-
-gaps as (
-    select
-        *,
-        case
-            when lag(client_time_ms) over (partition by person_id order by client_time_ms, event_id) is null
-                or client_time_ms - lag(client_time_ms) over (partition by person_id order by client_time_ms, event_id)
-                    > {{ gap_ms }}
-                then 1
-            else 0
-        end as starts_session
-    from events
-),
-
 numbered as (
-    select
-        *,
-        sum(starts_session) over (
-            partition by person_id order by client_time_ms, event_id rows between unbounded preceding and current row
-        ) as session_number
-    from gaps
+    select * from {{ ref('int_session_events') }}
 ),
 
 first_pages as (
     select person_id, session_number, screen_name as first_page
-    from (
-        select
-            *,
-            row_number() over (partition by person_id, session_number order by client_time_ms, event_id) as page_rank
-        from numbered
-        where event_name = 'page_view' and screen_name is not null
-    ) as pages
-    where page_rank = 1
+    from numbered
+    where page_position = 1
 ),
 
 channels as (
