@@ -22,6 +22,7 @@ by one process at a time (the data source lives in its ``great_expectations.yml`
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
 from dataclasses import dataclass
@@ -214,6 +215,7 @@ def build_data_docs(gx_dir: Path) -> Path:
 
 def _build_suite(path: Path):
     """A GX ExpectationSuite with every expectation of the file, or ValueError naming the bad ones."""
+    _no_analytics()
     from great_expectations import ExpectationSuite
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
@@ -243,8 +245,15 @@ def _build_suite(path: Path):
     return suite
 
 
+def _no_analytics() -> None:
+    """GX sends usage analytics by default; a warehouse of personal data phones home to nobody (a user
+    who wants them sets GX_ANALYTICS_ENABLED=True)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+
 def _context(gx_dir: Path | None):
     """The cached GX context for ``gx_dir`` (ephemeral for None), created on first use."""
+    _no_analytics()
     import great_expectations as gx
     from great_expectations.data_context.types.base import ProgressBarsConfig
 
