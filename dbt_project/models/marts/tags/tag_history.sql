@@ -2,7 +2,7 @@
 -- Changes of the tags that move (vars fundcdp.tags.history_tags), one partition per as-of date: a row
 -- when a person's value differs from their latest earlier value in this table, or when the person
 -- has no earlier value. The first run records everyone. Rebuilding a date replaces its partition only;
--- after a re-run of a past date, re-run the dates after it in order (Dagster backfills do).
+-- after a re-run of a past date, re-run the dates after it in order.
 -- The value on any date D is the latest row on or before D.
 -- depends_on: {{ ref('tags_basic') }}, {{ ref('tags_account') }}, {{ ref('tags_business') }}
 -- depends_on: {{ ref('tags_activity') }}, {{ ref('tags_value') }}
