@@ -179,16 +179,11 @@ def _built_as_of(layout: DataLayout) -> date:
     """FUNDCDP_AS_OF_DATE, else the as-of date the warehouse's tags were built for."""
     if os.environ.get("FUNDCDP_AS_OF_DATE"):
         return date.fromisoformat(os.environ["FUNDCDP_AS_OF_DATE"])
-    import duckdb
+    from orchestration.lib.as_of import built_as_of_date
 
     if not layout.warehouse_db.exists():
         raise SystemExit(f"no warehouse at {layout.warehouse_db}: run `make run` first")
-    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
-    try:
-        (as_of,) = con.execute("select max(as_of_date) from main_marts.person_profile").fetchone()
-    finally:
-        con.close()
-    return as_of
+    return built_as_of_date(layout.warehouse_db)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -83,3 +83,15 @@
         {%- do run_query('alter table ' ~ relation ~ ' drop if exists ' ~ specs | join(', ')) -%}
     {%- endif -%}
 {% endmacro %}
+
+{#- daily_restatement() of the tracking aggregates: the earliest event day among events delivered since
+    the last run, minus the anonymous-attribution window (a login can claim a device's earlier events). -#}
+{% macro tracking_restatement(date_column) %}
+    {%- set as_of = var('as_of_date') -%}
+    {{ return(fundcdp.daily_restatement(
+        date_column,
+        "select min(event_date) from " ~ ref('int_events_valid')
+        ~ " where arrival_date >= cast('__SINCE_ARRIVAL__' as date) and arrival_date <= cast('" ~ as_of ~ "' as date)",
+        extra_days=var('fundcdp')['identity']['anonymous_attribution_days'],
+    )) }}
+{% endmacro %}

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from pathlib import Path
+
+import duckdb
 
 from orchestration.lib.layout import SOURCES, DataLayout
 
@@ -14,3 +17,13 @@ def latest_arrival_date(layout: DataLayout) -> date | None:
         for table_dir in (layout.raw / source).glob("*"):
             days.extend(p.name.split("=", 1)[1] for p in table_dir.glob("arrival_date=*"))
     return date.fromisoformat(max(days)) if days else None
+
+
+def built_as_of_date(warehouse_db: Path) -> date | None:
+    """The as-of date the warehouse's tags were last built for (None before the first build)."""
+    con = duckdb.connect(str(warehouse_db), read_only=True)
+    try:
+        (as_of,) = con.execute("select max(as_of_date) from main_marts.person_profile").fetchone()
+    finally:
+        con.close()
+    return as_of

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.as_of import built_as_of_date
 from orchestration.lib.rules import load_business_rules
 
 
@@ -59,13 +60,14 @@ COLUMNS = (
 
 def experiment_results(segments_db: Path, warehouse_db: Path) -> list[tuple]:
     """One row per published segment version with test and control members (see COLUMNS)."""
-    conversion_days = load_business_rules()["analytics"]["experiment_conversion_days"]
-    purchase_types = load_business_rules()["tags"]["purchase_trade_types"]
+    rules = load_business_rules()
+    conversion_days = rules["analytics"]["experiment_conversion_days"]
+    purchase_types = rules["tags"]["purchase_trade_types"]
+    latest = built_as_of_date(warehouse_db)
     con = duckdb.connect()
     try:
         con.execute(f"attach '{segments_db}' as segments (read_only)")
         con.execute(f"attach '{warehouse_db}' as warehouse (read_only)")
-        (latest,) = con.execute("select max(as_of_date) from warehouse.main_marts.person_profile").fetchone()
         rows = con.execute(
             """
             with versions as (

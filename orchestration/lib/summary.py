@@ -59,8 +59,8 @@ def warehouse_counts(layout: DataLayout, schema_suffix: str = "staging") -> list
         con.close()
 
 
-def exclusions_by_reason(layout: DataLayout) -> list[tuple[str, int]]:
-    """Staged events per exclusion reason (events that parse but must not count)."""
+def _warehouse_rows(layout: DataLayout, sql: str) -> list[tuple]:
+    """Rows of ``sql`` on the warehouse, read-only; none when it is missing, busy, or lacks the table."""
     if not layout.warehouse_db.exists():
         return []
     try:
@@ -68,40 +68,36 @@ def exclusions_by_reason(layout: DataLayout) -> list[tuple[str, int]]:
     except duckdb.IOException:
         return []
     try:
-        return con.execute(
-            "select coalesce(exclusion_reason, '(valid)'), count(*) from main_staging.stg_tracking__events "
-            "group by all order by 1"
-        ).fetchall()
+        return con.execute(sql).fetchall()
     except duckdb.CatalogException:
         return []
     finally:
         con.close()
+
+
+def exclusions_by_reason(layout: DataLayout) -> list[tuple[str, int]]:
+    """Staged events per exclusion reason (events that parse but must not count)."""
+    return _warehouse_rows(
+        layout,
+        "select coalesce(exclusion_reason, '(valid)'), count(*) from main_staging.stg_tracking__events "
+        "group by all order by 1",
+    )
 
 
 def lifecycle_summary(layout: DataLayout) -> list[str]:
     """Persons per lifecycle stage as of the build, and the stage transitions recorded per date."""
-    if not layout.warehouse_db.exists():
-        return []
-    try:
-        con = duckdb.connect(str(layout.warehouse_db), read_only=True)
-    except duckdb.IOException:
-        return []
-    try:
-        order = ["introduction", "growth", "mature", "dormant", "churned"]
-        stages = sorted(
-            con.execute(
-                "select as_of_date, lifecycle_stage, count(*) from main_marts.tags_activity group by all"
-            ).fetchall(),
-            key=lambda row: order.index(row[1]) if row[1] in order else len(order),
-        )
-        transitions = con.execute(
-            "select transition_date, from_stage, to_stage, count(*) from main_marts.lifecycle_transitions "
-            "group by all order by 1 desc, 4 desc, 2, 3 limit 8"
-        ).fetchall()
-    except duckdb.CatalogException:
-        return []
-    finally:
-        con.close()
+    order = ["introduction", "growth", "mature", "dormant", "churned"]
+    stages = sorted(
+        _warehouse_rows(
+            layout, "select as_of_date, lifecycle_stage, count(*) from main_marts.tags_activity group by all"
+        ),
+        key=lambda row: order.index(row[1]) if row[1] in order else len(order),
+    )
+    transitions = _warehouse_rows(
+        layout,
+        "select transition_date, from_stage, to_stage, count(*) from main_marts.lifecycle_transitions "
+        "group by all order by 1 desc, 4 desc, 2, 3 limit 8",
+    )
     if not stages:
         return []
     lines = [f"Lifecycle stages as of {stages[0][0]}: " + ", ".join(f"{s} {n}" for _, s, n in stages)]

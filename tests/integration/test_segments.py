@@ -327,3 +327,20 @@ def test_a_rerun_for_an_earlier_date_never_replaces_a_newer_version(tmp_path):
     assert (earlier.status, earlier.version) == ("skipped", None)
     assert "later than 2026-06-20" in earlier.reason
     assert current_members(store, "s") == (1, {"P1": "C1", "P2": "C2"})
+
+
+def test_the_consent_check_counts_current_members_who_no_longer_consent(tmp_path):
+    store, outbox = tmp_path / "segments.duckdb", tmp_path / "outbox"
+    dormant = segment({"tag": "lifecycle_stage", "op": "=", "value": "dormant"}, purpose="marketing",
+                      channel="sms", name="s")  # fmt: skip
+    published = tiny_warehouse(tmp_path / "published.duckdb")
+    assert publish_segment(store, outbox, evaluate(published, dormant, CATALOG, AS_OF)).version == 1
+    assert members_without_consent(store, published, [dormant]) == 0
+    # the warehouse, rebuilt for the same date, now knows that P1 withdrew sms (P2's phone does not matter)
+    withdrawn = tiny_warehouse(
+        tmp_path / "withdrawn.duckdb", consents={("P1", "sms"): False, ("P2", "phone"): False}
+    )
+    assert members_without_consent(store, withdrawn, [dormant]) == 1
+    # a compliance segment needs no consent
+    review = segment(dormant.rule, name="s")
+    assert members_without_consent(store, withdrawn, [review]) == 0

@@ -73,11 +73,7 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
             "report": report,
             "published": sum(1 for item in summary.values() if item["status"] == "published"),
             "blocked": dg.MetadataValue.json(
-                {
-                    name: item["reason"]
-                    for name, item in summary.items()
-                    if item["status"] == "blocked"
-                }
+                {name: item["reason"] for name, item in summary.items() if item["status"] == "blocked"}
             ),
             "segments": dg.MetadataValue.json(summary),
         }

@@ -18,6 +18,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.as_of import built_as_of_date
 from orchestration.lib.segments.compiler import DUCKDB, compile_segment
 from orchestration.lib.segments.definition import Catalog, Segment
 
@@ -274,32 +275,25 @@ def _write_exports(
 def members_without_consent(store_db: Path, warehouse_db: Path, segments: list[Segment]) -> int:
     """Members of the latest published version of each marketing segment (as of the warehouse's as-of date)
     lacking consent for its channel in the warehouse's int_person_consents (must be zero)."""
-    total = 0
+    built_as_of = built_as_of_date(warehouse_db)
+    # consent is known as of the warehouse's build: versions of other dates are checked by their own run
+    to_check = [
+        (segment.channel, person_id)
+        for segment in segments
+        if segment.purpose == "marketing" and current_version(store_db, segment.name)[1] == built_as_of
+        for person_id in current_members(store_db, segment.name)[1]
+    ]
+    if not to_check:
+        return 0
     con = duckdb.connect(str(warehouse_db), read_only=True)
     try:
-        (built_as_of,) = con.execute("select max(as_of_date) from main_marts.person_profile").fetchone()
+        con.execute("create temp table members (channel varchar, person_id varchar)")
+        con.executemany("insert into members values (?, ?)", to_check)
+        (missing,) = con.execute(
+            "select count(*) from members left join main_intermediate.int_person_consents as c "
+            "on c.person_id = members.person_id and c.channel = members.channel "
+            "where not coalesce(c.is_consented, false)"
+        ).fetchone()
     finally:
         con.close()
-    for segment in segments:
-        if segment.purpose != "marketing":
-            continue
-        # consent is known as of the warehouse's build: versions of other dates are checked by their own run
-        if current_version(store_db, segment.name)[1] != built_as_of:
-            continue
-        _, members = current_members(store_db, segment.name)
-        if not members:
-            continue
-        con = duckdb.connect(str(warehouse_db), read_only=True)
-        try:
-            con.execute("create temp table members (person_id varchar)")
-            con.executemany("insert into members values (?)", [(pid,) for pid in members])
-            (missing,) = con.execute(
-                "select count(*) from members left join main_intermediate.int_person_consents as c "
-                "on c.person_id = members.person_id and c.channel = ? "
-                "where not coalesce(c.is_consented, false)",
-                [segment.channel],
-            ).fetchone()
-        finally:
-            con.close()
-        total += missing
-    return total
+    return missing

@@ -3,12 +3,8 @@
 -- Incremental by day (macro daily_restatement): a daily run rebuilds the recent days only.
 {%- set as_of = var('as_of_date') %}
 {%- set gap_ms = var('fundcdp')['tags']['session_gap_minutes'] * 60000 %}
-{%- set window = fundcdp.daily_restatement(
-    'activity_date',
-    "select min(event_date) from " ~ ref('int_events_valid')
-    ~ " where arrival_date >= cast('__SINCE_ARRIVAL__' as date) and arrival_date <= cast('" ~ as_of ~ "' as date)",
-    extra_days=var('fundcdp')['identity']['anonymous_attribution_days'],
-) %}
+-- depends_on: {{ ref('int_events_valid') }}
+{%- set window = fundcdp.tracking_restatement('activity_date') %}
 
 with
 

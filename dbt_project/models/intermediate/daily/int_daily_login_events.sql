@@ -2,12 +2,8 @@
 -- Events per login, day, platform, app section and event name (section and event preferences, main
 -- platform, sign-up day). Incremental by day like int_daily_login_activity.
 {%- set as_of = var('as_of_date') %}
-{%- set window = fundcdp.daily_restatement(
-    'activity_date',
-    "select min(event_date) from " ~ ref('int_events_valid')
-    ~ " where arrival_date >= cast('__SINCE_ARRIVAL__' as date) and arrival_date <= cast('" ~ as_of ~ "' as date)",
-    extra_days=var('fundcdp')['identity']['anonymous_attribution_days'],
-) %}
+-- depends_on: {{ ref('int_events_valid') }}
+{%- set window = fundcdp.tracking_restatement('activity_date') %}
 
 with
 

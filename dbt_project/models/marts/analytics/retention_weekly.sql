@@ -22,13 +22,12 @@ cohorts as (
     group by person_id
 ),
 
-weekly_activity as (
-    select distinct person_id, cast(date_trunc('week', activity_date) as date) as activity_week
+-- a person's weeks with any valid event (active) and with a confirmed trade (trading)
+weekly as (
+    select distinct person_id, cast(date_trunc('week', activity_date) as date) as activity_week, 'active' as kind
     from activity
-),
-
-weekly_trades as (
-    select distinct person_id, cast(date_trunc('week', trade_date) as date) as activity_week
+    union all
+    select distinct person_id, cast(date_trunc('week', trade_date) as date) as activity_week, 'trading' as kind
     from trades
 ),
 
@@ -36,42 +35,32 @@ cohort_sizes as (
     select cohort_week, count(*) as cohort_persons from cohorts group by cohort_week
 ),
 
-active as (
+retained as (
     select
         cohorts.cohort_week,
-        cast(floor({{ days_between('cohorts.cohort_week', 'weekly_activity.activity_week') }} / 7) as integer)
+        cast(floor({{ days_between('cohorts.cohort_week', 'weekly.activity_week') }} / 7) as integer)
             as week_number,
-        count(distinct weekly_activity.person_id) as active_persons
+        count(distinct case when weekly.kind = 'active' then weekly.person_id end) as active_persons,
+        count(distinct case when weekly.kind = 'trading' then weekly.person_id end) as trading_persons
     from cohorts
-    inner join weekly_activity on cohorts.person_id = weekly_activity.person_id
-    where weekly_activity.activity_week >= cohorts.cohort_week
-    group by 1, 2
-),
-
-trading as (
-    select
-        cohorts.cohort_week,
-        cast(floor({{ days_between('cohorts.cohort_week', 'weekly_trades.activity_week') }} / 7) as integer)
-            as week_number,
-        count(distinct weekly_trades.person_id) as trading_persons
-    from cohorts
-    inner join weekly_trades on cohorts.person_id = weekly_trades.person_id
-    where weekly_trades.activity_week >= cohorts.cohort_week
+    inner join weekly on cohorts.person_id = weekly.person_id
+    where weekly.activity_week >= cohorts.cohort_week
     group by 1, 2
 ),
 
 final as (
     select
-        active.cohort_week,
-        active.week_number,
+        retained.cohort_week,
+        retained.week_number,
         cast(cohort_sizes.cohort_persons as bigint) as cohort_persons,
-        cast(active.active_persons as bigint) as active_persons,
-        cast(coalesce(trading.trading_persons, 0) as bigint) as trading_persons,
-        cast(active.active_persons * 1.0 / cohort_sizes.cohort_persons as double) as active_rate,
-        cast(coalesce(trading.trading_persons, 0) * 1.0 / cohort_sizes.cohort_persons as double) as trading_rate
-    from active
-    inner join cohort_sizes on active.cohort_week = cohort_sizes.cohort_week
-    left join trading on active.cohort_week = trading.cohort_week and active.week_number = trading.week_number
+        cast(retained.active_persons as bigint) as active_persons,
+        cast(retained.trading_persons as bigint) as trading_persons,
+        cast(retained.active_persons * 1.0 / cohort_sizes.cohort_persons as double) as active_rate,
+        cast(retained.trading_persons * 1.0 / cohort_sizes.cohort_persons as double) as trading_rate
+    from retained
+    inner join cohort_sizes on retained.cohort_week = cohort_sizes.cohort_week
+    -- a row per week in which someone of the cohort was active
+    where retained.active_persons > 0
 )
 
 select * from final

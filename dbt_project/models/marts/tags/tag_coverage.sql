@@ -1,5 +1,4 @@
 -- Coverage per tag: the share of persons with a value, as of the as-of date. One row per catalogued tag.
-{%- set tag_tables = ['tags_basic', 'tags_account', 'tags_business', 'tags_activity', 'tags_value'] %}
 -- depends_on: {{ ref('tags_basic') }}, {{ ref('tags_account') }}, {{ ref('tags_business') }}
 -- depends_on: {{ ref('tags_activity') }}, {{ ref('tags_value') }}
 
@@ -11,18 +10,12 @@ catalog as (
 
 counts as (
     {%- set selects = [] %}
-    {%- if execute %}
-        {%- for table in tag_tables %}
-            {%- for column in adapter.get_columns_in_relation(ref(table)) %}
-                {%- if column.name not in ('person_id', 'as_of_date') %}
-                    {%- do selects.append(
-                        "select '" ~ table ~ "' as tag_table, '" ~ column.name ~ "' as tag_code, count("
-                        ~ column.name ~ ") as persons_with_value, count(*) as persons from " ~ ref(table)
-                    ) %}
-                {%- endif %}
-            {%- endfor %}
-        {%- endfor %}
-    {%- endif %}
+    {%- for tag in fundcdp.tag_columns() %}
+        {%- do selects.append(
+            "select '" ~ tag['table'] ~ "' as tag_table, '" ~ tag['column'] ~ "' as tag_code, count("
+            ~ tag['column'] ~ ") as persons_with_value, count(*) as persons from " ~ ref(tag['table'])
+        ) %}
+    {%- endfor %}
     {%- if selects %}
     {{ selects | join('\n    union all\n    ') }}
     {%- else %}
