@@ -21,6 +21,9 @@ def _prepare_environment() -> DataLayout:
     layout.ensure()
     os.environ["FUNDCDP_DATA_DIR"] = str(layout.root)
     os.environ.setdefault("DAGSTER_HOME", str(layout.dagster_home))
+    from orchestration.lib.instance import ensure_instance_config
+
+    ensure_instance_config(Path(os.environ["DAGSTER_HOME"]))
     os.environ.setdefault("DBT_LOG_PATH", str(layout.logs / "dbt"))
     return layout
 
@@ -49,8 +52,8 @@ def _failure_messages(result) -> list[str]:
 def run_pipeline(history_days: int = 14) -> int:
     """Generate demo data if needed, load every delivered day, build the warehouse, print a summary.
 
-    With history_days > 0 (and no FUNDCDP_AS_OF_DATE) the warehouse is first built as of that many days
-    before the latest delivery, so that tag_history and lifecycle_transitions show changes."""
+    The warehouse is built as of FUNDCDP_AS_OF_DATE, else the latest delivery; with history_days > 0 it is
+    first built as of that many days before, so that tag_history and lifecycle_transitions show changes."""
     layout = _prepare_environment()
     if _landing_is_empty(layout):
         _generate_demo_data(layout)
@@ -70,16 +73,13 @@ def run_pipeline(history_days: int = 14) -> int:
     print(
         f"raw layer loaded in {time.monotonic() - started:.1f} s; building the warehouse with dbt", flush=True
     )
-    earlier = date.fromisoformat(days[-1]) - timedelta(days=history_days)
-    if history_days > 0 and not os.environ.get("FUNDCDP_AS_OF_DATE") and earlier.isoformat() >= days[0]:
+    latest = os.environ.get("FUNDCDP_AS_OF_DATE") or days[-1]
+    earlier = date.fromisoformat(latest) - timedelta(days=history_days)
+    if history_days > 0 and earlier.isoformat() >= days[0]:
         print(f"building the warehouse as of {earlier} first (tag history)", flush=True)
-        os.environ["FUNDCDP_AS_OF_DATE"] = earlier.isoformat()
-        try:
-            failures += _failure_messages(build_warehouse(instance))
-        finally:
-            os.environ.pop("FUNDCDP_AS_OF_DATE", None)
-        print("building the warehouse as of the latest delivery", flush=True)
-    build = build_warehouse(instance)
+        failures += _failure_messages(build_warehouse(instance, earlier.isoformat()))
+    print(f"building the warehouse as of {latest}", flush=True)
+    build = build_warehouse(instance, latest)
     failures += _failure_messages(build)
     print(f"done in {time.monotonic() - started:.1f} s\n", flush=True)
     print(format_summary(layout, failures))
@@ -123,6 +123,37 @@ def run_pipeline(history_days: int = 14) -> int:
             f"{quality.true_pairs} true pairs)"
         )
     return 0 if build.success else 1
+
+
+def run_range(first: str, last: str) -> int:
+    """The daily job for ``first .. last`` as one in-process run (``last`` = ``first``: one day)."""
+    layout = _prepare_environment()
+    import dagster as dg
+
+    from orchestration.defs.partitions import days as partitions
+    from orchestration.defs.pipeline import run_days
+
+    try:
+        covered = partitions.get_partition_keys_in_range(dg.PartitionKeyRange(first, last))
+    except Exception as problem:  # an unknown day or a reversed range: say which
+        print(f"cannot run {first} .. {last}: {problem}", file=sys.stderr)
+        return 2
+    if not covered or covered[0] != first or covered[-1] != last:
+        print(
+            f"cannot run {first} .. {last}: not a range of days from {partitions.start:%Y-%m-%d}",
+            file=sys.stderr,
+        )
+        return 2
+    print(
+        f"running the daily job for {first} .. {last} ({len(covered)} day(s)) into {layout.root}", flush=True
+    )
+    started = time.monotonic()
+    result = run_days(dg.DagsterInstance.get(), covered)
+    for message in _failure_messages(result):
+        print(f"FAILED {message}", file=sys.stderr)
+    outcome = "succeeded" if result.success else "FAILED"
+    print(f"{outcome} in {time.monotonic() - started:.1f} s (run {result.run_id})")
+    return 0 if result.success else 1
 
 
 def run_ui(port: int) -> int:
@@ -202,6 +233,15 @@ def main(argv: list[str] | None = None) -> int:
     segments.add_argument("action", choices=["validate", "preview", "compile"])
     segments.add_argument("name", nargs="?", help="the segment (preview, compile)")
     segments.add_argument("--dialect", choices=["duckdb", "spark"], default="duckdb")
+    day = commands.add_parser(
+        "day", help="run the daily job for one day (load, build, gates, publish, segments)"
+    )
+    day.add_argument("day", help="YYYY-MM-DD")
+    backfill = commands.add_parser(
+        "backfill", help="run the daily job for a range of days as one run, days in date order"
+    )
+    backfill.add_argument("first", help="YYYY-MM-DD")
+    backfill.add_argument("last", help="YYYY-MM-DD")
     ui = commands.add_parser("ui", help="start the Dagster UI")
     ui.add_argument("--port", type=int, default=int(os.environ.get("FUNDCDP_UI_PORT", "3000")))
     args = parser.parse_args(argv)
@@ -209,6 +249,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_pipeline(args.history_days)
     if args.command == "segments":
         return run_segments(args.action, args.name, args.dialect)
+    if args.command == "day":
+        return run_range(args.day, args.day)
+    if args.command == "backfill":
+        return run_range(args.first, args.last)
     return run_ui(args.port)
 
 

@@ -1,7 +1,11 @@
-"""fundcdp's Dagster code location: raw ingestion, the dbt warehouse, quality gates and publishing."""
+"""fundcdp's Dagster code location: raw ingestion, the dbt warehouse, quality gates, publishing, and the
+daily job with its schedule and delivery sensor."""
+
+import os
 
 import dagster as dg
 
+from orchestration.defs.automation import daily_job, daily_schedule, landing_delivery_sensor
 from orchestration.defs.ingest.assets import raw_assets
 from orchestration.defs.publish.assets import analytics
 from orchestration.defs.quality.alerting import alert_on_run_failure
@@ -27,11 +31,18 @@ ingest_meta_specs = [
     ),
 ]
 
-defs = dg.Definitions(
-    assets=[*raw_assets, *ingest_meta_specs, fundcdp_dbt_models, analytics, segments],
-    asset_checks=[*quality_checks, segment_members_have_consent],
-    sensors=[alert_on_run_failure],
-    resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
-    # One process: DuckDB files accept one writer at a time, and dbt runs as a subprocess of it.
-    executor=dg.in_process_executor,
-)
+
+@dg.definitions
+def defs() -> dg.Definitions:
+    """Loaded when the code location loads (not at import): the schedule's time is a deployment setting."""
+    return dg.Definitions(
+        assets=[*raw_assets, *ingest_meta_specs, fundcdp_dbt_models, analytics, segments],
+        asset_checks=[*quality_checks, segment_members_have_consent],
+        jobs=[daily_job],
+        schedules=[daily_schedule(os.environ.get("FUNDCDP_DAILY_RUN_AT", "07:30"))],
+        sensors=[alert_on_run_failure, landing_delivery_sensor],
+        resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
+        # One process per run: DuckDB files accept one writer at a time and dbt runs as a subprocess of
+        # it. The pool duckdb_writer (limit 1) serialises the writing steps under any other executor too.
+        executor=dg.in_process_executor,
+    )

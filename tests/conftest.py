@@ -110,17 +110,13 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
 
         instance = dg.DagsterInstance.local_temp(tempdir=str(layout.dagster_home))
         load = load_raw(instance, delivered_days(layout))
-        os.environ["FUNDCDP_AS_OF_DATE"] = EARLIER_AS_OF
-        try:
-            earlier = build_warehouse(instance)
-        finally:
-            os.environ.pop("FUNDCDP_AS_OF_DATE", None)
+        earlier = build_warehouse(instance, EARLIER_AS_OF)
         con = duckdb.connect(str(layout.warehouse_db), read_only=True)
         earlier_stages = dict(
             con.execute("select person_id, lifecycle_stage from main_marts.tags_activity").fetchall()
         )
         con.close()
-        build = build_warehouse(instance)
+        build = build_warehouse(instance, DEMO_END_DATE)
         yield BuiltWarehouse(layout, load, build, earlier, earlier_stages)
     finally:
         for name, value in saved.items():

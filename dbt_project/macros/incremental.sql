@@ -26,7 +26,9 @@
       arrived by then, so a past date gives exactly the rows its own run gave.
     - Otherwise: from the earliest of (the as-of date minus daily_aggregates.restate_days + 1) and (the
       earliest day touched by data arrived since the last run, minus extra_days). changed_dates_sql is a
-      query of that earliest day with the placeholder __SINCE_ARRIVAL__ for the last run's as-of date.
+      query of that earliest day with the placeholder __NEW_ARRIVALS__ for the predicate on arrival_date
+      selecting what arrived after the last run (up to the as-of date), and __EARLIER_ARRIVALS__ for
+      what had arrived by then.
     Rows of the restated days are deleted here (DuckDB) or their partitions dropped (Spark) only when dbt
     really runs the model: a crash between the delete and the insert leaves an earlier last run date, so
     the next run restates at least as much. -#}
@@ -44,7 +46,16 @@
     {%- else -%}
         {%- set restate_days = var('fundcdp')['daily_aggregates']['restate_days'] -%}
         {%- set since = as_of_day - modules.datetime.timedelta(days=restate_days - 1) -%}
-        {%- set changed_sql = changed_dates_sql | replace('__SINCE_ARRIVAL__', (last | string)[:10]) -%}
+        {#- Data that arrived after the last run; on a re-run of the same day, that day's arrivals (a
+            corrected re-delivery keeps its arrival day). -#}
+        {%- set last_day = (last | string)[:10] -%}
+        {%- set arrived = ("arrival_date > cast('" ~ last_day ~ "' as date)") if as_of_day > date.fromisoformat(last_day)
+            else ("arrival_date >= cast('" ~ last_day ~ "' as date)") -%}
+        {%- set before = ("arrival_date <= cast('" ~ last_day ~ "' as date)") if as_of_day > date.fromisoformat(last_day)
+            else ("arrival_date < cast('" ~ last_day ~ "' as date)") -%}
+        {%- set changed_sql = changed_dates_sql
+            | replace('__NEW_ARRIVALS__', arrived ~ " and arrival_date <= cast('" ~ as_of ~ "' as date)")
+            | replace('__EARLIER_ARRIVALS__', before) -%}
         {%- set changed = run_query(changed_sql).columns[0].values()[0] -%}
         {%- if changed is not none -%}
             {%- set earliest = date.fromisoformat((changed | string)[:10]) - modules.datetime.timedelta(days=extra_days) -%}
@@ -85,13 +96,48 @@
 {% endmacro %}
 
 {#- daily_restatement() of the tracking aggregates: the earliest event day among events delivered since
-    the last run, minus the anonymous-attribution window (a login can claim a device's earlier events). -#}
+    the last run, and the earliest anonymous event a newly delivered login takes over: when the login is
+    now the device's first (earlier than every login on the device delivered before), the device's events
+    within identity.anonymous_attribution_days before it. -#}
 {% macro tracking_restatement(date_column) %}
     {%- set as_of = var('as_of_date') -%}
-    {{ return(fundcdp.daily_restatement(
-        date_column,
-        "select min(event_date) from " ~ ref('int_events_valid')
-        ~ " where arrival_date >= cast('__SINCE_ARRIVAL__' as date) and arrival_date <= cast('" ~ as_of ~ "' as date)",
-        extra_days=var('fundcdp')['identity']['anonymous_attribution_days'],
-    )) }}
+    {%- set window_ms = var('fundcdp')['identity']['anonymous_attribution_days'] * 86400000 -%}
+    {%- set events = ref('int_events_valid') -%}
+    {%- set changed_sql -%}
+        with arrived as (
+            select anonymous_id, login_id, event_date, client_time_ms
+            from {{ events }}
+            where __NEW_ARRIVALS__
+        ),
+        new_logins as (
+            select anonymous_id, min(client_time_ms) as login_ms
+            from arrived
+            where anonymous_id is not null and not {{ is_junk_identifier('login_id') }}
+            group by anonymous_id
+        ),
+        device_events as (
+            select events.anonymous_id, events.login_id, events.event_date, events.client_time_ms,
+                events.arrival_date, new_logins.login_ms
+            from {{ events }} as events
+            inner join new_logins on events.anonymous_id = new_logins.anonymous_id
+            where events.arrival_date <= cast('{{ as_of }}' as date)
+        ),
+        earlier_logins as (
+            select anonymous_id, min(client_time_ms) as first_login_ms
+            from device_events
+            where __EARLIER_ARRIVALS__ and not {{ is_junk_identifier('login_id') }}
+            group by anonymous_id
+        ),
+        claimable as (
+            select min(device_events.event_date) as event_date
+            from device_events
+            left join earlier_logins on device_events.anonymous_id = earlier_logins.anonymous_id
+            where device_events.client_time_ms < device_events.login_ms
+                and device_events.client_time_ms >= device_events.login_ms - {{ window_ms }}
+                and (earlier_logins.first_login_ms is null
+                    or device_events.login_ms < earlier_logins.first_login_ms)
+        )
+        select least((select min(event_date) from arrived), (select event_date from claimable))
+    {%- endset -%}
+    {{ return(fundcdp.daily_restatement(date_column, changed_sql)) }}
 {% endmacro %}

@@ -1,12 +1,14 @@
-"""Run the whole pipeline in-process: every delivered day into raw/ in one ranged run, then dbt, the
-quality gates and the publish step.
+"""Run the pipeline in-process: the daily job for a day or a range of days (what the schedule, the
+sensor and a backfill run), or its two halves (load every delivered day, build as of one day).
 
-Used by ``make run`` and by the test suite's shared build, so both exercise the same path.
+Used by the CLI (``make run``, ``cli day``, ``cli backfill``) and by the test suite, so both exercise the
+same path as a run launched from the UI.
 """
 
 import dagster as dg
 
 from orchestration.defs.ingest.assets import raw_assets
+from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.defs.publish.assets import analytics
 from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.resources import FundcdpSettings
@@ -20,26 +22,40 @@ def delivered_days(layout: DataLayout) -> list[str]:
     return sorted({day for source in SOURCES for day in layout.landing_days(source)})
 
 
+def _range_tags(days: list[str]) -> dict[str, str]:
+    return {RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]}
+
+
 def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProcessResult:
     """Materialise every raw asset for the arrival days ``days[0] .. days[-1]`` in one run."""
     return dg.materialize(
         raw_assets,
         instance=instance,
         resources={"settings": FundcdpSettings()},
-        tags={
-            "dagster/asset_partition_range_start": days[0],
-            "dagster/asset_partition_range_end": days[-1],
-        },
+        tags=_range_tags(days),
         raise_on_error=False,
     )
 
 
-def build_warehouse(instance: dg.DagsterInstance) -> dg.ExecuteInProcessResult:
-    """Build (run + test) every dbt model as of the resolved as-of date, run the quality gates, and
-    publish analytics.duckdb if they passed."""
+def build_warehouse(instance: dg.DagsterInstance, as_of: str) -> dg.ExecuteInProcessResult:
+    """Build (run + test) every dbt model as of ``as_of``, run the quality gates, and publish
+    analytics.duckdb and the segments if they passed (raw/ must already hold the deliveries)."""
     return dg.materialize(
         [fundcdp_dbt_models, *quality_checks, analytics, segments, segment_members_have_consent],
         instance=instance,
         resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
+        partition_key=as_of,
         raise_on_error=False,
     )
+
+
+def run_days(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProcessResult:
+    """The daily job for one day, or for consecutive ``days`` as one run (a backfill): exactly what the
+    schedule, the delivery sensor or a backfill from the UI launch."""
+    from orchestration.definitions import defs
+    from orchestration.defs.automation import DAILY_JOB
+
+    job = defs().resolve_job_def(DAILY_JOB)
+    if len(days) == 1:
+        return job.execute_in_process(instance=instance, partition_key=days[0], raise_on_error=False)
+    return job.execute_in_process(instance=instance, tags=_range_tags(days), raise_on_error=False)

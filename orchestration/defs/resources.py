@@ -6,7 +6,7 @@ and any of them can be overridden in run config (e.g. from the Launchpad).
 
 import os
 import warnings
-from datetime import date
+from datetime import date, time
 
 import dagster as dg
 from pydantic import Field
@@ -63,6 +63,18 @@ class FundcdpSettings(dg.ConfigurableResource):
         except ValueError:
             raise ValueError(f"FUNDCDP_AS_OF_DATE={value!r} is not a date in YYYY-MM-DD form") from None
 
+    def delivery_settle_seconds(self) -> float:
+        """How long a day's files must stay unchanged before the sensor loads them
+        (FUNDCDP_DELIVERY_SETTLE_SECONDS, default 300)."""
+        return float(os.environ.get("FUNDCDP_DELIVERY_SETTLE_SECONDS", "300"))
+
+    def delivery_deadline(self) -> time:
+        """When a day's delivery is due, on the next day, Asia/Shanghai (FUNDCDP_DELIVERY_DEADLINE, default
+        09:00): a day still incomplete then is alerted."""
+        return parse_clock_time(
+            os.environ.get("FUNDCDP_DELIVERY_DEADLINE", "09:00"), "FUNDCDP_DELIVERY_DEADLINE"
+        )
+
     def dbt_environment(self) -> dict[str, str]:
         """Variables the dbt subprocess needs: the absolute data directory and where dbt logs go."""
         layout = self.layout()
@@ -71,3 +83,12 @@ class FundcdpSettings(dg.ConfigurableResource):
             "DBT_LOG_PATH": str(layout.logs / "dbt"),
             "TZ": "Asia/Shanghai",
         }
+
+
+def parse_clock_time(value: str, name: str) -> time:
+    """``HH:MM`` as a time of day; a clear error naming the setting otherwise."""
+    try:
+        hours, minutes = value.strip().split(":")
+        return time(int(hours), int(minutes))
+    except ValueError:
+        raise ValueError(f"{name}={value!r} is not a time of day in HH:MM form") from None

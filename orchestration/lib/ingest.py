@@ -30,6 +30,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import LoadError, ParsedFile, parse_file, read_file, scratch_database
 from orchestration.lib.personal_data import protect_table
@@ -316,6 +317,7 @@ def land_table_day(
                 layout.raw_partition(spec.source, spec.name, day) / f"{_stem(path.name)}.parquet",
                 "_source_line",
             )
+            crash_if_armed("raw_partition_write")
             _write_parquet_atomically(
                 con,
                 parsed.quarantine.drop_columns(["line_text"]),

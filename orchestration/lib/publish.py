@@ -15,6 +15,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.failpoints import crash_if_armed
+
 # Tables of the warehouse's main_marts schema published to analysts, in the file's main schema.
 PUBLISHED_TABLES = (
     "persons",
@@ -63,6 +65,9 @@ def publish_analytics(
 ) -> dict[str, int]:
     """Write ``tables``, ``dq_results`` and the segment tables to a fresh file and swap it in; returns rows
     per table."""
+    # Fresh files left by a publish that crashed before its swap (one writer at a time: none is live).
+    for leftover in analytics_db.parent.glob(f".{analytics_db.name}.*.tmp*"):
+        leftover.unlink(missing_ok=True)
     temporary = analytics_db.with_name(f".{analytics_db.name}.{uuid.uuid4().hex}.tmp")
     counts: dict[str, int] = {}
     try:
@@ -101,6 +106,7 @@ def publish_analytics(
             con.execute("checkpoint")
         finally:
             con.close()
+        crash_if_armed("analytics_swap")
         os.replace(temporary, analytics_db)
     except (duckdb.Error, OSError) as problem:
         raise PublishError(

@@ -10,7 +10,9 @@ pytestmark = pytest.mark.integration
 
 
 def test_definitions_load_with_raw_keys_equal_to_dbt_source_keys():
-    from orchestration.definitions import defs
+    from orchestration.definitions import defs as load_defs
+
+    defs = load_defs()
 
     graph = defs.resolve_asset_graph()
     keys = {key.to_user_string() for key in graph.get_all_asset_keys()}

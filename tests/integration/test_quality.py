@@ -337,7 +337,9 @@ def test_publish_is_blocked_by_a_failed_gate_and_the_old_file_stays_served(
 
 
 def test_definitions_put_a_blocking_gx_check_on_each_guarded_asset_and_the_alert_sensor():
-    from orchestration.definitions import defs
+    from orchestration.definitions import defs as load_defs
+
+    defs = load_defs()
 
     graph = defs.resolve_asset_graph()
     checks = {

@@ -3,21 +3,15 @@
 from collections import Counter
 
 import dagster as dg
+import duckdb
 
+from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.ingest import DayOutcome, land_table_day, previous_manifest
 from orchestration.lib.loader import LoadError
+from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES, TableSpec
-
-# Pool shared by everything that writes a DuckDB file: one writer at a time.
-DUCKDB_WRITER_POOL = "duckdb_writer"
-
-arrival_days = dg.DailyPartitionsDefinition(
-    start_date=load_business_rules()["calendar"]["first_partition_date"],
-    timezone="Asia/Shanghai",
-    fmt="%Y-%m-%d",
-)
 
 
 def _day_metadata(outcomes: list[DayOutcome]) -> dict[str, dg.MetadataValue]:
@@ -42,7 +36,7 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
     @dg.asset(
         key=dg.AssetKey([spec.source, spec.name]),
         group_name=f"raw_{spec.source}",
-        partitions_def=arrival_days,
+        partitions_def=days,
         backfill_policy=dg.BackfillPolicy.single_run(),
         pool=DUCKDB_WRITER_POOL,
         kinds={"parquet"},
@@ -73,6 +67,16 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 failures[day] = str(error)
                 context.log.error(f"{spec.source}.{spec.name} {day}: {error}")
                 continue
+            except (OSError, duckdb.Error) as error:
+                if is_transient_error(str(error)):
+                    # Each file is written atomically and idempotently: the retry redoes this day.
+                    context.log.warning(
+                        f"{spec.source}.{spec.name} {day}: transient failure, retrying: {error}"
+                    )
+                    raise dg.RetryRequested(
+                        max_retries=TRANSIENT_RETRIES, seconds_to_wait=retry_wait_seconds()
+                    ) from error
+                raise
             outcomes.append(outcome)
             context.log.info(
                 f"{spec.source}.{spec.name} {day}: {outcome.rows_loaded} rows loaded, "

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.defs.ingest.assets import DUCKDB_WRITER_POOL
+from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
 from orchestration.defs.quality.checks import SUITES
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
@@ -26,12 +26,14 @@ def gate_problems(results: dict[str, bool]) -> list[str]:
     group_name="publish",
     kinds={"duckdb"},
     pool=DUCKDB_WRITER_POOL,
+    partitions_def=days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     description="analytics.duckdb: the analyst-facing marts and tags, written to a fresh file and swapped in "
     "atomically, only when the latest result of every quality gate for the as-of date passed.",
 )
 def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
     layout = settings.layout()
-    as_of = resolve_as_of_date(settings).isoformat()
+    as_of = resolve_as_of_date(settings, run_as_of_date(context.run.tags)).isoformat()
     problems = gate_problems(latest_suite_results(layout.quality_db, as_of))
     if problems:
         alert = Alert(

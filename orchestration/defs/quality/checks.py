@@ -6,8 +6,11 @@ metadata. Checks are ``blocking``: a failure stops the publish step in the same 
 also re-checks ``dq_results`` itself (a publish materialised on its own must not skip the gate).
 """
 
+from datetime import date
+
 import dagster as dg
 
+from orchestration.defs.partitions import DUCKDB_WRITER_POOL, run_as_of_date
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
@@ -17,12 +20,15 @@ from orchestration.lib.quality.suites import Suite, discover_suites, metric_fram
 FRESHNESS_SUITE = "freshness_and_volume"
 
 
-def run_quality_check(suite: Suite, settings: FundcdpSettings, run_id: str, log=None) -> dg.AssetCheckResult:
-    """Validate ``suite`` as of the run's as-of date; record, alert, and describe the outcome."""
+def run_quality_check(
+    suite: Suite, settings: FundcdpSettings, run_id: str, log=None, as_of_date: date | None = None
+) -> dg.AssetCheckResult:
+    """Validate ``suite`` as of the run's as-of date (``as_of_date``, else the configured or latest one);
+    record, alert, and describe the outcome."""
     from orchestration.lib.quality.gx_runner import validate_frame
 
     layout = settings.layout()
-    as_of = resolve_as_of_date(settings).isoformat()
+    as_of = resolve_as_of_date(settings, as_of_date).isoformat()
     frame = metric_frame(layout.warehouse_db, suite, as_of)
     outcome = validate_frame(suite.path, frame, layout.gx)
     asset = "/".join(suite.guards)
@@ -76,9 +82,12 @@ def _quality_check(suite: Suite) -> dg.AssetChecksDefinition:
         name=f"gx_{suite.name}",
         description=f"Great Expectations suite expectations/{suite.name}.json: {suite.description}",
         blocking=True,
+        pool=DUCKDB_WRITER_POOL,
     )
     def _check(context: dg.AssetCheckExecutionContext, settings: FundcdpSettings) -> dg.AssetCheckResult:
-        return run_quality_check(suite, settings, context.run.run_id, context.log)
+        return run_quality_check(
+            suite, settings, context.run.run_id, context.log, run_as_of_date(context.run.tags)
+        )
 
     return _check
 

@@ -2,7 +2,7 @@
 
 import dagster as dg
 
-from orchestration.defs.ingest.assets import DUCKDB_WRITER_POOL
+from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
 from orchestration.defs.publish.assets import gate_problems
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
@@ -20,13 +20,15 @@ from orchestration.lib.segments.publish import evaluate, members_without_consent
     group_name="publish",
     kinds={"duckdb", "csv", "parquet"},
     pool=DUCKDB_WRITER_POOL,
+    partitions_def=days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
     description="Every segment under segments/ evaluated as of the build and published as a new version "
     "(segments.duckdb, outbox/segments/<segment>/<version>/) when the quality gates passed and its size and "
     "change are within bounds; otherwise the last good version stays and an alert goes out.",
 )
 def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
     layout = settings.layout()
-    as_of = resolve_as_of_date(settings)
+    as_of = resolve_as_of_date(settings, run_as_of_date(context.run.tags))
     catalog = Catalog.load()
     try:
         definitions = load_segments(catalog=catalog)
@@ -84,6 +86,7 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
     asset=dg.AssetKey("segments"),
     name="segment_members_have_consent",
     blocking=True,
+    pool=DUCKDB_WRITER_POOL,
     description="Zero members of the current version of any marketing segment without consent for its "
     "channel on the as-of date (most restrictive across merged CRM records; unknown means no).",
 )

@@ -1,25 +1,41 @@
-"""dbt models as Dagster assets. Source keys equal the raw asset keys, so lineage joins up."""
+"""dbt models as Dagster assets, partitioned by day. Source keys equal the raw asset keys, so lineage
+joins up.
+
+A run of one day builds (run + test) every model as of that day. A run over a range of days builds the
+days one after the other in date order, each as its own ``dbt build`` (history tables need every day); the
+Dagster events come from the last day's build, which leaves the warehouse as of the range's last day.
+"""
 
 import json
 import os
 import sys
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import dagster as dg
 import duckdb
-from dagster_dbt import DbtCliResource, DbtProject, dbt_assets
+from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 
-from orchestration.defs.ingest.assets import DUCKDB_WRITER_POOL
+from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.as_of import latest_arrival_date
+from orchestration.lib.failpoints import crash_if_armed
+from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
 from orchestration.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=DBT_PARSE_TARGET_DIR)
 
+# The failpoint `dbt_build` fires when this model has committed: an incremental aggregate is new, the tags
+# built from it are not.
+FAILPOINT_AFTER_MODEL = "model.fundcdp.int_daily_login_activity"
 
-def resolve_as_of_date(settings: FundcdpSettings) -> date:
-    """FUNDCDP_AS_OF_DATE if set, else the latest arrival date in raw/ (never the wall clock)."""
+
+def resolve_as_of_date(settings: FundcdpSettings, as_of: date | None = None) -> date:
+    """``as_of`` (the run's day) if given, else FUNDCDP_AS_OF_DATE, else the latest arrival date in raw/
+    (never the wall clock)."""
+    if as_of is not None:
+        return as_of
     override = settings.as_of_override()
     if override is not None:
         return override
@@ -29,34 +45,133 @@ def resolve_as_of_date(settings: FundcdpSettings) -> date:
     return latest
 
 
-@dbt_assets(manifest=dbt_project.manifest_path, project=dbt_project, pool=DUCKDB_WRITER_POOL)
-def fundcdp_dbt_models(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: FundcdpSettings):
-    """Build (run + test) the dbt models for the as-of date."""
-    as_of = resolve_as_of_date(settings)
+def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: FundcdpSettings, day: str):
+    invocation = dbt.cli(
+        ["build", "--vars", json.dumps({"as_of_date": day})],
+        context=context,
+        target_path=settings.layout().dbt_target,
+        raise_on_error=False,
+    )
+    return invocation
+
+
+def _finish(invocation: DbtCliInvocation, day: str) -> None:
+    """Wait for dbt to be gone (its DuckDB lock released); raise a retry for a transient failure."""
+    if invocation.process.poll() is None:
+        invocation.process.terminate()
+    invocation.process.wait()
+    error = invocation.get_error()
+    if error is None:
+        return
+    if is_transient_error(str(error)):
+        raise dg.RetryRequested(
+            max_retries=TRANSIENT_RETRIES, seconds_to_wait=retry_wait_seconds()
+        ) from error
+    raise dg.Failure(description=f"dbt build as of {day} failed", metadata={"error": str(error)[:4000]})
+
+
+@dbt_assets(
+    manifest=dbt_project.manifest_path,
+    project=dbt_project,
+    partitions_def=days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    pool=DUCKDB_WRITER_POOL,
+)
+def fundcdp_dbt_models(
+    context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: FundcdpSettings
+) -> Iterator:
+    """Build (run + test) the dbt models as of each day of the run, in date order."""
+    build_days = sorted(context.partition_keys)
     # dbt runs as a subprocess that inherits this process's environment.
     os.environ.update(settings.dbt_environment())
-    context.log.info(f"dbt build as of {as_of.isoformat()}")
-    dbt_vars = json.dumps({"as_of_date": as_of.isoformat()})
-    invocation = dbt.cli(
-        ["build", "--vars", dbt_vars], context=context, target_path=settings.layout().dbt_target
-    )
-    completed = False
+    for day in build_days[:-1]:
+        context.log.info(f"dbt build as of {day} (range {build_days[0]} .. {build_days[-1]})")
+        invocation = _dbt_build(context, dbt, settings, day)
+        try:
+            invocation.wait()
+        finally:
+            _finish(invocation, day)
+    day = build_days[-1]
+    context.log.info(f"dbt build as of {day}")
+    invocation = _dbt_build(context, dbt, settings, day)
+    events = []
     try:
-        yield from invocation.stream()
-        completed = True
+        for event in invocation.stream():
+            events.append(event)
+            if _unique_id(event) == FAILPOINT_AFTER_MODEL:
+                crash_if_armed("dbt_build", also_kill=invocation.process.pid)
     finally:
-        # The dbt process must be gone (and its DuckDB lock released) before anything else opens the
-        # warehouse, also when the stream failed half-way.
-        if not completed and invocation.process.poll() is None:
-            invocation.process.terminate()
-        invocation.process.wait()
+        _finish(invocation, day)
+    # Rows each incremental model wrote in this run, per day of data: a daily run touches only the new day
+    # and the days restated for late or corrected data.
+    written = rows_written(settings.layout().warehouse_db, day, incremental_day_columns())
+    for event in events:
+        unique_id = _unique_id(event)
+        if isinstance(event, dg.Output) and unique_id in written:
+            per_day = written[unique_id]
+            event = event.with_metadata(
+                {
+                    **event.metadata,
+                    "fundcdp/rows_written": dg.MetadataValue.int(sum(per_day.values())),
+                    "fundcdp/days_written": dg.MetadataValue.json(per_day),
+                }
+            )
+        yield event
     stats = identity_stats(settings.layout().warehouse_db)
     if stats:
-        context.log.info(f"ID-Mapping as of {as_of}: {stats}")
+        context.log.info(f"ID-Mapping as of {day}: {stats}")
         yield dg.AssetObservation(
             asset_key=dg.AssetKey(["intermediate", "int_identity_components"]),
+            partition=day,
             metadata={name: dg.MetadataValue.int(value) for name, value in stats.items()},
         )
+
+
+def _unique_id(event: object) -> str | None:
+    value = (getattr(event, "metadata", None) or {}).get("unique_id")
+    return getattr(value, "value", value)
+
+
+def incremental_day_columns() -> dict[str, tuple[str, str]]:
+    """Incremental models keyed by a day: unique id -> (relation, day column), from the manifest
+    (``meta: {day_column: …}`` in each model's config)."""
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text(encoding="utf-8"))
+    models = {}
+    for unique_id, node in manifest["nodes"].items():
+        config = node.get("config", {})
+        day_column = config.get("meta", {}).get("day_column")
+        if (
+            node.get("resource_type") == "model"
+            and config.get("materialized") == "incremental"
+            and day_column
+        ):
+            models[unique_id] = (f'"{node["schema"]}"."{node["alias"]}"', day_column)
+    return models
+
+
+def rows_written(
+    warehouse_db: Path, as_of: str, models: dict[str, tuple[str, str]]
+) -> dict[str, dict[str, int]]:
+    """Per incremental model, the rows written by the build as of ``as_of`` per day of data."""
+    written: dict[str, dict[str, int]] = {}
+    try:
+        con = duckdb.connect(str(warehouse_db), read_only=True)
+    except duckdb.Error:
+        return written
+    try:
+        for unique_id, (relation, day_column) in models.items():
+            try:
+                rows = con.execute(
+                    f"select cast({day_column} as varchar), count(*) from {relation} "
+                    "where built_as_of_date = cast(? as date) group by 1 order by 1",
+                    [as_of],
+                ).fetchall()
+            except duckdb.Error:
+                continue
+            written[unique_id] = {day: count for day, count in rows}
+    finally:
+        con.close()
+    return written
 
 
 def identity_stats(warehouse_db: Path) -> dict[str, int]:

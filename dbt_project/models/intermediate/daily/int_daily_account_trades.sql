@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', on_schema_change='fail', **fundcdp.daily_aggregate_config('confirm_date')) }}
+{{ config(materialized='incremental', on_schema_change='fail', meta={'day_column': 'confirm_date'}, **fundcdp.daily_aggregate_config('confirm_date')) }}
 -- Confirmed trades per fund account, fund, trade type and confirmation day (latest delivered version of
 -- each order). Incremental by day: a corrected order re-delivered later restates its old and new days.
 {%- set as_of = var('as_of_date') %}
@@ -7,7 +7,7 @@
     'confirm_date',
     "select min(confirm_date) from " ~ orders ~ " where arrival_date <= cast('" ~ as_of ~ "' as date)"
     ~ " and order_id in (select order_id from " ~ orders
-    ~ " where arrival_date >= cast('__SINCE_ARRIVAL__' as date) and arrival_date <= cast('" ~ as_of ~ "' as date))",
+    ~ " where __NEW_ARRIVALS__)",
 ) %}
 
 with

@@ -1,4 +1,4 @@
-{{ config(materialized='incremental', on_schema_change='fail', **fundcdp.daily_aggregate_config('activity_date')) }}
+{{ config(materialized='incremental', on_schema_change='fail', meta={'day_column': 'activity_date'}, **fundcdp.daily_aggregate_config('activity_date')) }}
 -- Activity per login and day: events, sessions started, first and last event, first campaign touch.
 -- Incremental by day (macro daily_restatement): a daily run rebuilds the recent days only.
 {%- set as_of = var('as_of_date') %}

@@ -1,0 +1,155 @@
+"""The daily job, its schedule and the delivery sensor: what runs the pipeline without anyone watching.
+
+- ``fundcdp_daily`` builds one day end to end: load the day's delivery, stage, identity, tags as of the
+  day, the quality gates, publish and segments. Over a range of days it is one run (a backfill).
+- ``fundcdp_daily_schedule`` (FUNDCDP_DAILY_RUN_AT, default 07:30 Asia/Shanghai) runs yesterday's day
+  if its delivery is complete and no run built it yet.
+- ``landing_delivery_sensor`` launches a day as soon as its delivery is complete and settled, re-runs a
+  corrected day and the days after it, reports incomplete days in its tick and alerts once when a day is
+  still incomplete after FUNDCDP_DELIVERY_DEADLINE.
+
+Schedule and sensor are off until switched on (in the UI, or ``dagster schedule|sensor start``), so
+opening the UI on the demo data does not start a backfill of every demo day.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import datetime, timedelta
+
+import dagster as dg
+
+from orchestration.defs.ingest.assets import raw_assets
+from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, days
+from orchestration.defs.publish.assets import analytics
+from orchestration.defs.resources import FundcdpSettings, parse_clock_time
+from orchestration.defs.segments.assets import segments
+from orchestration.defs.transform.dbt import fundcdp_dbt_models
+from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.deliveries import SHANGHAI, SensorState, decide, delivery_days, inspect_day
+from orchestration.lib.layout import SOURCES
+
+DAILY_JOB = "fundcdp_daily"
+
+daily_job = dg.define_asset_job(
+    DAILY_JOB,
+    selection=dg.AssetSelection.assets(*raw_assets, fundcdp_dbt_models, analytics, segments),
+    partitions_def=days,
+    description="One day end to end: load, stage, identity, tags as of the day, quality gates, publish, "
+    "segments. A range of days runs as one run, days in date order.",
+    tags={
+        # A run whose process died (killed, out of memory, machine restart) is retried from the failed
+        # step; a failed step (a quality gate, a bad delivery) is not: it alerts instead.
+        "dagster/max_retries": "2",
+        "dagster/retry_strategy": "FROM_FAILURE",
+        "dagster/retry_on_asset_or_op_failure": "false",
+    },
+)
+
+
+def run_request_for(run_days: list[str], fingerprints: dict[str, str], reason: str) -> dg.RunRequest:
+    """One run for ``run_days`` (consecutive, in order); its key changes whenever a delivery changes."""
+    key = hashlib.sha256(",".join(f"{d}={fingerprints[d]}" for d in run_days).encode()).hexdigest()[:12]
+    tags = {"fundcdp/trigger": reason[:200]}
+    if len(run_days) == 1:
+        return dg.RunRequest(run_key=f"{run_days[0]}@{key}", partition_key=run_days[0], tags=tags)
+    return dg.RunRequest(
+        run_key=f"{run_days[0]}..{run_days[-1]}@{key}",
+        tags={**tags, RANGE_START_TAG: run_days[0], RANGE_END_TAG: run_days[-1]},
+    )
+
+
+def _waiting_text(waiting: dict[str, list[str]], limit: int = 10) -> str:
+    lines = [f"{day}: {'; '.join(reasons)}" for day, reasons in sorted(waiting.items())]
+    if len(lines) > limit:
+        lines = lines[:limit] + [f"... and {len(lines) - limit} more day(s)"]
+    return "\n".join(lines)
+
+
+@dg.sensor(
+    name="landing_delivery_sensor",
+    job=daily_job,
+    minimum_interval_seconds=60,
+    default_status=dg.DefaultSensorStatus.STOPPED,
+    description="Watches landing/: launches a day when every source's control file has arrived, every "
+    "listed file is there with the listed row count and nothing changed for the settle period; re-runs "
+    "a corrected day and the days after it; alerts once for a day still incomplete after the deadline.",
+)
+def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: FundcdpSettings):
+    layout = settings.layout()
+    state = SensorState.from_cursor(context.cursor)
+    first_day = days.start.strftime("%Y-%m-%d")
+    now = datetime.now(SHANGHAI)
+    deliveries = [
+        inspect_day(layout, day, state.line_counts, state.launched.get(day))
+        for day in delivery_days(layout)
+        if day >= first_day
+    ]
+    decision = decide(
+        deliveries, state, now, settings.delivery_settle_seconds(), settings.delivery_deadline()
+    )
+    fingerprints = {delivery.day: delivery.fingerprint for delivery in deliveries}
+    for day in decision.overdue:
+        alert = Alert(
+            kind="stale_data",
+            summary=f"delivery for {day} still incomplete after its deadline; the day is not loaded",
+            asset="landing",
+            partition=day,
+            run_id=None,
+            details={"problems": decision.waiting.get(day, [])},
+        )
+        send_alert(alert, layout.alerts_log)
+        context.log.error(alert.text())
+        state.alerted[day] = fingerprints.get(day, "missing")
+    if decision.waiting:
+        context.log.info("waiting:\n" + _waiting_text(decision.waiting))
+    if not decision.run_days:
+        state.line_counts = {path: value for path, value in state.line_counts.items() if os.path.exists(path)}
+        waiting = _waiting_text(decision.waiting)
+        return dg.SensorResult(
+            skip_reason=decision.reason + (f"; waiting:\n{waiting}" if waiting else ""),
+            cursor=state.to_cursor(),
+        )
+    for day in decision.run_days:
+        state.launched[day] = fingerprints[day]
+    # Launched days are not counted again unless they change: forget their files' line counts.
+    launched_folders = tuple(
+        str(layout.landing_day(source, day)) for day in decision.run_days for source in SOURCES
+    )
+    state.line_counts = {
+        path: value
+        for path, value in state.line_counts.items()
+        if not path.startswith(launched_folders) and os.path.exists(path)
+    }
+    context.log.info(decision.reason)
+    return dg.SensorResult(
+        run_requests=[run_request_for(decision.run_days, fingerprints, decision.reason)],
+        cursor=state.to_cursor(),
+    )
+
+
+def daily_schedule(run_at: str) -> dg.ScheduleDefinition:
+    """The daily schedule at ``run_at`` (HH:MM, Asia/Shanghai), for the day before."""
+    at = parse_clock_time(run_at, "FUNDCDP_DAILY_RUN_AT")
+
+    @dg.schedule(
+        name="fundcdp_daily_schedule",
+        job=daily_job,
+        cron_schedule=f"{at.minute} {at.hour} * * *",
+        execution_timezone="Asia/Shanghai",
+        default_status=dg.DefaultScheduleStatus.STOPPED,
+        description=f"Every day at {run_at} Asia/Shanghai: builds yesterday's day if its delivery is "
+        "complete and the delivery sensor has not built it already.",
+    )
+    def fundcdp_daily_schedule(context: dg.ScheduleEvaluationContext, settings: FundcdpSettings):
+        scheduled = context.scheduled_execution_time or datetime.now(SHANGHAI)
+        day = (scheduled.astimezone(SHANGHAI).date() - timedelta(days=1)).isoformat()
+        delivery = inspect_day(settings.layout(), day, {})
+        if not delivery.complete:
+            return dg.SkipReason(f"delivery for {day} incomplete: {'; '.join(delivery.problems)}")
+        if day in context.instance.get_materialized_partitions(dg.AssetKey("segments")):
+            return dg.SkipReason(f"{day} already built (by the delivery sensor or an earlier run)")
+        return dg.RunRequest(run_key=f"{day}@{delivery.fingerprint}", partition_key=day)
+
+    return fundcdp_daily_schedule
