@@ -131,7 +131,7 @@ def run_range(first: str, last: str) -> int:
     import dagster as dg
 
     from orchestration.defs.partitions import days as partitions
-    from orchestration.defs.pipeline import run_days
+    from orchestration.defs.pipeline import reap_dead_runs, run_days
 
     try:
         covered = partitions.get_partition_keys_in_range(dg.PartitionKeyRange(first, last))
@@ -144,11 +144,14 @@ def run_range(first: str, last: str) -> int:
             file=sys.stderr,
         )
         return 2
+    instance = dg.DagsterInstance.get()
+    for run_id in reap_dead_runs(instance):
+        print(f"run {run_id} was killed or crashed: marked failed, its pool slots freed", flush=True)
     print(
         f"running the daily job for {first} .. {last} ({len(covered)} day(s)) into {layout.root}", flush=True
     )
     started = time.monotonic()
-    result = run_days(dg.DagsterInstance.get(), covered)
+    result = run_days(instance, covered)
     for message in _failure_messages(result):
         print(f"FAILED {message}", file=sys.stderr)
     outcome = "succeeded" if result.success else "FAILED"

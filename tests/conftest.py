@@ -108,7 +108,9 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
     try:
         from orchestration.defs.pipeline import build_warehouse, delivered_days, load_raw
 
-        instance = dg.DagsterInstance.local_temp(tempdir=str(layout.dagster_home))
+        instance = dg.DagsterInstance.local_temp(
+            tempdir=str(layout.dagster_home), overrides={"telemetry": {"enabled": False}}
+        )
         load = load_raw(instance, delivered_days(layout))
         earlier = build_warehouse(instance, EARLIER_AS_OF)
         con = duckdb.connect(str(layout.warehouse_db), read_only=True)

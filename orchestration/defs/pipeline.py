@@ -5,6 +5,9 @@ Used by the CLI (``make run``, ``cli day``, ``cli backfill``) and by the test su
 same path as a run launched from the UI.
 """
 
+import os
+import socket
+
 import dagster as dg
 
 from orchestration.defs.ingest.assets import raw_assets
@@ -22,12 +25,56 @@ def delivered_days(layout: DataLayout) -> list[str]:
     return sorted({day for source in SOURCES for day in layout.landing_days(source)})
 
 
+PID_TAG = "fundcdp/pid"
+HOST_TAG = "fundcdp/host"
+
+
+def _process_tags() -> dict[str, str]:
+    """Which process runs an in-process run: lets a later run recognise it as dead if it was killed."""
+    return {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+
+
 def _range_tags(days: list[str]) -> dict[str, str]:
-    return {RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1]}
+    return {RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1], **_process_tags()}
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
+    """Mark in-process runs of this host whose process is gone (killed, crashed) as failed and free their
+    pool slots, so that the next run is not blocked by a slot a dead run still holds. (Runs launched by the
+    daemon are watched by Dagster's run monitoring instead.) Returns the run ids reaped."""
+    host = socket.gethostname()
+    records = instance.get_run_records(
+        dg.RunsFilter(
+            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING], tags={HOST_TAG: host}
+        )
+    )
+    reaped = []
+    for record in records:
+        run = record.dagster_run
+        pid = run.tags.get(PID_TAG)
+        if pid is None or int(pid) == os.getpid() or _alive(int(pid)):
+            continue
+        instance.report_run_failed(
+            run, f"the process of run {run.run_id} (pid {pid}) is gone: killed or crashed"
+        )
+        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        reaped.append(run.run_id)
+    return reaped
 
 
 def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProcessResult:
     """Materialise every raw asset for the arrival days ``days[0] .. days[-1]`` in one run."""
+    reap_dead_runs(instance)
     return dg.materialize(
         raw_assets,
         instance=instance,
@@ -40,11 +87,13 @@ def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProce
 def build_warehouse(instance: dg.DagsterInstance, as_of: str) -> dg.ExecuteInProcessResult:
     """Build (run + test) every dbt model as of ``as_of``, run the quality gates, and publish
     analytics.duckdb and the segments if they passed (raw/ must already hold the deliveries)."""
+    reap_dead_runs(instance)
     return dg.materialize(
         [fundcdp_dbt_models, *quality_checks, analytics, segments, segment_members_have_consent],
         instance=instance,
         resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
         partition_key=as_of,
+        tags=_process_tags(),
         raise_on_error=False,
     )
 
@@ -55,7 +104,10 @@ def run_days(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProce
     from orchestration.definitions import defs
     from orchestration.defs.automation import DAILY_JOB
 
+    reap_dead_runs(instance)
     job = defs().resolve_job_def(DAILY_JOB)
     if len(days) == 1:
-        return job.execute_in_process(instance=instance, partition_key=days[0], raise_on_error=False)
+        return job.execute_in_process(
+            instance=instance, partition_key=days[0], tags=_process_tags(), raise_on_error=False
+        )
     return job.execute_in_process(instance=instance, tags=_range_tags(days), raise_on_error=False)
