@@ -6,6 +6,8 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import subprocess
+import sys
 from datetime import datetime
 
 import dagster as dg
@@ -28,10 +30,10 @@ def deliver(layout: DataLayout, day: str, events: int = 2) -> None:
     write_delivery(layout, day, {"events": rows})
 
 
-def settle(layout: DataLayout, seconds_ago: float = 3600) -> None:
-    """Backdate every landing file, as if it arrived ``seconds_ago``."""
+def settle(layout: DataLayout, seconds_ago: float = 3600, day: str = "*") -> None:
+    """Backdate the landing files (of ``day``), as if they arrived ``seconds_ago``."""
     stamp = datetime.now().timestamp() - seconds_ago
-    for path in layout.landing.rglob("*"):
+    for path in layout.landing.glob(f"*/{day}/*"):
         if path.is_file():
             os.utime(path, (stamp, stamp))
 
@@ -118,7 +120,7 @@ def test_a_corrected_redelivery_reruns_that_day_and_the_days_after_it(landing):
         assert first.run_requests[0].tags[RANGE_END_TAG] == "2026-07-03"
         assert tick(landing, instance, first.cursor).run_requests == []
         deliver(landing, "2026-07-02", events=3)  # the corrected file, with its control file
-        settle(landing, 600)
+        settle(landing, 600, day="2026-07-02")
         corrected = tick(landing, instance, first.cursor)
     [request] = corrected.run_requests
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2026-07-02", "2026-07-03")
@@ -152,18 +154,25 @@ def test_the_schedule_runs_yesterday_when_its_delivery_is_complete(landing):
 
 
 def test_the_instance_settings_serialise_warehouse_writers_and_runs(tmp_path):
+    """The written dagster.yaml, loaded by Dagster itself (in a separate process: an instance created here
+    would linger in Dagster's process-wide state)."""
     from orchestration.lib.instance import ensure_instance_config
 
     home = tmp_path / "dagster_home"
     ensure_instance_config(home)
-    instance = dg.DagsterInstance.from_config(str(home))
-    try:
-        config = instance.get_concurrency_config()
-        assert (instance.run_monitoring_enabled, instance.run_retries_enabled) == (True, True)
-    finally:
-        instance.dispose()
-    assert config.pool_config.default_pool_limit == 1
-    assert config.run_queue_config.max_concurrent_runs == 1
+    probe = (
+        "import dagster as dg; i = dg.DagsterInstance.get(); c = i.get_concurrency_config(); "
+        "print(c.pool_config.default_pool_limit, c.run_queue_config.max_concurrent_runs, "
+        "i.run_monitoring_enabled, i.run_retries_enabled)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe],
+        env={**os.environ, "DAGSTER_HOME": str(home)},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert result.stdout.split() == ["1", "1", "True", "True"]
 
 
 def test_every_step_of_the_daily_job_is_in_the_writer_pool():
