@@ -80,11 +80,13 @@ def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: Fundc
     layout = settings.layout()
     state = SensorState.from_cursor(context.cursor)
     first_day = days.start.strftime("%Y-%m-%d")
+    # A day's partition opens when the day is over (Asia/Shanghai): a delivery dated today waits for it.
+    last_day = days.get_last_partition_key() or first_day
     now = datetime.now(SHANGHAI)
     deliveries = [
         inspect_day(layout, day, state.line_counts, state.launched.get(day))
         for day in delivery_days(layout)
-        if day >= first_day
+        if first_day <= day <= last_day
     ]
     decision = decide(
         deliveries, state, now, settings.delivery_settle_seconds(), settings.delivery_deadline()

@@ -52,6 +52,15 @@ def landing(tmp_path, monkeypatch) -> DataLayout:
     return layout
 
 
+@pytest.fixture
+def instance(tmp_path) -> dg.DagsterInstance:
+    """A throwaway instance, not entered as a context manager: Dagster 1.13's instance __exit__ leaves its
+    defs-state storage set process-wide after disposing it, which breaks every later definitions load."""
+    home = tmp_path / "dagster_home"
+    home.mkdir()
+    return dg.DagsterInstance.local_temp(tempdir=str(home), overrides={"telemetry": {"enabled": False}})
+
+
 def tick(layout: DataLayout, instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:
     context = dg.build_sensor_context(
         cursor=cursor, instance=instance, resources={"settings": FundcdpSettings(data_dir=str(layout.root))}
@@ -65,28 +74,25 @@ def remove_listed_file(layout: DataLayout, day: str) -> str:
     return name
 
 
-def test_a_tick_launches_the_complete_days_and_reports_the_incomplete_one(landing):
-    with dg.instance_for_test() as instance:
-        missing = remove_listed_file(landing, "2026-07-03")
-        first = tick(landing, instance)
-        assert [
-            (r.partition_key, r.tags.get(RANGE_START_TAG), r.tags.get(RANGE_END_TAG))
-            for r in first.run_requests
-        ] == [(None, "2026-07-01", "2026-07-02")]
-        second = tick(landing, instance, first.cursor)
-        assert second.run_requests == []
-        assert second.skip_reason.skip_message == (
-            f"no new or changed complete delivery; waiting:\n2026-07-03: trade: {missing} not arrived"
-        )
+def test_a_tick_launches_the_complete_days_and_reports_the_incomplete_one(landing, instance):
+    missing = remove_listed_file(landing, "2026-07-03")
+    first = tick(landing, instance)
+    assert [
+        (r.partition_key, r.tags.get(RANGE_START_TAG), r.tags.get(RANGE_END_TAG)) for r in first.run_requests
+    ] == [(None, "2026-07-01", "2026-07-02")]
+    second = tick(landing, instance, first.cursor)
+    assert second.run_requests == []
+    assert second.skip_reason.skip_message == (
+        f"no new or changed complete delivery; waiting:\n2026-07-03: trade: {missing} not arrived"
+    )
 
 
-def test_a_file_with_fewer_rows_than_its_control_file_says_is_not_loaded(landing):
+def test_a_file_with_fewer_rows_than_its_control_file_says_is_not_loaded(landing, instance):
     path = landing.landing_day("tracking", "2026-07-01") / "events_20260701.jsonl.gz"
     lines = gzip.decompress(path.read_bytes()).decode().splitlines()
     path.write_bytes(gzip.compress(("\n".join(lines[:1]) + "\n").encode(), mtime=0))
     settle(landing)
-    with dg.instance_for_test() as instance:
-        result = tick(landing, instance)
+    result = tick(landing, instance)
     assert result.run_requests == []
     assert "2026-07-01: tracking: events_20260701.jsonl.gz has 1 of 2 rows" in result.skip_reason.skip_message
     assert (
@@ -94,34 +100,31 @@ def test_a_file_with_fewer_rows_than_its_control_file_says_is_not_loaded(landing
     )
 
 
-def test_files_still_arriving_wait_for_the_settle_period(landing):
+def test_files_still_arriving_wait_for_the_settle_period(landing, instance):
     deliver(landing, "2026-07-04")  # just written
-    with dg.instance_for_test() as instance:
-        result = tick(landing, instance)
+    result = tick(landing, instance)
     [request] = result.run_requests
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2026-07-01", "2026-07-03")
     assert "2026-07-04: files changed" in tick(landing, instance, result.cursor).skip_reason.skip_message
 
 
-def test_an_incomplete_day_past_its_deadline_is_alerted_once(landing):
+def test_an_incomplete_day_past_its_deadline_is_alerted_once(landing, instance):
     remove_listed_file(landing, "2026-07-03")
-    with dg.instance_for_test() as instance:
-        first = tick(landing, instance)  # now is long past 2026-07-04 09:00
-        tick(landing, instance, first.cursor)
+    first = tick(landing, instance)  # now is long past 2026-07-04 09:00
+    tick(landing, instance, first.cursor)
     alerts = [json.loads(line)["alert"] for line in landing.alerts_log.read_text().splitlines()]
     assert [(a["kind"], a["partition"], a["details"]["problems"]) for a in alerts] == [
         ("stale_data", "2026-07-03", ["trade: trade_orders_20260703.csv not arrived"])
     ]
 
 
-def test_a_corrected_redelivery_reruns_that_day_and_the_days_after_it(landing):
-    with dg.instance_for_test() as instance:
-        first = tick(landing, instance)
-        assert first.run_requests[0].tags[RANGE_END_TAG] == "2026-07-03"
-        assert tick(landing, instance, first.cursor).run_requests == []
-        deliver(landing, "2026-07-02", events=3)  # the corrected file, with its control file
-        settle(landing, 600, day="2026-07-02")
-        corrected = tick(landing, instance, first.cursor)
+def test_a_corrected_redelivery_reruns_that_day_and_the_days_after_it(landing, instance):
+    first = tick(landing, instance)
+    assert first.run_requests[0].tags[RANGE_END_TAG] == "2026-07-03"
+    assert tick(landing, instance, first.cursor).run_requests == []
+    deliver(landing, "2026-07-02", events=3)  # the corrected file, with its control file
+    settle(landing, 600, day="2026-07-02")
+    corrected = tick(landing, instance, first.cursor)
     [request] = corrected.run_requests
     assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2026-07-02", "2026-07-03")
     assert request.tags["fundcdp/trigger"] == (
@@ -130,20 +133,19 @@ def test_a_corrected_redelivery_reruns_that_day_and_the_days_after_it(landing):
     assert request.run_key != first.run_requests[0].run_key
 
 
-def test_the_schedule_runs_yesterday_when_its_delivery_is_complete(landing):
+def test_the_schedule_runs_yesterday_when_its_delivery_is_complete(landing, instance):
     schedule = daily_schedule("07:30")
     assert schedule.cron_schedule == "30 7 * * *" and schedule.execution_timezone == "Asia/Shanghai"
     settings = FundcdpSettings(data_dir=str(landing.root))
-    with dg.instance_for_test() as instance:
-        context = dg.build_schedule_context(
-            instance=instance,
-            scheduled_execution_time=datetime(2026, 7, 4, 7, 30, tzinfo=SHANGHAI),
-            resources={"settings": settings},
-        )
-        request = schedule(context)
-        assert isinstance(request, dg.RunRequest) and request.partition_key == "2026-07-03"
-        remove_listed_file(landing, "2026-07-03")
-        skipped = schedule(context)
+    context = dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=datetime(2026, 7, 4, 7, 30, tzinfo=SHANGHAI),
+        resources={"settings": settings},
+    )
+    request = schedule(context)
+    assert isinstance(request, dg.RunRequest) and request.partition_key == "2026-07-03"
+    remove_listed_file(landing, "2026-07-03")
+    skipped = schedule(context)
     assert isinstance(skipped, dg.SkipReason)
     assert (
         skipped.skip_message

@@ -292,7 +292,9 @@ def test_publish_is_blocked_by_a_failed_gate_and_the_old_file_stays_served(
     passed = validate_frame(SUITES["persons"].path, metric_frame(data.warehouse_db, SUITES["persons"], AS_OF))
     for name in SUITES:
         record_results(data.quality_db, "run-1", "x", AS_OF, name, passed)
-    first = dg.materialize([analytics], resources={"settings": settings}, raise_on_error=False)
+    first = dg.materialize(
+        [analytics], partition_key=AS_OF, resources={"settings": settings}, raise_on_error=False
+    )
     assert first.success
     (persons,) = (
         duckdb.connect(str(data.analytics_db), read_only=True)
@@ -312,7 +314,9 @@ def test_publish_is_blocked_by_a_failed_gate_and_the_old_file_stays_served(
         metric_frame(data.warehouse_db, SUITES["persons"], AS_OF).assign(hub_share=0.5),
     )
     record_results(data.quality_db, "run-2", "marts/persons", AS_OF, "persons", failed)
-    blocked = dg.materialize([analytics], resources={"settings": settings}, raise_on_error=False)
+    blocked = dg.materialize(
+        [analytics], partition_key=AS_OF, resources={"settings": settings}, raise_on_error=False
+    )
     assert not blocked.success
     assert duckdb.connect(str(data.analytics_db), read_only=True).execute(
         "select count(*) from persons"
@@ -324,7 +328,9 @@ def test_publish_is_blocked_by_a_failed_gate_and_the_old_file_stays_served(
 
     # The gate passes again: the new file is swapped in; the held connection keeps its old view.
     record_results(data.quality_db, "run-3", "marts/persons", AS_OF, "persons", passed)
-    assert dg.materialize([analytics], resources={"settings": settings}, raise_on_error=False).success
+    assert dg.materialize(
+        [analytics], partition_key=AS_OF, resources={"settings": settings}, raise_on_error=False
+    ).success
     assert held.execute("select count(*) from persons").fetchone() == (persons,)
     # A new analyst, in another process (inside one process DuckDB hands back its cached old instance)
     fresh = subprocess.run(

@@ -55,11 +55,15 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings:
     return invocation
 
 
-def _finish(invocation: DbtCliInvocation, day: str) -> None:
-    """Wait for dbt to be gone (its DuckDB lock released); raise a retry for a transient failure."""
+def _stop(invocation: DbtCliInvocation) -> None:
+    """Make sure dbt is gone (its DuckDB lock released) before anything else opens the warehouse."""
     if invocation.process.poll() is None:
         invocation.process.terminate()
     invocation.process.wait()
+
+
+def _raise_if_failed(invocation: DbtCliInvocation, day: str) -> None:
+    """A retry for a transient failure (a lock held elsewhere), a Failure naming the day otherwise."""
     error = invocation.get_error()
     if error is None:
         return
@@ -90,7 +94,8 @@ def fundcdp_dbt_models(
         try:
             invocation.wait()
         finally:
-            _finish(invocation, day)
+            _stop(invocation)
+        _raise_if_failed(invocation, day)
     day = build_days[-1]
     context.log.info(f"dbt build as of {day}")
     invocation = _dbt_build(context, dbt, settings, day)
@@ -101,7 +106,7 @@ def fundcdp_dbt_models(
             if _unique_id(event) == FAILPOINT_AFTER_MODEL:
                 crash_if_armed("dbt_build", also_kill=invocation.process.pid)
     finally:
-        _finish(invocation, day)
+        _stop(invocation)
     # Rows each incremental model wrote in this run, per day of data: a daily run touches only the new day
     # and the days restated for late or corrected data.
     written = rows_written(settings.layout().warehouse_db, day, incremental_day_columns())
@@ -125,6 +130,8 @@ def fundcdp_dbt_models(
             partition=day,
             metadata={name: dg.MetadataValue.int(value) for name, value in stats.items()},
         )
+    # After the events: the models that did build are recorded even when a test failed.
+    _raise_if_failed(invocation, day)
 
 
 def _unique_id(event: object) -> str | None:
