@@ -59,12 +59,13 @@ def run_pipeline(history_days: int = 14) -> int:
         _generate_demo_data(layout)
     import dagster as dg
 
-    from orchestration.defs.pipeline import build_warehouse, delivered_days, load_raw
+    from orchestration.defs.pipeline import build_warehouse, load_raw
     from orchestration.defs.resources import DemoHashKeyWarning, FundcdpSettings
+    from orchestration.lib.deliveries import delivery_days
     from orchestration.lib.summary import format_summary
 
     warnings.simplefilter("once", DemoHashKeyWarning)
-    days = delivered_days(layout)
+    days = delivery_days(layout)
     instance = dg.DagsterInstance.get()
     started = time.monotonic()
     print(f"loading {len(days)} delivery days {days[0]} .. {days[-1]} into raw/", flush=True)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,6 +15,7 @@ import duckdb
 import pytest
 
 from orchestration.lib.layout import DataLayout
+from orchestration.paths import DBT_PROJECT_DIR
 
 # A recognisable key: the privacy tests look for it in every file the pipeline wrote.
 TEST_HASH_KEY = "fundcdp-test-key-7f3a9c1e-must-never-appear-in-any-file"
@@ -87,31 +90,58 @@ def generate_demo(data_dir: Path, *extra: str) -> None:
     )
 
 
+def environment(layout: DataLayout) -> dict[str, str]:
+    """The environment variables a pipeline run on ``layout`` reads (dbt runs as a subprocess)."""
+    return {
+        "FUNDCDP_DATA_DIR": str(layout.root),
+        "FUNDCDP_HASH_KEY": TEST_HASH_KEY,
+        "DAGSTER_HOME": str(layout.dagster_home),
+        "DBT_LOG_PATH": str(layout.logs / "dbt"),
+        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
+        "FUNDCDP_RETRY_WAIT_SECONDS": "1",
+    }
+
+
+@contextmanager
+def pipeline_environment(layout: DataLayout) -> Iterator[None]:
+    """Set :func:`environment` for a block, restoring the previous values afterwards."""
+    values = environment(layout)
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def temp_instance(home: Path):
+    """A Dagster instance in ``home`` with telemetry off. Not entered as a context manager: Dagster 1.13's
+    instance ``__exit__`` leaves its defs-state storage set process-wide after disposing it, which breaks
+    every later definitions load in the process."""
+    import dagster as dg
+
+    return dg.DagsterInstance.local_temp(tempdir=str(home), overrides={"telemetry": {"enabled": False}})
+
+
 @pytest.fixture(scope="session")
 def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
     """Generate small demo data, load every day, build every dbt model, in-process through Dagster."""
-    import dagster as dg
 
     data_dir = tmp_path_factory.mktemp("fundcdp") / "data"
     layout = DataLayout.at(data_dir)
     layout.ensure()
     generate_demo(data_dir)
     plant_canary(layout)
-    environment = {
-        "FUNDCDP_DATA_DIR": str(layout.root),
-        "FUNDCDP_HASH_KEY": TEST_HASH_KEY,
-        "DAGSTER_HOME": str(layout.dagster_home),
-        "DBT_LOG_PATH": str(layout.logs / "dbt"),
-    }
-    saved = {name: os.environ.get(name) for name in environment}
-    os.environ.update(environment)
-    try:
-        from orchestration.defs.pipeline import build_warehouse, delivered_days, load_raw
+    with pipeline_environment(layout):
+        from orchestration.defs.pipeline import build_warehouse, load_raw
+        from orchestration.lib.deliveries import delivery_days
 
-        instance = dg.DagsterInstance.local_temp(
-            tempdir=str(layout.dagster_home), overrides={"telemetry": {"enabled": False}}
-        )
-        load = load_raw(instance, delivered_days(layout))
+        instance = temp_instance(layout.dagster_home)
+        load = load_raw(instance, delivery_days(layout))
         earlier = build_warehouse(instance, EARLIER_AS_OF)
         con = duckdb.connect(str(layout.warehouse_db), read_only=True)
         earlier_stages = dict(
@@ -120,9 +150,3 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
         con.close()
         build = build_warehouse(instance, DEMO_END_DATE)
         yield BuiltWarehouse(layout, load, build, earlier, earlier_stages)
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value

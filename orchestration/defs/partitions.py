@@ -32,7 +32,7 @@ RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
 
 
-def run_days(tags: dict[str, str]) -> list[str]:
+def days_of_run(tags: dict[str, str]) -> list[str]:
     """The days a run covers, in date order, from its partition tags (empty for an unpartitioned run)."""
     if PARTITION_TAG in tags:
         return [tags[PARTITION_TAG]]
@@ -45,5 +45,5 @@ def run_days(tags: dict[str, str]) -> list[str]:
 
 def run_as_of_date(tags: dict[str, str]) -> date | None:
     """The as-of date of a run's gates, publish and segments: its (last) day, None if unpartitioned."""
-    covered = run_days(tags)
+    covered = days_of_run(tags)
     return date.fromisoformat(covered[-1]) if covered else None

@@ -17,13 +17,6 @@ from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.segments.assets import segment_members_have_consent, segments
 from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
-from orchestration.lib.layout import SOURCES, DataLayout
-
-
-def delivered_days(layout: DataLayout) -> list[str]:
-    """Every delivery day present in landing/, over all sources, sorted."""
-    return sorted({day for source in SOURCES for day in layout.landing_days(source)})
-
 
 PID_TAG = "fundcdp/pid"
 HOST_TAG = "fundcdp/host"

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from orchestration.lib.ingest import control_file_path, read_control_file
 from orchestration.lib.layout import SOURCES, DataLayout
 from orchestration.lib.loader import LoadError, read_file
-from orchestration.lib.sources import ALL_TABLES
+from orchestration.lib.sources import TableSpec, tables_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -78,11 +78,8 @@ def delivery_days(layout: DataLayout) -> list[str]:
     return sorted({day for source in SOURCES for day in layout.landing_days(source)})
 
 
-def _spec_for(source: str, file_name: str, day: str):
-    for spec in ALL_TABLES:
-        if spec.source == source and spec.matches_file(file_name, day):
-            return spec
-    return None
+def _spec_for(source: str, file_name: str, day: str) -> TableSpec | None:
+    return next((spec for spec in tables_of(source) if spec.matches_file(file_name, day)), None)
 
 
 def _line_count(path: Path, spec, cache: dict[str, list[int]]) -> int:

@@ -18,6 +18,7 @@ from orchestration.defs.partitions import DUCKDB_WRITER_POOL, RANGE_END_TAG, RAN
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.deliveries import SHANGHAI
 from orchestration.lib.layout import DataLayout
+from tests.conftest import temp_instance
 from tests.landing_builder import event, write_delivery
 
 DAYS = ["2026-07-01", "2026-07-02", "2026-07-03"]
@@ -54,11 +55,9 @@ def landing(tmp_path, monkeypatch) -> DataLayout:
 
 @pytest.fixture
 def instance(tmp_path) -> dg.DagsterInstance:
-    """A throwaway instance, not entered as a context manager: Dagster 1.13's instance __exit__ leaves its
-    defs-state storage set process-wide after disposing it, which breaks every later definitions load."""
     home = tmp_path / "dagster_home"
     home.mkdir()
-    return dg.DagsterInstance.local_temp(tempdir=str(home), overrides={"telemetry": {"enabled": False}})
+    return temp_instance(home)
 
 
 def tick(layout: DataLayout, instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:

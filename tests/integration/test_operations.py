@@ -21,8 +21,8 @@ import duckdb
 import pytest
 
 from orchestration.lib.layout import DataLayout
-from orchestration.paths import DBT_PROJECT_DIR, PROJECT_ROOT
-from tests.conftest import TEST_HASH_KEY
+from orchestration.paths import PROJECT_ROOT
+from tests.conftest import environment, pipeline_environment, temp_instance
 
 BASE_DAY, DAY1, DAY2 = "2026-06-30", "2026-07-01", "2026-07-02"
 LATE_LOGIN_EVENT_ID = "ops-late-event-0001"
@@ -30,35 +30,6 @@ LATE_LOGIN_EVENT_ID = "ops-late-event-0001"
 RUN_COLUMNS = {"loaded_at", "published_at", "run_id", "validated_at"}
 # Audit logs that keep every attempt (a crashed attempt's validations too): not compared.
 AUDIT_TABLES = {"dq_results"}
-
-
-def environment(layout: DataLayout) -> dict[str, str]:
-    return {
-        "FUNDCDP_DATA_DIR": str(layout.root),
-        "FUNDCDP_HASH_KEY": TEST_HASH_KEY,
-        "DAGSTER_HOME": str(layout.dagster_home),
-        "DBT_LOG_PATH": str(layout.logs / "dbt"),
-        "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
-        "FUNDCDP_RETRY_WAIT_SECONDS": "1",
-    }
-
-
-class Env:
-    """Set the pipeline's environment variables for a block, restoring them afterwards."""
-
-    def __init__(self, layout: DataLayout):
-        self.values = environment(layout)
-
-    def __enter__(self):
-        self.saved = {name: os.environ.get(name) for name in self.values}
-        os.environ.update(self.values)
-
-    def __exit__(self, *exc):
-        for name, value in self.saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
 
 
 def plant_late_event(layout: DataLayout) -> str:
@@ -79,13 +50,6 @@ def plant_late_event(layout: DataLayout) -> str:
     rows = [[n, str(int(c) + 1), a] if n == path.name else [n, c, a] for n, c, a in rows]
     control.write_text("\n".join(",".join(r) for r in rows) + "\n", encoding="utf-8")
     return template["login_id"]
-
-
-def temp_instance(home: Path):
-    """A Dagster instance in ``home`` with telemetry off."""
-    import dagster as dg
-
-    return dg.DagsterInstance.local_temp(tempdir=str(home), overrides={"telemetry": {"enabled": False}})
 
 
 def copy_data(source: DataLayout, target: Path) -> DataLayout:
@@ -191,7 +155,8 @@ def run_cli(layout: DataLayout, *args: str, failpoint: str | None = None) -> sub
 def ops(tmp_path_factory):
     """The base warehouse (as of BASE_DAY), then DAY1 and DAY2 by the daily job; states after each."""
 
-    from orchestration.defs.pipeline import build_warehouse, delivered_days, load_raw, run_days
+    from orchestration.defs.pipeline import build_warehouse, load_raw, run_days
+    from orchestration.lib.deliveries import delivery_days
 
     root = tmp_path_factory.mktemp("ops")
     base = DataLayout.at(root / "base")
@@ -202,13 +167,13 @@ def ops(tmp_path_factory):
         check=True, capture_output=True,
     )  # fmt: skip
     late_login = plant_late_event(base)
-    with Env(base):
+    with pipeline_environment(base):
         instance = temp_instance(base.dagster_home)
-        days = [day for day in delivered_days(base) if day <= BASE_DAY]
+        days = [day for day in delivery_days(base) if day <= BASE_DAY]
         assert load_raw(instance, days).success
         assert build_warehouse(instance, BASE_DAY).success
     daily = copy_data(base, root / "daily")
-    with Env(daily):
+    with pipeline_environment(daily):
         instance = temp_instance(daily.dagster_home)
         day1 = run_days(instance, [DAY1])
         after_day1 = copy_data(daily, root / "after_day1")
@@ -321,7 +286,7 @@ def test_a_backfill_of_both_days_in_one_run_equals_the_daily_runs(ops, tmp_path)
     from orchestration.defs.pipeline import run_days
 
     layout = copy_data(ops["base"], tmp_path / "backfill")
-    with Env(layout):
+    with pipeline_environment(layout):
         instance = temp_instance(layout.dagster_home)
         result = run_days(instance, [DAY1, DAY2])
     assert result.success
