@@ -4,7 +4,7 @@
 with loads as (
     select source_system || '.' || table_name as source_table, arrival_date, sum(rows_loaded) as rows_loaded
     from main_staging.stg_ingest__load_manifests
-    where load_status in ('loaded', 'corrected') and arrival_date <= cast($as_of_date as date)
+    where load_status in ('loaded', 'corrected', 'redacted') and arrival_date <= cast($as_of_date as date)
     group by all
 ),
 today as (

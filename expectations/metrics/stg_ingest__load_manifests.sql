@@ -3,7 +3,7 @@
 -- (read = loaded + quarantined), and loaded rows against the rows staging holds for the file.
 with files as (
     select * from main_staging.stg_ingest__load_manifests
-    where arrival_date = cast($as_of_date as date) and load_status in ('loaded', 'corrected')
+    where arrival_date = cast($as_of_date as date) and load_status in ('loaded', 'corrected', 'redacted')
 ),
 staged as (
     select source_file, count(*) as staged_rows from (

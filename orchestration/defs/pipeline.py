@@ -12,6 +12,7 @@ import dagster as dg
 
 from orchestration.defs.ingest.assets import raw_assets
 from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from orchestration.defs.privacy.assets import privacy
 from orchestration.defs.publish.assets import analytics
 from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.resources import FundcdpSettings
@@ -66,10 +67,10 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 
 def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProcessResult:
-    """Materialise every raw asset for the arrival days ``days[0] .. days[-1]`` in one run."""
+    """The privacy step, then every raw asset, for the arrival days ``days[0] .. days[-1]`` in one run."""
     reap_dead_runs(instance)
     return dg.materialize(
-        raw_assets,
+        [privacy, *raw_assets],
         instance=instance,
         resources={"settings": FundcdpSettings()},
         tags=_range_tags(days),

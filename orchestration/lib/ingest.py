@@ -30,6 +30,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orchestration.lib.erasure import erased_rows_mask, redact_landing_file
 from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import LoadError, ParsedFile, parse_file, read_file, scratch_database
@@ -38,6 +39,9 @@ from orchestration.lib.rules import JunkRules
 from orchestration.lib.sources import TableSpec
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Manifest statuses of a file whose rows were (re)written: new, re-delivered with changes, or rewritten
+# without the rows of a person erased on request.
+WRITTEN_STATUSES = ("loaded", "corrected", "redacted")
 MANIFEST_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
@@ -72,12 +76,13 @@ class FileOutcome:
     """What happened to one delivered file."""
 
     file_name: str
-    status: str  # loaded | corrected | unchanged | duplicate
+    status: str  # loaded | corrected | redacted | unchanged | duplicate
     lines_read: int = 0
     rows_loaded: int = 0
     rows_quarantined: int = 0
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     duplicate_of: str | None = None
+    rows_erased: int = 0  # rows of erased persons dropped (and cut from the landing file) before loading
 
 
 @dataclass
@@ -91,11 +96,15 @@ class DayOutcome:
 
     @property
     def rows_loaded(self) -> int:
-        return sum(f.rows_loaded for f in self.files if f.status in ("loaded", "corrected"))
+        return sum(f.rows_loaded for f in self.files if f.status in WRITTEN_STATUSES)
 
     @property
     def rows_quarantined(self) -> int:
-        return sum(f.rows_quarantined for f in self.files if f.status in ("loaded", "corrected"))
+        return sum(f.rows_quarantined for f in self.files if f.status in WRITTEN_STATUSES)
+
+    @property
+    def rows_erased(self) -> int:
+        return sum(f.rows_erased for f in self.files)
 
 
 def control_file_path(layout: DataLayout, source: str, day: str) -> Path:
@@ -234,6 +243,8 @@ def land_table_day(
     max_quarantine_free_lines: int = 0,
     now: datetime | None = None,
     history: list[dict] | None = None,
+    tombstones: frozenset[str] = frozenset(),
+    reload_files: frozenset[str] = frozenset(),
 ) -> DayOutcome:
     """Load one table's files of one arrival day. Raises :class:`LoadError` before writing anything
     if the delivery is incomplete or does not reconcile with its control file.
@@ -262,16 +273,17 @@ def land_table_day(
     loaded_hashes = {
         row["content_sha256"]: row["file_name"]
         for row in history
-        if row["status"] in ("loaded", "corrected", "unchanged")
+        if row["status"] in (*WRITTEN_STATUSES, "unchanged")
     }
     this_day = {row["file_name"]: row for row in history if str(row.get("arrival_date")) == day}
     outcome = DayOutcome(spec.source, spec.name, day)
-    to_write: list[tuple[Path, ParsedFile, dict | None]] = []
+    to_write: list[tuple[Path, ParsedFile, dict | None, tuple[pa.Table, pa.Table], int, bool]] = []
     duplicates: list[tuple[Path, str, str]] = []
     for path in files:
         content = read_file(path, spec)
         previous = this_day.get(path.name)
-        if previous is not None and previous["content_sha256"] == content.content_sha256:
+        unchanged = previous is not None and previous["content_sha256"] == content.content_sha256
+        if unchanged and path.name not in reload_files:
             outcome.files.append(
                 FileOutcome(
                     path.name,
@@ -297,6 +309,39 @@ def land_table_day(
             continue
         parsed = parse_file(content, spec, path.name)
         _reconcile(path, spec, parsed, control[path.name])
+        protected = protect_table(parsed.rows, spec, hash_key, junk)
+        erased = 0
+        if tombstones:
+            mask = erased_rows_mask(protected[0], spec.key, hash_key, tombstones)
+            erased = pc.sum(mask).as_py() or 0
+            if erased:
+                # The delivery reconciled as delivered; now cut the erased rows from the landing file and
+                # its control entry, and load what remains as if it had been delivered that way.
+                dropped = parsed.rows.filter(mask)
+                amount = _amount_loaded(spec, dropped)
+                redact_landing_file(
+                    path,
+                    set(dropped.column("_source_line").to_pylist()),
+                    spec.file_format,
+                    control_file_path(layout, spec.source, day),
+                    amount,
+                )
+                control = read_control_file(control_file_path(layout, spec.source, day))
+                content = read_file(path, spec)
+                parsed = parse_file(content, spec, path.name)
+                _reconcile(path, spec, parsed, control[path.name])
+                protected = protect_table(parsed.rows, spec, hash_key, junk)
+        if unchanged and not erased:
+            outcome.files.append(
+                FileOutcome(
+                    path.name,
+                    "unchanged",
+                    previous["lines_read"],
+                    previous["rows_loaded"],
+                    previous["rows_quarantined"],
+                )
+            )
+            continue
         if parsed.rows_quarantined > max(max_quarantine_share * parsed.lines_read, max_quarantine_free_lines):
             raise LoadError(
                 f"{path}: {parsed.rows_quarantined} of {parsed.lines_read} lines quarantined, above the "
@@ -304,13 +349,15 @@ def land_table_day(
                 "(vars fundcdp.ingest)"
             )
         loaded_hashes[content.content_sha256] = path.name
-        to_write.append((path, parsed, previous))
+        redacted = (
+            previous is not None and erased > 0 and previous["content_sha256"] != content.content_sha256
+        )
+        to_write.append((path, parsed, previous, protected, erased, redacted and unchanged))
 
     loaded_at = (now or datetime.now(SHANGHAI)).replace(tzinfo=None, microsecond=0)
     con = scratch_database().cursor()
     try:
-        for path, parsed, previous in to_write:
-            public, private = protect_table(parsed.rows, spec, hash_key, junk)
+        for path, parsed, previous, (public, private), erased, redacted in to_write:
             _write_parquet_atomically(
                 con,
                 public,
@@ -327,7 +374,7 @@ def land_table_day(
             # Nothing private to store and nothing stored before for this file: skip opening the store.
             if private.num_columns or parsed.rows_quarantined or previous is not None:
                 _write_private(layout.private_db, spec, path.name, parsed, private)
-            status = "corrected" if previous is not None else "loaded"
+            status = "redacted" if redacted else "corrected" if previous is not None else "loaded"
             manifest = _manifest_row(
                 spec,
                 path,
@@ -352,6 +399,7 @@ def land_table_day(
                     parsed.rows_loaded,
                     parsed.rows_quarantined,
                     {r["values"]: r["counts"] for r in reasons},
+                    rows_erased=erased,
                 )
             )
         for path, sha, first_name in duplicates:
@@ -400,7 +448,9 @@ def _manifest_row(
         "amount_loaded": amount,
         "status": status,
         "duplicate_of": duplicate_of,
-        "replaced_sha256": previous["content_sha256"] if previous and status == "corrected" else None,
+        "replaced_sha256": previous["content_sha256"]
+        if previous and status in ("corrected", "redacted")
+        else None,
         # Columns the file delivered beyond the table's spec: not loaded, but never silently.
         "ignored_columns": ",".join(parsed.ignored_columns) if parsed and parsed.ignored_columns else None,
         "loaded_at": loaded_at,

@@ -95,6 +95,9 @@ class DataLayout:
         """Create the directories the pipeline writes into."""
         for path in (self.landing, self.raw, self.outbox, self.dagster_home, self.gx, self.logs):
             path.mkdir(parents=True, exist_ok=True)
+        from orchestration.lib.privacy import ensure_archive  # noqa: PLC0415 - privacy imports this module
+
+        ensure_archive(self)
 
     def landing_days(self, source: str) -> list[str]:
         """Delivery days present in ``landing/<source>/``, sorted."""

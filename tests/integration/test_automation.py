@@ -182,5 +182,5 @@ def test_every_step_of_the_daily_job_is_in_the_writer_pool():
 
     job = defs().resolve_job_def("fundcdp_daily")
     pools = {node.name: node.definition.pool for node in job.graph.node_dict.values()}
-    assert len(pools) == 24
+    assert len(pools) == 25
     assert set(pools.values()) == {DUCKDB_WRITER_POOL}, pools

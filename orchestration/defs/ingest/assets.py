@@ -6,9 +6,12 @@ import dagster as dg
 import duckdb
 
 from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days
+from orchestration.defs.privacy.assets import DELETION_REQUESTS
 from orchestration.defs.resources import FundcdpSettings
-from orchestration.lib.ingest import DayOutcome, land_table_day, previous_manifest
+from orchestration.lib.erasure import load_tombstones
+from orchestration.lib.ingest import WRITTEN_STATUSES, DayOutcome, land_table_day, previous_manifest
 from orchestration.lib.loader import LoadError
+from orchestration.lib.privacy import purged_tracking_days
 from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES, TableSpec
@@ -19,7 +22,7 @@ def _day_metadata(outcomes: list[DayOutcome]) -> dict[str, dg.MetadataValue]:
     reasons: Counter[str] = Counter()
     for outcome in outcomes:
         for file in outcome.files:
-            if file.status in ("loaded", "corrected"):
+            if file.status in WRITTEN_STATUSES:
                 reasons.update(file.quarantined_by_reason)
     return {
         "days": dg.MetadataValue.int(len(outcomes)),
@@ -27,6 +30,7 @@ def _day_metadata(outcomes: list[DayOutcome]) -> dict[str, dg.MetadataValue]:
         "rows_quarantined": dg.MetadataValue.int(sum(o.rows_quarantined for o in outcomes)),
         "files_by_status": dg.MetadataValue.json(dict(sorted(by_status.items()))),
         "quarantined_by_reason": dg.MetadataValue.json(dict(sorted(reasons.items()))),
+        "rows_erased": dg.MetadataValue.int(sum(o.rows_erased for o in outcomes)),
     }
 
 
@@ -41,6 +45,8 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         pool=DUCKDB_WRITER_POOL,
         kinds={"parquet"},
         description=spec.description,
+        # The privacy step runs first: a person erased today is not loaded again today.
+        deps=[DELETION_REQUESTS],
     )
     def raw_table(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
         layout = settings.layout()
@@ -51,7 +57,12 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         outcomes: list[DayOutcome] = []
         failures: dict[str, str] = {}
         history = previous_manifest(layout, spec)
+        tombstones = load_tombstones(layout)
+        purged = purged_tracking_days(layout) if spec.source == "tracking" else set()
         for day in context.partition_keys:
+            if day in purged:
+                context.log.info(f"{spec.source}.{spec.name} {day}: purged by retention, not reloaded")
+                continue
             try:
                 outcome = land_table_day(
                     layout,
@@ -62,6 +73,7 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
                     max_quarantine_share=float(rules["ingest"]["max_quarantine_share"]),
                     max_quarantine_free_lines=int(rules["ingest"]["max_quarantine_free_lines"]),
                     history=history,
+                    tombstones=tombstones,
                 )
             except LoadError as error:
                 failures[day] = str(error)

@@ -6,6 +6,7 @@
 -- link (int_identity_links filters them).
 
 {%- set as_of = var('as_of_date') %}
+{%- set link_columns = 'event_name, event_at, event_date, arrival_date, login_id, customer_no, phone_hash, is_phone_valid, is_phone_junk, wx_openid_hash, is_wx_openid_junk, wx_unionid_hash, is_wx_unionid_junk' %}
 
 with
 
@@ -20,8 +21,13 @@ fund_accounts as (
     where arrival_date <= cast('{{ as_of }}' as date)
 ),
 
+-- Valid events, and the identity links of valid events that retention purged from raw/ (archived).
 events as (
-    select * from {{ ref('int_events_valid') }}
+    select {{ link_columns }} from {{ ref('int_events_valid') }}
+    where arrival_date <= cast('{{ as_of }}' as date)
+        and event_date <= cast('{{ as_of }}' as date)
+    union all
+    select {{ link_columns }} from {{ source('archive', 'identity_links') }}
     where arrival_date <= cast('{{ as_of }}' as date)
         and event_date <= cast('{{ as_of }}' as date)
 ),

@@ -1,0 +1,799 @@
+"""Deletion requests (PIPL Article 47): erase a person from every store, and keep them erased.
+
+A request names one identifier of the person: a customer number, a phone number, an ID number, an
+e-mail address or an app login id. It arrives as a CSV file in ``landing/deletion_requests/``
+(``request_id,identifier_type,identifier_value,requested_at``) or through ``cli erase``. Honouring it:
+
+1. **Resolve** the identifier to the person (``person_identifiers`` of the warehouse) and collect
+   everything that is theirs: their identifiers (customer numbers, fund accounts, login ids, phone, ID
+   number, e-mail, WeChat ids, bank cards) and the devices only they used. A personal identifier that
+   another person's rows also carry (a shared family phone) is not theirs alone and is left in place.
+2. **Tombstone** each of them in ``private.duckdb``: ``HMAC(key, "tombstone|<type>|<identity hash>")``,
+   a value different from every hash stored elsewhere. Ingestion drops a delivered row that carries a
+   tombstoned identifier before anything is written (and rewrites the landing file without it), so a
+   re-sent delivery cannot re-create the person.
+3. **Reload** every delivered file that held their rows: the landing file is rewritten without those
+   lines (its control file entry adjusted), and the file is loaded again, replacing its ``raw/``
+   Parquet, its quarantine rows, its manifest row and its ``private.duckdb`` rows.
+4. **Purge** the derived stores: every table of ``warehouse.duckdb``, ``analytics.duckdb``,
+   ``segments.duckdb`` and ``quality.duckdb`` loses the rows keyed on the person (person id, customer
+   number, fund account, login id, their devices, their identifier hashes), each file is rewritten so
+   that freed pages do not keep the old bytes, and every export under ``outbox/`` is rewritten without
+   them. The next run rebuilds everything from the cleaned ``raw/`` layer.
+5. **Log** the request in ``raw/ingest/deletion_log/`` (when it was requested and honoured, counts of
+   what was removed, never the identifier) and delete the request file.
+
+Other people are untouched: their rows, their identity links and their person ids stay as they were.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import hmac
+import io
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from orchestration.lib import pii
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.loader import LoadError
+
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+REQUEST_COLUMNS = ("request_id", "identifier_type", "identifier_value", "requested_at")
+REQUEST_TYPES = ("customer_no", "phone", "id_number", "email", "login_id")
+# Identifier types whose identity hash is a keyed hash of the normalised value (ingestion writes them to
+# raw/ as <column>_hash); the other types are system ids, hashed as sha256('<type>:<value>') by dbt.
+KEYED_TYPES = frozenset({"phone", "id_number", "email", "card_number", "wx_openid", "wx_unionid"})
+
+
+@dataclass(frozen=True)
+class ErasableColumn:
+    """A column of a raw table that identifies whose row it is."""
+
+    column: str  # as stored in raw/ (personal columns as their _hash column)
+    identifier_type: str
+    only_when_anonymous: bool = False  # a device id erases an event only when no login is on it
+
+
+ERASABLE: dict[tuple[str, str], tuple[ErasableColumn, ...]] = {
+    ("crm", "customers"): (
+        ErasableColumn("customer_no", "customer_no"),
+        ErasableColumn("phone_hash", "phone"),
+        ErasableColumn("id_number_hash", "id_number"),
+        ErasableColumn("email_hash", "email"),
+    ),
+    ("crm", "bank_cards"): (
+        ErasableColumn("customer_no", "customer_no"),
+        ErasableColumn("card_number_hash", "card_number"),
+    ),
+    ("crm", "marketing_consents"): (ErasableColumn("customer_no", "customer_no"),),
+    ("trade", "fund_accounts"): (
+        ErasableColumn("fund_account_id", "fund_account_id"),
+        ErasableColumn("customer_no", "customer_no"),
+    ),
+    ("trade", "trade_orders"): (ErasableColumn("fund_account_id", "fund_account_id"),),
+    ("trade", "sip_agreements"): (ErasableColumn("fund_account_id", "fund_account_id"),),
+    ("trade", "holdings"): (ErasableColumn("fund_account_id", "fund_account_id"),),
+    ("tracking", "events"): (
+        ErasableColumn("login_id", "login_id"),
+        ErasableColumn("customer_no", "customer_no"),
+        ErasableColumn("phone_hash", "phone"),
+        ErasableColumn("wx_openid_hash", "wx_openid"),
+        ErasableColumn("wx_unionid_hash", "wx_unionid"),
+        ErasableColumn("anonymous_id", "anonymous_id", only_when_anonymous=True),
+    ),
+}
+
+# Columns of derived tables (warehouse, analytics, segments, quality, exports) that key a row on a person.
+_SYSTEM_COLUMNS = {"customer_no": "customer_no", "fund_account_id": "fund_account_id", "login_id": "login_id"}
+
+
+def identity_hash(identifier_type: str, value: str) -> str:
+    """The identity-graph hash of a system identifier: sha256 of ``<type>:<value>`` (as dbt computes it)."""
+    return hashlib.sha256(f"{identifier_type}:{value}".encode()).hexdigest()
+
+
+def tombstone(key: bytes, identifier_type: str, hashed: str) -> str:
+    """The tombstone of an identifier: a keyed hash of its identity hash, equal to no stored hash."""
+    return hmac.new(key, f"tombstone|{identifier_type}|{hashed}".encode(), hashlib.sha256).hexdigest()
+
+
+def request_hash(key: bytes, identifier_type: str, value: str) -> str:
+    """The identity hash of a requested identifier, normalised as ingestion normalises it."""
+    if identifier_type == "phone":
+        return pii.keyed_hash(key, pii.normalise_phone(value))
+    if identifier_type == "id_number":
+        return pii.keyed_hash(key, pii.normalise_id_number(value))
+    if identifier_type == "email":
+        return pii.keyed_hash(key, pii.normalise_email(value))
+    return identity_hash(identifier_type, value.strip())
+
+
+# ---------------------------------------------------------------------------------------------- requests
+
+
+@dataclass(frozen=True)
+class ErasureRequest:
+    request_id: str
+    identifier_type: str
+    identifier_value: str
+    requested_at: datetime
+    path: Path | None = None
+
+
+def requests_dir(layout: DataLayout) -> Path:
+    return layout.landing / "deletion_requests"
+
+
+def read_requests(layout: DataLayout) -> list[ErasureRequest]:
+    """Every pending request, oldest file first. A malformed file raises :class:`LoadError` naming the
+    file and line; nothing is erased for it until it is corrected."""
+    folder = requests_dir(layout)
+    if not folder.is_dir():
+        return []
+    requests = []
+    for path in sorted(folder.glob("*.csv")):
+        with open(path, encoding="utf-8-sig", newline="") as handle:
+            reader = csv.DictReader(handle)
+            missing = set(REQUEST_COLUMNS) - set(reader.fieldnames or ())
+            if missing:
+                raise LoadError(f"{path}: deletion request file lacks column(s) {', '.join(sorted(missing))}")
+            for line, record in enumerate(reader, start=2):
+                kind = (record["identifier_type"] or "").strip()
+                value = (record["identifier_value"] or "").strip()
+                request_id = (record["request_id"] or "").strip()
+                if kind not in REQUEST_TYPES:
+                    raise LoadError(
+                        f"{path}: line {line}: identifier_type {kind!r} is not one of "
+                        + ", ".join(REQUEST_TYPES)
+                    )
+                if not value or not request_id:
+                    raise LoadError(f"{path}: line {line}: request_id and identifier_value are required")
+                try:
+                    requested_at = datetime.fromisoformat((record["requested_at"] or "").strip())
+                except ValueError:
+                    raise LoadError(f"{path}: line {line}: requested_at is not a timestamp") from None
+                requests.append(ErasureRequest(request_id, kind, value, requested_at, path))
+    return requests
+
+
+def submit_request(
+    layout: DataLayout,
+    identifier_type: str,
+    value: str,
+    request_id: str | None = None,
+    now: datetime | None = None,
+) -> ErasureRequest:
+    """Write a request file into ``landing/deletion_requests/`` (what ``cli erase`` does)."""
+    if identifier_type not in REQUEST_TYPES:
+        raise ValueError(f"identifier type {identifier_type!r} is not one of {', '.join(REQUEST_TYPES)}")
+    now = (now or datetime.now(SHANGHAI)).replace(tzinfo=None, microsecond=0)
+    request_id = request_id or f"DR{now:%Y%m%d%H%M%S}"
+    folder = requests_dir(layout)
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{request_id}.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(REQUEST_COLUMNS)
+        writer.writerow([request_id, identifier_type, value, now.isoformat(sep=" ")])
+    os.chmod(path, 0o600)
+    return ErasureRequest(request_id, identifier_type, value, now, path)
+
+
+# -------------------------------------------------------------------------------------------- tombstones
+
+
+def load_tombstones(layout: DataLayout) -> frozenset[str]:
+    """Every tombstone recorded in ``private.duckdb`` (empty when there is none)."""
+    if not layout.private_db.exists():
+        return frozenset()
+    con = duckdb.connect(str(layout.private_db), read_only=True)
+    try:
+        exists = con.execute(
+            "select count(*) from information_schema.tables where table_name = 'erasure_tombstones'"
+        ).fetchone()[0]
+        if not exists:
+            return frozenset()
+        return frozenset(row[0] for row in con.execute("select tombstone from erasure_tombstones").fetchall())
+    finally:
+        con.close()
+
+
+def _write_tombstones(layout: DataLayout, request_id: str, values: Iterable[str], now: datetime) -> int:
+    values = sorted(set(values))
+    existed = layout.private_db.exists()
+    con = duckdb.connect(str(layout.private_db))
+    try:
+        con.execute(
+            "create table if not exists erasure_tombstones "
+            "(tombstone varchar primary key, request_id varchar, created_at timestamp)"
+        )
+        before = con.execute("select count(*) from erasure_tombstones").fetchone()[0]
+        for value in values:
+            con.execute(
+                "insert into erasure_tombstones values (?, ?, ?) on conflict do nothing",
+                [value, request_id, now],
+            )
+        after = con.execute("select count(*) from erasure_tombstones").fetchone()[0]
+    finally:
+        con.close()
+    if not existed:
+        os.chmod(layout.private_db, 0o600)
+    return after - before
+
+
+def erased_rows_mask(
+    table: pa.Table, spec_key: tuple[str, str], key: bytes, tombstones: frozenset[str]
+) -> pa.Array:
+    """True for each row of a protected (raw-layer) table that carries a tombstoned identifier."""
+    mask = pa.array([False] * table.num_rows, type=pa.bool_())
+    if not tombstones or table.num_rows == 0:
+        return mask
+    for erasable in ERASABLE.get(spec_key, ()):
+        if erasable.column not in table.column_names:
+            continue
+        values = table.column(erasable.column)
+        hit = set()
+        for value in pc.unique(values).to_pylist():
+            if value is None:
+                continue
+            hashed = (
+                value
+                if erasable.identifier_type in KEYED_TYPES
+                else identity_hash(erasable.identifier_type, value)
+            )
+            if tombstone(key, erasable.identifier_type, hashed) in tombstones:
+                hit.add(value)
+        if not hit:
+            continue
+        matched = pc.fill_null(pc.is_in(values, value_set=pa.array(sorted(hit), type=values.type)), False)
+        if erasable.only_when_anonymous:
+            matched = pc.and_(matched, pc.is_null(table.column("login_id")))
+        mask = pc.or_(mask, matched)
+    return mask
+
+
+# --------------------------------------------------------------------------------------- landing files
+
+
+def redact_landing_file(
+    path: Path, line_numbers: set[int], file_format: str, control_path: Path, amount_removed: Decimal | None
+) -> None:
+    """Rewrite a delivered file without the given physical line numbers (CSV: the header is line 1;
+    JSON lines: the first event is line 1) and adjust its control file entry to match."""
+    data = path.read_bytes()
+    if file_format == "jsonl":
+        data = gzip.decompress(data)
+    lines = data.split(b"\n")
+    trailing = lines and lines[-1] == b""
+    if trailing:
+        lines.pop()
+    kept = [line for number, line in enumerate(lines, start=1) if number not in line_numbers]
+    removed = len(lines) - len(kept)
+    output = b"\n".join(kept) + (b"\n" if trailing or not kept else b"")
+    if file_format == "jsonl":
+        output = gzip.compress(output, mtime=0)
+    temporary = path.with_name(f".{path.name}.redacting")
+    temporary.write_bytes(output)
+    os.replace(temporary, path)
+    _adjust_control(control_path, path.name, removed, amount_removed)
+
+
+def _adjust_control(control_path: Path, file_name: str, removed: int, amount_removed: Decimal | None) -> None:
+    raw = control_path.read_bytes()
+    bom = raw.startswith(b"\xef\xbb\xbf")
+    text = raw.decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    header = rows[0]
+    name_at, count_at, amount_at = (header.index(c) for c in ("file_name", "row_count", "amount_total"))
+    for row in rows[1:]:
+        if row and row[name_at].strip() == file_name:
+            row[count_at] = str(int(row[count_at]) - removed)
+            if amount_removed is not None and row[amount_at].strip():
+                row[amount_at] = str((Decimal(row[amount_at]) - amount_removed).quantize(Decimal("0.01")))
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    temporary = control_path.with_name(f".{control_path.name}.redacting")
+    temporary.write_bytes((b"\xef\xbb\xbf" if bom else b"") + buffer.getvalue().encode("utf-8"))
+    os.replace(temporary, control_path)
+
+
+# ------------------------------------------------------------------------------------------ the scope
+
+
+@dataclass
+class ErasureScope:
+    """Everything that is one person's: identity hashes by type, their person ids and devices."""
+
+    person_ids: set[str] = field(default_factory=set)
+    hashes: dict[str, set[str]] = field(default_factory=dict)  # identifier type -> identity hashes
+
+    def add(self, identifier_type: str, hashed: str) -> None:
+        self.hashes.setdefault(identifier_type, set()).add(hashed)
+
+    def pairs(self) -> list[tuple[str, str]]:
+        return sorted((t, h) for t, values in self.hashes.items() for h in values)
+
+    @property
+    def all_hashes(self) -> set[str]:
+        return {h for values in self.hashes.values() for h in values}
+
+
+def _raw_relation(layout: DataLayout, source: str, table: str) -> str | None:
+    folder = layout.raw_table(source, table)
+    if not any(folder.glob("*/*.parquet")):
+        return None
+    return f"read_parquet('{folder}/*/*.parquet', hive_partitioning = true, union_by_name = true)"
+
+
+def _predicate(erasable: ErasableColumn, columns: set[str]) -> str | None:
+    if erasable.column not in columns:
+        return None
+    if erasable.identifier_type in KEYED_TYPES:
+        value = f'"{erasable.column}"'
+    else:
+        value = f"sha256('{erasable.identifier_type}:' || \"{erasable.column}\")"
+    kind = erasable.identifier_type
+    condition = f"{value} in (select identifier_hash from erase_ids where identifier_type = '{kind}')"
+    if erasable.only_when_anonymous:
+        condition = f"(login_id is null and {condition})"
+    return condition
+
+
+def _row_predicate(con: duckdb.DuckDBPyConnection, relation: str, spec_key: tuple[str, str]) -> str | None:
+    columns = {row[0] for row in con.execute(f"describe select * from {relation}").fetchall()}
+    conditions = [p for e in ERASABLE[spec_key] if (p := _predicate(e, columns))]
+    return " or ".join(conditions) if conditions else None
+
+
+def resolve(layout: DataLayout, key: bytes, request: ErasureRequest) -> ErasureScope:
+    """The person a request names and everything that is theirs (see the module docstring)."""
+    scope = ErasureScope()
+    requested = request_hash(key, request.identifier_type, request.identifier_value)
+    scope.add(request.identifier_type, requested)
+    if layout.warehouse_db.exists():
+        con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+        try:
+            scope.person_ids = {
+                row[0]
+                for row in con.execute(
+                    "select distinct person_id from main_marts.person_identifiers "
+                    "where identifier_type = ? and identifier_hash = ?",
+                    [request.identifier_type, requested],
+                ).fetchall()
+            }
+            if scope.person_ids:
+                ids = sorted(scope.person_ids)
+                marks = ", ".join("?" for _ in ids)
+                for kind, hashed in con.execute(
+                    f"select identifier_type, identifier_hash from main_marts.person_identifiers "
+                    f"where person_id in ({marks})",
+                    ids,
+                ).fetchall():
+                    scope.add(kind, hashed)
+                # Devices whose attributed events are all theirs.
+                for (device,) in con.execute(
+                    f"""
+                    select anonymous_id from main_intermediate.int_events_attributed
+                    where anonymous_id is not null
+                    group by anonymous_id
+                    having count(*) filter (where person_id in ({marks})) > 0
+                        and count(*) filter (where person_id is not null and person_id not in ({marks})) = 0
+                    """,
+                    ids + ids,
+                ).fetchall():
+                    scope.add("anonymous_id", identity_hash("anonymous_id", device))
+        finally:
+            con.close()
+    con = duckdb.connect()
+    try:
+        _register_ids(con, scope)
+        # Fund accounts of their customer numbers, and their bank cards (cards are not in the graph).
+        accounts = _raw_relation(layout, "trade", "fund_accounts")
+        if accounts:
+            for (account,) in con.execute(
+                f"select distinct fund_account_id from {accounts} "
+                "where sha256('customer_no:' || customer_no) "
+                "in (select identifier_hash from erase_ids where identifier_type = 'customer_no')"
+            ).fetchall():
+                scope.add("fund_account_id", identity_hash("fund_account_id", account))
+        cards = _raw_relation(layout, "crm", "bank_cards")
+        if cards:
+            for (card,) in con.execute(
+                f"select distinct card_number_hash from {cards} where card_number_hash is not null and "
+                "sha256('customer_no:' || customer_no) in "
+                "(select identifier_hash from erase_ids where identifier_type = 'customer_no')"
+            ).fetchall():
+                scope.add("card_number", card)
+        _drop_shared_identifiers(layout, con, scope)
+    finally:
+        con.close()
+    return scope
+
+
+def _register_ids(con: duckdb.DuckDBPyConnection, scope: ErasureScope) -> None:
+    pairs = scope.pairs()
+    con.register(
+        "erase_ids_arrow",
+        pa.table(
+            {
+                "identifier_type": pa.array([p[0] for p in pairs], type=pa.string()),
+                "identifier_hash": pa.array([p[1] for p in pairs], type=pa.string()),
+            }
+        ),
+    )
+    con.execute("create or replace temp table erase_ids as select * from erase_ids_arrow")
+    con.unregister("erase_ids_arrow")
+
+
+def _drop_shared_identifiers(layout: DataLayout, con: duckdb.DuckDBPyConnection, scope: ErasureScope) -> None:
+    """A personal identifier (phone, ID, e-mail, card) also on rows of customers or logins that are not the
+    person's belongs to someone else too: it is neither erased nor tombstoned."""
+    shared: set[tuple[str, str]] = set()
+    owners = (
+        (("crm", "customers"), "customer_no", ("phone_hash", "id_number_hash", "email_hash")),
+        (("crm", "bank_cards"), "customer_no", ("card_number_hash",)),
+        (("tracking", "events"), "login_id", ("phone_hash", "wx_openid_hash", "wx_unionid_hash")),
+    )
+    for (source, table), owner, columns in owners:
+        relation = _raw_relation(layout, source, table)
+        if relation is None:
+            continue
+        for column in columns:
+            kind = column.removesuffix("_hash")
+            kind = "phone" if kind == "phone" else kind
+            for (hashed,) in con.execute(
+                f"""
+                select distinct "{column}" from {relation}
+                where "{column}" in (select identifier_hash from erase_ids where identifier_type = '{kind}')
+                    and {owner} is not null
+                    and sha256('{owner}:' || {owner}) not in
+                        (select identifier_hash from erase_ids where identifier_type = '{owner}')
+                """
+            ).fetchall():
+                shared.add((kind, hashed))
+    for kind, hashed in shared:
+        scope.hashes.get(kind, set()).discard(hashed)
+    _register_ids(con, scope)
+
+
+# ------------------------------------------------------------------------------------------ the purge
+
+
+def affected_files(layout: DataLayout, scope: ErasureScope) -> dict[tuple[str, str], dict[str, set[str]]]:
+    """(source, table) -> arrival day -> files holding rows of the person."""
+    con = duckdb.connect()
+    found: dict[tuple[str, str], dict[str, set[str]]] = {}
+    try:
+        _register_ids(con, scope)
+        for spec_key in ERASABLE:
+            relation = _raw_relation(layout, *spec_key)
+            if relation is None:
+                continue
+            predicate = _row_predicate(con, relation, spec_key)
+            if predicate is None:
+                continue
+            for day, file_name in con.execute(
+                f"select distinct cast(arrival_date as varchar), _source_file "
+                f"from {relation} where {predicate}"
+            ).fetchall():
+                found.setdefault(spec_key, {}).setdefault(day, set()).add(file_name)
+    finally:
+        con.close()
+    return found
+
+
+def purge_raw_without_landing(
+    layout: DataLayout, scope: ErasureScope, spec_key: tuple[str, str], day: str, file_name: str
+) -> int:
+    """Remove the person's rows of a file whose landing copy is gone (no reload possible): the raw
+    Parquet is rewritten without them and their private rows are deleted. Returns rows removed."""
+    path = layout.raw_partition(*spec_key, day) / f"{file_name.split('.', 1)[0]}.parquet"
+    if not path.exists():
+        return 0
+    con = duckdb.connect()
+    try:
+        _register_ids(con, scope)
+        relation = f"read_parquet('{path}')"
+        predicate = _row_predicate(con, relation, spec_key)
+        lines = [
+            r[0] for r in con.execute(f"select _source_line from {relation} where {predicate}").fetchall()
+        ]
+        if not lines:
+            return 0
+        temporary = path.with_name(f".{path.name}.tmp")
+        con.execute(
+            f"copy (select * from {relation} where not ({predicate}) order by _source_line) to '{temporary}' "
+            "(format parquet, compression zstd)"
+        )
+        os.replace(temporary, path)
+    finally:
+        con.close()
+    if layout.private_db.exists():
+        private = duckdb.connect(str(layout.private_db))
+        try:
+            table = f"pii_{spec_key[0]}__{spec_key[1]}"
+            if private.execute(
+                "select count(*) from information_schema.tables where table_name = ?", [table]
+            ).fetchone()[0]:
+                private.execute(
+                    f"delete from {table} where _source_file = ? and _source_line in (select unnest(?))",
+                    [file_name, lines],
+                )
+        finally:
+            private.close()
+    return len(lines)
+
+
+def _derived_predicate(columns: dict[str, str], scope: ErasureScope) -> str | None:
+    """SQL true for a row of a derived table keyed on the person (by column name)."""
+    conditions = []
+    for name, data_type in columns.items():
+        if data_type != "VARCHAR":
+            continue
+        quoted = f'"{name}"'
+        if name == "person_id" or name.endswith("_person_id"):
+            conditions.append(f"{quoted} in (select person_id from erase_persons)")
+        elif name in _SYSTEM_COLUMNS:
+            conditions.append(
+                f"sha256('{_SYSTEM_COLUMNS[name]}:' || {quoted}) in (select identifier_hash from erase_ids)"
+            )
+        elif name == "anonymous_id":
+            conditions.append(
+                f"sha256('anonymous_id:' || {quoted}) in "
+                "(select identifier_hash from erase_ids where identifier_type = 'anonymous_id')"
+            )
+        elif name.endswith("_hash") or name == "login_key":
+            conditions.append(f"{quoted} in (select identifier_hash from erase_ids)")
+    return " or ".join(conditions) if conditions else None
+
+
+def _register_persons(con: duckdb.DuckDBPyConnection, scope: ErasureScope) -> None:
+    con.register(
+        "erase_persons_arrow", pa.table({"person_id": pa.array(sorted(scope.person_ids), type=pa.string())})
+    )
+    con.execute("create or replace temp table erase_persons as select * from erase_persons_arrow")
+    con.unregister("erase_persons_arrow")
+
+
+def purge_database(path: Path, scope: ErasureScope) -> int:
+    """Delete the person's rows from every base table of a DuckDB file. The deletes run on a working copy
+    that is then rewritten into a fresh file (no freed page keeps the old bytes) and swapped in atomically,
+    so a reader holding the file open keeps its consistent old view. Returns the rows deleted."""
+    if not path.exists():
+        return 0
+    mode = path.stat().st_mode & 0o777
+    working = path.with_name(f"{path.stem}_erasing.duckdb")
+    shutil.copyfile(path, working)
+    con = duckdb.connect(str(working))
+    deleted = 0
+    try:
+        _register_ids(con, scope)
+        _register_persons(con, scope)
+        tables = con.execute(
+            "select table_schema, table_name from information_schema.tables "
+            "where table_type = 'BASE TABLE' and table_catalog = current_database()"
+        ).fetchall()
+        for schema, table in tables:
+            columns = dict(
+                con.execute(
+                    "select column_name, data_type from information_schema.columns "
+                    "where table_catalog = current_database() and table_schema = ? and table_name = ?",
+                    [schema, table],
+                ).fetchall()
+            )
+            predicate = _derived_predicate(columns, scope)
+            if predicate is None:
+                continue
+            (count,) = con.execute(f'select count(*) from "{schema}"."{table}" where {predicate}').fetchone()
+            if count:
+                con.execute(f'delete from "{schema}"."{table}" where {predicate}')
+                deleted += count
+        con.execute("drop table erase_ids")
+        con.execute("drop table erase_persons")
+    finally:
+        con.close()
+    compact_database(working, mode, target=path)
+    return deleted
+
+
+def compact_database(path: Path, mode: int | None = None, target: Path | None = None) -> None:
+    """Rewrite a DuckDB file into a fresh one (COPY FROM DATABASE) and swap it in atomically over
+    ``target`` (default: the file itself); the source file is removed when it is not the target."""
+    target = target or path
+    mode = mode if mode is not None else path.stat().st_mode & 0o777
+    fresh = target.with_name(f"{target.stem}_compacting.duckdb")
+    fresh.unlink(missing_ok=True)
+    con = duckdb.connect(str(path))
+    try:
+        source = con.execute("select current_database()").fetchone()[0]
+        con.execute(f"attach '{fresh}' as compacted")
+        con.execute(f'copy from database "{source}" to compacted')
+        con.execute("detach compacted")
+    finally:
+        con.close()
+    os.chmod(fresh, mode)
+    os.replace(fresh, target)
+    if path != target:
+        path.unlink(missing_ok=True)
+        Path(f"{path}.wal").unlink(missing_ok=True)
+
+
+def purge_exports(outbox: Path, scope: ErasureScope) -> int:
+    """Rewrite every CSV / Parquet export under ``outbox/`` without the person's rows."""
+    removed = 0
+    if not outbox.is_dir():
+        return 0
+    con = duckdb.connect()
+    try:
+        _register_ids(con, scope)
+        _register_persons(con, scope)
+        for path in sorted(list(outbox.rglob("*.csv")) + list(outbox.rglob("*.parquet"))):
+            reader = (
+                f"read_csv('{path}', all_varchar = true, header = true)"
+                if path.suffix == ".csv"
+                else f"read_parquet('{path}')"
+            )
+            columns = dict((r[0], r[1]) for r in con.execute(f"describe select * from {reader}").fetchall())
+            predicate = _derived_predicate(columns, scope)
+            if predicate is None:
+                continue
+            (count,) = con.execute(f"select count(*) from {reader} where {predicate}").fetchone()
+            if not count:
+                continue
+            temporary = path.with_name(f".{path.name}.tmp")
+            options = "(header, delimiter ',')" if path.suffix == ".csv" else "(format parquet)"
+            con.execute(f"copy (select * from {reader} where not ({predicate})) to '{temporary}' {options}")
+            os.replace(temporary, path)
+            removed += count
+    finally:
+        con.close()
+    return removed
+
+
+def purge_quarantined_lines(layout: DataLayout, clear_values: set[str]) -> int:
+    """Delete quarantined lines (kept only in private.duckdb) that mention any of the person's values."""
+    values = sorted(v for v in clear_values if v and len(v) >= 6)
+    if not values or not layout.private_db.exists():
+        return 0
+    con = duckdb.connect(str(layout.private_db))
+    try:
+        if not con.execute(
+            "select count(*) from information_schema.tables where table_name = 'quarantined_lines'"
+        ).fetchone()[0]:
+            return 0
+        condition = " or ".join("contains(line_text, ?)" for _ in values)
+        (count,) = con.execute(f"select count(*) from quarantined_lines where {condition}", values).fetchone()
+        if count:
+            con.execute(f"delete from quarantined_lines where {condition}", values)
+        return count
+    finally:
+        con.close()
+
+
+def clear_values_of(layout: DataLayout, scope: ErasureScope) -> set[str]:
+    """The person's identifier values in the clear (system ids from raw/, personal data from
+    private.duckdb): what a quarantined line of theirs would contain."""
+    values: set[str] = set()
+    con = duckdb.connect()
+    try:
+        _register_ids(con, scope)
+        for spec_key, erasables in ERASABLE.items():
+            relation = _raw_relation(layout, *spec_key)
+            if relation is None:
+                continue
+            predicate = _row_predicate(con, relation, spec_key)
+            columns = {row[0] for row in con.execute(f"describe select * from {relation}").fetchall()}
+            for erasable in erasables:
+                if erasable.identifier_type in KEYED_TYPES or erasable.column not in columns:
+                    continue
+                values.update(
+                    v
+                    for (v,) in con.execute(
+                        f'select distinct "{erasable.column}" from {relation} where {predicate}'
+                    ).fetchall()
+                    if v
+                )
+    finally:
+        con.close()
+    if layout.private_db.exists():
+        private = duckdb.connect(str(layout.private_db), read_only=True)
+        try:
+            hashes = sorted(scope.all_hashes)
+            for (table,) in private.execute(
+                "select table_name from information_schema.tables where table_name like 'pii_%'"
+            ).fetchall():
+                columns = [r[0] for r in private.execute(f"describe {table}").fetchall()]
+                for column in columns:
+                    if column.endswith("_hash") and column.removesuffix("_hash") in columns:
+                        clear = column.removesuffix("_hash")
+                        marks = ", ".join("?" for _ in hashes) or "null"
+                        values.update(
+                            v
+                            for (v,) in private.execute(
+                                f'select distinct "{clear}" from {table} where "{column}" in ({marks})',
+                                hashes,
+                            ).fetchall()
+                            if v
+                        )
+        finally:
+            private.close()
+    return values
+
+
+# ------------------------------------------------------------------------------------------- the log
+
+
+DELETION_LOG_SCHEMA = pa.schema(
+    [
+        ("request_id", pa.string()),
+        ("identifier_type", pa.string()),
+        ("requested_at", pa.timestamp("us")),
+        ("honoured_at", pa.timestamp("us")),
+        ("persons_found", pa.int64()),
+        ("tombstones_written", pa.int64()),
+        ("landing_files_rewritten", pa.int64()),
+        ("raw_rows_removed", pa.int64()),
+        ("raw_rows_removed_by_table", pa.string()),
+        ("quarantined_lines_removed", pa.int64()),
+        ("derived_rows_removed", pa.int64()),
+        ("derived_rows_removed_by_store", pa.string()),
+        ("export_rows_removed", pa.int64()),
+    ]
+)
+
+
+def deletion_log_dir(layout: DataLayout) -> Path:
+    return layout.raw / "ingest" / "deletion_log"
+
+
+def write_log(layout: DataLayout, row: dict) -> Path:
+    folder = deletion_log_dir(layout)
+    folder.mkdir(parents=True, exist_ok=True)
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", row["request_id"])
+    path = folder / f"{safe}.parquet"
+    table = pa.Table.from_pylist([row], schema=DELETION_LOG_SCHEMA)
+    con = duckdb.connect()
+    try:
+        con.register("log_row", table)
+        temporary = path.with_name(f".{path.name}.tmp")
+        con.execute(f"copy log_row to '{temporary}' (format parquet)")
+        os.replace(temporary, path)
+    finally:
+        con.close()
+    return path
+
+
+def read_log(layout: DataLayout) -> list[dict]:
+    folder = deletion_log_dir(layout)
+    if not any(folder.glob("*.parquet")):
+        return []
+    return (
+        duckdb.sql(f"select * from read_parquet('{folder}/*.parquet') order by honoured_at")
+        .to_arrow_table()
+        .to_pylist()
+    )
+
+
+def json_counts(counts: dict[str, int]) -> str:
+    return json.dumps(dict(sorted((k, v) for k, v in counts.items() if v)), ensure_ascii=False)
+
+
+def remove_request_file(request: ErasureRequest) -> None:
+    """A honoured request file holds the identifier in the clear: it goes once every request in it is done."""
+    if request.path is not None and request.path.exists():
+        request.path.unlink()

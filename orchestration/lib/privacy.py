@@ -1,0 +1,397 @@
+"""Honour deletion requests and apply retention: the privacy step that runs before each day's loads.
+
+Deletion (what is erased and how): :mod:`orchestration.lib.erasure`. Retention (``vars: fundcdp:
+retention:``): raw tracking events older than ``tracking_event_days`` and quarantine rows older than
+``quarantine_days`` (by arrival day, counted back from the run's as-of date) are purged from ``raw/``,
+``landing/`` and ``private.duckdb``. The identity links those events carried (a login seen with a phone,
+a customer number, a WeChat id) are first archived in ``raw/archive/identity_links/`` — hashes and ids
+only, no behaviour — and the identity graph keeps reading them, so nobody's person id changes because
+old events are gone.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections import Counter, defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pyarrow as pa
+
+from orchestration.lib import erasure
+from orchestration.lib.ingest import SHANGHAI, land_table_day
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.loader import LoadError
+from orchestration.lib.rules import JunkRules
+from orchestration.lib.sources import TABLES_BY_KEY
+
+# The identity-carrying columns of a valid tracking event (int_events_valid) kept when it is purged.
+ARCHIVE_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event_name", pa.string()),
+        ("event_at", pa.timestamp("us")),
+        ("event_date", pa.date32()),
+        ("arrival_date", pa.date32()),
+        ("login_id", pa.string()),
+        ("customer_no", pa.string()),
+        ("phone_hash", pa.string()),
+        ("is_phone_valid", pa.bool_()),
+        ("is_phone_junk", pa.bool_()),
+        ("wx_openid_hash", pa.string()),
+        ("is_wx_openid_junk", pa.bool_()),
+        ("wx_unionid_hash", pa.string()),
+        ("is_wx_unionid_junk", pa.bool_()),
+    ]
+)
+RETENTION_LOG_SCHEMA = pa.schema(
+    [
+        ("as_of_date", pa.date32()),
+        ("applied_at", pa.timestamp("us")),
+        ("tracking_event_days", pa.int64()),
+        ("quarantine_days", pa.int64()),
+        ("event_days_purged", pa.string()),
+        ("event_rows_purged", pa.int64()),
+        ("identity_links_archived", pa.int64()),
+        ("landing_days_purged", pa.int64()),
+        ("quarantine_days_purged", pa.string()),
+        ("quarantine_rows_purged", pa.int64()),
+        ("private_rows_purged", pa.int64()),
+    ]
+)
+
+
+def archive_dir(layout: DataLayout) -> Path:
+    return layout.raw / "archive" / "identity_links"
+
+
+def ensure_archive(layout: DataLayout) -> None:
+    """An empty archive file, so that the dbt source always has a file to read (and a schema)."""
+    path = archive_dir(layout) / "empty.parquet"
+    if path.exists():
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        con.register("empty_archive", ARCHIVE_SCHEMA.empty_table())
+        con.execute(f"copy empty_archive to '{path}' (format parquet)")
+    finally:
+        con.close()
+
+
+def _now(now: datetime | None) -> datetime:
+    return (now or datetime.now(SHANGHAI)).replace(tzinfo=None, microsecond=0)
+
+
+# ------------------------------------------------------------------------------------------ deletion
+
+
+def honour(
+    layout: DataLayout,
+    key: bytes,
+    request: erasure.ErasureRequest,
+    rules: dict[str, Any],
+    now: datetime | None = None,
+) -> dict:
+    """Erase the person a request names (see :mod:`orchestration.lib.erasure`); returns its log row."""
+    now = _now(now)
+    scope = erasure.resolve(layout, key, request)
+    clear_values = erasure.clear_values_of(layout, scope)
+    written = erasure._write_tombstones(
+        layout, request.request_id, (erasure.tombstone(key, t, h) for t, h in scope.pairs()), now
+    )
+    tombstones = erasure.load_tombstones(layout)
+    junk = JunkRules.from_rules(rules)
+    removed: Counter[str] = Counter()
+    rewritten = 0
+    for spec_key, days in sorted(erasure.affected_files(layout, scope).items()):
+        spec = TABLES_BY_KEY[spec_key]
+        for day, names in sorted(days.items()):
+            present = frozenset(n for n in names if (layout.landing_day(spec.source, day) / n).exists())
+            missing = set(names) - present
+            if present:
+                try:
+                    outcome = land_table_day(
+                        layout,
+                        spec,
+                        day,
+                        key,
+                        junk,
+                        max_quarantine_share=float(rules["ingest"]["max_quarantine_share"]),
+                        max_quarantine_free_lines=int(rules["ingest"]["max_quarantine_free_lines"]),
+                        tombstones=tombstones,
+                        reload_files=present,
+                        now=now,
+                    )
+                except LoadError:
+                    # The day's delivery no longer loads as a whole (a file missing since): erase in raw/.
+                    missing |= present
+                else:
+                    for file in outcome.files:
+                        if file.file_name in present and file.rows_erased:
+                            removed[f"{spec.source}.{spec.name}"] += file.rows_erased
+                            rewritten += 1
+            for name in sorted(missing):
+                removed[f"{spec.source}.{spec.name}"] += erasure.purge_raw_without_landing(
+                    layout, scope, spec_key, day, name
+                )
+    removed["archive.identity_links"] += erasure.purge_exports(archive_dir(layout), scope)
+    quarantined = erasure.purge_quarantined_lines(layout, clear_values)
+    derived = {
+        name: erasure.purge_database(path, scope)
+        for name, path in (
+            ("warehouse", layout.warehouse_db),
+            ("analytics", layout.analytics_db),
+            ("segments", layout.segments_db),
+            ("quality", layout.quality_db),
+        )
+    }
+    exports = erasure.purge_exports(layout.outbox, scope)
+    if layout.private_db.exists():
+        erasure.compact_database(layout.private_db, 0o600)
+    row = {
+        "request_id": request.request_id,
+        "identifier_type": request.identifier_type,
+        "requested_at": request.requested_at,
+        "honoured_at": now,
+        "persons_found": len(scope.person_ids),
+        "tombstones_written": written,
+        "landing_files_rewritten": rewritten,
+        "raw_rows_removed": sum(removed.values()),
+        "raw_rows_removed_by_table": erasure.json_counts(removed),
+        "quarantined_lines_removed": quarantined,
+        "derived_rows_removed": sum(derived.values()),
+        "derived_rows_removed_by_store": erasure.json_counts(derived),
+        "export_rows_removed": exports,
+    }
+    erasure.write_log(layout, row)
+    return row
+
+
+def honour_pending_requests(
+    layout: DataLayout, key: bytes, rules: dict[str, Any], now: datetime | None = None
+) -> list[dict]:
+    """Honour every request file in ``landing/deletion_requests/``; each file is deleted once all its
+    requests are honoured. Requests already in the deletion log are not honoured twice."""
+    done = {row["request_id"] for row in erasure.read_log(layout)}
+    by_file: dict[Path | None, list[erasure.ErasureRequest]] = defaultdict(list)
+    for request in erasure.read_requests(layout):
+        by_file[request.path].append(request)
+    rows = []
+    for requests in by_file.values():
+        for request in requests:
+            if request.request_id not in done:
+                rows.append(honour(layout, key, request, rules, now))
+                done.add(request.request_id)
+        erasure.remove_request_file(requests[0])
+    return rows
+
+
+# ----------------------------------------------------------------------------------------- retention
+
+
+@dataclass(frozen=True)
+class RetentionRules:
+    tracking_event_days: int
+    quarantine_days: int
+
+    @classmethod
+    def from_rules(cls, rules: dict[str, Any]) -> RetentionRules:
+        retention = rules["retention"]
+        return cls(int(retention["tracking_event_days"]), int(retention["quarantine_days"]))
+
+
+def _partition_days(folder: Path) -> list[str]:
+    return sorted(p.name.split("=", 1)[1] for p in folder.glob("arrival_date=*") if p.is_dir())
+
+
+def _manifest_files(
+    layout: DataLayout, days: list[str], source: str | None = None
+) -> list[tuple[str, str, str]]:
+    """(source, table, file) of the manifest rows of the given arrival days."""
+    folder = layout.raw / "ingest" / "load_manifest"
+    files = []
+    for day in days:
+        for path in sorted((folder / f"arrival_date={day}").glob("*.parquet")):
+            for row in duckdb.sql(
+                f"select source, table_name, file_name from read_parquet('{path}')"
+            ).fetchall():
+                if source is None or row[0] == source:
+                    files.append(row)
+    return files
+
+
+def _delete_private(
+    layout: DataLayout, tracking_files: list[str], quarantine_files: list[tuple[str, str, str]]
+) -> int:
+    if not layout.private_db.exists() or not (tracking_files or quarantine_files):
+        return 0
+    con = duckdb.connect(str(layout.private_db))
+    deleted = 0
+    try:
+        tables = {r[0] for r in con.execute("select table_name from information_schema.tables").fetchall()}
+        if tracking_files and "pii_tracking__events" in tables:
+            (count,) = con.execute(
+                "select count(*) from pii_tracking__events where _source_file in (select unnest(?))",
+                [tracking_files],
+            ).fetchone()
+            con.execute(
+                "delete from pii_tracking__events where _source_file in (select unnest(?))", [tracking_files]
+            )
+            deleted += count
+        if "quarantined_lines" in tables:
+            keys = [f"{s}|{t}|{f}" for s, t, f in quarantine_files] + [
+                f"tracking|events|{f}" for f in tracking_files
+            ]
+            (count,) = con.execute(
+                "select count(*) from quarantined_lines "
+                "where source || '|' || table_name || '|' || file_name in (select unnest(?))",
+                [keys],
+            ).fetchone()
+            con.execute(
+                "delete from quarantined_lines where source || '|' || table_name || '|' || file_name "
+                "in (select unnest(?))",
+                [keys],
+            )
+            deleted += count
+    finally:
+        con.close()
+    return deleted
+
+
+def apply_retention(
+    layout: DataLayout, as_of: date, retention: RetentionRules, now: datetime | None = None
+) -> dict | None:
+    """Purge what is past its retention as of ``as_of``; returns the retention log row (None: nothing
+    to purge). Tracking events are purged only with a built warehouse, whose valid events give the
+    identity links to archive first."""
+    events_dir = layout.raw_table("tracking", "events")
+    event_cutoff = (as_of - timedelta(days=retention.tracking_event_days)).isoformat()
+    quarantine_cutoff = (as_of - timedelta(days=retention.quarantine_days)).isoformat()
+    event_days = [d for d in _partition_days(events_dir) if d <= event_cutoff]
+    landing_days = [d for d in layout.landing_days("tracking") if d <= event_cutoff]
+    quarantine_dir = layout.raw / "ingest" / "quarantine"
+    quarantine_days = [d for d in _partition_days(quarantine_dir) if d <= quarantine_cutoff]
+    if not (event_days or landing_days or quarantine_days):
+        return None
+    archived = 0
+    event_rows = 0
+    if event_days:
+        if not layout.warehouse_db.exists():
+            raise LoadError(
+                f"retention: tracking events of {event_days[0]} .. {event_days[-1]} are due for purging, but "
+                "there is no built warehouse to archive their identity links from; build it first"
+            )
+        archived = _archive_links(layout, event_days)
+        event_rows = (
+            duckdb.sql(
+                "select count(*) from read_parquet(?)",
+                params=[
+                    [str(p) for d in event_days for p in (events_dir / f"arrival_date={d}").glob("*.parquet")]
+                ],
+            ).fetchone()[0]
+            if any((events_dir / f"arrival_date={d}").glob("*.parquet") for d in event_days)
+            else 0
+        )
+    tracking_files = [
+        f for _, _, f in _manifest_files(layout, sorted(set(event_days) | set(landing_days)), "tracking")
+    ]
+    quarantine_files = _manifest_files(layout, quarantine_days)
+    quarantine_rows = 0
+    for day in quarantine_days:
+        files = [str(p) for p in (quarantine_dir / f"arrival_date={day}").glob("*.parquet")]
+        if files:
+            quarantine_rows += duckdb.sql("select count(*) from read_parquet(?)", params=[files]).fetchone()[
+                0
+            ]
+    private_rows = _delete_private(layout, tracking_files, quarantine_files)
+    for day in event_days:
+        shutil.rmtree(events_dir / f"arrival_date={day}")
+    for day in landing_days:
+        shutil.rmtree(layout.landing_day("tracking", day))
+    for day in quarantine_days:
+        shutil.rmtree(quarantine_dir / f"arrival_date={day}")
+    if private_rows:
+        erasure.compact_database(layout.private_db, 0o600)
+    row = {
+        "as_of_date": as_of,
+        "applied_at": _now(now),
+        "tracking_event_days": retention.tracking_event_days,
+        "quarantine_days": retention.quarantine_days,
+        "event_days_purged": ",".join(event_days),
+        "event_rows_purged": event_rows,
+        "identity_links_archived": archived,
+        "landing_days_purged": len(landing_days),
+        "quarantine_days_purged": ",".join(quarantine_days),
+        "quarantine_rows_purged": quarantine_rows,
+        "private_rows_purged": private_rows,
+    }
+    folder = layout.raw / "ingest" / "retention_log"
+    folder.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect()
+    try:
+        con.register("log_row", pa.Table.from_pylist([row], schema=RETENTION_LOG_SCHEMA))
+        temporary = folder / f".{as_of.isoformat()}.parquet.tmp"
+        con.execute(f"copy log_row to '{temporary}' (format parquet)")
+        os.replace(temporary, folder / f"{as_of.isoformat()}.parquet")
+    finally:
+        con.close()
+    return row
+
+
+def _archive_links(layout: DataLayout, days: list[str]) -> int:
+    """Copy the identity links of the valid events of ``days`` into the archive; returns rows archived."""
+    ensure_archive(layout)
+    columns = ", ".join(f'"{name}"' for name in ARCHIVE_SCHEMA.names)
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    try:
+        links = (
+            con.execute(
+                f"""
+            select {columns} from main_intermediate.int_events_valid
+            where cast(arrival_date as varchar) in (select unnest(?))
+                and login_id is not null
+                and (phone_hash is not null or customer_no is not null
+                     or wx_openid_hash is not null or wx_unionid_hash is not null)
+            order by arrival_date, event_id
+            """,
+                [days],
+            )
+            .to_arrow_table()
+            .cast(ARCHIVE_SCHEMA)
+        )
+    finally:
+        con.close()
+    if links.num_rows:
+        path = archive_dir(layout) / f"purged_{days[0]}_{days[-1]}.parquet"
+        scratch = duckdb.connect()
+        try:
+            scratch.register("links", links)
+            temporary = path.with_name(f".{path.name}.tmp")
+            scratch.execute(f"copy links to '{temporary}' (format parquet, compression zstd)")
+            os.replace(temporary, path)
+        finally:
+            scratch.close()
+    return links.num_rows
+
+
+def retention_log(layout: DataLayout) -> list[dict]:
+    folder = layout.raw / "ingest" / "retention_log"
+    if not any(folder.glob("*.parquet")):
+        return []
+    return (
+        duckdb.sql(f"select * from read_parquet('{folder}/*.parquet') order by applied_at")
+        .to_arrow_table()
+        .to_pylist()
+    )
+
+
+def purged_tracking_days(layout: DataLayout) -> set[str]:
+    """Arrival days whose tracking events retention purged (their landing is gone on purpose)."""
+    return {
+        day for row in retention_log(layout) for day in (row["event_days_purged"] or "").split(",") if day
+    }

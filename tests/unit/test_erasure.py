@@ -1,0 +1,210 @@
+"""Erasure at ingestion: tombstoned persons are cut from a delivery before it is loaded, the landing file
+and its control entry are rewritten to match, and requests are read strictly."""
+
+import gzip
+import json
+from decimal import Decimal
+
+import duckdb
+import pytest
+
+from orchestration.lib import erasure, pii
+from orchestration.lib.erasure import ErasureScope, identity_hash, tombstone
+from orchestration.lib.ingest import land_table_day
+from orchestration.lib.loader import LoadError
+from tests.unit.test_ingest import (
+    CUSTOMERS,
+    EVENTS,
+    JUNK,
+    KEY,
+    ORDER_HEADER,
+    ORDERS,
+    layout,
+    order_line,
+    write_day,
+)
+
+__all__ = ["layout"]  # the fixture
+
+CUSTOMER_HEADER = ",".join(CUSTOMERS.column_names)
+
+
+def customer_line(customer_no: str, mobile: str, id_number: str = "") -> str:
+    return (
+        f"{customer_no},张三,M,1990-01-01,ID_CARD,{id_number},{mobile},x{customer_no}@example.cn,北京,北京,C3,"
+        "2026-01-05,verified,2020-03-01,app,2026-06-01 08:00:00"
+    )
+
+
+def write_tombstones(layout, pairs):
+    values = [tombstone(KEY, kind, hashed) for kind, hashed in pairs]
+    erasure._write_tombstones(layout, "R1", values, now=__import__("datetime").datetime(2026, 7, 1))
+    return erasure.load_tombstones(layout)
+
+
+def control_row(layout, source, day, name):
+    control = layout.landing_day(source, day) / f"_control_{day.replace('-', '')}.csv"
+    return next(
+        line for line in control.read_text(encoding="utf-8-sig").splitlines() if line.startswith(name)
+    )
+
+
+def test_a_tombstoned_customer_is_cut_from_the_delivery_before_loading(layout):
+    lines = [
+        customer_line("C1", "13811112222"),
+        customer_line("C2", "13833334444"),
+        customer_line("C3", "1390000"),
+    ]
+    write_day(
+        layout, "crm", "2026-06-01", {"customers_20260601.csv": "\n".join([CUSTOMER_HEADER, *lines]) + "\n"}
+    )
+    tombstones = write_tombstones(layout, [("phone", pii.keyed_hash(KEY, "13833334444"))])
+
+    outcome = land_table_day(layout, CUSTOMERS, "2026-06-01", KEY, JUNK, 0.5, tombstones=tombstones)
+
+    assert (outcome.rows_loaded, outcome.rows_erased, [f.status for f in outcome.files]) == (2, 1, ["loaded"])
+    landed = (layout.landing_day("crm", "2026-06-01") / "customers_20260601.csv").read_bytes()
+    assert landed.startswith(b"\xef\xbb\xbf")  # the CRM's BOM kept
+    assert b"13833334444" not in landed and b"C2," not in landed and landed.count(b"\n") == 3
+    assert control_row(layout, "crm", "2026-06-01", "customers_20260601.csv") == "customers_20260601.csv,2,"
+    customers = layout.raw / "crm" / "customers" / "*" / "*.parquet"
+    raw = duckdb.sql(f"select customer_no, _source_line from read_parquet('{customers}') order by 1")
+    raw = raw.fetchall()
+    assert raw == [("C1", 2), ("C3", 3)]  # line numbers of the rewritten file
+    con = duckdb.connect(str(layout.private_db), read_only=True)
+    phones = con.execute("select phone from pii_crm__customers order by 1").fetchall()
+    assert phones == [("13811112222",), ("1390000",)]
+    con.close()
+
+
+def test_reloading_a_loaded_file_with_a_new_tombstone_redacts_it(layout):
+    text = "\n".join(
+        [ORDER_HEADER, order_line("O1"), order_line("O2", "250.50").replace("FA0000000001", "FA2")]
+    )
+    write_day(
+        layout,
+        "trade",
+        "2026-06-02",
+        {"trade_orders_20260602.csv": text + "\n"},
+        {"trade_orders_20260602.csv": (2, "1250.50")},
+    )
+    assert land_table_day(layout, ORDERS, "2026-06-02", KEY, JUNK, 0.5).rows_loaded == 2
+    tombstones = write_tombstones(layout, [("fund_account_id", identity_hash("fund_account_id", "FA2"))])
+
+    again = land_table_day(layout, ORDERS, "2026-06-02", KEY, JUNK, 0.5, tombstones=tombstones)
+    assert [(f.status, f.rows_loaded, f.rows_erased) for f in again.files] == [("unchanged", 2, 0)]
+
+    reloaded = land_table_day(
+        layout, ORDERS, "2026-06-02", KEY, JUNK, 0.5, tombstones=tombstones,
+        reload_files=frozenset({"trade_orders_20260602.csv"}),
+    )  # fmt: skip
+    assert [(f.status, f.rows_loaded, f.rows_erased) for f in reloaded.files] == [("redacted", 1, 1)]
+    assert control_row(layout, "trade", "2026-06-02", "trade_orders_20260602.csv") == (
+        "trade_orders_20260602.csv,1,1000.00"
+    )
+    manifest = duckdb.sql(
+        f"select status, rows_loaded, amount_loaded, replaced_sha256 is not null "
+        f"from read_parquet('{layout.raw}/ingest/load_manifest/*/*.parquet')"
+    ).fetchall()
+    assert manifest == [("redacted", 1, Decimal("1000.00"), True)]
+    # Loading again changes nothing: the redacted file is the loaded one.
+    assert [f.status for f in land_table_day(layout, ORDERS, "2026-06-02", KEY, JUNK, 0.5).files] == [
+        "unchanged"
+    ]
+
+
+def test_a_tombstoned_device_erases_only_its_anonymous_events(layout):
+    events = [
+        {
+            "event_id": "e1",
+            "event": "page_view",
+            "time": 1,
+            "receive_time": 2,
+            "anonymous_id": "D1",
+            "login_id": None,
+        },
+        {
+            "event_id": "e2",
+            "event": "page_view",
+            "time": 1,
+            "receive_time": 2,
+            "anonymous_id": "D1",
+            "login_id": "U2",
+        },
+        {
+            "event_id": "e3",
+            "event": "page_view",
+            "time": 1,
+            "receive_time": 2,
+            "anonymous_id": "D2",
+            "login_id": None,
+        },
+    ]
+    text = "".join(json.dumps(e) + "\n" for e in events)
+    write_day(layout, "tracking", "2026-06-03", {"events_20260603.jsonl.gz": text})
+    tombstones = write_tombstones(layout, [("anonymous_id", identity_hash("anonymous_id", "D1"))])
+
+    outcome = land_table_day(layout, EVENTS, "2026-06-03", KEY, JUNK, 0.5, tombstones=tombstones)
+
+    assert outcome.rows_erased == 1
+    landed = gzip.decompress(
+        (layout.landing_day("tracking", "2026-06-03") / "events_20260603.jsonl.gz").read_bytes()
+    )
+    assert [json.loads(line)["event_id"] for line in landed.decode().splitlines()] == ["e2", "e3"]
+
+
+def test_tombstones_equal_no_stored_hash():
+    hashed = pii.keyed_hash(KEY, "13833334444")
+    assert tombstone(KEY, "phone", hashed) not in {hashed, pii.keyed_hash(KEY, hashed)}
+    assert tombstone(KEY, "phone", hashed) != tombstone(b"other-key", "phone", hashed)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        ("request_id,identifier_type,identifier_value\nR1,phone,138\n", r"lacks column\(s\) requested_at"),
+        (
+            "request_id,identifier_type,identifier_value,requested_at\nR1,name,x,2026-07-01 10:00:00\n",
+            "line 2",
+        ),
+        (
+            "request_id,identifier_type,identifier_value,requested_at\nR1,phone,,2026-07-01 10:00:00\n",
+            "required",
+        ),
+        (
+            "request_id,identifier_type,identifier_value,requested_at\nR1,phone,138,yesterday\n",
+            "not a timestamp",
+        ),
+    ],
+)
+def test_a_malformed_request_file_is_refused_with_its_line(layout, content, message):
+    folder = erasure.requests_dir(layout)
+    folder.mkdir(parents=True)
+    (folder / "bad.csv").write_text(content, encoding="utf-8")
+    with pytest.raises(LoadError, match=message):
+        erasure.read_requests(layout)
+
+
+def test_a_submitted_request_is_read_back_and_private_to_its_owner(layout):
+    request = erasure.submit_request(layout, "customer_no", "C1", "DR1")
+    assert request.path.stat().st_mode & 0o777 == 0o600
+    [read] = erasure.read_requests(layout)
+    assert (read.request_id, read.identifier_type, read.identifier_value) == ("DR1", "customer_no", "C1")
+
+
+def test_derived_rows_are_matched_by_person_id_system_id_and_hash():
+    scope = ErasureScope(person_ids={"P1"})
+    scope.add("customer_no", identity_hash("customer_no", "C1"))
+    scope.add("phone", "ab" * 32)
+    con = duckdb.connect()
+    erasure._register_ids(con, scope)
+    erasure._register_persons(con, scope)
+    con.execute(
+        "create table t as select * from (values ('P1', 'C9', null), ('P2', 'C1', null), ('P3', 'C9', ?), "
+        "('P4', 'C9', 'cd')) as v(old_person_id, customer_no, phone_hash)",
+        ["ab" * 32],
+    )
+    columns = {"old_person_id": "VARCHAR", "customer_no": "VARCHAR", "phone_hash": "VARCHAR"}
+    predicate = erasure._derived_predicate(columns, scope)
+    kept = con.execute(f"select old_person_id from t where not ({predicate})").fetchall()
+    assert kept == [("P4",)]
