@@ -150,3 +150,11 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
         con.close()
         build = build_warehouse(instance, DEMO_END_DATE)
         yield BuiltWarehouse(layout, load, build, earlier, earlier_stages)
+
+
+@pytest.fixture(scope="session")
+def ops(tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """The operations dataset after its daily runs (see tests/operations_dataset.py); tests use copies."""
+    from tests.operations_dataset import build_ops
+
+    return build_ops(tmp_path_factory)

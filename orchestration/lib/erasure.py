@@ -8,8 +8,9 @@ e-mail address or an app login id. It arrives as a CSV file in ``landing/deletio
    everything that is theirs: their identifiers (customer numbers, fund accounts, login ids, phone, ID
    number, e-mail, WeChat ids, bank cards) and the devices only they used. A personal identifier that
    another person's rows also carry (a shared family phone) is not theirs alone and is left in place.
-2. **Tombstone** each of them in ``private.duckdb``: ``HMAC(key, "tombstone|<type>|<identity hash>")``,
-   a value different from every hash stored elsewhere. Ingestion drops a delivered row that carries a
+2. **Tombstone** each of them in ``private.duckdb``: ``HMAC(tombstone secret, "<type>|<clear value>")``
+   with a random secret kept there too, so a tombstone equals no hash stored anywhere and survives a
+   rotation of ``FUNDCDP_HASH_KEY``. Ingestion drops a delivered row that carries a
    tombstoned identifier before anything is written (and rewrites the landing file without it), so a
    re-sent delivery cannot re-create the person.
 3. **Reload** every delivered file that held their rows: the landing file is rewritten without those
@@ -36,6 +37,7 @@ import io
 import json
 import os
 import re
+import secrets
 import shutil
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -107,20 +109,27 @@ def identity_hash(identifier_type: str, value: str) -> str:
     return hashlib.sha256(f"{identifier_type}:{value}".encode()).hexdigest()
 
 
-def tombstone(key: bytes, identifier_type: str, hashed: str) -> str:
-    """The tombstone of an identifier: a keyed hash of its identity hash, equal to no stored hash."""
-    return hmac.new(key, f"tombstone|{identifier_type}|{hashed}".encode(), hashlib.sha256).hexdigest()
+def tombstone(secret: bytes, identifier_type: str, clear_value: str) -> str:
+    """The tombstone of an identifier: a keyed hash (tombstone secret) of its type and normalised value."""
+    return hmac.new(secret, f"{identifier_type}|{clear_value}".encode(), hashlib.sha256).hexdigest()
+
+
+def normalise(identifier_type: str, value: str) -> str:
+    """A requested identifier normalised as ingestion normalises it."""
+    normaliser = {
+        "phone": pii.normalise_phone,
+        "id_number": pii.normalise_id_number,
+        "email": pii.normalise_email,
+    }.get(identifier_type)
+    return (normaliser(value) if normaliser else value.strip()) or ""
 
 
 def request_hash(key: bytes, identifier_type: str, value: str) -> str:
-    """The identity hash of a requested identifier, normalised as ingestion normalises it."""
-    if identifier_type == "phone":
-        return pii.keyed_hash(key, pii.normalise_phone(value))
-    if identifier_type == "id_number":
-        return pii.keyed_hash(key, pii.normalise_id_number(value))
-    if identifier_type == "email":
-        return pii.keyed_hash(key, pii.normalise_email(value))
-    return identity_hash(identifier_type, value.strip())
+    """The identity hash of a requested identifier."""
+    normalised = normalise(identifier_type, value)
+    if identifier_type in KEYED_TYPES:
+        return pii.keyed_hash(key, normalised)
+    return identity_hash(identifier_type, normalised)
 
 
 # ---------------------------------------------------------------------------------------------- requests
@@ -197,31 +206,58 @@ def submit_request(
 # -------------------------------------------------------------------------------------------- tombstones
 
 
-def load_tombstones(layout: DataLayout) -> frozenset[str]:
+@dataclass(frozen=True)
+class Tombstones:
+    """The tombstones of erased persons and the secret they are keyed with (both in private.duckdb)."""
+
+    secret: bytes = b""
+    values: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        return bool(self.values)
+
+    def covers(self, identifier_type: str, clear_value: str) -> bool:
+        return tombstone(self.secret, identifier_type, clear_value) in self.values
+
+
+def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    query = "select count(*) from information_schema.tables where table_name = ?"
+    return con.execute(query, [table]).fetchone()[0] > 0
+
+
+def load_tombstones(layout: DataLayout) -> Tombstones:
     """Every tombstone recorded in ``private.duckdb`` (empty when there is none)."""
     if not layout.private_db.exists():
-        return frozenset()
+        return Tombstones()
     con = duckdb.connect(str(layout.private_db), read_only=True)
     try:
-        exists = con.execute(
-            "select count(*) from information_schema.tables where table_name = 'erasure_tombstones'"
-        ).fetchone()[0]
-        if not exists:
-            return frozenset()
-        return frozenset(row[0] for row in con.execute("select tombstone from erasure_tombstones").fetchall())
+        if not _table_exists(con, "erasure_tombstones"):
+            return Tombstones()
+        (secret,) = con.execute("select secret from erasure_secret").fetchone()
+        values = frozenset(
+            row[0] for row in con.execute("select tombstone from erasure_tombstones").fetchall()
+        )
+        return Tombstones(bytes.fromhex(secret), values)
     finally:
         con.close()
 
 
-def _write_tombstones(layout: DataLayout, request_id: str, values: Iterable[str], now: datetime) -> int:
-    values = sorted(set(values))
+def add_tombstones(
+    layout: DataLayout, request_id: str, identifiers: Iterable[tuple[str, str]], now: datetime
+) -> int:
+    """Tombstone (identifier type, clear normalised value) pairs; returns how many were new."""
     existed = layout.private_db.exists()
     con = duckdb.connect(str(layout.private_db))
     try:
+        con.execute("create table if not exists erasure_secret (secret varchar)")
+        if not con.execute("select count(*) from erasure_secret").fetchone()[0]:
+            con.execute("insert into erasure_secret values (?)", [secrets.token_hex(32)])
+        (secret,) = con.execute("select secret from erasure_secret").fetchone()
         con.execute(
             "create table if not exists erasure_tombstones "
             "(tombstone varchar primary key, request_id varchar, created_at timestamp)"
         )
+        values = sorted({tombstone(bytes.fromhex(secret), kind, value) for kind, value in identifiers})
         before = con.execute("select count(*) from erasure_tombstones").fetchone()[0]
         for value in values:
             con.execute(
@@ -237,32 +273,34 @@ def _write_tombstones(layout: DataLayout, request_id: str, values: Iterable[str]
 
 
 def erased_rows_mask(
-    table: pa.Table, spec_key: tuple[str, str], key: bytes, tombstones: frozenset[str]
+    public: pa.Table, private: pa.Table, spec_key: tuple[str, str], tombstones: Tombstones
 ) -> pa.Array:
-    """True for each row of a protected (raw-layer) table that carries a tombstoned identifier."""
-    mask = pa.array([False] * table.num_rows, type=pa.bool_())
-    if not tombstones or table.num_rows == 0:
+    """True for each row of a protected table (its raw-layer part ``public`` and its clear part ``private``,
+    row for row, from :func:`orchestration.lib.personal_data.protect_table`) that carries a tombstoned
+    identifier."""
+    mask = pa.array([False] * public.num_rows, type=pa.bool_())
+    if not tombstones or public.num_rows == 0:
         return mask
     for erasable in ERASABLE.get(spec_key, ()):
-        if erasable.column not in table.column_names:
+        # Personal identifiers are compared in their clear normalised form (private), system ids as delivered.
+        clear_column = (
+            erasable.column.removesuffix("_hash") if erasable.identifier_type in KEYED_TYPES else None
+        )
+        table = private if clear_column else public
+        name = clear_column or erasable.column
+        if name not in table.column_names:
             continue
-        values = table.column(erasable.column)
-        hit = set()
-        for value in pc.unique(values).to_pylist():
-            if value is None:
-                continue
-            hashed = (
-                value
-                if erasable.identifier_type in KEYED_TYPES
-                else identity_hash(erasable.identifier_type, value)
-            )
-            if tombstone(key, erasable.identifier_type, hashed) in tombstones:
-                hit.add(value)
+        values = table.column(name)
+        hit = {
+            value
+            for value in pc.unique(values).to_pylist()
+            if value is not None and tombstones.covers(erasable.identifier_type, value)
+        }
         if not hit:
             continue
         matched = pc.fill_null(pc.is_in(values, value_set=pa.array(sorted(hit), type=values.type)), False)
         if erasable.only_when_anonymous:
-            matched = pc.and_(matched, pc.is_null(table.column("login_id")))
+            matched = pc.and_(matched, pc.is_null(public.column("login_id")))
         mask = pc.or_(mask, matched)
     return mask
 
@@ -665,7 +703,7 @@ def purge_exports(outbox: Path, scope: ErasureScope) -> int:
     return removed
 
 
-def purge_quarantined_lines(layout: DataLayout, clear_values: set[str]) -> int:
+def purge_quarantined_lines(layout: DataLayout, clear_values: Iterable[str]) -> int:
     """Delete quarantined lines (kept only in private.duckdb) that mention any of the person's values."""
     values = sorted(v for v in clear_values if v and len(v) >= 6)
     if not values or not layout.private_db.exists():
@@ -685,10 +723,10 @@ def purge_quarantined_lines(layout: DataLayout, clear_values: set[str]) -> int:
         con.close()
 
 
-def clear_values_of(layout: DataLayout, scope: ErasureScope) -> set[str]:
-    """The person's identifier values in the clear (system ids from raw/, personal data from
-    private.duckdb): what a quarantined line of theirs would contain."""
-    values: set[str] = set()
+def clear_identifiers(layout: DataLayout, scope: ErasureScope) -> set[tuple[str, str]]:
+    """The person's identifiers in the clear, as (type, normalised value): system ids from raw/, personal
+    data from private.duckdb. They are what gets tombstoned, and what a quarantined line of theirs holds."""
+    found: set[tuple[str, str]] = set()
     con = duckdb.connect()
     try:
         _register_ids(con, scope)
@@ -696,43 +734,33 @@ def clear_values_of(layout: DataLayout, scope: ErasureScope) -> set[str]:
             relation = _raw_relation(layout, *spec_key)
             if relation is None:
                 continue
-            predicate = _row_predicate(con, relation, spec_key)
             columns = {row[0] for row in con.execute(f"describe select * from {relation}").fetchall()}
             for erasable in erasables:
-                if erasable.identifier_type in KEYED_TYPES or erasable.column not in columns:
+                predicate = _predicate(erasable, columns)
+                if erasable.identifier_type in KEYED_TYPES or predicate is None:
                     continue
-                values.update(
-                    v
-                    for (v,) in con.execute(
-                        f'select distinct "{erasable.column}" from {relation} where {predicate}'
-                    ).fetchall()
-                    if v
-                )
+                query = f'select distinct "{erasable.column}" from {relation} where {predicate}'
+                found.update((erasable.identifier_type, v) for (v,) in con.execute(query).fetchall() if v)
     finally:
         con.close()
     if layout.private_db.exists():
         private = duckdb.connect(str(layout.private_db), read_only=True)
         try:
-            hashes = sorted(scope.all_hashes)
-            for (table,) in private.execute(
+            tables = private.execute(
                 "select table_name from information_schema.tables where table_name like 'pii_%'"
-            ).fetchall():
+            ).fetchall()
+            for (table,) in tables:
                 columns = [r[0] for r in private.execute(f"describe {table}").fetchall()]
                 for column in columns:
-                    if column.endswith("_hash") and column.removesuffix("_hash") in columns:
-                        clear = column.removesuffix("_hash")
-                        marks = ", ".join("?" for _ in hashes) or "null"
-                        values.update(
-                            v
-                            for (v,) in private.execute(
-                                f'select distinct "{clear}" from {table} where "{column}" in ({marks})',
-                                hashes,
-                            ).fetchall()
-                            if v
-                        )
+                    kind = column.removesuffix("_hash")
+                    hashes = sorted(scope.hashes.get(kind, ()))
+                    if column == kind or kind not in columns or not hashes:
+                        continue
+                    query = f'select distinct "{kind}" from {table} where "{column}" in (select unnest(?))'
+                    found.update((kind, v) for (v,) in private.execute(query, [hashes]).fetchall() if v)
         finally:
             private.close()
-    return values
+    return found
 
 
 # ------------------------------------------------------------------------------------------- the log

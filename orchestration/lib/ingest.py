@@ -30,7 +30,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestration.lib.erasure import erased_rows_mask, redact_landing_file
+from orchestration.lib.erasure import Tombstones, erased_rows_mask, redact_landing_file
 from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import LoadError, ParsedFile, parse_file, read_file, scratch_database
@@ -243,7 +243,7 @@ def land_table_day(
     max_quarantine_free_lines: int = 0,
     now: datetime | None = None,
     history: list[dict] | None = None,
-    tombstones: frozenset[str] = frozenset(),
+    tombstones: Tombstones | None = None,
     reload_files: frozenset[str] = frozenset(),
 ) -> DayOutcome:
     """Load one table's files of one arrival day. Raises :class:`LoadError` before writing anything
@@ -312,7 +312,7 @@ def land_table_day(
         protected = protect_table(parsed.rows, spec, hash_key, junk)
         erased = 0
         if tombstones:
-            mask = erased_rows_mask(protected[0], spec.key, hash_key, tombstones)
+            mask = erased_rows_mask(*protected, spec.key, tombstones)
             erased = pc.sum(mask).as_py() or 0
             if erased:
                 # The delivery reconciled as delivered; now cut the erased rows from the landing file and

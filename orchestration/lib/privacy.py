@@ -3,10 +3,10 @@
 Deletion (what is erased and how): :mod:`orchestration.lib.erasure`. Retention (``vars: fundcdp:
 retention:``): raw tracking events older than ``tracking_event_days`` and quarantine rows older than
 ``quarantine_days`` (by arrival day, counted back from the run's as-of date) are purged from ``raw/``,
-``landing/`` and ``private.duckdb``. The identity links those events carried (a login seen with a phone,
-a customer number, a WeChat id) are first archived in ``raw/archive/identity_links/`` — hashes and ids
-only, no behaviour — and the identity graph keeps reading them, so nobody's person id changes because
-old events are gone.
+``landing/`` and ``private.duckdb``. The identity sightings those events carried (a login, seen with a
+phone, a customer number, a WeChat id) are first archived in ``raw/archive/identity_links/`` — hashes
+and ids with the first and last time seen, no behaviour — and the identity graph keeps reading them, so
+nobody's identifiers or person id change because old events are gone.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from orchestration.lib.loader import LoadError
 from orchestration.lib.rules import JunkRules
 from orchestration.lib.sources import TABLES_BY_KEY
 
-# The identity-carrying columns of a valid tracking event (int_events_valid) kept when it is purged.
+# The identity-carrying columns of a valid logged-in tracking event (int_events_valid) kept when it is
+# purged: the first and the last event of each login / event name / carried identifiers.
 ARCHIVE_SCHEMA = pa.schema(
     [
         ("event_id", pa.string()),
@@ -100,10 +101,11 @@ def honour(
     """Erase the person a request names (see :mod:`orchestration.lib.erasure`); returns its log row."""
     now = _now(now)
     scope = erasure.resolve(layout, key, request)
-    clear_values = erasure.clear_values_of(layout, scope)
-    written = erasure._write_tombstones(
-        layout, request.request_id, (erasure.tombstone(key, t, h) for t, h in scope.pairs()), now
+    identifiers = erasure.clear_identifiers(layout, scope)
+    identifiers.add(
+        (request.identifier_type, erasure.normalise(request.identifier_type, request.identifier_value))
     )
+    written = erasure.add_tombstones(layout, request.request_id, identifiers, now)
     tombstones = erasure.load_tombstones(layout)
     junk = JunkRules.from_rules(rules)
     removed: Counter[str] = Counter()
@@ -140,7 +142,7 @@ def honour(
                     layout, scope, spec_key, day, name
                 )
     removed["archive.identity_links"] += erasure.purge_exports(archive_dir(layout), scope)
-    quarantined = erasure.purge_quarantined_lines(layout, clear_values)
+    quarantined = erasure.purge_quarantined_lines(layout, {value for _, value in identifiers})
     derived = {
         name: erasure.purge_database(path, scope)
         for name, path in (
@@ -287,27 +289,21 @@ def apply_retention(
                 "there is no built warehouse to archive their identity links from; build it first"
             )
         archived = _archive_links(layout, event_days)
-        event_rows = (
-            duckdb.sql(
-                "select count(*) from read_parquet(?)",
-                params=[
-                    [str(p) for d in event_days for p in (events_dir / f"arrival_date={d}").glob("*.parquet")]
-                ],
-            ).fetchone()[0]
-            if any((events_dir / f"arrival_date={d}").glob("*.parquet") for d in event_days)
-            else 0
-        )
+        event_files = [
+            str(p) for d in event_days for p in (events_dir / f"arrival_date={d}").glob("*.parquet")
+        ]
+        event_rows = _count_rows(event_files)
     tracking_files = [
         f for _, _, f in _manifest_files(layout, sorted(set(event_days) | set(landing_days)), "tracking")
     ]
     quarantine_files = _manifest_files(layout, quarantine_days)
-    quarantine_rows = 0
-    for day in quarantine_days:
-        files = [str(p) for p in (quarantine_dir / f"arrival_date={day}").glob("*.parquet")]
-        if files:
-            quarantine_rows += duckdb.sql("select count(*) from read_parquet(?)", params=[files]).fetchone()[
-                0
-            ]
+    quarantine_rows = _count_rows(
+        [
+            str(p)
+            for day in quarantine_days
+            for p in (quarantine_dir / f"arrival_date={day}").glob("*.parquet")
+        ]
+    )
     private_rows = _delete_private(layout, tracking_files, quarantine_files)
     for day in event_days:
         shutil.rmtree(events_dir / f"arrival_date={day}")
@@ -343,27 +339,36 @@ def apply_retention(
     return row
 
 
+def _count_rows(parquet_files: list[str]) -> int:
+    if not parquet_files:
+        return 0
+    con = duckdb.connect()
+    try:
+        return con.execute("select count(*) from read_parquet(?)", [parquet_files]).fetchone()[0]
+    finally:
+        con.close()
+
+
 def _archive_links(layout: DataLayout, days: list[str]) -> int:
     """Copy the identity links of the valid events of ``days`` into the archive; returns rows archived."""
     ensure_archive(layout)
     columns = ", ".join(f'"{name}"' for name in ARCHIVE_SCHEMA.names)
     con = duckdb.connect(str(layout.warehouse_db), read_only=True)
     try:
-        links = (
-            con.execute(
-                f"""
+        listed = ", ".join(f"'{date.fromisoformat(day).isoformat()}'" for day in days)
+        # Every logged-in valid event is a sighting of its login (and of what it carries): keep the first
+        # and the last of each login / event / carried-identifiers group, so first and last seen stay exact.
+        group = "login_id, event_name, customer_no, phone_hash, wx_openid_hash, wx_unionid_hash"
+        links = con.sql(
+            f"""
             select {columns} from main_intermediate.int_events_valid
-            where cast(arrival_date as varchar) in (select unnest(?))
-                and login_id is not null
-                and (phone_hash is not null or customer_no is not null
-                     or wx_openid_hash is not null or wx_unionid_hash is not null)
+            where cast(arrival_date as varchar) in ({listed}) and login_id is not null
+            qualify row_number() over (partition by {group} order by event_at, event_id) = 1
+                or row_number() over (partition by {group} order by event_at desc, event_id desc) = 1
             order by arrival_date, event_id
-            """,
-                [days],
-            )
-            .to_arrow_table()
-            .cast(ARCHIVE_SCHEMA)
-        )
+            """
+        ).to_arrow_table()
+        links = links.cast(ARCHIVE_SCHEMA)
     finally:
         con.close()
     if links.num_rows:

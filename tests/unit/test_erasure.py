@@ -3,13 +3,14 @@ and its control entry are rewritten to match, and requests are read strictly."""
 
 import gzip
 import json
+from datetime import datetime
 from decimal import Decimal
 
 import duckdb
 import pytest
 
 from orchestration.lib import erasure, pii
-from orchestration.lib.erasure import ErasureScope, identity_hash, tombstone
+from orchestration.lib.erasure import ErasureScope, identity_hash
 from orchestration.lib.ingest import land_table_day
 from orchestration.lib.loader import LoadError
 from tests.unit.test_ingest import (
@@ -37,8 +38,7 @@ def customer_line(customer_no: str, mobile: str, id_number: str = "") -> str:
 
 
 def write_tombstones(layout, pairs):
-    values = [tombstone(KEY, kind, hashed) for kind, hashed in pairs]
-    erasure._write_tombstones(layout, "R1", values, now=__import__("datetime").datetime(2026, 7, 1))
+    erasure.add_tombstones(layout, "R1", pairs, now=datetime(2026, 7, 1))
     return erasure.load_tombstones(layout)
 
 
@@ -58,7 +58,7 @@ def test_a_tombstoned_customer_is_cut_from_the_delivery_before_loading(layout):
     write_day(
         layout, "crm", "2026-06-01", {"customers_20260601.csv": "\n".join([CUSTOMER_HEADER, *lines]) + "\n"}
     )
-    tombstones = write_tombstones(layout, [("phone", pii.keyed_hash(KEY, "13833334444"))])
+    tombstones = write_tombstones(layout, [("phone", "13833334444")])
 
     outcome = land_table_day(layout, CUSTOMERS, "2026-06-01", KEY, JUNK, 0.5, tombstones=tombstones)
 
@@ -89,7 +89,7 @@ def test_reloading_a_loaded_file_with_a_new_tombstone_redacts_it(layout):
         {"trade_orders_20260602.csv": (2, "1250.50")},
     )
     assert land_table_day(layout, ORDERS, "2026-06-02", KEY, JUNK, 0.5).rows_loaded == 2
-    tombstones = write_tombstones(layout, [("fund_account_id", identity_hash("fund_account_id", "FA2"))])
+    tombstones = write_tombstones(layout, [("fund_account_id", "FA2")])
 
     again = land_table_day(layout, ORDERS, "2026-06-02", KEY, JUNK, 0.5, tombstones=tombstones)
     assert [(f.status, f.rows_loaded, f.rows_erased) for f in again.files] == [("unchanged", 2, 0)]
@@ -142,7 +142,7 @@ def test_a_tombstoned_device_erases_only_its_anonymous_events(layout):
     ]
     text = "".join(json.dumps(e) + "\n" for e in events)
     write_day(layout, "tracking", "2026-06-03", {"events_20260603.jsonl.gz": text})
-    tombstones = write_tombstones(layout, [("anonymous_id", identity_hash("anonymous_id", "D1"))])
+    tombstones = write_tombstones(layout, [("anonymous_id", "D1")])
 
     outcome = land_table_day(layout, EVENTS, "2026-06-03", KEY, JUNK, 0.5, tombstones=tombstones)
 
@@ -153,10 +153,13 @@ def test_a_tombstoned_device_erases_only_its_anonymous_events(layout):
     assert [json.loads(line)["event_id"] for line in landed.decode().splitlines()] == ["e2", "e3"]
 
 
-def test_tombstones_equal_no_stored_hash():
-    hashed = pii.keyed_hash(KEY, "13833334444")
-    assert tombstone(KEY, "phone", hashed) not in {hashed, pii.keyed_hash(KEY, hashed)}
-    assert tombstone(KEY, "phone", hashed) != tombstone(b"other-key", "phone", hashed)
+def test_tombstones_equal_no_stored_hash_and_keep_their_secret(layout):
+    tombstones = write_tombstones(layout, [("phone", "13833334444")])
+    [value] = tombstones.values
+    assert value != pii.keyed_hash(KEY, "13833334444") and len(tombstones.secret) == 32
+    assert tombstones.covers("phone", "13833334444") and not tombstones.covers("login_id", "13833334444")
+    # A second request reuses the secret: earlier tombstones stay valid.
+    assert write_tombstones(layout, [("customer_no", "C1")]).covers("phone", "13833334444")
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,288 @@
+"""A deletion request and retention, honoured by the daily job on a copy of the operations dataset.
+
+One person of the operations dataset (a customer with trades, a bank card and app logins) asks to be
+deleted, by phone number; retention is set so that the oldest tracking days and quarantine rows are past
+it. The daily job re-runs 2026-07-02. Afterwards none of the person's identifiers, clear values or hashes is
+found in any file of the data directory (DuckDB and Parquet through SQL, gzip decompressed, every other file
+by bytes), nobody else's identity changed, the purged days are gone from raw/, landing/ and private.duckdb,
+and a re-sent delivery of the person is cut at ingestion.
+"""
+
+from __future__ import annotations
+
+import gzip
+import re
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.lib import erasure
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.rules import load_business_rules
+from tests.conftest import TEST_HASH_KEY, pipeline_environment, temp_instance
+from tests.operations_dataset import DAY2, copy_data
+
+pytestmark = pytest.mark.integration
+
+TRACKING_EVENT_DAYS = 10  # as of 2026-07-02: arrival days up to 2026-06-22 are purged
+QUARANTINE_DAYS = 10
+CUTOFF = "2026-06-22"
+
+
+def query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def pick_person(layout: DataLayout) -> str:
+    """A person with a customer number, a phone, a fund account with trades, a bank card and app logins."""
+    [(person_id,)] = query(
+        layout.warehouse_db,
+        """
+        select p.person_id from main_marts.persons p
+        where p.customer_no_count = 1 and p.phone_count >= 1 and p.login_id_count >= 1
+            and p.fund_account_id_count >= 1
+            and exists (select 1 from main_intermediate.int_trade_orders_attributed t where t.person_id = p.person_id)
+        order by p.identifier_count desc, p.person_id limit 1
+        """,
+    )
+    return person_id
+
+
+def everything_of(layout: DataLayout, person_id: str) -> dict[str, set[str]]:
+    """The person's values in the clear and as hashes: what must be found nowhere after the deletion."""
+    identifiers = query(
+        layout.warehouse_db,
+        "select identifier_type, identifier_hash from main_marts.person_identifiers where person_id = ?",
+        [person_id],
+    )
+    hashes = {h for _, h in identifiers}
+    system: dict[str, set[str]] = {}
+    con = duckdb.connect()
+    for column, table in (("customer_no", "crm/customers"), ("login_id", "tracking/events"),
+                          ("fund_account_id", "trade/fund_accounts")):  # fmt: skip
+        system[column] = {
+            value
+            for (value,) in con.execute(
+                f"select distinct {column} from read_parquet('{layout.raw}/{table}/*/*.parquet') "
+                f"where sha256('{column}:' || {column}) in (select unnest(?))",
+                [sorted(hashes)],
+            ).fetchall()
+        }
+    [customer_no] = system["customer_no"]
+    card_hashes = {
+        h
+        for (h,) in con.execute(
+            f"select distinct card_number_hash from read_parquet('{layout.raw}/crm/bank_cards/*/*.parquet') "
+            "where customer_no = ?",
+            [customer_no],
+        ).fetchall()
+    }
+    con.close()
+    private = duckdb.connect(str(layout.private_db), read_only=True)
+    # Not the name: names are shared by many people (the name scan of test_privacy uses a unique canary).
+    [(phone, id_number, email, email_hash)] = private.execute(
+        "select distinct phone, id_number, email, email_hash from pii_crm__customers "
+        "where id_number_hash in (select unnest(?))",
+        [sorted(hashes)],
+    ).fetchall()
+    cards = {c for (c,) in private.execute(
+        "select distinct card_number from pii_crm__bank_cards where card_number_hash in (select unnest(?))",
+        [sorted(card_hashes)],
+    ).fetchall()}  # fmt: skip
+    private.close()
+    return {
+        "clear": {phone, id_number, email, *cards, *(v for values in system.values() for v in values)},
+        "hashes": hashes | card_hashes | {email_hash},
+        "person_id": {person_id},
+        "phone": {phone},
+        "customer_no": {customer_no},
+    }
+
+
+def files_with(root: Path, needles: set[str]) -> list[str]:
+    """Every file under ``root`` holding any needle: DuckDB and Parquet through SQL over every VARCHAR
+    column, gzip files decompressed, every other file by its bytes."""
+    pattern = "|".join(re.escape(n) for n in sorted(needles))
+    found = []
+    scratch = duckdb.connect()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        if path.suffix in (".duckdb", ".parquet"):
+            if path.suffix == ".duckdb":
+                con = duckdb.connect(str(path), read_only=True)
+                relations = [
+                    f'"{c}"."{s}"."{t}"'
+                    for c, s, t in con.execute(
+                        "select table_catalog, table_schema, table_name from information_schema.tables"
+                    ).fetchall()
+                ]
+            else:
+                con, relations = scratch, [f"read_parquet('{path}')"]
+            for relation in relations:
+                columns = [
+                    r[0]
+                    for r in con.execute(f"describe select * from {relation}").fetchall()
+                    if r[1] == "VARCHAR"
+                ]
+                if (
+                    columns
+                    and con.execute(
+                        f"select count(*) from {relation} where "
+                        + " or ".join(f'regexp_matches("{c}", ?)' for c in columns),
+                        [pattern] * len(columns),
+                    ).fetchone()[0]
+                ):
+                    found.append(f"{path.relative_to(root)} {relation}")
+            if con is not scratch:
+                con.close()
+            continue
+        data = path.read_bytes()
+        if path.suffix == ".gz":
+            data = gzip.decompress(data)
+        if any(n.encode() in data for n in needles):
+            found.append(str(path.relative_to(root)))
+    scratch.close()
+    return found
+
+
+@pytest.fixture(scope="module")
+def erased(ops, tmp_path_factory):
+    layout = copy_data(ops["daily"], tmp_path_factory.mktemp("erasure") / "data")
+    person_id = pick_person(layout)
+    values = everything_of(layout, person_id)
+    others_before = query(
+        layout.warehouse_db,
+        "select person_id, identifier_type, identifier_hash from main_marts.person_identifiers where person_id <> ? "
+        "order by all",
+        [person_id],
+    )
+    changes_before = query(
+        layout.warehouse_db,
+        "select old_person_id, new_person_id, change_reason from main_marts.identity_changes "
+        "where as_of_date = ? and ? not in (old_person_id, new_person_id) order by all",
+        [DAY2, person_id],
+    )
+    [phone] = values["phone"]
+    erasure.submit_request(layout, "phone", f"+86 {phone[:3]} {phone[3:7]} {phone[7:]}", "DR-TEST-1")
+    [(customers_file, customer_line)] = [
+        (path, line)
+        for path in sorted(layout.landing.glob("crm/*/customers_*.csv"))
+        for line in path.read_text(encoding="utf-8-sig").splitlines()
+        if line.split(",")[0] in values["customer_no"]
+    ][:1]
+    rules = load_business_rules()
+    saved = rules.get("retention")
+    rules["retention"] = {"tracking_event_days": TRACKING_EVENT_DAYS, "quarantine_days": QUARANTINE_DAYS}
+    try:
+        with pipeline_environment(layout):
+            from orchestration.defs.pipeline import run_days
+
+            result = run_days(temp_instance(layout.dagster_home), [DAY2])
+    finally:
+        rules["retention"] = saved
+    return {
+        "layout": layout,
+        "person_id": person_id,
+        "values": values,
+        "result": result,
+        "others_before": others_before,
+        "changes_before": changes_before,
+        "customer_line": customer_line,
+        "customers_file": customers_file,
+    }
+
+
+def test_the_daily_job_honours_the_request_and_logs_counts_only(erased):
+    assert erased["result"].success
+    layout = erased["layout"]
+    assert not list(erasure.requests_dir(layout).glob("*.csv"))  # the request file held the phone
+    [log] = erasure.read_log(layout)
+    assert (log["request_id"], log["identifier_type"], log["persons_found"]) == ("DR-TEST-1", "phone", 1)
+    removed = __import__("json").loads(log["raw_rows_removed_by_table"])
+    assert {
+        "crm.customers",
+        "crm.bank_cards",
+        "trade.fund_accounts",
+        "trade.trade_orders",
+        "tracking.events",
+    } <= set(removed)
+    assert log["tombstones_written"] >= 5 and log["landing_files_rewritten"] >= 5
+    assert log["derived_rows_removed"] > 0
+
+
+def test_the_person_is_in_no_file_afterwards(erased):
+    layout = erased["layout"]
+    values = erased["values"]
+    needles = values["clear"] | values["hashes"] | values["person_id"]
+    assert len(needles) >= 10
+    # The demo generator's answer key stands for the source systems' own records, not fundcdp's stores.
+    hits = [hit for hit in files_with(layout.root, needles) if not hit.startswith("demo_truth")]
+    assert hits == []
+
+
+def test_nobody_elses_identity_changed(erased):
+    layout = erased["layout"]
+    person_id = erased["person_id"]
+    after = query(
+        layout.warehouse_db,
+        "select person_id, identifier_type, identifier_hash from main_marts.person_identifiers order by all",
+    )
+    assert after == erased["others_before"]
+    changes = query(
+        layout.warehouse_db,
+        "select old_person_id, new_person_id, change_reason from main_marts.identity_changes "
+        "where as_of_date = ? order by all",
+        [DAY2],
+    )
+    assert changes == erased["changes_before"]
+    assert person_id not in {p for (p,) in query(layout.analytics_db, "select person_id from persons")}
+
+
+def test_retention_purged_old_events_and_quarantine_but_kept_their_identity_links(erased):
+    layout = erased["layout"]
+    partitions = sorted(p.name[-10:] for p in layout.raw_table("tracking", "events").glob("arrival_date=*"))
+    assert partitions and min(partitions) > CUTOFF
+    assert min(layout.landing_days("tracking")) > CUTOFF
+    quarantine = sorted(p.name[-10:] for p in (layout.raw / "ingest" / "quarantine").glob("arrival_date=*"))
+    assert min(quarantine) > CUTOFF
+    [(archived, oldest_arrival, newest_arrival)] = duckdb.sql(
+        f"select count(*), min(arrival_date)::varchar, max(arrival_date)::varchar "
+        f"from read_parquet('{layout.raw}/archive/identity_links/*.parquet')"
+    ).fetchall()
+    assert archived > 0 and newest_arrival <= CUTOFF
+    purged_files = [f"events_{d.replace('-', '')}.jsonl.gz" for d in ("2026-06-19", "2026-06-20", CUTOFF)]
+    assert query(
+        layout.private_db, "select count(*) from pii_tracking__events where _source_file in (select unnest(?))",
+        [purged_files],
+    ) == [(0,)]  # fmt: skip
+    assert layout.private_db.stat().st_mode & 0o777 == 0o600
+
+
+def test_a_re_sent_delivery_cannot_bring_the_person_back(erased):
+    """The person's old CRM line, re-delivered: cut at ingestion, the landing file rewritten without it."""
+    from orchestration.lib.ingest import land_table_day
+    from orchestration.lib.rules import JunkRules
+    from orchestration.lib.sources import TABLES_BY_KEY
+
+    layout = erased["layout"]
+    day = "2026-07-03"
+    folder = layout.landing_day("crm", day)
+    folder.mkdir(parents=True)
+    header = erased["customers_file"].read_text(encoding="utf-8-sig").splitlines()[0]
+    (folder / "customers_20260703.csv").write_bytes(
+        "\n".join([header, erased["customer_line"]]).encode("utf-8-sig") + b"\n"
+    )
+    (folder / "_control_20260703.csv").write_text(
+        "file_name,row_count,amount_total\ncustomers_20260703.csv,1,\n"
+    )
+    outcome = land_table_day(
+        layout, TABLES_BY_KEY[("crm", "customers")], day, TEST_HASH_KEY.encode(),
+        JunkRules.from_rules(load_business_rules()), 0.05, 10, tombstones=erasure.load_tombstones(layout),
+    )  # fmt: skip
+    assert (outcome.rows_loaded, outcome.rows_erased) == (0, 1)
+    assert (folder / "customers_20260703.csv").read_text(encoding="utf-8-sig") == header + "\n"
+    assert (folder / "_control_20260703.csv").read_text().splitlines()[1] == "customers_20260703.csv,0,"
