@@ -1,89 +1,116 @@
-"""Personal data and the hash key never leave ingestion / private.duckdb (issue: foundation)."""
+"""Personal data and the hash key never leave ingestion / private.duckdb (issue 11, PIPL): clear values
+only in private.duckdb, nowhere else the pipeline writes."""
 
+import importlib.util
 import re
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.lib import pii
-from tests.conftest import CANARY, TEST_HASH_KEY
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.publish import PUBLISHED_TABLES
+from orchestration.lib.rules import load_business_rules
+from orchestration.lib.segments.definition import load_segments
+from orchestration.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR
+from tests.conftest import CANARY, TEST_HASH_KEY, temp_instance
+from tests.privacy_scan import (
+    Allowed,
+    Scan,
+    VendorCopy,
+    needles_in,
+    scan_databases,
+    scan_outbox,
+    scan_parquet,
+    scan_text_files,
+)
 
 pytestmark = pytest.mark.integration
 
-# Patterns of clear personal data, bounded so that they do not fire inside longer identifiers.
-PHONE = r"(^|[^0-9A-Za-z])1[3-9][0-9]{9}([^0-9A-Za-z]|$)"
-ID_NUMBER = r"(^|[^0-9A-Za-z])[1-8][0-9]{5}(19|20)[0-9]{2}[01][0-9][0-3][0-9]{4}[0-9Xx]([^0-9A-Za-z]|$)"
-EMAIL = r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+\.[A-Za-z]{2,}"
-HEX_HASH = r"^[0-9a-f]{64}$"
+# The canary's clear values. Its customer number is not among them: that is the business key analysts and
+# segment exports are meant to carry.
+CANARY_VALUES = [value for key, value in CANARY.items() if key != "customer_no"]
+
+# A synthetic mobile number of the dbt unit test `junk_identifiers` (a valid number that is not junk): it
+# is in dbt's manifest, run results, compiled SQL and log. (It was the canary's own number, 13912345678,
+# which made the canary impossible to look for in dbt's artefacts.)
+UNIT_TEST_PHONE = "13712340000"
+UNIT_TEST_FILE = DBT_PROJECT_DIR / "models" / "macro_checks" / "_macro_checks__models.yml"
+# Great Expectations copies its Data Docs assets unchanged into every site: its HKGrotesk fonts carry
+# the font designer's e-mail address in their metadata.
+GX_DATA_DOCS_ASSETS = VendorCopy(
+    re.compile(r"/data_docs/[^/]+/static/(?P<relative>.+)$"),
+    Path(importlib.util.find_spec("great_expectations").submodule_search_locations[0])
+    / "render"
+    / "view"
+    / "static",
+)
 
 
-def scan_relation(con: duckdb.DuckDBPyConnection, relation: str, label: str) -> list[str]:
-    """Every hit of a canary value or a personal-data pattern in the VARCHAR columns of a relation."""
-    columns = con.execute(f"describe select * from {relation}").fetchall()
-    hits = []
-    for name, column_type, *_ in columns:
-        if column_type != "VARCHAR":
-            continue
-        quoted = f'"{name}"'
-        if name.endswith("_hash"):
-            # A hash column may hold nothing but 64-hex hashes (nothing else can hide there).
-            (bad,) = con.execute(
-                f"select count(*) from {relation} where {quoted} is not null "
-                f"and not regexp_matches({quoted}, '{HEX_HASH}')"
-            ).fetchone()
-            if bad:
-                hits.append(f"{label}.{name}: {bad} non-hash values")
-            continue
-        canaries = " or ".join(
-            f"contains({quoted}, '{value}')" for value in CANARY.values() if "C999" not in value
-        )
-        patterns = " or ".join(f"regexp_matches({quoted}, '{p}')" for p in (PHONE, EMAIL))
-        (count,) = con.execute(f"select count(*) from {relation} where {canaries} or {patterns}").fetchone()
-        # 18-digit system numbers (order ids) look like ID numbers; only a real one (province, birth
-        # date and check character all valid) counts as a leak.
-        id_like = con.execute(
-            f"select distinct {quoted} from {relation} where regexp_matches({quoted}, '{ID_NUMBER}')"
-        ).fetchall()
-        count += sum(
-            any(pii.is_valid_id_number(token.upper()) for token in re.findall(r"[0-9]{17}[0-9Xx]", value))
-            for (value,) in id_like
-        )
-        if count:
-            hits.append(f"{label}.{name}: {count} rows")
-    return hits
+def allowed() -> Allowed:
+    """The allow-list of the file scan: values that look like personal data and are not."""
+    identity = load_business_rules()["identity"]
+    return Allowed(
+        # The test numbers of testers and branch staff are configuration: the junk rules compiled into
+        # dbt's SQL and manifest list them.
+        values=frozenset({str(number) for number in identity["test_phone_numbers"]} | {UNIT_TEST_PHONE}),
+        vendor_copies=(GX_DATA_DOCS_ASSETS,),
+    )
 
 
-def scan_database(path: Path) -> list[str]:
-    con = duckdb.connect(str(path), read_only=True)
-    try:
-        tables = con.execute(
-            "select table_catalog, table_schema, table_name from information_schema.tables"
-        ).fetchall()
-        return [hit for c, s, t in tables for hit in scan_relation(con, f'"{c}"."{s}"."{t}"', f"{s}.{t}")]
-    finally:
-        con.close()
-
-
-def scan_raw_parquet(raw: Path) -> list[str]:
-    con = duckdb.connect()
-    return [
-        hit
-        for path in sorted(raw.rglob("*.parquet"))
-        for hit in scan_relation(con, f"read_parquet('{path}')", str(path.relative_to(raw)))
-    ]
+def scan_every_other_file(layout: DataLayout) -> Scan:
+    """The file scan of the data directory and of the repository's dbt target (``make prepare``). Not of
+    landing/ (the source systems' deliveries: clear personal data by nature, read by the pipeline, never
+    written by it) nor of demo_truth/ (the demo generator's answer key, which stands apart from the
+    pipeline)."""
+    roots = [layout.root, DBT_PARSE_TARGET_DIR]
+    return scan_text_files(roots, CANARY_VALUES, allowed(), skip=[layout.landing, layout.demo_truth])
 
 
 def test_the_scan_finds_the_planted_canary_in_private_duckdb(built_warehouse):
-    hits = scan_database(built_warehouse.layout.private_db)
+    scan = scan_databases([built_warehouse.layout.private_db], CANARY_VALUES)
     for column in ("phone", "id_number", "email", "name"):
-        assert any(hit.startswith(f"main.pii_crm__customers.{column}: ") for hit in hits), column
+        assert any(hit.startswith(f"private.duckdb:main.pii_crm__customers.{column}: ") for hit in scan.hits)
 
 
-def test_no_personal_data_in_the_warehouse_or_raw_layer(built_warehouse):
+def test_no_personal_data_in_any_table_or_export(built_warehouse):
     layout = built_warehouse.layout
-    assert scan_database(layout.warehouse_db) == []
-    assert scan_raw_parquet(layout.raw) == []
+    databases = [layout.warehouse_db, layout.analytics_db, layout.segments_db, layout.quality_db]
+    tables = scan_databases(databases, CANARY_VALUES)
+    raw = scan_parquet(layout.raw, CANARY_VALUES)
+    exports = scan_outbox(layout.outbox, CANARY_VALUES)
+    assert tables.hits == []
+    assert raw.hits == []
+    assert exports.hits == []
+    # ... and the scan saw every file it is meant to see (a scan of nothing would pass as well)
+    per_file = {
+        path.name: sum(label.startswith(f"{path.name}:") for label in tables.scanned) for path in databases
+    }
+    assert per_file["warehouse.duckdb"] > 50
+    assert per_file["analytics.duckdb"] > len(PUBLISHED_TABLES)  # with dq_results and the segment tables
+    assert per_file["segments.duckdb"] == 3
+    assert per_file["quality.duckdb"] >= 1
+    assert len(raw.scanned) > 300  # a file per table per delivery day
+    versions = [folder for folder in (layout.outbox / "segments").glob("*/v*") if folder.is_dir()]
+    assert len(versions) >= len(load_segments())  # every segment published at least once
+    assert len(exports.scanned) == 2 * len(versions)  # members.csv and members.parquet of each
+
+
+def test_no_personal_data_in_any_other_file(built_warehouse):
+    layout = built_warehouse.layout
+    assert UNIT_TEST_PHONE in UNIT_TEST_FILE.read_text(encoding="utf-8")  # else drop it from the allow-list
+    scan = scan_every_other_file(layout)
+    assert scan.hits == []
+    names = {Path(path).name for path in scan.scanned}
+    # logs, dbt's artefacts, GX's results and Data Docs, reports, exports' manifests, Dagster's storage
+    # (its SQLite files hold every event and its metadata as plain UTF-8 JSON: scanned as bytes)
+    for expected in ("dbt.log", "manifest.json", "run_results.json", "index.html", "latest.html", "runs.db"):
+        assert expected in names, expected
+    for folder in ("gx/gx/uncommitted/validations", "dagster_home/storage", "outbox/segments", "reports"):
+        assert any(f"/{folder}/" in path for path in scan.scanned), folder
+    assert any(path.startswith(str(DBT_PARSE_TARGET_DIR)) for path in scan.scanned)
+    assert len(scan.scanned) > 300
 
 
 def test_the_canary_is_loaded_as_hashes_with_derived_facts(built_warehouse):
@@ -102,8 +129,6 @@ def test_private_duckdb_is_readable_by_its_owner_only(built_warehouse):
 
 
 def test_hash_key_appears_in_no_file_and_no_dbt_artefact(built_warehouse):
-    from orchestration.paths import DBT_PARSE_TARGET_DIR
-
     key = TEST_HASH_KEY.encode()
     roots = [built_warehouse.layout.root, DBT_PARSE_TARGET_DIR]
     checked = 0
@@ -113,6 +138,28 @@ def test_hash_key_appears_in_no_file_and_no_dbt_artefact(built_warehouse):
                 checked += 1
                 assert key not in path.read_bytes(), path
     assert checked > 50  # the data directory, Dagster's storage and dbt's artefacts were all there
+
+
+def test_hash_key_and_canary_appear_in_no_dagster_event_or_run(built_warehouse):
+    """Asset materialisations, check evaluations and their metadata, logs, run config and tags, read
+    through Dagster's API (the file scan reads the same SQLite files as bytes)."""
+    instance = temp_instance(built_warehouse.layout.dagster_home)  # the instance the build used
+    runs = instance.get_runs()
+    assert len(runs) >= 3  # load, earlier build, build
+    events = 0
+    kinds: set[str] = set()
+    for run in runs:
+        texts = [dg.serialize_value(run)]
+        for entry in instance.all_logs(run.run_id):
+            events += 1
+            texts.append(dg.serialize_value(entry))
+            if entry.dagster_event is not None:
+                kinds.add(entry.dagster_event.event_type_value)
+        for text in texts:
+            assert TEST_HASH_KEY not in text, run.run_id
+            assert needles_in(text.encode(), CANARY_VALUES) == [], run.run_id
+    assert {"ASSET_MATERIALIZATION", "ASSET_CHECK_EVALUATION"} <= kinds
+    assert events > 100
 
 
 def test_no_model_reads_the_wall_clock(built_warehouse):
