@@ -275,3 +275,55 @@ def scan_text_files(
         found |= set(_emails(content))
         scan.hits += [f"{path}: {value!r}" for value in sorted(found - allow.values)]
     return scan
+
+
+def _relations_holding(con: duckdb.DuckDBPyConnection, relation: str, needles: list[str]) -> bool:
+    columns = _text_columns(con, relation)
+    if not columns:
+        return False
+    condition = " or ".join(
+        f"contains({text}, {_sql_string(needle)})" for _, text in columns for needle in needles
+    )
+    return con.execute(f"select count(*) from {relation} where {condition}").fetchone()[0] > 0
+
+
+def files_holding(root: Path, needles: Iterable[str], skip: Iterable[Path] = ()) -> list[str]:
+    """Every file under ``root`` (not under ``skip``) holding any needle, personal data patterns aside:
+    DuckDB tables and Parquet files through SQL, gzip files decompressed, every other file by its bytes
+    (landing/ and private.duckdb included). For proving that a deleted person is gone."""
+    import gzip
+
+    needles = [needle for needle in needles if needle]
+    skip = [folder.resolve() for folder in skip]
+    found = []
+    scratch = duckdb.connect()
+    try:
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            if any(path.resolve().is_relative_to(folder) for folder in skip):
+                continue
+            label = str(path.relative_to(root))
+            if path.suffix == ".duckdb":
+                con = duckdb.connect(str(path), read_only=True)
+                try:
+                    tables = con.execute(
+                        "select table_catalog, table_schema, table_name from information_schema.tables"
+                    ).fetchall()
+                    found += [
+                        f"{label}:{s}.{t}"
+                        for c, s, t in tables
+                        if _relations_holding(con, f'"{c}"."{s}"."{t}"', needles)
+                    ]
+                finally:
+                    con.close()
+            elif path.suffix == ".parquet":
+                if _relations_holding(scratch, f"read_parquet({_sql_string(str(path))})", needles):
+                    found.append(label)
+            else:
+                content = path.read_bytes()
+                if path.suffix == ".gz":
+                    content = gzip.decompress(content)
+                if needles_in(content, needles):
+                    found.append(label)
+    finally:
+        scratch.close()
+    return found

@@ -10,8 +10,7 @@ and a re-sent delivery of the person is cut at ingestion.
 
 from __future__ import annotations
 
-import gzip
-import re
+import json
 from pathlib import Path
 
 import duckdb
@@ -22,6 +21,7 @@ from orchestration.lib.layout import DataLayout
 from orchestration.lib.rules import load_business_rules
 from tests.conftest import TEST_HASH_KEY, pipeline_environment, temp_instance
 from tests.operations_dataset import DAY2, copy_data
+from tests.privacy_scan import files_holding
 
 pytestmark = pytest.mark.integration
 
@@ -46,7 +46,7 @@ def pick_person(layout: DataLayout) -> str:
         select p.person_id from main_marts.persons p
         where p.customer_no_count = 1 and p.phone_count >= 1 and p.login_id_count >= 1
             and p.fund_account_id_count >= 1
-            and exists (select 1 from main_intermediate.int_trade_orders_attributed t where t.person_id = p.person_id)
+            and p.person_id in (select person_id from main_intermediate.int_trade_orders_attributed)
         order by p.identifier_count desc, p.person_id limit 1
         """,
     )
@@ -104,51 +104,6 @@ def everything_of(layout: DataLayout, person_id: str) -> dict[str, set[str]]:
     }
 
 
-def files_with(root: Path, needles: set[str]) -> list[str]:
-    """Every file under ``root`` holding any needle: DuckDB and Parquet through SQL over every VARCHAR
-    column, gzip files decompressed, every other file by its bytes."""
-    pattern = "|".join(re.escape(n) for n in sorted(needles))
-    found = []
-    scratch = duckdb.connect()
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        if path.suffix in (".duckdb", ".parquet"):
-            if path.suffix == ".duckdb":
-                con = duckdb.connect(str(path), read_only=True)
-                relations = [
-                    f'"{c}"."{s}"."{t}"'
-                    for c, s, t in con.execute(
-                        "select table_catalog, table_schema, table_name from information_schema.tables"
-                    ).fetchall()
-                ]
-            else:
-                con, relations = scratch, [f"read_parquet('{path}')"]
-            for relation in relations:
-                columns = [
-                    r[0]
-                    for r in con.execute(f"describe select * from {relation}").fetchall()
-                    if r[1] == "VARCHAR"
-                ]
-                if (
-                    columns
-                    and con.execute(
-                        f"select count(*) from {relation} where "
-                        + " or ".join(f'regexp_matches("{c}", ?)' for c in columns),
-                        [pattern] * len(columns),
-                    ).fetchone()[0]
-                ):
-                    found.append(f"{path.relative_to(root)} {relation}")
-            if con is not scratch:
-                con.close()
-            continue
-        data = path.read_bytes()
-        if path.suffix == ".gz":
-            data = gzip.decompress(data)
-        if any(n.encode() in data for n in needles):
-            found.append(str(path.relative_to(root)))
-    scratch.close()
-    return found
-
-
 @pytest.fixture(scope="module")
 def erased(ops, tmp_path_factory):
     layout = copy_data(ops["daily"], tmp_path_factory.mktemp("erasure") / "data")
@@ -156,8 +111,8 @@ def erased(ops, tmp_path_factory):
     values = everything_of(layout, person_id)
     others_before = query(
         layout.warehouse_db,
-        "select person_id, identifier_type, identifier_hash from main_marts.person_identifiers where person_id <> ? "
-        "order by all",
+        "select person_id, identifier_type, identifier_hash from main_marts.person_identifiers "
+        "where person_id <> ? order by all",
         [person_id],
     )
     changes_before = query(
@@ -165,6 +120,9 @@ def erased(ops, tmp_path_factory):
         "select old_person_id, new_person_id, change_reason from main_marts.identity_changes "
         "where as_of_date = ? and ? not in (old_person_id, new_person_id) order by all",
         [DAY2, person_id],
+    )
+    holding_before = files_holding(
+        layout.root, values["clear"] | values["hashes"] | values["person_id"], skip=[layout.demo_truth]
     )
     [phone] = values["phone"]
     erasure.submit_request(layout, "phone", f"+86 {phone[:3]} {phone[3:7]} {phone[7:]}", "DR-TEST-1")
@@ -193,6 +151,7 @@ def erased(ops, tmp_path_factory):
         "changes_before": changes_before,
         "customer_line": customer_line,
         "customers_file": customers_file,
+        "holding_before": holding_before,
     }
 
 
@@ -202,7 +161,7 @@ def test_the_daily_job_honours_the_request_and_logs_counts_only(erased):
     assert not list(erasure.requests_dir(layout).glob("*.csv"))  # the request file held the phone
     [log] = erasure.read_log(layout)
     assert (log["request_id"], log["identifier_type"], log["persons_found"]) == ("DR-TEST-1", "phone", 1)
-    removed = __import__("json").loads(log["raw_rows_removed_by_table"])
+    removed = json.loads(log["raw_rows_removed_by_table"])
     assert {
         "crm.customers",
         "crm.bank_cards",
@@ -220,8 +179,14 @@ def test_the_person_is_in_no_file_afterwards(erased):
     needles = values["clear"] | values["hashes"] | values["person_id"]
     assert len(needles) >= 10
     # The demo generator's answer key stands for the source systems' own records, not fundcdp's stores.
-    hits = [hit for hit in files_with(layout.root, needles) if not hit.startswith("demo_truth")]
-    assert hits == []
+    # The same scan found them everywhere before: the landing files, raw/, private.duckdb, the warehouse,
+    # analytics, segment exports.
+    before = erased["holding_before"]
+    for place in ("landing/crm/", "landing/tracking/", "raw/crm/customers/", "raw/tracking/events/",
+                  "private.duckdb:main.pii_crm__customers", "warehouse.duckdb:main_marts.person_identifiers",
+                  "analytics.duckdb:main.persons"):  # fmt: skip
+        assert any(hit.startswith(place) for hit in before), place
+    assert files_holding(layout.root, needles, skip=[layout.demo_truth]) == []
 
 
 def test_nobody_elses_identity_changed(erased):
@@ -255,10 +220,8 @@ def test_retention_purged_old_events_and_quarantine_but_kept_their_identity_link
     ).fetchall()
     assert archived > 0 and newest_arrival <= CUTOFF
     purged_files = [f"events_{d.replace('-', '')}.jsonl.gz" for d in ("2026-06-19", "2026-06-20", CUTOFF)]
-    assert query(
-        layout.private_db, "select count(*) from pii_tracking__events where _source_file in (select unnest(?))",
-        [purged_files],
-    ) == [(0,)]  # fmt: skip
+    left = "select count(*) from pii_tracking__events where _source_file in (select unnest(?))"
+    assert query(layout.private_db, left, [purged_files]) == [(0,)]
     assert layout.private_db.stat().st_mode & 0o777 == 0o600
 
 
