@@ -1,4 +1,5 @@
-"""``python -m orchestration.cli run|ui``: what ``make run`` and ``make ui`` call."""
+"""``python -m orchestration.cli run|day|backfill|segments|erase|rotate-key|ui``: what ``make run`` and
+``make ui`` call, and the operator's commands."""
 
 from __future__ import annotations
 
@@ -210,6 +211,55 @@ def run_segments(action: str, name: str | None, dialect: str) -> int:
     return 0
 
 
+def run_erase(identifier_type: str, value: str, request_id: str | None, now: bool) -> int:
+    """File a deletion request (the next run honours it), or with ``now`` honour it at once."""
+    layout = _prepare_environment()
+    from orchestration.defs.resources import FundcdpSettings
+    from orchestration.lib import erasure
+    from orchestration.lib.privacy import honour_pending_requests
+    from orchestration.lib.rules import load_business_rules
+
+    request = erasure.submit_request(layout, identifier_type, value, request_id)
+    # Never print the identifier: the request id is what the log and the user refer to.
+    print(f"deletion request {request.request_id} filed in {request.path.parent}", flush=True)
+    if not now:
+        print("the next run of the daily job honours it (or run again with --now)")
+        return 0
+    for row in honour_pending_requests(layout, FundcdpSettings().hash_key_bytes(), load_business_rules()):
+        print(
+            f"honoured {row['request_id']}: {row['persons_found']} person(s); raw rows removed "
+            f"{row['raw_rows_removed_by_table']}; {row['landing_files_rewritten']} landing files rewritten; "
+            f"derived rows removed {row['derived_rows_removed_by_store']}; "
+            f"{row['export_rows_removed']} export rows removed; {row['tombstones_written']} tombstones"
+        )
+    print("the next run rebuilds the warehouse and analytics.duckdb without them")
+    return 0
+
+
+def run_rotate_key() -> int:
+    """Re-hash everything from FUNDCDP_HASH_KEY to FUNDCDP_NEW_HASH_KEY (see lib/key_rotation.py)."""
+    layout = _prepare_environment()
+    from orchestration.lib.key_rotation import RotationError, rotate
+
+    old, new = os.environ.get("FUNDCDP_HASH_KEY"), os.environ.get("FUNDCDP_NEW_HASH_KEY")
+    if not old or not new:
+        print(
+            "set FUNDCDP_HASH_KEY (the current key) and FUNDCDP_NEW_HASH_KEY (the new one)", file=sys.stderr
+        )
+        return 2
+    try:
+        counts = rotate(layout, old.encode(), new.encode())
+    except RotationError as problem:
+        print(f"key not rotated: {problem}", file=sys.stderr)
+        return 1
+    print(
+        f"rotated {counts['hashes_rotated']} hashes; {counts['person_ids_changed']} person ids changed; "
+        f"{counts['raw_files_rewritten']} raw files and {counts['tables_rewritten']} tables rewritten. "
+        "Now set FUNDCDP_HASH_KEY to the new key and unset FUNDCDP_NEW_HASH_KEY before the next run."
+    )
+    return 0
+
+
 def _built_as_of(layout: DataLayout) -> date:
     """FUNDCDP_AS_OF_DATE, else the as-of date the warehouse's tags were built for."""
     if os.environ.get("FUNDCDP_AS_OF_DATE"):
@@ -246,6 +296,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     backfill.add_argument("first", help="YYYY-MM-DD")
     backfill.add_argument("last", help="YYYY-MM-DD")
+    erase = commands.add_parser("erase", help="file a deletion request for a person (PIPL Art. 47)")
+    named = erase.add_mutually_exclusive_group(required=True)
+    named.add_argument("--customer-no")
+    named.add_argument("--phone")
+    named.add_argument("--id-number")
+    named.add_argument("--email")
+    named.add_argument("--login-id")
+    erase.add_argument("--request-id", help="your reference (default DR<timestamp>)")
+    erase.add_argument("--now", action="store_true", help="honour it now, not at the next run")
+    commands.add_parser(
+        "rotate-key", help="re-hash all personal identifiers from FUNDCDP_HASH_KEY to FUNDCDP_NEW_HASH_KEY"
+    )
     ui = commands.add_parser("ui", help="start the Dagster UI")
     ui.add_argument("--port", type=int, default=int(os.environ.get("FUNDCDP_UI_PORT", "3000")))
     args = parser.parse_args(argv)
@@ -257,6 +319,11 @@ def main(argv: list[str] | None = None) -> int:
         return run_range(args.day, args.day)
     if args.command == "backfill":
         return run_range(args.first, args.last)
+    if args.command == "erase":
+        kind = next(k for k in ("customer_no", "phone", "id_number", "email", "login_id") if getattr(args, k))
+        return run_erase(kind, getattr(args, kind), args.request_id, args.now)
+    if args.command == "rotate-key":
+        return run_rotate_key()
     return run_ui(args.port)
 
 

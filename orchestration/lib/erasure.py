@@ -39,7 +39,8 @@ import os
 import re
 import secrets
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -615,8 +616,7 @@ def purge_database(path: Path, scope: ErasureScope) -> int:
     if not path.exists():
         return 0
     mode = path.stat().st_mode & 0o777
-    working = path.with_name(f"{path.stem}_erasing.duckdb")
-    shutil.copyfile(path, working)
+    working = working_copy(path, "erasing")
     con = duckdb.connect(str(working))
     deleted = 0
     try:
@@ -649,6 +649,26 @@ def purge_database(path: Path, scope: ErasureScope) -> int:
     return deleted
 
 
+@contextmanager
+def owner_only() -> Iterator[None]:
+    """Files created inside the block are readable by their owner only (working copies of a database
+    that holds personal data must never be readable by others, not even for a moment)."""
+    previous = os.umask(0o077)
+    try:
+        yield
+    finally:
+        os.umask(previous)
+
+
+def working_copy(path: Path, suffix: str) -> Path:
+    """A copy of a DuckDB file next to it, created owner-only."""
+    copy = path.with_name(f"{path.stem}_{suffix}.duckdb")
+    with owner_only():
+        copy.unlink(missing_ok=True)
+        shutil.copyfile(path, copy)
+    return copy
+
+
 def compact_database(path: Path, mode: int | None = None, target: Path | None = None) -> None:
     """Rewrite a DuckDB file into a fresh one (COPY FROM DATABASE) and swap it in atomically over
     ``target`` (default: the file itself); the source file is removed when it is not the target."""
@@ -656,14 +676,15 @@ def compact_database(path: Path, mode: int | None = None, target: Path | None = 
     mode = mode if mode is not None else path.stat().st_mode & 0o777
     fresh = target.with_name(f"{target.stem}_compacting.duckdb")
     fresh.unlink(missing_ok=True)
-    con = duckdb.connect(str(path))
-    try:
-        source = con.execute("select current_database()").fetchone()[0]
-        con.execute(f"attach '{fresh}' as compacted")
-        con.execute(f'copy from database "{source}" to compacted')
-        con.execute("detach compacted")
-    finally:
-        con.close()
+    with owner_only():
+        con = duckdb.connect(str(path))
+        try:
+            source = con.execute("select current_database()").fetchone()[0]
+            con.execute(f"attach '{fresh}' as compacted")
+            con.execute(f'copy from database "{source}" to compacted')
+            con.execute("detach compacted")
+        finally:
+            con.close()
     os.chmod(fresh, mode)
     os.replace(fresh, target)
     if path != target:

@@ -249,3 +249,101 @@ def test_a_re_sent_delivery_cannot_bring_the_person_back(erased):
     assert (outcome.rows_loaded, outcome.rows_erased) == (0, 1)
     assert (folder / "customers_20260703.csv").read_text(encoding="utf-8-sig") == header + "\n"
     assert (folder / "_control_20260703.csv").read_text().splitlines()[1] == "customers_20260703.csv,0,"
+
+
+NEW_KEY = "fundcdp-rotated-test-key-2b9d-must-never-appear-in-any-file"
+SYSTEM_TYPES = ("customer_no", "login_id", "fund_account_id")
+
+
+def person_partition(layout: DataLayout) -> tuple[set[frozenset[str]], dict[str, str]]:
+    """Who is who, independent of the key: each person's system identifiers (their hashes do not depend
+    on FUNDCDP_HASH_KEY); and the person id of each system identifier."""
+    rows = query(
+        layout.warehouse_db,
+        "select person_id, identifier_type, identifier_hash from main_marts.person_identifiers "
+        "where identifier_type in (select unnest(?))",
+        [list(SYSTEM_TYPES)],
+    )
+    persons: dict[str, set[str]] = {}
+    for person_id, _, hashed in rows:
+        persons.setdefault(person_id, set()).add(hashed)
+    return {frozenset(v) for v in persons.values()}, {h: p for p, _, h in rows}
+
+
+@pytest.fixture(scope="module")
+def rotated(erased):
+    """After the deletion: `cli rotate-key` to NEW_KEY, then the daily job for DAY2 again with NEW_KEY."""
+    import os
+    import subprocess
+    import sys
+
+    from orchestration.paths import PROJECT_ROOT
+    from tests.conftest import environment
+
+    layout = erased["layout"]
+    partition, ids = person_partition(layout)
+    old_phone_hashes = [
+        h for (h,) in query(layout.private_db, "select distinct phone_hash from pii_crm__customers")
+    ]
+    changes = query(
+        layout.warehouse_db, "select count(*) from main_marts.identity_changes where as_of_date = ?", [DAY2]
+    )
+    cli = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "rotate-key"],
+        cwd=PROJECT_ROOT, env={**os.environ, **environment(layout), "FUNDCDP_NEW_HASH_KEY": NEW_KEY},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    with pipeline_environment(layout):
+        os.environ["FUNDCDP_HASH_KEY"] = NEW_KEY
+        from orchestration.defs.pipeline import run_days
+
+        result = run_days(temp_instance(layout.dagster_home), [DAY2])
+    return {"cli": cli, "result": result, "partition": partition, "ids": ids,
+            "old_phone_hashes": old_phone_hashes, "changes": changes}  # fmt: skip
+
+
+def test_key_rotation_rehashes_everything_and_nobody_is_merged_or_split(rotated, erased):
+    from orchestration.lib import pii
+
+    assert rotated["cli"].returncode == 0, rotated["cli"].stderr[-3000:]
+    assert rotated["result"].success
+    layout = erased["layout"]
+    partition, ids = person_partition(layout)
+    assert partition == rotated["partition"]  # the same people, identifier for identifier
+    moved = {h for h, person_id in ids.items() if rotated["ids"][h] != person_id}
+    assert 0 < len(moved) < len(ids)  # ids anchored on a personal identifier changed, the others did not
+    changes = query(
+        layout.warehouse_db, "select count(*) from main_marts.identity_changes where as_of_date = ?", [DAY2]
+    )
+    assert changes == rotated["changes"]
+    phone, phone_hash = query(layout.private_db, "select phone, phone_hash from pii_crm__customers limit 1")[
+        0
+    ]
+    assert phone_hash == pii.keyed_hash(NEW_KEY.encode(), phone)
+    assert files_holding(layout.root, rotated["old_phone_hashes"], skip=[layout.demo_truth]) == []
+    for path in (p for p in layout.root.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        assert NEW_KEY.encode() not in content and TEST_HASH_KEY.encode() not in content, path
+
+
+def test_tombstones_outlive_a_key_rotation(rotated, erased):
+    from orchestration.lib.ingest import land_table_day
+    from orchestration.lib.rules import JunkRules
+    from orchestration.lib.sources import TABLES_BY_KEY
+
+    layout = erased["layout"]
+    day = "2026-07-04"
+    folder = layout.landing_day("crm", day)
+    folder.mkdir(parents=True)
+    header = erased["customers_file"].read_text(encoding="utf-8-sig").splitlines()[0]
+    (folder / "customers_20260704.csv").write_bytes(
+        "\n".join([header, erased["customer_line"]]).encode("utf-8-sig") + b"\n"
+    )
+    (folder / "_control_20260704.csv").write_text(
+        "file_name,row_count,amount_total\ncustomers_20260704.csv,1,\n"
+    )
+    outcome = land_table_day(
+        layout, TABLES_BY_KEY[("crm", "customers")], day, NEW_KEY.encode(),
+        JunkRules.from_rules(load_business_rules()), 0.05, 10, tombstones=erasure.load_tombstones(layout),
+    )  # fmt: skip
+    assert (outcome.rows_loaded, outcome.rows_erased) == (0, 1)
