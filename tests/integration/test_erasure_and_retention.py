@@ -1,30 +1,39 @@
-"""A deletion request and retention, honoured by the daily job on a copy of the operations dataset.
+"""Deletion, retention and key rotation, on a copy of the operations dataset, in one run of the daily job.
 
 One person of the operations dataset (a customer with trades, a bank card and app logins) asks to be
 deleted, by phone number; retention is set so that the oldest tracking days and quarantine rows are past
-it. The daily job re-runs 2026-07-02. Afterwards none of the person's identifiers, clear values or hashes is
-found in any file of the data directory (DuckDB and Parquet through SQL, gzip decompressed, every other file
-by bytes), nobody else's identity changed, the purged days are gone from raw/, landing/ and private.duckdb,
-and a re-sent delivery of the person is cut at ingestion.
+it; and the hash key is rotated (`cli rotate-key`) while the request is pending. The daily job then re-runs
+2026-07-02 with the new key. Afterwards none of the person's identifiers, clear values or hashes (under
+either key) is in any file of the data directory (DuckDB and Parquet through SQL, gzip decompressed, every
+other file by bytes); everybody else is exactly who they were — the same identifiers, re-hashed, under the
+same person ids (re-derived where anchored on a personal identifier), with no merge or split; the purged
+days are gone from raw/, landing/ and private.duckdb; and a re-sent delivery of the person is cut at
+ingestion.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import duckdb
 import pytest
 
-from orchestration.lib import erasure
+from orchestration.lib import erasure, pii
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.rules import load_business_rules
-from tests.conftest import TEST_HASH_KEY, pipeline_environment, temp_instance
+from orchestration.paths import PROJECT_ROOT
+from tests.conftest import TEST_HASH_KEY, environment, pipeline_environment, temp_instance
 from tests.operations_dataset import DAY2, copy_data
 from tests.privacy_scan import files_holding
 
 pytestmark = pytest.mark.integration
 
+NEW_KEY = "fundcdp-rotated-test-key-2b9d-must-never-appear-in-any-file"
 TRACKING_EVENT_DAYS = 10  # as of 2026-07-02: arrival days up to 2026-06-22 are purged
 QUARANTINE_DAYS = 10
 CUTOFF = "2026-06-22"
@@ -104,51 +113,97 @@ def everything_of(layout: DataLayout, person_id: str) -> dict[str, set[str]]:
     }
 
 
+def rotation_maps(layout: DataLayout) -> tuple[dict[str, str], dict[str, str]]:
+    """What a rotation to NEW_KEY must do, derived independently: each keyed hash -> the new key's hash of
+    its clear value (private.duckdb), and each person id anchored on one -> the id of the re-hashed anchor
+    ('P' + the first 16 hex digits of sha256(anchor type ':' anchor hash), upper case)."""
+    private = duckdb.connect(str(layout.private_db), read_only=True)
+    hashes = {}
+    for (table,) in private.execute(
+        "select table_name from information_schema.tables where table_name like 'pii_%'"
+    ).fetchall():
+        columns = [r[0] for r in private.execute(f"describe {table}").fetchall()]
+        for column in (c for c in columns if c.endswith("_hash") and c.removesuffix("_hash") in columns):
+            clear = column.removesuffix("_hash")
+            pairs = private.execute(
+                f'select distinct "{column}", "{clear}" from {table} where "{clear}" is not null'
+            )
+            hashes |= {h: pii.keyed_hash(NEW_KEY.encode(), v) for h, v in pairs.fetchall()}
+    private.close()
+    anchors = query(
+        layout.warehouse_db,
+        "select distinct person_id, anchor_type, anchor_hash from main_intermediate.int_identity_persons",
+    )
+    persons = {
+        person_id: "P" + hashlib.sha256(f"{kind}:{hashes[anchor]}".encode()).hexdigest()[:16].upper()
+        for person_id, kind, anchor in anchors
+        if anchor in hashes
+    }
+    return hashes, persons
+
+
 @pytest.fixture(scope="module")
 def erased(ops, tmp_path_factory):
     layout = copy_data(ops["daily"], tmp_path_factory.mktemp("erasure") / "data")
     person_id = pick_person(layout)
     values = everything_of(layout, person_id)
-    others_before = query(
+    hashes, persons = rotation_maps(layout)
+    # Everybody else, as they must be after the run: re-hashed, person ids re-derived where anchored on a
+    # personal identifier, nothing else changed.
+    others = query(
         layout.warehouse_db,
         "select person_id, identifier_type, identifier_hash from main_marts.person_identifiers "
-        "where person_id <> ? order by all",
+        "where person_id <> ?",
         [person_id],
     )
-    changes_before = query(
+    expected_others = sorted((persons.get(p, p), t, hashes.get(h, h)) for p, t, h in others)
+    changes = query(
         layout.warehouse_db,
         "select old_person_id, new_person_id, change_reason from main_marts.identity_changes "
-        "where as_of_date = ? and ? not in (old_person_id, new_person_id) order by all",
+        "where as_of_date = ? and ? not in (old_person_id, new_person_id)",
         [DAY2, person_id],
     )
+    expected_changes = sorted((persons.get(o, o), persons.get(n, n), r) for o, n, r in changes)
     holding_before = files_holding(
         layout.root, values["clear"] | values["hashes"] | values["person_id"], skip=[layout.demo_truth]
     )
-    [phone] = values["phone"]
-    erasure.submit_request(layout, "phone", f"+86 {phone[:3]} {phone[3:7]} {phone[7:]}", "DR-TEST-1")
     [(customers_file, customer_line)] = [
         (path, line)
         for path in sorted(layout.landing.glob("crm/*/customers_*.csv"))
         for line in path.read_text(encoding="utf-8-sig").splitlines()
         if line.split(",")[0] in values["customer_no"]
     ][:1]
+
+    [phone] = values["phone"]
+    erasure.submit_request(layout, "phone", f"+86 {phone[:3]} {phone[3:7]} {phone[7:]}", "DR-TEST-1")
+    rotation = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "rotate-key"],
+        cwd=PROJECT_ROOT, env={**os.environ, **environment(layout), "FUNDCDP_NEW_HASH_KEY": NEW_KEY},
+        capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
     rules = load_business_rules()
     saved = rules.get("retention")
     rules["retention"] = {"tracking_event_days": TRACKING_EVENT_DAYS, "quarantine_days": QUARANTINE_DAYS}
     try:
         with pipeline_environment(layout):
+            os.environ["FUNDCDP_HASH_KEY"] = NEW_KEY
             from orchestration.defs.pipeline import run_days
 
             result = run_days(temp_instance(layout.dagster_home), [DAY2])
     finally:
         rules["retention"] = saved
+    # The person under the new key too: their re-hashed personal identifiers and re-derived person id.
+    values["hashes"] |= {hashes[h] for h in values["hashes"] if h in hashes}
+    values["person_id"] |= {persons[p] for p in values["person_id"] if p in persons}
     return {
         "layout": layout,
-        "person_id": person_id,
         "values": values,
+        "rotation": rotation,
         "result": result,
-        "others_before": others_before,
-        "changes_before": changes_before,
+        "hashes": hashes,
+        "persons": persons,
+        "expected_others": expected_others,
+        "expected_changes": expected_changes,
         "customer_line": customer_line,
         "customers_file": customers_file,
         "holding_before": holding_before,
@@ -156,19 +211,21 @@ def erased(ops, tmp_path_factory):
 
 
 def test_the_daily_job_honours_the_request_and_logs_counts_only(erased):
+    assert erased["rotation"].returncode == 0, erased["rotation"].stderr[-3000:]
     assert erased["result"].success
     layout = erased["layout"]
     assert not list(erasure.requests_dir(layout).glob("*.csv"))  # the request file held the phone
     [log] = erasure.read_log(layout)
     assert (log["request_id"], log["identifier_type"], log["persons_found"]) == ("DR-TEST-1", "phone", 1)
     removed = json.loads(log["raw_rows_removed_by_table"])
-    assert {
+    tables = {
         "crm.customers",
         "crm.bank_cards",
         "trade.fund_accounts",
         "trade.trade_orders",
         "tracking.events",
-    } <= set(removed)
+    }
+    assert tables <= set(removed)
     assert log["tombstones_written"] >= 5 and log["landing_files_rewritten"] >= 5
     assert log["derived_rows_removed"] > 0
 
@@ -178,9 +235,8 @@ def test_the_person_is_in_no_file_afterwards(erased):
     values = erased["values"]
     needles = values["clear"] | values["hashes"] | values["person_id"]
     assert len(needles) >= 10
-    # The demo generator's answer key stands for the source systems' own records, not fundcdp's stores.
     # The same scan found them everywhere before: the landing files, raw/, private.duckdb, the warehouse,
-    # analytics, segment exports.
+    # analytics. (The demo generator's answer key stands for the source systems' own records.)
     before = erased["holding_before"]
     for place in ("landing/crm/", "landing/tracking/", "raw/crm/customers/", "raw/tracking/events/",
                   "private.duckdb:main.pii_crm__customers", "warehouse.duckdb:main_marts.person_identifiers",
@@ -189,22 +245,36 @@ def test_the_person_is_in_no_file_afterwards(erased):
     assert files_holding(layout.root, needles, skip=[layout.demo_truth]) == []
 
 
-def test_nobody_elses_identity_changed(erased):
+def test_nobody_else_is_changed_merged_or_split_by_the_deletion_or_the_rotation(erased):
     layout = erased["layout"]
-    person_id = erased["person_id"]
     after = query(
         layout.warehouse_db,
         "select person_id, identifier_type, identifier_hash from main_marts.person_identifiers order by all",
     )
-    assert after == erased["others_before"]
+    assert after == erased["expected_others"]
     changes = query(
         layout.warehouse_db,
         "select old_person_id, new_person_id, change_reason from main_marts.identity_changes "
         "where as_of_date = ? order by all",
         [DAY2],
     )
-    assert changes == erased["changes_before"]
-    assert person_id not in {p for (p,) in query(layout.analytics_db, "select person_id from persons")}
+    assert changes == erased["expected_changes"]
+    persons = erased["persons"]
+    assert 0 < len(persons) < len({p for p, _, _ in after})  # some ids re-derived, most kept
+
+
+def test_the_key_rotation_left_no_old_hash_and_no_key_anywhere(erased):
+    layout = erased["layout"]
+    assert "rotated" in erased["rotation"].stdout
+    phone, phone_hash = query(layout.private_db, "select phone, phone_hash from pii_crm__customers limit 1")[
+        0
+    ]
+    assert phone_hash == pii.keyed_hash(NEW_KEY.encode(), phone)
+    old_hashes = sorted(erased["hashes"])[:40]  # a sample: each needle is searched in every file
+    assert files_holding(layout.root, old_hashes, skip=[layout.demo_truth]) == []
+    for path in (p for p in layout.root.rglob("*") if p.is_file()):
+        content = path.read_bytes()
+        assert NEW_KEY.encode() not in content and TEST_HASH_KEY.encode() not in content, path
 
 
 def test_retention_purged_old_events_and_quarantine_but_kept_their_identity_links(erased):
@@ -226,7 +296,8 @@ def test_retention_purged_old_events_and_quarantine_but_kept_their_identity_link
 
 
 def test_a_re_sent_delivery_cannot_bring_the_person_back(erased):
-    """The person's old CRM line, re-delivered: cut at ingestion, the landing file rewritten without it."""
+    """The person's old CRM line, re-delivered after the key rotation: cut at ingestion (tombstones do not
+    depend on the key), and the landing file rewritten without it."""
     from orchestration.lib.ingest import land_table_day
     from orchestration.lib.rules import JunkRules
     from orchestration.lib.sources import TABLES_BY_KEY
@@ -243,107 +314,9 @@ def test_a_re_sent_delivery_cannot_bring_the_person_back(erased):
         "file_name,row_count,amount_total\ncustomers_20260703.csv,1,\n"
     )
     outcome = land_table_day(
-        layout, TABLES_BY_KEY[("crm", "customers")], day, TEST_HASH_KEY.encode(),
+        layout, TABLES_BY_KEY[("crm", "customers")], day, NEW_KEY.encode(),
         JunkRules.from_rules(load_business_rules()), 0.05, 10, tombstones=erasure.load_tombstones(layout),
     )  # fmt: skip
     assert (outcome.rows_loaded, outcome.rows_erased) == (0, 1)
     assert (folder / "customers_20260703.csv").read_text(encoding="utf-8-sig") == header + "\n"
     assert (folder / "_control_20260703.csv").read_text().splitlines()[1] == "customers_20260703.csv,0,"
-
-
-NEW_KEY = "fundcdp-rotated-test-key-2b9d-must-never-appear-in-any-file"
-SYSTEM_TYPES = ("customer_no", "login_id", "fund_account_id")
-
-
-def person_partition(layout: DataLayout) -> tuple[set[frozenset[str]], dict[str, str]]:
-    """Who is who, independent of the key: each person's system identifiers (their hashes do not depend
-    on FUNDCDP_HASH_KEY); and the person id of each system identifier."""
-    rows = query(
-        layout.warehouse_db,
-        "select person_id, identifier_type, identifier_hash from main_marts.person_identifiers "
-        "where identifier_type in (select unnest(?))",
-        [list(SYSTEM_TYPES)],
-    )
-    persons: dict[str, set[str]] = {}
-    for person_id, _, hashed in rows:
-        persons.setdefault(person_id, set()).add(hashed)
-    return {frozenset(v) for v in persons.values()}, {h: p for p, _, h in rows}
-
-
-@pytest.fixture(scope="module")
-def rotated(erased):
-    """After the deletion: `cli rotate-key` to NEW_KEY, then the daily job for DAY2 again with NEW_KEY."""
-    import os
-    import subprocess
-    import sys
-
-    from orchestration.paths import PROJECT_ROOT
-    from tests.conftest import environment
-
-    layout = erased["layout"]
-    partition, ids = person_partition(layout)
-    old_phone_hashes = [
-        h for (h,) in query(layout.private_db, "select distinct phone_hash from pii_crm__customers")
-    ]
-    changes = query(
-        layout.warehouse_db, "select count(*) from main_marts.identity_changes where as_of_date = ?", [DAY2]
-    )
-    cli = subprocess.run(
-        [sys.executable, "-m", "orchestration.cli", "rotate-key"],
-        cwd=PROJECT_ROOT, env={**os.environ, **environment(layout), "FUNDCDP_NEW_HASH_KEY": NEW_KEY},
-        capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    with pipeline_environment(layout):
-        os.environ["FUNDCDP_HASH_KEY"] = NEW_KEY
-        from orchestration.defs.pipeline import run_days
-
-        result = run_days(temp_instance(layout.dagster_home), [DAY2])
-    return {"cli": cli, "result": result, "partition": partition, "ids": ids,
-            "old_phone_hashes": old_phone_hashes, "changes": changes}  # fmt: skip
-
-
-def test_key_rotation_rehashes_everything_and_nobody_is_merged_or_split(rotated, erased):
-    from orchestration.lib import pii
-
-    assert rotated["cli"].returncode == 0, rotated["cli"].stderr[-3000:]
-    assert rotated["result"].success
-    layout = erased["layout"]
-    partition, ids = person_partition(layout)
-    assert partition == rotated["partition"]  # the same people, identifier for identifier
-    moved = {h for h, person_id in ids.items() if rotated["ids"][h] != person_id}
-    assert 0 < len(moved) < len(ids)  # ids anchored on a personal identifier changed, the others did not
-    changes = query(
-        layout.warehouse_db, "select count(*) from main_marts.identity_changes where as_of_date = ?", [DAY2]
-    )
-    assert changes == rotated["changes"]
-    phone, phone_hash = query(layout.private_db, "select phone, phone_hash from pii_crm__customers limit 1")[
-        0
-    ]
-    assert phone_hash == pii.keyed_hash(NEW_KEY.encode(), phone)
-    assert files_holding(layout.root, rotated["old_phone_hashes"], skip=[layout.demo_truth]) == []
-    for path in (p for p in layout.root.rglob("*") if p.is_file()):
-        content = path.read_bytes()
-        assert NEW_KEY.encode() not in content and TEST_HASH_KEY.encode() not in content, path
-
-
-def test_tombstones_outlive_a_key_rotation(rotated, erased):
-    from orchestration.lib.ingest import land_table_day
-    from orchestration.lib.rules import JunkRules
-    from orchestration.lib.sources import TABLES_BY_KEY
-
-    layout = erased["layout"]
-    day = "2026-07-04"
-    folder = layout.landing_day("crm", day)
-    folder.mkdir(parents=True)
-    header = erased["customers_file"].read_text(encoding="utf-8-sig").splitlines()[0]
-    (folder / "customers_20260704.csv").write_bytes(
-        "\n".join([header, erased["customer_line"]]).encode("utf-8-sig") + b"\n"
-    )
-    (folder / "_control_20260704.csv").write_text(
-        "file_name,row_count,amount_total\ncustomers_20260704.csv,1,\n"
-    )
-    outcome = land_table_day(
-        layout, TABLES_BY_KEY[("crm", "customers")], day, NEW_KEY.encode(),
-        JunkRules.from_rules(load_business_rules()), 0.05, 10, tombstones=erasure.load_tombstones(layout),
-    )  # fmt: skip
-    assert (outcome.rows_loaded, outcome.rows_erased) == (0, 1)

@@ -186,7 +186,7 @@ def test_reloading_a_day_leaves_raw_byte_identical(layout):
     assert [f.status for f in first.files] == ["loaded"]
     assert [f.status for f in second.files] == ["unchanged"]
     assert {p: p.read_bytes() for p in layout.raw.rglob("*.parquet")} == snapshot
-    assert len(snapshot) == 3  # data, quarantine, manifest
+    assert len(snapshot) == 4  # data, quarantine, manifest, and the empty identity-link archive of ensure()
 
 
 def test_duplicate_delivery_is_skipped_and_correction_replaces_rows(layout):
@@ -261,7 +261,8 @@ def test_incomplete_or_unreconciled_day_fails_naming_file_and_difference(layout)
     )
     with pytest.raises(LoadError, match=r"amount total 2000.50, loaded 2000.00 \(difference -0.50\)"):
         land(layout, ORDERS, "2026-06-04")
-    assert not list(layout.raw.rglob("*.parquet")), "a failed day writes nothing"
+    written = [p for p in layout.raw.rglob("*.parquet") if "arrival_date=" in str(p)]
+    assert written == [], "a failed day writes nothing"
 
 
 def test_extra_delivered_columns_are_recorded_in_the_manifest(layout):
