@@ -5,13 +5,17 @@
     config(
         enabled=target.type == 'duckdb',
         materialized='table',
-        pre_hook=before_begin(
-            "attach if not exists '" ~ env_var('FUNDCDP_DATA_DIR', 'data') ~ "/private.duckdb' as private (read_only)"
-        ),
+        pre_hook=before_begin("{{ fundcdp.attach_private_store() }}"),
         post_hook=after_commit("detach database if exists private"),
     )
 }}
 {%- set channels = var('fundcdp')['segments']['consent_channels'] %}
+{#- A warehouse rebuilt from raw/ alone has no private store: the list is then built empty (not with
+    empty contact columns), with a warning, and everything else still builds. -#}
+{%- set has_private_store = fundcdp.private_store_exists() %}
+{%- if not has_private_store %}
+{%- do exceptions.warn("contact_list_masked: no " ~ fundcdp.private_store_path() ~ ", the list is built empty") %}
+{%- endif %}
 
 -- The call-centre contact list: each person's primary CRM customer with display masks of their name,
 -- mobile, ID number and e-mail, and their marketing consent per channel, as of the as-of date.
@@ -28,8 +32,19 @@ customers as (
 ),
 
 private_customers as (
+    {%- if has_private_store %}
     select _source_file, _source_line, name, phone, id_number, email
     from {{ source('private', 'pii_crm__customers') }}
+    {%- else %}
+    select
+        cast(null as varchar) as _source_file,
+        cast(null as bigint) as _source_line,
+        cast(null as varchar) as name,
+        cast(null as varchar) as phone,
+        cast(null as varchar) as id_number,
+        cast(null as varchar) as email
+    where false
+    {%- endif %}
 ),
 
 consents as (
@@ -64,6 +79,9 @@ final as (
         and private_customers._source_line = customers.source_line
     left join consents
         on consents.person_id = primary_customers.person_id
+    {%- if not has_private_store %}
+    where false
+    {%- endif %}
 )
 
 select * from final
