@@ -233,6 +233,14 @@ def _reconcile(path: Path, spec: TableSpec, parsed: ParsedFile, control: Control
         )
 
 
+def ingest_limits(rules: dict) -> dict[str, float | int]:
+    """The quarantine limits of ``vars: fundcdp: ingest:`` as keyword arguments of :func:`land_table_day`."""
+    return {
+        "max_quarantine_share": float(rules["ingest"]["max_quarantine_share"]),
+        "max_quarantine_free_lines": int(rules["ingest"]["max_quarantine_free_lines"]),
+    }
+
+
 def land_table_day(
     layout: DataLayout,
     spec: TableSpec,
@@ -284,15 +292,7 @@ def land_table_day(
         previous = this_day.get(path.name)
         unchanged = previous is not None and previous["content_sha256"] == content.content_sha256
         if unchanged and path.name not in reload_files:
-            outcome.files.append(
-                FileOutcome(
-                    path.name,
-                    "unchanged",
-                    previous["lines_read"],
-                    previous["rows_loaded"],
-                    previous["rows_quarantined"],
-                )
-            )
+            outcome.files.append(_unchanged(path.name, previous))
             continue
         if path.name not in control:
             # Not announced by the control file: acceptable only as a re-send of content already loaded.
@@ -332,15 +332,7 @@ def land_table_day(
                 _reconcile(path, spec, parsed, control[path.name])
                 protected = protect_table(parsed.rows, spec, hash_key, junk)
         if unchanged and not erased:
-            outcome.files.append(
-                FileOutcome(
-                    path.name,
-                    "unchanged",
-                    previous["lines_read"],
-                    previous["rows_loaded"],
-                    previous["rows_quarantined"],
-                )
-            )
+            outcome.files.append(_unchanged(path.name, previous))
             continue
         if parsed.rows_quarantined > max(max_quarantine_share * parsed.lines_read, max_quarantine_free_lines):
             raise LoadError(
@@ -422,6 +414,13 @@ def land_table_day(
         con.close()
     outcome.files.sort(key=lambda f: f.file_name)
     return outcome
+
+
+def _unchanged(file_name: str, previous: dict) -> FileOutcome:
+    """A file loaded before with the same content: its earlier counts."""
+    return FileOutcome(
+        file_name, "unchanged", previous["lines_read"], previous["rows_loaded"], previous["rows_quarantined"]
+    )
 
 
 def _manifest_row(

@@ -23,7 +23,7 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.lib import erasure
-from orchestration.lib.ingest import SHANGHAI, land_table_day
+from orchestration.lib.ingest import SHANGHAI, ingest_limits, land_table_day
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import LoadError
 from orchestration.lib.rules import JunkRules
@@ -123,8 +123,7 @@ def honour(
                         day,
                         key,
                         junk,
-                        max_quarantine_share=float(rules["ingest"]["max_quarantine_share"]),
-                        max_quarantine_free_lines=int(rules["ingest"]["max_quarantine_free_lines"]),
+                        **ingest_limits(rules),
                         tombstones=tombstones,
                         reload_files=present,
                         now=now,

@@ -9,7 +9,13 @@ from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days
 from orchestration.defs.privacy.assets import DELETION_REQUESTS
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.erasure import load_tombstones
-from orchestration.lib.ingest import WRITTEN_STATUSES, DayOutcome, land_table_day, previous_manifest
+from orchestration.lib.ingest import (
+    WRITTEN_STATUSES,
+    DayOutcome,
+    ingest_limits,
+    land_table_day,
+    previous_manifest,
+)
 from orchestration.lib.loader import LoadError
 from orchestration.lib.privacy import purged_tracking_days
 from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
@@ -70,8 +76,7 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
                     day,
                     key,
                     junk,
-                    max_quarantine_share=float(rules["ingest"]["max_quarantine_share"]),
-                    max_quarantine_free_lines=int(rules["ingest"]["max_quarantine_free_lines"]),
+                    **ingest_limits(rules),
                     history=history,
                     tombstones=tombstones,
                 )
