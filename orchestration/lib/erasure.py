@@ -39,6 +39,7 @@ import os
 import re
 import secrets
 import shutil
+from collections import Counter
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -693,10 +694,12 @@ def compact_database(path: Path, mode: int | None = None, target: Path | None = 
 
 
 def purge_exports(outbox: Path, scope: ErasureScope) -> int:
-    """Rewrite every CSV / Parquet export under ``outbox/`` without the person's rows."""
+    """Rewrite every CSV / Parquet export under ``outbox/`` without the person's rows, and the export's
+    ``manifest.json`` (member count, file checksums) to match."""
     removed = 0
     if not outbox.is_dir():
         return 0
+    amended: Counter[Path] = Counter()
     con = duckdb.connect()
     try:
         _register_ids(con, scope)
@@ -719,9 +722,33 @@ def purge_exports(outbox: Path, scope: ErasureScope) -> int:
             con.execute(f"copy (select * from {reader} where not ({predicate})) to '{temporary}' {options}")
             os.replace(temporary, path)
             removed += count
+            amended[path.parent] += count
+        for folder, count in amended.items():
+            _amend_manifest(folder, con, count)
     finally:
         con.close()
     return removed
+
+
+def _amend_manifest(folder: Path, con: duckdb.DuckDBPyConnection, removed: int) -> None:
+    """Bring an export's manifest.json in step with its rewritten files: member count, checksums, and how
+    many rows deletion requests removed from it."""
+    path = folder / "manifest.json"
+    if not path.exists():
+        return
+    manifest = json.loads(path.read_text(encoding="utf-8"))
+    members = folder / "members.parquet"
+    if "size" in manifest and members.exists():
+        manifest["size"] = con.execute(f"select count(*) from read_parquet('{members}')").fetchone()[0]
+    for name in manifest.get("files", {}):
+        if (folder / name).exists():
+            manifest["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
+    manifest["rows_removed_by_deletion_requests"] = (
+        manifest.get("rows_removed_by_deletion_requests", 0) + removed
+    )
+    temporary = path.with_name(f".{path.name}.tmp")
+    temporary.write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    os.replace(temporary, path)
 
 
 def purge_quarantined_lines(layout: DataLayout, clear_values: Iterable[str]) -> int:

@@ -320,3 +320,19 @@ def test_a_re_sent_delivery_cannot_bring_the_person_back(erased):
     assert (outcome.rows_loaded, outcome.rows_erased) == (0, 1)
     assert (folder / "customers_20260703.csv").read_text(encoding="utf-8-sig") == header + "\n"
     assert (folder / "_control_20260703.csv").read_text().splitlines()[1] == "customers_20260703.csv,0,"
+
+
+def test_every_export_manifest_still_matches_its_files(erased):
+    """Exports rewritten without the person keep a true manifest: member count and checksums."""
+    amended = 0
+    for manifest_path in sorted(erased["layout"].outbox.rglob("manifest.json")):
+        manifest = json.loads(manifest_path.read_text(encoding="utf-8"))
+        folder = manifest_path.parent
+        [(rows,)] = duckdb.sql(
+            f"select count(*) from read_parquet('{folder / 'members.parquet'}')"
+        ).fetchall()
+        assert manifest["size"] == rows, folder
+        for name, checksum in manifest["files"].items():
+            assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == checksum, folder / name
+        amended += manifest.get("rows_removed_by_deletion_requests", 0)
+    assert amended > 0
