@@ -320,7 +320,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "backfill":
         return run_range(args.first, args.last)
     if args.command == "erase":
-        kind = next(k for k in ("customer_no", "phone", "id_number", "email", "login_id") if getattr(args, k))
+        kind = next(
+            k
+            for k in ("customer_no", "phone", "id_number", "email", "login_id")
+            if getattr(args, k) is not None
+        )
+        if not getattr(args, kind).strip():
+            parser.error(f"--{kind.replace('_', '-')} needs a value")
         return run_erase(kind, getattr(args, kind), args.request_id, args.now)
     if args.command == "rotate-key":
         return run_rotate_key()
