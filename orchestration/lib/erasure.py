@@ -483,6 +483,7 @@ def _register_ids(con: duckdb.DuckDBPyConnection, scope: ErasureScope) -> None:
 def _drop_shared_identifiers(layout: DataLayout, con: duckdb.DuckDBPyConnection, scope: ErasureScope) -> None:
     """A personal identifier (phone, ID, e-mail, card) also on rows of customers or logins that are not the
     person's belongs to someone else too: it is neither erased nor tombstoned."""
+    _register_ids(con, scope)
     shared: set[tuple[str, str]] = set()
     owners = (
         (("crm", "customers"), "customer_no", ("phone_hash", "id_number_hash", "email_hash")),
@@ -495,7 +496,6 @@ def _drop_shared_identifiers(layout: DataLayout, con: duckdb.DuckDBPyConnection,
             continue
         for column in columns:
             kind = column.removesuffix("_hash")
-            kind = "phone" if kind == "phone" else kind
             for (hashed,) in con.execute(
                 f"""
                 select distinct "{column}" from {relation}

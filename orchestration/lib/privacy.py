@@ -102,9 +102,12 @@ def honour(
     now = _now(now)
     scope = erasure.resolve(layout, key, request)
     identifiers = erasure.clear_identifiers(layout, scope)
-    identifiers.add(
-        (request.identifier_type, erasure.normalise(request.identifier_type, request.identifier_value))
-    )
+    # The named identifier is tombstoned even when no row holds it yet, unless it is someone else's too.
+    named = erasure.normalise(request.identifier_type, request.identifier_value)
+    if erasure.request_hash(key, request.identifier_type, request.identifier_value) in scope.hashes.get(
+        request.identifier_type, ()
+    ):
+        identifiers.add((request.identifier_type, named))
     written = erasure.add_tombstones(layout, request.request_id, identifiers, now)
     tombstones = erasure.load_tombstones(layout)
     junk = JunkRules.from_rules(rules)

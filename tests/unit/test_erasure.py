@@ -211,3 +211,28 @@ def test_derived_rows_are_matched_by_person_id_system_id_and_hash():
     predicate = erasure._derived_predicate(columns, scope)
     kept = con.execute(f"select old_person_id from t where not ({predicate})").fetchall()
     assert kept == [("P4",)]
+
+
+def test_a_phone_other_customers_also_carry_is_neither_erased_nor_tombstoned(layout):
+    """A family phone on C1's and C2's records: erasing C1 keeps the phone (it is C2's too)."""
+    lines = [
+        customer_line("C1", "13811112222"),
+        customer_line("C2", "13811112222"),
+        customer_line("C3", "13899990000"),
+    ]
+    write_day(
+        layout, "crm", "2026-06-01", {"customers_20260601.csv": "\n".join([CUSTOMER_HEADER, *lines]) + "\n"}
+    )
+    land_table_day(layout, CUSTOMERS, "2026-06-01", KEY, JUNK, 0.5)
+    scope = ErasureScope()
+    scope.add("customer_no", identity_hash("customer_no", "C1"))
+    scope.add("phone", pii.keyed_hash(KEY, "13811112222"))  # as the identity graph may assign it to C1
+    scope.add("customer_no", identity_hash("customer_no", "C3"))
+    scope.add("phone", pii.keyed_hash(KEY, "13899990000"))
+    con = duckdb.connect()
+    erasure._drop_shared_identifiers(layout, con, scope)
+    assert scope.hashes["phone"] == {pii.keyed_hash(KEY, "13899990000")}
+    # What gets tombstoned: the customer numbers, and only the phone that is theirs alone.
+    assert erasure.clear_identifiers(layout, scope) == {
+        ("customer_no", "C1"), ("customer_no", "C3"), ("phone", "13899990000"),
+    }  # fmt: skip
