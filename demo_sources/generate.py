@@ -120,7 +120,7 @@ def generate(
     customers: int = 2000,
     seed: int = 42,
     end_date: date = DEFAULT_END_DATE,
-    days: int = 90,
+    days: int = 180,
     dirt: DirtConfig | None = None,
     force: bool = False,
 ) -> dict[str, object]:
@@ -245,7 +245,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--end-date", type=date.fromisoformat, default=DEFAULT_END_DATE)
-    parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--dirt", choices=["default", "none"], default="default")
     parser.add_argument("--force", action="store_true", help="wipe landing/ and demo_truth/ first")
     return parser.parse_args(argv)

@@ -7,6 +7,7 @@ import dagster as dg
 
 from orchestration.defs.automation import daily_job, daily_schedule, landing_delivery_sensor
 from orchestration.defs.ingest.assets import raw_assets
+from orchestration.defs.models.assets import model_assets, model_checks
 from orchestration.defs.privacy.assets import privacy
 from orchestration.defs.publish.assets import analytics
 from orchestration.defs.quality.alerting import alert_on_run_failure
@@ -37,8 +38,16 @@ ingest_meta_specs = [
 def defs() -> dg.Definitions:
     """Loaded when the code location loads (not at import): the schedule's time is a deployment setting."""
     return dg.Definitions(
-        assets=[privacy, *raw_assets, *ingest_meta_specs, fundcdp_dbt_models, analytics, segments],
-        asset_checks=[*quality_checks, segment_members_have_consent],
+        assets=[
+            privacy,
+            *raw_assets,
+            *ingest_meta_specs,
+            fundcdp_dbt_models,
+            *model_assets,
+            analytics,
+            segments,
+        ],  # fmt: skip
+        asset_checks=[*quality_checks, *model_checks, segment_members_have_consent],
         jobs=[daily_job],
         schedules=[daily_schedule(os.environ.get("FUNDCDP_DAILY_RUN_AT", "07:30"))],
         sensors=[alert_on_run_failure, landing_delivery_sensor],

@@ -66,6 +66,29 @@ class BuiltWarehouse:
     build_result: object
     earlier_build_result: object
     earlier_stages: dict[str, str]
+    # after the earlier build: the churn feature snapshots and each person's login / fund account hashes
+    earlier_features: list[tuple]
+    earlier_identities: dict[str, frozenset[str]]
+
+
+# The churn model's features per person and snapshot (not the label: that one is the future by design).
+FEATURES_SQL = (
+    "select person_id, snapshot_date, days_since_last_activity, active_days_7d, active_days_30d, "
+    "active_days_prior_30d, events_7d, events_30d, purchases_30d, purchases_60d, has_full_history "
+    "from main_intermediate.int_churn_feature_snapshots order by snapshot_date, person_id"
+)
+
+
+def person_identities(con: duckdb.DuckDBPyConnection) -> dict[str, frozenset[str]]:
+    """Each person's login and fund account identifier hashes (what their features are read through)."""
+    rows = con.execute(
+        "select person_id, identifier_hash from main_intermediate.int_identity_persons "
+        "where identifier_type in ('login_id', 'fund_account_id')"
+    ).fetchall()
+    identities: dict[str, set[str]] = {}
+    for person, identifier in rows:
+        identities.setdefault(person, set()).add(identifier)
+    return {person: frozenset(values) for person, values in identities.items()}
 
 
 def generate_demo(data_dir: Path, *extra: str) -> None:
@@ -147,9 +170,13 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
         earlier_stages = dict(
             con.execute("select person_id, lifecycle_stage from main_marts.tags_activity").fetchall()
         )
+        earlier_features = con.execute(FEATURES_SQL).fetchall()
+        earlier_identities = person_identities(con)
         con.close()
         build = build_warehouse(instance, DEMO_END_DATE)
-        yield BuiltWarehouse(layout, load, build, earlier, earlier_stages)
+        yield BuiltWarehouse(
+            layout, load, build, earlier, earlier_stages, earlier_features, earlier_identities
+        )
 
 
 @pytest.fixture(scope="session")

@@ -40,3 +40,16 @@ date_diff('day', {{ start_date }}, {{ end_date }})
 datediff({{ end_date }}, {{ start_date }})
 {%- endmacro %}
 
+
+{#- A date `days` days after a date expression (a date on every engine). -#}
+{% macro days_after(date_expression, days) -%}
+{{ return(adapter.dispatch('days_after', 'fundcdp')(date_expression, days)) }}
+{%- endmacro %}
+
+{% macro duckdb__days_after(date_expression, days) -%}
+cast({{ date_expression }} + {{ days }} as date)
+{%- endmacro %}
+
+{% macro default__days_after(date_expression, days) -%}
+date_add({{ date_expression }}, {{ days }})
+{%- endmacro %}

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 import dagster as dg
 
 from orchestration.defs.ingest.assets import raw_assets
+from orchestration.defs.models.assets import model_assets
 from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, days
 from orchestration.defs.privacy.assets import privacy
 from orchestration.defs.publish.assets import analytics
@@ -35,7 +36,9 @@ DAILY_JOB = "fundcdp_daily"
 
 daily_job = dg.define_asset_job(
     DAILY_JOB,
-    selection=dg.AssetSelection.assets(privacy, *raw_assets, fundcdp_dbt_models, analytics, segments),
+    selection=dg.AssetSelection.assets(
+        privacy, *raw_assets, fundcdp_dbt_models, *model_assets, analytics, segments
+    ),
     partitions_def=days,
     description="One day end to end: load, stage, identity, tags as of the day, quality gates, publish, "
     "segments. A range of days runs as one run, days in date order.",

@@ -11,6 +11,7 @@ import socket
 import dagster as dg
 
 from orchestration.defs.ingest.assets import raw_assets
+from orchestration.defs.models.assets import model_assets, model_checks
 from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
 from orchestration.defs.privacy.assets import privacy
 from orchestration.defs.publish.assets import analytics
@@ -83,7 +84,15 @@ def build_warehouse(instance: dg.DagsterInstance, as_of: str) -> dg.ExecuteInPro
     analytics.duckdb and the segments if they passed (raw/ must already hold the deliveries)."""
     reap_dead_runs(instance)
     return dg.materialize(
-        [fundcdp_dbt_models, *quality_checks, analytics, segments, segment_members_have_consent],
+        [
+            fundcdp_dbt_models,
+            *quality_checks,
+            *model_assets,
+            *model_checks,
+            analytics,
+            segments,
+            segment_members_have_consent,
+        ],  # fmt: skip
         instance=instance,
         resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
         partition_key=as_of,

@@ -41,6 +41,11 @@ PUBLISHED_TABLES = (
     "retention_weekly",
     "lifecycle_daily",
     "lifecycle_transitions_monthly",
+    # written by the model assets (orchestration/lib/models/store.py)
+    "tags_model",
+    "model_runs",
+    "model_evaluations",
+    "behaviour_clusters",
 )
 
 

@@ -7,22 +7,39 @@ from orchestration.defs.quality.checks import SUITES
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.models.churn import MODEL_NAME as CHURN_MODEL
+from orchestration.lib.models.store import PUBLISHED as MODEL_TABLES
+from orchestration.lib.models.store import latest_run
 from orchestration.lib.publish import PUBLISHED_TABLES, PublishError, preview_markdown, publish_analytics
 from orchestration.lib.quality.results import latest_suite_results
 
 GUARDING_SUITES = tuple(suite.name for suite in SUITES)
 
 
-def gate_problems(results: dict[str, bool]) -> list[str]:
-    """Why publishing must not happen: guarding suites not validated for the date, or failed."""
+def gate_problems(results: dict[str, bool], model_run: dict | None = None) -> list[str]:
+    """Why publishing must not happen: guarding suites not validated for the date, or failed; the churn
+    model (its latest run for the date, ``model_run``) not run, or below its AUC floor."""
     missing = [f"gx_{name}: not validated for this date" for name in GUARDING_SUITES if name not in results]
     failed = [f"gx_{name}: failed" for name in GUARDING_SUITES if results.get(name) is False]
+    if model_run is None:
+        failed.append("churn_model_auc_floor: the churn model has not run for this date")
+    elif model_run["status"] == "trained" and not model_run["passed_floor"]:
+        failed.append(f"churn_model_auc_floor: failed (AUC {model_run['auc']:.4f} < {model_run['min_auc']})")
     return missing + failed
+
+
+def publish_problems(layout, as_of: str) -> list[str]:
+    """:func:`gate_problems` for the as-of date, from quality.duckdb and the warehouse's model runs."""
+    from datetime import date
+
+    run = latest_run(layout.warehouse_db, CHURN_MODEL, date.fromisoformat(as_of))
+    return gate_problems(latest_suite_results(layout.quality_db, as_of), run)
 
 
 @dg.asset(
     key=["analytics"],
-    deps=[dg.AssetKey(["marts", table]) for table in PUBLISHED_TABLES],
+    # the dbt marts, and tags_model (after the model assets, which write the other model tables)
+    deps=[dg.AssetKey(["marts", table]) for table in PUBLISHED_TABLES if table not in MODEL_TABLES[1:]],
     group_name="publish",
     kinds={"duckdb"},
     pool=DUCKDB_WRITER_POOL,
@@ -34,7 +51,7 @@ def gate_problems(results: dict[str, bool]) -> list[str]:
 def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
     layout = settings.layout()
     as_of = resolve_as_of_date(settings, run_as_of_date(context.run.tags)).isoformat()
-    problems = gate_problems(latest_suite_results(layout.quality_db, as_of))
+    problems = publish_problems(layout, as_of)
     if problems:
         alert = Alert(
             kind="check_failed",

@@ -3,12 +3,11 @@
 import dagster as dg
 
 from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
-from orchestration.defs.publish.assets import gate_problems
+from orchestration.defs.publish.assets import publish_problems
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.publish import publish_analytics
-from orchestration.lib.quality.results import latest_suite_results
 from orchestration.lib.report import write_report
 from orchestration.lib.segments.definition import Catalog, SegmentError, load_segments
 from orchestration.lib.segments.publish import evaluate, members_without_consent, publish_segment
@@ -16,7 +15,7 @@ from orchestration.lib.segments.publish import evaluate, members_without_consent
 
 @dg.asset(
     key=["segments"],
-    deps=[dg.AssetKey("analytics")],
+    deps=[dg.AssetKey("analytics"), dg.AssetKey(["marts", "tags_model"])],
     group_name="publish",
     kinds={"duckdb", "csv", "parquet"},
     pool=DUCKDB_WRITER_POOL,
@@ -34,7 +33,7 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
         definitions = load_segments(catalog=catalog)
     except SegmentError as problem:
         raise dg.Failure(description=f"invalid segment definition: {problem}") from problem
-    problems = gate_problems(latest_suite_results(layout.quality_db, as_of.isoformat()))
+    problems = publish_problems(layout, as_of.isoformat())
     checks_passed = not problems
     summary: dict[str, dict] = {}
     for definition in definitions:

@@ -16,6 +16,16 @@ from orchestration.lib.rules import load_business_rules
 from orchestration.lib.segments.definition import RELATIVE_DATE, Catalog, Segment
 
 RISK_LEVELS = {"R1": 1, "R2": 2, "R3": 3, "R4": 4, "R5": 5}
+# Tags outside person_profile: the model tags, joined as `model_tags` when a rule names one.
+MODEL_TAG_TABLE = "tags_model"
+
+
+def referenced_tags(node: dict) -> set[str]:
+    """Every tag code a rule tree names."""
+    if "tag" in node:
+        return {node["tag"]}
+    children = node.get("all") or node.get("any") or ([node["not"]] if "not" in node else [])
+    return set().union(set(), *(referenced_tags(child) for child in children))
 
 
 @dataclass(frozen=True)
@@ -89,7 +99,7 @@ class RuleCompiler:
 
     def tag_condition(self, node: dict) -> str:
         tag = self.catalog.tags[node["tag"]]
-        column = f"profile.{tag.code}"
+        column = f"{'model_tags' if tag.table == MODEL_TAG_TABLE else 'profile'}.{tag.code}"
         operator = node["op"]
         if operator in ("is null", "is not null"):
             return f"({column} {operator})"
@@ -198,6 +208,10 @@ def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of:
         if segment.purpose == "marketing"
         else ""
     )
+    model_join = ""
+    if any(catalog.tags[code].table == MODEL_TAG_TABLE for code in referenced_tags(segment.rule)):
+        model_tags = dialect.relation("marts", MODEL_TAG_TABLE)
+        model_join = f"left join {model_tags} as model_tags on model_tags.person_id = profile.person_id\n"
     return (
         f"-- segment {segment.name} as of {as_of.isoformat()} ({dialect.name})\n"
         "select\n"
@@ -211,5 +225,6 @@ def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of:
         f"from {profile} as profile\n"
         f"left join {customers} as customers on customers.person_id = profile.person_id\n"
         + (f"{consent_join}\n" if consent_join else "")
+        + model_join
         + f"where coalesce({rule_sql}, false)\n"
     )

@@ -1,4 +1,6 @@
--- Coverage per tag: the share of persons with a value, as of the as-of date. One row per catalogued tag.
+-- Coverage per tag: the share of persons with a value, as of the as-of date. One row per catalogued tag of
+-- the five tag tables (the model tags of tags_model, written after dbt, report theirs in model_runs and in
+-- the metadata of the asset marts/tags_model).
 -- depends_on: {{ ref('tags_basic') }}, {{ ref('tags_account') }}, {{ ref('tags_business') }}
 -- depends_on: {{ ref('tags_activity') }}, {{ ref('tags_value') }}
 
@@ -6,6 +8,7 @@ with
 
 catalog as (
     select tag_code, tag_table, dimension from {{ ref('tag_catalog') }}
+    where tag_table in ('{{ fundcdp.tag_tables() | join("', '") }}')
 ),
 
 counts as (

@@ -1,0 +1,217 @@
+"""Predictive and cluster tags as Dagster assets (group ``models``), after the dbt tags: the churn model
+(with its blocking AUC check), the behaviour clusters, and the sixth tag table ``tags_model`` that the
+publish step and the segments read. Every step writes warehouse.duckdb, so all are in the writer pool."""
+
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+
+from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
+from orchestration.defs.resources import FundcdpSettings
+from orchestration.defs.transform.dbt import resolve_as_of_date
+from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.models import store
+from orchestration.lib.models.churn import MODEL_NAME as CHURN_MODEL
+from orchestration.lib.models.churn import ChurnSettings, train_and_score
+from orchestration.lib.models.clusters import ClusterSettings, fit_clusters
+from orchestration.lib.rules import load_business_rules
+
+CHURN_KEY = dg.AssetKey(["models", "churn_propensity"])
+CLUSTERS_KEY = dg.AssetKey(["models", "behaviour_clusters"])
+TAGS_KEY = dg.AssetKey(["marts", "tags_model"])
+FEATURES = "main_intermediate.int_churn_feature_snapshots"
+BEHAVIOUR = "main_intermediate.int_behaviour_features"
+
+
+def _as_of(context, settings: FundcdpSettings) -> date:
+    return resolve_as_of_date(settings, run_as_of_date(context.run.tags))
+
+
+def _require_built_as_of(frame: pd.DataFrame, column: str, as_of: date, relation: str) -> None:
+    """The dbt features must be those of the run's as-of date (a model asset materialised on its own
+    after a build for another date must not score that date's rows as this one's)."""
+    built = pd.to_datetime(frame[column]).dt.date.max() if len(frame) else None
+    if built is not None and built != as_of:
+        raise dg.Failure(
+            description=f"{relation} is as of {built}, not {as_of}: build the dbt models as of {as_of} first"
+        )
+
+
+def _markdown_table(rows: list[dict]) -> str:
+    if not rows:
+        return "(none)"
+    header = "| " + " | ".join(rows[0]) + " |\n|" + "---|" * len(rows[0]) + "\n"
+    body = "".join(
+        "| " + " | ".join(f"{v:.4f}" if isinstance(v, float) else str(v) for v in row.values()) + " |\n"
+        for row in rows
+    )
+    return header + body
+
+
+@dg.asset(
+    key=CHURN_KEY,
+    deps=[dg.AssetKey(["intermediate", "int_churn_feature_snapshots"])],
+    group_name="models",
+    kinds={"python", "scikitlearn", "duckdb"},
+    pool=DUCKDB_WRITER_POOL,
+    partitions_def=days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="Churn propensity: a logistic regression trained on the point-in-time feature snapshots "
+    "(int_churn_feature_snapshots), evaluated on a later time split against the baseline 'days since last "
+    "activity' (AUC, precision at the top decile, calibration: model_evaluations), refit on every labelled "
+    "snapshot and used to score the persons active on the as-of date. Blocked from publishing below "
+    "vars fundcdp.models.churn.min_auc.",
+)
+def churn_propensity(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
+    layout = settings.layout()
+    as_of = _as_of(context, settings)
+    rules = load_business_rules()
+    churn = ChurnSettings.from_rules(rules)
+    frame = store.read_frame(layout.warehouse_db, FEATURES)
+    scoring = frame[frame.is_scoring_snapshot.astype(bool)]
+    _require_built_as_of(scoring, "snapshot_date", as_of, FEATURES)
+    result = train_and_score(frame, as_of, churn)
+    parameters = {**churn.__dict__, "dormant_after_days": rules["tags"]["dormant_after_days"]}
+    store.write_churn(layout.warehouse_db, result, churn.min_auc, parameters)
+    metadata: dict[str, object] = {
+        "as_of_date": as_of.isoformat(),
+        "status": result.status,
+        "model_version": result.model_version or "none",
+        "feature_rows": len(frame),
+        "training_rows": result.training_rows,
+        "scored_persons": len(result.scores),
+    }
+    if result.status != "trained":
+        context.log.warning(f"churn model not trained as of {as_of}: {result.reason}")
+        metadata["reason"] = result.reason
+        return dg.MaterializeResult(metadata=metadata)
+    metadata.update(
+        {
+            "training_window": " .. ".join(result.training_window),
+            "evaluated_model_training_window": " .. ".join(result.evaluated_training_window),
+            "evaluation_window": " .. ".join(result.evaluation_window),
+            **{name: dg.MetadataValue.float(round(value, 4)) for name, value in result.metrics.items()},
+            "risk_bands": dg.MetadataValue.json(result.scores.churn_risk_band.value_counts().to_dict()),
+            "calibration": dg.MetadataValue.md(_markdown_table(result.calibration)),
+            "coefficients": dg.MetadataValue.json({k: round(v, 4) for k, v in result.coefficients.items()}),
+        }
+    )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset_check(
+    asset=CHURN_KEY,
+    name="churn_model_auc_floor",
+    blocking=True,
+    pool=DUCKDB_WRITER_POOL,
+    description="The churn model's AUC on the later time split is at least "
+    "vars fundcdp.models.churn.min_auc. Blocking: below it, tags_model and everything published after "
+    "it wait, and the engineers are alerted. "
+    "With too little labelled history there is no model (churn tags stay empty) and the check passes.",
+)
+def churn_model_auc_floor(
+    context: dg.AssetCheckExecutionContext, settings: FundcdpSettings
+) -> dg.AssetCheckResult:
+    layout = settings.layout()
+    as_of = resolve_as_of_date(settings, run_as_of_date(context.run.tags))
+    run = store.latest_run(layout.warehouse_db, CHURN_MODEL, as_of)
+    if run is None:
+        problem = f"the churn model has not run as of {as_of}"
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.ERROR,
+                                   metadata={"problem": problem})  # fmt: skip
+    metadata = {"status": run["status"], "model_version": run["model_version"] or "none",
+                "min_auc": run["min_auc"]}  # fmt: skip
+    if run["status"] != "trained":
+        metadata["reason"] = run["reason"]
+        return dg.AssetCheckResult(passed=True, severity=dg.AssetCheckSeverity.ERROR, metadata=metadata)
+    metadata.update({"auc": round(run["auc"], 4), "baseline_auc": round(run["baseline_auc"], 4)})
+    if not run["passed_floor"]:
+        alert = Alert(
+            kind="check_failed",
+            summary=f"churn model {run['model_version']} below its AUC floor: {run['auc']:.4f} < "
+            f"{run['min_auc']:.2f} on {run['evaluation_from']} .. {run['evaluation_to']}; tags_model, "
+            "analytics and segments not published",
+            asset="models/churn_propensity",
+            partition=as_of.isoformat(),
+            run_id=context.run.run_id,
+            details={"auc": run["auc"], "baseline_auc": run["baseline_auc"], "min_auc": run["min_auc"],
+                     "training_rows": run["training_rows"]},
+        )  # fmt: skip
+        send_alert(alert, layout.alerts_log)
+        context.log.error(alert.text())
+    return dg.AssetCheckResult(
+        passed=bool(run["passed_floor"]), severity=dg.AssetCheckSeverity.ERROR, metadata=metadata
+    )
+
+
+@dg.asset(
+    key=CLUSTERS_KEY,
+    deps=[dg.AssetKey(["intermediate", "int_behaviour_features"])],
+    group_name="models",
+    kinds={"python", "scikitlearn", "duckdb"},
+    pool=DUCKDB_WRITER_POOL,
+    partitions_def=days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="Behaviour clusters: k-means on the standardised behaviour features (product-type mix, SIP "
+    "use, purchases, activity, app-section and channel mix), k by silhouette, each cluster named by its "
+    "dominant traits; a cluster close to one of the previous run keeps its id and name (behaviour_clusters).",
+)
+def behaviour_clusters(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
+    layout = settings.layout()
+    as_of = _as_of(context, settings)
+    cluster_settings = ClusterSettings.from_rules(load_business_rules())
+    frame = store.read_frame(layout.warehouse_db, BEHAVIOUR)
+    _require_built_as_of(frame, "as_of_date", as_of, BEHAVIOUR)
+    previous = store.previous_clusters(layout.warehouse_db, as_of)
+    result = fit_clusters(frame, cluster_settings, previous)
+    store.write_clusters(layout.warehouse_db, result, as_of, cluster_settings.__dict__)
+    metadata: dict[str, object] = {
+        "as_of_date": as_of.isoformat(),
+        "status": result.status,
+        "model_version": result.model_version or "none",
+        "persons": len(frame),
+    }
+    if result.status != "trained":
+        context.log.warning(f"behaviour clusters not trained as of {as_of}: {result.reason}")
+        metadata["reason"] = result.reason
+        return dg.MaterializeResult(metadata=metadata)
+    clusters = result.clusters[["cluster_id", "cluster_name", "persons", "name_kept"]].to_dict("records")
+    metadata.update(
+        {
+            "k": result.k,
+            "silhouette_by_k": dg.MetadataValue.json({str(k): v for k, v in result.silhouettes.items()}),
+            "clusters": dg.MetadataValue.md(_markdown_table(clusters)),
+            "names_kept": int(result.clusters.name_kept.sum()),
+        }
+    )
+    return dg.MaterializeResult(metadata=metadata)
+
+
+@dg.asset(
+    key=TAGS_KEY,
+    deps=[CHURN_KEY, CLUSTERS_KEY, dg.AssetKey(["marts", "persons"])],
+    group_name="models",
+    kinds={"duckdb"},
+    pool=DUCKDB_WRITER_POOL,
+    partitions_def=days,
+    backfill_policy=dg.BackfillPolicy.single_run(),
+    description="The sixth tag table (dimension model_tags): churn_propensity, churn_risk_band and "
+    "behaviour_cluster per person of persons as of the as-of date (empty where there is no model or the "
+    "person is not scored), catalogued in tag_catalog like every tag.",
+)
+def tags_model(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
+    layout = settings.layout()
+    as_of = _as_of(context, settings)
+    counts = store.write_tag_table(layout.warehouse_db, as_of)
+    return dg.MaterializeResult(
+        metadata={
+            "as_of_date": as_of.isoformat(),
+            "persons": counts["persons"],
+            "coverage": dg.MetadataValue.json({k: v for k, v in counts.items() if k != "persons"}),
+        }
+    )
+
+
+model_assets = [churn_propensity, behaviour_clusters, tags_model]
+model_checks = [churn_model_auc_floor]

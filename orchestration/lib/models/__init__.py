@@ -1,0 +1,1 @@
+"""Predictive and cluster tags: churn propensity and behaviour clusters (README "Predictive tags")."""
