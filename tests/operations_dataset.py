@@ -130,11 +130,15 @@ def assert_same_state(actual: dict, expected: dict) -> None:
 
 
 def rows_written(result, table: str) -> dict[str, int]:
-    """The per-day row counts the run's materialization of an incremental model recorded."""
-    for event in result.get_asset_materialization_events():
-        if event.asset_key.path[-1] == table:
-            return event.materialization.metadata["fundcdp/days_written"].value
-    raise AssertionError(f"{table} not materialised")
+    """The per-day row counts the run recorded for an incremental model (an observation beside its
+    materialization)."""
+    materialized = {event.asset_key.path[-1] for event in result.get_asset_materialization_events()}
+    assert table in materialized, f"{table} not materialised"
+    for event in result.get_asset_observation_events():
+        observation = event.asset_observation_data.asset_observation
+        if observation.asset_key.path[-1] == table and "fundcdp/days_written" in observation.metadata:
+            return observation.metadata["fundcdp/days_written"].value
+    raise AssertionError(f"no rows written recorded for {table}")
 
 
 def run_cli(layout: DataLayout, *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess:

@@ -226,7 +226,8 @@ def needles_in(content: bytes, needles: Iterable[str]) -> list[str]:
 
 def _numbers(content: bytes) -> Iterator[bytes]:
     """Every run of 11 or more digits (with an ID number's check character X) standing alone: neither
-    preceded nor followed by a letter or digit (what PHONE and ID_NUMBER mean by a bounded value)."""
+    preceded nor followed by a letter or digit (what PHONE and ID_NUMBER mean by a bounded value), and
+    not a decimal fraction."""
     folded = content.translate(_DIGITS_AS_ZERO)
     start = folded.find(_ELEVEN_DIGITS)
     while start != -1:
@@ -235,7 +236,9 @@ def _numbers(content: bytes) -> Iterator[bytes]:
             end += 1
         if content[end : end + 1] in (b"X", b"x"):
             end += 1
-        if not content[start - 1 : start].isalnum() and not content[end : end + 1].isalnum():
+        # ... and not the fraction of a decimal number (Dagster's step durations: "30527.14925300097")
+        fraction = content[start - 1 : start] == b"." and content[start - 2 : start - 1].isdigit()
+        if not content[start - 1 : start].isalnum() and not content[end : end + 1].isalnum() and not fraction:
             yield content[start:end]
         start = folded.find(_ELEVEN_DIGITS, end)
 

@@ -108,6 +108,34 @@ def lifecycle_summary(layout: DataLayout) -> list[str]:
     return lines
 
 
+def model_summary(layout: DataLayout) -> list[str]:
+    """The latest run of each model: the churn model's AUC against its baseline, the clusters' names."""
+    runs = _warehouse_rows(
+        layout,
+        "select model_name, status, reason, auc, baseline_auc, passed_floor, evaluation_from, evaluation_to, "
+        "as_of_date from main_marts.model_runs qualify row_number() over (partition by model_name "
+        "order by as_of_date desc) = 1 order by 1",
+    )
+    lines = []
+    for model, status, reason, auc, baseline, passed, first, last, as_of in runs:
+        if model == "churn_propensity" and status == "trained":
+            verdict = "passed its floor" if passed else "BELOW its AUC floor: not published"
+            lines.append(
+                f"Churn model as of {as_of}: AUC {auc:.4f} vs {baseline:.4f} for days since last activity "
+                f"(evaluated on {first} .. {last}), {verdict}"
+            )
+        elif model == "churn_propensity":
+            lines.append(f"Churn model as of {as_of}: not trained ({reason})")
+    clusters = _warehouse_rows(
+        layout,
+        "select cluster_name, persons from main_marts.behaviour_clusters where as_of_date = "
+        "(select max(as_of_date) from main_marts.behaviour_clusters) order by persons desc, cluster_name",
+    )
+    if clusters:
+        lines.append("Behaviour clusters: " + "; ".join(f"{name} {persons}" for name, persons in clusters))
+    return lines
+
+
 def format_summary(layout: DataLayout, failures: list[str]) -> str:
     """The text printed at the end of ``make run``."""
     lines = [f"fundcdp — data directory {layout.root}", "", "Raw layer (per source and table):"]
@@ -134,6 +162,9 @@ def format_summary(layout: DataLayout, failures: list[str]) -> str:
     lifecycle = lifecycle_summary(layout)
     if lifecycle:
         lines += ["", *lifecycle]
+    models = model_summary(layout)
+    if models:
+        lines += ["", *models]
     if failures:
         lines += ["", "NOT LOADED / FAILED (fix or re-deliver, then run again):"]
         lines += [f"  {failure}" for failure in failures]

@@ -177,10 +177,11 @@ def test_the_instance_settings_serialise_warehouse_writers_and_runs(tmp_path):
 
 
 def test_every_step_of_the_daily_job_is_in_the_writer_pool():
-    """10 raw tables, the dbt build, 10 quality gates, analytics, segments and the consent check."""
+    """10 raw tables, the dbt build, 10 quality gates, the churn model and its AUC floor, the behaviour
+    clusters, tags_model, analytics, segments and the consent check."""
     from orchestration.definitions import defs
 
     job = defs().resolve_job_def("fundcdp_daily")
     pools = {node.name: node.definition.pool for node in job.graph.node_dict.values()}
-    assert len(pools) == 25
+    assert len(pools) == 29
     assert set(pools.values()) == {DUCKDB_WRITER_POOL}, pools

@@ -164,7 +164,8 @@ def dbt_build(layout: DataLayout, as_of: str) -> None:
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
     }
     result = subprocess.run(
-        [str(Path(sys.executable).with_name("dbt")), "build", "--vars", f'{{"as_of_date": "{as_of}"}}',
+        [str(Path(sys.executable).with_name("dbt")), "build", "--exclude-resource-type", "unit_test",
+         "--vars", f'{{"as_of_date": "{as_of}"}}',
          "--target-path", str(layout.dbt_target), "--log-path", str(layout.logs / "dbt")],
         cwd=DBT_PROJECT_DIR, env=environment, capture_output=True, text=True,
     )  # fmt: skip

@@ -47,6 +47,19 @@ EVENTS = [
 ]
 
 
+def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list, suffix: str = "") -> None:
+    """Insert many rows in a few multi-row statements (executemany runs one statement per row)."""
+    for start in range(0, len(rows), 500):
+        chunk = rows[start : start + 500]
+        if not chunk:
+            continue
+        row = "(" + ", ".join("?" for _ in chunk[0]) + suffix + ")"
+        con.execute(
+            f"insert into {table} values " + ", ".join(row for _ in chunk),
+            [value for values in chunk for value in values],
+        )
+
+
 def tiny_warehouse(path: Path, consents: dict[tuple[str, str], bool] | None = None, persons=PERSONS) -> Path:
     con = duckdb.connect(str(path))
     con.execute("create schema main_marts; create schema main_intermediate")
@@ -57,10 +70,7 @@ def tiny_warehouse(path: Path, consents: dict[tuple[str, str], bool] | None = No
         " is_high_net_worth boolean, risk_level varchar, risk_assessment_expires_on date,"
         " has_churn_warning boolean, as_of_date date)"
     )
-    con.executemany(
-        "insert into main_marts.person_profile values (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, date '2026-06-30')",
-        persons,
-    )
+    insert_rows(con, "main_marts.person_profile", persons, suffix=", date '2026-06-30'")
     con.execute(
         "create table main_intermediate.int_events_attributed (person_id varchar, event_name varchar,"
         " event_date date, client_time_ms bigint, fund_code varchar)"
@@ -69,8 +79,9 @@ def tiny_warehouse(path: Path, consents: dict[tuple[str, str], bool] | None = No
     con.execute(
         "create table main_intermediate.int_person_primary_customers (person_id varchar, customer_no varchar)"
     )
-    con.executemany(
-        "insert into main_intermediate.int_person_primary_customers values (?, ?)",
+    insert_rows(
+        con,
+        "main_intermediate.int_person_primary_customers",
         [(row[0], f"C{row[0][1:]}") for row in persons if row[0] != "P6"],  # P6: app-only, no CRM record
     )
     con.execute(
@@ -81,7 +92,7 @@ def tiny_warehouse(path: Path, consents: dict[tuple[str, str], bool] | None = No
         (row[0], channel): True for row in persons for channel in ("sms", "phone", "app_push", "wechat")
     }
     rows = [(p, c, granted) for (p, c), granted in {**everyone, **(consents or {})}.items()]
-    con.executemany("insert into main_intermediate.int_person_consents values (?, ?, ?)", rows)
+    insert_rows(con, "main_intermediate.int_person_consents", rows)
     con.close()
     return path
 

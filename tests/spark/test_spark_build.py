@@ -128,6 +128,31 @@ def test_spark_incremental_tags_equal_duckdb_full_build(both_engines):
     assert history == [(2,)]
 
 
+def model_tags_on_both_engines(layout: DataLayout, as_of, spark) -> int:
+    """tags_model through the model code on the DuckDB build (the models train in Python on DuckDB only),
+    copied into Spark's fundcdp_marts so that rules naming model tags run on both. Returns its rows."""
+    from orchestration.defs.models.assets import BEHAVIOUR, FEATURES
+    from orchestration.lib.models import store
+    from orchestration.lib.models.churn import ChurnSettings, train_and_score
+    from orchestration.lib.models.clusters import ClusterSettings, fit_clusters
+
+    rules = load_business_rules()
+    churn = ChurnSettings.from_rules(rules)
+    features = store.read_frame(layout.warehouse_db, FEATURES)
+    store.write_churn(layout.warehouse_db, train_and_score(features, as_of, churn), churn.min_auc, {})
+    clusters = fit_clusters(
+        store.read_frame(layout.warehouse_db, BEHAVIOUR), ClusterSettings.from_rules(rules)
+    )
+    store.write_clusters(layout.warehouse_db, clusters, as_of, {})
+    rows = store.write_tag_table(layout.warehouse_db, as_of)["persons"]
+    parquet = layout.root / "tags_model.parquet"
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    con.execute(f"copy main_marts.tags_model to '{parquet}' (format parquet)")
+    con.close()
+    spark.read.parquet(str(parquet)).write.mode("overwrite").saveAsTable("fundcdp_marts.tags_model")
+    return rows
+
+
 def test_every_starter_segment_compiles_and_runs_on_spark_with_duckdbs_members(both_engines):
     """The Spark dialect of each starter segment runs on the Spark build and selects exactly the persons
     (with the same exclusions and experiment groups) the DuckDB dialect selects on the DuckDB build."""
@@ -161,6 +186,7 @@ def test_every_starter_segment_compiles_and_runs_on_spark_with_duckdbs_members(b
         .getOrCreate()
     )
     try:
+        assert model_tags_on_both_engines(layout, as_of, spark) > 50
         compared = 0
         for segment in load_segments(catalog=catalog):
             on_duckdb = sorted(

@@ -66,7 +66,7 @@ def test_text_files_report_needles_in_json_escapes_and_patterns_not_allowed(tmp_
     (tmp_path / "event.json").write_text(json.dumps({"name": NAME}), encoding="utf-8")  # \u91d1...
     (tmp_path / "run.log").write_text(
         f"to {EMAIL}, ID {ID_NUMBER}, call 13800138000 or {PHONE};"
-        " order 110105194912310021, run 139123456789\n",
+        " order 110105194912310021, run 139123456789, took 30527.14925300097 ms\n",
         encoding="utf-8",
     )
     (tmp_path / "table.parquet").write_bytes(PHONE.encode())  # read through SQL, not as bytes
