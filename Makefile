@@ -64,7 +64,8 @@ segments: bootstrap  ## validate every segment definition under segments/ (file,
 test-spark: prepare $(SPARK_STAMP)  ## build the dbt project with its data and unit tests on a local Spark session
 	$(BIN)/python -m pytest tests/spark
 
-bench: bootstrap  ## benchmarks (prints figures): ID-Mapping vs scipy; BENCH_PERSONS=… to scale
+bench: prepare  ## benchmarks (print figures): the pipeline at scale factor SF (default 0.1), ID-Mapping vs scipy
+	$(BIN)/python bench/pipeline_bench.py --sf $(or $(SF),0.1)
 	$(BIN)/python bench/identity_bench.py --persons $(or $(BENCH_PERSONS),100000)
 
 ui: prepare  ## start the Dagster UI on http://127.0.0.1:3000
