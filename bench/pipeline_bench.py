@@ -50,8 +50,11 @@ BENCH_HASH_KEY = "fundcdp-benchmark-key"
 
 def generate(sources: Path, sf: float) -> float | None:
     """Demo sources for ``sf`` into ``sources`` unless there; the seconds it took (None if reused)."""
-    if (sources / "landing").is_dir():
+    complete = sources / ".complete"
+    if complete.exists():
         return None
+    if sources.exists():  # an interrupted generation
+        shutil.rmtree(sources)
     started = time.perf_counter()
     subprocess.run(
         [sys.executable, "-m", "demo_sources.generate", "--data-dir", str(sources),
@@ -59,6 +62,7 @@ def generate(sources: Path, sf: float) -> float | None:
          "--dirt", "none"],
         check=True, cwd=REPO,
     )  # fmt: skip
+    complete.touch()
     return time.perf_counter() - started
 
 
@@ -194,6 +198,8 @@ def main() -> int:
         f"sources {sources}: " + (f"generated in {generation:.1f} s" if generation else "reused"), flush=True
     )
 
+    for previous in (bench_dir / "runs").glob(f"{label}-*"):  # one run directory per SF at a time
+        shutil.rmtree(previous)
     layout = DataLayout.at(bench_dir / "runs" / f"{label}-{int(time.time())}")
     layout.ensure()
     days = sorted({d for source in SOURCES for d in DataLayout.at(sources).landing_days(source)})
