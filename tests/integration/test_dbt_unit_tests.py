@@ -12,6 +12,7 @@ from pathlib import Path
 import yaml
 
 from orchestration.paths import DBT_PROJECT_DIR
+from tests.conftest import DEMO_END_DATE
 from tests.operations_dataset import copy_data
 
 
@@ -29,7 +30,7 @@ def test_every_dbt_unit_test_passes_on_duckdb(built_warehouse, tmp_path):
     layout = copy_data(built_warehouse.layout, tmp_path / "data")
     result = subprocess.run(
         [str(Path(sys.executable).with_name("dbt")), "test", "--select", "test_type:unit",
-         "--vars", '{"as_of_date": "2026-06-30"}',
+         "--vars", json.dumps({"as_of_date": DEMO_END_DATE}),
          "--target-path", str(layout.dbt_target), "--log-path", str(layout.logs / "dbt")],
         cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
         env={**os.environ, "FUNDCDP_DATA_DIR": str(layout.root), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)},
@@ -41,5 +42,6 @@ def test_every_dbt_unit_test_passes_on_duckdb(built_warehouse, tmp_path):
         for r in results
         if r["unique_id"].startswith("unit_test.")
     }
-    assert len(declared_unit_tests()) >= 20  # the reader found the project's unit tests
-    assert ran == {name: "pass" for name in declared_unit_tests()}
+    declared = declared_unit_tests()
+    assert len(declared) >= 20  # the reader found the project's unit tests
+    assert ran == {name: "pass" for name in declared}
