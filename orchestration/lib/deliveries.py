@@ -87,7 +87,7 @@ def _line_count(path: Path, spec, cache: dict[str, list[int]]) -> int:
     cached = cache.get(str(path))
     if cached and cached[0] == stat.st_size and cached[1] == stat.st_mtime_ns:
         return cached[2]
-    lines = len(read_file(path, spec).lines)
+    lines = read_file(path, spec).line_count
     cache[str(path)] = [stat.st_size, stat.st_mtime_ns, lines]
     return lines
 

@@ -201,6 +201,17 @@ def _write_private(
         )
         if private.num_columns:
             pii_table = f"pii_{spec.source}__{spec.name}"
+            # Rows without any clear value hold nothing personal (most tracking events): not stored.
+            clear = [
+                name
+                for name in private.column_names
+                if not name.startswith("_") and not name.endswith("_hash")
+            ]
+            if clear:
+                holds_personal_data = pc.is_valid(private.column(clear[0]))
+                for name in clear[1:]:
+                    holds_personal_data = pc.or_(holds_personal_data, pc.is_valid(private.column(name)))
+                private = private.filter(holds_personal_data)
             con.register("new_private", private)
             con.execute(f"create table if not exists {pii_table} as select * from new_private limit 0")
             con.execute(f"delete from {pii_table} where _source_file = ?", [file_name])

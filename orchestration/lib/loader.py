@@ -20,7 +20,7 @@ import gzip
 import hashlib
 import zlib
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import duckdb
@@ -44,14 +44,31 @@ class LoadError(Exception):
 
 @dataclass(frozen=True)
 class FileContent:
-    """A delivered file's bytes identity and its decoded data lines."""
+    """A delivered file's bytes identity and its decoded text; the data lines are split on demand (a
+    clean tracking file is parsed by DuckDB straight from the file and never needs them)."""
 
     path: Path
     size_bytes: int
     content_sha256: str
-    lines: list[str]
+    text: str
     header: list[str] | None
     first_data_line_number: int
+
+    @cached_property
+    def lines(self) -> list[str]:
+        """The data lines (CSV header split off), trailing newline ignored, ``\\r`` of CRLF removed."""
+        lines = self.text.split("\n")
+        if lines and lines[-1] == "":
+            lines.pop()
+        lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+        return lines if self.header is None else lines[1:]
+
+    @cached_property
+    def line_count(self) -> int:
+        """``len(lines)``, counted without splitting."""
+        if self.header is not None:
+            return len(self.lines)
+        return self.text.count("\n") + (0 if not self.text or self.text.endswith("\n") else 1)
 
 
 @dataclass(frozen=True)
@@ -65,7 +82,7 @@ class ParsedFile:
 
     @property
     def lines_read(self) -> int:
-        return len(self.content.lines)
+        return self.content.line_count
 
     @property
     def rows_loaded(self) -> int:
@@ -94,16 +111,13 @@ def read_file(path: Path, spec: TableSpec) -> FileContent:
         raise LoadError(
             f"{path}: unreadable {encoding} at byte {bad.start} (line {line_number}): {bad.reason}"
         ) from None
-    lines = text.split("\n")
-    if lines and lines[-1] == "":
-        lines.pop()
-    lines = [line[:-1] if line.endswith("\r") else line for line in lines]
     if spec.file_format == "jsonl":
-        return FileContent(path, size, sha, lines, None, 1)
-    if not lines:
+        return FileContent(path, size, sha, text, None, 1)
+    first_line = text.split("\n", 1)[0].removesuffix("\r")
+    if not text or (not first_line and text.count("\n") <= 1):
         raise LoadError(f"{path}: empty file, expected a header line")
-    header = next(csv.reader([lines[0]]))
-    return FileContent(path, size, sha, lines[1:], [h.strip() for h in header], 2)
+    header = next(csv.reader([first_line]))
+    return FileContent(path, size, sha, text, [h.strip() for h in header], 2)
 
 
 def _csv_fields(
@@ -144,10 +158,68 @@ def _csv_fields(
     return pa.table(columns), rejects, ignored
 
 
+def _read_json_columns(spec: TableSpec) -> tuple[str, str] | None:
+    """``read_json`` column types and the select list naming the spec's columns, for a spec whose JSON
+    paths are at most two levels deep; None otherwise."""
+    tops: dict[str, dict[str, str] | str] = {}
+    for column in spec.columns:
+        parts = column.json_path.removeprefix("$.").split(".")
+        if len(parts) == 1 and parts[0] not in tops:
+            tops[parts[0]] = column.name
+        elif len(parts) == 2 and isinstance(tops.setdefault(parts[0], {}), dict):
+            tops[parts[0]][parts[1]] = column.name
+        else:
+            return None
+    types, selects = [], []
+    for key, value in tops.items():
+        if isinstance(value, str):
+            types.append(f"'{key}': 'varchar'")
+            selects.append(f'"{key}" as {value}')
+        else:
+            fields = ", ".join(f'"{inner}" varchar' for inner in value)
+            types.append(f"'{key}': 'struct({fields})'")
+            selects.extend(f'"{key}"."{inner}" as {name}' for inner, name in value.items())
+    return "{" + ", ".join(types) + "}", ", ".join(selects)
+
+
+def _json_fields_natively(content: FileContent, spec: TableSpec, con: duckdb.DuckDBPyConnection) -> bool:
+    """Parse a clean tracking file with DuckDB's ``read_json`` straight from the file into the temp table
+    ``string_rows`` (one row per line, in line order). Returns False, leaving nothing behind, when the file
+    is not clean: a line that is not a JSON object, a malformed line, a duplicate key, a properties value
+    that is not an object, or a row count that differs from the line count. The caller then takes the
+    line-by-line path, which quarantines each bad line with its reason."""
+    columns = _read_json_columns(spec)
+    if columns is None:
+        return False
+    types, selects = columns
+    path = str(content.path).replace("'", "''")
+    try:
+        con.execute(
+            f"create or replace temp table string_rows as select {selects}, ordinality as _source_line "
+            f"from read_json('{path}', format = 'newline_delimited', compression = 'gzip', columns = {types}, "
+            "maximum_object_size = 16777216) with ordinality"
+        )
+    except duckdb.Error:
+        return False
+    # A ``null`` line reads as a row of nulls (an empty object too: both go the careful way); a blank
+    # line is skipped and two objects on one line read as two rows: the count tells.
+    all_null = " and ".join(f"{column.name} is null" for column in spec.columns)
+    (rows, nulls) = con.execute(
+        f"select count(*), count(*) filter (where {all_null}) from string_rows"
+    ).fetchone()
+    if rows != content.line_count or nulls:
+        con.execute("drop table string_rows")
+        return False
+    return True
+
+
 def _json_fields(
     content: FileContent, spec: TableSpec, con: duckdb.DuckDBPyConnection
-) -> tuple[pa.Table, list[tuple[int, str, str]]]:
-    """Extract the tracking fields as strings; lines that are not JSON objects are rejected."""
+) -> list[tuple[int, str, str]]:
+    """Extract the tracking fields as strings into the temp table ``string_rows``; lines that are not
+    JSON objects are rejected."""
+    if _json_fields_natively(content, spec, con):
+        return []
     lines = pa.table(
         {
             "_source_line": pa.array(range(1, len(content.lines) + 1), type=pa.int64()),
@@ -178,13 +250,18 @@ def _json_fields(
             "select _source_line from parsed where not is_object order by 1"
         ).fetchall()
     ]
-    table = con.sql(f"select {selects}, _source_line from parsed where is_object order by _source_line")
-    return table.to_arrow_table(), rejects
+    con.execute(
+        f"create or replace temp table string_rows as "
+        f"select {selects}, _source_line from parsed where is_object order by _source_line"
+    )
+    con.execute("drop table parsed")
+    return rejects
 
 
 def _typed_expression(column: Column) -> tuple[str, str | None]:
-    """SQL giving the typed value from the trimmed string ``v``, and the reject reason if it fails."""
-    value = f"nullif(trim({column.name}), '')"
+    """SQL giving the typed value from the column's trimmed, empty-as-null string, and the reject reason
+    if it fails."""
+    value = column.name
     if column.kind == "text":
         return value, None
     if column.kind == "date":
@@ -195,34 +272,44 @@ def _typed_expression(column: Column) -> tuple[str, str | None]:
 
 
 def _type_rows(
-    strings: pa.Table, spec: TableSpec, con: duckdb.DuckDBPyConnection
+    spec: TableSpec, con: duckdb.DuckDBPyConnection
 ) -> tuple[pa.Table, list[tuple[int, str, str]]]:
-    """Cast every column explicitly; the first column that fails names the line's reject reason."""
-    con.register("string_rows", strings)
-    typed: list[str] = []
+    """Cast every column of the temp table ``string_rows`` explicitly; the first column that fails names
+    the line's reject reason. Each value is trimmed and cast once."""
+    trimmed = ", ".join(f"nullif(trim({column.name}), '') as {column.name}" for column in spec.columns)
+    casts: list[str] = []
+    outputs: list[str] = []
     checks: list[str] = []
-    for column in spec.columns:
+    for position, column in enumerate(spec.columns):
         expression, reason = _typed_expression(column)
-        typed.append(f"{expression} as {column.name}")
-        present = f"nullif(trim({column.name}), '') is not null"
         if column.required:
-            checks.append(f"when not ({present}) then 'missing_key|{column.name}'")
-        if reason:
-            checks.append(f"when {present} and {expression} is null then '{reason}|{column.name}'")
+            checks.append(f"when {column.name} is null then 'missing_key|{column.name}'")
+        if reason is None:
+            outputs.append(column.name)
+            continue
+        casts.append(f", {expression} as _typed_{position}")
+        outputs.append(f"_typed_{position} as {column.name}")
+        checks.append(
+            f"when _typed_{position} is null and {column.name} is not null then '{reason}|{column.name}'"
+        )
     reject = f"case {' '.join(checks)} end" if checks else "cast(null as varchar)"
     con.execute(
-        f"create or replace temp table typed as "
-        f"select {', '.join(typed)}, _source_line, {reject} as _reject from string_rows"
+        f"""
+        create or replace temp table typed as
+        with trimmed as (select {trimmed}, _source_line from string_rows),
+        typed_once as (select *{"".join(casts)} from trimmed)
+        select {", ".join(outputs)}, _source_line, {reject} as _reject from typed_once
+        """
     )
-    con.unregister("string_rows")
+    con.execute("drop table string_rows")
     rejects = [
         (line, *reject.split("|", 1))
         for line, reject in con.execute(
             "select _source_line, _reject from typed where _reject is not null order by 1"
         ).fetchall()
     ]
-    names = ", ".join(spec.column_names)
-    rows = con.sql(f"select {names}, _source_line from typed where _reject is null order by _source_line")
+    columns = ", ".join(spec.column_names)
+    rows = con.sql(f"select {columns}, _source_line from typed where _reject is null order by _source_line")
     return rows.to_arrow_table(), rejects
 
 
@@ -238,10 +325,13 @@ def parse_file(content: FileContent, spec: TableSpec, source_file: str) -> Parse
     try:
         if spec.file_format == "csv":
             strings, rejects, ignored = _csv_fields(content, spec)
+            con.register("csv_strings", strings)
+            con.execute("create or replace temp table string_rows as select * from csv_strings")
+            con.unregister("csv_strings")
         else:
-            strings, rejects = _json_fields(content, spec, con)
+            rejects = _json_fields(content, spec, con)
             ignored = ()
-        rows, type_rejects = _type_rows(strings, spec, con)
+        rows, type_rejects = _type_rows(spec, con)
     finally:
         con.close()
     rejects = sorted(rejects + type_rejects)

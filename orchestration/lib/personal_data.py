@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import date
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from orchestration.lib import pii
 from orchestration.lib.rules import JunkRules
@@ -115,6 +116,22 @@ def protect_column(
     return out
 
 
+def _protect_distinct(
+    column: Column, values: pa.ChunkedArray, key: bytes, junk: JunkRules
+) -> ProtectedColumns:
+    """:func:`protect_column` over the distinct values only, spread back to every row: a tracking file
+    repeats each person's identifiers across all their events, and hashing is the costly part."""
+    encoded = pc.dictionary_encode(values.combine_chunks())
+    distinct = encoded.dictionary.to_pylist()
+    # Nulls are left out of the dictionary: they point at an appended None.
+    indices = pc.fill_null(encoded.indices, len(distinct))
+    protected = protect_column(column, [*distinct, None], key, junk)
+    return ProtectedColumns(
+        public={name: pc.take(array, indices) for name, array in protected.public.items()},
+        private={name: pc.take(array, indices) for name, array in protected.private.items()},
+    )
+
+
 def protect_table(table: pa.Table, spec: TableSpec, key: bytes, junk: JunkRules) -> tuple[pa.Table, pa.Table]:
     """Split a typed table into (raw-layer table without clear personal data, private table).
 
@@ -129,7 +146,7 @@ def protect_table(table: pa.Table, spec: TableSpec, key: bytes, junk: JunkRules)
     for column in spec.columns:
         if column.pii is None:
             continue
-        protected = protect_column(column, table.column(column.name).to_pylist(), key, junk)
+        protected = _protect_distinct(column, table.column(column.name), key, junk)
         position = public.schema.get_field_index(column.name)
         public = public.remove_column(position)
         for offset, (name, values) in enumerate(protected.public.items()):

@@ -121,6 +121,53 @@ def test_malformed_json_lines_are_quarantined_and_good_ones_typed(layout):
     assert parsed.rows.column("platform").to_pylist() == ["ios"]
 
 
+EVENT_LINE = (
+    '{{"event_id":"{id}","event":"page_view","time":1751245261123,"receive_time":1751245262001,'
+    '"anonymous_id":"d1","login_id":"U1","properties":{{"platform":"ios","amount":"12.50","phone":{phone}}}}}'
+)
+
+
+@pytest.mark.parametrize(
+    ("bad_line", "reason"),
+    [
+        ("null", "malformed_json"),  # read_json gives a row of nulls for it
+        ("", "malformed_json"),  # read_json skips a blank line
+        (EVENT_LINE.format(id="x", phone="null") * 2, "malformed_json"),  # two objects on one line
+        ('{"event_id":"x","event_id":"y"}', "missing_key"),  # duplicate key: read_json refuses it
+        (
+            '{"event_id":"x","event":"page_view","properties":"ios"}',
+            "missing_key",
+        ),  # properties not an object
+        ("\ufeff" + EVENT_LINE.format(id="x", phone="null"), "malformed_json"),  # byte order mark
+    ],
+)
+def test_a_clean_file_read_natively_gives_the_rows_of_the_line_by_line_path(layout, bad_line, reason):
+    """A clean file is parsed by DuckDB's read_json straight from the file; one unusual line sends the whole
+    file the careful way, and the clean lines come out the same either way."""
+    clean = [
+        EVENT_LINE.format(id=f"e{i}", phone='"138 0013 8000"' if i == 2 else "null") for i in range(1, 4)
+    ]
+    paths = {}
+    for name, lines in (("clean", clean), ("unusual", [*clean[:2], bad_line, clean[2]])):
+        paths[name] = layout.root / name / "events_20260630.jsonl.gz"
+        paths[name].parent.mkdir()
+        paths[name].write_bytes(gzip.compress(("\n".join(lines) + "\n").encode(), mtime=0))
+    natively = parse_file(read_file(paths["clean"], EVENTS), EVENTS, "events_20260630.jsonl.gz")
+    careful = parse_file(read_file(paths["unusual"], EVENTS), EVENTS, "events_20260630.jsonl.gz")
+    assert natively.quarantine.num_rows == 0 and natively.lines_read == 3
+    assert [(r["line_number"], r["reason"]) for r in careful.quarantine.to_pylist()] == [(3, reason)]
+    assert careful.lines_read == 4
+    expected = natively.rows.to_pylist()
+    assert [row["event_id"] for row in expected] == ["e1", "e2", "e3"]
+    assert [row["_source_line"] for row in expected] == [1, 2, 3]
+    assert [row["phone"] for row in expected] == [None, "138 0013 8000", None]
+    assert str(expected[0]["amount"]) == "12.50" and expected[0]["client_time_ms"] == 1751245261123
+    # the same values from both paths; only the line numbers after the unusual line differ
+    assert [{**row, "_source_line": None} for row in careful.rows.to_pylist()] == [
+        {**row, "_source_line": None} for row in expected
+    ]
+
+
 def test_unreadable_files_fail_naming_file_and_place(layout):
     bad_encoding = layout.root / "customers_20260602.csv"
     bad_encoding.write_bytes(",".join(CUSTOMERS.column_names).encode() + b"\nC1,\xd5\xc5\xc8\xfd\n")
@@ -280,3 +327,18 @@ def test_extra_delivered_columns_are_recorded_in_the_manifest(layout):
         f"from read_parquet('{layout.raw}/ingest/load_manifest/*/*.parquet')"
     ).fetchall()
     assert row == ("promo_code", 1)
+
+
+def test_only_events_carrying_personal_data_reach_the_private_store(layout):
+    lines = [
+        EVENT_LINE.format(id=f"e{i}", phone='"+86 138 0013 8000"' if i == 2 else "null") for i in range(1, 5)
+    ]
+    write_day(layout, "tracking", "2026-06-30", {"events_20260630.jsonl.gz": "\n".join(lines) + "\n"})
+    outcome = land(layout, EVENTS, "2026-06-30")
+    assert outcome.rows_loaded == 4
+    private = duckdb.connect(str(layout.private_db), read_only=True)
+    assert private.execute("select _source_line, phone from pii_tracking__events").fetchall() == [
+        (2, "13800138000")
+    ]
+    private.close()
+    assert len(raw_rows(layout, "tracking", "events")) == 4
