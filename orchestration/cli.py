@@ -202,10 +202,10 @@ def run_segments(action: str, name: str | None, dialect: str) -> int:
     if action == "compile":
         print(compile_segment(definitions[name], catalog, DIALECTS[dialect], as_of))
         return 0
-    from orchestration.lib.segments.publish import evaluate
+    from orchestration.lib.segments.publish import preview_segment
 
     started = time.monotonic()
-    preview = evaluate(layout.warehouse_db, definitions[name], catalog, as_of).preview()
+    preview = preview_segment(layout.warehouse_db, definitions[name], catalog, as_of)
     preview["seconds"] = round(time.monotonic() - started, 3)
     print(json.dumps(preview, indent=2, ensure_ascii=False))
     return 0

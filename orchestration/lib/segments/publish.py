@@ -91,6 +91,49 @@ def evaluate(warehouse_db: Path, segment: Segment, catalog: Catalog, as_of: date
     return Evaluation(segment, as_of, sql, rows)
 
 
+def preview_segment(warehouse_db: Path, segment: Segment, catalog: Catalog, as_of: date) -> dict:
+    """``evaluate(...).preview()`` without fetching the matches: the same dict (same keys, values and key
+    order). DuckDB counts the matches per combination of exclusion reason, group and breakdown values (at
+    most a few thousand rows, however large the segment) and Python adds those up: fetching every match
+    into Python and counting there takes about 2 s for a segment of 460k matches (SF10 scale), the grouped
+    query some 60 ms. The CLI's preview; the segments asset fetches the members anyway."""
+    sql = compile_segment(segment, catalog, DUCKDB, as_of)
+    columns = ", ".join(("exclusion_reason", "split_group", *BREAKDOWNS))
+    query = f"select {columns}, count(*), min(person_id)\nfrom (\n{sql}) as matched\ngroup by {columns}"
+    con = duckdb.connect(str(warehouse_db), read_only=True)
+    try:
+        combinations = con.execute(query).fetchall()
+    finally:
+        con.close()
+    reasons: dict[str | None, int] = {}
+    counts: dict[str, dict[str, int]] = {name: {} for name in BREAKDOWNS}
+    groups: dict[str, list] = {}  # group -> [members, its first member's person_id]
+    for reason, group, *values, count, first_person in combinations:
+        reasons[reason] = reasons.get(reason, 0) + count
+        if reason is not None:  # the breakdowns and the split count members only
+            continue
+        for name, value in zip(BREAKDOWNS, values, strict=True):
+            key = str(value) if value is not None else "(none)"
+            counts[name][key] = counts[name].get(key, 0) + count
+        if group is not None:
+            seen = groups.setdefault(group, [0, first_person])
+            seen[0] += count
+            seen[1] = min(seen[1], first_person)
+    breakdown = {
+        name: dict(sorted(counts[name].items(), key=lambda item: (-item[1], item[0]))) for name in BREAKDOWNS
+    }
+    return {
+        "segment": segment.name,
+        "as_of_date": as_of.isoformat(),
+        "size": reasons.get(None, 0),
+        "matched": sum(reasons.values()),
+        "excluded": {reason: reasons.get(reason, 0) for reason in EXCLUSION_REASONS},
+        # in the order Evaluation.preview() meets the groups: by their first member in person_id order
+        "split": {group: seen[0] for group, seen in sorted(groups.items(), key=lambda item: item[1][1])},
+        **breakdown,
+    }
+
+
 @dataclass
 class PublishOutcome:
     segment: str
