@@ -15,7 +15,7 @@ export DBT_LOG_PATH ?= $(FUNDCDP_DATA_DIR)/logs/dbt
 export DAGSTER_HOME ?= $(FUNDCDP_DATA_DIR)/dagster_home
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help bootstrap lock prepare demo-data run test test-spark segments docs bench ui lint clean
+.PHONY: help bootstrap lock prepare demo-data run test test-spark segments docs bench bench-spark ui lint clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -64,9 +64,15 @@ segments: bootstrap  ## validate every segment definition under segments/ (file,
 test-spark: prepare $(SPARK_STAMP)  ## build the dbt project with its data and unit tests on a local Spark session
 	$(BIN)/python -m pytest tests/spark
 
-bench: prepare  ## benchmarks (print figures): the pipeline at scale factor SF (default 0.1), ID-Mapping vs scipy
+bench: prepare  ## benchmarks (print figures): the pipeline at scale factor SF (default 0.1), ID-Mapping vs scipy and networkx; refreshes bench/README.md
 	$(BIN)/python bench/pipeline_bench.py --sf $(or $(SF),0.1)
 	$(BIN)/python bench/identity_bench.py --persons $(or $(BENCH_PERSONS),100000)
+	$(BIN)/python bench/report.py
+
+bench-spark: prepare $(SPARK_STAMP)  ## the dbt layer on local Spark vs DuckDB on the raw/ layer of the last `make bench SF=…` run
+	$(BIN)/python bench/spark_bench.py --sf $(or $(SF),0.1) --as-of 2026-06-30 \
+		--run-dir "$$(ls -d $(FUNDCDP_DATA_DIR)/bench/runs/sf$(or $(SF),0.1)-* | tail -1)"
+	$(BIN)/python bench/report.py
 
 ui: prepare  ## start the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/python -m orchestration.cli ui

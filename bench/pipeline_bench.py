@@ -29,9 +29,10 @@ import resource
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from collections import defaultdict
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -46,6 +47,61 @@ DAYS = 90
 END_DATE = "2026-06-30"
 CUSTOMERS_PER_SF = 100_000
 BENCH_HASH_KEY = "fundcdp-benchmark-key"
+
+
+class MemorySampler:
+    """Samples the resident memory of this process plus all its descendants (dbt) every ``interval``
+    seconds from /proc, so that each stage gets its peak from the samples inside its time window."""
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self.samples: list[tuple[float, int]] = []  # (epoch seconds, bytes)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._page = os.sysconf("SC_PAGE_SIZE")
+
+    def __enter__(self) -> MemorySampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _tree_rss(self) -> int:
+        parents: dict[int, int] = {}
+        for entry in os.scandir("/proc"):
+            if entry.name.isdigit():
+                try:
+                    with open(f"/proc/{entry.name}/stat", encoding="ascii", errors="replace") as handle:
+                        fields = handle.read().rsplit(")", 1)[1].split()
+                    parents[int(entry.name)] = int(fields[1])
+                except (OSError, IndexError, ValueError):
+                    continue
+        tree, frontier = {os.getpid()}, [os.getpid()]
+        while frontier:
+            parent = frontier.pop()
+            children = [pid for pid, ppid in parents.items() if ppid == parent and pid not in tree]
+            tree.update(children)
+            frontier.extend(children)
+        total = 0
+        for pid in tree:
+            try:
+                with open(f"/proc/{pid}/statm", encoding="ascii") as handle:
+                    total += int(handle.read().split()[1]) * self._page
+            except (OSError, IndexError, ValueError):
+                continue
+        return total
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.samples.append((time.time(), self._tree_rss()))
+            self._stop.wait(self.interval)
+
+    def peak_mib(self, windows: list[tuple[float, float]]) -> float | None:
+        """The highest sample inside any of ``windows`` (epoch seconds), MiB."""
+        inside = [rss for at, rss in self.samples if any(start <= at <= end for start, end in windows)]
+        return round(max(inside) / 2**20, 1) if inside else None
 
 
 def generate(sources: Path, sf: float) -> float | None:
@@ -132,32 +188,85 @@ def stage_of(step_key: str) -> str:
     return "other"
 
 
-def step_seconds(instance, run_id: str) -> dict[str, float]:
-    seconds: dict[str, float] = defaultdict(float)
+def step_windows(instance, run_id: str) -> dict[str, list[tuple[float, float]]]:
+    """(start, end) epoch seconds of each Dagster step of a run, by stage."""
+    windows: dict[str, list[tuple[float, float]]] = defaultdict(list)
     for stats in instance.get_run_step_stats(run_id):
         if stats.start_time and stats.end_time:
-            seconds[stage_of(stats.step_key)] += stats.end_time - stats.start_time
-    return dict(seconds)
+            windows[stage_of(stats.step_key)].append((stats.start_time, stats.end_time))
+    return dict(windows)
 
 
-def dbt_folders(target: Path) -> dict[str, float]:
-    """Seconds of dbt node execution per model folder (staging, identity, tags, …) of the last build."""
+def _epoch(timestamp: str) -> float:
+    return datetime.fromisoformat(timestamp.replace("Z", "+00:00")).timestamp()
+
+
+def dbt_folder_of(node: dict, unique_id: str) -> str:
+    fqn = node.get("fqn", [])
+    if unique_id.startswith("test."):
+        return "tests"
+    if "identity" in fqn:
+        return "identity"
+    if "tags" in fqn:
+        return "tags"
+    return fqn[1] if len(fqn) > 2 else "other"
+
+
+def dbt_nodes(target: Path) -> dict[str, dict]:
+    """Per model folder (staging, identity, tags, …) of the last build: node seconds (summed over dbt's
+    threads), the wall window of its nodes, and the relations it built."""
     results = json.loads((target / "run_results.json").read_text(encoding="utf-8"))["results"]
     manifest = json.loads((target / "manifest.json").read_text(encoding="utf-8"))
-    folders: dict[str, float] = defaultdict(float)
+    folders: dict[str, dict] = defaultdict(lambda: {"seconds": 0.0, "windows": [], "relations": []})
     for result in results:
         node = manifest["nodes"].get(result["unique_id"], {})
-        fqn = node.get("fqn", [])
-        if result["unique_id"].startswith("test."):
-            folder = "tests"
-        elif "identity" in fqn:
-            folder = "identity"
-        elif "tags" in fqn:
-            folder = "tags"
-        else:
-            folder = fqn[1] if len(fqn) > 2 else "other"
-        folders[folder] += result["execution_time"]
-    return {name: round(value, 2) for name, value in sorted(folders.items())}
+        folder = folders[dbt_folder_of(node, result["unique_id"])]
+        folder["seconds"] += result["execution_time"]
+        timing = [t for t in result.get("timing", []) if t.get("started_at") and t.get("completed_at")]
+        if timing:
+            folder["windows"].append((_epoch(timing[0]["started_at"]), _epoch(timing[-1]["completed_at"])))
+        if node.get("resource_type") == "model" and node.get("config", {}).get("materialized") != "ephemeral":
+            folder["relations"].append(f"{node['schema']}.{node.get('alias') or node['name']}")
+    return dict(folders)
+
+
+def wall_seconds(windows: list[tuple[float, float]]) -> float:
+    """Seconds covered by the union of ``windows`` (nodes of one folder run on two threads)."""
+    covered, end = 0.0, float("-inf")
+    for start, stop in sorted(windows):
+        if stop <= end:
+            continue
+        covered += stop - max(start, end)
+        end = stop
+    return covered
+
+
+def relation_rows(database: Path, relations: list[str]) -> dict[str, int]:
+    con = duckdb.connect(str(database), read_only=True)
+    rows = {}
+    try:
+        for relation in sorted(set(relations)):
+            try:
+                rows[relation] = con.execute(f"select count(*) from {relation}").fetchone()[0]
+            except duckdb.Error:
+                continue  # dropped since (a temporary relation) or not in this database
+    finally:
+        con.close()
+    return rows
+
+
+def ingest_rows(layout: DataLayout) -> dict[str, int]:
+    """Lines read, rows loaded and quarantined by the loads so far (the load manifest)."""
+    manifest = layout.raw / "ingest" / "load_manifest" / "*" / "*.parquet"
+    lines, loaded, quarantined = duckdb.sql(
+        f"select sum(lines_read), sum(rows_loaded), sum(rows_quarantined) from read_parquet('{manifest}') "
+        "where status in ('loaded', 'corrected', 'redacted')"
+    ).fetchone()
+    return {
+        "lines_read": int(lines or 0),
+        "rows_loaded": int(loaded or 0),
+        "rows_quarantined": int(quarantined or 0),
+    }
 
 
 def failed_checks(result) -> list[str]:
@@ -187,10 +296,68 @@ def peak_mib() -> dict[str, float]:
     }
 
 
+def stage_table(
+    instance, runs: list, layout: DataLayout, dbt: dict[str, dict], sampler: MemorySampler
+) -> dict[str, dict]:
+    """Per stage of the full run: wall seconds, peak memory of the process tree, rows in and out. The dbt
+    step is split into its model folders (staging, intermediate, identity, tags, marts, …) by node timing."""
+    windows: dict[str, list[tuple[float, float]]] = defaultdict(list)
+    for run in runs:
+        for stage, spans in step_windows(instance, run.run_id).items():
+            windows[stage].extend(spans)
+    stages: dict[str, dict] = {}
+    for stage in ("ingest", "dbt", "checks", "models", "segments", "publish", "other"):
+        if windows.get(stage):
+            stages[stage] = {
+                "seconds": round(wall_seconds(windows[stage]), 1),
+                "peak_memory_mib": sampler.peak_mib(windows[stage]),
+            }
+    if "ingest" in stages:
+        stages["ingest"]["rows"] = ingest_rows(layout)
+    for folder, figures in sorted(dbt.items()):
+        entry = {
+            "wall_seconds": round(wall_seconds(figures["windows"]), 1),
+            "node_seconds": round(figures["seconds"], 1),
+            "peak_memory_mib": sampler.peak_mib(figures["windows"]),
+        }
+        if figures["relations"]:
+            rows = relation_rows(layout.warehouse_db, figures["relations"])
+            entry["rows_out"] = sum(rows.values())
+            entry["largest_relations"] = dict(sorted(rows.items(), key=lambda item: -item[1])[:5])
+        stages.setdefault("dbt", {}).setdefault("folders", {})[folder] = entry
+    if layout.segments_db.exists():
+        con = duckdb.connect(str(layout.segments_db), read_only=True)
+        try:
+            (segments, members) = con.execute(
+                "select count(*), sum(size) from segment_versions where status = 'published'"
+            ).fetchone()
+        finally:
+            con.close()
+        stages.setdefault("segments", {})["rows"] = {
+            "published_versions": segments,
+            "members": int(members or 0),
+        }
+    if layout.analytics_db.exists():
+        con = duckdb.connect(str(layout.analytics_db), read_only=True)
+        try:
+            tables = con.execute(
+                "select table_schema || '.' || table_name from information_schema.tables"
+            ).fetchall()
+            published = {
+                name: con.execute(f"select count(*) from {name}").fetchone()[0] for (name,) in tables
+            }
+        finally:
+            con.close()
+        stages.setdefault("publish", {})["rows"] = {"tables": len(published), "rows": sum(published.values())}
+    return stages
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sf", type=float, default=0.1)
     parser.add_argument("--bench-dir", type=Path, default=None)
+    parser.add_argument("--preview-repeats", type=int, default=20)
+    parser.add_argument("--memory-limit", default=os.environ.get("FUNDCDP_DUCKDB_MEMORY_LIMIT", "8GB"))
     arguments = parser.parse_args()
     sf = arguments.sf
     label = f"sf{sf:g}"
@@ -216,6 +383,7 @@ def main() -> int:
         {
             "FUNDCDP_DATA_DIR": str(layout.root),
             "FUNDCDP_HASH_KEY": os.environ.get("FUNDCDP_HASH_KEY", BENCH_HASH_KEY),
+            "FUNDCDP_DUCKDB_MEMORY_LIMIT": arguments.memory_limit,
             "DAGSTER_HOME": str(layout.dagster_home),
             "DBT_LOG_PATH": str(layout.logs / "dbt"),
             "DBT_PROFILES_DIR": str(REPO / "dbt_project"),
@@ -226,32 +394,45 @@ def main() -> int:
     from orchestration.defs.pipeline import build_warehouse, load_raw, run_days
     from orchestration.lib.instance import ensure_instance_config
 
+    sys.path.insert(0, str(REPO / "bench"))
+    from preview_bench import preview_latency
+
     ensure_instance_config(layout.dagster_home)
     instance = dg.DagsterInstance.get()
 
     raw_seconds, raw_rows = raw_read_seconds(layout.landing)
     print(f"raw read: {raw_rows:,} rows parsed in {raw_seconds:.1f} s", flush=True)
 
-    started = time.perf_counter()
-    load = load_raw(instance, full_days)
-    loaded = time.perf_counter()
-    build = build_warehouse(instance, full_days[-1])
-    full_seconds = time.perf_counter() - started
-    stages = step_seconds(instance, load.run_id)
-    for stage, seconds in step_seconds(instance, build.run_id).items():
-        stages[stage] = stages.get(stage, 0.0) + seconds
-    dbt_split = dbt_folders(layout.dbt_target)
-    memory_full = peak_mib()
+    with MemorySampler() as sampler:
+        started = time.perf_counter()
+        load = load_raw(instance, full_days)
+        loaded = time.perf_counter()
+        build = build_warehouse(instance, full_days[-1])
+        full_seconds = time.perf_counter() - started
+        full_window = [(time.time() - full_seconds, time.time())]
+    dbt = dbt_nodes(layout.dbt_target)
+    stages = stage_table(instance, [load, build], layout, dbt, sampler)
     print(
         f"full run: {full_seconds:.1f} s (load {loaded - started:.1f} s), success {build.success}", flush=True
+    )
+
+    preview = preview_latency(
+        layout.warehouse_db, date.fromisoformat(full_days[-1]), arguments.preview_repeats
+    )
+    print(
+        f"segment preview: median {preview['overall']['median_ms']} ms, "
+        f"p95 {preview['overall']['p95_ms']} ms",
+        flush=True,
     )
 
     for folder in held:
         target = layout.landing_day(folder.parent.name, last)
         folder.rename(target)
-    started = time.perf_counter()
-    daily = run_days(instance, [last])
-    daily_seconds = time.perf_counter() - started
+    with MemorySampler() as daily_sampler:
+        started = time.perf_counter()
+        daily = run_days(instance, [last])
+        daily_seconds = time.perf_counter() - started
+    daily_stages = stage_table(instance, [daily], layout, dbt_nodes(layout.dbt_target), daily_sampler)
     print(f"daily run for {last}: {daily_seconds:.1f} s, success {daily.success}", flush=True)
 
     rows_out = table_rows(
@@ -270,6 +451,7 @@ def main() -> int:
             "python": platform.python_version(),
             "duckdb": duckdb.__version__,
             "dagster": dg.__version__,
+            "duckdb_memory_limit": arguments.memory_limit,
         },
         "generation_seconds": round(generation, 1) if generation else None,
         "raw_read": {"seconds": round(raw_seconds, 2), "rows": raw_rows},
@@ -277,9 +459,9 @@ def main() -> int:
             "seconds": round(full_seconds, 1),
             "success": build.success and load.success,
             "failed_checks": failed_checks(load) + failed_checks(build),
-            "stages_seconds": {name: round(value, 1) for name, value in sorted(stages.items())},
-            "dbt_node_seconds_by_folder": dbt_split,
-            "peak_memory_mib": memory_full,
+            "stages_seconds": {name: figures["seconds"] for name, figures in stages.items()},
+            "stages": stages,
+            "peak_memory_mib": {"process_tree": sampler.peak_mib(full_window), **peak_mib()},
             "pipeline_to_raw_read": round(full_seconds / raw_seconds, 2) if raw_seconds else None,
         },
         "daily_run": {
@@ -288,7 +470,10 @@ def main() -> int:
             "success": daily.success,
             "failed_checks": failed_checks(daily),
             "share_of_full_run": round(daily_seconds / full_seconds, 3),
+            "stages_seconds": {name: figures["seconds"] for name, figures in daily_stages.items()},
+            "dbt_folders": daily_stages.get("dbt", {}).get("folders", {}),
         },
+        "segment_preview": preview,
         "rows_out": rows_out,
         "peak_memory_mib": peak_mib(),
     }

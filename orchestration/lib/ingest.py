@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import csv
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -181,9 +183,11 @@ def _write_parquet_atomically(
 def _write_private(
     private_db: Path, spec: TableSpec, file_name: str, parsed: ParsedFile, private: pa.Table
 ) -> None:
-    """Replace this file's rows in ``private.duckdb`` (clear personal data and quarantined lines)."""
+    """Replace this file's rows in ``private.duckdb`` (clear personal data and quarantined lines), in one
+    transaction, through the open store of :func:`private_store_session` if there is one."""
+    session = _PRIVATE_SESSIONS.get(str(private_db))
     existed = private_db.exists()
-    con = duckdb.connect(str(private_db))
+    con = session.cursor() if session is not None else duckdb.connect(str(private_db))
     try:
         con.execute(
             "create table if not exists quarantined_lines (source varchar, table_name varchar, "
@@ -217,10 +221,34 @@ def _write_private(
             con.execute(f"delete from {pii_table} where _source_file = ?", [file_name])
             con.execute(f"insert into {pii_table} by name select * from new_private")
         con.execute("commit")
+    except BaseException:
+        if session is not None:
+            con.execute("rollback")
+        raise
     finally:
         con.close()
     if not existed:
         os.chmod(private_db, 0o600)
+
+
+_PRIVATE_SESSIONS: dict[str, duckdb.DuckDBPyConnection] = {}
+
+
+@contextmanager
+def private_store_session(private_db: Path) -> Iterator[None]:
+    """Keep ``private.duckdb`` open while one run loads many files: opening it (and checkpointing it on
+    close) for every file costs more than writing a small file's rows. Each file is still its own
+    transaction."""
+    existed = private_db.exists()
+    con = duckdb.connect(str(private_db))
+    if not existed:
+        os.chmod(private_db, 0o600)
+    _PRIVATE_SESSIONS[str(private_db)] = con
+    try:
+        yield
+    finally:
+        del _PRIVATE_SESSIONS[str(private_db)]
+        con.close()
 
 
 def _amount_loaded(spec: TableSpec, rows: pa.Table) -> Decimal | None:

@@ -18,8 +18,10 @@ from orchestration.lib.segments.publish import (
     current_members,
     evaluate,
     members_without_consent,
+    preview_segment,
     publish_segment,
 )
+from tests.conftest import DEMO_END_DATE
 
 pytestmark = pytest.mark.integration
 
@@ -355,3 +357,17 @@ def test_the_consent_check_counts_current_members_who_no_longer_consent(tmp_path
     # a compliance segment needs no consent
     review = segment(dormant.rule, name="s")
     assert members_without_consent(store, withdrawn, [review]) == 0
+
+
+def test_the_grouped_preview_equals_counting_every_fetched_match(built_warehouse):
+    """The CLI's preview counts in DuckDB; it must give exactly what fetching the matches gives, split
+    groups and breakdown order included, for every starter segment."""
+    layout = built_warehouse.layout
+    as_of = date.fromisoformat(DEMO_END_DATE)
+    nonempty = 0
+    for definition in load_segments():
+        fetched = evaluate(layout.warehouse_db, definition, CATALOG, as_of).preview()
+        grouped = preview_segment(layout.warehouse_db, definition, CATALOG, as_of)
+        assert json.dumps(grouped) == json.dumps(fetched), definition.name
+        nonempty += fetched["size"] > 0
+    assert nonempty >= 5

@@ -15,6 +15,7 @@ from orchestration.lib.ingest import (
     ingest_limits,
     land_table_day,
     previous_manifest,
+    private_store_session,
 )
 from orchestration.lib.loader import LoadError
 from orchestration.lib.privacy import purged_tracking_days
@@ -65,41 +66,43 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         history = previous_manifest(layout, spec)
         tombstones = load_tombstones(layout)
         purged = purged_tracking_days(layout) if spec.source == "tracking" else set()
-        for day in context.partition_keys:
-            if day in purged:
-                context.log.info(f"{spec.source}.{spec.name} {day}: purged by retention, not reloaded")
-                continue
-            try:
-                outcome = land_table_day(
-                    layout,
-                    spec,
-                    day,
-                    key,
-                    junk,
-                    **ingest_limits(rules),
-                    history=history,
-                    tombstones=tombstones,
-                )
-            except LoadError as error:
-                failures[day] = str(error)
-                context.log.error(f"{spec.source}.{spec.name} {day}: {error}")
-                continue
-            except (OSError, duckdb.Error) as error:
-                if is_transient_error(str(error)):
-                    # Each file is written atomically and idempotently: the retry redoes this day.
-                    context.log.warning(
-                        f"{spec.source}.{spec.name} {day}: transient failure, retrying: {error}"
+        # private.duckdb stays open across the days of this run (one writer: the raw assets share a pool)
+        with private_store_session(layout.private_db):
+            for day in context.partition_keys:
+                if day in purged:
+                    context.log.info(f"{spec.source}.{spec.name} {day}: purged by retention, not reloaded")
+                    continue
+                try:
+                    outcome = land_table_day(
+                        layout,
+                        spec,
+                        day,
+                        key,
+                        junk,
+                        **ingest_limits(rules),
+                        history=history,
+                        tombstones=tombstones,
                     )
-                    raise dg.RetryRequested(
-                        max_retries=TRANSIENT_RETRIES, seconds_to_wait=retry_wait_seconds()
-                    ) from error
-                raise
-            outcomes.append(outcome)
-            context.log.info(
-                f"{spec.source}.{spec.name} {day}: {outcome.rows_loaded} rows loaded, "
-                f"{outcome.rows_quarantined} quarantined, files "
-                + ", ".join(f"{f.file_name} ({f.status})" for f in outcome.files)
-            )
+                except LoadError as error:
+                    failures[day] = str(error)
+                    context.log.error(f"{spec.source}.{spec.name} {day}: {error}")
+                    continue
+                except (OSError, duckdb.Error) as error:
+                    if is_transient_error(str(error)):
+                        # Each file is written atomically and idempotently: the retry redoes this day.
+                        context.log.warning(
+                            f"{spec.source}.{spec.name} {day}: transient failure, retrying: {error}"
+                        )
+                        raise dg.RetryRequested(
+                            max_retries=TRANSIENT_RETRIES, seconds_to_wait=retry_wait_seconds()
+                        ) from error
+                    raise
+                outcomes.append(outcome)
+                context.log.info(
+                    f"{spec.source}.{spec.name} {day}: {outcome.rows_loaded} rows loaded, "
+                    f"{outcome.rows_quarantined} quarantined, files "
+                    + ", ".join(f"{f.file_name} ({f.status})" for f in outcome.files)
+                )
         if failures:
             # Good days are already in raw/ (each day is written atomically per file); the failed
             # days are named so that they can be re-delivered and re-run.
