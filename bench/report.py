@@ -52,44 +52,46 @@ INTRO = """# Benchmarks
 Figures, not tests: nothing here asserts a number. Everything runs on generated demo data (clean, no
 injected dirt), so a result depends only on the scale factor and the machine.
 
-- `make bench` runs `bench/pipeline_bench.py --sf 0.1` and then `bench/identity_bench.py`;
-  `make bench SF=1` (or `SF=10`) picks the scale factor, `BENCH_PERSONS=1000000` the ID-Mapping graph.
-  Scale factor SF means SF × 100,000 customers over 90 days (SF1: 100k customers, about 10M tracking
-  events). The sources are generated once under `$FUNDCDP_DATA_DIR/bench/sources/sf<SF>` and reused; each
-  run gets a fresh data directory `$FUNDCDP_DATA_DIR/bench/runs/sf<SF>-<timestamp>` (the previous one of
-  that SF is deleted). The pipeline benchmark
+- `make bench` runs `bench/pipeline_bench.py --sf 0.1`, then `bench/identity_bench.py`, then this report;
+  `make bench SF=1` (or `SF=10`) picks the scale factor, `BENCH_PERSONS=1000000` the ID-Mapping graph
+  (10M links). Scale factor SF means SF × 100,000 customers over 90 days (SF1: 100k customers, about 10M
+  tracking events). The sources are generated once under `$FUNDCDP_DATA_DIR/bench/sources/sf<SF>` and
+  reused (generation time is printed, not counted); each run gets a fresh data directory
+  `$FUNDCDP_DATA_DIR/bench/runs/sf<SF>-<timestamp>` (the previous one of that SF is deleted). DuckDB's
+  memory limit is set (`FUNDCDP_DUCKDB_MEMORY_LIMIT`, 8GB in the benchmark): past it, it spills to disk.
+  The pipeline benchmark
   1. reads every landing file once with DuckDB, every column parsed to its type (the **raw read**: the
      floor for anything that reads the input),
   2. runs the **full run** in-process through Dagster, as `make run` does: every day but the last loaded
      (ingest), then dbt, the quality gates, the models, `analytics.duckdb` and the segments as of the day
      before the last,
-  3. delivers the last day and runs the **daily** job for it alone (incremental),
+  3. times 20 **segment previews** per starter segment after one warm-up (what
+     `python -m orchestration.cli segments preview <name>` waits for; `bench/preview_bench.py` alone),
+  4. delivers the last day and runs the **daily** job for it alone (incremental),
 
   and writes `bench/results/<date>-sf<SF>.json`.
-- `python bench/preview_bench.py --data-dir <run directory>` times segment previews (what
-  `python -m orchestration.cli segments preview <name>` waits for: evaluating the segment and counting its
-  preview) on a built warehouse: one warm-up and then 20 timed previews per starter segment. Its result
-  is what the pipeline result holds under `segment_preview` (the *preview* column and table below).
+- `make bench-spark SF=0.1` builds the dbt layer (models and data tests, no unit tests) on a local Spark
+  session and on DuckDB from the raw layer of the last `make bench SF=0.1` run and prints the ratio
+  (`bench/spark_bench.py`, results `<date>-spark-sf<SF>.json`).
 - `python bench/report.py` rewrites the tables below from every `bench/results/*.json` (latest result per
-  scale factor / graph size). Result files are not committed with code changes.
+  scale factor / graph size). The results of each scale factor are committed.
 
-**Reading the figures.** *Full run* is the wall time of loading and building; the stage columns are the
-sums of Dagster's step durations (ingest: loading `raw/`; dbt: the whole `dbt build`, tests included;
-checks: the quality gates; models: the predictive models; publish: `analytics.duckdb`; segments:
-evaluating and publishing them), so they add up to a little less than the full run (Dagster's own overhead
-is the rest). *Pipeline / raw read* is the full run divided by the raw read: how many times the cost of
-merely parsing the input the pipeline takes. *Peak memory* is the peak resident set of the benchmark
-process (Dagster, DuckDB in-process, the raw read included) and of its largest child (dbt); both can be
-alive at once, so their sum bounds the peak. *Daily* is the incremental run for one more day and its share
-of the full run. *Preview* is the median and p95 (nearest rank) of segment preview latency over all timed
-previews of all starter segments.
+**Reading the figures.** *Full run* is the wall time of loading and building. A stage's seconds are the
+wall time covered by its Dagster steps (ingest: loading `raw/`; dbt: the whole `dbt build`, data tests
+included; checks: the quality gates; models: the predictive models; publish: `analytics.duckdb`; segments:
+evaluating and publishing them); the stage table splits dbt by model folder from dbt's node timings (wall
+time covered, and node seconds summed over dbt's two threads). *Peak memory* is the resident memory of the
+whole process tree (the benchmark process with Dagster and in-process DuckDB, plus dbt and anything it
+starts), sampled from /proc every 0.2 s; a stage's peak is the highest sample inside its steps. *Pipeline /
+raw read* is the full run divided by the raw read. *Daily* is the incremental run for one more day and its
+share of the full run. *Preview* is the median and p95 (nearest rank) over all timed previews.
 
 **Targets** (from the benchmark issue):
 
 | target | where |
 |---|---|
 | full run < 3 min | SF1 |
-| full run < 20 min, peak memory (process + dbt) < 8 GiB | SF10 |
+| full run < 20 min, peak memory (process tree) < 8 GiB | SF10 |
 | pipeline / raw read ≤ 3 | SF10 |
 | time(SF10) / time(SF1) ≤ 11 (near-linear scaling) | SF10 vs SF1 |
 | daily incremental run < 5 % of the full run | SF10 |
@@ -217,6 +219,50 @@ def peak_mib(data: dict) -> tuple[float | None, float | None]:
     return number(get(peak, "process")), number(get(peak, "children"))
 
 
+def peak_tree_mib(data: dict) -> float | None:
+    """The full run's peak of the whole process tree (sampled), else process + largest child (a bound)."""
+    tree = number(get(data, "full_run", "peak_memory_mib", "process_tree"))
+    if tree is not None:
+        return tree
+    process, children = peak_mib(data)
+    return None if process is None else process + (children or 0)
+
+
+def stage_detail(path: Path, data: dict) -> list[str]:
+    """Per stage of the full run (and dbt per model folder): wall s, peak MiB of the process tree, rows."""
+    stages = get(data, "full_run", "stages")
+    if not isinstance(stages, dict):
+        return []
+    lines = [
+        "",
+        f"Stages of the full run, {sf_label(data.get('scale_factor'))} ({path.name}):",
+        "",
+        "| stage | wall s | peak MiB | rows |",
+        "|---|---|---|---|",
+    ]
+    for name, figures in stages.items():
+        rows = get(figures, "rows")
+        rows_text = (
+            ", ".join(f"{k} {fmt(v, thousands=True)}" for k, v in rows.items())
+            if isinstance(rows, dict)
+            else DASH
+        )
+        peak = fmt(get(figures, "peak_memory_mib"), thousands=True)
+        lines.append(f"| {name} | {fmt(get(figures, 'seconds'))} | {peak} | {rows_text} |")
+        for folder, entry in (get(figures, "folders") or {}).items():
+            largest = get(entry, "largest_relations") or {}
+            top = next(iter(largest.items()), None)
+            rows_text = f"out {fmt(get(entry, 'rows_out'), thousands=True)}" + (
+                f" (largest {top[0]}: {fmt(top[1], thousands=True)})" if top else ""
+            )
+            if get(entry, "rows_out") is None:
+                rows_text = DASH
+            wall = f"{fmt(get(entry, 'wall_seconds'))} (node s {fmt(get(entry, 'node_seconds'))})"
+            peak = fmt(get(entry, "peak_memory_mib"), thousands=True)
+            lines.append(f"| dbt · {folder} | {wall} | {peak} | {rows_text} |")
+    return lines
+
+
 def pipeline_targets(data: dict, sf1: dict | None) -> str:
     sf = number(data.get("scale_factor"))
     full = number(get(data, "full_run", "seconds"))
@@ -224,12 +270,11 @@ def pipeline_targets(data: dict, sf1: dict | None) -> str:
         return verdict("full < 3 min", None if full is None else full < SF1_FULL_RUN_S)
     if sf != 10:
         return DASH
-    process, children = peak_mib(data)
     ratio = number(get(data, "full_run", "pipeline_to_raw_read"))
     share = number(get(data, "daily_run", "share_of_full_run"))
     p95 = number(get(data, "segment_preview", "overall", "p95_ms"))
     sf1_full = number(get(sf1, "full_run", "seconds")) if sf1 else None
-    memory = None if process is None else process + (children or 0)
+    memory = peak_tree_mib(data)
     return "; ".join(
         [
             verdict("full < 20 min", None if full is None else full < SF10_FULL_RUN_S),
@@ -257,12 +302,11 @@ def pipeline_table(results: list[tuple[Path, dict]]) -> list[str]:
     header = (
         ["scale", "date", "customers", "tracking events", "raw read s", "full run s", "pipeline / raw read"]
         + [f"{stage} s" for stage in stages]
-        + ["peak MiB (process / dbt)", "daily s (share)", "preview ms (median / p95)", "targets"]
+        + ["peak MiB (process tree)", "daily s (share)", "preview ms (median / p95)", "targets"]
     )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     notes = []
     for path, data in latest:
-        process, children = peak_mib(data)
         daily = number(get(data, "daily_run", "seconds"))
         share = number(get(data, "daily_run", "share_of_full_run"))
         daily_text = fmt(daily) + (f" ({share:.1%})" if share is not None else "")
@@ -281,7 +325,7 @@ def pipeline_table(results: list[tuple[Path, dict]]) -> list[str]:
             ]
             + [fmt(get(data, "full_run", "stages_seconds", stage)) for stage in stages]
             + [
-                f"{fmt(process, thousands=True)} / {fmt(children, thousands=True)}",
+                fmt(peak_tree_mib(data), thousands=True),
                 daily_text,
                 preview,
                 pipeline_targets(data, sf1),
@@ -296,6 +340,8 @@ def pipeline_table(results: list[tuple[Path, dict]]) -> list[str]:
                 notes.append(f"- {label}: the {run.replace('_', ' ')} {what}.")
     if notes:
         lines += ["", *notes]
+    for path, data in latest:
+        lines += stage_detail(path, data)
     for path, data in latest:
         if not isinstance(get(data, "segment_preview", "segments"), dict):
             continue

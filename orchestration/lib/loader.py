@@ -24,7 +24,9 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import duckdb
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from orchestration.lib.sources import SQL_TYPES, Column, TableSpec
 
@@ -44,15 +46,29 @@ class LoadError(Exception):
 
 @dataclass(frozen=True)
 class FileContent:
-    """A delivered file's bytes identity and its decoded text; the data lines are split on demand (a
-    clean tracking file is parsed by DuckDB straight from the file and never needs them)."""
+    """A delivered file's bytes identity and its content (decompressed); the text is decoded and split
+    into lines on demand: a clean tracking file is parsed by DuckDB straight from the file and needs
+    neither."""
 
     path: Path
     size_bytes: int
     content_sha256: str
-    text: str
+    data: bytes
+    encoding: str
     header: list[str] | None
     first_data_line_number: int
+
+    @cached_property
+    def text(self) -> str:
+        """The decoded content; :class:`LoadError` naming the byte and line where it is unreadable."""
+        try:
+            return self.data.decode(self.encoding)
+        except UnicodeDecodeError as bad:
+            line_number = self.data[: bad.start].count(b"\n") + 1
+            raise LoadError(
+                f"{self.path}: unreadable {self.encoding} at byte {bad.start} (line {line_number}): "
+                f"{bad.reason}"
+            ) from None
 
     @cached_property
     def lines(self) -> list[str]:
@@ -65,10 +81,10 @@ class FileContent:
 
     @cached_property
     def line_count(self) -> int:
-        """``len(lines)``, counted without splitting."""
+        """``len(lines)``, counted on the bytes without decoding or splitting."""
         if self.header is not None:
             return len(self.lines)
-        return self.text.count("\n") + (0 if not self.text or self.text.endswith("\n") else 1)
+        return self.data.count(b"\n") + (0 if not self.data or self.data.endswith(b"\n") else 1)
 
 
 @dataclass(frozen=True)
@@ -94,7 +110,8 @@ class ParsedFile:
 
 
 def read_file(path: Path, spec: TableSpec) -> FileContent:
-    """Read and decode a delivered file; CSV header split off, trailing newline ignored."""
+    """Read a delivered file (a tracking file is gunzipped); a CSV file is decoded and its header split
+    off. A tracking file is decoded only when its lines are needed (see :class:`FileContent`)."""
     data = path.read_bytes()
     size = len(data)
     sha = hashlib.sha256(data).hexdigest()
@@ -103,21 +120,13 @@ def read_file(path: Path, spec: TableSpec) -> FileContent:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as broken:
             raise LoadError(f"{path}: not a readable gzip file ({broken})") from None
-    encoding = spec.encoding if spec.file_format == "csv" else "utf-8"
-    try:
-        text = data.decode(encoding)
-    except UnicodeDecodeError as bad:
-        line_number = data[: bad.start].count(b"\n") + 1
-        raise LoadError(
-            f"{path}: unreadable {encoding} at byte {bad.start} (line {line_number}): {bad.reason}"
-        ) from None
-    if spec.file_format == "jsonl":
-        return FileContent(path, size, sha, text, None, 1)
+        return FileContent(path, size, sha, data, "utf-8", None, 1)
+    text = FileContent(path, size, sha, data, spec.encoding, None, 2).text
     first_line = text.split("\n", 1)[0].removesuffix("\r")
     if not text or (not first_line and text.count("\n") <= 1):
         raise LoadError(f"{path}: empty file, expected a header line")
     header = next(csv.reader([first_line]))
-    return FileContent(path, size, sha, text, [h.strip() for h in header], 2)
+    return FileContent(path, size, sha, data, spec.encoding, [h.strip() for h in header], 2)
 
 
 def _csv_fields(
@@ -338,7 +347,10 @@ def parse_file(content: FileContent, spec: TableSpec, source_file: str) -> Parse
     finally:
         con.close()
     rejects = sorted(rejects + type_rejects)
-    rows = rows.append_column("_source_file", pa.array([source_file] * rows.num_rows, type=pa.string()))
+    rows = rows.append_column(
+        "_source_file",
+        pc.take(pa.array([source_file], type=pa.string()), pa.array(np.zeros(rows.num_rows, np.int32))),
+    )
     line_text = {number: content.lines[number - content.first_data_line_number] for number, _, _ in rejects}
     quarantine = pa.table(
         {

@@ -8,7 +8,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.ingest import land_table_day
+from orchestration.lib.ingest import land_table_day, prepare_day
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import LoadError, parse_file, read_file
 from orchestration.lib.rules import JunkRules, load_business_rules
@@ -175,6 +175,10 @@ def test_unreadable_files_fail_naming_file_and_place(layout):
         LoadError, match=r"customers_20260602.csv: unreadable utf-8-sig at byte \d+ \(line 2\)"
     ):
         read_file(bad_encoding, CUSTOMERS)
+    bad_event = layout.root / "events_20260603.jsonl.gz"
+    bad_event.write_bytes(gzip.compress(b'{"event_id":"e1","event":"\xd5\xc5"}\n', mtime=0))
+    with pytest.raises(LoadError, match=r"events_20260603.jsonl.gz: unreadable utf-8 at byte \d+ \(line 1\)"):
+        parse_file(read_file(bad_event, EVENTS), EVENTS, bad_event.name)
     not_gzip = layout.root / "events_20260602.jsonl.gz"
     not_gzip.write_text("{}")
     with pytest.raises(LoadError, match="events_20260602.jsonl.gz: not a readable gzip file"):
@@ -342,3 +346,20 @@ def test_only_events_carrying_personal_data_reach_the_private_store(layout):
     ]
     private.close()
     assert len(raw_rows(layout, "tracking", "events")) == 4
+
+
+def test_a_file_parsed_ahead_is_used_only_while_it_is_unchanged(layout):
+    day, name = "2026-06-02", "trade_orders_20260602.csv"
+    write_day(layout, "trade", day, {name: f"{ORDER_HEADER}\n{order_line('O1')}\n"})
+    prepared = prepare_day(layout, ORDERS, day)
+    assert list(prepared) == [name] and prepared[name].parsed.rows_loaded == 1
+    # re-delivered with a second order before its turn came: the early parse is stale
+    write_day(layout, "trade", day, {name: f"{ORDER_HEADER}\n{order_line('O1')}\n{order_line('O2')}\n"})
+    outcome = land_table_day(layout, ORDERS, day, KEY, JUNK, max_quarantine_share=0.5, prepared=prepared)
+    assert outcome.rows_loaded == 2
+    assert sorted(r[0] for r in raw_rows(layout, "trade", "trade_orders", "order_id")) == ["O1", "O2"]
+    # a day that cannot be read is left to land_table_day, which names the failure
+    broken = layout.landing_day("tracking", day)
+    broken.mkdir(parents=True)
+    (broken / "events_20260602.jsonl.gz").write_text("not gzip")
+    assert prepare_day(layout, EVENTS, day) == {}

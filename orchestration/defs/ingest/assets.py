@@ -1,6 +1,7 @@
 """Raw assets: one per raw table, keyed like the dbt source it feeds, partitioned by arrival day."""
 
 from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
 
 import dagster as dg
 import duckdb
@@ -14,6 +15,7 @@ from orchestration.lib.ingest import (
     DayOutcome,
     ingest_limits,
     land_table_day,
+    prepare_day,
     previous_manifest,
     private_store_session,
 )
@@ -66,12 +68,19 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         history = previous_manifest(layout, spec)
         tombstones = load_tombstones(layout)
         purged = purged_tracking_days(layout) if spec.source == "tracking" else set()
-        # private.duckdb stays open across the days of this run (one writer: the raw assets share a pool)
-        with private_store_session(layout.private_db):
-            for day in context.partition_keys:
-                if day in purged:
-                    context.log.info(f"{spec.source}.{spec.name} {day}: purged by retention, not reloaded")
-                    continue
+        loaded_days = {str(row.get("arrival_date")) for row in history}
+        days_to_load = [day for day in context.partition_keys if day not in purged]
+        for day in sorted(set(context.partition_keys) & purged):
+            context.log.info(f"{spec.source}.{spec.name} {day}: purged by retention, not reloaded")
+        # private.duckdb stays open across the days of this run (one writer: the raw assets share a pool).
+        # A day never loaded before is parsed by a second thread while the day before it is written.
+        with private_store_session(layout.private_db), ThreadPoolExecutor(max_workers=1) as parser:
+            ahead: dict[str, Future] = {}
+            for index, day in enumerate(days_to_load):
+                following = days_to_load[index + 1] if index + 1 < len(days_to_load) else None
+                if following is not None and following not in loaded_days:
+                    ahead[following] = parser.submit(prepare_day, layout, spec, following)
+                prepared = ahead.pop(day).result() if day in ahead else None
                 try:
                     outcome = land_table_day(
                         layout,
@@ -82,6 +91,7 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
                         **ingest_limits(rules),
                         history=history,
                         tombstones=tombstones,
+                        prepared=prepared,
                     )
                 except LoadError as error:
                     failures[day] = str(error)

@@ -1,0 +1,77 @@
+"""The benchmark's own arithmetic and report (no benchmark is run here: figures are never asserted)."""
+
+import json
+import sys
+from pathlib import Path
+
+from orchestration.paths import PROJECT_ROOT
+
+sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+
+import pipeline_bench  # noqa: E402
+import report  # noqa: E402
+
+
+def test_a_stage_s_wall_time_counts_overlapping_steps_once():
+    # dbt runs two nodes at once: 0-2 and 1-3 overlap, 5-6 stands apart, 5.5-5.8 lies inside it
+    assert pipeline_bench.wall_seconds([(1.0, 3.0), (0.0, 2.0), (5.0, 6.0), (5.5, 5.8)]) == 4.0
+    assert pipeline_bench.wall_seconds([]) == 0.0
+
+
+def test_a_stage_s_peak_memory_is_the_highest_sample_inside_its_steps():
+    sampler = pipeline_bench.MemorySampler()
+    sampler.samples = [(0.5, 100 * 2**20), (1.5, 900 * 2**20), (2.5, 300 * 2**20), (4.0, 50 * 2**20)]
+    assert sampler.peak_mib([(2.0, 3.0), (3.5, 4.5)]) == 300.0
+    assert sampler.peak_mib([(10.0, 11.0)]) is None
+
+
+def pipeline_result(sf: float, full_s: float, **extra) -> dict:
+    return {
+        "date": "2026-12-02",
+        "scale_factor": sf,
+        "customers": int(sf * 100_000),
+        "raw_read": {"seconds": full_s / 4, "rows": 1000},
+        "full_run": {
+            "seconds": full_s,
+            "success": True,
+            "failed_checks": [],
+            "stages_seconds": {"ingest": full_s / 2, "dbt": full_s / 2},
+            "stages": {
+                "ingest": {"seconds": full_s / 2, "peak_memory_mib": 512.0, "rows": {"lines_read": 7}}
+            },
+            "peak_memory_mib": {"process_tree": 9000.0},
+            "pipeline_to_raw_read": 4.0,
+        },
+        "daily_run": {"seconds": full_s / 10, "share_of_full_run": 0.1, "success": True, "failed_checks": []},
+        "segment_preview": {"overall": {"median_ms": 40.0, "p95_ms": 90.0}},
+        "rows_out": {"main_staging.stg_tracking__events": 123456},
+        **extra,
+    }
+
+
+def test_the_report_marks_each_target_met_or_missed_and_keeps_the_text_outside_its_markers(tmp_path: Path):
+    results = tmp_path / "results"
+    results.mkdir()
+    (results / "2026-12-02-sf1.json").write_text(json.dumps(pipeline_result(1, 150.0)))
+    (results / "2026-12-02-sf10.json").write_text(json.dumps(pipeline_result(10, 2000.0)))
+    (results / "notes.json").write_text("{}")  # not a result file: skipped
+    readme = tmp_path / "README.md"
+    readme.write_text("# Mine\n\nhand-written\n\n<!-- results:start -->\nold\n<!-- results:end -->\n")
+    assert report.main(["--results", str(results), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# Mine\n\nhand-written\n") and "old" not in text
+    sf1 = next(line for line in text.splitlines() if line.startswith("| SF1 |"))
+    sf10 = next(line for line in text.splitlines() if line.startswith("| SF10 |"))
+    assert "123,456" in sf1 and "full < 3 min: met" in sf1
+    # 2000 s > 20 min, 9000 MiB > 8 GiB, ratio 4 > 3, 2000 / 150 > 11, daily 10 % > 5 %, p95 90 ms < 200 ms
+    verdicts = [
+        "full < 20 min: missed",
+        "peak < 8 GiB: missed",
+        "÷ raw read ≤ 3: missed",
+        "SF10 / SF1 ≤ 11: missed",
+        "daily < 5 %: missed",
+        "preview p95 < 200 ms: met",
+    ]
+    for verdict in verdicts:
+        assert verdict in sf10, verdict
+    assert "| ingest | 1,000.0 | 512 | lines_read 7 |" in text
