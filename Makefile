@@ -70,8 +70,8 @@ bench: prepare  ## benchmarks (print figures): the pipeline at scale factor SF (
 	$(BIN)/python bench/report.py
 
 bench-spark: prepare $(SPARK_STAMP)  ## the dbt layer on local Spark vs DuckDB on the raw/ layer of the last `make bench SF=…` run
-	$(BIN)/python bench/spark_bench.py --sf $(or $(SF),0.1) --as-of 2026-06-30 \
-		--run-dir "$$(ls -d $(FUNDCDP_DATA_DIR)/bench/runs/sf$(or $(SF),0.1)-* | tail -1)"
+	$(BIN)/python bench/spark_bench.py --sf $(or $(SF),0.1) --as-of 2026-06-30 --run-dir "$$(ls -d \
+		$${FUNDCDP_BENCH_DIR:-$(FUNDCDP_DATA_DIR)/bench}/runs/sf$$($(BIN)/python -c 'print(f"{float($(or $(SF),0.1)):g}")')-* | tail -1)"
 	$(BIN)/python bench/report.py
 
 ui: prepare  ## start the Dagster UI on http://127.0.0.1:3000

@@ -435,11 +435,14 @@ def main() -> int:
     for folder in held:
         target = layout.landing_day(folder.parent.name, last)
         folder.rename(target)
+    # the daily run's dbt figures must not be the full run's if its dbt step does not run
+    (layout.dbt_target / "run_results.json").unlink(missing_ok=True)
     with MemorySampler() as daily_sampler:
         started = time.perf_counter()
         daily = run_days(instance, [last])
         daily_seconds = time.perf_counter() - started
-    daily_stages = stage_table(instance, [daily], layout, dbt_nodes(layout.dbt_target), daily_sampler)
+    daily_dbt = dbt_nodes(layout.dbt_target) if (layout.dbt_target / "run_results.json").exists() else {}
+    daily_stages = stage_table(instance, [daily], layout, daily_dbt, daily_sampler)
     print(f"daily run for {last}: {daily_seconds:.1f} s, success {daily.success}", flush=True)
 
     # After the runs, so that its memory is not in the pipeline's peaks (every landing file, all days).
@@ -472,7 +475,7 @@ def main() -> int:
             "seconds": round(full_seconds, 1),
             "success": build.success and load.success,
             "failed_checks": failed_checks(load) + failed_checks(build),
-            "stages_seconds": {name: figures["seconds"] for name, figures in stages.items()},
+            "stages_seconds": {n: f["seconds"] for n, f in stages.items() if "seconds" in f},
             "stages": stages,
             "peak_memory_mib": {"process_tree": sampler.peak_mib(full_window), **peak_mib()},
             "pipeline_to_raw_read": round(full_seconds / raw_seconds, 2) if raw_seconds else None,
@@ -483,7 +486,8 @@ def main() -> int:
             "success": daily.success,
             "failed_checks": failed_checks(daily),
             "share_of_full_run": round(daily_seconds / full_seconds, 3),
-            "stages_seconds": {name: figures["seconds"] for name, figures in daily_stages.items()},
+            # a stage whose steps did not run (a gate failed before them) has no seconds
+            "stages_seconds": {n: f["seconds"] for n, f in daily_stages.items() if "seconds" in f},
             "dbt_folders": daily_stages.get("dbt", {}).get("folders", {}),
         },
         "segment_preview": preview,

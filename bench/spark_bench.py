@@ -187,6 +187,8 @@ def run_engine(engine: str, scratch: Path, as_of: str, driver_memory: str) -> di
         "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR),
         "SPARK_LOCAL_IP": "127.0.0.1",
         "FUNDCDP_SPARK_DRIVER_MEMORY": driver_memory,
+        # DuckDB gets the same memory as Spark's driver, as in the pipeline benchmark
+        "FUNDCDP_DUCKDB_MEMORY_LIMIT": os.environ.get("FUNDCDP_DUCKDB_MEMORY_LIMIT", "8GB"),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "false",
     }
     target_path = scratch / f"target_{engine}"

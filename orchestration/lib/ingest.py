@@ -192,9 +192,8 @@ def _write_private(
 ) -> None:
     """Replace this file's rows in ``private.duckdb`` (clear personal data and quarantined lines), in one
     transaction, through the open store of :func:`private_store_session` if there is one."""
-    session = _PRIVATE_SESSIONS.get(str(private_db))
     existed = private_db.exists()
-    con = session.cursor() if session is not None else duckdb.connect(str(private_db))
+    con = _private_connection(private_db)
     try:
         con.execute(
             "create table if not exists quarantined_lines (source varchar, table_name varchar, "
@@ -228,34 +227,40 @@ def _write_private(
             con.execute(f"delete from {pii_table} where _source_file = ?", [file_name])
             con.execute(f"insert into {pii_table} by name select * from new_private")
         con.execute("commit")
-    except BaseException:
-        if session is not None:
-            con.execute("rollback")
-        raise
     finally:
-        con.close()
+        con.close()  # a cursor closed inside its transaction rolls it back
     if not existed:
         os.chmod(private_db, 0o600)
 
 
-_PRIVATE_SESSIONS: dict[str, duckdb.DuckDBPyConnection] = {}
+# private.duckdb per path while a private_store_session is open: None until its first write.
+_PRIVATE_SESSIONS: dict[str, duckdb.DuckDBPyConnection | None] = {}
+
+
+def _private_connection(private_db: Path) -> duckdb.DuckDBPyConnection:
+    """A connection to ``private.duckdb`` to close after use: a cursor of the session's store (opened on
+    the session's first write, so that a failure to open it meets the caller's retry handling), else a
+    connection of its own."""
+    key = str(private_db)
+    if key not in _PRIVATE_SESSIONS:
+        return duckdb.connect(key)
+    if _PRIVATE_SESSIONS[key] is None:
+        _PRIVATE_SESSIONS[key] = duckdb.connect(key)
+    return _PRIVATE_SESSIONS[key].cursor()
 
 
 @contextmanager
 def private_store_session(private_db: Path) -> Iterator[None]:
     """Keep ``private.duckdb`` open while one run loads many files: opening it (and checkpointing it on
     close) for every file costs more than writing a small file's rows. Each file is still its own
-    transaction."""
-    existed = private_db.exists()
-    con = duckdb.connect(str(private_db))
-    if not existed:
-        os.chmod(private_db, 0o600)
-    _PRIVATE_SESSIONS[str(private_db)] = con
+    transaction; a run that writes nothing private never opens it."""
+    _PRIVATE_SESSIONS[str(private_db)] = None
     try:
         yield
     finally:
-        del _PRIVATE_SESSIONS[str(private_db)]
-        con.close()
+        con = _PRIVATE_SESSIONS.pop(str(private_db))
+        if con is not None:
+            con.close()
 
 
 def _amount_loaded(spec: TableSpec, rows: pa.Table) -> Decimal | None:
@@ -290,10 +295,9 @@ def ingest_limits(rules: dict) -> dict[str, float | int]:
 @dataclass(frozen=True)
 class PreparedFile:
     """A delivered file read and parsed ahead of its turn by :func:`prepare_day`; used only if the file is
-    still the same (size and modification time)."""
+    still the same (inode, size, modification and change times)."""
 
-    size_bytes: int
-    mtime_ns: int
+    file_identity: tuple[int, ...]
     content: FileContent
     parsed: ParsedFile
 
@@ -303,20 +307,29 @@ def prepare_day(layout: DataLayout, spec: TableSpec, day: str) -> dict[str, Prep
     parse the next day while this one is being written (the parsing is most of a load's time). A file
     that cannot be read or parsed is left out: :func:`land_table_day` meets the failure in its turn."""
     prepared: dict[str, PreparedFile] = {}
-    day_dir = layout.landing_day(spec.source, day)
-    if not day_dir.is_dir():
-        return prepared
-    for path in sorted(day_dir.iterdir()):
-        if not (path.is_file() and spec.matches_file(path.name, day)):
+    try:
+        listed = read_control_file(control_file_path(layout, spec.source, day))
+    except (LoadError, OSError):
+        return prepared  # land_table_day names what is wrong with the delivery
+    for name in sorted(listed):
+        path = layout.landing_day(spec.source, day) / name
+        if not spec.matches_file(name, day):
             continue
         try:
-            stat = path.stat()
+            identity = _file_identity(path)
             content = read_file(path, spec)
             parsed = parse_file(content, spec, path.name)
-        except (LoadError, OSError, duckdb.Error):
+        except Exception:  # noqa: BLE001 - only a head start: land_table_day redoes it and raises in its turn
             continue
-        prepared[path.name] = PreparedFile(stat.st_size, stat.st_mtime_ns, content, parsed)
+        prepared[path.name] = PreparedFile(identity, content, parsed)
     return prepared
+
+
+def _file_identity(path: Path) -> tuple[int, ...]:
+    """What tells a file re-delivered in place (``cp -p`` keeps the size and the mtime, not the inode or
+    the ctime)."""
+    stat = path.stat()
+    return (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
 
 
 def land_table_day(
@@ -369,8 +382,7 @@ def land_table_day(
     duplicates: list[tuple[Path, str, str]] = []
     for path in files:
         ahead = (prepared or {}).get(path.name)
-        stat = path.stat()
-        if ahead is not None and (ahead.size_bytes, ahead.mtime_ns) == (stat.st_size, stat.st_mtime_ns):
+        if ahead is not None and ahead.file_identity == _file_identity(path):
             content = ahead.content
         else:
             content, ahead = read_file(path, spec), None

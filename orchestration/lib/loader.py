@@ -18,6 +18,7 @@ from __future__ import annotations
 import csv
 import gzip
 import hashlib
+import re
 import zlib
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -167,12 +168,20 @@ def _csv_fields(
     return pa.table(columns), rejects, ignored
 
 
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
 def _read_json_columns(spec: TableSpec) -> tuple[str, str] | None:
     """``read_json`` column types and the select list naming the spec's columns, for a spec whose JSON
     paths are at most two levels deep; None otherwise."""
     tops: dict[str, dict[str, str] | str] = {}
+    paths = [column.json_path for column in spec.columns]
+    if len(set(paths)) != len(paths):
+        return None
     for column in spec.columns:
         parts = column.json_path.removeprefix("$.").split(".")
+        if not all(_PLAIN_KEY.fullmatch(part) for part in parts):
+            return None  # array indexes, quoted keys: the line-by-line path's json_extract handles them
         if len(parts) == 1 and parts[0] not in tops:
             tops[parts[0]] = column.name
         elif len(parts) == 2 and isinstance(tops.setdefault(parts[0], {}), dict):
@@ -208,7 +217,7 @@ def _json_fields_natively(content: FileContent, spec: TableSpec, con: duckdb.Duc
             f"from read_json('{path}', format = 'newline_delimited', compression = 'gzip', "
             f"columns = {types}, maximum_object_size = 16777216) with ordinality"
         )
-    except duckdb.Error:
+    except duckdb.InvalidInputException:  # what read_json raises on every kind of unclean line
         return False
     # A ``null`` line reads as a row of nulls (an empty object too: both go the careful way); a blank
     # line is skipped and two objects on one line read as two rows: the count tells.
