@@ -42,7 +42,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from orchestration.lib.layout import SOURCES, DataLayout  # noqa: E402
-from orchestration.lib.loader import _read_json_columns  # noqa: E402
+from orchestration.lib.loader import read_json_columns  # noqa: E402
 from orchestration.lib.sources import SQL_TYPES, tables_of  # noqa: E402
 
 DAYS = 90
@@ -161,7 +161,7 @@ def raw_read_seconds(landing: Path, memory_limit: str, spill_dir: Path) -> tuple
             else:
                 # DuckDB's fastest JSON route: read_json with the schema given (nested properties as a
                 # struct), as the loader reads a clean file
-                types, selects = _read_json_columns(spec)
+                types, selects = read_json_columns(spec)
                 source_sql = (
                     f"(select {selects} from read_json('{files}', format = 'newline_delimited', "
                     f"compression = 'gzip', columns = {types}))"

@@ -56,8 +56,7 @@ class FileContent:
     content_sha256: str
     data: bytes
     encoding: str
-    header: list[str] | None
-    first_data_line_number: int
+    has_header: bool  # a CSV file: its first line names the columns
 
     @cached_property
     def text(self) -> str:
@@ -72,18 +71,30 @@ class FileContent:
             ) from None
 
     @cached_property
+    def header(self) -> list[str] | None:
+        """The column names of a CSV file (None for a tracking file)."""
+        if not self.has_header:
+            return None
+        first_line = self.text.split("\n", 1)[0].removesuffix("\r")
+        return [name.strip() for name in next(csv.reader([first_line]), [])]
+
+    @property
+    def first_data_line_number(self) -> int:
+        return 2 if self.has_header else 1
+
+    @cached_property
     def lines(self) -> list[str]:
         """The data lines (CSV header split off), trailing newline ignored, ``\\r`` of CRLF removed."""
         lines = self.text.split("\n")
         if lines and lines[-1] == "":
             lines.pop()
         lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-        return lines if self.header is None else lines[1:]
+        return lines[1:] if self.has_header else lines
 
     @cached_property
     def line_count(self) -> int:
         """``len(lines)``, counted on the bytes without decoding or splitting."""
-        if self.header is not None:
+        if self.has_header:
             return len(self.lines)
         return self.data.count(b"\n") + (0 if not self.data or self.data.endswith(b"\n") else 1)
 
@@ -121,13 +132,12 @@ def read_file(path: Path, spec: TableSpec) -> FileContent:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as broken:
             raise LoadError(f"{path}: not a readable gzip file ({broken})") from None
-        return FileContent(path, size, sha, data, "utf-8", None, 1)
-    text = FileContent(path, size, sha, data, spec.encoding, None, 2).text
-    first_line = text.split("\n", 1)[0].removesuffix("\r")
-    if not text or (not first_line and text.count("\n") <= 1):
+        return FileContent(path, size, sha, data, "utf-8", has_header=False)
+    content = FileContent(path, size, sha, data, spec.encoding, has_header=True)
+    text = content.text  # decoded now: an unreadable CSV file fails here, naming the place
+    if not text or (not content.header and text.count("\n") <= 1):
         raise LoadError(f"{path}: empty file, expected a header line")
-    header = next(csv.reader([first_line]))
-    return FileContent(path, size, sha, data, spec.encoding, [h.strip() for h in header], 2)
+    return content
 
 
 def _csv_fields(
@@ -171,7 +181,7 @@ def _csv_fields(
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-def _read_json_columns(spec: TableSpec) -> tuple[str, str] | None:
+def read_json_columns(spec: TableSpec) -> tuple[str, str] | None:
     """``read_json`` column types and the select list naming the spec's columns, for a spec whose JSON
     paths are at most two levels deep; None otherwise."""
     tops: dict[str, dict[str, str] | str] = {}
@@ -206,7 +216,7 @@ def _json_fields_natively(content: FileContent, spec: TableSpec, con: duckdb.Duc
     is not clean: a line that is not a JSON object, a malformed line, a duplicate key, a properties value
     that is not an object, or a row count that differs from the line count. The caller then takes the
     line-by-line path, which quarantines each bad line with its reason."""
-    columns = _read_json_columns(spec)
+    columns = read_json_columns(spec)
     if columns is None:
         return False
     types, selects = columns
