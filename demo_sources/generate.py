@@ -35,7 +35,7 @@ from demo_sources.dirt import DirtInjector, observed_identifiers
 from demo_sources.files import Defect, DeliveredFile, build_csv_files, control_files, write_files
 from demo_sources.funds import Funds, build_funds
 from demo_sources.identifiers import PersonIds, build_person_ids
-from demo_sources.jsonl import order_events, write_tracking
+from demo_sources.jsonl import EventRenderer, TrackingWriter, order_events
 from demo_sources.population import Population, build_population
 from demo_sources.tracking import (
     DeviceCodes,
@@ -49,6 +49,10 @@ from demo_sources.trades import Trades, build_trades
 from demo_sources.truth import write_config, write_defects, write_identities, write_persons
 
 DEFAULT_END_DATE = date(2026, 6, 30)
+# Sessions are expanded into events and written this many at a time, so that the tracking phase holds one
+# batch of events (~87 bytes each plus the intermediates of their expansion), not all of them: SF1 (100k
+# customers, ~2M sessions) is one batch, SF10 (1M customers) about eight.
+SESSION_BATCH = 2_500_000
 
 
 class _Stopwatch:
@@ -92,11 +96,12 @@ class World:
     crm: Crm
     dictionaries: Dictionaries
     device_codes: DeviceCodes
-    events: EventColumns
+    sessions: pd.DataFrame  # expanded into events batch by batch
 
 
 def build_world(seed: int, customers: int, window: Window) -> World:
-    """Population, trade system, CRM and tracking events; each part draws from its own random stream."""
+    """Population, trade system, CRM and tracking sessions; each part draws from its own random stream.
+    The sessions are expanded into events batch by batch (:func:`session_batches`) as they are written."""
     calendar = TradingCalendar(window)
     pop = build_population(child_rng(seed, "population"), customers, window)
     pid, devices = build_person_ids(child_rng(seed, "identifiers"), pop)
@@ -109,10 +114,13 @@ def build_world(seed: int, customers: int, window: Window) -> World:
     crm = build_crm(child_rng(seed, "crm"), pop, pid, window, cards, opening.open_channel.to_numpy())
     dictionaries, device_codes = build_dictionaries(pop, pid, devices, trades, funds)
     sessions = build_sessions(child_rng(seed, "sessions"), pop, pid, trades, cards, window, dictionaries)
-    events = expand_events(
-        child_rng(seed, "events"), sessions, pop, pid, funds, window, device_codes, dictionaries
-    )
-    return World(window, pop, pid, funds, trades, crm, dictionaries, device_codes, events)
+    return World(window, pop, pid, funds, trades, crm, dictionaries, device_codes, sessions)
+
+
+def session_batches(n_sessions: int, batch: int | None = None) -> list[tuple[int, int]]:
+    """(first, end) session ranges expanded into events one at a time (``SESSION_BATCH`` each)."""
+    batch = batch or SESSION_BATCH
+    return [(lo, min(lo + batch, n_sessions)) for lo in range(0, max(n_sessions, 1), batch)]
 
 
 def generate(
@@ -140,35 +148,62 @@ def generate(
     window = Window(end_date, days)
     world = build_world(seed, customers, window)
     lap("model")
+    batches = session_batches(len(world.sessions))
+    if len(batches) > 1 and dirt != DirtConfig.none():
+        raise ValueError(
+            f"{customers} customers make {len(world.sessions):,} sessions, more than one batch of "
+            f"{batches[0][1]:,}: tracking dirt needs all events at once, so generate this size with "
+            "--dirt none"
+        )
 
     tables = render_trade_tables(world.trades, world.funds, world.pid, window)
     tables |= render_crm_tables(world.crm, world.pid, window)
     injector = DirtInjector(
         seed, dirt, window, world.pop, world.pid, world.dictionaries, world.device_codes, world.funds
     )
-    events, unowned = injector.tracking_events(world.events)
     tables = injector.crm_rows(tables, world.crm)
-    events, event_ids = order_events(child_rng(seed, "event-ids"), events)
-    lap("dirt")
-
     csv_files, defects, superseded = _csv_deliveries(tables, injector, window)
     missing = {f.rel_path for f in csv_files if not f.present}
     lap("csv")
 
-    malformed = injector.malformed_lines(events)
     codes = world.funds.code.tolist()
-    tracking = write_tracking(landing, events, event_ids, world.dictionaries, codes, window, malformed)
-    defects += tracking.defects
-    defects += injector.tracking_defects(events, event_ids, tracking.event_file, tracking.event_line)
-    all_files = csv_files + tracking.files
-    written = write_files(landing, csv_files + control_files(all_files, window)) + len(tracking.files)
+    events_rng, ids_rng = child_rng(seed, "events"), child_rng(seed, "event-ids")
+    observed_parts, unowned_parts = [], []
+    renderer, renderer_sizes = None, None
+    with TrackingWriter(landing, window) as writer:
+        for lo, hi in batches:
+            events = expand_events(
+                events_rng, world.sessions.iloc[lo:hi], world.pop, world.pid, world.funds, window,
+                world.device_codes, world.dictionaries,
+            )  # fmt: skip
+            if lo:
+                events["session"] = events["session"] + lo
+            events, unowned = injector.tracking_events(events)
+            events, event_ids = order_events(ids_rng, events)
+            malformed = injector.malformed_lines(events)
+            # dirt appends dictionary values: the fragments are rendered again only when it did
+            sizes = tuple(len(values) for values in vars(world.dictionaries).values())
+            if sizes != renderer_sizes:
+                renderer, renderer_sizes = EventRenderer(world.dictionaries, codes), sizes
+            event_file, event_line, junk = writer.write(renderer, events, event_ids, malformed)
+            defects += junk
+            defects += injector.tracking_defects(events, event_ids, event_file, event_line)
+            observed_parts.append(observed_identifiers(events, world.dictionaries, {}, missing))
+            unowned_parts.append(unowned)
+            del events, event_ids, event_file, event_line
+    all_files = csv_files + writer.files
+    written = write_files(landing, csv_files + control_files(all_files, window)) + len(writer.files)
     lap("tracking")
 
     for rel, content in superseded.items():
         path = truth / "superseded" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-    observed = observed_identifiers(events, world.dictionaries, tables, missing)
+    observed_parts.append(observed_identifiers(EventColumns.empty(0), world.dictionaries, tables, missing))
+    observed = pd.concat(observed_parts, ignore_index=True)
+    if len(batches) > 1:  # a person's identifier is seen in several batches
+        observed = observed.drop_duplicates(ignore_index=True)
+    unowned = pd.concat(unowned_parts, ignore_index=True) if len(unowned_parts) > 1 else unowned_parts[0]
     n_identities = write_identities(truth, observed, unowned, world.pid.person_key, dirt.test_phone_numbers)
     _write_persons(truth, world)
     _write_initial_holdings(truth, world)
@@ -184,7 +219,7 @@ def generate(
     return {
         "files": written,
         "rows": rows,
-        "events": int(sum(f.row_count for f in tracking.files)),
+        "events": int(sum(f.row_count for f in writer.files)),
         "defects": len(defects),
         "identities": n_identities,
         "persons": world.pop.size,

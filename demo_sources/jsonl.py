@@ -15,6 +15,7 @@ import zlib
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, BinaryIO
 
 import numpy as np
 import pyarrow as pa
@@ -198,14 +199,115 @@ class EventRenderer:
         return pc.binary_join_element_wise(*pieces, "")
 
 
-def _write_gzip(path: Path, pieces: list[pa.Buffer | bytes]) -> None:
-    """Compress the pieces in order into one gzip file: level 1, mtime 0, no file name (reproducible)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    compressor = zlib.compressobj(level=1, wbits=31)
-    with path.open("wb") as out:
+class TrackingWriter:
+    """The daily tracking files, written from one or several batches of events (a batch is a run of
+    sessions, in delivery order within itself): each day's file is one gzip stream (level 1, mtime 0, no
+    file name, so reproducible) that every batch appends its lines of that day to; background threads
+    compress while the next day is rendered. One batch gives exactly the bytes of rendering all events at
+    once; with several, a day's file holds each batch's lines in turn.
+    """
+
+    def __init__(self, landing: Path, window: Window) -> None:
+        self.landing, self.window = landing, window
+        self.days = list(range(window.start_day, window.end_day + 1))
+        self.lines: dict[int, int] = dict.fromkeys(self.days, 0)  # lines written per day
+        self._streams: dict[int, tuple[BinaryIO, Any]] = {}
+        self._last: dict[int, Future] = {}  # the latest compression of a day: a day's pieces stay in order
+        self._pending: list[Future] = []
+        self._pool = ThreadPoolExecutor(max_workers=GZIP_WORKERS)
+        self.files: list[DeliveredFile] = []  # after close()
+
+    def __enter__(self) -> TrackingWriter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+    @staticmethod
+    def rel_path(day: int) -> str:
+        return f"tracking/{day_folder(day)}/{data_file_name('events', day, 'jsonl.gz')}"
+
+    def _stream(self, day: int) -> tuple[BinaryIO, Any]:
+        if day not in self._streams:
+            path = self.landing / self.rel_path(day)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._streams[day] = (path.open("wb"), zlib.compressobj(level=1, wbits=31))
+        return self._streams[day]
+
+    def _compress(self, day: int, pieces: list[pa.Buffer | bytes], after: Future | None) -> None:
+        if after is not None:
+            after.result()
+        out, compressor = self._streams[day]
         for piece in pieces:
             out.write(compressor.compress(piece))
-        out.write(compressor.flush())
+
+    def write(
+        self,
+        renderer: EventRenderer,
+        ev: EventColumns,
+        event_ids: np.ndarray,
+        malformed: dict[int, list[tuple[int, str]]],
+    ) -> tuple[np.ndarray, np.ndarray, list[Defect]]:
+        """Append a batch (in delivery order); `malformed[day]` lists (event position in the batch's part
+        of that day, junk text maker): a junk line is a broken copy of that event's line, right after it.
+        Returns each event's file and 1-based line, and the junk lines' defects."""
+        deliver = local_day(ev["receive_ms"])
+        bounds = np.searchsorted(deliver, np.arange(self.window.start_day, self.window.end_day + 2))
+        event_file = np.empty(len(ev), dtype=object)
+        event_line = np.zeros(len(ev), dtype=np.int64)
+        defects: list[Defect] = []
+        for i, day in enumerate(self.days):
+            lo, hi = int(bounds[i]), int(bounds[i + 1])
+            rel = self.rel_path(day)
+            lines = renderer.render(ev, event_ids, lo, hi)
+            before = self.lines[day]
+            line_no = np.arange(hi - lo) + 1 + before
+            junk = sorted(malformed.get(day, []))
+            pieces: list[pa.Buffer | bytes] = []
+            cursor, inserted = 0, 0
+            for pos, variant in junk:
+                pieces.append(lines_buffer(lines[cursor : pos + 1]))
+                line_no[cursor : pos + 1] += inserted
+                source_line = before + pos + 1 + inserted
+                inserted += 1
+                pieces.append(break_json_line(lines[pos].as_py(), variant).encode())
+                defects.append(
+                    Defect(rel, source_line + 1, "malformed_json", f"{variant} copy of line {source_line}")
+                )
+                cursor = pos + 1
+            pieces.append(lines_buffer(lines[cursor:]))
+            line_no[cursor:] += inserted
+            event_file[lo:hi] = rel
+            event_line[lo:hi] = line_no
+            self.lines[day] = before + hi - lo + len(junk)
+            self._stream(day)
+            future = self._pool.submit(self._compress, day, pieces, self._last.get(day))
+            self._last[day] = future
+            self._pending.append(future)
+            if len(self._pending) > GZIP_WORKERS + 1:
+                self._pending.pop(0).result()
+        return event_file, event_line, defects
+
+    def close(self) -> list[DeliveredFile]:
+        """Finish every day's file (a day no batch wrote to gets an empty one); the delivered files."""
+        try:
+            for future in self._pending:
+                future.result()
+            self._pending = []
+        finally:
+            self._pool.shutdown(wait=True)
+            for day in self.days:
+                self._stream(day)
+            for out, compressor in self._streams.values():
+                if not out.closed:
+                    out.write(compressor.flush())
+                    out.close()
+        self.files = [
+            DeliveredFile("tracking", "events", day, data_file_name("events", day, "jsonl.gz"), b"",
+                          self.lines[day], "")
+            for day in self.days
+        ]  # fmt: skip
+        return self.files
 
 
 def write_tracking(
@@ -217,48 +319,13 @@ def write_tracking(
     window: Window,
     malformed: dict[int, list[tuple[int, str]]],
 ) -> TrackingOutput:
-    """Write one gzipped JSONL file per day; `malformed[day]` lists (event position in day, junk text maker).
-
-    A junk line is a broken copy of the line of that event, inserted right after it.
-    """
-    deliver = local_day(ev["receive_ms"])
-    bounds = np.searchsorted(deliver, np.arange(window.start_day, window.end_day + 2))
-    event_file = np.empty(len(ev), dtype=object)
-    event_line = np.zeros(len(ev), dtype=np.int64)
-    files: list[DeliveredFile] = []
-    defects: list[Defect] = []
-    renderer = EventRenderer(dicts, fund_codes)
-    pending: list[Future] = []
-    with ThreadPoolExecutor(max_workers=GZIP_WORKERS) as pool:
-        for i, day in enumerate(range(window.start_day, window.end_day + 1)):
-            lo, hi = int(bounds[i]), int(bounds[i + 1])
-            name = data_file_name("events", day, "jsonl.gz")
-            rel = f"tracking/{day_folder(day)}/{name}"
-            lines = renderer.render(ev, event_ids, lo, hi)
-            line_no = np.arange(hi - lo) + 1
-            junk = sorted(malformed.get(day, []))
-            pieces: list[pa.Buffer | bytes] = []
-            cursor, inserted = 0, 0
-            for pos, variant in junk:
-                pieces.append(lines_buffer(lines[cursor : pos + 1]))
-                line_no[cursor : pos + 1] += inserted
-                source_line = pos + 1 + inserted
-                inserted += 1
-                pieces.append(break_json_line(lines[pos].as_py(), variant).encode())
-                defects.append(
-                    Defect(rel, source_line + 1, "malformed_json", f"{variant} copy of line {source_line}")
-                )
-                cursor = pos + 1
-            pieces.append(lines_buffer(lines[cursor:]))
-            line_no[cursor:] += inserted
-            event_file[lo:hi] = rel
-            event_line[lo:hi] = line_no
-            files.append(DeliveredFile("tracking", "events", day, name, b"", hi - lo + len(junk), ""))
-            pending.append(pool.submit(_write_gzip, landing / rel, pieces))
-            if len(pending) > GZIP_WORKERS + 1:
-                pending.pop(0).result()
-        for future in pending:
-            future.result()
+    """Write one gzipped JSONL file per day from all events at once (see :class:`TrackingWriter`)."""
+    writer = TrackingWriter(landing, window)
+    try:
+        renderer = EventRenderer(dicts, fund_codes)
+        event_file, event_line, defects = writer.write(renderer, ev, event_ids, malformed)
+    finally:
+        files = writer.close()
     return TrackingOutput(files, event_file, event_line, defects)
 
 

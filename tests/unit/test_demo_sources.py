@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import demo_sources.generate as generator
 from demo_sources.config import DirtConfig
 from demo_sources.generate import generate, main
 
@@ -327,6 +328,37 @@ def test_clean_and_dirty_runs_share_the_clean_records(clean: Path, dirty: Path) 
         line for n, line in enumerate(csv_lines(dirty / "landing" / rel), start=1) if n not in junk[rel]
     ]
     assert dirty_lines == csv_lines(clean / "landing" / rel)
+
+
+def test_batched_generation_keeps_the_csv_files_and_writes_consistent_tracking_files(
+    clean: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a large population is expanded into events a batch of sessions at a time (bounded memory)
+    monkeypatch.setattr(generator, "SESSION_BATCH", 2_000)
+    batched = tmp_path / "batched"
+    summary = generate(batched, customers=CUSTOMERS, seed=7, end_date=END, days=DAYS, dirt=DirtConfig.none())
+    one, many = file_hashes(clean / "landing"), file_hashes(batched / "landing")
+    assert one.keys() == many.keys()
+    csv_files = [rel for rel in one if rel.endswith(".csv") and "_control_" not in rel]
+    assert len(csv_files) == DAYS * (len(TABLES["trade"]) + len(TABLES["crm"]))
+    assert {rel: many[rel] for rel in csv_files} == {rel: one[rel] for rel in csv_files}
+    tracked, reference = events(batched), events(clean)
+    assert all(event is not None for _, _, event in tracked)
+    assert Counter(event["event_id"] for _, _, event in tracked).most_common(1)[0][1] == 1
+    assert summary["events"] == len(tracked)
+    # the same sessions (device, person) are behind the events; only the draws within them differ
+    for key in ("anonymous_id", "login_id"):
+        assert {e[key] for _, _, e in tracked} == {e[key] for _, _, e in reference}, key
+    per_file = Counter(rel for rel, _, _ in tracked)
+    for rel in [r for r in many if r.startswith("tracking/") and "_control_" in r]:
+        entries = list(csv.DictReader((batched / "landing" / rel).read_text(encoding="utf-8").splitlines()))
+        assert [int(e["row_count"]) for e in entries] == [
+            per_file[f"{rel.rsplit('/', 1)[0]}/{e['file_name']}"] for e in entries
+        ]
+    assert sum(per_file.values()) == len(tracked)
+    # tracking dirt looks at all events at once: with batches, only clean output
+    with pytest.raises(ValueError, match="--dirt none"):
+        generate(tmp_path / "dirty", customers=CUSTOMERS, seed=7, end_date=END, days=DAYS)
 
 
 # --- business consistency -----------------------------------------------------------------------------
