@@ -11,9 +11,13 @@ Scale factor SF means 100,000 x SF customers over 90 days (SF1: 100k customers, 
    loads every day (ingest) and builds the warehouse as of the day before the last (dbt, quality gates,
    models, analytics, segments), in-process through Dagster, as ``make run`` does.
 3. Segment preview latency on the built warehouse (``bench/preview_bench.py``).
-4. Incremental: the last day is delivered and the daily job runs for it alone.
-5. Raw-read baseline (after the runs, so that its memory stays out of theirs): DuckDB reads every landing
-   file once with every column parsed into a temporary table (not ``count(*)``, which skips parsing).
+4. Raw-read baseline, in a process of its own (its memory stays out of the pipeline's): DuckDB reads every
+   landing file of every day once with every column parsed into a temporary table (not ``count(*)``,
+   which skips parsing).
+5. Incremental: the last day is delivered and the daily job runs for it alone.
+
+The result file is written after each of steps 2-5, so that a run stopped midway (SF10 takes hours) keeps
+what it measured; a part not measured is null.
 
 Per stage: wall time (from Dagster's step records; dbt split by model folder from its run_results), rows in
 and out, and the peak memory of the process tree (this process and dbt, sampled from /proc). Writes
@@ -176,6 +180,18 @@ def raw_read_seconds(landing: Path, memory_limit: str, spill_dir: Path) -> tuple
     seconds = time.perf_counter() - started
     con.close()
     return seconds, rows
+
+
+def raw_read_in_subprocess(landing: Path, memory_limit: str, spill_dir: Path) -> tuple[float, int]:
+    """:func:`raw_read_seconds` in a fresh Python process: its DuckDB memory (up to the limit) never
+    stays in this process, whose resident memory is what the pipeline's peaks are sampled from."""
+    done = subprocess.run(
+        [sys.executable, __file__, "--raw-read", str(landing), "--memory-limit", memory_limit,
+         "--spill-dir", str(spill_dir)],
+        check=True, capture_output=True, text=True, cwd=REPO,
+    )  # fmt: skip
+    figures = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures["seconds"], figures["rows"]
 
 
 def stage_of(step_key: str) -> str:
@@ -368,7 +384,13 @@ def main() -> int:
     parser.add_argument("--bench-dir", type=Path, default=None)
     parser.add_argument("--preview-repeats", type=int, default=20)
     parser.add_argument("--memory-limit", default=os.environ.get("FUNDCDP_DUCKDB_MEMORY_LIMIT", "8GB"))
+    parser.add_argument("--raw-read", type=Path, help=argparse.SUPPRESS)  # internal: the raw read alone
+    parser.add_argument("--spill-dir", type=Path, help=argparse.SUPPRESS)
     arguments = parser.parse_args()
+    if arguments.raw_read:
+        seconds, rows = raw_read_seconds(arguments.raw_read, arguments.memory_limit, arguments.spill_dir)
+        print(json.dumps({"seconds": seconds, "rows": rows}))
+        return 0
     sf = arguments.sf
     label = f"sf{sf:g}"
     bench_dir = arguments.bench_dir or Path(
@@ -423,39 +445,6 @@ def main() -> int:
         f"full run: {full_seconds:.1f} s (load {loaded - started:.1f} s), success {build.success}", flush=True
     )
 
-    preview = preview_latency(
-        layout.warehouse_db, date.fromisoformat(full_days[-1]), arguments.preview_repeats
-    )
-    print(
-        f"segment preview: median {preview['overall']['median_ms']} ms, "
-        f"p95 {preview['overall']['p95_ms']} ms",
-        flush=True,
-    )
-
-    for folder in held:
-        target = layout.landing_day(folder.parent.name, last)
-        folder.rename(target)
-    # the daily run's dbt figures must not be the full run's if its dbt step does not run
-    (layout.dbt_target / "run_results.json").unlink(missing_ok=True)
-    with MemorySampler() as daily_sampler:
-        started = time.perf_counter()
-        daily = run_days(instance, [last])
-        daily_seconds = time.perf_counter() - started
-    daily_dbt = dbt_nodes(layout.dbt_target) if (layout.dbt_target / "run_results.json").exists() else {}
-    daily_stages = stage_table(instance, [daily], layout, daily_dbt, daily_sampler)
-    print(f"daily run for {last}: {daily_seconds:.1f} s, success {daily.success}", flush=True)
-
-    # After the runs, so that its memory is not in the pipeline's peaks (every landing file, all days).
-    raw_seconds, raw_rows = raw_read_seconds(
-        layout.landing, arguments.memory_limit, layout.root / "raw_read_spill"
-    )
-    print(f"raw read: {raw_rows:,} rows parsed in {raw_seconds:.1f} s", flush=True)
-
-    rows_out = table_rows(
-        layout.warehouse_db,
-        ["main_staging.stg_tracking__events", "main_marts.persons", "main_marts.person_identifiers",
-         "main_marts.person_tags", "main_marts.tag_history"],
-    )  # fmt: skip
     result = {
         "date": date.today().isoformat(),
         "scale_factor": sf,
@@ -470,7 +459,7 @@ def main() -> int:
             "duckdb_memory_limit": arguments.memory_limit,
         },
         "generation_seconds": round(generation, 1) if generation else None,
-        "raw_read": {"seconds": round(raw_seconds, 2), "rows": raw_rows},
+        "raw_read": None,
         "full_run": {
             "seconds": round(full_seconds, 1),
             "success": build.success and load.success,
@@ -478,28 +467,79 @@ def main() -> int:
             "stages_seconds": {n: f["seconds"] for n, f in stages.items() if "seconds" in f},
             "stages": stages,
             "peak_memory_mib": {"process_tree": sampler.peak_mib(full_window), **peak_mib()},
-            "pipeline_to_raw_read": round(full_seconds / raw_seconds, 2) if raw_seconds else None,
+            "pipeline_to_raw_read": None,
         },
-        "daily_run": {
-            "day": last,
-            "seconds": round(daily_seconds, 1),
-            "success": daily.success,
-            "failed_checks": failed_checks(daily),
-            "share_of_full_run": round(daily_seconds / full_seconds, 3),
-            # a stage whose steps did not run (a gate failed before them) has no seconds
-            "stages_seconds": {n: f["seconds"] for n, f in daily_stages.items() if "seconds" in f},
-            "dbt_folders": daily_stages.get("dbt", {}).get("folders", {}),
-        },
-        "segment_preview": preview,
-        "rows_out": rows_out,
+        "daily_run": None,
+        "segment_preview": None,
+        "rows_out": table_rows(
+            layout.warehouse_db,
+            [
+                "main_staging.stg_tracking__events",
+                "main_marts.persons",
+                "main_marts.person_identifiers",
+                "main_marts.person_tags",
+                "main_marts.tag_history",
+            ],
+        ),  # fmt: skip
         "peak_memory_mib": peak_mib(),
     }
     out_dir = REPO / "bench" / "results"
     out_dir.mkdir(parents=True, exist_ok=True)
     out = out_dir / f"{result['date']}-{label}.json"
-    out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+
+    def save(part: str) -> None:
+        """Written after each part, so that a run stopped midway keeps the parts it measured (null:
+        not measured)."""
+        out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
+        print(f"{part}: written to {out}", flush=True)
+
+    save("full run")
+
+    result["segment_preview"] = preview = preview_latency(
+        layout.warehouse_db, date.fromisoformat(full_days[-1]), arguments.preview_repeats
+    )
+    print(
+        f"segment preview: median {preview['overall']['median_ms']} ms, "
+        f"p95 {preview['overall']['p95_ms']} ms",
+        flush=True,
+    )
+    save("segment preview")
+
+    # Every landing file of every day (the sources: the run's landing zone lacks the held-back day).
+    raw_seconds, raw_rows = raw_read_in_subprocess(
+        sources / "landing", arguments.memory_limit, layout.root / "raw_read_spill"
+    )
+    print(f"raw read: {raw_rows:,} rows parsed in {raw_seconds:.1f} s", flush=True)
+    result["raw_read"] = {"seconds": round(raw_seconds, 2), "rows": raw_rows}
+    result["full_run"]["pipeline_to_raw_read"] = round(full_seconds / raw_seconds, 2) if raw_seconds else None
+    save("raw read")
+
+    for folder in held:
+        target = layout.landing_day(folder.parent.name, last)
+        folder.rename(target)
+    # the daily run's dbt figures must not be the full run's if its dbt step does not run
+    (layout.dbt_target / "run_results.json").unlink(missing_ok=True)
+    with MemorySampler() as daily_sampler:
+        started = time.perf_counter()
+        daily = run_days(instance, [last])
+        daily_seconds = time.perf_counter() - started
+        daily_window = [(time.time() - daily_seconds, time.time())]
+    daily_dbt = dbt_nodes(layout.dbt_target) if (layout.dbt_target / "run_results.json").exists() else {}
+    daily_stages = stage_table(instance, [daily], layout, daily_dbt, daily_sampler)
+    print(f"daily run for {last}: {daily_seconds:.1f} s, success {daily.success}", flush=True)
+    result["daily_run"] = {
+        "day": last,
+        "seconds": round(daily_seconds, 1),
+        "success": daily.success,
+        "failed_checks": failed_checks(daily),
+        "share_of_full_run": round(daily_seconds / full_seconds, 3),
+        # a stage whose steps did not run (a gate failed before them) has no seconds
+        "stages_seconds": {n: f["seconds"] for n, f in daily_stages.items() if "seconds" in f},
+        "dbt_folders": daily_stages.get("dbt", {}).get("folders", {}),
+        "peak_memory_mib": {"process_tree": daily_sampler.peak_mib(daily_window)},
+    }
+    save("daily run")
     print(json.dumps(result, indent=2))
-    print(f"written: {out}")
     return 0 if all(completed(run) for run in (load, build, daily)) else 1
 
 

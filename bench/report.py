@@ -60,16 +60,17 @@ injected dirt), so a result depends only on the scale factor and the machine.
   `$FUNDCDP_DATA_DIR/bench/runs/sf<SF>-<timestamp>` (the previous one of that SF is deleted). DuckDB's
   memory limit is set (`FUNDCDP_DUCKDB_MEMORY_LIMIT`, 8GB in the benchmark): past it, it spills to disk.
   The pipeline benchmark
-  1. reads every landing file once with DuckDB, every column parsed to its type (the **raw read**: the
-     floor for anything that reads the input),
-  2. runs the **full run** in-process through Dagster, as `make run` does: every day but the last loaded
+  1. runs the **full run** in-process through Dagster, as `make run` does: every day but the last loaded
      (ingest), then dbt, the quality gates, the models, `analytics.duckdb` and the segments as of the day
      before the last,
-  3. times 20 **segment previews** per starter segment after one warm-up (what
+  2. times 20 **segment previews** per starter segment after one warm-up (what
      `python -m orchestration.cli segments preview <name>` waits for; `bench/preview_bench.py` alone),
+  3. reads every landing file of every day once with DuckDB in a process of its own, every column parsed
+     to its type (the **raw read**: the floor for anything that reads the input),
   4. delivers the last day and runs the **daily** job for it alone (incremental),
 
-  and writes `bench/results/<date>-sf<SF>.json`.
+  and writes `bench/results/<date>-sf<SF>.json` after each step, so that a run stopped midway keeps what
+  it measured (a part not measured shows as "–").
 - `make bench-spark SF=0.1` builds the dbt layer (models and data tests, no unit tests) on a local Spark
   session and on DuckDB from the raw layer of the last `make bench SF=0.1` run and prints the ratio
   (`bench/spark_bench.py`, results `<date>-spark-sf<SF>.json`).

@@ -87,8 +87,14 @@ def row_lines(rows: TableRows) -> pa.Array:
     return pc.binary_join_element_wise(pc.binary_join_element_wise(*columns, ","), "", "\n")
 
 
-def lines_buffer(lines: pa.Array) -> pa.Buffer:
-    """Zero-copy view of the concatenated UTF-8 bytes of a (null-free) string array."""
+def lines_buffer(lines: pa.Array | pa.ChunkedArray) -> pa.Buffer:
+    """Zero-copy view of the concatenated UTF-8 bytes of a (null-free) string array; a chunked array (a
+    large table's lines pass 2 GiB of text) is copied into one buffer unless it has a single chunk."""
+    if isinstance(lines, pa.ChunkedArray):
+        chunks = [chunk for chunk in lines.chunks if len(chunk)]
+        if len(chunks) == 1:
+            return lines_buffer(chunks[0])
+        return pa.py_buffer(b"".join(lines_buffer(chunk).to_pybytes() for chunk in chunks))
     if len(lines) == 0:
         return pa.py_buffer(b"")
     width = np.int64 if pa.types.is_large_string(lines.type) else np.int32

@@ -15,10 +15,12 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 import demo_sources.generate as generator
 from demo_sources.config import DirtConfig
+from demo_sources.files import concat_bytes
 from demo_sources.generate import generate, main
 
 CUSTOMERS = 300
@@ -570,3 +572,12 @@ def test_cli_refuses_a_non_empty_landing_unless_forced(tmp_path: Path, capsys: p
     assert main([*args, "--force"]) == 0
     assert not marker.exists()
     assert "tracking events" in capsys.readouterr().out
+
+
+def test_lines_buffer_joins_the_chunks_of_a_large_tables_lines() -> None:
+    # past 2 GiB of text (SF10 holdings) pyarrow hands back a chunked array
+    lines = pa.chunked_array([pa.array(["a\n", "bb\n"]), pa.array([], pa.string()), pa.array(["ccc\n"])])
+    assert concat_bytes(lines) == b"a\nbb\nccc\n"
+    assert concat_bytes(lines[1:3]) == b"bb\nccc\n"
+    assert concat_bytes(lines[2:3]) == b"ccc\n"
+    assert concat_bytes(lines[3:3]) == b""
