@@ -15,7 +15,7 @@ import shutil
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -164,6 +164,11 @@ def generate(
     tables = injector.crm_rows(tables, world.crm)
     csv_files, defects, superseded = _csv_deliveries(tables, injector, window)
     missing = {f.rel_path for f in csv_files if not f.present}
+    # written and dropped before the tracking phase, which then has the memory (SF10: ~8 GiB less)
+    observed_in_tables = observed_identifiers(EventColumns.empty(0), world.dictionaries, tables, missing)
+    del tables
+    written = write_files(landing, csv_files)
+    csv_files = [replace(f, content=b"") for f in csv_files]
     lap("csv")
 
     codes = world.funds.code.tolist()
@@ -192,14 +197,14 @@ def generate(
             unowned_parts.append(unowned)
             del events, event_ids, event_file, event_line
     all_files = csv_files + writer.files
-    written = write_files(landing, csv_files + control_files(all_files, window)) + len(writer.files)
+    written += write_files(landing, control_files(all_files, window)) + len(writer.files)
     lap("tracking")
 
     for rel, content in superseded.items():
         path = truth / "superseded" / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content)
-    observed_parts.append(observed_identifiers(EventColumns.empty(0), world.dictionaries, tables, missing))
+    observed_parts.append(observed_in_tables)
     observed = pd.concat(observed_parts, ignore_index=True)
     if len(batches) > 1:  # a person's identifier is seen in several batches
         observed = observed.drop_duplicates(ignore_index=True)
