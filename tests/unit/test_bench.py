@@ -75,3 +75,28 @@ def test_the_report_marks_each_target_met_or_missed_and_keeps_the_text_outside_i
     for verdict in verdicts:
         assert verdict in sf10, verdict
     assert "| ingest | 1,000.0 | 512 | lines_read 7 |" in text
+
+
+def test_a_run_stopped_midway_reports_the_parts_it_measured(tmp_path: Path):
+    results = tmp_path / "results"
+    results.mkdir()
+    partial = pipeline_result(10, 2000.0, raw_read=None, daily_run=None)
+    partial["full_run"]["pipeline_to_raw_read"] = None
+    (results / "2026-12-02-sf10.json").write_text(json.dumps(partial))
+    readme = tmp_path / "README.md"
+    assert report.main(["--results", str(results), "--readme", str(readme)]) == 0
+    sf10 = next(line for line in readme.read_text().splitlines() if line.startswith("| SF10 |"))
+    assert "daily < 5 %: not measured" in sf10 and "÷ raw read ≤ 3: not measured" in sf10
+    assert "full < 20 min: missed" in sf10
+
+
+def test_the_raw_read_parses_every_row_of_every_landing_file_in_a_process_of_its_own(tmp_path: Path):
+    spec = next(spec for spec in pipeline_bench.tables_of("trade") if spec.file_format == "csv")
+    header = ",".join(column.name for column in spec.columns)
+    for day, rows in (("2026-06-01", 2), ("2026-06-02", 3)):
+        folder = tmp_path / "landing" / "trade" / day
+        folder.mkdir(parents=True)
+        body = "".join("," * (len(spec.columns) - 1) + "\n" for _ in range(rows))
+        (folder / f"{spec.name}_{day.replace('-', '')}.csv").write_text(header + "\n" + body)
+    seconds, rows = pipeline_bench.raw_read_in_subprocess(tmp_path / "landing", "1GB", tmp_path / "spill")
+    assert rows == 5 and seconds > 0
