@@ -334,6 +334,8 @@ def pipeline_table(results: list[tuple[Path, dict]]) -> list[str]:
         )
         lines.append("| " + " | ".join(row) + " |")
         label = f"{sf_label(data.get('scale_factor'))} ({path.name})"
+        if data.get("note"):  # how a result was measured where it differs from a plain `make bench`
+            notes.append(f"- {label}: {data['note']}")
         for run in ("full_run", "daily_run"):
             failed = get(data, run, "failed_checks") or []
             if get(data, run, "success") is False or failed:

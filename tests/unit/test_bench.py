@@ -80,7 +80,7 @@ def test_the_report_marks_each_target_met_or_missed_and_keeps_the_text_outside_i
 def test_a_run_stopped_midway_reports_the_parts_it_measured(tmp_path: Path):
     results = tmp_path / "results"
     results.mkdir()
-    partial = pipeline_result(10, 2000.0, raw_read=None, daily_run=None)
+    partial = pipeline_result(10, 2000.0, raw_read=None, daily_run=None, note="ingest from an earlier run")
     partial["full_run"]["pipeline_to_raw_read"] = None
     (results / "2026-12-02-sf10.json").write_text(json.dumps(partial))
     readme = tmp_path / "README.md"
@@ -88,6 +88,7 @@ def test_a_run_stopped_midway_reports_the_parts_it_measured(tmp_path: Path):
     sf10 = next(line for line in readme.read_text().splitlines() if line.startswith("| SF10 |"))
     assert "daily < 5 %: not measured" in sf10 and "÷ raw read ≤ 3: not measured" in sf10
     assert "full < 20 min: missed" in sf10
+    assert "- SF10 (2026-12-02-sf10.json): ingest from an earlier run" in readme.read_text()
 
 
 def test_the_raw_read_parses_every_row_of_every_landing_file_in_a_process_of_its_own(tmp_path: Path):
