@@ -9,13 +9,18 @@
 
 {%- set as_of = var('as_of_date') %}
 {%- set window_days = var('fundcdp')['identity']['anonymous_attribution_days'] %}
+{%- set known_by_as_of -%}
+    arrival_date <= cast('{{ as_of }}' as date) and event_date <= cast('{{ as_of }}' as date)
+{%- endset %}
+{%- set own_login_key -%}
+    case when not {{ is_junk_identifier('login_id') }} then {{ sha256_hex("'login_id:' || login_id") }} end
+{%- endset %}
 
 with
 
 events as (
     select * from {{ ref('int_events_valid') }}
-    where arrival_date <= cast('{{ as_of }}' as date)
-        and event_date <= cast('{{ as_of }}' as date)
+    where {{ known_by_as_of }}
 ),
 
 login_persons as (
@@ -27,10 +32,7 @@ login_persons as (
 with_login as (
     select
         events.*,
-        case
-            when not {{ is_junk_identifier('events.login_id') }}
-                then {{ sha256_hex("'login_id:' || events.login_id") }}
-        end as own_login_key
+        {{ own_login_key }} as own_login_key
     from events
 ),
 
@@ -42,14 +44,11 @@ device_events as (
         event_id,
         anonymous_id,
         client_time_ms,
-        case
-            when not {{ is_junk_identifier('login_id') }} then {{ sha256_hex("'login_id:' || login_id") }}
-        end as own_login_key
-    -- read again rather than from `events`: a CTE read twice may be materialized, every wide row
+        {{ own_login_key }} as own_login_key
+    -- read again rather than from `events` or `with_login`: DuckDB materializes a CTE read twice (EXPLAIN
+    -- shows it), every wide row of it
     from {{ ref('int_events_valid') }}
-    where anonymous_id is not null
-        and arrival_date <= cast('{{ as_of }}' as date)
-        and event_date <= cast('{{ as_of }}' as date)
+    where anonymous_id is not null and {{ known_by_as_of }}
 ),
 
 device_windows as (
