@@ -79,6 +79,10 @@ def tiny_warehouse(path: Path, consents: dict[tuple[str, str], bool] | None = No
     )
     con.executemany("insert into main_intermediate.int_events_attributed values (?, ?, ?, ?, ?)", EVENTS)
     con.execute(
+        "create table main_intermediate.int_segment_events as select event_name, event_date, person_id,"
+        " client_time_ms from main_intermediate.int_events_attributed where person_id is not null"
+    )
+    con.execute(
         "create table main_intermediate.int_person_primary_customers (person_id varchar, customer_no varchar)"
     )
     insert_rows(

@@ -124,8 +124,16 @@ class RuleCompiler:
             filters.append(f"{alias}.{prop} in ({rendered})")
         return filters
 
+    def events(self, node: dict) -> str:
+        """The events a condition reads: int_segment_events (four columns, sorted by event name and day,
+        so only the row groups of the rule's events and window are scanned) unless the condition filters
+        on event properties, which only int_events_attributed carries. Both hold the same attributed
+        events with a person_id."""
+        table = "int_events_attributed" if node.get("where") else "int_segment_events"
+        return self.dialect.relation("intermediate", table)
+
     def event_condition(self, node: dict) -> str:
-        events = self.dialect.relation("intermediate", "int_events_attributed")
+        events = self.events(node)
         since = self.as_of - timedelta(days=node["last_days"])
         conditions = [
             "e.person_id is not null",
@@ -142,7 +150,8 @@ class RuleCompiler:
         return f"(profile.person_id {'' if node.get('did', True) else 'not '}in ({subquery}))"
 
     def sequence_condition(self, node: dict) -> str:
-        events = self.dialect.relation("intermediate", "int_events_attributed")
+        # `where` filters the first event only
+        first_events, then_events = self.events(node), self.events({})
         first, then = node["sequence"]
         since = self.as_of - timedelta(days=node["last_days"])
         window_ms = node["within_days"] * 86_400_000
@@ -157,7 +166,8 @@ class RuleCompiler:
             *self._event_filters("a", node),
         ]
         subquery = (
-            f"select a.person_id from {events} as a inner join {events} as b on a.person_id = b.person_id "
+            f"select a.person_id from {first_events} as a inner join {then_events} as b"
+            " on a.person_id = b.person_id "
             f"where {' and '.join(conditions)}"
         )
         return f"(profile.person_id {'' if node.get('did', True) else 'not '}in ({subquery}))"
