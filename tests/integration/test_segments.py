@@ -13,6 +13,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.lib.segments.compiler import DUCKDB, RuleCompiler
 from orchestration.lib.segments.definition import Catalog, Segment, load_segments
 from orchestration.lib.segments.publish import (
     current_members,
@@ -164,6 +165,26 @@ def test_tag_operators(warehouse, rule, expected):
 )  # fmt: skip
 def test_event_conditions(warehouse, rule, expected):
     assert members(warehouse, rule) == expected
+
+
+@pytest.mark.parametrize(
+    ("rule", "relations"),
+    [
+        ({"event": "purchase", "last_days": 30}, {"e": "int_segment_events"}),
+        ({"event": "purchase", "last_days": 30, "where": {"fund_code": "000001"}},
+         {"e": "int_events_attributed"}),
+        ({"sequence": ["sign_up", "purchase"], "within_days": 7, "last_days": 60},
+         {"a": "int_segment_events", "b": "int_segment_events"}),
+        # `where` filters the first event only: the second still reads the narrow table
+        ({"sequence": ["sign_up", "purchase"], "within_days": 7, "last_days": 60,
+          "where": {"platform": "ios"}},
+         {"a": "int_events_attributed", "b": "int_segment_events"}),
+    ],
+)  # fmt: skip
+def test_event_rules_read_the_sorted_narrow_events_unless_they_filter_on_properties(rule, relations):
+    sql = RuleCompiler(CATALOG, DUCKDB, AS_OF).compile(rule)
+    read = dict((alias, table) for table, alias in re.findall(r"main_intermediate\.(\w+) as (\w+)\b", sql))
+    assert read == relations
 
 
 def test_marketing_keeps_only_consent_for_its_own_channel(tmp_path):
