@@ -32,13 +32,16 @@
     Rows of the restated days are deleted here (DuckDB) or their partitions dropped (Spark) only when dbt
     really runs the model: a crash between the delete and the insert leaves an earlier last run date, so
     the next run restates at least as much. -#}
-{% macro daily_restatement(date_column, changed_dates_sql, extra_days=0) %}
+{% macro daily_restatement(date_column, changed_dates_sql, extra_days=0, scratch_tables={}) %}
     {%- set as_of = var('as_of_date') -%}
     {%- set full = {'full': true, 'since': none} -%}
     {%- if not execute or not is_incremental() -%}
         {{ return(full) }}
     {%- endif -%}
-    {%- set last = run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0] -%}
+    {#- a table built before it had built_as_of_date (an upgrade) is rebuilt in full -#}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- set last = run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0]
+        if 'built_as_of_date' in columns else none -%}
     {%- set date = modules.datetime.date -%}
     {%- set as_of_day = date.fromisoformat(as_of) -%}
     {%- if last is none or as_of_day < date.fromisoformat((last | string)[:10]) -%}
@@ -57,6 +60,14 @@
             | replace('__NEW_ARRIVALS__', arrived ~ " and arrival_date <= cast('" ~ as_of ~ "' as date)")
             | replace('__EARLIER_ARRIVALS__', before) -%}
         {%- set changed = run_query(changed_sql).columns[0].values()[0] -%}
+        {#- scratch_tables: relation -> query with the same placeholders, created when dbt runs the model -#}
+        {%- if flags.WHICH in ('run', 'build', 'retry') -%}
+            {%- for relation, query in scratch_tables.items() -%}
+                {%- do run_query('create or replace table ' ~ relation ~ ' as ' ~ (query
+                    | replace('__NEW_ARRIVALS__', arrived ~ " and arrival_date <= cast('" ~ as_of ~ "' as date)")
+                    | replace('__EARLIER_ARRIVALS__', before))) -%}
+            {%- endfor -%}
+        {%- endif -%}
         {%- if changed is not none -%}
             {%- set earliest = date.fromisoformat((changed | string)[:10]) - modules.datetime.timedelta(days=extra_days) -%}
             {%- if earliest < since -%}{%- set since = earliest -%}{%- endif -%}
@@ -100,10 +111,24 @@
     now the device's first (earlier than every login on the device delivered before), the device's events
     within identity.anonymous_attribution_days before it. -#}
 {% macro tracking_restatement(date_column) %}
+    {%- set changed_sql -%}
+        {{ fundcdp.tracking_claims_ctes() }}
+        select least(
+            (select min(event_date) from arrived),
+            (select min(claimed_from) from claims)
+        )
+    {%- endset -%}
+    {{ return(fundcdp.daily_restatement(date_column, changed_sql)) }}
+{% endmacro %}
+
+{#- The CTEs `arrived` (valid events delivered since the last run) and `claims` (per device whose first
+    login was delivered since the last run: the first day of its anonymous events within
+    identity.anonymous_attribution_days before that login, which it now takes over), with the
+    placeholders of daily_restatement(). -#}
+{% macro tracking_claims_ctes() %}
     {%- set as_of = var('as_of_date') -%}
     {%- set window_ms = var('fundcdp')['identity']['anonymous_attribution_days'] * 86400000 -%}
     {%- set events = ref('int_events_valid') -%}
-    {%- set changed_sql -%}
         with arrived as (
             select anonymous_id, login_id, event_date, client_time_ms
             from {{ events }}
@@ -128,16 +153,234 @@
             where __EARLIER_ARRIVALS__ and not {{ is_junk_identifier('login_id') }}
             group by anonymous_id
         ),
-        claimable as (
-            select min(device_events.event_date) as event_date
+        claims as (
+            select device_events.anonymous_id, min(device_events.event_date) as claimed_from
             from device_events
             left join earlier_logins on device_events.anonymous_id = earlier_logins.anonymous_id
             where device_events.client_time_ms < device_events.login_ms
                 and device_events.client_time_ms >= device_events.login_ms - {{ window_ms }}
                 and (earlier_logins.first_login_ms is null
                     or device_events.login_ms < earlier_logins.first_login_ms)
+            group by device_events.anonymous_id
         )
-        select least((select min(event_date) from arrived), (select event_date from claimable))
+{% endmacro %}
+
+{#- stg_tracking__events: incremental on DuckDB, rebuilt in full on Spark (its Parquet tables cannot
+    delete single rows). Rows are keyed on (source_file, source_line); see staged_events_restatement(). -#}
+{% macro staged_events_config() %}
+    {%- if target.type == 'spark' -%}
+        {{ return({'materialized': 'table'}) }}
+    {%- endif -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'delete+insert',
+        'unique_key': ['source_file', 'source_line'],
+        'on_schema_change': 'append_new_columns',
+        'post_hook': 'drop table if exists ' ~ this.schema ~ '.__restate_' ~ this.identifier,
+    }) }}
+{% endmacro %}
+
+{#- What an incremental build of stg_tracking__events rewrites. A staged arrival day is rewritten when it
+    differs from raw/: its row count, or the load time of its files in the load manifest (a corrected or
+    redacted re-delivery, an erasure's reload), or it is new, or retention purged it from raw/. Rows of
+    other days change only through what looks across days: the duplicate ranking of an event id and the
+    bot / test-device flags of a device. So the rows of other days re-classified are those sharing an
+    event id with a rewritten day, and those of a device seen in a rewritten day that is flagged now or
+    was before. Those ids and devices go to the scratch table __restate_<model> (dropped after the
+    build), and the rewritten days' rows are deleted here, only when dbt really runs the model.
+    Returns {'full': true} on a first build or --full-refresh, else {'full': false, 'days': [...],
+    'scratch': relation}. A change of vars fundcdp.tracking rules applies to old events only with
+    --full-refresh. -#}
+{% macro staged_events_restatement() %}
+    {%- if not execute or not is_incremental() -%}
+        {{ return({'full': true}) }}
+    {%- endif -%}
+    {%- set raw = fundcdp.source('tracking', 'events') -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- if 'source_loaded_at' not in columns -%}
+        {#- built before source_loaded_at existed (an upgrade): everything again -#}
+        {%- if flags.WHICH in ('run', 'build', 'retry') -%}
+            {%- do run_query('delete from ' ~ this) -%}
+        {%- endif -%}
+        {{ return({'full': true}) }}
+    {%- endif -%}
+    {%- set days_sql -%}
+        with raw_days as (
+            select cast(arrival_date as date) as arrival_date, count(*) as row_count
+            from {{ raw }}
+            group by 1
+        ),
+        loads as (
+            select cast(arrival_date as date) as arrival_date, max(cast(loaded_at as timestamp)) as loaded_at
+            from {{ fundcdp.source('ingest', 'load_manifest') }}
+            where source = 'tracking' and table_name = 'events' and rows_loaded > 0
+                and status in ('loaded', 'corrected', 'redacted', 'unchanged')
+            group by 1
+        ),
+        staged as (
+            select arrival_date, count(*) as row_count, max(source_loaded_at) as loaded_at
+            from {{ this }}
+            group by 1
+        )
+        select distinct cast(coalesce(raw_days.arrival_date, staged.arrival_date) as varchar) as arrival_date
+        from raw_days
+        left join loads on raw_days.arrival_date = loads.arrival_date
+        full outer join staged on raw_days.arrival_date = staged.arrival_date
+        where raw_days.row_count is distinct from staged.row_count
+            or loads.loaded_at is distinct from staged.loaded_at
+        order by 1
     {%- endset -%}
-    {{ return(fundcdp.daily_restatement(date_column, changed_sql)) }}
+    {%- set days = run_query(days_sql).columns[0].values() | list -%}
+    {%- set scratch = this.schema ~ '.__restate_' ~ this.identifier -%}
+    {%- set day_list = fundcdp.date_list(days) -%}
+    {%- if flags.WHICH in ('run', 'build', 'retry') -%}
+        {%- set scratch_sql -%}
+            create or replace table {{ scratch }} as
+            with restated as (
+                select anonymous_id, event_id from {{ raw }} where cast(arrival_date as date) in ({{ day_list }})
+                union all
+                select anonymous_id, event_id from {{ this }} where arrival_date in ({{ day_list }})
+            ),
+            devices as (
+                select distinct anonymous_id from restated where anonymous_id is not null
+            ),
+            device_events as (
+                select raw_events.anonymous_id, raw_events.receive_time_ms, raw_events.login_id
+                from {{ raw }} as raw_events
+                inner join devices on raw_events.anonymous_id = devices.anonymous_id
+            ),
+            flagged as (
+                {{ fundcdp.tracking_flagged_devices('device_events') }}
+                union
+                select staged.anonymous_id
+                from {{ this }} as staged
+                inner join devices on staged.anonymous_id = devices.anonymous_id
+                where staged.exclusion_reason in ('bot', 'test_device')
+            )
+            select 'device' as kind, anonymous_id as value from flagged
+            union all
+            select distinct 'event', event_id from restated where event_id is not null
+        {%- endset -%}
+        {%- do run_query(scratch_sql) -%}
+        {%- do run_query('delete from ' ~ this ~ ' where arrival_date in (' ~ day_list ~ ')') -%}
+    {%- endif -%}
+    {{ return({'full': false, 'days': days, 'scratch': scratch}) }}
+{% endmacro %}
+
+{#- SQL list of date literals; a null date when the list is empty (matches nothing with `in`). -#}
+{% macro date_list(days) %}
+    {%- if days | length == 0 -%}
+        {{ return('cast(null as date)') }}
+    {%- endif -%}
+    {%- set literals = [] -%}
+    {%- for day in days -%}
+        {%- do literals.append("cast('" ~ day ~ "' as date)") -%}
+    {%- endfor -%}
+    {{ return(literals | join(', ')) }}
+{% endmacro %}
+
+{#- The devices of `events` (a relation with anonymous_id, receive_time_ms, login_id) flagged as a bot
+    (more than tracking.bot_max_events_per_minute events in one collector minute) or as a test device
+    (at least tracking.test_device_min_logins distinct real logins). Each macro is one select. -#}
+{% macro tracking_flagged_devices(events) %}
+    select anonymous_id from ({{ fundcdp.tracking_bot_devices(events) }}) as bot_devices
+    union
+    select anonymous_id from ({{ fundcdp.tracking_test_devices(events) }}) as test_devices
+{% endmacro %}
+
+{% macro tracking_bot_devices(events) %}
+    {%- set rules = var('fundcdp')['tracking'] -%}
+    select distinct anonymous_id
+    from (
+        select anonymous_id, count(*) as events_in_minute
+        from {{ events }}
+        where anonymous_id is not null
+        group by anonymous_id, floor(receive_time_ms / 60000)
+    ) as device_minutes
+    where events_in_minute > {{ rules['bot_max_events_per_minute'] }}
+{% endmacro %}
+
+{% macro tracking_test_devices(events) %}
+    {%- set rules = var('fundcdp')['tracking'] -%}
+    select anonymous_id
+    from {{ events }}
+    where anonymous_id is not null and not {{ is_junk_identifier('login_id') }}
+    group by anonymous_id
+    having count(distinct login_id) >= {{ rules['test_device_min_logins'] }}
+{% endmacro %}
+
+{#- int_events_attributed: incremental by event day on DuckDB (appended after the restated days are
+    deleted, as the daily aggregates); rebuilt in full on Spark (a person id cannot be updated in place
+    in its Parquet tables). -#}
+{% macro attributed_events_config() %}
+    {%- if target.type == 'spark' -%}
+        {{ return({'materialized': 'table'}) }}
+    {%- endif -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'append_new_columns',
+        'post_hook': 'drop table if exists ' ~ this.schema ~ '.__claims_' ~ this.identifier,
+    }) }}
+{% endmacro %}
+
+{#- What an incremental build of int_events_attributed rewrites: every event from the earliest event
+    day among the valid events delivered since the last run (and at least the last
+    daily_aggregates.restate_days days), and, before that, the anonymous events a newly delivered first
+    login of their device takes over (tracking_claims_ctes(); the scratch table __claims_<model>, dropped
+    after the build). Returns daily_restatement()'s window plus 'claims', the scratch relation. -#}
+{% macro attributed_events_restatement() %}
+    {%- set claims = this.schema ~ '.__claims_' ~ this.identifier -%}
+    {%- set changed_sql -%}
+        {{ fundcdp.tracking_claims_ctes() }}
+        select min(event_date) from arrived
+    {%- endset -%}
+    {%- set claims_sql -%}
+        {{ fundcdp.tracking_claims_ctes() }}
+        select anonymous_id, claimed_from from claims
+    {%- endset -%}
+    {%- set window = fundcdp.daily_restatement('event_date', changed_sql, scratch_tables={claims: claims_sql}) -%}
+    {%- do window.update({'claims': claims}) -%}
+    {{ return(window) }}
+{% endmacro %}
+
+{#- The earlier rows of int_events_attributed (before the restated days) that an incremental build
+    changes in place, when dbt really runs the model: the events claimed by a new first login are
+    deleted (the model writes them again), rows whose event is no longer valid (its device
+    flagged since, retention or an erasure removed it) are deleted, and rows whose login now belongs to
+    another person (a merge or split of the identity graph), or to none, take that person id. -#}
+{% macro attributed_events_maintenance(window) %}
+    {%- if window['full'] or not execute or flags.WHICH not in ('run', 'build', 'retry') -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set since = "cast('" ~ window['since'] ~ "' as date)" -%}
+    {%- do run_query(
+        'delete from ' ~ this ~ ' as attributed using ' ~ window['claims'] ~ ' as claims'
+        ~ ' where attributed.anonymous_id = claims.anonymous_id'
+        ~ ' and attributed.event_date >= claims.claimed_from and attributed.event_date < ' ~ since
+    ) -%}
+    {%- do run_query(
+        'delete from ' ~ this ~ ' where event_date < ' ~ since
+        ~ ' and event_id not in (select event_id from ' ~ ref('int_events_valid') ~ ')'
+    ) -%}
+    {%- set remap -%}
+        update {{ this }} as attributed
+        set person_id = moved.person_id
+        from (
+            select distinct keys.login_key, persons.person_id
+            from (
+                select distinct login_key, person_id
+                from {{ this }}
+                where login_key is not null
+            ) as keys
+            left join (
+                select identifier_hash, person_id
+                from {{ ref('int_identity_persons') }}
+                where identifier_type = 'login_id'
+            ) as persons on keys.login_key = persons.identifier_hash
+            where keys.person_id is distinct from persons.person_id
+        ) as moved
+        where attributed.login_key = moved.login_key and attributed.event_date < {{ since }}
+    {%- endset -%}
+    {%- do run_query(remap) -%}
 {% endmacro %}

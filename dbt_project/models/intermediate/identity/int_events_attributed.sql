@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(**fundcdp.attributed_events_config()) }}
 -- Valid events with the person behind them. Device ids stay out of the person graph: an event is
 -- attributed to its own login, else to the login active on the device at that time (the latest earlier
 -- login on the device), else (anonymous events before the device's first login) to the first login on
@@ -6,12 +6,20 @@
 -- `login_key` (the identity hash of that login id) does not depend on the identity graph: the daily
 -- aggregates are keyed on it and reach today's person through the current login -> person mapping,
 -- so merges and splits never leave a stale person_id in them.
+-- Incremental by event day on DuckDB like the daily tracking aggregates (macro tracking_restatement): a
+-- daily build rewrites the days from the restatement window on, drops earlier rows no longer valid and
+-- moves earlier rows to the person their login belongs to now (macro attributed_events_maintenance).
 
 {%- set as_of = var('as_of_date') %}
 {%- set window_days = var('fundcdp')['identity']['anonymous_attribution_days'] %}
 {%- set known_by_as_of -%}
     arrival_date <= cast('{{ as_of }}' as date) and event_date <= cast('{{ as_of }}' as date)
 {%- endset %}
+{%- set window = fundcdp.attributed_events_restatement() %}
+{%- set in_window -%}
+    {%- if not window['full'] %} and event_date >= cast('{{ window["since"] }}' as date){% endif -%}
+{%- endset %}
+{%- do fundcdp.attributed_events_maintenance(window) %}
 {%- set own_login_key -%}
     case when not {{ is_junk_identifier('login_id') }} then {{ sha256_hex("'login_id:' || login_id") }} end
 {%- endset %}
@@ -20,7 +28,16 @@ with
 
 events as (
     select * from {{ ref('int_events_valid') }}
-    where {{ known_by_as_of }}
+    where {{ known_by_as_of }}{{ in_window }}
+    {%- if not window['full'] %}
+    union all
+    -- the earlier anonymous events that a newly delivered first login of their device takes over
+    select valid.*
+    from {{ ref('int_events_valid') }} as valid
+    inner join {{ window['claims'] }} as claims on valid.anonymous_id = claims.anonymous_id
+    where {{ known_by_as_of }} and valid.event_date >= claims.claimed_from
+        and valid.event_date < cast('{{ window["since"] }}' as date)
+    {%- endif %}
 ),
 
 login_persons as (
@@ -48,12 +65,65 @@ device_events as (
     -- read again rather than from `events` or `with_login`: DuckDB materializes a CTE read twice (EXPLAIN
     -- shows it), every wide row of it
     from {{ ref('int_events_valid') }}
-    where anonymous_id is not null and {{ known_by_as_of }}
+    where anonymous_id is not null and {{ known_by_as_of }}{{ in_window }}
+    {%- if not window['full'] %}
+    union all
+    select valid.event_id, valid.anonymous_id, valid.client_time_ms, {{ own_login_key }}
+    from {{ ref('int_events_valid') }} as valid
+    inner join {{ window['claims'] }} as claims on valid.anonymous_id = claims.anonymous_id
+    where {{ known_by_as_of }} and valid.event_date >= claims.claimed_from
+        and valid.event_date < cast('{{ window["since"] }}' as date)
+    {%- endif %}
 ),
+{%- if not window['full'] %}
+
+-- Per device with anonymous events in the window, its logins before the window: the latest (what an
+-- anonymous event at the window's start continues) and the first.
+window_devices as (
+    select distinct anonymous_id from device_events where own_login_key is null
+),
+
+earlier_logins as (
+    select valid.anonymous_id, valid.client_time_ms, valid.event_id, valid.login_id
+    from {{ ref('int_events_valid') }} as valid
+    inner join window_devices on valid.anonymous_id = window_devices.anonymous_id
+    where {{ known_by_as_of }} and event_date < cast('{{ window["since"] }}' as date)
+        and not {{ is_junk_identifier('valid.login_id') }}
+),
+
+earlier_login_times as (
+    select anonymous_id, max(client_time_ms) as last_login_ms, min(client_time_ms) as first_login_ms
+    from earlier_logins
+    group by anonymous_id
+),
+
+earlier_last_ids as (
+    select earlier_logins.anonymous_id, max(earlier_logins.event_id) as event_id
+    from earlier_logins
+    inner join earlier_login_times
+        on earlier_logins.anonymous_id = earlier_login_times.anonymous_id
+        and earlier_logins.client_time_ms = earlier_login_times.last_login_ms
+    group by earlier_logins.anonymous_id
+),
+
+device_carry as (
+    select
+        earlier_login_times.anonymous_id,
+        earlier_login_times.first_login_ms,
+        {{ sha256_hex("'login_id:' || earlier_logins.login_id") }} as last_login_key
+    from earlier_login_times
+    inner join earlier_last_ids on earlier_login_times.anonymous_id = earlier_last_ids.anonymous_id
+    inner join earlier_logins
+        on earlier_last_ids.anonymous_id = earlier_logins.anonymous_id
+        and earlier_last_ids.event_id = earlier_logins.event_id
+),
+{%- endif %}
 
 device_windows as (
     select
         event_id,
+        anonymous_id,
+        client_time_ms,
         own_login_key,
         {{ last_non_null('own_login_key') }} over (
             partition by anonymous_id order by client_time_ms, event_id
@@ -69,35 +139,73 @@ device_windows as (
     from device_events
 ),
 
-anonymous_context as (
-    select event_id, device_login_before, device_login_after, device_first_login_ms
+{%- if window['full'] %}
+
+anonymous_windows as (
+    select event_id, client_time_ms, device_login_before, device_login_after, device_first_login_ms
     from device_windows
     where own_login_key is null
 ),
+{%- else %}
 
--- device_* columns: null for an event with its own login or without a device id
-device_context as (
+-- device_windows see the window only; the logins before it complete them
+anonymous_windows as (
+    select
+        device_windows.event_id,
+        device_windows.client_time_ms,
+        coalesce(device_windows.device_login_before, device_carry.last_login_key) as device_login_before,
+        device_windows.device_login_after,
+        case
+            when device_carry.first_login_ms is null then device_windows.device_first_login_ms
+            when device_windows.device_first_login_ms is null then device_carry.first_login_ms
+            when device_carry.first_login_ms < device_windows.device_first_login_ms
+                then device_carry.first_login_ms
+            else device_windows.device_first_login_ms
+        end as device_first_login_ms
+    from device_windows
+    left join device_carry on device_windows.anonymous_id = device_carry.anonymous_id
+    where device_windows.own_login_key is null
+),
+{%- endif %}
+
+-- An event without a login of its own on a device: how it is attributed, and the device context that
+-- decided it (only that: a login arriving later that changes nothing else leaves the row as it is, so an
+-- incremental build and a full one agree).
+anonymous_context as (
+    select
+        event_id,
+        attribution,
+        case when attribution = 'device_session' then device_login_before end as device_login_before,
+        case when attribution = 'device_first_login' then device_login_after end as device_login_after,
+        case when attribution = 'device_first_login' then device_first_login_ms end as device_first_login_ms
+    from (
+        select
+            *,
+            case
+                when device_login_before is not null then 'device_session'
+                when device_login_after is not null
+                    and device_first_login_ms - client_time_ms <= cast({{ window_days }} as bigint) * 86400000
+                    then 'device_first_login'
+                else 'unattributed'
+            end as attribution
+        from anonymous_windows
+    ) as decided
+),
+
+-- device_* columns: the device context of a device_session (device_login_before) or device_first_login
+-- event (device_login_after, device_first_login_ms); null otherwise
+attributed as (
     select
         with_login.*,
         anonymous_context.device_login_before,
         anonymous_context.device_login_after,
-        anonymous_context.device_first_login_ms
+        anonymous_context.device_first_login_ms,
+        case
+            when with_login.own_login_key is not null then 'login'
+            else coalesce(anonymous_context.attribution, 'unattributed')
+        end as attribution
     from with_login
     left join anonymous_context on with_login.event_id = anonymous_context.event_id
-),
-
-attributed as (
-    select
-        *,
-        case
-            when own_login_key is not null then 'login'
-            when anonymous_id is not null and device_login_before is not null then 'device_session'
-            when anonymous_id is not null and device_login_after is not null
-                and device_first_login_ms - client_time_ms <= cast({{ window_days }} as bigint) * 86400000
-                then 'device_first_login'
-            else 'unattributed'
-        end as attribution
-    from device_context
 ),
 
 keyed as (
@@ -114,7 +222,8 @@ keyed as (
 final as (
     select
         keyed.*,
-        login_persons.person_id
+        login_persons.person_id,
+        cast('{{ as_of }}' as date) as built_as_of_date
     from keyed
     left join login_persons on keyed.login_key = login_persons.identifier_hash
 )

@@ -1,11 +1,66 @@
-{{ config(materialized='table') }}
+{{ config(**fundcdp.staged_events_config()) }}
 
 {%- set rules = var('fundcdp')['tracking'] %}
+{#- the delivered columns, as raw/ names them -#}
+{%- set raw_columns = [
+    'event_id', 'event_name', 'client_time_ms', 'receive_time_ms', 'anonymous_id', 'login_id', 'platform',
+    'sdk_version', 'screen_name', 'url', 'app_section', 'referrer', 'utm_source', 'utm_medium',
+    'utm_campaign', 'utm_term', 'user_agent', 'device_model', 'fund_code', 'amount', 'order_id',
+    'customer_no', 'phone_hash', 'is_phone_valid', 'is_phone_junk', 'wx_openid_hash', 'is_wx_openid_junk',
+    'wx_unionid_hash', 'is_wx_unionid_junk', 'arrival_date', '_source_file', '_source_line'] %}
+{#- their names in this table where they differ -#}
+{%- set staged_names = {'amount': 'amount_cny', '_source_file': 'source_file', '_source_line': 'source_line'} %}
+{%- set restate = fundcdp.staged_events_restatement() %}
+-- Incremental on DuckDB (macro staged_events_restatement): a daily build rewrites the arrival days that
+-- differ from raw/ (the new day) and re-classifies the few earlier rows whose duplicate ranking or device
+-- flag the new day can change; a first build, --full-refresh and Spark build everything.
 
 with
 
+{%- if restate['full'] %}
+
 source as (
-    select * from {{ source('tracking', 'events') }}
+    select {{ raw_columns | join(', ') }} from {{ source('tracking', 'events') }}
+),
+{#- the duplicate ranking and the device flags read raw/ itself (a CTE read four times would be
+    materialized, every row of it) -#}
+{%- set flag_input = source('tracking', 'events') %}
+{%- else %}
+
+-- the rewritten days from raw/, and the earlier rows to re-classify read back from this table
+source as (
+    select {{ raw_columns | join(', ') }}
+    from {{ source('tracking', 'events') }}
+    where cast(arrival_date as date) in ({{ fundcdp.date_list(restate['days']) }})
+    union all
+    select
+        {%- for column in raw_columns %}
+        {{ staged_names.get(column, column) }}{{ ',' if not loop.last }}
+        {%- endfor %}
+    from {{ this }}
+    where event_id in (select value from {{ restate['scratch'] }} where kind = 'event')
+        or anonymous_id in (select value from {{ restate['scratch'] }} where kind = 'device')
+),
+
+-- every delivery of those events' ids and of their devices: what the duplicate ranking and the
+-- device flags look at
+{%- set flag_input = 'flag_input' %}
+flag_input as (
+    select event_id, anonymous_id, login_id, receive_time_ms, arrival_date, _source_file, _source_line
+    from {{ source('tracking', 'events') }}
+    where event_id in (select event_id from source)
+        or anonymous_id in (select anonymous_id from source)
+),
+{%- endif %}
+
+-- when ingestion wrote each file (a re-delivery or an erasure's reload rewrites it): tells the next
+-- incremental build which arrival days changed
+file_loads as (
+    select file_name, max(cast(loaded_at as timestamp)) as loaded_at
+    from {{ source('ingest', 'load_manifest') }}
+    where source = 'tracking' and table_name = 'events'
+        and status in ('loaded', 'corrected', 'redacted', 'unchanged')
+    group by file_name
 ),
 
 typed as (
@@ -53,7 +108,7 @@ typed as (
 -- some 60 GB at SF10 (100M events) and ran the disk full.
 repeated_ids as (
     select event_id
-    from {{ source('tracking', 'events') }}
+    from {{ flag_input }}
     group by event_id
     having count(*) > 1
 ),
@@ -69,34 +124,18 @@ later_copies as (
                 order by copies.receive_time_ms, cast(copies.arrival_date as date), copies._source_file,
                     copies._source_line
             ) as delivery_rank
-        from {{ source('tracking', 'events') }} as copies
+        from {{ flag_input }} as copies
         inner join repeated_ids on copies.event_id = repeated_ids.event_id
     ) as ranked
     where delivery_rank > 1
 ),
 
-device_minutes as (
-    select
-        anonymous_id,
-        floor(receive_time_ms / 60000) as receive_minute,
-        count(*) as events_in_minute
-    from {{ source('tracking', 'events') }}
-    where anonymous_id is not null
-    group by anonymous_id, floor(receive_time_ms / 60000)
-),
-
 bot_devices as (
-    select distinct anonymous_id
-    from device_minutes
-    where events_in_minute > {{ rules['bot_max_events_per_minute'] }}
+    {{ fundcdp.tracking_bot_devices(flag_input) }}
 ),
 
 test_devices as (
-    select anonymous_id
-    from {{ source('tracking', 'events') }}
-    where anonymous_id is not null and not {{ is_junk_identifier('login_id') }}
-    group by anonymous_id
-    having count(distinct login_id) >= {{ rules['test_device_min_logins'] }}
+    {{ fundcdp.tracking_test_devices(flag_input) }}
 ),
 
 final as (
@@ -136,6 +175,7 @@ final as (
         typed.arrival_date,
         typed.source_file,
         typed.source_line,
+        file_loads.loaded_at as source_loaded_at,
         -- One reason per event, first match wins, in this documented order.
         case
             when later_copies.source_line is not null then 'duplicate_event'
@@ -160,6 +200,7 @@ final as (
         on typed.source_file = later_copies.source_file and typed.source_line = later_copies.source_line
     left join bot_devices on typed.anonymous_id = bot_devices.anonymous_id
     left join test_devices on typed.anonymous_id = test_devices.anonymous_id
+    left join file_loads on typed.source_file = file_loads.file_name
 )
 
 select * from final
