@@ -173,3 +173,104 @@ def test_crash_at_every_failpoint_then_rerun_equals_a_clean_run(ops, tmp_path):
     assert clean.returncode == 0, clean.stdout[-3000:] + clean.stderr[-3000:]
     assert not list(layout.root.glob(".analytics.duckdb.*"))
     assert_same_state(state(layout), ops["day2_state"])
+
+
+def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebuild(ops, tmp_path):
+    """A delivery that makes a device a bot and re-sends an old event received earlier than its first
+    copy: the incremental build flags the device's earlier events and demotes the first copy to a
+    duplicate, and the staged and attributed events then equal a full rebuild."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from orchestration.paths import DBT_PROJECT_DIR
+
+    daily = copy_data(ops["daily"], tmp_path / "incremental")
+    con = duckdb.connect(str(daily.warehouse_db))
+    device, device_events = con.execute(
+        "select anonymous_id, count(*) from main_staging.stg_tracking__events"
+        " where exclusion_reason is null and anonymous_id is not null group by 1 order by 2 desc, 1 limit 1"
+    ).fetchone()
+    resent, resent_file, resent_line = con.execute(
+        "select event_id, source_file, source_line from main_staging.stg_tracking__events"
+        " where exclusion_reason is null and arrival_date = ? and anonymous_id is distinct from ?"
+        " order by event_id limit 1",
+        [DAY1, device],
+    ).fetchone()
+    con.close()
+    day = "2026-07-03"
+    raw_day = daily.raw / "tracking" / "events" / f"arrival_date={day}"
+    raw_day.mkdir(parents=True)
+    events = f"read_parquet('{daily.raw}/tracking/events/*/*.parquet', hive_partitioning = false)"
+    delivery = duckdb.connect()
+    # 31 events of the device within one collector minute (2026-07-03 10:00 local; the bot threshold is
+    # 30 a minute), and the re-sent event, stamped one second before its first copy's collector time
+    delivery.execute(
+        f"""
+        copy (
+            select * exclude (n) replace (
+                'burst-' || cast(n as varchar) as event_id,
+                cast(1783044000000 + n as bigint) as client_time_ms,
+                cast(1783044000000 + n as bigint) as receive_time_ms,
+                'events_20260703.jsonl.gz' as _source_file,
+                cast(n + 1 as bigint) as _source_line
+            )
+            from (select * from {events} where anonymous_id = ? order by _source_file, _source_line limit 1),
+                range(31) as r(n)
+            union all
+            select * replace (
+                receive_time_ms - 1000 as receive_time_ms,
+                'events_20260703.jsonl.gz' as _source_file,
+                cast(32 as bigint) as _source_line
+            )
+            from {events} where event_id = ? and _source_file = ? and _source_line = ?
+        ) to '{raw_day}/events_20260703.parquet' (format parquet)
+        """,
+        [device, resent, resent_file, resent_line],
+    )
+    delivery.close()
+    full = copy_data(daily, tmp_path / "full")
+    models = ["stg_tracking__events", "int_events_attributed"]
+
+    def dbt_run(layout, *flags: str) -> None:
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("dbt")), "run", *flags, "--select", *models,
+             "--vars", f'{{"as_of_date": "{day}"}}', "--target-path", str(layout.root / "target"),
+             "--log-path", str(layout.root / "logs")],
+            cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
+            env={**os.environ, "FUNDCDP_DATA_DIR": str(layout.root), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout[-3000:]
+
+    dbt_run(daily)
+    dbt_run(full, "--full-refresh")
+    incremental_db = duckdb.connect(str(daily.warehouse_db), read_only=True)
+    full_db = duckdb.connect(str(full.warehouse_db), read_only=True)
+    flagged = incremental_db.execute(
+        "select exclusion_reason, count(*) from main_staging.stg_tracking__events"
+        " where anonymous_id = ? and arrival_date < ? group by 1",
+        [device, day],
+    ).fetchall()
+    assert flagged == [("bot", device_events)]
+    copies = incremental_db.execute(
+        "select cast(arrival_date as varchar), exclusion_reason from main_staging.stg_tracking__events"
+        " where event_id = ? order by arrival_date",
+        [resent],
+    ).fetchall()
+    assert copies == [(DAY1, "duplicate_event"), (day, None)]
+    (rewritten,) = incremental_db.execute(
+        "select count(*) from main_intermediate.int_events_attributed where built_as_of_date = ?", [day]
+    ).fetchone()
+    (attributed,) = incremental_db.execute(
+        "select count(*) from main_intermediate.int_events_attributed"
+    ).fetchone()
+    assert 0 < rewritten < attributed
+    for query in (
+        "select * from main_staging.stg_tracking__events order by all",
+        "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
+    ):
+        assert incremental_db.execute(query).fetchall() == full_db.execute(query).fetchall(), query
+    incremental_db.close()
+    full_db.close()
