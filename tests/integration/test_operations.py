@@ -180,7 +180,6 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
     copy: the incremental build flags the device's earlier events and demotes the first copy to a
     duplicate, and the staged and attributed events then equal a full rebuild."""
     import os
-    import shutil
     import subprocess
     import sys
     from pathlib import Path
@@ -240,7 +239,8 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
              "--vars", f'{{"as_of_date": "{day}"}}', "--target-path", str(layout.root / "target"),
              "--log-path", str(layout.root / "logs")],
             cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
-            env={**os.environ, "FUNDCDP_DATA_DIR": str(layout.root), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)},
+            env={**os.environ, "FUNDCDP_DATA_DIR": str(layout.root),
+                 "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)},
         )  # fmt: skip
         assert result.returncode == 0, result.stdout[-3000:]
 
