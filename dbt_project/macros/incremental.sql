@@ -365,7 +365,7 @@
     ) -%}
     {%- set remap -%}
         update {{ this }} as attributed
-        set person_id = moved.person_id
+        set person_id = moved.person_id, built_as_of_date = cast('{{ var('as_of_date') }}' as date)
         from (
             select distinct keys.login_key, persons.person_id
             from (
@@ -383,4 +383,72 @@
         where attributed.login_key = moved.login_key and attributed.event_date < {{ since }}
     {%- endset -%}
     {%- do run_query(remap) -%}
+{% endmacro %}
+
+{#- int_session_events: incremental on DuckDB, rebuilt in full on Spark. -#}
+{% macro session_events_config() %}
+    {%- if target.type == 'spark' -%}
+        {{ return({'materialized': 'table'}) }}
+    {%- endif -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'append_new_columns',
+        'post_hook': 'drop table if exists ' ~ this.schema ~ '.__restate_' ~ this.identifier,
+    }) }}
+{% endmacro %}
+
+{#- What an incremental build of int_session_events renumbers: per person, every event from the person's
+    earliest changed one on. Changed: an attributed event this build wrote or moved
+    (int_events_attributed.built_as_of_date = the as-of date), and an event numbered here that is gone
+    from int_events_attributed or belongs to another person now (then both persons are renumbered).
+    The earlier events keep their numbers; the renumbering continues from the person's last kept event.
+    Those persons and times go to the scratch table __restate_<model> (dropped after the build); their
+    rows from those times on are deleted here, only when dbt really runs the model. A first build,
+    --full-refresh, a table built before built_as_of_date existed, and a build for an earlier as-of date
+    than the last one renumber everything. Returns {'full': bool, 'scratch': relation}. -#}
+{% macro session_events_restatement() %}
+    {%- set full = {'full': true} -%}
+    {%- if not execute or not is_incremental() -%}
+        {{ return(full) }}
+    {%- endif -%}
+    {%- set running = flags.WHICH in ('run', 'build', 'retry') -%}
+    {%- set as_of = var('as_of_date') -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- set last = run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0]
+        if 'built_as_of_date' in columns else none -%}
+    {%- if last is none or modules.datetime.date.fromisoformat(as_of) < modules.datetime.date.fromisoformat((last | string)[:10]) -%}
+        {%- if running -%}
+            {%- do run_query('delete from ' ~ this) -%}
+        {%- endif -%}
+        {{ return(full) }}
+    {%- endif -%}
+    {%- set attributed = ref('int_events_attributed') -%}
+    {%- set scratch = this.schema ~ '.__restate_' ~ this.identifier -%}
+    {%- if running -%}
+        {%- set scratch_sql -%}
+            create or replace table {{ scratch }} as
+            with changed as (
+                select person_id, client_time_ms
+                from {{ attributed }}
+                where built_as_of_date = cast('{{ as_of }}' as date) and person_id is not null
+                    and event_date <= cast('{{ as_of }}' as date)
+                union all
+                select numbered.person_id, numbered.client_time_ms
+                from {{ this }} as numbered
+                left join {{ attributed }} as attributed on numbered.event_id = attributed.event_id
+                where attributed.event_id is null or attributed.person_id is distinct from numbered.person_id
+            )
+            select person_id, min(client_time_ms) as restate_from_ms
+            from changed
+            group by person_id
+        {%- endset -%}
+        {%- do run_query(scratch_sql) -%}
+        {%- do run_query(
+            'delete from ' ~ this ~ ' as numbered using ' ~ scratch ~ ' as restated'
+            ~ ' where numbered.person_id = restated.person_id'
+            ~ ' and numbered.client_time_ms >= restated.restate_from_ms'
+        ) -%}
+    {%- endif -%}
+    {{ return({'full': false, 'scratch': scratch}) }}
 {% endmacro %}

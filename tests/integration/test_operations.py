@@ -178,7 +178,7 @@ def test_crash_at_every_failpoint_then_rerun_equals_a_clean_run(ops, tmp_path):
 def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebuild(ops, tmp_path):
     """A delivery that makes a device a bot and re-sends an old event received earlier than its first
     copy: the incremental build flags the device's earlier events and demotes the first copy to a
-    duplicate, and the staged and attributed events then equal a full rebuild."""
+    duplicate, and the staged, attributed and session events then equal a full rebuild."""
     import os
     import subprocess
     import sys
@@ -231,7 +231,7 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
     )
     delivery.close()
     full = copy_data(daily, tmp_path / "full")
-    models = ["stg_tracking__events", "int_events_attributed"]
+    models = ["stg_tracking__events", "int_events_attributed", "int_session_events"]
 
     def dbt_run(layout, *flags: str) -> None:
         result = subprocess.run(
@@ -270,6 +270,7 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
     for query in (
         "select * from main_staging.stg_tracking__events order by all",
         "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
+        "select * exclude (built_as_of_date) from main_intermediate.int_session_events order by all",
     ):
         assert incremental_db.execute(query).fetchall() == full_db.execute(query).fetchall(), query
     incremental_db.close()

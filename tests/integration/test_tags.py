@@ -188,7 +188,8 @@ def test_incremental_daily_aggregates_equal_a_full_rebuild(built_warehouse, tmp_
         "select min(confirm_date) from main_intermediate.int_daily_account_trades"
     ).fetchone()
     assert first_day < restated_from
-    # The staged and attributed events are incremental too: the final build rewrote only what changed.
+    # The staged, attributed and session events are incremental too: the final build rewrote only what
+    # changed.
     (rewritten,) = con.execute(
         "select count(*) from main_intermediate.int_events_attributed where built_as_of_date = ?", [as_of]
     ).fetchone()
@@ -196,7 +197,7 @@ def test_incremental_daily_aggregates_equal_a_full_rebuild(built_warehouse, tmp_
     assert 0 < rewritten < attributed
     con.close()
     models = [
-        "stg_tracking__events", "int_events_attributed",
+        "stg_tracking__events", "int_events_attributed", "int_session_events",
         "int_daily_login_activity", "int_daily_login_events", "int_daily_account_trades",
     ]  # fmt: skip
     result = subprocess.run(
