@@ -15,7 +15,7 @@
     {%- if target.type == 'spark' -%}
         {{ return({'incremental_strategy': 'append', 'partition_by': [date_column], 'file_format': 'parquet'}) }}
     {%- endif -%}
-    {{ return({'incremental_strategy': 'append'}) }}
+    {{ return({'incremental_strategy': 'append', 'post_hook': '{{ fundcdp.record_rules_version() }}'}) }}
 {% endmacro %}
 
 {#- Which days of a daily aggregate a run as of var('as_of_date') rebuilds, and removal of their rows.
@@ -44,7 +44,7 @@
         if 'built_as_of_date' in columns else none -%}
     {%- set date = modules.datetime.date -%}
     {%- set as_of_day = date.fromisoformat(as_of) -%}
-    {%- if last is none or as_of_day < date.fromisoformat((last | string)[:10]) -%}
+    {%- if last is none or as_of_day < date.fromisoformat((last | string)[:10]) or fundcdp.rules_changed() -%}
         {%- set window = full -%}
     {%- else -%}
         {%- set restate_days = var('fundcdp')['daily_aggregates']['restate_days'] -%}
@@ -176,7 +176,8 @@
         'incremental_strategy': 'delete+insert',
         'unique_key': ['source_file', 'source_line'],
         'on_schema_change': 'append_new_columns',
-        'post_hook': 'drop table if exists ' ~ this.schema ~ '.__restate_' ~ this.identifier,
+        'post_hook': ['drop table if exists ' ~ this.schema ~ '.__restate_' ~ this.identifier,
+            '{{ fundcdp.record_rules_version() }}'],
     }) }}
 {% endmacro %}
 
@@ -197,8 +198,9 @@
     {%- endif -%}
     {%- set raw = fundcdp.source('tracking', 'events') -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- if 'source_loaded_at' not in columns -%}
-        {#- built before source_loaded_at existed (an upgrade): everything again -#}
+    {%- if 'source_loaded_at' not in columns or fundcdp.rules_changed() -%}
+        {#- built with other business rules, or before source_loaded_at existed (an upgrade): everything
+            again -#}
         {%- if flags.WHICH in ('run', 'build', 'retry') -%}
             {%- do run_query('delete from ' ~ this) -%}
         {%- endif -%}
@@ -320,7 +322,8 @@
         'materialized': 'incremental',
         'incremental_strategy': 'append',
         'on_schema_change': 'append_new_columns',
-        'post_hook': 'drop table if exists ' ~ this.schema ~ '.__claims_' ~ this.identifier,
+        'post_hook': ['drop table if exists ' ~ this.schema ~ '.__claims_' ~ this.identifier,
+            '{{ fundcdp.record_rules_version() }}'],
     }) }}
 {% endmacro %}
 
@@ -394,7 +397,8 @@
         'materialized': 'incremental',
         'incremental_strategy': 'append',
         'on_schema_change': 'append_new_columns',
-        'post_hook': 'drop table if exists ' ~ this.schema ~ '.__restate_' ~ this.identifier,
+        'post_hook': ['drop table if exists ' ~ this.schema ~ '.__restate_' ~ this.identifier,
+            '{{ fundcdp.record_rules_version() }}'],
     }) }}
 {% endmacro %}
 
@@ -417,7 +421,8 @@
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
     {%- set last = run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0]
         if 'built_as_of_date' in columns else none -%}
-    {%- if last is none or modules.datetime.date.fromisoformat(as_of) < modules.datetime.date.fromisoformat((last | string)[:10]) -%}
+    {%- if last is none or fundcdp.rules_changed()
+        or modules.datetime.date.fromisoformat(as_of) < modules.datetime.date.fromisoformat((last | string)[:10]) -%}
         {%- if running -%}
             {%- do run_query('delete from ' ~ this) -%}
         {%- endif -%}
@@ -451,4 +456,41 @@
         ) -%}
     {%- endif -%}
     {{ return({'full': false, 'scratch': scratch}) }}
+{% endmacro %}
+
+{#- The business rules a table was built with: an incremental table built with other vars fundcdp rules
+    (a changed bot threshold, session gap, junk pattern ...) is rebuilt in full, so a rule change applies
+    to old events too. DuckDB records the version (an md5 of the rules) as the table's comment after each
+    build; on Spark the incremental daily aggregates do not check it (rebuild them with --full-refresh
+    after a rule change). -#}
+{% macro rules_version() %}
+    {{ return('fundcdp rules ' ~ local_md5(tojson(var('fundcdp'), sort_keys=True))) }}
+{% endmacro %}
+
+{% macro record_rules_version() %}
+    {{ return(adapter.dispatch('record_rules_version', 'fundcdp')()) }}
+{% endmacro %}
+
+{% macro default__record_rules_version() %}
+    {{ return('select 1') }}
+{% endmacro %}
+
+{% macro duckdb__record_rules_version() %}
+    {{ return("comment on table " ~ this ~ " is '" ~ fundcdp.rules_version() ~ "'") }}
+{% endmacro %}
+
+{% macro rules_changed() %}
+    {{ return(adapter.dispatch('rules_changed', 'fundcdp')()) }}
+{% endmacro %}
+
+{% macro default__rules_changed() %}
+    {{ return(false) }}
+{% endmacro %}
+
+{% macro duckdb__rules_changed() %}
+    {%- set recorded = run_query(
+        "select comment from duckdb_tables() where database_name = '" ~ this.database ~ "' and schema_name = '"
+        ~ this.schema ~ "' and table_name = '" ~ this.identifier ~ "'"
+    ).columns[0].values() -%}
+    {{ return(recorded | length == 0 or recorded[0] != fundcdp.rules_version()) }}
 {% endmacro %}

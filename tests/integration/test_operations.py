@@ -6,6 +6,8 @@ On the operations dataset (tests/operations_dataset.py, the session fixture ``op
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 
 from orchestration.lib.layout import DataLayout
@@ -267,6 +269,56 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
         "select count(*) from main_intermediate.int_events_attributed"
     ).fetchone()
     assert 0 < rewritten < attributed
+    for query in (
+        "select * from main_staging.stg_tracking__events order by all",
+        "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
+        "select * exclude (built_as_of_date) from main_intermediate.int_session_events order by all",
+    ):
+        assert incremental_db.execute(query).fetchall() == full_db.execute(query).fetchall(), query
+    incremental_db.close()
+    full_db.close()
+
+
+def test_a_changed_tracking_rule_rebuilds_the_incremental_event_tables_in_full(ops, tmp_path):
+    """Lowering the bot threshold (vars fundcdp.tracking) flags devices in every earlier delivery on the
+    next incremental build, exactly as a full rebuild with the new rule does."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import yaml
+
+    from orchestration.paths import DBT_PROJECT_DIR
+
+    rules = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["fundcdp"]
+    rules["tracking"]["bot_max_events_per_minute"] = 3
+    variables = json.dumps({"as_of_date": DAY2, "fundcdp": rules})
+    models = ["stg_tracking__events", "int_events_attributed", "int_session_events"]
+
+    def dbt_run(layout, *flags: str) -> None:
+        result = subprocess.run(
+            [str(Path(sys.executable).with_name("dbt")), "run", *flags, "--select", *models,
+             "--vars", variables, "--target-path", str(layout.root / "target"),
+             "--log-path", str(layout.root / "logs")],
+            cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
+            env={**os.environ, "FUNDCDP_DATA_DIR": str(layout.root),
+                 "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)},
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout[-3000:]
+
+    incremental = copy_data(ops["daily"], tmp_path / "incremental")
+    full = copy_data(ops["daily"], tmp_path / "full")
+    dbt_run(incremental)
+    dbt_run(full, "--full-refresh")
+    incremental_db = duckdb.connect(str(incremental.warehouse_db), read_only=True)
+    full_db = duckdb.connect(str(full.warehouse_db), read_only=True)
+    (earlier_bots,) = incremental_db.execute(
+        "select count(*) from main_staging.stg_tracking__events where exclusion_reason = 'bot'"
+        " and arrival_date < ?",
+        [DAY1],
+    ).fetchone()
+    assert earlier_bots > 0
     for query in (
         "select * from main_staging.stg_tracking__events order by all",
         "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
