@@ -35,7 +35,8 @@
 {% macro daily_restatement(date_column, changed_dates_sql, extra_days=0, scratch_tables={}) %}
     {%- set as_of = var('as_of_date') -%}
     {%- set full = {'full': true, 'since': none} -%}
-    {%- if not execute or not is_incremental() -%}
+    {#- a unit test renders an incremental model without a relation (`this` is none): a full build -#}
+    {%- if not execute or this is none or not is_incremental() -%}
         {{ return(full) }}
     {%- endif -%}
     {#- a table built before it had built_as_of_date (an upgrade) is rebuilt in full -#}
@@ -193,7 +194,7 @@
     'scratch': relation}. A change of vars fundcdp.tracking rules applies to old events only with
     --full-refresh. -#}
 {% macro staged_events_restatement() %}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not execute or this is none or not is_incremental() -%}
         {{ return({'full': true}) }}
     {%- endif -%}
     {%- set raw = fundcdp.source('tracking', 'events') -%}
@@ -413,7 +414,7 @@
     than the last one renumber everything. Returns {'full': bool, 'scratch': relation}. -#}
 {% macro session_events_restatement() %}
     {%- set full = {'full': true} -%}
-    {%- if not execute or not is_incremental() -%}
+    {%- if not execute or this is none or not is_incremental() -%}
         {{ return(full) }}
     {%- endif -%}
     {%- set running = flags.WHICH in ('run', 'build', 'retry') -%}
