@@ -177,7 +177,7 @@
         'incremental_strategy': 'delete+insert',
         'unique_key': ['source_file', 'source_line'],
         'on_schema_change': 'append_new_columns',
-        'post_hook': ['drop table if exists ' ~ this.schema ~ '.__restate_' ~ this.identifier,
+        'post_hook': ['drop table if exists {{ this.schema }}.__restate_{{ this.identifier }}',
             '{{ fundcdp.record_rules_version() }}'],
     }) }}
 {% endmacro %}
@@ -323,7 +323,7 @@
         'materialized': 'incremental',
         'incremental_strategy': 'append',
         'on_schema_change': 'append_new_columns',
-        'post_hook': ['drop table if exists ' ~ this.schema ~ '.__claims_' ~ this.identifier,
+        'post_hook': ['drop table if exists {{ this.schema }}.__claims_{{ this.identifier }}',
             '{{ fundcdp.record_rules_version() }}'],
     }) }}
 {% endmacro %}
@@ -398,7 +398,7 @@
         'materialized': 'incremental',
         'incremental_strategy': 'append',
         'on_schema_change': 'append_new_columns',
-        'post_hook': ['drop table if exists ' ~ this.schema ~ '.__restate_' ~ this.identifier,
+        'post_hook': ['drop table if exists {{ this.schema }}.__restate_{{ this.identifier }}',
             '{{ fundcdp.record_rules_version() }}'],
     }) }}
 {% endmacro %}

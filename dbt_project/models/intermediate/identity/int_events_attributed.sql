@@ -8,7 +8,7 @@
 -- so merges and splits never leave a stale person_id in them.
 -- Incremental by event day on DuckDB like the daily tracking aggregates (macro tracking_restatement): a
 -- daily build rewrites the days from the restatement window on, drops earlier rows no longer valid and
--- moves earlier rows to the person their login belongs to now (macro attributed_events_maintenance).
+-- moves earlier rows to the person their login belongs to in this build: macro attributed_events_maintenance.
 
 {%- set as_of = var('as_of_date') %}
 {%- set window_days = var('fundcdp')['identity']['anonymous_attribution_days'] %}
