@@ -32,7 +32,7 @@
     Rows of the restated days are deleted here (DuckDB) or their partitions dropped (Spark) only when dbt
     really runs the model: a crash between the delete and the insert leaves an earlier last run date, so
     the next run restates at least as much. -#}
-{% macro daily_restatement(date_column, changed_dates_sql, extra_days=0, scratch_tables={}) %}
+{% macro daily_restatement(date_column, changed_dates_sql, extra_days=0, scratch_tables={}, force_full=false) %}
     {%- set as_of = var('as_of_date') -%}
     {%- set full = {'full': true, 'since': none} -%}
     {#- a unit test renders an incremental model without a relation (`this` is none): a full build -#}
@@ -45,7 +45,7 @@
         if 'built_as_of_date' in columns else none -%}
     {%- set date = modules.datetime.date -%}
     {%- set as_of_day = date.fromisoformat(as_of) -%}
-    {%- if last is none or as_of_day < date.fromisoformat((last | string)[:10]) or fundcdp.rules_changed() -%}
+    {%- if force_full or last is none or as_of_day < date.fromisoformat((last | string)[:10]) or fundcdp.rules_changed() -%}
         {%- set window = full -%}
     {%- else -%}
         {%- set restate_days = var('fundcdp')['daily_aggregates']['restate_days'] -%}
@@ -199,9 +199,10 @@
     {%- endif -%}
     {%- set raw = fundcdp.source('tracking', 'events') -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- if 'source_loaded_at' not in columns or fundcdp.rules_changed() -%}
-        {#- built with other business rules, or before source_loaded_at existed (an upgrade): everything
-            again -#}
+    {%- set scratch = this.schema ~ '.__restate_' ~ this.identifier -%}
+    {%- if 'source_loaded_at' not in columns or fundcdp.rules_changed() or fundcdp.unfinished_build('__restate_') -%}
+        {#- built with other business rules, before source_loaded_at existed (an upgrade), or the last
+            incremental build stopped between its deletes and its insert: everything again -#}
         {%- if flags.WHICH in ('run', 'build', 'retry') -%}
             {%- do run_query('delete from ' ~ this) -%}
         {%- endif -%}
@@ -234,7 +235,6 @@
         order by 1
     {%- endset -%}
     {%- set days = run_query(days_sql).columns[0].values() | list -%}
-    {%- set scratch = this.schema ~ '.__restate_' ~ this.identifier -%}
     {%- set day_list = fundcdp.date_list(days) -%}
     {%- if flags.WHICH in ('run', 'build', 'retry') -%}
         {%- set scratch_sql -%}
@@ -343,7 +343,26 @@
         {{ fundcdp.tracking_claims_ctes() }}
         select anonymous_id, claimed_from from claims
     {%- endset -%}
-    {%- set window = fundcdp.daily_restatement('event_date', changed_sql, scratch_tables={claims: claims_sql}) -%}
+    {#- Full instead: the last incremental build stopped between its deletes and its insert (its scratch
+        table is still there), or an earlier event became valid again (a device no longer flagged), which
+        the incremental path does not bring back. -#}
+    {%- set force_full = fundcdp.unfinished_build('__claims_') -%}
+    {%- if execute and this is not none and not force_full and is_incremental() -%}
+        {%- set revalidated_sql -%}
+            with last_build as (select max(built_as_of_date) as as_of from {{ this }})
+            select count(*)
+            from {{ ref('int_events_valid') }} as valid
+            where valid.arrival_date <= (select as_of from last_build)
+                and valid.event_date <= (select as_of from last_build)
+                and not exists (select 1 from {{ this }} as attributed where attributed.event_id = valid.event_id)
+        {%- endset -%}
+        {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+        {%- if 'built_as_of_date' in columns -%}
+            {%- set force_full = run_query(revalidated_sql).columns[0].values()[0] > 0 -%}
+        {%- endif -%}
+    {%- endif -%}
+    {%- set window = fundcdp.daily_restatement('event_date', changed_sql, scratch_tables={claims: claims_sql},
+        force_full=force_full) -%}
     {%- do window.update({'claims': claims}) -%}
     {{ return(window) }}
 {% endmacro %}
@@ -404,14 +423,15 @@
 {% endmacro %}
 
 {#- What an incremental build of int_session_events renumbers: per person, every event from the person's
-    earliest changed one on. Changed: an attributed event this build wrote or moved
-    (int_events_attributed.built_as_of_date = the as-of date), and an event numbered here that is gone
+    earliest changed one on. Changed: an attributed event written or moved since this table's last build
+    (int_events_attributed.built_as_of_date on or after its last as-of date), and an event numbered here that is gone
     from int_events_attributed or belongs to another person now (then both persons are renumbered).
     The earlier events keep their numbers; the renumbering continues from the person's last kept event.
     Those persons and times go to the scratch table __restate_<model> (dropped after the build); their
     rows from those times on are deleted here, only when dbt really runs the model. A first build,
-    --full-refresh, a table built before built_as_of_date existed, and a build for an earlier as-of date
-    than the last one renumber everything. Returns {'full': bool, 'scratch': relation}. -#}
+    --full-refresh, a table built before built_as_of_date existed, other business rules, a last build that
+    stopped between its deletes and its insert (its scratch table is still there), and a build for an
+    earlier as-of date than the last one renumber everything. Returns {'full': bool, 'scratch': relation}. -#}
 {% macro session_events_restatement() %}
     {%- set full = {'full': true} -%}
     {%- if not execute or this is none or not is_incremental() -%}
@@ -422,7 +442,7 @@
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
     {%- set last = run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0]
         if 'built_as_of_date' in columns else none -%}
-    {%- if last is none or fundcdp.rules_changed()
+    {%- if last is none or fundcdp.rules_changed() or fundcdp.unfinished_build('__restate_')
         or modules.datetime.date.fromisoformat(as_of) < modules.datetime.date.fromisoformat((last | string)[:10]) -%}
         {%- if running -%}
             {%- do run_query('delete from ' ~ this) -%}
@@ -437,7 +457,8 @@
             with changed as (
                 select person_id, client_time_ms
                 from {{ attributed }}
-                where built_as_of_date = cast('{{ as_of }}' as date) and person_id is not null
+                -- since this table's last build (>=: a re-run of that day may have rewritten them again)
+                where built_as_of_date >= cast('{{ (last | string)[:10] }}' as date) and person_id is not null
                     and event_date <= cast('{{ as_of }}' as date)
                 union all
                 select numbered.person_id, numbered.client_time_ms
@@ -494,4 +515,14 @@
         ~ this.schema ~ "' and table_name = '" ~ this.identifier ~ "'"
     ).columns[0].values() -%}
     {{ return(recorded | length == 0 or recorded[0] != fundcdp.rules_version()) }}
+{% endmacro %}
+
+{#- True when this model's scratch table (<prefix><model>, dropped by the model's post-hook) is still
+    there: its last incremental build stopped between the deletes made while rendering it and its insert,
+    so what it deleted may be missing; the caller rebuilds in full. -#}
+{% macro unfinished_build(prefix) %}
+    {%- if not execute or this is none -%}
+        {{ return(false) }}
+    {%- endif -%}
+    {{ return(adapter.get_relation(database=this.database, schema=this.schema, identifier=prefix ~ this.identifier) is not none) }}
 {% endmacro %}

@@ -644,10 +644,25 @@ def purge_database(path: Path, scope: ErasureScope) -> int:
                 deleted += count
         con.execute("drop table erase_ids")
         con.execute("drop table erase_persons")
+        require_full_rebuild(con)
     finally:
         con.close()
     compact_database(working, mode, target=path)
     return deleted
+
+
+def require_full_rebuild(con: duckdb.DuckDBPyConnection) -> int:
+    """Make the next dbt build rebuild the incremental event and daily tables in full, by clearing the
+    business-rules version they record as their table comment (macro rules_version). After an erasure or a
+    retention purge the remaining events attribute differently (a shared device's earlier login is gone),
+    which only a full rebuild gets right. Returns the tables marked."""
+    tables = con.execute(
+        "select schema_name, table_name from duckdb_tables() "
+        "where database_name = current_database() and comment like 'fundcdp rules %'"
+    ).fetchall()
+    for schema, table in tables:
+        con.execute(f'comment on table "{schema}"."{table}" is null')
+    return len(tables)
 
 
 @contextmanager

@@ -309,6 +309,13 @@ def apply_retention(
     private_rows = _delete_private(layout, tracking_files, quarantine_files)
     for day in event_days:
         shutil.rmtree(events_dir / f"arrival_date={day}")
+    if event_days:
+        # the incremental event tables cannot drop purged events the way a full rebuild does
+        warehouse = duckdb.connect(str(layout.warehouse_db))
+        try:
+            erasure.require_full_rebuild(warehouse)
+        finally:
+            warehouse.close()
     for day in landing_days:
         shutil.rmtree(layout.landing_day("tracking", day))
     for day in quarantine_days:
