@@ -457,8 +457,10 @@
             with changed as (
                 select person_id, client_time_ms
                 from {{ attributed }}
-                -- since this table's last build (>=: a re-run of that day may have rewritten them again)
-                where built_as_of_date >= cast('{{ (last | string)[:10] }}' as date) and person_id is not null
+                -- written since this table's last build (on a re-run of that day, that day's too); not
+                -- >= on a later day: right after a full build every row carries the last build's date
+                where built_as_of_date {{ '>=' if as_of == (last | string)[:10] else '>' }}
+                    cast('{{ (last | string)[:10] }}' as date) and person_id is not null
                     and event_date <= cast('{{ as_of }}' as date)
                 union all
                 select numbered.person_id, numbered.client_time_ms
