@@ -169,17 +169,28 @@
 {#- stg_tracking__events: incremental on DuckDB, rebuilt in full on Spark (its Parquet tables cannot
     delete single rows). Rows are keyed on (source_file, source_line); see staged_events_restatement(). -#}
 {% macro staged_events_config() %}
+    {{ return(fundcdp.event_table_config('delete+insert', '__restate_', ['source_file', 'source_line'])) }}
+{% endmacro %}
+
+{#- The config of the incremental event tables: `table` on Spark; on DuckDB incremental with
+    `strategy`, new columns appended (an upgrade), and a post-hook dropping the scratch table
+    <scratch_prefix><model> (its presence marks a build that stopped midway) and recording the rules
+    version. -#}
+{% macro event_table_config(strategy, scratch_prefix, unique_key=none) %}
     {%- if target.type == 'spark' -%}
         {{ return({'materialized': 'table'}) }}
     {%- endif -%}
-    {{ return({
+    {%- set config = {
         'materialized': 'incremental',
-        'incremental_strategy': 'delete+insert',
-        'unique_key': ['source_file', 'source_line'],
+        'incremental_strategy': strategy,
         'on_schema_change': 'append_new_columns',
-        'post_hook': ['drop table if exists {{ this.schema }}.__restate_{{ this.identifier }}',
+        'post_hook': ['drop table if exists {{ this.schema }}.' ~ scratch_prefix ~ '{{ this.identifier }}',
             '{{ fundcdp.record_rules_version() }}'],
-    }) }}
+    } -%}
+    {%- if unique_key is not none -%}
+        {%- do config.update({'unique_key': unique_key}) -%}
+    {%- endif -%}
+    {{ return(config) }}
 {% endmacro %}
 
 {#- What an incremental build of stg_tracking__events rewrites. A staged arrival day is rewritten when it
@@ -316,16 +327,7 @@
     deleted, as the daily aggregates); rebuilt in full on Spark (a person id cannot be updated in place
     in its Parquet tables). -#}
 {% macro attributed_events_config() %}
-    {%- if target.type == 'spark' -%}
-        {{ return({'materialized': 'table'}) }}
-    {%- endif -%}
-    {{ return({
-        'materialized': 'incremental',
-        'incremental_strategy': 'append',
-        'on_schema_change': 'append_new_columns',
-        'post_hook': ['drop table if exists {{ this.schema }}.__claims_{{ this.identifier }}',
-            '{{ fundcdp.record_rules_version() }}'],
-    }) }}
+    {{ return(fundcdp.event_table_config('append', '__claims_')) }}
 {% endmacro %}
 
 {#- What an incremental build of int_events_attributed rewrites: every event from the earliest event
@@ -410,16 +412,7 @@
 
 {#- int_session_events: incremental on DuckDB, rebuilt in full on Spark. -#}
 {% macro session_events_config() %}
-    {%- if target.type == 'spark' -%}
-        {{ return({'materialized': 'table'}) }}
-    {%- endif -%}
-    {{ return({
-        'materialized': 'incremental',
-        'incremental_strategy': 'append',
-        'on_schema_change': 'append_new_columns',
-        'post_hook': ['drop table if exists {{ this.schema }}.__restate_{{ this.identifier }}',
-            '{{ fundcdp.record_rules_version() }}'],
-    }) }}
+    {{ return(fundcdp.event_table_config('append', '__restate_')) }}
 {% endmacro %}
 
 {#- What an incremental build of int_session_events renumbers: per person, every event from the person's

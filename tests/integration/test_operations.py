@@ -177,16 +177,29 @@ def test_crash_at_every_failpoint_then_rerun_equals_a_clean_run(ops, tmp_path):
     assert_same_state(state(layout), ops["day2_state"])
 
 
-def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebuild(ops, tmp_path):
-    """A delivery that makes a device a bot and re-sends an old event received earlier than its first
-    copy: the incremental build flags the device's earlier events and demotes the first copy to a
-    duplicate, and the staged, attributed and session events then equal a full rebuild."""
+def dbt_run(layout: DataLayout, models: list[str], variables: str, *flags: str) -> None:
+    """`dbt run` of ``models`` on a copied data directory, with ``variables`` (JSON)."""
     import os
     import subprocess
     import sys
     from pathlib import Path
 
     from orchestration.paths import DBT_PROJECT_DIR
+
+    result = subprocess.run(
+        [str(Path(sys.executable).with_name("dbt")), "run", *flags, "--select", *models,
+         "--vars", variables, "--target-path", str(layout.root / "target"),
+         "--log-path", str(layout.root / "logs")],
+        cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
+        env={**os.environ, "FUNDCDP_DATA_DIR": str(layout.root), "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)},
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-3000:]
+
+
+def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebuild(ops, tmp_path):
+    """A delivery that makes a device a bot and re-sends an old event received earlier than its first
+    copy: the incremental build flags the device's earlier events and demotes the first copy to a
+    duplicate, and the staged, attributed and session events then equal a full rebuild."""
 
     daily = copy_data(ops["daily"], tmp_path / "incremental")
     con = duckdb.connect(str(daily.warehouse_db))
@@ -235,19 +248,9 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
     full = copy_data(daily, tmp_path / "full")
     models = ["stg_tracking__events", "int_events_attributed", "int_session_events"]
 
-    def dbt_run(layout, *flags: str) -> None:
-        result = subprocess.run(
-            [str(Path(sys.executable).with_name("dbt")), "run", *flags, "--select", *models,
-             "--vars", f'{{"as_of_date": "{day}"}}', "--target-path", str(layout.root / "target"),
-             "--log-path", str(layout.root / "logs")],
-            cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
-            env={**os.environ, "FUNDCDP_DATA_DIR": str(layout.root),
-                 "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)},
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout[-3000:]
-
-    dbt_run(daily)
-    dbt_run(full, "--full-refresh")
+    variables = json.dumps({"as_of_date": day})
+    dbt_run(daily, models, variables)
+    dbt_run(full, models, variables, "--full-refresh")
     incremental_db = duckdb.connect(str(daily.warehouse_db), read_only=True)
     full_db = duckdb.connect(str(full.warehouse_db), read_only=True)
     flagged = incremental_db.execute(
@@ -284,10 +287,6 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
 def test_a_changed_tracking_rule_rebuilds_the_incremental_event_tables_in_full(ops, tmp_path):
     """Lowering the bot threshold (vars fundcdp.tracking) flags devices in every earlier delivery on the
     next incremental build, exactly as a full rebuild with the new rule does."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
     import yaml
 
@@ -298,21 +297,10 @@ def test_a_changed_tracking_rule_rebuilds_the_incremental_event_tables_in_full(o
     variables = json.dumps({"as_of_date": DAY2, "fundcdp": rules})
     models = ["stg_tracking__events", "int_events_attributed", "int_session_events"]
 
-    def dbt_run(layout, *flags: str) -> None:
-        result = subprocess.run(
-            [str(Path(sys.executable).with_name("dbt")), "run", *flags, "--select", *models,
-             "--vars", variables, "--target-path", str(layout.root / "target"),
-             "--log-path", str(layout.root / "logs")],
-            cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
-            env={**os.environ, "FUNDCDP_DATA_DIR": str(layout.root),
-                 "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)},
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout[-3000:]
-
     incremental = copy_data(ops["daily"], tmp_path / "incremental")
     full = copy_data(ops["daily"], tmp_path / "full")
-    dbt_run(incremental)
-    dbt_run(full, "--full-refresh")
+    dbt_run(incremental, models, variables)
+    dbt_run(full, models, variables, "--full-refresh")
     incremental_db = duckdb.connect(str(incremental.warehouse_db), read_only=True)
     full_db = duckdb.connect(str(full.warehouse_db), read_only=True)
     (earlier_bots,) = incremental_db.execute(
@@ -335,12 +323,6 @@ def test_an_incremental_build_stopped_after_its_deletes_is_followed_by_a_full_on
     """A build killed between the rows an incremental model deleted while rendering and its insert leaves
     the model's scratch table behind: the next build of that model is a full one, so nothing the killed
     build deleted stays lost."""
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
-
-    from orchestration.paths import DBT_PROJECT_DIR
 
     models = [
         "main_staging.stg_tracking__events",
@@ -360,20 +342,10 @@ def test_an_incremental_build_stopped_after_its_deletes_is_followed_by_a_full_on
     )
     con.close()
 
-    def dbt_run(layout, *flags: str) -> None:
-        result = subprocess.run(
-            [str(Path(sys.executable).with_name("dbt")), "run", *flags, "--select",
-             *[relation.split(".")[1] for relation in models],
-             "--vars", f'{{"as_of_date": "{DAY2}"}}', "--target-path", str(layout.root / "target"),
-             "--log-path", str(layout.root / "logs")],
-            cwd=DBT_PROJECT_DIR, capture_output=True, text=True,
-            env={**os.environ, "FUNDCDP_DATA_DIR": str(layout.root),
-                 "DBT_PROFILES_DIR": str(DBT_PROJECT_DIR)},
-        )  # fmt: skip
-        assert result.returncode == 0, result.stdout[-3000:]
-
-    dbt_run(stopped)
-    dbt_run(full, "--full-refresh")
+    variables = json.dumps({"as_of_date": DAY2})
+    names = [relation.split(".")[1] for relation in models]
+    dbt_run(stopped, names, variables)
+    dbt_run(full, names, variables, "--full-refresh")
     stopped_db = duckdb.connect(str(stopped.warehouse_db), read_only=True)
     full_db = duckdb.connect(str(full.warehouse_db), read_only=True)
     (scratch_left,) = stopped_db.execute(
