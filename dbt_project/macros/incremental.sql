@@ -211,8 +211,8 @@
     {%- set raw = fundcdp.source('tracking', 'events') -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
     {%- set scratch = this.schema ~ '.__restate_' ~ this.identifier -%}
-    {%- if 'source_loaded_at' not in columns or fundcdp.rules_changed() or fundcdp.unfinished_build('__restate_') -%}
-        {#- built with other business rules, before source_loaded_at existed (an upgrade), or the last
+    {%- if 'staged_as_of_date' not in columns or fundcdp.rules_changed() or fundcdp.unfinished_build('__restate_') -%}
+        {#- built with other business rules, before staged_as_of_date existed (an upgrade), or the last
             incremental build stopped between its deletes and its insert: everything again -#}
         {%- if flags.WHICH in ('run', 'build', 'retry') -%}
             {%- do run_query('delete from ' ~ this) -%}
@@ -350,16 +350,32 @@
         the incremental path does not bring back. -#}
     {%- set force_full = fundcdp.unfinished_build('__claims_') -%}
     {%- if execute and this is not none and not force_full and is_incremental() -%}
-        {%- set revalidated_sql -%}
-            with last_build as (select max(built_as_of_date) as as_of from {{ this }})
-            select count(*)
-            from {{ ref('int_events_valid') }} as valid
-            where valid.arrival_date <= (select as_of from last_build)
-                and valid.event_date <= (select as_of from last_build)
-                and not exists (select 1 from {{ this }} as attributed where attributed.event_id = valid.event_id)
-        {%- endset -%}
         {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-        {%- if 'built_as_of_date' in columns -%}
+        {%- set last = run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0]
+            if 'built_as_of_date' in columns else none -%}
+        {%- if last is not none -%}
+            {%- set last_day = (last | string)[:10] -%}
+            {#- Only rows the staging build wrote or re-classified since this table's last build can have
+                become valid again (staged_as_of_date; on a re-run of that day, that day's too): those of
+                earlier arrivals that are valid now and missing here. The inner `in` hashes the few
+                candidates and probes this table's event ids, instead of an anti-join of every event. -#}
+            {%- set revalidated_sql -%}
+                with candidates as (
+                    select event_id
+                    from {{ ref('stg_tracking__events') }}
+                    where exclusion_reason is null
+                        and staged_as_of_date {{ '>=' if var('as_of_date') == last_day else '>' }} cast('{{ last_day }}' as date)
+                        and arrival_date <= cast('{{ last_day }}' as date)
+                        and event_date <= cast('{{ last_day }}' as date)
+                ),
+                present as (
+                    select event_id from {{ this }} where event_id in (select event_id from candidates)
+                )
+                select count(*)
+                from candidates
+                left join present on candidates.event_id = present.event_id
+                where present.event_id is null
+            {%- endset -%}
             {%- set force_full = run_query(revalidated_sql).columns[0].values()[0] > 0 -%}
         {%- endif -%}
     {%- endif -%}
@@ -520,4 +536,17 @@
         {{ return(false) }}
     {%- endif -%}
     {{ return(adapter.get_relation(database=this.database, schema=this.schema, identifier=prefix ~ this.identifier) is not none) }}
+{% endmacro %}
+
+{#- The column list of `relation` without `excluded` (lower-case names), in table order; `*` while
+    parsing or before the relation exists (nothing is built from that rendering). -#}
+{% macro columns_except(relation, excluded) %}
+    {%- set columns = adapter.get_columns_in_relation(relation)
+        if execute and adapter.get_relation(relation.database, relation.schema, relation.identifier) is not none
+        else [] -%}
+    {%- set kept = [] -%}
+    {%- for column in columns if column.name | lower not in excluded -%}
+        {%- do kept.append(adapter.quote(column.name)) -%}
+    {%- endfor -%}
+    {{ return(kept | join(', ') if kept else '*') }}
 {% endmacro %}

@@ -275,7 +275,86 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
     ).fetchone()
     assert 0 < rewritten < attributed
     for query in (
-        "select * from main_staging.stg_tracking__events order by all",
+        "select * exclude (staged_as_of_date) from main_staging.stg_tracking__events order by all",
+        "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
+        "select * exclude (built_as_of_date) from main_intermediate.int_session_events order by all",
+    ):
+        assert incremental_db.execute(query).fetchall() == full_db.execute(query).fetchall(), query
+    incremental_db.close()
+    full_db.close()
+
+
+def write_burst(layout: DataLayout, device: str, day: str, burst: int) -> None:
+    """raw/ for ``day`` (YYYY-MM-DD, in July 2026): ``burst`` events of ``device`` within one collector
+    minute (10:00 local that day; the bot threshold is 30 a minute), copies of the device's first event."""
+    raw_day = layout.raw / "tracking" / "events" / f"arrival_date={day}"
+    raw_day.mkdir(parents=True, exist_ok=True)
+    start_ms = 1783044000000 + (int(day[-2:]) - 3) * 86_400_000  # 2026-07-03 10:00 +08:00
+    stamp = day.replace("-", "")
+    files = f"{layout.raw}/tracking/events/*/*.parquet"
+    events = f"read_parquet('{files}', hive_partitioning = false, filename = true)"
+    delivery = duckdb.connect()
+    delivery.execute(
+        f"""
+        copy (
+            select * exclude (n, filename) replace (
+                'burst-{stamp}-' || cast(n as varchar) as event_id,
+                cast({start_ms} + n as bigint) as client_time_ms,
+                cast({start_ms} + n as bigint) as receive_time_ms,
+                'events_{stamp}.jsonl.gz' as _source_file,
+                cast(n + 1 as bigint) as _source_line
+            )
+            from (
+                select * from {events} where anonymous_id = ? and filename not like '%arrival_date={day}%'
+                order by _source_file, _source_line limit 1
+            ), range({burst}) as r(n)
+        ) to '{raw_day}/events_{stamp}.parquet' (format parquet)
+        """,
+        [device],
+    )
+    delivery.close()
+
+
+def test_earlier_events_valid_again_after_a_correction_bring_the_attribution_back(ops, tmp_path):
+    """A delivery makes a device a bot; a corrected re-delivery of that day withdraws the burst. The
+    device's earlier events count again: the next day's incremental build restores them in the attributed
+    and session events, which then equal a full rebuild (only the rows staged since the attribution's
+    last build are checked for this)."""
+
+    daily = copy_data(ops["daily"], tmp_path / "incremental")
+    con = duckdb.connect(str(daily.warehouse_db), read_only=True)
+    device, device_events = con.execute(
+        "select anonymous_id, count(*) from main_intermediate.int_events_attributed"
+        " where anonymous_id is not null and person_id is not null group by 1 order by 2 desc, 1 limit 1"
+    ).fetchone()
+    con.close()
+    burst_day, next_day = "2026-07-03", "2026-07-04"
+    write_burst(daily, device, burst_day, 31)
+    dbt_run(daily, ["stg_tracking__events", "int_events_attributed", "int_session_events"],
+            json.dumps({"as_of_date": burst_day}))  # fmt: skip
+    con = duckdb.connect(str(daily.warehouse_db), read_only=True)
+    (attributed_bot,) = con.execute(
+        "select count(*) from main_intermediate.int_events_attributed where anonymous_id = ?", [device]
+    ).fetchone()
+    con.close()
+    assert attributed_bot == 0
+    # the correction: the day delivered again with 5 of the 31 events (under the threshold)
+    write_burst(daily, device, burst_day, 5)
+    full = copy_data(daily, tmp_path / "full")
+    models = ["stg_tracking__events", "int_events_attributed", "int_session_events"]
+    variables = json.dumps({"as_of_date": next_day})
+    dbt_run(daily, models, variables)
+    dbt_run(full, models, variables, "--full-refresh")
+    incremental_db = duckdb.connect(str(daily.warehouse_db), read_only=True)
+    full_db = duckdb.connect(str(full.warehouse_db), read_only=True)
+    (restored,) = incremental_db.execute(
+        "select count(*) from main_intermediate.int_events_attributed"
+        " where anonymous_id = ? and arrival_date < ?",
+        [device, burst_day],
+    ).fetchone()
+    assert restored == device_events
+    for query in (
+        "select * exclude (staged_as_of_date) from main_staging.stg_tracking__events order by all",
         "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
         "select * exclude (built_as_of_date) from main_intermediate.int_session_events order by all",
     ):
@@ -310,7 +389,7 @@ def test_a_changed_tracking_rule_rebuilds_the_incremental_event_tables_in_full(o
     ).fetchone()
     assert earlier_bots > 0
     for query in (
-        "select * from main_staging.stg_tracking__events order by all",
+        "select * exclude (staged_as_of_date) from main_staging.stg_tracking__events order by all",
         "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
         "select * exclude (built_as_of_date) from main_intermediate.int_session_events order by all",
     ):
@@ -353,7 +432,11 @@ def test_an_incremental_build_stopped_after_its_deletes_is_followed_by_a_full_on
     ).fetchone()
     assert scratch_left == 0
     for relation in models:
-        built = "" if relation.startswith("main_staging") else " exclude (built_as_of_date)"
+        built = (
+            " exclude (staged_as_of_date)"
+            if relation.startswith("main_staging")
+            else " exclude (built_as_of_date)"
+        )
         query = f"select *{built} from {relation} order by all"
         assert stopped_db.execute(query).fetchall() == full_db.execute(query).fetchall(), relation
     stopped_db.close()

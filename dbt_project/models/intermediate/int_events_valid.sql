@@ -5,7 +5,9 @@
 with
 
 events as (
-    select * from {{ ref('stg_tracking__events') }}
+    -- every staged column but staged_as_of_date, the staging table's own bookkeeping
+    select {{ fundcdp.columns_except(ref('stg_tracking__events'), ['staged_as_of_date']) }}
+    from {{ ref('stg_tracking__events') }}
 ),
 
 final as (

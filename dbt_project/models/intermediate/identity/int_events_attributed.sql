@@ -1,4 +1,5 @@
 {{ config(**fundcdp.attributed_events_config()) }}
+-- depends_on: {{ ref('stg_tracking__events') }}
 -- Valid events with the person behind them. Device ids stay out of the person graph: an event is
 -- attributed to its own login, else to the login active on the device at that time (the latest earlier
 -- login on the device), else (anonymous events before the device's first login) to the first login on

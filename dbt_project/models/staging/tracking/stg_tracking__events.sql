@@ -194,7 +194,10 @@ final as (
             when typed.client_time_ms
                 < typed.receive_time_ms - cast({{ rules['max_lateness_days'] }} as bigint) * 86400000
                 then 'clock_skew'
-        end as exclusion_reason
+        end as exclusion_reason,
+        -- the as-of date of the build that last wrote or re-classified the row: tells the attribution
+        -- which earlier rows a build changed (macro attributed_events_restatement)
+        cast('{{ var('as_of_date') }}' as date) as staged_as_of_date
     from typed
     left join later_copies
         on typed.source_file = later_copies.source_file and typed.source_line = later_copies.source_line
