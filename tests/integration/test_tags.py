@@ -195,9 +195,14 @@ def test_incremental_daily_aggregates_equal_a_full_rebuild(built_warehouse, tmp_
     ).fetchone()
     (attributed,) = con.execute("select count(*) from main_intermediate.int_events_attributed").fetchone()
     assert 0 < rewritten < attributed
+    (sessions_rewritten,) = con.execute(
+        "select count(*) from main_marts.sessions where built_as_of_date = ?", [as_of]
+    ).fetchone()
+    (sessions,) = con.execute("select count(*) from main_marts.sessions").fetchone()
+    assert 0 < sessions_rewritten < sessions
     con.close()
     models = [
-        "stg_tracking__events", "int_events_attributed", "int_session_events",
+        "stg_tracking__events", "int_events_attributed", "int_session_events", "sessions",
         "int_daily_login_activity", "int_daily_login_events", "int_daily_account_trades",
     ]  # fmt: skip
     result = subprocess.run(
@@ -211,7 +216,7 @@ def test_incremental_daily_aggregates_equal_a_full_rebuild(built_warehouse, tmp_
     incremental = duckdb.connect(str(layout.warehouse_db), read_only=True)
     full = duckdb.connect(str(copy / "warehouse.duckdb"), read_only=True)
     for model in models:
-        schema = "main_staging" if model.startswith("stg_") else "main_intermediate"
+        schema = {"stg": "main_staging", "int": "main_intermediate"}.get(model.split("_")[0], "main_marts")
         built = " exclude (staged_as_of_date)" if model.startswith("stg_") else " exclude (built_as_of_date)"
         query = f"select *{built} from {schema}.{model} order by all"
         assert incremental.execute(query).fetchall() == full.execute(query).fetchall(), model

@@ -1,10 +1,20 @@
 -- Sessions per person (split in int_session_events: 30 minutes without an event; a session continues
 -- across a login). First page (screen of the first page view) and channel (utm_source of the first event
 -- carrying one, else direct) per session.
+-- Incremental on DuckDB (macro sessions_restatement): a daily build rewrites the sessions whose events
+-- int_session_events numbered since, or that differ from it; a first build, --full-refresh and Spark
+-- build everything.
+{{ config(**fundcdp.sessions_config()) }}
+{%- set restate = fundcdp.sessions_restatement() %}
 with
 
 numbered as (
-    select * from {{ ref('int_session_events') }}
+    select numbered.*
+    from {{ ref('int_session_events') }} as numbered
+    {%- if not restate['full'] %}
+    inner join {{ restate['scratch'] }} as restated
+        on numbered.person_id = restated.person_id and numbered.session_number = restated.session_number
+    {%- endif %}
 ),
 
 first_pages as (
@@ -62,7 +72,8 @@ final as (
         first_pages.first_page,
         coalesce(channels.channel, 'direct') as channel,
         platforms.platform,
-        cast(summary.started_at as date) as session_date
+        cast(summary.started_at as date) as session_date,
+        cast('{{ var('as_of_date') }}' as date) as built_as_of_date
     from summary
     left join first_pages
         on summary.person_id = first_pages.person_id and summary.session_number = first_pages.session_number
