@@ -32,61 +32,75 @@ events as (
         and event_date <= cast('{{ as_of }}' as date)
 ),
 
--- (left identifier, right identifier or null, when, where); one row per sighting.
+-- The events' identifier combinations per event name, counted: the event sightings below read these
+-- (a fraction of the events' rows) instead of every event four times.
+event_sightings as (
+    select
+        login_id, customer_no, phone_hash, is_phone_valid, is_phone_junk, wx_openid_hash, is_wx_openid_junk,
+        wx_unionid_hash, is_wx_unionid_junk, 'tracking.' || event_name as seen_in,
+        min(event_at) as first_seen_at, max(event_at) as last_seen_at, count(*) as sightings
+    from events
+    group by login_id, customer_no, phone_hash, is_phone_valid, is_phone_junk, wx_openid_hash,
+        is_wx_openid_junk, wx_unionid_hash, is_wx_unionid_junk, event_name
+),
+
+-- (left identifier, right identifier or null, first and last seen, how often, where): one row per
+-- sighting of a CRM or trade record, per combination of an event's identifiers.
 sightings as (
     select
         'customer_no' as left_type, customer_no as left_value,
         {{ is_junk_identifier('customer_no') }} as is_left_junk,
         'phone' as right_type, phone_hash as right_hash,
         coalesce(is_phone_junk, false) or not coalesce(is_phone_valid, false) as is_right_junk,
-        updated_at as seen_at, 'crm.customers' as seen_in
+        updated_at as first_seen_at, updated_at as last_seen_at, 1 as sightings, 'crm.customers' as seen_in
     from customers
     union all
     select
         'customer_no', customer_no, {{ is_junk_identifier('customer_no') }},
         'id_number', id_number_hash,
         coalesce(is_id_number_junk, false) or not coalesce(is_id_number_valid, false),
-        updated_at, 'crm.customers'
+        updated_at, updated_at, 1, 'crm.customers'
     from customers
     union all
     select
         'customer_no', customer_no, {{ is_junk_identifier('customer_no') }},
         'email', email_hash, not coalesce(is_email_valid, false),
-        updated_at, 'crm.customers'
+        updated_at, updated_at, 1, 'crm.customers'
     from customers
     union all
     select
         'fund_account_id', fund_account_id, {{ is_junk_identifier('fund_account_id') }},
         'customer_no', {{ sha256_hex("'customer_no:' || customer_no") }}, {{ is_junk_identifier('customer_no') }},
-        coalesce(updated_at, cast(open_date as timestamp)), 'trade.fund_accounts'
+        coalesce(updated_at, cast(open_date as timestamp)), coalesce(updated_at, cast(open_date as timestamp)), 1,
+        'trade.fund_accounts'
     from fund_accounts
     union all
     select
         'login_id', login_id, {{ is_junk_identifier('login_id') }},
         'phone', phone_hash, coalesce(is_phone_junk, false) or not coalesce(is_phone_valid, false),
-        event_at, 'tracking.' || event_name
-    from events
+        first_seen_at, last_seen_at, sightings, seen_in
+    from event_sightings
     where login_id is not null or phone_hash is not null
     union all
     select
         'login_id', login_id, {{ is_junk_identifier('login_id') }},
         'customer_no', {{ sha256_hex("'customer_no:' || customer_no") }}, {{ is_junk_identifier('customer_no') }},
-        event_at, 'tracking.' || event_name
-    from events
+        first_seen_at, last_seen_at, sightings, seen_in
+    from event_sightings
     where customer_no is not null
     union all
     select
         'login_id', login_id, {{ is_junk_identifier('login_id') }},
         'wx_openid', wx_openid_hash, coalesce(is_wx_openid_junk, false),
-        event_at, 'tracking.' || event_name
-    from events
+        first_seen_at, last_seen_at, sightings, seen_in
+    from event_sightings
     where wx_openid_hash is not null
     union all
     select
         'login_id', login_id, {{ is_junk_identifier('login_id') }},
         'wx_unionid', wx_unionid_hash, coalesce(is_wx_unionid_junk, false),
-        event_at, 'tracking.' || event_name
-    from events
+        first_seen_at, last_seen_at, sightings, seen_in
+    from event_sightings
     where wx_unionid_hash is not null
 ),
 
@@ -99,9 +113,9 @@ final as (
         right_hash,
         right_hash is null or is_right_junk as is_right_junk,
         seen_in,
-        min(seen_at) as first_seen_at,
-        max(seen_at) as last_seen_at,
-        count(*) as sightings
+        min(first_seen_at) as first_seen_at,
+        max(last_seen_at) as last_seen_at,
+        cast(sum(sightings) as bigint) as sightings
     from sightings
     where left_value is not null or right_hash is not null
     group by 1, 2, 3, 4, 5, 6, 7
