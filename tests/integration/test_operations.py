@@ -246,7 +246,13 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
     )
     delivery.close()
     full = copy_data(daily, tmp_path / "full")
-    models = ["stg_tracking__events", "int_events_attributed", "int_session_events", "sessions"]
+    models = [
+        "stg_tracking__events",
+        "int_events_attributed",
+        "int_session_events",
+        "sessions",
+        "int_segment_events",
+    ]
 
     variables = json.dumps({"as_of_date": day})
     dbt_run(daily, models, variables)
@@ -279,6 +285,7 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
         "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
         "select * exclude (built_as_of_date) from main_intermediate.int_session_events order by all",
         "select * exclude (built_as_of_date) from main_marts.sessions order by all",
+        "select * exclude (built_as_of_date) from main_intermediate.int_segment_events order by all",
     ):
         assert incremental_db.execute(query).fetchall() == full_db.execute(query).fetchall(), query
     incremental_db.close()
@@ -331,7 +338,13 @@ def test_earlier_events_valid_again_after_a_correction_bring_the_attribution_bac
     con.close()
     burst_day, next_day = "2026-07-03", "2026-07-04"
     write_burst(daily, device, burst_day, 31)
-    models = ["stg_tracking__events", "int_events_attributed", "int_session_events", "sessions"]
+    models = [
+        "stg_tracking__events",
+        "int_events_attributed",
+        "int_session_events",
+        "sessions",
+        "int_segment_events",
+    ]
     dbt_run(daily, models, json.dumps({"as_of_date": burst_day}))
     con = duckdb.connect(str(daily.warehouse_db), read_only=True)
     (attributed_bot,) = con.execute(
@@ -358,6 +371,7 @@ def test_earlier_events_valid_again_after_a_correction_bring_the_attribution_bac
         "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
         "select * exclude (built_as_of_date) from main_intermediate.int_session_events order by all",
         "select * exclude (built_as_of_date) from main_marts.sessions order by all",
+        "select * exclude (built_as_of_date) from main_intermediate.int_segment_events order by all",
     ):
         assert incremental_db.execute(query).fetchall() == full_db.execute(query).fetchall(), query
     incremental_db.close()
@@ -375,7 +389,13 @@ def test_a_changed_tracking_rule_rebuilds_the_incremental_event_tables_in_full(o
     rules = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["fundcdp"]
     rules["tracking"]["bot_max_events_per_minute"] = 3
     variables = json.dumps({"as_of_date": DAY2, "fundcdp": rules})
-    models = ["stg_tracking__events", "int_events_attributed", "int_session_events", "sessions"]
+    models = [
+        "stg_tracking__events",
+        "int_events_attributed",
+        "int_session_events",
+        "sessions",
+        "int_segment_events",
+    ]
 
     incremental = copy_data(ops["daily"], tmp_path / "incremental")
     full = copy_data(ops["daily"], tmp_path / "full")
@@ -394,6 +414,7 @@ def test_a_changed_tracking_rule_rebuilds_the_incremental_event_tables_in_full(o
         "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
         "select * exclude (built_as_of_date) from main_intermediate.int_session_events order by all",
         "select * exclude (built_as_of_date) from main_marts.sessions order by all",
+        "select * exclude (built_as_of_date) from main_intermediate.int_segment_events order by all",
     ):
         assert incremental_db.execute(query).fetchall() == full_db.execute(query).fetchall(), query
     incremental_db.close()
@@ -410,6 +431,7 @@ def test_an_incremental_build_stopped_after_its_deletes_is_followed_by_a_full_on
         "main_intermediate.int_events_attributed",
         "main_intermediate.int_session_events",
         "main_marts.sessions",
+        "main_intermediate.int_segment_events",
     ]
     stopped = copy_data(ops["daily"], tmp_path / "stopped")
     full = copy_data(ops["daily"], tmp_path / "full")

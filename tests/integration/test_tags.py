@@ -200,9 +200,15 @@ def test_incremental_daily_aggregates_equal_a_full_rebuild(built_warehouse, tmp_
     ).fetchone()
     (sessions,) = con.execute("select count(*) from main_marts.sessions").fetchone()
     assert 0 < sessions_rewritten < sessions
+    (segment_rewritten,) = con.execute(
+        "select count(*) from main_intermediate.int_segment_events where built_as_of_date = ?", [as_of]
+    ).fetchone()
+    (segment_events,) = con.execute("select count(*) from main_intermediate.int_segment_events").fetchone()
+    assert 0 < segment_rewritten < segment_events
     con.close()
     models = [
         "stg_tracking__events", "int_events_attributed", "int_session_events", "sessions",
+        "int_segment_events",
         "int_daily_login_activity", "int_daily_login_events", "int_daily_account_trades",
     ]  # fmt: skip
     result = subprocess.run(
