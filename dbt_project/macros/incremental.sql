@@ -442,22 +442,12 @@
     stopped between its deletes and its insert (its scratch table is still there), and a build for an
     earlier as-of date than the last one renumber everything. Returns {'full': bool, 'scratch': relation}. -#}
 {% macro session_events_restatement() %}
-    {%- set full = {'full': true} -%}
-    {%- if not execute or this is none or not is_incremental() -%}
-        {{ return(full) }}
+    {%- set last = fundcdp.incremental_last_build('__restate_') -%}
+    {%- if last is none -%}
+        {{ return({'full': true}) }}
     {%- endif -%}
     {%- set running = flags.WHICH in ('run', 'build', 'retry') -%}
     {%- set as_of = var('as_of_date') -%}
-    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- set last = run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0]
-        if 'built_as_of_date' in columns else none -%}
-    {%- if last is none or fundcdp.rules_changed() or fundcdp.unfinished_build('__restate_')
-        or modules.datetime.date.fromisoformat(as_of) < modules.datetime.date.fromisoformat((last | string)[:10]) -%}
-        {%- if running -%}
-            {%- do run_query('delete from ' ~ this) -%}
-        {%- endif -%}
-        {{ return(full) }}
-    {%- endif -%}
     {%- set attributed = ref('int_events_attributed') -%}
     {%- set scratch = this.schema ~ '.__restate_' ~ this.identifier -%}
     {%- if running -%}
@@ -466,10 +456,8 @@
             with changed as (
                 select person_id, client_time_ms
                 from {{ attributed }}
-                -- written since this table's last build (on a re-run of that day, that day's too); not
-                -- >= on a later day: right after a full build every row carries the last build's date
-                where built_as_of_date {{ '>=' if as_of == (last | string)[:10] else '>' }}
-                    cast('{{ (last | string)[:10] }}' as date) and person_id is not null
+                -- written since this table's last build
+                where {{ fundcdp.built_since(last) }} and person_id is not null
                     and event_date <= cast('{{ as_of }}' as date)
                 union all
                 select numbered.person_id, numbered.client_time_ms
@@ -566,22 +554,11 @@
     before built_as_of_date existed, other business rules, a last build that stopped midway, and a build
     for an earlier as-of date than the last one. Returns {'full': bool, 'scratch': relation}. -#}
 {% macro sessions_restatement() %}
-    {%- set full = {'full': true} -%}
-    {%- if not execute or this is none or not is_incremental() -%}
-        {{ return(full) }}
+    {%- set last = fundcdp.incremental_last_build('__restate_') -%}
+    {%- if last is none -%}
+        {{ return({'full': true}) }}
     {%- endif -%}
     {%- set running = flags.WHICH in ('run', 'build', 'retry') -%}
-    {%- set as_of = var('as_of_date') -%}
-    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- set last = run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0]
-        if 'built_as_of_date' in columns else none -%}
-    {%- if last is none or fundcdp.rules_changed() or fundcdp.unfinished_build('__restate_')
-        or modules.datetime.date.fromisoformat(as_of) < modules.datetime.date.fromisoformat((last | string)[:10]) -%}
-        {%- if running -%}
-            {%- do run_query('delete from ' ~ this) -%}
-        {%- endif -%}
-        {{ return(full) }}
-    {%- endif -%}
     {%- set numbered = ref('int_session_events') -%}
     {%- set scratch = this.schema ~ '.__restate_' ~ this.identifier -%}
     {%- if running -%}
@@ -590,8 +567,7 @@
             with renumbered as (
                 select distinct person_id, session_number
                 from {{ numbered }}
-                where built_as_of_date {{ '>=' if as_of == (last | string)[:10] else '>' }}
-                    cast('{{ (last | string)[:10] }}' as date)
+                where {{ fundcdp.built_since(last) }}
             ),
             counted as (
                 select person_id, session_number, count(*) as events, max(event_at) as ended_at
@@ -634,24 +610,13 @@
     Returns {'full': bool, 'stamped': predicate on int_events_attributed selecting the rows to insert}. -#}
 {% macro segment_events_restatement() %}
     {%- set full = {'full': true} -%}
-    {%- if not execute or this is none or not is_incremental() -%}
+    {%- set last = fundcdp.incremental_last_build('__restate_', ['built_as_of_date', 'event_id']) -%}
+    {%- if last is none -%}
         {{ return(full) }}
     {%- endif -%}
     {%- set running = flags.WHICH in ('run', 'build', 'retry') -%}
-    {%- set as_of = var('as_of_date') -%}
-    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
-    {%- set last = run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0]
-        if 'built_as_of_date' in columns and 'event_id' in columns else none -%}
-    {%- if last is none or fundcdp.rules_changed() or fundcdp.unfinished_build('__restate_')
-        or modules.datetime.date.fromisoformat(as_of) < modules.datetime.date.fromisoformat((last | string)[:10]) -%}
-        {%- if running -%}
-            {%- do run_query('delete from ' ~ this) -%}
-        {%- endif -%}
-        {{ return(full) }}
-    {%- endif -%}
     {%- set attributed = ref('int_events_attributed') -%}
-    {%- set stamped = "built_as_of_date " ~ ('>=' if as_of == (last | string)[:10] else '>')
-        ~ " cast('" ~ (last | string)[:10] ~ "' as date)" -%}
+    {%- set stamped = fundcdp.built_since(last) -%}
     {%- set differing_days -%}
         with kept as (
             select event_date, count(*) as events
@@ -688,4 +653,34 @@
         {%- endif -%}
     {%- endif -%}
     {{ return({'full': false, 'stamped': stamped}) }}
+{% endmacro %}
+
+{#- The as-of date (YYYY-MM-DD) of the last build of this incremental table (the max of its
+    built_as_of_date), or none when this build is a full one: a first build or --full-refresh, a table
+    without the `required` columns (built before they existed: an upgrade), other business rules, a last
+    build that stopped midway (its scratch table <scratch_prefix><model> is still there), or a build for
+    an earlier as-of date than the last one. In the last four cases the rows are deleted here, when dbt
+    really runs the model (the model then inserts everything). -#}
+{% macro incremental_last_build(scratch_prefix, required=['built_as_of_date']) %}
+    {%- if not execute or this is none or not is_incremental() -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
+    {%- set missing = required | reject('in', columns) | list -%}
+    {%- set last = none if missing else run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0] -%}
+    {%- if last is none or fundcdp.rules_changed() or fundcdp.unfinished_build(scratch_prefix)
+        or modules.datetime.date.fromisoformat(var('as_of_date')) < modules.datetime.date.fromisoformat((last | string)[:10]) -%}
+        {%- if flags.WHICH in ('run', 'build', 'retry') -%}
+            {%- do run_query('delete from ' ~ this) -%}
+        {%- endif -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {{ return((last | string)[:10]) }}
+{% endmacro %}
+
+{#- The rows of an upstream table written since `last` (a date, YYYY-MM-DD) by its built_as_of_date: after
+    it on a later day; on a re-run of that day, that day's too (right after a full build every row
+    carries the last build's date, so `>=` on a later day would take every row). -#}
+{% macro built_since(last) %}
+    {{ return("built_as_of_date " ~ ('>=' if var('as_of_date') == last else '>') ~ " cast('" ~ last ~ "' as date)") }}
 {% endmacro %}

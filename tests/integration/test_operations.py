@@ -177,6 +177,32 @@ def test_crash_at_every_failpoint_then_rerun_equals_a_clean_run(ops, tmp_path):
     assert_same_state(state(layout), ops["day2_state"])
 
 
+# The incremental event tables and each one's bookkeeping column (which build wrote the row), left out
+# when they are compared with a full rebuild.
+EVENT_TABLES = {
+    "main_staging.stg_tracking__events": "staged_as_of_date",
+    "main_intermediate.int_events_attributed": "built_as_of_date",
+    "main_intermediate.int_session_events": "built_as_of_date",
+    "main_marts.sessions": "built_as_of_date",
+    "main_intermediate.int_segment_events": "built_as_of_date",
+}
+EVENT_MODELS = [relation.split(".")[1] for relation in EVENT_TABLES]
+
+
+def assert_event_tables_equal(incremental: DataLayout, full: DataLayout) -> None:
+    """Each incremental event table holds the same rows in both data directories."""
+    built, rebuilt = (
+        duckdb.connect(str(layout.warehouse_db), read_only=True) for layout in (incremental, full)
+    )
+    try:
+        for relation, bookkeeping in EVENT_TABLES.items():
+            query = f"select * exclude ({bookkeeping}) from {relation} order by all"
+            assert built.execute(query).fetchall() == rebuilt.execute(query).fetchall(), relation
+    finally:
+        built.close()
+        rebuilt.close()
+
+
 def dbt_run(layout: DataLayout, models: list[str], variables: str, *flags: str) -> None:
     """`dbt run` of ``models`` on a copied data directory, with ``variables`` (JSON)."""
     import os
@@ -246,19 +272,11 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
     )
     delivery.close()
     full = copy_data(daily, tmp_path / "full")
-    models = [
-        "stg_tracking__events",
-        "int_events_attributed",
-        "int_session_events",
-        "sessions",
-        "int_segment_events",
-    ]
 
     variables = json.dumps({"as_of_date": day})
-    dbt_run(daily, models, variables)
-    dbt_run(full, models, variables, "--full-refresh")
+    dbt_run(daily, EVENT_MODELS, variables)
+    dbt_run(full, EVENT_MODELS, variables, "--full-refresh")
     incremental_db = duckdb.connect(str(daily.warehouse_db), read_only=True)
-    full_db = duckdb.connect(str(full.warehouse_db), read_only=True)
     flagged = incremental_db.execute(
         "select exclusion_reason, count(*) from main_staging.stg_tracking__events"
         " where anonymous_id = ? and arrival_date < ? group by 1",
@@ -280,16 +298,8 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
         "select count(*) from main_intermediate.int_events_attributed"
     ).fetchone()
     assert 0 < rewritten < attributed
-    for query in (
-        "select * exclude (staged_as_of_date) from main_staging.stg_tracking__events order by all",
-        "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
-        "select * exclude (built_as_of_date) from main_intermediate.int_session_events order by all",
-        "select * exclude (built_as_of_date) from main_marts.sessions order by all",
-        "select * exclude (built_as_of_date) from main_intermediate.int_segment_events order by all",
-    ):
-        assert incremental_db.execute(query).fetchall() == full_db.execute(query).fetchall(), query
     incremental_db.close()
-    full_db.close()
+    assert_event_tables_equal(daily, full)
 
 
 def write_burst(layout: DataLayout, device: str, day: str, burst: int) -> None:
@@ -338,14 +348,7 @@ def test_earlier_events_valid_again_after_a_correction_bring_the_attribution_bac
     con.close()
     burst_day, next_day = "2026-07-03", "2026-07-04"
     write_burst(daily, device, burst_day, 31)
-    models = [
-        "stg_tracking__events",
-        "int_events_attributed",
-        "int_session_events",
-        "sessions",
-        "int_segment_events",
-    ]
-    dbt_run(daily, models, json.dumps({"as_of_date": burst_day}))
+    dbt_run(daily, EVENT_MODELS, json.dumps({"as_of_date": burst_day}))
     con = duckdb.connect(str(daily.warehouse_db), read_only=True)
     (attributed_bot,) = con.execute(
         "select count(*) from main_intermediate.int_events_attributed where anonymous_id = ?", [device]
@@ -356,26 +359,17 @@ def test_earlier_events_valid_again_after_a_correction_bring_the_attribution_bac
     write_burst(daily, device, burst_day, 5)
     full = copy_data(daily, tmp_path / "full")
     variables = json.dumps({"as_of_date": next_day})
-    dbt_run(daily, models, variables)
-    dbt_run(full, models, variables, "--full-refresh")
+    dbt_run(daily, EVENT_MODELS, variables)
+    dbt_run(full, EVENT_MODELS, variables, "--full-refresh")
     incremental_db = duckdb.connect(str(daily.warehouse_db), read_only=True)
-    full_db = duckdb.connect(str(full.warehouse_db), read_only=True)
     (restored,) = incremental_db.execute(
         "select count(*) from main_intermediate.int_events_attributed"
         " where anonymous_id = ? and arrival_date < ?",
         [device, burst_day],
     ).fetchone()
     assert restored == device_events
-    for query in (
-        "select * exclude (staged_as_of_date) from main_staging.stg_tracking__events order by all",
-        "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
-        "select * exclude (built_as_of_date) from main_intermediate.int_session_events order by all",
-        "select * exclude (built_as_of_date) from main_marts.sessions order by all",
-        "select * exclude (built_as_of_date) from main_intermediate.int_segment_events order by all",
-    ):
-        assert incremental_db.execute(query).fetchall() == full_db.execute(query).fetchall(), query
     incremental_db.close()
-    full_db.close()
+    assert_event_tables_equal(daily, full)
 
 
 def test_a_changed_tracking_rule_rebuilds_the_incremental_event_tables_in_full(ops, tmp_path):
@@ -389,36 +383,20 @@ def test_a_changed_tracking_rule_rebuilds_the_incremental_event_tables_in_full(o
     rules = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["fundcdp"]
     rules["tracking"]["bot_max_events_per_minute"] = 3
     variables = json.dumps({"as_of_date": DAY2, "fundcdp": rules})
-    models = [
-        "stg_tracking__events",
-        "int_events_attributed",
-        "int_session_events",
-        "sessions",
-        "int_segment_events",
-    ]
 
     incremental = copy_data(ops["daily"], tmp_path / "incremental")
     full = copy_data(ops["daily"], tmp_path / "full")
-    dbt_run(incremental, models, variables)
-    dbt_run(full, models, variables, "--full-refresh")
+    dbt_run(incremental, EVENT_MODELS, variables)
+    dbt_run(full, EVENT_MODELS, variables, "--full-refresh")
     incremental_db = duckdb.connect(str(incremental.warehouse_db), read_only=True)
-    full_db = duckdb.connect(str(full.warehouse_db), read_only=True)
     (earlier_bots,) = incremental_db.execute(
         "select count(*) from main_staging.stg_tracking__events where exclusion_reason = 'bot'"
         " and arrival_date < ?",
         [DAY1],
     ).fetchone()
     assert earlier_bots > 0
-    for query in (
-        "select * exclude (staged_as_of_date) from main_staging.stg_tracking__events order by all",
-        "select * exclude (built_as_of_date) from main_intermediate.int_events_attributed order by all",
-        "select * exclude (built_as_of_date) from main_intermediate.int_session_events order by all",
-        "select * exclude (built_as_of_date) from main_marts.sessions order by all",
-        "select * exclude (built_as_of_date) from main_intermediate.int_segment_events order by all",
-    ):
-        assert incremental_db.execute(query).fetchall() == full_db.execute(query).fetchall(), query
     incremental_db.close()
-    full_db.close()
+    assert_event_tables_equal(incremental, full)
 
 
 def test_an_incremental_build_stopped_after_its_deletes_is_followed_by_a_full_one(ops, tmp_path):
@@ -426,13 +404,6 @@ def test_an_incremental_build_stopped_after_its_deletes_is_followed_by_a_full_on
     the model's scratch table behind: the next build of that model is a full one, so nothing the killed
     build deleted stays lost."""
 
-    models = [
-        "main_staging.stg_tracking__events",
-        "main_intermediate.int_events_attributed",
-        "main_intermediate.int_session_events",
-        "main_marts.sessions",
-        "main_intermediate.int_segment_events",
-    ]
     stopped = copy_data(ops["daily"], tmp_path / "stopped")
     full = copy_data(ops["daily"], tmp_path / "full")
     # What a killed build of the sessions leaves: its scratch table, and the rows it deleted before
@@ -447,22 +418,12 @@ def test_an_incremental_build_stopped_after_its_deletes_is_followed_by_a_full_on
     con.close()
 
     variables = json.dumps({"as_of_date": DAY2})
-    names = [relation.split(".")[1] for relation in models]
-    dbt_run(stopped, names, variables)
-    dbt_run(full, names, variables, "--full-refresh")
+    dbt_run(stopped, EVENT_MODELS, variables)
+    dbt_run(full, EVENT_MODELS, variables, "--full-refresh")
     stopped_db = duckdb.connect(str(stopped.warehouse_db), read_only=True)
-    full_db = duckdb.connect(str(full.warehouse_db), read_only=True)
     (scratch_left,) = stopped_db.execute(
         "select count(*) from duckdb_tables() where starts_with(table_name, '__')"
     ).fetchone()
     assert scratch_left == 0
-    for relation in models:
-        built = (
-            " exclude (staged_as_of_date)"
-            if relation.startswith("main_staging")
-            else " exclude (built_as_of_date)"
-        )
-        query = f"select *{built} from {relation} order by all"
-        assert stopped_db.execute(query).fetchall() == full_db.execute(query).fetchall(), relation
     stopped_db.close()
-    full_db.close()
+    assert_event_tables_equal(stopped, full)
