@@ -1,6 +1,7 @@
 {{ config(materialized='incremental', on_schema_change='fail', meta={'day_column': 'activity_date'}, **fundcdp.daily_aggregate_config('activity_date')) }}
 -- Activity per login and day: events, sessions started, first and last event, first campaign touch.
--- Incremental by day (macro daily_restatement): a daily run rebuilds the recent days only.
+-- Incremental by day (macro daily_restatement): a daily run rebuilds the recent days only, and on DuckDB
+-- the earlier days of the logins a newly delivered first login changes (macro tracking_restatement).
 {%- set as_of = var('as_of_date') %}
 {%- set gap_ms = var('fundcdp')['tags']['session_gap_minutes'] * 60000 %}
 -- depends_on: {{ ref('int_events_valid') }}
@@ -9,13 +10,23 @@
 with
 
 events as (
-    select login_key, event_id, event_at, event_date, client_time_ms, utm_source
-    from {{ ref('int_events_attributed') }}
-    where login_key is not null
-        and event_date <= cast('{{ as_of }}' as date)
+    select
+        attributed.login_key, attributed.event_id, attributed.event_at, attributed.event_date,
+        attributed.client_time_ms, attributed.utm_source,
+        {{ "claimed.claimed_from" if window.get('claims') else "cast(null as date)" }} as claimed_from
+    from {{ ref('int_events_attributed') }} as attributed
+    {%- if window.get('claims') %}
+    -- the logins whose earlier days a claim changes (DuckDB; Spark restates those days for every login)
+    left join {{ window['claims'] }} as claimed on attributed.login_key = claimed.login_key
+    {%- endif %}
+    where attributed.login_key is not null
+        and attributed.event_date <= cast('{{ as_of }}' as date)
         {%- if not window['full'] %}
         -- the day before the restated days too, so that a session running over midnight is seen
-        and event_date >= {{ days_before("cast('" ~ window['since'] ~ "' as date)", 1) }}
+        and (attributed.event_date >= {{ days_before("cast('" ~ window['since'] ~ "' as date)", 1) }}
+            {%- if window.get('claims') %}
+            or attributed.event_date >= {{ days_before('claimed.claimed_from', 1) }}
+            {%- endif %})
         {%- endif %}
 ),
 
@@ -43,7 +54,7 @@ daily as (
         min(case when utm_source is not null then event_at end) as first_utm_at
     from gaps
     {%- if not window['full'] %}
-    where event_date >= cast('{{ window["since"] }}' as date)
+    where event_date >= cast('{{ window["since"] }}' as date) or event_date >= claimed_from
     {%- endif %}
     group by login_key, event_date
 ),
