@@ -372,6 +372,89 @@ def test_earlier_events_valid_again_after_a_correction_bring_the_attribution_bac
     assert_event_tables_equal(daily, full)
 
 
+def test_a_claim_restates_the_earlier_days_of_the_claiming_login(ops, tmp_path):
+    """A login delivered late on a device that had only anonymous events takes those events over. The
+    daily login aggregates restate the claimed day only for that login, which already had activity there
+    from another device, and equal a full rebuild."""
+
+    daily = copy_data(ops["daily"], tmp_path / "incremental")
+    con = duckdb.connect(str(daily.warehouse_db), read_only=True)
+    # a device never logged in, with anonymous events on a day of the last week (the lateness limit)
+    device, day, last_ms, anonymous = con.execute(
+        """
+        select anonymous_id, event_date, max(client_time_ms), count(*)
+        from main_staging.stg_tracking__events
+        where exclusion_reason is null and anonymous_id is not null
+            and event_date between date '2026-06-28' and date '2026-07-01'
+            and anonymous_id not in (
+                select anonymous_id from main_staging.stg_tracking__events
+                where login_id is not null and anonymous_id is not null
+            )
+        group by anonymous_id, event_date
+        order by count(*) desc, anonymous_id, event_date
+        limit 1
+        """
+    ).fetchone()
+    (earlier_days,) = con.execute(
+        "select count(*) from main_staging.stg_tracking__events where anonymous_id = ? and event_date < ?",
+        [device, day],
+    ).fetchone()
+    # a login with activity that day (from its own devices)
+    (login,) = con.execute(
+        """
+        select staged.login_id
+        from main_staging.stg_tracking__events as staged
+        inner join main_intermediate.int_daily_login_activity as activity
+            on activity.login_key = sha256('login_id:' || staged.login_id)
+            and activity.activity_date = staged.event_date
+        where staged.event_date = ? and staged.exclusion_reason is null
+        group by 1
+        order by 1
+        limit 1
+        """,
+        [day],
+    ).fetchone()
+    con.close()
+    assert earlier_days == 0  # the claim reaches back to `day` exactly
+    before = login_day_events(daily, login, str(day))
+    raw_day = daily.raw / "tracking" / "events" / "arrival_date=2026-07-03"
+    raw_day.mkdir(parents=True)
+    events = f"read_parquet('{daily.raw}/tracking/events/*/*.parquet', hive_partitioning = false)"
+    delivery = duckdb.connect()
+    # the login on the device a day after its last anonymous event, received on 2026-07-03 10:00 +08:00
+    delivery.execute(
+        f"""
+        copy (
+            select * replace (
+                'claim-login-0001' as event_id,
+                ? as login_id,
+                cast(client_time_ms + 86400000 as bigint) as client_time_ms,
+                cast(1783044000000 as bigint) as receive_time_ms,
+                'events_20260703.jsonl.gz' as _source_file,
+                cast(1 as bigint) as _source_line
+            )
+            from {events} where anonymous_id = ? and client_time_ms = ?
+            limit 1
+        ) to '{raw_day}/events_20260703.parquet' (format parquet)
+        """,
+        [login, device, last_ms],
+    )
+    delivery.close()
+    full = copy_data(daily, tmp_path / "full")
+    aggregates = ["int_daily_login_activity", "int_daily_login_events"]
+    variables = json.dumps({"as_of_date": "2026-07-03"})
+    dbt_run(daily, [*EVENT_MODELS, *aggregates], variables)
+    dbt_run(full, [*EVENT_MODELS, *aggregates], variables, "--full-refresh")
+    assert login_day_events(daily, login, str(day)) == before + anonymous
+    assert_event_tables_equal(daily, full)
+    built, rebuilt = (duckdb.connect(str(layout.warehouse_db), read_only=True) for layout in (daily, full))
+    for model in aggregates:
+        query = f"select * exclude (built_as_of_date) from main_intermediate.{model} order by all"
+        assert built.execute(query).fetchall() == rebuilt.execute(query).fetchall(), model
+    built.close()
+    rebuilt.close()
+
+
 def test_a_changed_tracking_rule_rebuilds_the_incremental_event_tables_in_full(ops, tmp_path):
     """Lowering the bot threshold (vars fundcdp.tracking) flags devices in every earlier delivery on the
     next incremental build, exactly as a full rebuild with the new rule does."""

@@ -1,8 +1,9 @@
 {{ config(**fundcdp.segment_events_config()) }}
 -- The attributed events as segment rules read them (`event` and `sequence` conditions without a `where`
--- on event properties): four columns, sorted by event name and day, so the scan of a rule skips every
--- row group of other events and other days (zone maps). The same rules on int_events_attributed read
--- the event name of every event: about half a segment preview's time at SF1, most of it at SF10.
+-- on event properties): the four columns they read, sorted by event name and day, so the scan of a rule
+-- skips every row group of other events and other days (zone maps). The same rules on
+-- int_events_attributed read the event name of every event: about half a segment preview's time at SF1,
+-- most of it at SF10.
 -- Incremental on DuckDB (macro segment_events_restatement): a daily build appends, sorted the same way,
 -- the events the attribution wrote or moved since (event_id says which rows they replace), so the row
 -- groups it adds hold few days; a first build, --full-refresh and Spark build everything.

@@ -125,10 +125,10 @@ class RuleCompiler:
         return filters
 
     def events(self, node: dict) -> str:
-        """The events a condition reads: int_segment_events (four columns, sorted by event name and day,
-        so only the row groups of the rule's events and window are scanned) unless the condition filters
-        on event properties, which only int_events_attributed carries. Both hold the same attributed
-        events with a person_id."""
+        """The events a condition reads: int_segment_events (the four columns rules read, sorted by event
+        name and day, so only the row groups of the rule's events and window are scanned) unless the
+        condition filters on event properties, which only int_events_attributed carries. Both hold the
+        same attributed events with a person_id."""
         table = "int_events_attributed" if node.get("where") else "int_segment_events"
         return self.dialect.relation("intermediate", table)
 
