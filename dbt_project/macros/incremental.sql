@@ -163,6 +163,34 @@
     {{ return(window) }}
 {% endmacro %}
 
+{#- The select of the attributed events a tracking aggregate reads for `window` (tracking_restatement()):
+    `columns` of int_events_attributed and claimed_from (the day a claim restates the event's login from,
+    null for other logins and on Spark), events with a login up to the as-of date; on an incremental
+    build only those from the restated days on, `lookback_days` earlier (a window looking back over
+    midnight), and for a claimed login from its claimed day on. -#}
+{% macro restated_login_events(window, columns, lookback_days=0) %}
+    {%- set claims = window.get('claims') -%}
+    {%- set since = "cast('" ~ window['since'] ~ "' as date)" -%}
+    select
+        {%- for column in columns %}
+        attributed.{{ column }},
+        {%- endfor %}
+        {{ "claimed.claimed_from" if claims else "cast(null as date)" }} as claimed_from
+    from {{ ref('int_events_attributed') }} as attributed
+    {%- if claims %}
+    -- the logins whose earlier days a claim changes (DuckDB; Spark restates those days for every login)
+    left join {{ claims }} as claimed on attributed.login_key = claimed.login_key
+    {%- endif %}
+    where attributed.login_key is not null
+        and attributed.event_date <= cast('{{ var('as_of_date') }}' as date)
+        {%- if not window['full'] %}
+        and (attributed.event_date >= {{ fundcdp.days_before(since, lookback_days) if lookback_days else since }}
+            {%- if claims %}
+            or attributed.event_date >= {{ fundcdp.days_before('claimed.claimed_from', lookback_days) if lookback_days else 'claimed.claimed_from' }}
+            {%- endif %})
+        {%- endif %}
+{% endmacro %}
+
 {#- The CTEs `arrived` (valid events delivered since the last run) and `claims` (per device whose first
     login was delivered since the last run: the first day of its anonymous events within
     identity.anonymous_attribution_days before that login, which it now takes over, that login id

@@ -241,36 +241,31 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
     ).fetchone()
     con.close()
     day = "2026-07-03"
-    raw_day = daily.raw / "tracking" / "events" / f"arrival_date={day}"
-    raw_day.mkdir(parents=True)
-    events = f"read_parquet('{daily.raw}/tracking/events/*/*.parquet', hive_partitioning = false)"
-    delivery = duckdb.connect()
     # 31 events of the device within one collector minute (2026-07-03 10:00 local; the bot threshold is
     # 30 a minute), and the re-sent event, stamped one second before its first copy's collector time
-    delivery.execute(
-        f"""
-        copy (
-            select * exclude (n) replace (
-                'burst-' || cast(n as varchar) as event_id,
-                cast(1783044000000 + n as bigint) as client_time_ms,
-                cast(1783044000000 + n as bigint) as receive_time_ms,
-                'events_20260703.jsonl.gz' as _source_file,
-                cast(n + 1 as bigint) as _source_line
-            )
-            from (select * from {events} where anonymous_id = ? order by _source_file, _source_line limit 1),
-                range(31) as r(n)
-            union all
-            select * replace (
-                receive_time_ms - 1000 as receive_time_ms,
-                'events_20260703.jsonl.gz' as _source_file,
-                cast(32 as bigint) as _source_line
-            )
-            from {events} where event_id = ? and _source_file = ? and _source_line = ?
-        ) to '{raw_day}/events_20260703.parquet' (format parquet)
+    deliver_tracking_day(
+        daily,
+        day,
+        """
+        select * exclude (n) replace (
+            'burst-' || cast(n as varchar) as event_id,
+            cast(1783044000000 + n as bigint) as client_time_ms,
+            cast(1783044000000 + n as bigint) as receive_time_ms,
+            'events_20260703.jsonl.gz' as _source_file,
+            cast(n + 1 as bigint) as _source_line
+        )
+        from (select * from events where anonymous_id = ? order by _source_file, _source_line limit 1),
+            range(31) as r(n)
+        union all
+        select * replace (
+            receive_time_ms - 1000 as receive_time_ms,
+            'events_20260703.jsonl.gz' as _source_file,
+            cast(32 as bigint) as _source_line
+        )
+        from events where event_id = ? and _source_file = ? and _source_line = ?
         """,
         [device, resent, resent_file, resent_line],
     )
-    delivery.close()
     full = copy_data(daily, tmp_path / "full")
 
     variables = json.dumps({"as_of_date": day})
@@ -302,35 +297,46 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
     assert_event_tables_equal(daily, full)
 
 
+def deliver_tracking_day(layout: DataLayout, day: str, select: str, params: list) -> None:
+    """Write raw/ tracking events arriving on ``day`` (YYYY-MM-DD) as that day's one Parquet file (a
+    delivery, or a corrected re-delivery replacing it): the rows of ``select``, a query in which the view
+    ``events`` holds every event delivered on the other days."""
+    raw_day = layout.raw / "tracking" / "events" / f"arrival_date={day}"
+    raw_day.mkdir(parents=True, exist_ok=True)
+    files = f"{layout.raw}/tracking/events/*/*.parquet"
+    delivery = duckdb.connect()
+    delivery.execute(
+        f"create view events as select * exclude (filename) from read_parquet('{files}',"
+        f" hive_partitioning = false, filename = true) where filename not like '%arrival_date={day}%'"
+    )
+    delivery.execute(
+        f"copy ({select}) to '{raw_day}/events_{day.replace('-', '')}.parquet' (format parquet)", params
+    )
+    delivery.close()
+
+
 def write_burst(layout: DataLayout, device: str, day: str, burst: int) -> None:
     """raw/ for ``day`` (YYYY-MM-DD, in July 2026): ``burst`` events of ``device`` within one collector
     minute (10:00 local that day; the bot threshold is 30 a minute), copies of the device's first event."""
-    raw_day = layout.raw / "tracking" / "events" / f"arrival_date={day}"
-    raw_day.mkdir(parents=True, exist_ok=True)
     start_ms = 1783044000000 + (int(day[-2:]) - 3) * 86_400_000  # 2026-07-03 10:00 +08:00
     stamp = day.replace("-", "")
-    files = f"{layout.raw}/tracking/events/*/*.parquet"
-    events = f"read_parquet('{files}', hive_partitioning = false, filename = true)"
-    delivery = duckdb.connect()
-    delivery.execute(
+    deliver_tracking_day(
+        layout,
+        day,
         f"""
-        copy (
-            select * exclude (n, filename) replace (
-                'burst-{stamp}-' || cast(n as varchar) as event_id,
-                cast({start_ms} + n as bigint) as client_time_ms,
-                cast({start_ms} + n as bigint) as receive_time_ms,
-                'events_{stamp}.jsonl.gz' as _source_file,
-                cast(n + 1 as bigint) as _source_line
-            )
-            from (
-                select * from {events} where anonymous_id = ? and filename not like '%arrival_date={day}%'
-                order by _source_file, _source_line limit 1
-            ), range({burst}) as r(n)
-        ) to '{raw_day}/events_{stamp}.parquet' (format parquet)
+        select * exclude (n) replace (
+            'burst-{stamp}-' || cast(n as varchar) as event_id,
+            cast({start_ms} + n as bigint) as client_time_ms,
+            cast({start_ms} + n as bigint) as receive_time_ms,
+            'events_{stamp}.jsonl.gz' as _source_file,
+            cast(n + 1 as bigint) as _source_line
+        )
+        from (
+            select * from events where anonymous_id = ? order by _source_file, _source_line limit 1
+        ), range({burst}) as r(n)
         """,
         [device],
     )
-    delivery.close()
 
 
 def test_earlier_events_valid_again_after_a_correction_bring_the_attribution_back(ops, tmp_path):
@@ -414,29 +420,24 @@ def test_a_claim_restates_the_earlier_days_of_the_claiming_login(ops, tmp_path):
     ).fetchone()
     con.close()
     before = login_day_events(daily, login, str(day))
-    raw_day = daily.raw / "tracking" / "events" / "arrival_date=2026-07-03"
-    raw_day.mkdir(parents=True)
-    events = f"read_parquet('{daily.raw}/tracking/events/*/*.parquet', hive_partitioning = false)"
-    delivery = duckdb.connect()
     # the login on the device a day after its last anonymous event, received on 2026-07-03 10:00 +08:00
-    delivery.execute(
-        f"""
-        copy (
-            select * replace (
-                'claim-login-0001' as event_id,
-                ? as login_id,
-                cast(client_time_ms + 86400000 as bigint) as client_time_ms,
-                cast(1783044000000 as bigint) as receive_time_ms,
-                'events_20260703.jsonl.gz' as _source_file,
-                cast(1 as bigint) as _source_line
-            )
-            from {events} where anonymous_id = ? and client_time_ms = ?
-            limit 1
-        ) to '{raw_day}/events_20260703.parquet' (format parquet)
+    deliver_tracking_day(
+        daily,
+        "2026-07-03",
+        """
+        select * replace (
+            'claim-login-0001' as event_id,
+            ? as login_id,
+            cast(client_time_ms + 86400000 as bigint) as client_time_ms,
+            cast(1783044000000 as bigint) as receive_time_ms,
+            'events_20260703.jsonl.gz' as _source_file,
+            cast(1 as bigint) as _source_line
+        )
+        from events where anonymous_id = ? and client_time_ms = ?
+        limit 1
         """,
         [login, device, last_ms],
     )
-    delivery.close()
     full = copy_data(daily, tmp_path / "full")
     aggregates = ["int_daily_login_activity", "int_daily_login_events"]
     variables = json.dumps({"as_of_date": "2026-07-03"})

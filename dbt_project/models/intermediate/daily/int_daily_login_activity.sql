@@ -10,24 +10,9 @@
 with
 
 events as (
-    select
-        attributed.login_key, attributed.event_id, attributed.event_at, attributed.event_date,
-        attributed.client_time_ms, attributed.utm_source,
-        {{ "claimed.claimed_from" if window.get('claims') else "cast(null as date)" }} as claimed_from
-    from {{ ref('int_events_attributed') }} as attributed
-    {%- if window.get('claims') %}
-    -- the logins whose earlier days a claim changes (DuckDB; Spark restates those days for every login)
-    left join {{ window['claims'] }} as claimed on attributed.login_key = claimed.login_key
-    {%- endif %}
-    where attributed.login_key is not null
-        and attributed.event_date <= cast('{{ as_of }}' as date)
-        {%- if not window['full'] %}
-        -- the day before the restated days too, so that a session running over midnight is seen
-        and (attributed.event_date >= {{ days_before("cast('" ~ window['since'] ~ "' as date)", 1) }}
-            {%- if window.get('claims') %}
-            or attributed.event_date >= {{ days_before('claimed.claimed_from', 1) }}
-            {%- endif %})
-        {%- endif %}
+    -- the day before the restated days too, so that a session running over midnight is seen
+    {{ fundcdp.restated_login_events(window, ['login_key', 'event_id', 'event_at', 'event_date', 'client_time_ms',
+        'utm_source'], lookback_days=1) }}
 ),
 
 gaps as (

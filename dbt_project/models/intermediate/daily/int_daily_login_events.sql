@@ -8,21 +8,7 @@
 with
 
 events as (
-    select attributed.login_key, attributed.event_date, attributed.platform, attributed.app_section,
-        attributed.event_name
-    from {{ ref('int_events_attributed') }} as attributed
-    {%- if window.get('claims') %}
-    -- the logins whose earlier days a claim changes (DuckDB; Spark restates those days for every login)
-    left join {{ window['claims'] }} as claimed on attributed.login_key = claimed.login_key
-    {%- endif %}
-    where attributed.login_key is not null
-        and attributed.event_date <= cast('{{ as_of }}' as date)
-        {%- if not window['full'] %}
-        and (attributed.event_date >= cast('{{ window["since"] }}' as date)
-            {%- if window.get('claims') %}
-            or attributed.event_date >= claimed.claimed_from
-            {%- endif %})
-        {%- endif %}
+    {{ fundcdp.restated_login_events(window, ['login_key', 'event_date', 'platform', 'app_section', 'event_name']) }}
 ),
 
 final as (
