@@ -150,6 +150,41 @@ def temp_instance(home: Path):
     return dg.DagsterInstance.local_temp(tempdir=str(home), overrides={"telemetry": {"enabled": False}})
 
 
+# The two session-wide builds, by the fixture that holds them: `make test` runs the suite on two workers
+# (pytest-xdist, --dist loadgroup) and every test of a group goes to the same worker, so that each build
+# is made once. An integration module using neither stays on one worker too (its module fixtures).
+SHARED_BUILDS = ("ops", "built_warehouse")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the marks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        names = getattr(item, "fixturenames", ())
+        group = next((name for name in SHARED_BUILDS if name in names), None)
+        if group is None and "integration" in item.path.parts:
+            group = item.path.stem
+        if group is not None:
+            item.add_marker(pytest.mark.xdist_group(group))
+
+
+@pytest.hookimpl(trylast=True)  # after xdist has named each item's group
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Under ``--dist loadgroup`` a grouped test's node id ends in ``@<group>``; if a pytest / pytest-xdist
+    pair stops doing that, every worker would build the shared fixtures again: fail loudly instead."""
+    if not (hasattr(session.config, "workerinput") and session.config.getvalue("dist") == "loadgroup"):
+        return
+    ungrouped = [
+        item.nodeid
+        for item in session.items
+        if item.get_closest_marker("xdist_group") and "@" not in item.nodeid.rsplit("]", 1)[-1]
+    ]
+    if ungrouped:
+        raise pytest.UsageError(
+            f"pytest-xdist did not apply the xdist_group marks (e.g. {ungrouped[0]}): this pytest and "
+            "pytest-xdist pair does not work together (see pyproject.toml)"
+        )
+
+
 @pytest.fixture(scope="session")
 def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
     """Generate small demo data, load every day, build every dbt model, in-process through Dagster."""
