@@ -210,33 +210,32 @@ def read_json_columns(spec: TableSpec) -> tuple[str, str] | None:
     return "{" + ", ".join(types) + "}", ", ".join(selects)
 
 
-def _json_fields_natively(content: FileContent, spec: TableSpec, con: duckdb.DuckDBPyConnection) -> bool:
-    """Parse a clean tracking file with DuckDB's ``read_json`` straight from the file into the temp table
-    ``string_rows`` (one row per line, in line order). Returns False, leaving nothing behind, when the file
-    is not clean: a line that is not a JSON object, a malformed line, a duplicate key, a properties value
-    that is not an object, or a row count that differs from the line count. The caller then takes the
-    line-by-line path, which quarantines each bad line with its reason."""
+def _json_typed_natively(content: FileContent, spec: TableSpec, con: duckdb.DuckDBPyConnection) -> bool:
+    """Parse and type a clean tracking file in one statement: DuckDB's ``read_json`` straight from the file
+    into the temp table ``typed`` (see :func:`_type_rows`), without a table of strings in between. Returns
+    False, leaving nothing behind, when the file is not clean: a line that is not a JSON object, a
+    malformed line, a duplicate key, a properties value that is not an object, or a row count that differs
+    from the line count. The caller then takes the line-by-line path, which quarantines each bad line with
+    its reason."""
     columns = read_json_columns(spec)
     if columns is None:
         return False
     types, selects = columns
     path = str(content.path).replace("'", "''")
+    source = (
+        f"select {selects}, ordinality as _source_line "
+        f"from read_json('{path}', format = 'newline_delimited', compression = 'gzip', "
+        f"columns = {types}, maximum_object_size = 16777216) with ordinality"
+    )
     try:
-        con.execute(
-            f"create or replace temp table string_rows as select {selects}, ordinality as _source_line "
-            f"from read_json('{path}', format = 'newline_delimited', compression = 'gzip', "
-            f"columns = {types}, maximum_object_size = 16777216) with ordinality"
-        )
+        _create_typed(spec, con, source, flag_all_null=True)
     except duckdb.InvalidInputException:  # what read_json raises on every kind of unclean line
         return False
     # A ``null`` line reads as a row of nulls (an empty object too: both go the careful way); a blank
     # line is skipped and two objects on one line read as two rows: the count tells.
-    all_null = " and ".join(f"{column.name} is null" for column in spec.columns)
-    (rows, nulls) = con.execute(
-        f"select count(*), count(*) filter (where {all_null}) from string_rows"
-    ).fetchone()
+    (rows, nulls) = con.execute("select count(*), count(*) filter (where _all_null) from typed").fetchone()
     if rows != content.line_count or nulls:
-        con.execute("drop table string_rows")
+        con.execute("drop table typed")
         return False
     return True
 
@@ -244,10 +243,8 @@ def _json_fields_natively(content: FileContent, spec: TableSpec, con: duckdb.Duc
 def _json_fields(
     content: FileContent, spec: TableSpec, con: duckdb.DuckDBPyConnection
 ) -> list[tuple[int, str, str]]:
-    """Extract the tracking fields as strings into the temp table ``string_rows``; lines that are not
-    JSON objects are rejected."""
-    if _json_fields_natively(content, spec, con):
-        return []
+    """Extract the tracking fields of every line as strings into the temp table ``string_rows``; lines
+    that are not JSON objects are rejected. (A clean file takes :func:`_json_typed_natively` instead.)"""
     lines = pa.table(
         {
             "_source_line": pa.array(range(1, len(content.lines) + 1), type=pa.int64()),
@@ -299,11 +296,13 @@ def _typed_expression(column: Column) -> tuple[str, str | None]:
     return f"try_cast({value} as {SQL_TYPES[column.kind]})", "bad_number"
 
 
-def _type_rows(
-    spec: TableSpec, con: duckdb.DuckDBPyConnection
-) -> tuple[pa.Table, list[tuple[int, str, str]]]:
-    """Cast every column of the temp table ``string_rows`` explicitly; the first column that fails names
-    the line's reject reason. Each value is trimmed and cast once."""
+def _create_typed(
+    spec: TableSpec, con: duckdb.DuckDBPyConnection, source: str, flag_all_null: bool = False
+) -> None:
+    """Cast every column of the string rows ``source`` (a table or a query with the spec's columns and
+    ``_source_line``) explicitly into the temp table ``typed``, with ``_reject``: the first column that
+    fails names the line's reject reason. Each value is trimmed and cast once. ``flag_all_null`` adds
+    ``_all_null``: every column of the line was absent (before trimming)."""
     # rtrim(ltrim()): the same as trim() and here twice as fast
     trimmed = ", ".join(
         f"nullif(rtrim(ltrim({column.name})), '') as {column.name}" for column in spec.columns
@@ -324,15 +323,25 @@ def _type_rows(
             f"when _typed_{position} is null and {column.name} is not null then '{reason}|{column.name}'"
         )
     reject = f"case {' '.join(checks)} end" if checks else "cast(null as varchar)"
+    all_null = " and ".join(f"{column.name} is null" for column in spec.columns)
+    flag = f", ({all_null}) as _all_null" if flag_all_null else ""
+    carried = ", _all_null" if flag_all_null else ""
     con.execute(
         f"""
         create or replace temp table typed as
-        with trimmed as (select {trimmed}, _source_line from string_rows),
+        with string_rows as (select *{flag} from ({source})),
+        trimmed as (select {trimmed}, _source_line{carried} from string_rows),
         typed_once as (select *{"".join(casts)} from trimmed)
-        select {", ".join(outputs)}, _source_line, {reject} as _reject from typed_once
+        select {", ".join(outputs)}, _source_line, {reject} as _reject{carried} from typed_once
         """
     )
-    con.execute("drop table string_rows")
+
+
+def _typed_rows(
+    spec: TableSpec, con: duckdb.DuckDBPyConnection
+) -> tuple[pa.Table, list[tuple[int, str, str]]]:
+    """The good rows of the temp table ``typed`` (in its order: line order) and its rejects, as
+    (line, reason, column); drops ``typed``."""
     rejects = [
         (line, *reject.split("|", 1))
         for line, reject in con.execute(
@@ -340,29 +349,36 @@ def _type_rows(
         ).fetchall()
     ]
     columns = ", ".join(spec.column_names)
-    rows = con.sql(f"select {columns}, _source_line from typed where _reject is null order by _source_line")
-    return rows.to_arrow_table(), rejects
+    rows = con.sql(f"select {columns}, _source_line from typed where _reject is null").to_arrow_table()
+    con.execute("drop table typed")
+    return rows, rejects
 
 
 @lru_cache(maxsize=1)
 def scratch_database() -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB for parsing and writing, opened once per process (opening costs ~20 ms)."""
-    return duckdb.connect()
+    """An in-memory DuckDB for parsing and writing, opened once per process (opening costs ~20 ms). One
+    thread: a gzip stream is read by one thread anyway (``read_json`` of a day's tracking file takes 240 ms
+    on one thread, 300 ms on two), and a load parses the next day on a second Python thread while it
+    writes this one, which keeps the other core busy."""
+    return duckdb.connect(config={"threads": 1})
 
 
 def parse_file(content: FileContent, spec: TableSpec, source_file: str) -> ParsedFile:
     """Parse and type every line of a file; ``source_file`` is the name stamped on rows and rejects."""
     con = scratch_database().cursor()
     try:
+        ignored: tuple[str, ...] = ()
+        rejects: list[tuple[int, str, str]] = []
         if spec.file_format == "csv":
             strings, rejects, ignored = _csv_fields(content, spec)
             con.register("csv_strings", strings)
-            con.execute("create or replace temp table string_rows as select * from csv_strings")
+            _create_typed(spec, con, "select * from csv_strings")
             con.unregister("csv_strings")
-        else:
+        elif not _json_typed_natively(content, spec, con):
             rejects = _json_fields(content, spec, con)
-            ignored = ()
-        rows, type_rejects = _type_rows(spec, con)
+            _create_typed(spec, con, "select * from string_rows")
+            con.execute("drop table string_rows")
+        rows, type_rejects = _typed_rows(spec, con)
     finally:
         con.close()
     rejects = sorted(rejects + type_rejects)
