@@ -25,6 +25,11 @@ from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, ret
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES, TableSpec
 
+# Days parsed ahead, each on a thread of its own, while the current day is written: parsing a day takes
+# about twice as long as writing it, so two parsers and the writer keep both cores busy (SF1 tracking,
+# 20 days outside Dagster: 11.1 s with one day ahead, 7.8 s with two, 7.9 s with three).
+PARSE_AHEAD_DAYS = 2
+
 
 def _day_metadata(outcomes: list[DayOutcome]) -> dict[str, dg.MetadataValue]:
     by_status = Counter(f.status for outcome in outcomes for f in outcome.files)
@@ -73,13 +78,16 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         for day in sorted(set(context.partition_keys) & purged):
             context.log.info(f"{spec.source}.{spec.name} {day}: purged by retention, not reloaded")
         # private.duckdb stays open across the days of this run (one writer: the raw assets share a pool).
-        # A day never loaded before is parsed by a second thread while the day before it is written.
-        with private_store_session(layout.private_db), ThreadPoolExecutor(max_workers=1) as parser:
+        # The next days never loaded before are parsed by other threads while this one is written.
+        with (
+            private_store_session(layout.private_db),
+            ThreadPoolExecutor(max_workers=PARSE_AHEAD_DAYS) as parser,
+        ):
             ahead: dict[str, Future] = {}
             for index, day in enumerate(days_to_load):
-                following = days_to_load[index + 1] if index + 1 < len(days_to_load) else None
-                if following is not None and following not in loaded_days:
-                    ahead[following] = parser.submit(prepare_day, layout, spec, following)
+                for following in days_to_load[index + 1 : index + 1 + PARSE_AHEAD_DAYS]:
+                    if following not in ahead and following not in loaded_days:
+                        ahead[following] = parser.submit(prepare_day, layout, spec, following)
                 prepared = ahead.pop(day).result() if day in ahead else None
                 try:
                     outcome = land_table_day(
