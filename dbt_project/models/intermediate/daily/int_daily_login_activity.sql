@@ -19,11 +19,7 @@ gaps as (
     select
         *,
         client_time_ms - lag(client_time_ms) over (partition by login_key order by client_time_ms, event_id)
-            as gap_ms,
-        row_number() over (
-            partition by login_key, event_date, case when utm_source is null then 1 else 0 end
-            order by client_time_ms, event_id
-        ) as touch_rank
+            as gap_ms
     from events
 ),
 
@@ -35,7 +31,7 @@ daily as (
         sum(case when gap_ms is null or gap_ms > {{ gap_ms }} then 1 else 0 end) as sessions,
         min(event_at) as first_event_at,
         max(event_at) as last_event_at,
-        max(case when utm_source is not null and touch_rank = 1 then utm_source end) as first_utm_source,
+        {{ fundcdp.first_non_null_by('utm_source', ['client_time_ms', 'event_id']) }} as first_utm_source,
         min(case when utm_source is not null then event_at end) as first_utm_at
     from gaps
     {%- if not window['full'] %}

@@ -23,29 +23,6 @@ first_pages as (
     where page_position = 1
 ),
 
-channels as (
-    select person_id, session_number, utm_source as channel
-    from (
-        select
-            *,
-            row_number() over (partition by person_id, session_number order by client_time_ms, event_id) as touch_rank
-        from numbered
-        where utm_source is not null
-    ) as touches
-    where touch_rank = 1
-),
-
-platforms as (
-    select person_id, session_number, platform
-    from (
-        select
-            *,
-            row_number() over (partition by person_id, session_number order by client_time_ms, event_id) as event_rank
-        from numbered
-    ) as ranked
-    where event_rank = 1
-),
-
 summary as (
     select
         person_id,
@@ -54,7 +31,11 @@ summary as (
         max(event_at) as ended_at,
         (max(client_time_ms) - min(client_time_ms)) / 1000.0 as duration_seconds,
         count(*) as events,
-        sum(case when event_name = 'page_view' then 1 else 0 end) as page_views
+        sum(case when event_name = 'page_view' then 1 else 0 end) as page_views,
+        -- the first event's platform and the first utm_source: aggregates, not row_number windows (each
+        -- of those sorted every event of the build once more)
+        {{ fundcdp.first_by('platform', ['client_time_ms', 'event_id']) }} as platform,
+        {{ fundcdp.first_non_null_by('utm_source', ['client_time_ms', 'event_id']) }} as channel
     from numbered
     group by person_id, session_number
 ),
@@ -70,17 +51,13 @@ final as (
         cast(summary.events as bigint) as events,
         cast(summary.page_views as bigint) as page_views,
         first_pages.first_page,
-        coalesce(channels.channel, 'direct') as channel,
-        platforms.platform,
+        coalesce(summary.channel, 'direct') as channel,
+        summary.platform,
         cast(summary.started_at as date) as session_date,
         cast('{{ var('as_of_date') }}' as date) as built_as_of_date
     from summary
     left join first_pages
         on summary.person_id = first_pages.person_id and summary.session_number = first_pages.session_number
-    left join channels
-        on summary.person_id = channels.person_id and summary.session_number = channels.session_number
-    left join platforms
-        on summary.person_id = platforms.person_id and summary.session_number = platforms.session_number
 )
 
 select * from final
