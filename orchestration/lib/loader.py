@@ -212,7 +212,7 @@ def read_json_columns(spec: TableSpec) -> tuple[str, str] | None:
 
 def _json_typed_natively(content: FileContent, spec: TableSpec, con: duckdb.DuckDBPyConnection) -> bool:
     """Parse and type a clean tracking file in one statement: DuckDB's ``read_json`` straight from the file
-    into the temp table ``typed`` (see :func:`_type_rows`), without a table of strings in between. Returns
+    into the temp table ``typed`` (see :func:`_create_typed`), without a table of strings in between. Returns
     False, leaving nothing behind, when the file is not clean: a line that is not a JSON object, a
     malformed line, a duplicate key, a properties value that is not an object, or a row count that differs
     from the line count. The caller then takes the line-by-line path, which quarantines each bad line with
