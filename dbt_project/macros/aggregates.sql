@@ -6,9 +6,7 @@
 {%- endmacro %}
 
 {% macro duckdb__first_non_null_by(value, order_columns) -%}
-arg_min({{ value }}, struct_pack(
-    {%- for column in order_columns %}k{{ loop.index }} := {{ column }}{{ ', ' if not loop.last }}{% endfor -%}
-)) filter (where {{ value }} is not null)
+arg_min({{ value }}, {{ fundcdp.duckdb__ordering_key(order_columns) }}) filter (where {{ value }} is not null)
 {%- endmacro %}
 
 {% macro default__first_non_null_by(value, order_columns) -%}
@@ -22,11 +20,14 @@ min_by({{ value }}, struct({{ order_columns | join(', ') }})) filter (where {{ v
 
 {#- arg_min skips the rows whose value is null; arg_min_null does not. -#}
 {% macro duckdb__first_by(value, order_columns) -%}
-arg_min_null({{ value }}, struct_pack(
-    {%- for column in order_columns %}k{{ loop.index }} := {{ column }}{{ ', ' if not loop.last }}{% endfor -%}
-))
+arg_min_null({{ value }}, {{ fundcdp.duckdb__ordering_key(order_columns) }})
 {%- endmacro %}
 
 {% macro default__first_by(value, order_columns) -%}
 min_by({{ value }}, struct({{ order_columns | join(', ') }}))
+{%- endmacro %}
+
+{#- DuckDB: the ordering columns as one struct, compared field by field. -#}
+{% macro duckdb__ordering_key(order_columns) -%}
+struct_pack({% for column in order_columns %}k{{ loop.index }} := {{ column }}{{ ', ' if not loop.last }}{% endfor %})
 {%- endmacro %}

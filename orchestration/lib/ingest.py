@@ -300,7 +300,7 @@ class PreparedFile:
 
 def prepare_day(layout: DataLayout, spec: TableSpec, day: str) -> dict[str, PreparedFile]:
     """Read and parse each of one table's files of a day without writing anything, so that a caller can
-    parse the next day while this one is being written (the parsing is most of a load's time). A file
+    parse the next days while this one is being written (the parsing is most of a load's time). A file
     that cannot be read or parsed is left out: :func:`land_table_day` meets the failure in its turn."""
     prepared: dict[str, PreparedFile] = {}
     try:

@@ -358,8 +358,8 @@ def _typed_rows(
 def scratch_database() -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB for parsing and writing, opened once per process (opening costs ~20 ms). One
     thread: a gzip stream is read by one thread anyway (``read_json`` of a day's tracking file takes 240 ms
-    on one thread, 300 ms on two), and a load parses the next day on a second Python thread while it
-    writes this one, which keeps the other core busy."""
+    on one thread, 300 ms on two), and a load parses the next two days on Python threads of their own
+    while it writes this one, which keeps the other core busy."""
     return duckdb.connect(config={"threads": 1})
 
 

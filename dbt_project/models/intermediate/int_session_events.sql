@@ -17,6 +17,7 @@
     these back by event_id (sorting 9M wide rows twice took 15 s at SF1, narrow ones and the join 11 s); an
     incremental build, whose few rows sort quickly, carries them through the windows instead. -#}
 {%- set carried = ['event_name', 'screen_name', 'event_at', 'platform', 'utm_source'] %}
+{%- set carried_from = 'attributed' if restate['full'] else 'numbered' %}
 
 with
 
@@ -117,11 +118,11 @@ final as (
         cast(numbered.session_number as bigint) as session_number,
         numbered.event_id,
         {%- for column in carried[:3] %}
-        {{ 'attributed' if restate['full'] else 'numbered' }}.{{ column }},
+        {{ carried_from }}.{{ column }},
         {%- endfor %}
         numbered.client_time_ms,
         {%- for column in carried[3:] %}
-        {{ 'attributed' if restate['full'] else 'numbered' }}.{{ column }},
+        {{ carried_from }}.{{ column }},
         {%- endfor %}
         cast(
             case when numbered.is_page = 1 then numbered.pages_so_far - numbered.pages_before_session end
