@@ -100,6 +100,20 @@ def tiny_warehouse(path: Path, consents: dict[tuple[str, str], bool] | None = No
     }
     rows = [(p, c, granted) for (p, c), granted in {**everyone, **(consents or {})}.items()]
     insert_rows(con, "main_intermediate.int_person_consents", rows)
+    # what segment queries read: the dbt model int_segment_persons (its unit test pins the same rules)
+    channels = CATALOG.consent_channels
+    con.execute(
+        "create table main_intermediate.int_segment_persons as select profile.*, customers.customer_no, "
+        + ", ".join(
+            f"coalesce(bool_or(consents.channel = '{channel}' and consents.is_consented), false)"
+            f" as is_consented_{channel}"
+            for channel in channels
+        )
+        + " from main_marts.person_profile as profile"
+        " left join main_intermediate.int_person_primary_customers as customers using (person_id)"
+        " left join main_intermediate.int_person_consents as consents using (person_id)"
+        " group by all"
+    )
     con.close()
     return path
 

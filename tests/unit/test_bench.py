@@ -101,3 +101,22 @@ def test_the_raw_read_parses_every_row_of_every_landing_file_in_a_process_of_its
         (folder / f"{spec.name}_{day.replace('-', '')}.csv").write_text(header + "\n" + body)
     seconds, rows = pipeline_bench.raw_read_in_subprocess(tmp_path / "landing", "1GB", tmp_path / "spill")
     assert rows == 5 and seconds > 0
+
+
+def test_the_raw_read_parses_the_days_of_a_table_in_batches_and_counts_every_row(tmp_path, monkeypatch):
+    spec = next(spec for spec in pipeline_bench.tables_of("trade") if spec.file_format == "csv")
+    header = ",".join(column.name for column in spec.columns)
+    for day, rows in (("2026-06-01", 2), ("2026-06-02", 3), ("2026-06-03", 4)):
+        folder = tmp_path / "landing" / "trade" / day
+        folder.mkdir(parents=True)
+        body = "".join("," * (len(spec.columns) - 1) + "\n" for _ in range(rows))
+        (folder / f"{spec.name}_{day.replace('-', '')}.csv").write_text(header + "\n" + body)
+    monkeypatch.setattr(pipeline_bench, "RAW_READ_DAYS_PER_QUERY", 2)  # days 1-2, then day 3
+    parsed = []
+    original = pipeline_bench._parse_into_temp_table
+    monkeypatch.setattr(
+        pipeline_bench, "_parse_into_temp_table",
+        lambda con, spec, files: parsed.append(len(files)) or original(con, spec, files),
+    )  # fmt: skip
+    _, rows = pipeline_bench.raw_read_seconds(tmp_path / "landing", "1GB", tmp_path / "spill")
+    assert (rows, parsed) == (9, [2, 1])

@@ -18,6 +18,8 @@ from orchestration.lib.segments.definition import RELATIVE_DATE, Catalog, Segmen
 RISK_LEVELS = {"R1": 1, "R2": 2, "R3": 3, "R4": 4, "R5": 5}
 # Tags outside person_profile: the model tags, joined as `model_tags` when a rule names one.
 MODEL_TAG_TABLE = "tags_model"
+# What a segment query reads as `profile`: person_profile plus customer_no and is_consented_<channel>.
+SEGMENT_PERSONS = "int_segment_persons"
 
 
 def referenced_tags(node: dict) -> set[str]:
@@ -143,10 +145,9 @@ class RuleCompiler:
             *self._event_filters("e", node),
         ]
         at_least = node.get("at_least", 1)
-        subquery = (
-            f"select e.person_id from {events} as e where {' and '.join(conditions)} "
-            f"group by e.person_id having count(*) >= {at_least}"
-        )
+        subquery = f"select e.person_id from {events} as e where {' and '.join(conditions)}"
+        if at_least > 1:
+            subquery += f" group by e.person_id having count(*) >= {at_least}"
         return f"(profile.person_id {'' if node.get('did', True) else 'not '}in ({subquery}))"
 
     def sequence_condition(self, node: dict) -> str:
@@ -177,15 +178,20 @@ def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of:
     """The full membership query: every person matching the rule, with why a match is excluded
     (no consent for the channel, unsuitable for the promoted product, no customer number to export)
     and their experiment group. Columns: person_id, customer_no, lifecycle_stage, value_tier,
-    main_platform, exclusion_reason, split_group."""
+    main_platform, exclusion_reason, split_group.
+
+    It reads ``int_segment_persons`` (the profile with the customer number and consent per channel
+    joined in by dbt) as ``profile``: no join but to the model tags a rule names. The rule is the bare
+    WHERE clause (a null condition drops the row as false would), so DuckDB pushes tag conditions into
+    the scan and turns event conditions into semi joins whose probe side is filtered by the matches."""
     rule_sql = RuleCompiler(catalog, dialect, as_of).compile(segment.rule)
-    profile = dialect.relation("marts", "person_profile")
-    consents = dialect.relation("intermediate", "int_person_consents")
-    customers = dialect.relation("intermediate", "int_person_primary_customers")
+    profile = dialect.relation("intermediate", SEGMENT_PERSONS)
     buckets = load_business_rules()["segments"]["split_buckets"]
     exclusions = []
     if segment.purpose == "marketing":
-        exclusions.append(("coalesce(consents.is_consented, false) = false", "no_consent"))
+        if segment.channel not in catalog.consent_channels:  # a column name: never anything else
+            raise ValueError(f"{segment.name}: channel {segment.channel!r} is not a consent channel")
+        exclusions.append((f"coalesce(profile.is_consented_{segment.channel}, false) = false", "no_consent"))
     if segment.promoted_product_risk:
         level = RISK_LEVELS[segment.promoted_product_risk]
         exclusions.append(
@@ -197,7 +203,7 @@ def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of:
                 "unsuitable",
             )
         )
-    exclusions.append(("customers.customer_no is null", "no_customer_number"))
+    exclusions.append(("profile.customer_no is null", "no_customer_number"))
     reason = "case " + " ".join(f"when {condition} then '{name}'" for condition, name in exclusions) + " end"
     bucket = dialect.split_bucket(f"{dialect.string(segment.name + ':')} || profile.person_id", buckets)
     if segment.split:
@@ -212,12 +218,6 @@ def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of:
         split_sql += f" else '{bounds[-1][1]}' end"
     else:
         split_sql = "cast(null as string)" if dialect.name == "spark" else "cast(null as varchar)"
-    consent_join = (
-        f"left join {consents} as consents on consents.person_id = profile.person_id"
-        f" and consents.channel = {dialect.string(segment.channel)}"
-        if segment.purpose == "marketing"
-        else ""
-    )
     model_join = ""
     if any(catalog.tags[code].table == MODEL_TAG_TABLE for code in referenced_tags(segment.rule)):
         model_tags = dialect.relation("marts", MODEL_TAG_TABLE)
@@ -226,15 +226,11 @@ def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of:
         f"-- segment {segment.name} as of {as_of.isoformat()} ({dialect.name})\n"
         "select\n"
         "    profile.person_id,\n"
-        "    customers.customer_no,\n"
+        "    profile.customer_no,\n"
         "    profile.lifecycle_stage,\n"
         "    profile.value_tier,\n"
         "    profile.main_platform,\n"
         f"    {reason} as exclusion_reason,\n"
         f"    {split_sql} as split_group\n"
-        f"from {profile} as profile\n"
-        f"left join {customers} as customers on customers.person_id = profile.person_id\n"
-        + (f"{consent_join}\n" if consent_join else "")
-        + model_join
-        + f"where coalesce({rule_sql}, false)\n"
+        f"from {profile} as profile\n" + model_join + f"where {rule_sql}\n"
     )
