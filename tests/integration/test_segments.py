@@ -278,6 +278,20 @@ def bucket(segment_name: str, person_id: str) -> int:
     return int(hashlib.sha256(f"{segment_name}:{person_id}".encode()).hexdigest()[:8], 16) % 10000
 
 
+def test_only_members_get_an_experiment_group(tmp_path):
+    path = tiny_warehouse(tmp_path / "w.duckdb", consents={("P1", "sms"): False})
+    everyone = {"tag": "lifecycle_stage", "op": "is not null"}
+    split = {"test": 0.5, "control": 0.5}
+    evaluation = evaluate(
+        path, segment(everyone, purpose="marketing", channel="sms", split=split), CATALOG, AS_OF
+    )
+    groups = {row[0]: (row[5], row[6]) for row in evaluation.rows}
+    # P1 withdrew sms, P6 has no customer number: matched, excluded, in no group
+    assert groups["P1"] == ("no_consent", None) and groups["P6"] == ("no_customer_number", None)
+    assert {reason for reason, group in groups.values() if group is not None} == {None}
+    assert sum(evaluation.preview()["split"].values()) == 4
+
+
 def test_experiment_split_is_deterministic_stable_and_proportional(tmp_path):
     persons = [(f"Q{i:05d}", "dormant", "mass", "ios", 1.0, 30, None, False, "C3", "2027-01-01", False)
                for i in range(4000)]  # fmt: skip
