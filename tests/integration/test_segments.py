@@ -106,7 +106,7 @@ def tiny_warehouse(path: Path, consents: dict[tuple[str, str], bool] | None = No
         "create table main_intermediate.int_segment_persons as select profile.*, customers.customer_no, "
         + ", ".join(
             f"coalesce(bool_or(consents.channel = '{channel}' and consents.is_consented), false)"
-            f" as is_consented_{channel}"
+            f" as is_{channel}_consented"
             for channel in channels
         )
         + " from main_marts.person_profile as profile"

@@ -1,5 +1,5 @@
 -- One row per person as segment rules read them: every profile tag, the customer number exports carry and
--- marketing consent per channel as columns (is_consented_<channel>). A segment query (and the preview a
+-- marketing consent per channel as columns (is_<channel>_consented). A segment query (and the preview a
 -- marketing user waits for) scans this one table instead of joining person_profile to
 -- int_person_primary_customers and to int_person_consents: the two joins took most of a tag-only
 -- preview's time at SF1 and grow with the customer base. Only segments read it (never published).
@@ -17,23 +17,16 @@ customers as (
 ),
 
 consents as (
-    select
-        person_id,
-        {%- for channel in channels %}
-        max(case when channel = '{{ channel }}' and is_consented then 1 else 0 end) = 1
-            as is_consented_{{ channel }}{{ "," if not loop.last }}
-        {%- endfor %}
-    from {{ ref('int_person_consents') }}
-    group by person_id
+    {{ consents_by_channel() }}
 ),
 
 final as (
     select
         profile.*,
         customers.customer_no,
-        {%- for channel in channels %}
         -- no consent record for the person (no CRM record): no consent
-        coalesce(consents.is_consented_{{ channel }}, false) as is_consented_{{ channel }}{{ "," if not loop.last }}
+        {%- for channel in channels %}
+        coalesce(consents.is_{{ channel }}_consented, false) as is_{{ channel }}_consented{{ "," if not loop.last }}
         {%- endfor %}
     from profile
     left join customers

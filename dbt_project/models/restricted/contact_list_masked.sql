@@ -48,14 +48,7 @@ private_customers as (
 ),
 
 consents as (
-    select
-        person_id,
-        {%- for channel in channels %}
-        max(case when channel = '{{ channel }}' and is_consented then 1 else 0 end) = 1
-            as is_{{ channel }}_consented{{ "," if not loop.last }}
-        {%- endfor %}
-    from {{ ref('int_person_consents') }}
-    group by person_id
+    {{ consents_by_channel() }}
 ),
 
 final as (

@@ -18,7 +18,7 @@ from orchestration.lib.segments.definition import RELATIVE_DATE, Catalog, Segmen
 RISK_LEVELS = {"R1": 1, "R2": 2, "R3": 3, "R4": 4, "R5": 5}
 # Tags outside person_profile: the model tags, joined as `model_tags` when a rule names one.
 MODEL_TAG_TABLE = "tags_model"
-# What a segment query reads as `profile`: person_profile plus customer_no and is_consented_<channel>.
+# What a segment query reads as `profile`: person_profile plus customer_no and is_<channel>_consented.
 SEGMENT_PERSONS = "int_segment_persons"
 
 
@@ -194,7 +194,7 @@ def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of:
     if segment.purpose == "marketing":
         if segment.channel not in catalog.consent_channels:  # a column name: never anything else
             raise ValueError(f"{segment.name}: channel {segment.channel!r} is not a consent channel")
-        exclusions.append((f"coalesce(profile.is_consented_{segment.channel}, false) = false", "no_consent"))
+        exclusions.append((f"coalesce(profile.is_{segment.channel}_consented, false) = false", "no_consent"))
     if segment.promoted_product_risk:
         level = RISK_LEVELS[segment.promoted_product_risk]
         exclusions.append(
