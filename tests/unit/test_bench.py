@@ -91,26 +91,25 @@ def test_a_run_stopped_midway_reports_the_parts_it_measured(tmp_path: Path):
     assert "- SF10 (2026-12-02-sf10.json): ingest from an earlier run" in readme.read_text()
 
 
-def test_the_raw_read_parses_every_row_of_every_landing_file_in_a_process_of_its_own(tmp_path: Path):
+def write_trade_days(landing: Path, rows_per_day: dict[str, int]) -> None:
+    """One CSV trade table's daily files with ``rows_per_day`` empty rows each."""
     spec = next(spec for spec in pipeline_bench.tables_of("trade") if spec.file_format == "csv")
     header = ",".join(column.name for column in spec.columns)
-    for day, rows in (("2026-06-01", 2), ("2026-06-02", 3)):
-        folder = tmp_path / "landing" / "trade" / day
+    for day, rows in rows_per_day.items():
+        folder = landing / "trade" / day
         folder.mkdir(parents=True)
         body = "".join("," * (len(spec.columns) - 1) + "\n" for _ in range(rows))
         (folder / f"{spec.name}_{day.replace('-', '')}.csv").write_text(header + "\n" + body)
+
+
+def test_the_raw_read_parses_every_row_of_every_landing_file_in_a_process_of_its_own(tmp_path: Path):
+    write_trade_days(tmp_path / "landing", {"2026-06-01": 2, "2026-06-02": 3})
     seconds, rows = pipeline_bench.raw_read_in_subprocess(tmp_path / "landing", "1GB", tmp_path / "spill")
     assert rows == 5 and seconds > 0
 
 
 def test_the_raw_read_parses_the_days_of_a_table_in_batches_and_counts_every_row(tmp_path, monkeypatch):
-    spec = next(spec for spec in pipeline_bench.tables_of("trade") if spec.file_format == "csv")
-    header = ",".join(column.name for column in spec.columns)
-    for day, rows in (("2026-06-01", 2), ("2026-06-02", 3), ("2026-06-03", 4)):
-        folder = tmp_path / "landing" / "trade" / day
-        folder.mkdir(parents=True)
-        body = "".join("," * (len(spec.columns) - 1) + "\n" for _ in range(rows))
-        (folder / f"{spec.name}_{day.replace('-', '')}.csv").write_text(header + "\n" + body)
+    write_trade_days(tmp_path / "landing", {"2026-06-01": 2, "2026-06-02": 3, "2026-06-03": 4})
     monkeypatch.setattr(pipeline_bench, "RAW_READ_DAYS_PER_QUERY", 2)  # days 1-2, then day 3
     parsed = []
     original = pipeline_bench._parse_into_temp_table
