@@ -11,3 +11,11 @@
     from {{ ref('int_person_consents') }}
     group by person_id
 {%- endmacro %}
+
+{#- The columns of consents_by_channel() read through a left join (``alias``): a person without a consent
+    record (no CRM record) has no consent. -#}
+{% macro consented_columns(alias) -%}
+    {%- for channel in var('fundcdp')['segments']['consent_channels'] %}
+        coalesce({{ alias }}.is_{{ channel }}_consented, false) as is_{{ channel }}_consented{{ "," if not loop.last }}
+    {%- endfor %}
+{%- endmacro %}

@@ -3,7 +3,6 @@
 -- marketing user waits for) scans this one table instead of joining person_profile to
 -- int_person_primary_customers and to int_person_consents: the two joins took most of a tag-only
 -- preview's time at SF1 and grow with the customer base. Only segments read it (never published).
-{%- set channels = var('fundcdp')['segments']['consent_channels'] %}
 
 with
 
@@ -24,10 +23,7 @@ final as (
     select
         profile.*,
         customers.customer_no,
-        -- no consent record for the person (no CRM record): no consent
-        {%- for channel in channels %}
-        coalesce(consents.is_{{ channel }}_consented, false) as is_{{ channel }}_consented{{ "," if not loop.last }}
-        {%- endfor %}
+        {{- consented_columns('consents') }}
     from profile
     left join customers
         on customers.person_id = profile.person_id

@@ -9,7 +9,6 @@
         post_hook=after_commit("detach database if exists private"),
     )
 }}
-{%- set channels = var('fundcdp')['segments']['consent_channels'] %}
 {#- A warehouse rebuilt from raw/ alone has no private store: the list is then built empty (not with
     empty contact columns), with a warning, and everything else still builds. -#}
 {%- set has_private_store = fundcdp.private_store_exists() %}
@@ -59,9 +58,7 @@ final as (
         {{ mask_phone('private_customers.phone') }} as phone_masked,
         {{ mask_id_number('private_customers.id_number') }} as id_number_masked,
         {{ mask_email('private_customers.email') }} as email_masked,
-        {%- for channel in channels %}
-        coalesce(consents.is_{{ channel }}_consented, false) as is_{{ channel }}_consented{{ "," if not loop.last }}
-        {%- endfor %}
+        {{- consented_columns('consents') }}
     from primary_customers
     -- The version of the customer valid on the as-of date, and that version's clear values (the private
     -- store is keyed by the delivered file and line, like the raw row).
