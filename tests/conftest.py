@@ -169,7 +169,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         names = getattr(item, "fixturenames", ())
         group = next((name for name in SHARED_BUILDS if name in names), None)
-        if group is None and "integration" in item.path.parts:
+        if group is None and ("integration" in item.path.parts or "security" in item.path.parts):
             group = item.path.stem
         if group is not None:
             item.add_marker(pytest.mark.xdist_group(group))
