@@ -327,6 +327,10 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not getattr(args, kind).strip():
             parser.error(f"--{kind.replace('_', '-')} needs a value")
+        from orchestration.lib.erasure import request_id_problem
+
+        if args.request_id is not None and (problem := request_id_problem(args.request_id)):
+            parser.error(f"--request-id refused, nothing filed: {problem}")
         return run_erase(kind, getattr(args, kind), args.request_id, args.now)
     if args.command == "rotate-key":
         return run_rotate_key()

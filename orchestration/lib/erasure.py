@@ -55,6 +55,7 @@ import pyarrow.compute as pc
 from orchestration.lib import pii
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import LoadError
+from orchestration.lib.sql import quote_identifier, quote_literal, quote_qualified
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 REQUEST_COLUMNS = ("request_id", "identifier_type", "identifier_value", "requested_at")
@@ -62,6 +63,21 @@ REQUEST_TYPES = ("customer_no", "phone", "id_number", "email", "login_id")
 # Identifier types whose identity hash is a keyed hash of the normalised value (ingestion writes them to
 # raw/ as <column>_hash); the other types are system ids, hashed as sha256('<type>:<value>') by dbt.
 KEYED_TYPES = frozenset({"phone", "id_number", "email", "card_number", "wx_openid", "wx_unionid"})
+# A request id names the request's file and its log file: letters, digits, ".", "_" and "-", starting with a
+# letter or digit, at most 64 characters, never "..".
+REQUEST_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+
+
+def request_id_problem(request_id: str) -> str | None:
+    """Why ``request_id`` is not a usable request id (None when it is)."""
+    if not REQUEST_ID.fullmatch(request_id):
+        return (
+            "a request id is 1 to 64 letters, digits, '.', '_' or '-', starting with a letter or digit "
+            f"(got {request_id[:80]!r})"
+        )
+    if ".." in request_id:
+        return f"a request id must not contain '..' (got {request_id!r})"
+    return None
 
 
 @dataclass(frozen=True)
@@ -174,6 +190,8 @@ def read_requests(layout: DataLayout) -> list[ErasureRequest]:
                     )
                 if not value or not request_id:
                     raise LoadError(f"{path}: line {line}: request_id and identifier_value are required")
+                if problem := request_id_problem(request_id):
+                    raise LoadError(f"{path}: line {line}: request refused: {problem}")
                 try:
                     requested_at = datetime.fromisoformat((record["requested_at"] or "").strip())
                 except ValueError:
@@ -194,6 +212,8 @@ def submit_request(
         raise ValueError(f"identifier type {identifier_type!r} is not one of {', '.join(REQUEST_TYPES)}")
     now = (now or datetime.now(SHANGHAI)).replace(tzinfo=None, microsecond=0)
     request_id = request_id or f"DR{now:%Y%m%d%H%M%S}"
+    if problem := request_id_problem(request_id):
+        raise ValueError(problem)
     folder = requests_dir(layout)
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{request_id}.csv"
@@ -373,25 +393,35 @@ class ErasureScope:
         return {h for values in self.hashes.values() for h in values}
 
 
-def _raw_relation(layout: DataLayout, source: str, table: str) -> str | None:
+def _raw_relation(con: duckdb.DuckDBPyConnection, layout: DataLayout, source: str, table: str) -> str | None:
+    """A view over a raw table's Parquet files on ``con`` (its path given to DuckDB as a value, never as SQL
+    text); returns the view's quoted name, or None when the table has no file yet."""
     folder = layout.raw_table(source, table)
     if not any(folder.glob("*/*.parquet")):
         return None
-    return f"read_parquet('{folder}/*/*.parquet', hive_partitioning = true, union_by_name = true)"
+    name = f"raw_{source}__{table}"
+    relation = con.read_parquet(str(folder / "*" / "*.parquet"), hive_partitioning=True, union_by_name=True)
+    relation.create_view(name, replace=True)
+    return quote_identifier(name)
 
 
 def _predicate(erasable: ErasableColumn, columns: set[str]) -> str | None:
     if erasable.column not in columns:
         return None
-    if erasable.identifier_type in KEYED_TYPES:
-        value = f'"{erasable.column}"'
-    else:
-        value = f"sha256('{erasable.identifier_type}:' || \"{erasable.column}\")"
-    kind = erasable.identifier_type
-    condition = f"{value} in (select identifier_hash from erase_ids where identifier_type = '{kind}')"
+    column = quote_identifier(erasable.column)
+    kind = quote_literal(erasable.identifier_type)
+    value = (
+        column if erasable.identifier_type in KEYED_TYPES else _system_hash(erasable.identifier_type, column)
+    )
+    condition = f"{value} in (select identifier_hash from erase_ids where identifier_type = {kind})"
     if erasable.only_when_anonymous:
         condition = f"(login_id is null and {condition})"
     return condition
+
+
+def _system_hash(identifier_type: str, quoted_column: str) -> str:
+    """SQL of a system identifier's identity hash (sha256 of ``<type>:<value>``, as dbt computes it)."""
+    return f"sha256({quote_literal(identifier_type + ':')} || {quoted_column})"
 
 
 def _row_predicate(con: duckdb.DuckDBPyConnection, relation: str, spec_key: tuple[str, str]) -> str | None:
@@ -443,7 +473,7 @@ def resolve(layout: DataLayout, key: bytes, request: ErasureRequest) -> ErasureS
     try:
         _register_ids(con, scope)
         # Fund accounts of their customer numbers, and their bank cards (cards are not in the graph).
-        accounts = _raw_relation(layout, "trade", "fund_accounts")
+        accounts = _raw_relation(con, layout, "trade", "fund_accounts")
         if accounts:
             for (account,) in con.execute(
                 f"select distinct fund_account_id from {accounts} "
@@ -451,7 +481,7 @@ def resolve(layout: DataLayout, key: bytes, request: ErasureRequest) -> ErasureS
                 "in (select identifier_hash from erase_ids where identifier_type = 'customer_no')"
             ).fetchall():
                 scope.add("fund_account_id", identity_hash("fund_account_id", account))
-        cards = _raw_relation(layout, "crm", "bank_cards")
+        cards = _raw_relation(con, layout, "crm", "bank_cards")
         if cards:
             for (card,) in con.execute(
                 f"select distinct card_number_hash from {cards} where card_number_hash is not null and "
@@ -491,19 +521,22 @@ def _drop_shared_identifiers(layout: DataLayout, con: duckdb.DuckDBPyConnection,
         (("tracking", "events"), "login_id", ("phone_hash", "wx_openid_hash", "wx_unionid_hash")),
     )
     for (source, table), owner, columns in owners:
-        relation = _raw_relation(layout, source, table)
+        relation = _raw_relation(con, layout, source, table)
         if relation is None:
             continue
+        owner_column = quote_identifier(owner)
         for column in columns:
             kind = column.removesuffix("_hash")
+            quoted = quote_identifier(column)
             for (hashed,) in con.execute(
                 f"""
-                select distinct "{column}" from {relation}
-                where "{column}" in (select identifier_hash from erase_ids where identifier_type = '{kind}')
-                    and {owner} is not null
-                    and sha256('{owner}:' || {owner}) not in
-                        (select identifier_hash from erase_ids where identifier_type = '{owner}')
-                """
+                select distinct {quoted} from {relation}
+                where {quoted} in (select identifier_hash from erase_ids where identifier_type = ?)
+                    and {owner_column} is not null
+                    and {_system_hash(owner, owner_column)} not in
+                        (select identifier_hash from erase_ids where identifier_type = ?)
+                """,
+                [kind, owner],
             ).fetchall():
                 shared.add((kind, hashed))
     for kind, hashed in shared:
@@ -521,7 +554,7 @@ def affected_files(layout: DataLayout, scope: ErasureScope) -> dict[tuple[str, s
     try:
         _register_ids(con, scope)
         for spec_key in ERASABLE:
-            relation = _raw_relation(layout, *spec_key)
+            relation = _raw_relation(con, layout, *spec_key)
             if relation is None:
                 continue
             predicate = _row_predicate(con, relation, spec_key)
@@ -548,17 +581,17 @@ def purge_raw_without_landing(
     con = duckdb.connect()
     try:
         _register_ids(con, scope)
-        relation = f"read_parquet('{path}')"
-        predicate = _row_predicate(con, relation, spec_key)
-        lines = [
-            r[0] for r in con.execute(f"select _source_line from {relation} where {predicate}").fetchall()
-        ]
+        con.read_parquet(str(path)).create_view("raw_file", replace=True)
+        predicate = _row_predicate(con, "raw_file", spec_key)
+        if predicate is None:
+            return 0
+        lines = [r[0] for r in con.execute(f"select _source_line from raw_file where {predicate}").fetchall()]
         if not lines:
             return 0
         temporary = path.with_name(f".{path.name}.tmp")
         con.execute(
-            f"copy (select * from {relation} where not ({predicate}) order by _source_line) to '{temporary}' "
-            "(format parquet, compression zstd)"
+            f"copy (select * from raw_file where not ({predicate}) order by _source_line) "
+            f"to {quote_literal(temporary)} (format parquet, compression zstd)"
         )
         os.replace(temporary, path)
     finally:
@@ -571,7 +604,8 @@ def purge_raw_without_landing(
                 "select count(*) from information_schema.tables where table_name = ?", [table]
             ).fetchone()[0]:
                 private.execute(
-                    f"delete from {table} where _source_file = ? and _source_line in (select unnest(?))",
+                    f"delete from {quote_identifier(table)} "
+                    "where _source_file = ? and _source_line in (select unnest(?))",
                     [file_name, lines],
                 )
         finally:
@@ -585,16 +619,16 @@ def _derived_predicate(columns: dict[str, str], scope: ErasureScope) -> str | No
     for name, data_type in columns.items():
         if data_type != "VARCHAR":
             continue
-        quoted = f'"{name}"'
+        quoted = quote_identifier(name)
         if name == "person_id" or name.endswith("_person_id"):
             conditions.append(f"{quoted} in (select person_id from erase_persons)")
         elif name in _SYSTEM_COLUMNS:
             conditions.append(
-                f"sha256('{_SYSTEM_COLUMNS[name]}:' || {quoted}) in (select identifier_hash from erase_ids)"
+                f"{_system_hash(_SYSTEM_COLUMNS[name], quoted)} in (select identifier_hash from erase_ids)"
             )
         elif name == "anonymous_id":
             conditions.append(
-                f"sha256('anonymous_id:' || {quoted}) in "
+                f"{_system_hash('anonymous_id', quoted)} in "
                 "(select identifier_hash from erase_ids where identifier_type = 'anonymous_id')"
             )
         elif name.endswith("_hash") or name == "login_key":
@@ -638,9 +672,10 @@ def purge_database(path: Path, scope: ErasureScope) -> int:
             predicate = _derived_predicate(columns, scope)
             if predicate is None:
                 continue
-            (count,) = con.execute(f'select count(*) from "{schema}"."{table}" where {predicate}').fetchone()
+            relation = quote_qualified(schema, table)
+            (count,) = con.execute(f"select count(*) from {relation} where {predicate}").fetchone()
             if count:
-                con.execute(f'delete from "{schema}"."{table}" where {predicate}')
+                con.execute(f"delete from {relation} where {predicate}")
                 deleted += count
         con.execute("drop table erase_ids")
         con.execute("drop table erase_persons")
@@ -661,7 +696,7 @@ def require_full_rebuild(con: duckdb.DuckDBPyConnection) -> int:
         "where database_name = current_database() and comment like 'fundcdp rules %'"
     ).fetchall()
     for schema, table in tables:
-        con.execute(f'comment on table "{schema}"."{table}" is null')
+        con.execute(f"comment on table {quote_qualified(schema, table)} is null")
     return len(tables)
 
 
@@ -696,8 +731,8 @@ def compact_database(path: Path, mode: int | None = None, target: Path | None = 
         con = duckdb.connect(str(path))
         try:
             source = con.execute("select current_database()").fetchone()[0]
-            con.execute(f"attach '{fresh}' as compacted")
-            con.execute(f'copy from database "{source}" to compacted')
+            con.execute("attach ? as compacted", [str(fresh)])
+            con.execute(f"copy from database {quote_identifier(source)} to compacted")
             con.execute("detach compacted")
         finally:
             con.close()
@@ -721,20 +756,24 @@ def purge_exports(outbox: Path, scope: ErasureScope) -> int:
         _register_persons(con, scope)
         for path in sorted(list(outbox.rglob("*.csv")) + list(outbox.rglob("*.parquet"))):
             reader = (
-                f"read_csv('{path}', all_varchar = true, header = true)"
+                con.read_csv(str(path), all_varchar=True, header=True)
                 if path.suffix == ".csv"
-                else f"read_parquet('{path}')"
+                else con.read_parquet(str(path))
             )
-            columns = dict((r[0], r[1]) for r in con.execute(f"describe select * from {reader}").fetchall())
+            reader.create_view("export_file", replace=True)
+            columns = dict((r[0], r[1]) for r in con.execute("describe select * from export_file").fetchall())
             predicate = _derived_predicate(columns, scope)
             if predicate is None:
                 continue
-            (count,) = con.execute(f"select count(*) from {reader} where {predicate}").fetchone()
+            (count,) = con.execute(f"select count(*) from export_file where {predicate}").fetchone()
             if not count:
                 continue
             temporary = path.with_name(f".{path.name}.tmp")
             options = "(header, delimiter ',')" if path.suffix == ".csv" else "(format parquet)"
-            con.execute(f"copy (select * from {reader} where not ({predicate})) to '{temporary}' {options}")
+            con.execute(
+                f"copy (select * from export_file where not ({predicate})) "
+                f"to {quote_literal(temporary)} {options}"
+            )
             os.replace(temporary, path)
             removed += count
             amended[path.parent] += count
@@ -754,7 +793,7 @@ def _amend_manifest(folder: Path, con: duckdb.DuckDBPyConnection, removed: int) 
     manifest = json.loads(path.read_text(encoding="utf-8"))
     members = folder / "members.parquet"
     if "size" in manifest and members.exists():
-        manifest["size"] = con.execute(f"select count(*) from read_parquet('{members}')").fetchone()[0]
+        manifest["size"] = con.execute("select count(*) from read_parquet(?)", [str(members)]).fetchone()[0]
     for name in manifest.get("files", {}):
         if (folder / name).exists():
             manifest["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
@@ -794,7 +833,7 @@ def clear_identifiers(layout: DataLayout, scope: ErasureScope) -> set[tuple[str,
     try:
         _register_ids(con, scope)
         for spec_key, erasables in ERASABLE.items():
-            relation = _raw_relation(layout, *spec_key)
+            relation = _raw_relation(con, layout, *spec_key)
             if relation is None:
                 continue
             columns = {row[0] for row in con.execute(f"describe select * from {relation}").fetchall()}
@@ -802,7 +841,9 @@ def clear_identifiers(layout: DataLayout, scope: ErasureScope) -> set[tuple[str,
                 predicate = _predicate(erasable, columns)
                 if erasable.identifier_type in KEYED_TYPES or predicate is None:
                     continue
-                query = f'select distinct "{erasable.column}" from {relation} where {predicate}'
+                query = (
+                    f"select distinct {quote_identifier(erasable.column)} from {relation} where {predicate}"
+                )
                 found.update((erasable.identifier_type, v) for (v,) in con.execute(query).fetchall() if v)
     finally:
         con.close()
@@ -813,13 +854,16 @@ def clear_identifiers(layout: DataLayout, scope: ErasureScope) -> set[tuple[str,
                 "select table_name from information_schema.tables where table_name like 'pii_%'"
             ).fetchall()
             for (table,) in tables:
-                columns = [r[0] for r in private.execute(f"describe {table}").fetchall()]
+                columns = [r[0] for r in private.execute(f"describe {quote_identifier(table)}").fetchall()]
                 for column in columns:
                     kind = column.removesuffix("_hash")
                     hashes = sorted(scope.hashes.get(kind, ()))
                     if column == kind or kind not in columns or not hashes:
                         continue
-                    query = f'select distinct "{kind}" from {table} where "{column}" in (select unnest(?))'
+                    query = (
+                        f"select distinct {quote_identifier(kind)} from {quote_identifier(table)} "
+                        f"where {quote_identifier(column)} in (select unnest(?))"
+                    )
                     found.update((kind, v) for (v,) in private.execute(query, [hashes]).fetchall() if v)
         finally:
             private.close()
@@ -862,7 +906,7 @@ def write_log(layout: DataLayout, row: dict) -> Path:
     try:
         con.register("log_row", table)
         temporary = path.with_name(f".{path.name}.tmp")
-        con.execute(f"copy log_row to '{temporary}' (format parquet)")
+        con.execute(f"copy log_row to {quote_literal(temporary)} (format parquet)")
         os.replace(temporary, path)
     finally:
         con.close()
@@ -873,11 +917,12 @@ def read_log(layout: DataLayout) -> list[dict]:
     folder = deletion_log_dir(layout)
     if not any(folder.glob("*.parquet")):
         return []
-    return (
-        duckdb.sql(f"select * from read_parquet('{folder}/*.parquet') order by honoured_at")
-        .to_arrow_table()
-        .to_pylist()
-    )
+    con = duckdb.connect()
+    try:
+        query = "select * from read_parquet(?) order by honoured_at"
+        return con.execute(query, [str(folder / "*.parquet")]).to_arrow_table().to_pylist()
+    finally:
+        con.close()
 
 
 def json_counts(counts: dict[str, int]) -> str:
