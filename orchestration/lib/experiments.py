@@ -66,8 +66,8 @@ def experiment_results(segments_db: Path, warehouse_db: Path) -> list[tuple]:
     latest = built_as_of_date(warehouse_db)
     con = duckdb.connect()
     try:
-        con.execute(f"attach '{segments_db}' as segments (read_only)")
-        con.execute(f"attach '{warehouse_db}' as warehouse (read_only)")
+        con.execute("attach ? as segments (read_only)", [str(segments_db)])
+        con.execute("attach ? as warehouse (read_only)", [str(warehouse_db)])
         rows = con.execute(
             """
             with versions as (

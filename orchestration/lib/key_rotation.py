@@ -28,6 +28,7 @@ import pyarrow as pa
 from orchestration.lib import pii
 from orchestration.lib.erasure import compact_database, working_copy
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.sql import quote_identifier, quote_qualified
 
 
 class RotationError(RuntimeError):
@@ -42,7 +43,7 @@ def _hash_pairs(layout: DataLayout) -> dict[str, list[str]]:
         for (table,) in con.execute(
             "select table_name from information_schema.tables where table_name like 'pii_%' order by 1"
         ).fetchall():
-            columns = [r[0] for r in con.execute(f'describe "{table}"').fetchall()]
+            columns = [r[0] for r in con.execute(f"describe {quote_identifier(table)}").fetchall()]
             pairs[table] = [c for c in columns if c.endswith("_hash") and c.removesuffix("_hash") in columns]
         return pairs
     finally:
@@ -60,8 +61,10 @@ def hash_mapping(layout: DataLayout, old_key: bytes, new_key: bytes) -> pa.Table
         for table, columns in _hash_pairs(layout).items():
             for column in columns:
                 clear = column.removesuffix("_hash")
+                hashed_column, clear_column = quote_identifier(column), quote_identifier(clear)
                 for hashed, value in con.execute(
-                    f'select distinct "{column}", "{clear}" from "{table}" where "{clear}" is not null'
+                    f"select distinct {hashed_column}, {clear_column} from {quote_identifier(table)} "
+                    f"where {clear_column} is not null"
                 ).fetchall():
                     if pii.keyed_hash(old_key, value) != hashed:
                         raise RotationError(
@@ -116,7 +119,7 @@ def _is_person_column(name: str) -> bool:
 
 
 def _rewrite_expression(column: str) -> str | None:
-    quoted = f'"{column}"'
+    quoted = quote_identifier(column)
     # The mapping's columns are renamed (rotation_*) so that they never capture a column of the rewritten
     # table (identity_changes has its own old_person_id).
     if _is_hash_column(column):
@@ -140,10 +143,12 @@ def _create_maps(con: duckdb.DuckDBPyConnection) -> None:
 def rewrite_parquet(path: Path, con: duckdb.DuckDBPyConnection) -> Path | None:
     """Write one Parquet file's rewrite (hash columns through the mapping) next to it; None if it has no
     hash column. The caller swaps it in."""
-    relation = f"read_parquet('{path}')"
-    columns = [(r[0], r[1]) for r in con.execute(f"describe select * from {relation}").fetchall()]
+    # The path is a bound parameter: a file name is outside text (a delivery may be named ``it's.csv``).
+    columns = [
+        (r[0], r[1]) for r in con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
+    ]
     replaced = [
-        f'{expression} as "{name}"'
+        f"{expression} as {quote_identifier(name)}"
         for name, kind in columns
         if kind == "VARCHAR" and _is_hash_column(name) and (expression := _rewrite_expression(name))
     ]
@@ -151,8 +156,9 @@ def rewrite_parquet(path: Path, con: duckdb.DuckDBPyConnection) -> Path | None:
         return None
     staged = path.with_name(f".{path.name}.rotating")
     con.execute(
-        f"copy (select * replace ({', '.join(replaced)}) from {relation}) to '{staged}' "
-        "(format parquet, compression zstd)"
+        f"copy (select * replace ({', '.join(replaced)}) from read_parquet(?)) to ? "
+        "(format parquet, compression zstd)",
+        [str(path), str(staged)],
     )
     return staged
 
@@ -180,9 +186,11 @@ def rewrite_database(path: Path, hashes: pa.Table, persons: pa.Table) -> tuple[P
                 "and table_schema = ? and table_name = ? and data_type = 'VARCHAR'",
                 [schema, table],
             ).fetchall()
-            sets = [f'"{name}" = {e}' for (name,) in columns if (e := _rewrite_expression(name))]
+            sets = [
+                f"{quote_identifier(name)} = {e}" for (name,) in columns if (e := _rewrite_expression(name))
+            ]
             if sets:
-                con.execute(f'update "{schema}"."{table}" set {", ".join(sets)}')
+                con.execute(f"update {quote_qualified(schema, table)} set {', '.join(sets)}")
                 updated += 1
     finally:
         con.close()

@@ -28,6 +28,7 @@ from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import LoadError
 from orchestration.lib.rules import JunkRules
 from orchestration.lib.sources import TABLES_BY_KEY
+from orchestration.lib.sql import quote_identifier
 
 # The identity-carrying columns of a valid logged-in tracking event (int_events_valid) kept when it is
 # purged: the first and the last event of each login / event name / carried identifiers.
@@ -79,7 +80,7 @@ def ensure_archive(layout: DataLayout) -> None:
     con = duckdb.connect()
     try:
         con.register("empty_archive", ARCHIVE_SCHEMA.empty_table())
-        con.execute(f"copy empty_archive to '{path}' (format parquet)")
+        con.execute("copy empty_archive to ? (format parquet)", [str(path)])
     finally:
         con.close()
 
@@ -222,7 +223,7 @@ def _manifest_files(
     for day in days:
         for path in sorted((folder / f"arrival_date={day}").glob("*.parquet")):
             for row in duckdb.sql(
-                f"select source, table_name, file_name from read_parquet('{path}')"
+                "select source, table_name, file_name from read_parquet(?)", params=[str(path)]
             ).fetchall():
                 if source is None or row[0] == source:
                     files.append(row)
@@ -341,7 +342,7 @@ def apply_retention(
     try:
         con.register("log_row", pa.Table.from_pylist([row], schema=RETENTION_LOG_SCHEMA))
         temporary = folder / f".{as_of.isoformat()}.parquet.tmp"
-        con.execute(f"copy log_row to '{temporary}' (format parquet)")
+        con.execute("copy log_row to ? (format parquet)", [str(temporary)])
         os.replace(temporary, folder / f"{as_of.isoformat()}.parquet")
     finally:
         con.close()
@@ -361,21 +362,22 @@ def _count_rows(parquet_files: list[str]) -> int:
 def _archive_links(layout: DataLayout, days: list[str]) -> int:
     """Copy the identity links of the valid events of ``days`` into the archive; returns rows archived."""
     ensure_archive(layout)
-    columns = ", ".join(f'"{name}"' for name in ARCHIVE_SCHEMA.names)
+    columns = ", ".join(quote_identifier(name) for name in ARCHIVE_SCHEMA.names)
     con = duckdb.connect(str(layout.warehouse_db), read_only=True)
     try:
-        listed = ", ".join(f"'{date.fromisoformat(day).isoformat()}'" for day in days)
+        listed = [date.fromisoformat(day).isoformat() for day in days]
         # Every logged-in valid event is a sighting of its login (and of what it carries): keep the first
         # and the last of each login / event / carried-identifiers group, so first and last seen stay exact.
         group = "login_id, event_name, customer_no, phone_hash, wx_openid_hash, wx_unionid_hash"
         links = con.sql(
             f"""
             select {columns} from main_intermediate.int_events_valid
-            where cast(arrival_date as varchar) in ({listed}) and login_id is not null
+            where list_contains(?, cast(arrival_date as varchar)) and login_id is not null
             qualify row_number() over (partition by {group} order by event_at, event_id) = 1
                 or row_number() over (partition by {group} order by event_at desc, event_id desc) = 1
             order by arrival_date, event_id
-            """
+            """,
+            params=[listed],
         ).to_arrow_table()
         links = links.cast(ARCHIVE_SCHEMA)
     finally:
@@ -386,7 +388,7 @@ def _archive_links(layout: DataLayout, days: list[str]) -> int:
         try:
             scratch.register("links", links)
             temporary = path.with_name(f".{path.name}.tmp")
-            scratch.execute(f"copy links to '{temporary}' (format parquet, compression zstd)")
+            scratch.execute("copy links to ? (format parquet, compression zstd)", [str(temporary)])
             os.replace(temporary, path)
         finally:
             scratch.close()
@@ -397,8 +399,9 @@ def retention_log(layout: DataLayout) -> list[dict]:
     folder = layout.raw / "ingest" / "retention_log"
     if not any(folder.glob("*.parquet")):
         return []
+    files = sorted(str(path) for path in folder.glob("*.parquet"))
     return (
-        duckdb.sql(f"select * from read_parquet('{folder}/*.parquet') order by applied_at")
+        duckdb.sql("select * from read_parquet(?) order by applied_at", params=[files])
         .to_arrow_table()
         .to_pylist()
     )

@@ -5,35 +5,38 @@ from __future__ import annotations
 import duckdb
 
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.sql import quote_qualified
 
 
 def load_summary(layout: DataLayout) -> list[tuple]:
     """Per source and raw table: files, lines read, rows loaded, rows quarantined, duplicates skipped."""
-    pattern = layout.raw / "ingest" / "load_manifest" / "*" / "*.parquet"
-    if not list(layout.raw.glob("ingest/load_manifest/*/*.parquet")):
+    files = sorted(str(path) for path in layout.raw.glob("ingest/load_manifest/*/*.parquet"))
+    if not files:
         return []
     return duckdb.sql(
-        f"""
+        """
         select source, table_name,
                count(*) filter (where status <> 'duplicate') as files,
                sum(lines_read) filter (where status <> 'duplicate') as lines_read,
                sum(rows_loaded) as rows_loaded,
                sum(rows_quarantined) as rows_quarantined,
                count(*) filter (where status = 'duplicate') as duplicate_files
-        from read_parquet('{pattern}', hive_partitioning = true)
+        from read_parquet(?, hive_partitioning = true)
         group by all order by all
-        """
+        """,
+        params=[files],
     ).fetchall()
 
 
 def quarantine_by_reason(layout: DataLayout) -> list[tuple]:
     """Quarantined lines per source and reason."""
-    if not list(layout.raw.glob("ingest/quarantine/*/*.parquet")):
+    files = sorted(str(path) for path in layout.raw.glob("ingest/quarantine/*/*.parquet"))
+    if not files:
         return []
-    pattern = layout.raw / "ingest" / "quarantine" / "*" / "*.parquet"
     return duckdb.sql(
-        f"select source, reason, count(*) from read_parquet('{pattern}', hive_partitioning = true) "
-        "group by all order by all"
+        "select source, reason, count(*) from read_parquet(?, hive_partitioning = true) "
+        "group by all order by all",
+        params=[files],
     ).fetchall()
 
 
@@ -52,7 +55,7 @@ def warehouse_counts(layout: DataLayout, schema_suffix: str = "staging") -> list
             [f"%{schema_suffix}"],
         ).fetchall()
         return [
-            (name, con.execute(f'select count(*) from "{schema}"."{name}"').fetchone()[0])
+            (name, con.execute(f"select count(*) from {quote_qualified(schema, name)}").fetchone()[0])
             for schema, name in relations
         ]
     finally:

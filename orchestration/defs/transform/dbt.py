@@ -24,6 +24,7 @@ from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.as_of import latest_arrival_date
 from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
+from orchestration.lib.sql import quote_identifier, quote_qualified
 from orchestration.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=DBT_PARSE_TARGET_DIR)
@@ -147,7 +148,7 @@ def _unique_id(event: object) -> str | None:
 
 
 def incremental_day_columns() -> dict[str, tuple[str, str]]:
-    """Incremental models keyed by a day: unique id -> (relation, day column), from the manifest
+    """Incremental models keyed by a day: unique id -> (quoted relation, quoted day column), from the manifest
     (``meta: {day_column: …}`` in each model's config)."""
     manifest = json.loads(Path(dbt_project.manifest_path).read_text(encoding="utf-8"))
     models = {}
@@ -159,7 +160,7 @@ def incremental_day_columns() -> dict[str, tuple[str, str]]:
             and config.get("materialized") == "incremental"
             and day_column
         ):
-            models[unique_id] = (f'"{node["schema"]}"."{node["alias"]}"', day_column)
+            models[unique_id] = (quote_qualified(node["schema"], node["alias"]), quote_identifier(day_column))
     return models
 
 

@@ -19,6 +19,7 @@ from orchestration.lib.models.churn import MODEL_NAME as CHURN_MODEL
 from orchestration.lib.models.churn import ChurnResult
 from orchestration.lib.models.clusters import MODEL_NAME as CLUSTER_MODEL
 from orchestration.lib.models.clusters import ClusterResult
+from orchestration.lib.sql import quote_qualified
 
 TAG_TABLE = "tags_model"
 PUBLISHED = ("tags_model", "model_runs", "model_evaluations", "behaviour_clusters")
@@ -60,16 +61,20 @@ def connect(warehouse_db: Path) -> duckdb.DuckDBPyConnection:
 
 
 def read_frame(warehouse_db: Path, relation: str) -> pd.DataFrame:
+    """Every row of ``relation`` (``schema.table``), read-only."""
     con = duckdb.connect(str(warehouse_db), read_only=True)
     try:
-        return con.execute(f"select * from {relation}").df()
+        return con.execute(f"select * from {quote_qualified(*relation.split('.'))}").df()
     finally:
         con.close()
 
 
 def _replace_run(con: duckdb.DuckDBPyConnection, model: str, as_of: date) -> None:
     for table in ("model_runs", "model_evaluations"):
-        con.execute(f"delete from main_marts.{table} where model_name = ? and as_of_date = ?", [model, as_of])
+        con.execute(
+            f"delete from {quote_qualified('main_marts', table)} where model_name = ? and as_of_date = ?",
+            [model, as_of],
+        )
 
 
 def write_churn(warehouse_db: Path, result: ChurnResult, min_auc: float, parameters: dict) -> None:
@@ -197,7 +202,7 @@ def write_tag_table(warehouse_db: Path, as_of: date) -> dict[str, int]:
     try:
         con.execute(
             f"""
-            create or replace table main_marts.{TAG_TABLE} as
+            create or replace table {quote_qualified("main_marts", TAG_TABLE)} as
             select
                 persons.person_id,
                 scores.churn_propensity,
@@ -216,8 +221,8 @@ def write_tag_table(warehouse_db: Path, as_of: date) -> dict[str, int]:
             [as_of, as_of, as_of, as_of],
         )
         persons, churn, band, cluster = con.execute(
-            f"select count(*), count(churn_propensity), count(churn_risk_band), count(behaviour_cluster) "
-            f"from main_marts.{TAG_TABLE}"
+            "select count(*), count(churn_propensity), count(churn_risk_band), count(behaviour_cluster) "
+            f"from {quote_qualified('main_marts', TAG_TABLE)}"
         ).fetchone()
     finally:
         con.close()
