@@ -3,19 +3,35 @@
 ``analytics.duckdb`` is written as a new temporary file next to it and ``os.replace``-d over the old
 one: an analyst holding a connection keeps a consistent old view, a new connection sees the new data,
 analysts never block the pipeline (they never open the warehouse), and a failure leaves the previous file
-untouched. Only tables without clear personal data are published (the marts hold hashes and derived
-facts; identifier hashes and engineering tables stay in the warehouse).
+untouched.
+
+Analysts are not trusted with anything that leads back to a person (see README "Security"). On the way
+into the file every table goes through one column policy (:func:`published_select`):
+
+- **person ids** (``person_id``, ``old_person_id``, ``new_person_id``…) are replaced by published ids,
+  random and remembered in ``private.duckdb`` (:mod:`orchestration.lib.pseudonyms`), and record ids
+  built from them (``sessions.session_id``) are rebuilt from the published id;
+- **identifiers are dropped**: customer numbers, fund accounts, login ids, devices, hashes, the identity
+  anchor, and the birth date with what reveals it (``age``, ``days_until_birthday``);
+- **quasi-identifiers** (gender, birth year, city) are published k-anonymous
+  (:mod:`orchestration.lib.quasi_identifiers`), in the wide tables and in the long forms
+  (``person_tags``, ``tag_history``) alike; what was generalised is recorded in ``publish_privacy``.
+
+Segment exports (outbox/, segments.duckdb) are for marketing and keep the customer number.
 """
 
 from __future__ import annotations
 
 import os
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
 
+from orchestration.lib import pseudonyms, quasi_identifiers
 from orchestration.lib.failpoints import crash_if_armed
+from orchestration.lib.sql import quote_identifier
 
 # Tables of the warehouse's main_marts schema published to analysts, in the file's main schema.
 PUBLISHED_TABLES = (
@@ -48,6 +64,42 @@ PUBLISHED_TABLES = (
     "behaviour_clusters",
 )
 
+# Columns never published: identifiers analysts could look up or recompute, the identity anchor, and the
+# birth date with the tags that give it back (age and days until the birthday, with the as-of date).
+DROPPED_COLUMNS = frozenset(
+    {
+        "customer_no",
+        "fund_account_id",
+        "login_id",
+        "login_key",
+        "anonymous_id",
+        "device_id",
+        "wx_openid",
+        "wx_unionid",
+        "anchor_type",
+        "anchor_hash",
+        "identifier_hash",
+        "birth_date",
+        "age",
+        "days_until_birthday",
+    }
+)
+# Record ids built from a person id: rebuilt from the published id (column -> expression over ``src``).
+RECORD_IDS = {
+    "session_id": "{person} || '-' || cast(src.session_number as varchar)",
+}
+# Quasi-identifier columns of the wide tables, taken from the k-anonymous per-person values.
+QUASI_IDENTIFIER_COLUMNS = ("gender", "age_band", "province", "city")
+# Tag codes of the long forms (person_tags, tag_history) that are quasi-identifiers or reveal the birth date.
+LONG_FORM_VALUES = {
+    "gender": "q.gender",
+    "age_band": "q.age_band",
+    "province": "q.province",
+    "city": "q.city",
+    "birth_date": "cast(q.birth_year as varchar)",  # published as tag birth_year
+}
+LONG_FORM_DROPPED = ("age", "days_until_birthday")
+
 
 class PublishError(RuntimeError):
     """Publishing failed; the previous analytics file is untouched."""
@@ -61,15 +113,128 @@ SEGMENT_TABLES = {
 }
 
 
+def is_dropped(column: str) -> bool:
+    """True for a column that never reaches analysts (see :data:`DROPPED_COLUMNS`; any ``*_hash``)."""
+    return column in DROPPED_COLUMNS or column.endswith("_hash")
+
+
+def _published_person(column: str) -> str:
+    """The published id of the warehouse person id in ``src.<column>`` (null if it has none)."""
+    return (
+        f"(select published_id from private.{pseudonyms.TABLE} pseudonym "
+        f"where pseudonym.person_id = src.{quote_identifier(column)})"
+    )
+
+
+def _long_form_value(fallback: str) -> str:
+    cases = " ".join(f"when '{code}' then {value}" for code, value in LONG_FORM_VALUES.items())
+    return f"case src.tag_code {cases} else {fallback} end"
+
+
+def published_select(columns: list[str], relation: str) -> str:
+    """The SELECT that publishes ``relation`` (trusted SQL — a table name or a subquery — read as
+    ``src``) with the given columns, under the column policy of this module. Reads the attached
+    ``private`` store's published ids and the temp table of k-anonymous quasi-identifiers."""
+    has_person = "person_id" in columns
+    long_form = has_person and "tag_code" in columns and "tag_value" in columns
+    wide = has_person and any(c in columns for c in (*QUASI_IDENTIFIER_COLUMNS, "birth_date"))
+    quasi_codes = ", ".join(f"'{code}'" for code in LONG_FORM_VALUES)
+    expressions = []
+    for column in columns:
+        name = quote_identifier(column)
+        if long_form and column == "tag_code":
+            expressions.append(
+                f"case src.tag_code when 'birth_date' then 'birth_year' else src.tag_code end as {name}"
+            )
+        elif long_form and column == "tag_value":
+            expressions.append(f"{_long_form_value('src.tag_value')} as {name}")
+        elif long_form and column == "previous_value":
+            # An earlier value of a quasi-identifier (a former city, a corrected birth date) is not published.
+            expressions.append(
+                f"case when src.tag_code in ({quasi_codes}) then null else src.{name} end as {name}"
+            )
+        elif pseudonyms.is_person_column(column):
+            expressions.append(f"{_published_person(column)} as {name}")
+        elif column in RECORD_IDS and has_person:
+            expressions.append(
+                f"{RECORD_IDS[column].format(person=_published_person('person_id'))} as {name}"
+            )
+        elif column == "birth_date" and wide:
+            expressions.append("q.birth_year as birth_year, q.birth_year_band as birth_year_band")
+        elif column in RECORD_IDS or is_dropped(column):
+            continue
+        elif column in QUASI_IDENTIFIER_COLUMNS and wide:
+            expressions.append(f"q.{name} as {name}")
+        else:
+            expressions.append(f"src.{name}")
+    sql = f"select {', '.join(expressions)} from {relation} src"
+    if long_form or wide:
+        sql += f" left join {quasi_identifiers.RESULT} q on q.person_id = src.person_id"
+    if long_form:
+        dropped = ", ".join(f"'{code}'" for code in LONG_FORM_DROPPED)
+        sql += (
+            f" where src.tag_code not in ({dropped})"
+            f" and (src.tag_code not in ({quasi_codes}) or {_long_form_value('null')} is not null)"
+        )
+    return sql
+
+
+def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
+    return [row[0] for row in con.execute(f"describe select * from {relation}").fetchall()]
+
+
+def _person_ids(con: duckdb.DuckDBPyConnection, relations: list[str]) -> None:
+    """Temp table ``publish_person_ids``: every person id of every relation about to be published."""
+    selects = [
+        f"select {quote_identifier(column)} as person_id from {relation}"
+        for relation in relations
+        for column in _columns(con, relation)
+        if pseudonyms.is_person_column(column)
+    ]
+    con.execute(
+        "create or replace temp table publish_person_ids as "
+        + (" union ".join(selects) if selects else "select null::varchar as person_id where false")
+    )
+
+
+def _quasi_identifier_source(con: duckdb.DuckDBPyConnection) -> None:
+    """Temp view ``quasi_identifier_source``: each person's gender, birth year, age band, province and city
+    from the warehouse's person_profile (one row per person)."""
+    columns = set(_columns(con, "warehouse.main_marts.person_profile"))
+
+    def pick(column: str, expression: str | None = None) -> str:
+        return (expression or column) if column in columns else "null"
+
+    con.execute(
+        "create or replace temp view quasi_identifier_source as select person_id, "
+        f"{pick('gender')}::varchar as gender, {pick('birth_date', 'year(birth_date)')}::integer as birth_year, "
+        f"{pick('age_band')}::varchar as age_band, {pick('province')}::varchar as province, "
+        f"{pick('city')}::varchar as city from warehouse.main_marts.person_profile"
+    )
+
+
+def k_anonymity() -> int:
+    """``vars: fundcdp: publish: k_anonymity`` of the dbt project."""
+    from orchestration.lib.rules import load_business_rules
+
+    return int(load_business_rules()["publish"]["k_anonymity"])
+
+
 def publish_analytics(
     warehouse_db: Path,
     analytics_db: Path,
     quality_db: Path | None = None,
     tables=PUBLISHED_TABLES,
     segments_db: Path | None = None,
+    private_db: Path | None = None,
+    k: int | None = None,
 ) -> dict[str, int]:
     """Write ``tables``, ``dq_results`` and the segment tables to a fresh file and swap it in; returns rows
-    per table."""
+    per table. Person ids are published through ``private_db`` (default: ``private.duckdb`` beside the
+    analytics file, as in the data directory), quasi-identifiers ``k``-anonymous (default: the business
+    rule); ``publish_privacy`` in the file records what was generalised."""
+    private_db = private_db or analytics_db.with_name("private.duckdb")
+    k = k_anonymity() if k is None else k
     # Fresh files left by a publish that crashed before its swap (one writer at a time: none is live).
     for leftover in analytics_db.parent.glob(f".{analytics_db.name}.*.tmp*"):
         leftover.unlink(missing_ok=True)
@@ -78,36 +243,31 @@ def publish_analytics(
     try:
         con = duckdb.connect(str(temporary))
         try:
-            con.execute(f"attach '{warehouse_db}' as warehouse (read_only)")
-            for table in tables:
-                con.execute(f"create table main.{table} as select * from warehouse.main_marts.{table}")
-                counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
-            con.execute("detach warehouse")
+            con.execute("attach ? as warehouse (read_only)", [str(warehouse_db)])
+            relations = {table: f"warehouse.main_marts.{quote_identifier(table)}" for table in tables}
             if quality_db is not None and quality_db.exists():
-                con.execute(f"attach '{quality_db}' as quality (read_only)")
-                con.execute("create table main.dq_results as select * from quality.dq_results")
-                counts["dq_results"] = con.execute("select count(*) from main.dq_results").fetchone()[0]
-                con.execute("detach quality")
+                con.execute("attach ? as quality (read_only)", [str(quality_db)])
+                relations["dq_results"] = "quality.dq_results"
             if segments_db is not None and segments_db.exists():
-                con.execute(f"attach '{segments_db}' as segments (read_only)")
-                for table, select in SEGMENT_TABLES.items():
-                    con.execute(f"create table main.{table} as {select}")
-                    counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
-                con.execute("detach segments")
-                from orchestration.lib.experiments import COLUMNS, experiment_results
-
-                results = experiment_results(segments_db, warehouse_db)
-                con.execute(
-                    "create table main.experiment_results (segment varchar, version integer,"
-                    " as_of_date date, conversion_days integer, observed_days integer,"
-                    " test_persons bigint, test_converted bigint, control_persons bigint,"
-                    " control_converted bigint, rate_test double, rate_control double, lift double,"
-                    " difference double, ci_low double, ci_high double, z double, p_value double)"
-                )
-                if results:
-                    placeholders = ", ".join("?" for _ in COLUMNS)
-                    con.executemany(f"insert into main.experiment_results values ({placeholders})", results)
-                counts["experiment_results"] = len(results)
+                con.execute("attach ? as segments (read_only)", [str(segments_db)])
+                relations.update({table: f"({select})" for table, select in SEGMENT_TABLES.items()})
+            _attach_private(con, private_db)
+            _person_ids(con, list(relations.values()))
+            pseudonyms.assign(con, "private", "publish_person_ids", datetime.now(UTC).replace(tzinfo=None))
+            _quasi_identifier_source(con)
+            report = quasi_identifiers.generalise(con, "quasi_identifier_source", k)
+            for table, relation in relations.items():
+                select = published_select(_columns(con, relation), relation)
+                con.execute(f"create table main.{quote_identifier(table)} as {select}")
+                counts[table] = con.execute(
+                    f"select count(*) from main.{quote_identifier(table)}"
+                ).fetchone()[0]
+            _write_privacy_report(con, report)
+            con.execute("detach private")
+            for catalog in ("warehouse", "quality", "segments"):
+                con.execute(f"detach database if exists {catalog}")
+            if segments_db is not None and segments_db.exists():
+                counts["experiment_results"] = _experiment_results(con, segments_db, warehouse_db)
             con.execute("checkpoint")
         finally:
             con.close()
@@ -121,6 +281,68 @@ def publish_analytics(
         for leftover in (temporary, temporary.with_name(temporary.name + ".wal")):
             leftover.unlink(missing_ok=True)
     return counts
+
+
+def _attach_private(con: duckdb.DuckDBPyConnection, private_db: Path) -> None:
+    """Attach the private store read-write (created owner-only if it does not exist yet)."""
+    from orchestration.lib.erasure import owner_only
+
+    existed = private_db.exists()
+    with owner_only():
+        con.execute("attach ? as private", [str(private_db)])
+    if not existed:
+        os.chmod(private_db, 0o600)
+
+
+PRIVACY_REPORT_COLUMNS = (
+    "k",
+    "persons",
+    "smallest_group_before",
+    "smallest_group_after",
+    "city_generalised",
+    "year_generalised",
+    "suppressed",
+)
+
+
+def _write_privacy_report(con: duckdb.DuckDBPyConnection, report: dict) -> None:
+    con.execute(
+        "create table main.publish_privacy (published_at timestamp, k integer, persons bigint, "
+        "smallest_group_before bigint, smallest_group_after bigint, city_generalised bigint, "
+        "year_generalised bigint, suppressed bigint)"
+    )
+    con.execute(
+        "insert into main.publish_privacy values (?, ?, ?, ?, ?, ?, ?, ?)",
+        [datetime.now(UTC).replace(tzinfo=None), *(report[c] for c in PRIVACY_REPORT_COLUMNS)],
+    )
+
+
+def privacy_report(analytics_db: Path) -> dict:
+    """What the last publish did to the quasi-identifiers (the ``publish_privacy`` row), for the asset's
+    metadata: k, persons, the smallest group before and after, and the counts generalised / suppressed."""
+    con = duckdb.connect(str(analytics_db), read_only=True)
+    try:
+        row = con.execute(f"select {', '.join(PRIVACY_REPORT_COLUMNS)} from publish_privacy").fetchone()
+    finally:
+        con.close()
+    return dict(zip(PRIVACY_REPORT_COLUMNS, row, strict=True))
+
+
+def _experiment_results(con: duckdb.DuckDBPyConnection, segments_db: Path, warehouse_db: Path) -> int:
+    from orchestration.lib.experiments import COLUMNS, experiment_results
+
+    results = experiment_results(segments_db, warehouse_db)
+    con.execute(
+        "create table main.experiment_results (segment varchar, version integer,"
+        " as_of_date date, conversion_days integer, observed_days integer,"
+        " test_persons bigint, test_converted bigint, control_persons bigint,"
+        " control_converted bigint, rate_test double, rate_control double, lift double,"
+        " difference double, ci_low double, ci_high double, z double, p_value double)"
+    )
+    if results:
+        placeholders = ", ".join("?" for _ in COLUMNS)
+        con.executemany(f"insert into main.experiment_results values ({placeholders})", results)
+    return len(results)
 
 
 PREVIEWS = {
