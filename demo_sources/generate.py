@@ -11,6 +11,7 @@ injected defects and `demo_sources.truth` for the truth formats.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import time
@@ -293,6 +294,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point: generate, print a summary; 2 when landing/ is not empty."""
+    os.umask(0o077)  # owner-only files and folders, whatever the caller's umask (README "The data directory")
     args = parse_args(argv)
     dirt = DirtConfig() if args.dirt == "default" else DirtConfig.none()
     try:
