@@ -207,7 +207,8 @@ def _quasi_identifier_source(con: duckdb.DuckDBPyConnection) -> None:
 
     con.execute(
         "create or replace temp view quasi_identifier_source as select person_id, "
-        f"{pick('gender')}::varchar as gender, {pick('birth_date', 'year(birth_date)')}::integer as birth_year, "
+        f"{pick('gender')}::varchar as gender, "
+        f"{pick('birth_date', 'year(birth_date)')}::integer as birth_year, "
         f"{pick('age_band')}::varchar as age_band, {pick('province')}::varchar as province, "
         f"{pick('city')}::varchar as city from warehouse.main_marts.person_profile"
     )

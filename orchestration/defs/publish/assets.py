@@ -10,7 +10,13 @@ from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.models.churn import MODEL_NAME as CHURN_MODEL
 from orchestration.lib.models.store import PUBLISHED as MODEL_TABLES
 from orchestration.lib.models.store import latest_run
-from orchestration.lib.publish import PUBLISHED_TABLES, PublishError, preview_markdown, publish_analytics
+from orchestration.lib.publish import (
+    PUBLISHED_TABLES,
+    PublishError,
+    preview_markdown,
+    privacy_report,
+    publish_analytics,
+)
 from orchestration.lib.quality.results import latest_suite_results
 
 GUARDING_SUITES = tuple(suite.name for suite in SUITES)
@@ -46,7 +52,8 @@ def publish_problems(layout, as_of: str) -> list[str]:
     partitions_def=days,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="analytics.duckdb: the analyst-facing marts and tags, written to a fresh file and swapped in "
-    "atomically, only when the latest result of every quality gate for the as-of date passed.",
+    "atomically, only when the latest result of every quality gate for the as-of date passed. Person ids are "
+    "published pseudonyms, identifiers dropped, gender / birth year / city k-anonymous.",
 )
 def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
     layout = settings.layout()
@@ -66,7 +73,11 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> d
         raise dg.Failure(description=alert.text(), metadata={"gates": dg.MetadataValue.json(problems)})
     try:
         counts = publish_analytics(
-            layout.warehouse_db, layout.analytics_db, layout.quality_db, segments_db=layout.segments_db
+            layout.warehouse_db,
+            layout.analytics_db,
+            layout.quality_db,
+            segments_db=layout.segments_db,
+            private_db=layout.private_db,
         )
     except PublishError as problem:
         raise dg.Failure(description=str(problem)) from problem
@@ -83,6 +94,8 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> d
             "path": str(layout.analytics_db),
             "rows": dg.MetadataValue.json(counts),
             "preview": dg.MetadataValue.md(preview_markdown(layout.analytics_db)),
+            # k-anonymity of gender / birth year / city: smallest group before and after, counts generalised
+            "quasi_identifiers": dg.MetadataValue.json(privacy_report(layout.analytics_db)),
             "data_docs": docs,
         }
     )

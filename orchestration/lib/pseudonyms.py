@@ -1,0 +1,125 @@
+"""Published person ids: what analysts see instead of the warehouse's person ids.
+
+A warehouse person id derives from the person's anchor identifier (``'P' || sha256(type:anchor hash)``),
+and customer numbers, fund accounts and login ids are hashed without a key: anyone holding a list of
+customer numbers could recompute them. So ``analytics.duckdb`` never carries a warehouse person id. Each
+person gets a **published id** of the same shape (``P`` and 16 hex digits) drawn at random (``secrets``)
+the first time it is published, and remembered in ``private.duckdb``:
+
+    published_person_ids(person_id, published_id, first_published_at)
+
+The random draw cannot be recomputed from anything: only the private store links a published id to a
+person. The ids are stable across runs (the table is reused), across merges (the surviving warehouse id
+keeps its published id; the absorbed one keeps its own, and ``identity_changes`` links the two) and across
+key rotation (``rotate-key`` rewrites the ``person_id`` column of every ``private.duckdb`` table through its
+old -> new person id mapping, this one included; ``published_id`` is left alone). An erasure forgets the
+person's row (:func:`forget`).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+TABLE = "published_person_ids"
+
+CREATE_TABLE = (
+    f"create table if not exists {{catalog}}.{TABLE} ("
+    "person_id varchar primary key, published_id varchar not null unique, first_published_at timestamp)"
+)
+
+
+def is_person_column(name: str) -> bool:
+    """A column holding a person id (``person_id``, ``old_person_id``, ``new_person_id``…)."""
+    return name == "person_id" or name.endswith("_person_id")
+
+
+def draw_published_id() -> str:
+    """A fresh published id: ``P`` and 16 upper-case hex digits from the OS's random source."""
+    return "P" + secrets.token_hex(8).upper()
+
+
+def assign(con: duckdb.DuckDBPyConnection, catalog: str, candidates: str, now: datetime) -> int:
+    """Give every person id of the relation ``candidates`` (one column ``person_id``; a trusted name)
+    that has none yet a published id in ``<catalog>.published_person_ids`` (``catalog``: the attached
+    private store, a trusted name). Returns how many were drawn."""
+    con.execute(CREATE_TABLE.format(catalog=catalog))
+    new = [
+        person_id
+        for (person_id,) in con.execute(
+            f"select distinct c.person_id from {candidates} c where c.person_id is not null "
+            f"and not exists (select 1 from {catalog}.{TABLE} p where p.person_id = c.person_id) order by 1"
+        ).fetchall()
+    ]
+    if not new:
+        return 0
+    taken = {
+        value
+        for (value,) in con.execute(
+            f"select published_id from {catalog}.{TABLE} union all select person_id from {catalog}.{TABLE}"
+        ).fetchall()
+    }
+    taken.update(new)
+    drawn = []
+    for _ in new:
+        published = draw_published_id()
+        while published in taken:  # 64 random bits: a repeat is astronomically unlikely, but never reused
+            published = draw_published_id()
+        taken.add(published)
+        drawn.append(published)
+    con.register(
+        "new_published_ids",
+        pa.table({"person_id": pa.array(new, pa.string()), "published_id": pa.array(drawn, pa.string())}),
+    )
+    try:
+        con.execute(
+            f"insert into {catalog}.{TABLE} select person_id, published_id, ? from new_published_ids",
+            [now],
+        )
+    finally:
+        con.unregister("new_published_ids")
+    return len(new)
+
+
+def published_ids(private_db: Path) -> dict[str, str]:
+    """warehouse person id -> published id (for engineers and tests; analysts never get this)."""
+    if not private_db.exists():
+        return {}
+    con = duckdb.connect(str(private_db), read_only=True)
+    try:
+        if not con.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [TABLE]
+        ).fetchone()[0]:
+            return {}
+        return dict(con.execute(f"select person_id, published_id from {TABLE}").fetchall())
+    finally:
+        con.close()
+
+
+def forget(private_db: Path, person_ids: Iterable[str]) -> set[str]:
+    """Delete the rows of erased persons; returns their published ids (so that the derived stores can
+    drop rows keyed on them). The caller compacts ``private.duckdb`` afterwards."""
+    ids = sorted(set(person_ids))
+    if not ids or not private_db.exists():
+        return set()
+    con = duckdb.connect(str(private_db))
+    try:
+        if not con.execute(
+            "select count(*) from information_schema.tables where table_name = ?", [TABLE]
+        ).fetchone()[0]:
+            return set()
+        found = {
+            published
+            for (published,) in con.execute(
+                f"select published_id from {TABLE} where person_id in (select unnest(?))", [ids]
+            ).fetchall()
+        }
+        con.execute(f"delete from {TABLE} where person_id in (select unnest(?))", [ids])
+        return found
+    finally:
+        con.close()

@@ -1,0 +1,222 @@
+"""What analysts get of a person, on purpose-made data: k-anonymous gender / birth year / city, no birth
+date, no identifier, and published person ids that stay the same across publishes, merges and a key
+rotation. (The demo-wide attack is tests/security/test_reidentification.py.)"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from orchestration.lib import pseudonyms, quasi_identifiers
+from orchestration.lib.key_rotation import rewrite_database
+from orchestration.lib.publish import privacy_report, publish_analytics
+
+# person_id, gender, birth_year, age_band, province, city
+PEOPLE = [
+    # five alike: a group of k = 5, published as is
+    *[(f"A{i}", "F", 1980, "45-54", "浙江省", "杭州市") for i in range(5)],
+    # five women of 1980 each alone in her city: city -> province makes a group of five
+    *[(f"B{i}", "F", 1980, "45-54", "浙江省", city)
+      for i, city in enumerate(["宁波市", "温州市", "绍兴市", "湖州市", "嘉兴市"])],
+    # five men of 1990-1994 in five cities: alone even by province and year, together in the 1990-1994 band
+    *[(f"C{i}", "M", 1990 + i, "25-34", "江苏省", city)
+      for i, city in enumerate(["南京市", "苏州市", "无锡市", "常州市", "扬州市"])],
+    # one man alone whatever is generalised: suppressed
+    ("D0", "M", 1970, "55-64", "四川省", "成都市"),
+    # two app-only persons: nothing known, no group, nothing to do
+    ("E0", None, None, None, None, None),
+    ("E1", None, None, None, None, None),
+]  # fmt: skip
+
+
+def generalised(k: int = 5) -> tuple[dict, dict[str, tuple]]:
+    con = duckdb.connect()
+    con.execute(
+        "create table people (person_id varchar, gender varchar, birth_year integer, age_band varchar, "
+        "province varchar, city varchar)"
+    )
+    con.executemany("insert into people values (?, ?, ?, ?, ?, ?)", PEOPLE)
+    report = quasi_identifiers.generalise(con, "people", k)
+    rows = con.execute(
+        "select person_id, gender, birth_year, birth_year_band, age_band, province, city "
+        f"from {quasi_identifiers.RESULT}"
+    ).fetchall()
+    return report, {row[0]: row[1:] for row in rows}
+
+
+def test_small_groups_are_generalised_city_first_then_year_then_suppressed():
+    report, published = generalised()
+    assert report == {
+        "k": 5,
+        "persons": 18,
+        "smallest_group_before": 1,
+        "smallest_group_after": 5,
+        "city_generalised": 11,  # B0-B4, C0-C4, D0
+        "year_generalised": 6,  # C0-C4, D0
+        "suppressed": 1,  # D0
+    }
+    assert published["A0"] == ("F", 1980, "1980-1984", "45-54", "浙江省", "杭州市")
+    assert published["B0"] == ("F", 1980, "1980-1984", "45-54", "浙江省", None)
+    assert published["C3"] == ("M", None, "1990-1994", None, "江苏省", None)
+    assert published["D0"] == (None, None, None, None, None, None)
+    assert published["E0"] == (None, None, None, None, None, None)
+
+
+def test_a_smaller_k_generalises_less():
+    report, published = generalised(k=1)
+    assert (report["city_generalised"], report["year_generalised"], report["suppressed"]) == (0, 0, 0)
+    assert published["D0"] == ("M", 1970, "1970-1974", "55-64", "四川省", "成都市")
+    assert (report["smallest_group_before"], report["smallest_group_after"]) == (1, 1)
+
+
+def test_k_below_one_is_refused():
+    with pytest.raises(ValueError, match="at least 1"):
+        generalised(k=0)
+
+
+# ------------------------------------------------------------------------------------ the whole publish
+
+TABLES = ("persons", "person_profile", "person_tags", "sessions", "identity_changes")
+
+
+def make_warehouse(path: Path, ids: dict[str, str]) -> None:
+    """A warehouse holding the PEOPLE under the given warehouse person ids (name -> id)."""
+    con = duckdb.connect(str(path))
+    con.execute("create schema main_marts")
+    con.execute(
+        "create table main_marts.persons (person_id varchar, anchor_type varchar, anchor_hash varchar, "
+        "customer_no varchar, identifier_count integer)"
+    )
+    con.execute(
+        "create table main_marts.person_profile (person_id varchar, gender varchar, age integer, "
+        "age_band varchar, birth_date date, days_until_birthday integer, province varchar, city varchar, "
+        "lifecycle_stage varchar, as_of_date date)"
+    )
+    con.execute(
+        "create table main_marts.person_tags (person_id varchar, tag_code varchar, tag_value varchar, "
+        "as_of_date date)"
+    )
+    con.execute(
+        "create table main_marts.sessions (session_id varchar, person_id varchar, session_number bigint, "
+        "login_id varchar)"
+    )
+    con.execute(
+        "create table main_marts.identity_changes (old_person_id varchar, new_person_id varchar, "
+        "change_reason varchar)"
+    )
+    as_of = date(2026, 6, 30)
+    for name, gender, year, band, province, city in PEOPLE:
+        person = ids[name]
+        birth = date(year, 3, 1) if year else None
+        con.execute(
+            "insert into main_marts.persons values (?, 'customer_no', ?, ?, 3)",
+            [person, f"hash-of-{name}", f"C{name}"],
+        )
+        con.execute(
+            "insert into main_marts.person_profile values (?, ?, ?, ?, ?, 120, ?, ?, 'active', ?)",
+            [person, gender, year and 2026 - year, band, birth, province, city, as_of],
+        )
+        tags = {"gender": gender, "birth_date": birth and str(birth), "city": city, "province": province,
+                "age": year and str(2026 - year), "lifecycle_stage": "active"}  # fmt: skip
+        for code, value in tags.items():
+            if value is not None:
+                con.execute(
+                    "insert into main_marts.person_tags values (?, ?, ?, ?)", [person, code, value, as_of]
+                )
+        con.execute(
+            "insert into main_marts.sessions values (?, ?, 1, ?)", [f"{person}-1", person, f"U-{name}"]
+        )
+    con.execute("insert into main_marts.identity_changes values (?, ?, 'merge')", [ids["A1"], ids["A0"]])
+    con.close()
+
+
+def publish(tmp_path: Path, ids: dict[str, str]) -> duckdb.DuckDBPyConnection:
+    warehouse = tmp_path / "warehouse.duckdb"
+    warehouse.unlink(missing_ok=True)
+    make_warehouse(warehouse, ids)
+    publish_analytics(warehouse, tmp_path / "analytics.duckdb", tables=TABLES, k=5)
+    return duckdb.connect(str(tmp_path / "analytics.duckdb"), read_only=True)
+
+
+def warehouse_ids(prefix: str = "W") -> dict[str, str]:
+    return {row[0]: f"P{prefix}{index:015d}" for index, row in enumerate(PEOPLE)}
+
+
+def test_published_tables_carry_published_ids_no_identifier_and_no_birth_date(tmp_path):
+    ids = warehouse_ids()
+    analytics = publish(tmp_path, ids)
+    mapping = pseudonyms.published_ids(tmp_path / "private.duckdb")
+    assert set(mapping) == set(ids.values()) and len(set(mapping.values())) == len(PEOPLE)
+    assert all(p.startswith("P") and len(p) == 17 and p not in ids.values() for p in mapping.values())
+    assert [r[0] for r in analytics.execute("describe persons").fetchall()] == [
+        "person_id",
+        "identifier_count",
+    ]
+    profile = [r[0] for r in analytics.execute("describe person_profile").fetchall()]
+    assert profile == ["person_id", "gender", "age_band", "birth_year", "birth_year_band", "province", "city",
+                       "lifecycle_stage", "as_of_date"]  # fmt: skip
+    assert analytics.execute(
+        "select gender, birth_year, birth_year_band, province, city from person_profile where person_id = ?",
+        [mapping[ids["C3"]]],
+    ).fetchone() == ("M", None, "1990-1994", "江苏省", None)
+    # the long form follows the wide one: birth_year instead of birth_date, no age, generalised values
+    tags = analytics.execute(
+        "select tag_code, tag_value from person_tags where person_id = ? order by 1", [mapping[ids["B0"]]]
+    ).fetchall()
+    assert tags == [
+        ("birth_year", "1980"),
+        ("gender", "F"),
+        ("lifecycle_stage", "active"),
+        ("province", "浙江省"),
+    ]
+    assert analytics.execute(
+        "select count(*) from person_tags where person_id = ?", [mapping[ids["D0"]]]
+    ).fetchone() == (1,)  # suppressed: only lifecycle_stage
+    a0 = mapping[ids["A0"]]
+    sessions = analytics.execute("select session_id, person_id from sessions where person_id = ?", [a0])
+    assert sessions.fetchall() == [(f"{a0}-1", a0)]
+    assert [r[0] for r in analytics.execute("describe sessions").fetchall()] == [
+        "session_id", "person_id", "session_number"
+    ]  # fmt: skip
+    assert analytics.execute("select old_person_id, new_person_id from identity_changes").fetchall() == [
+        (mapping[ids["A1"]], mapping[ids["A0"]])
+    ]
+    assert privacy_report(tmp_path / "analytics.duckdb")["suppressed"] == 1
+    analytics.close()
+
+
+def test_published_ids_survive_a_republish_and_a_key_rotation(tmp_path):
+    ids = warehouse_ids()
+    publish(tmp_path, ids).close()
+    first = pseudonyms.published_ids(tmp_path / "private.duckdb")
+    # A key rotation re-derives the ids of persons anchored on a personal identifier (here: C0-C4);
+    # rotate-key rewrites private.duckdb through the same old -> new person id mapping.
+    rotated = {name: (f"PR{index:015d}" if name.startswith("C") else person) for index, (name, person) in
+               enumerate(ids.items())}  # fmt: skip
+    persons = pa.table(
+        {
+            "old_person_id": [ids[n] for n in ids if n.startswith("C")],
+            "new_person_id": [rotated[n] for n in ids if n.startswith("C")],
+        }
+    )
+    empty = pa.table({"old_hash": pa.array([], pa.string()), "new_hash": pa.array([], pa.string())})
+    staged, _ = rewrite_database(tmp_path / "private.duckdb", empty, persons)
+    staged.replace(tmp_path / "private.duckdb")
+    analytics = publish(tmp_path, rotated)
+    second = pseudonyms.published_ids(tmp_path / "private.duckdb")
+    assert {name: second[rotated[name]] for name in ids} == {name: first[ids[name]] for name in ids}
+    published = {r[0] for r in analytics.execute("select person_id from persons").fetchall()}
+    assert published == set(first.values())
+    analytics.close()
+
+
+def test_an_erased_person_is_forgotten(tmp_path):
+    ids = warehouse_ids()
+    publish(tmp_path, ids).close()
+    mapping = pseudonyms.published_ids(tmp_path / "private.duckdb")
+    assert pseudonyms.forget(tmp_path / "private.duckdb", [ids["A0"]]) == {mapping[ids["A0"]]}
+    assert ids["A0"] not in pseudonyms.published_ids(tmp_path / "private.duckdb")
