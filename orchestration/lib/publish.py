@@ -31,6 +31,7 @@ import duckdb
 
 from orchestration.lib import pseudonyms, quasi_identifiers
 from orchestration.lib.failpoints import crash_if_armed
+from orchestration.lib.layout import analyst_file_mode
 from orchestration.lib.sql import quote_identifier
 
 # Tables of the warehouse's main_marts schema published to analysts, in the file's main schema.
@@ -272,6 +273,8 @@ def publish_analytics(
             con.execute("checkpoint")
         finally:
             con.close()
+        # What analysts read: 0600, or 0640 with FUNDCDP_ANALYTICS_GROUP_READABLE (set before the swap).
+        os.chmod(temporary, analyst_file_mode())
         crash_if_armed("analytics_swap")
         os.replace(temporary, analytics_db)
     except (duckdb.Error, OSError) as problem:
