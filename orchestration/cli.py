@@ -9,11 +9,10 @@ import signal
 import subprocess
 import sys
 import time
-import warnings
 from datetime import date, timedelta
 from pathlib import Path
 
-from orchestration.lib.layout import SOURCES, DataLayout
+from orchestration.lib.layout import SOURCES, DataLayout, restrict_umask
 from orchestration.paths import PROJECT_ROOT, WORKSPACE_FILE
 
 
@@ -41,6 +40,21 @@ def _generate_demo_data(layout: DataLayout) -> None:
     )
 
 
+def _hash_key_refused(announce_demo_key: bool = True) -> bool:
+    """Without FUNDCDP_HASH_KEY only the demo sources load: True, with why not printed (one line). With the
+    demo key on the demo sources, one line says so (``run`` says it in its summary instead)."""
+    from orchestration.defs.resources import DEMO_KEY_NOTICE, FundcdpSettings
+
+    settings = FundcdpSettings()
+    refusal = settings.demo_key_refusal()
+    if refusal is not None:
+        print(refusal, file=sys.stderr)
+        return True
+    if announce_demo_key and settings.uses_demo_key():
+        print(DEMO_KEY_NOTICE, file=sys.stderr, flush=True)
+    return False
+
+
 def _failure_messages(result) -> list[str]:
     messages = []
     for event in result.all_events:
@@ -58,14 +72,15 @@ def run_pipeline(history_days: int = 14) -> int:
     layout = _prepare_environment()
     if _landing_is_empty(layout):
         _generate_demo_data(layout)
+    if _hash_key_refused(announce_demo_key=False):
+        return 2
     import dagster as dg
 
     from orchestration.defs.pipeline import build_warehouse, load_raw
-    from orchestration.defs.resources import DemoHashKeyWarning, FundcdpSettings
+    from orchestration.defs.resources import FundcdpSettings
     from orchestration.lib.deliveries import delivery_days
     from orchestration.lib.summary import format_summary
 
-    warnings.simplefilter("once", DemoHashKeyWarning)
     days = delivery_days(layout)
     instance = dg.DagsterInstance.get()
     started = time.monotonic()
@@ -84,7 +99,7 @@ def run_pipeline(history_days: int = 14) -> int:
     build = build_warehouse(instance, latest)
     failures += _failure_messages(build)
     print(f"done in {time.monotonic() - started:.1f} s\n", flush=True)
-    print(format_summary(layout, failures))
+    print(format_summary(layout, failures, demo_key=FundcdpSettings().uses_demo_key()))
     gates = {
         evaluation.check_name: evaluation.passed
         for evaluation in build.get_asset_check_evaluations()
@@ -145,6 +160,8 @@ def run_range(first: str, last: str) -> int:
             f"cannot run {first} .. {last}: not a range of days from {partitions.start:%Y-%m-%d}",
             file=sys.stderr,
         )
+        return 2
+    if _hash_key_refused():
         return 2
     instance = dg.DagsterInstance.get()
     for run_id in reap_dead_runs(instance):
@@ -272,6 +289,7 @@ def _built_as_of(layout: DataLayout) -> date:
 
 
 def main(argv: list[str] | None = None) -> int:
+    restrict_umask()  # owner-only files whatever the caller's umask; dbt and dagster dev inherit it
     parser = argparse.ArgumentParser(prog="fundcdp")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="load, build and summarise the whole pipeline")

@@ -15,6 +15,7 @@ from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.segments.assets import segment_members_have_consent, segments
 from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
+from orchestration.lib.layout import restrict_umask
 
 ingest_meta_specs = [
     dg.AssetSpec(
@@ -37,6 +38,8 @@ ingest_meta_specs = [
 @dg.definitions
 def defs() -> dg.Definitions:
     """Loaded when the code location loads (not at import): the schedule's time is a deployment setting."""
+    # Owner-only files for everything the code location's processes write (run workers, dbt under them).
+    restrict_umask()
     return dg.Definitions(
         assets=[
             privacy,

@@ -19,6 +19,7 @@ from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.segments.assets import segment_members_have_consent, segments
 from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
+from orchestration.lib.layout import restrict_umask
 
 PID_TAG = "fundcdp/pid"
 HOST_TAG = "fundcdp/host"
@@ -69,6 +70,7 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
 
 def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProcessResult:
     """The privacy step, then every raw asset, for the arrival days ``days[0] .. days[-1]`` in one run."""
+    restrict_umask()
     reap_dead_runs(instance)
     return dg.materialize(
         [privacy, *raw_assets],
@@ -82,6 +84,7 @@ def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProce
 def build_warehouse(instance: dg.DagsterInstance, as_of: str) -> dg.ExecuteInProcessResult:
     """Build (run + test) every dbt model as of ``as_of``, run the quality gates, and publish
     analytics.duckdb and the segments if they passed (raw/ must already hold the deliveries)."""
+    restrict_umask()
     reap_dead_runs(instance)
     return dg.materialize(
         [
@@ -107,6 +110,7 @@ def run_days(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProce
     from orchestration.definitions import defs
     from orchestration.defs.automation import DAILY_JOB
 
+    restrict_umask()
     reap_dead_runs(instance)
     job = defs().resolve_job_def(DAILY_JOB)
     if len(days) == 1:

@@ -5,20 +5,22 @@ and any of them can be overridden in run config (e.g. from the Launchpad).
 """
 
 import os
-import warnings
 from datetime import date, time
 
 import dagster as dg
 from pydantic import Field
 
-from orchestration.lib.layout import DataLayout
+from orchestration.lib.layout import DEMO_MARKER, DataLayout, analytics_group_readable
 
 # Deliberately recognisable: a scan for it must find nothing, and a deployment must never run on it.
 DEMO_HASH_KEY = "fundcdp-DEMO-hash-key-not-secret-set-FUNDCDP_HASH_KEY"
-
-
-class DemoHashKeyWarning(UserWarning):
-    """FUNDCDP_HASH_KEY is unset, so personal data is hashed with the public demo key."""
+# What a demo-key run says, once: in the CLI's output and summary, and on the raw assets in the UI.
+DEMO_KEY_NOTICE = (
+    "DEMO KEY: FUNDCDP_HASH_KEY is not set, the demo sources are hashed with the public demo key "
+    "(fine for the demo, never for real data)"
+)
+# The metadata entry that shows, on each raw asset in the UI, which kind of key hashed the load.
+HASH_KEY_METADATA = "hash_key"
 
 
 class FundcdpSettings(dg.ConfigurableResource):
@@ -41,17 +43,41 @@ class FundcdpSettings(dg.ConfigurableResource):
         return DataLayout.at(self.data_dir or os.environ.get("FUNDCDP_DATA_DIR") or "data")
 
     def hash_key_bytes(self) -> bytes:
-        """The HMAC key; the demo key (with a warning) when none is configured."""
+        """The HMAC key; the public demo key when none is configured (see :meth:`loading_hash_key`)."""
         key = self.hash_key or os.environ.get("FUNDCDP_HASH_KEY")
-        if not key:
-            warnings.warn(
-                "FUNDCDP_HASH_KEY is not set: hashing personal data with the PUBLIC DEMO KEY. "
-                "Set a secret key before loading real customer data.",
-                DemoHashKeyWarning,
-                stacklevel=2,
+        return (key or DEMO_HASH_KEY).encode("utf-8")
+
+    def uses_demo_key(self) -> bool:
+        """No FUNDCDP_HASH_KEY: personal data would be hashed with the public demo key."""
+        return not (self.hash_key or os.environ.get("FUNDCDP_HASH_KEY"))
+
+    def demo_key_refusal(self) -> str | None:
+        """Why nothing may be loaded (one line), or None: without FUNDCDP_HASH_KEY only the demo
+        generator's output (landing/DEMO_SOURCES.json) loads; any other delivery needs a secret key."""
+        if not self.uses_demo_key() or self.layout().is_demo_landing():
+            return None
+        return (
+            f"refusing to load: FUNDCDP_HASH_KEY is not set and landing/ is not the demo sources (no "
+            f"landing/{DEMO_MARKER}); set FUNDCDP_HASH_KEY to a secret key before loading real data"
+        )
+
+    def loading_hash_key(self, context: dg.AssetExecutionContext | None = None) -> bytes:
+        """The key a raw load hashes with. Raises :class:`dagster.Failure` (one line) when the demo key
+        would hash a real delivery; a demo-key load is marked on the asset (metadata ``hash_key``)."""
+        refusal = self.demo_key_refusal()
+        if refusal is not None:
+            raise dg.Failure(description=refusal, allow_retries=False)
+        if context is not None:
+            context.add_output_metadata(
+                {HASH_KEY_METADATA: DEMO_KEY_NOTICE if self.uses_demo_key() else "secret (FUNDCDP_HASH_KEY)"}
             )
-            key = DEMO_HASH_KEY
-        return key.encode("utf-8")
+        return self.hash_key_bytes()
+
+    def group_readable(self) -> bool:
+        """analytics.duckdb and reports/ readable by the owner's group, 0640 in 0750 folders
+        (FUNDCDP_ANALYTICS_GROUP_READABLE, default false: 0600 in 0700 like everything else). Read from
+        the environment only, like the data directory's layout (lib/layout.py) that applies it."""
+        return analytics_group_readable()
 
     def as_of_override(self) -> date | None:
         """The configured as-of date, if any."""

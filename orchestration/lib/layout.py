@@ -1,11 +1,54 @@
-"""Where things live under the data directory (``FUNDCDP_DATA_DIR``)."""
+"""Where things live under the data directory (``FUNDCDP_DATA_DIR``), and who may read it.
+
+Everything the pipeline writes is the owner's only: folders 0700, files 0600, whatever the umask it was
+started with (every entry point calls :func:`restrict_umask`; dbt and the demo generator inherit it).
+The one exception is what analysts read — ``analytics.duckdb`` and ``reports/`` — which is 0640 (folders
+0750, the data directory included so that the group can reach them) when
+``FUNDCDP_ANALYTICS_GROUP_READABLE`` says so.
+"""
 
 from __future__ import annotations
 
+import os
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 SOURCES = ("trade", "crm", "tracking")
+
+# Written by the demo generator into landing/: without FUNDCDP_HASH_KEY only a landing carrying it loads.
+DEMO_MARKER = "DEMO_SOURCES.json"
+
+PRIVATE_UMASK = 0o077
+PRIVATE_DIR_MODE, PRIVATE_FILE_MODE = 0o700, 0o600
+SHARED_DIR_MODE, SHARED_FILE_MODE = 0o750, 0o640
+ANALYTICS_GROUP_READABLE_ENV = "FUNDCDP_ANALYTICS_GROUP_READABLE"
+_TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def restrict_umask() -> int:
+    """Files and folders this process (and any subprocess it starts) creates from now on: owner only.
+    Returns the previous umask."""
+    return os.umask(PRIVATE_UMASK)
+
+
+def analytics_group_readable(environ: Mapping[str, str] | None = None) -> bool:
+    """``FUNDCDP_ANALYTICS_GROUP_READABLE`` (true/false, 1/0, yes/no, on/off; default false)."""
+    value = (os.environ if environ is None else environ).get(ANALYTICS_GROUP_READABLE_ENV, "")
+    if value.strip().lower() in _TRUE:
+        return True
+    if value.strip().lower() in _FALSE:
+        return False
+    raise ValueError(f"{ANALYTICS_GROUP_READABLE_ENV}={value!r} is not true or false")
+
+
+def analyst_file_mode() -> int:
+    """The mode of a file analysts read (analytics.duckdb, a report): 0640 if group-readable, else 0600."""
+    return SHARED_FILE_MODE if analytics_group_readable() else PRIVATE_FILE_MODE
+
+
+def analyst_dir_mode() -> int:
+    return SHARED_DIR_MODE if analytics_group_readable() else PRIVATE_DIR_MODE
 
 
 @dataclass(frozen=True)
@@ -92,12 +135,33 @@ class DataLayout:
         return self.raw_table(source, table) / f"arrival_date={day}"
 
     def ensure(self) -> None:
-        """Create the directories the pipeline writes into."""
+        """Create the directories the pipeline writes into, owner-only (the data directory itself 0750
+        when analytics.duckdb is group-readable), and restrict this process's umask (see the module)."""
+        restrict_umask()
+        self.root.mkdir(mode=PRIVATE_DIR_MODE, parents=True, exist_ok=True)
+        self.root.chmod(analyst_dir_mode())
         for path in (self.landing, self.raw, self.outbox, self.dagster_home, self.gx, self.logs):
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
+            path.chmod(PRIVATE_DIR_MODE)
+        self.share_with_analysts()
         from orchestration.lib.privacy import ensure_archive  # noqa: PLC0415 - privacy imports this module
 
         ensure_archive(self)
+
+    def share_with_analysts(self) -> None:
+        """Give analytics.duckdb and reports/ the analysts' modes (:func:`analyst_file_mode`)."""
+        file_mode, dir_mode = analyst_file_mode(), analyst_dir_mode()
+        if self.analytics_db.is_file():
+            self.analytics_db.chmod(file_mode)
+        if self.reports.is_dir():
+            self.reports.chmod(dir_mode)
+            for path in self.reports.iterdir():
+                if path.is_file():
+                    path.chmod(file_mode)
+
+    def is_demo_landing(self) -> bool:
+        """landing/ holds the demo generator's output (its marker, :data:`DEMO_MARKER`)."""
+        return (self.landing / DEMO_MARKER).is_file()
 
     def landing_days(self, source: str) -> list[str]:
         """Delivery days present in ``landing/<source>/``, sorted."""

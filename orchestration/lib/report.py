@@ -11,6 +11,8 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.lib.layout import analyst_dir_mode, analyst_file_mode
+
 STEPS = (
     "landed",
     "activated",
@@ -173,4 +175,8 @@ def write_report(analytics_db: Path, directory: Path) -> Path:
     )
     path.write_text(document, encoding="utf-8")
     (directory / "latest.html").write_text(document, encoding="utf-8")
+    # What an analyst reads: 0600 in 0700, or 0640 in 0750 with FUNDCDP_ANALYTICS_GROUP_READABLE.
+    directory.chmod(analyst_dir_mode())
+    for written in (path, directory / "latest.html"):
+        written.chmod(analyst_file_mode())
     return path

@@ -7,6 +7,10 @@ import duckdb
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.sql import quote_qualified
 
+DEMO_KEY_SUMMARY = (
+    "Hash key: the PUBLIC DEMO KEY (FUNDCDP_HASH_KEY not set): demo sources only, never real data"
+)
+
 
 def load_summary(layout: DataLayout) -> list[tuple]:
     """Per source and raw table: files, lines read, rows loaded, rows quarantined, duplicates skipped."""
@@ -139,9 +143,12 @@ def model_summary(layout: DataLayout) -> list[str]:
     return lines
 
 
-def format_summary(layout: DataLayout, failures: list[str]) -> str:
-    """The text printed at the end of ``make run``."""
-    lines = [f"fundcdp — data directory {layout.root}", "", "Raw layer (per source and table):"]
+def format_summary(layout: DataLayout, failures: list[str], demo_key: bool = False) -> str:
+    """The text printed at the end of ``make run``; ``demo_key``: the run hashed with the public demo key."""
+    lines = [f"fundcdp — data directory {layout.root}"]
+    if demo_key:
+        lines.append(DEMO_KEY_SUMMARY)
+    lines += ["", "Raw layer (per source and table):"]
     lines.append(
         f"  {'source':<9}{'table':<20}{'files':>6}{'lines':>10}{'loaded':>10}{'quarant.':>9}{'dup.':>5}"
     )

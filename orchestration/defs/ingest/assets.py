@@ -67,7 +67,7 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         layout.ensure()
         rules = load_business_rules()
         junk = JunkRules.from_rules(rules)
-        key = settings.hash_key_bytes()
+        key = settings.loading_hash_key(context)  # refuses the demo key on real data, marks a demo load
         outcomes: list[DayOutcome] = []
         failures: dict[str, str] = {}
         history = previous_manifest(layout, spec)
