@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from orchestration.lib import erasure
+from orchestration.lib import erasure, pseudonyms
 from orchestration.lib.ingest import SHANGHAI, ingest_limits, land_table_day
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import LoadError
@@ -146,6 +146,9 @@ def honour(
                 )
     removed["archive.identity_links"] += erasure.purge_exports(archive_dir(layout), scope)
     quarantined = erasure.purge_quarantined_lines(layout, {value for _, value in identifiers})
+    persons_found = len(scope.person_ids)
+    # Their published ids (what analytics.duckdb holds) leave private.duckdb and are purged like person ids.
+    scope.person_ids |= pseudonyms.forget(layout.private_db, scope.person_ids)
     derived = {
         name: erasure.purge_database(path, scope)
         for name, path in (
@@ -163,7 +166,7 @@ def honour(
         "identifier_type": request.identifier_type,
         "requested_at": request.requested_at,
         "honoured_at": now,
-        "persons_found": len(scope.person_ids),
+        "persons_found": persons_found,
         "tombstones_written": written,
         "landing_files_rewritten": rewritten,
         "raw_rows_removed": sum(removed.values()),
