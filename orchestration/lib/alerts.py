@@ -44,8 +44,10 @@ Environment variables (unset or blank = not configured):
 The e-mail is plain text with subject ``[fundcdp] <kind>: <summary>`` and body :meth:`Alert.text`.
 
 Secrets never reach the log line, the ``Delivery.error`` texts or the Python log: webhook URLs are shown
-as ``scheme://host[:port]/…`` and any configured URL, token, DingTalk secret or SMTP password appearing
-in an error message is replaced by ``***``.
+as ``scheme://host[:port]/…``; an SMTP server's reply is never logged, only its status codes (``535
+5.7.8``); and any configured URL, token, DingTalk secret or SMTP password appearing in an error message —
+in clear, URL-encoded, or base64-encoded alone or inside a longer base64 text (the AUTH PLAIN
+``\0user\0password`` and AUTH LOGIN forms) — is replaced by ``***``.
 """
 
 from __future__ import annotations
@@ -57,6 +59,7 @@ import json
 import logging
 import math
 import os
+import re
 import smtplib
 import ssl
 import time
@@ -177,7 +180,7 @@ def send_alert(
     ``log`` delivery. Never raises for delivery or log-writing problems.
     """
     env = os.environ if environ is None else environ
-    secrets = _secrets(env)
+    secrets = secret_forms(env)
     channels = channels_from_env(env)
     deliveries: list[Delivery] = []
     if channels:
@@ -216,7 +219,7 @@ def send_alert(
 
 
 def _deliver(
-    channel: str, alert: Alert, env: Mapping[str, str], timeout_s: float, secrets: list[str]
+    channel: str, alert: Alert, env: Mapping[str, str], timeout_s: float, secrets: SecretForms
 ) -> Delivery:
     try:
         error = _SENDERS[channel](alert, env, timeout_s)
@@ -289,12 +292,29 @@ def _send_email(alert: Alert, env: Mapping[str, str], timeout_s: float) -> str |
             if user:
                 smtp.login(user, password)
             refused = smtp.send_message(message, from_addr=sender, to_addrs=recipients)
+    except smtplib.SMTPRecipientsRefused as exc:
+        return f"{where}: SMTPRecipientsRefused: {_refused(exc.recipients)}"
+    except smtplib.SMTPResponseException as exc:
+        # The server's reply is not logged (a server may echo what it was sent): its codes say enough.
+        return f"{where}: {type(exc).__name__}: {_smtp_status(exc.smtp_code, exc.smtp_error)}"
     except (smtplib.SMTPException, OSError) as exc:
         return f"{where}: {_describe(exc, timeout_s, with_type=True)}"
     if refused:
-        listed = ", ".join(f"{addr} ({code} {_decode(reply)})" for addr, (code, reply) in refused.items())
-        return f"{where}: recipients refused: {listed}"
+        return f"{where}: recipients refused: {_refused(refused)}"
     return None
+
+
+def _smtp_status(code: int, reply: bytes | str) -> str:
+    """``535 5.7.8``: the reply code and the enhanced status code (RFC 3463) of a reply, not its text."""
+    text = reply.decode("ascii", errors="replace") if isinstance(reply, bytes) else str(reply)
+    enhanced = re.match(r"\s*([245]\.\d{1,3}\.\d{1,3})\b", text)
+    return f"{code}{f' {enhanced.group(1)}' if enhanced else ''} (server reply not logged)"
+
+
+def _refused(recipients: Mapping[str, tuple[int, bytes]]) -> str:
+    return ", ".join(
+        f"{address} ({_smtp_status(code, reply)})" for address, (code, reply) in recipients.items()
+    )
 
 
 _SENDERS: dict[str, Callable[[Alert, Mapping[str, str], float], str | None]] = {
@@ -407,7 +427,8 @@ def _host_port(host: str, port: int | None) -> str:
 
 
 def _secrets(env: Mapping[str, str]) -> list[str]:
-    """Strings that must never be logged: full URLs, their paths / queries / token values, secrets."""
+    """Strings that must never be logged, in clear: full URLs, their paths / queries / token values,
+    secrets (see :func:`secret_forms` for their encodings)."""
     found: set[str] = set()
     for var in (ENV_DINGTALK_SECRET, ENV_SMTP_PASSWORD):
         if env.get(var):
@@ -437,11 +458,81 @@ def _secrets(env: Mapping[str, str]) -> list[str]:
     return sorted((s for s in found if len(s) >= 4), key=len, reverse=True)
 
 
-def _scrub(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        if secret in text:
-            text = text.replace(secret, "***")
-    return text
+def _b64_forms(raw: bytes) -> set[str]:
+    encoded = base64.b64encode(raw).decode("ascii")
+    urlsafe = base64.urlsafe_b64encode(raw).decode("ascii")
+    return {encoded, encoded.rstrip("="), urlsafe, urlsafe.rstrip("=")}
+
+
+@dataclass(frozen=True)
+class SecretForms:
+    """What :func:`_scrub` removes: every secret in clear and in its usual encodings (``forms``, longest
+    first), and the clear secrets to look for inside any base64 or percent-encoded token (``clear``)."""
+
+    forms: tuple[str, ...]
+    clear: tuple[bytes, ...]
+
+
+def secret_forms(env: Mapping[str, str]) -> SecretForms:
+    """The configured secrets (:func:`_secrets`) with their URL-encoded and base64 forms, and the SMTP
+    login as smtplib sends it: AUTH PLAIN ``base64("\\0user\\0password")``, AUTH LOGIN base64 of each."""
+    clear = _secrets(env)
+    forms: set[str] = set(clear)
+    for secret in clear:
+        forms.update({urllib.parse.quote(secret, safe=""), urllib.parse.quote_plus(secret)})
+        forms.update({json.dumps(secret)[1:-1], json.dumps(secret, ensure_ascii=False)[1:-1]})  # the log line
+        forms.update(_b64_forms(secret.encode("utf-8")))
+    password = env.get(ENV_SMTP_PASSWORD) or ""
+    if password:
+        user = _get(env, ENV_SMTP_USER)
+        for login in {f"\0{user}\0{password}", f"{user}\0{password}", f"\0{user}\0{password.strip()}"}:
+            forms.update(_b64_forms(login.encode("utf-8")))
+    return SecretForms(
+        tuple(sorted((f for f in forms if len(f) >= 4), key=len, reverse=True)),
+        tuple(secret.encode("utf-8") for secret in clear),
+    )
+
+
+# A run of base64 (standard or URL-safe) or percent-encoded text that may carry a secret inside it.
+_BASE64_TOKEN = re.compile(r"[A-Za-z0-9+/_-]{8,}={0,2}")
+_PERCENT_TOKEN = re.compile(r"[^\s\"'<>]*%[0-9A-Fa-f]{2}[^\s\"'<>]*")
+
+
+def _decodes_to_secret(token: str, clear: tuple[bytes, ...]) -> bool:
+    """``token`` (or the token shifted by one or two characters, when it is cut out of a longer base64
+    text) decodes, as standard or URL-safe base64, to bytes containing a secret."""
+    for shift in range(4):
+        body = token[shift:].rstrip("=")
+        body += "=" * (-len(body) % 4)
+        for decode in (base64.b64decode, base64.urlsafe_b64decode):
+            try:
+                raw = decode(body.encode("ascii"))
+            except ValueError:
+                continue
+            if any(secret in raw for secret in clear):
+                return True
+    return False
+
+
+def _scrub(text: str, secrets: SecretForms | list[str]) -> str:
+    """``text`` with every secret, in any of its forms, replaced by ``***``."""
+    if isinstance(secrets, list):
+        secrets = SecretForms(tuple(secrets), tuple(s.encode("utf-8") for s in secrets))
+    for form in secrets.forms:
+        if form in text:
+            text = text.replace(form, "***")
+    if not secrets.clear:
+        return text
+
+    def percent(match: re.Match) -> str:
+        decoded = urllib.parse.unquote_plus(match.group(0)).encode("utf-8", errors="replace")
+        return "***" if any(secret in decoded for secret in secrets.clear) else match.group(0)
+
+    def base64_token(match: re.Match) -> str:
+        return "***" if _decodes_to_secret(match.group(0), secrets.clear) else match.group(0)
+
+    text = _PERCENT_TOKEN.sub(percent, text)
+    return _BASE64_TOKEN.sub(base64_token, text)
 
 
 def _describe(exc: BaseException | str, timeout_s: float | None = None, with_type: bool = False) -> str:
