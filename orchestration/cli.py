@@ -196,13 +196,18 @@ def run_ui(port: int) -> int:
 
 
 def run_segments(action: str, name: str | None, dialect: str) -> int:
-    """Validate every definition, or preview / compile one against the built warehouse."""
+    """Validate every definition, print their JSON Schema, or preview / compile one against the built
+    warehouse (a compiled segment is printed or run only after the guard passed it)."""
     import json
 
     from orchestration.lib.segments.compiler import DIALECTS, compile_segment
-    from orchestration.lib.segments.definition import Catalog, load_segments, validate_all
+    from orchestration.lib.segments.definition import Catalog, json_schema, load_segments, validate_all
+    from orchestration.lib.segments.guard import SegmentSQLRefused, check_segment_sql
 
     catalog = Catalog.load()
+    if action == "schema":
+        print(json.dumps(json_schema(catalog), indent=2, ensure_ascii=False))
+        return 0
     if action == "validate":
         problems = validate_all(catalog=catalog)
         for problem in problems:
@@ -216,13 +221,19 @@ def run_segments(action: str, name: str | None, dialect: str) -> int:
         return 2
     layout = _prepare_environment()
     as_of = _built_as_of(layout)
-    if action == "compile":
-        print(compile_segment(definitions[name], catalog, DIALECTS[dialect], as_of))
-        return 0
     from orchestration.lib.segments.publish import preview_segment
 
     started = time.monotonic()
-    preview = preview_segment(layout.warehouse_db, definitions[name], catalog, as_of)
+    try:
+        if action == "compile":
+            sql = compile_segment(definitions[name], catalog, DIALECTS[dialect], as_of)
+            check_segment_sql(sql, dialect, name)
+            print(sql)
+            return 0
+        preview = preview_segment(layout.warehouse_db, definitions[name], catalog, as_of)
+    except SegmentSQLRefused as refused:
+        print(refused, file=sys.stderr)
+        return 1
     preview["seconds"] = round(time.monotonic() - started, 3)
     print(json.dumps(preview, indent=2, ensure_ascii=False))
     return 0
@@ -300,9 +311,9 @@ def main(argv: list[str] | None = None) -> int:
         help="first build as of this many days before the latest delivery (tag history); 0: no",
     )
     segments = commands.add_parser(
-        "segments", help="validate all segment definitions, preview or compile one"
+        "segments", help="validate all segment definitions, preview or compile one, print their JSON Schema"
     )
-    segments.add_argument("action", choices=["validate", "preview", "compile"])
+    segments.add_argument("action", choices=["validate", "preview", "compile", "schema"])
     segments.add_argument("name", nargs="?", help="the segment (preview, compile)")
     segments.add_argument("--dialect", choices=["duckdb", "spark"], default="duckdb")
     day = commands.add_parser(

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from sqlglot import exp
 
 from orchestration.lib.segments.compiler import DUCKDB, RuleCompiler
 from orchestration.lib.segments.definition import Catalog, Segment, load_segments
@@ -196,9 +197,10 @@ def test_event_conditions(warehouse, rule, expected):
     ],
 )  # fmt: skip
 def test_event_rules_read_the_sorted_narrow_events_unless_they_filter_on_properties(rule, relations):
-    sql = RuleCompiler(CATALOG, DUCKDB, AS_OF).compile(rule)
-    read = dict((alias, table) for table, alias in re.findall(r"main_intermediate\.(\w+) as (\w+)\b", sql))
+    tree = RuleCompiler(CATALOG, DUCKDB, AS_OF).compile(rule)
+    read = {table.alias: table.name for table in tree.find_all(exp.Table)}
     assert read == relations
+    assert {table.db for table in tree.find_all(exp.Table)} == {"main_intermediate"}
 
 
 def test_marketing_keeps_only_consent_for_its_own_channel(tmp_path):

@@ -10,6 +10,7 @@ from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.publish import publish_analytics
 from orchestration.lib.report import write_report
 from orchestration.lib.segments.definition import Catalog, SegmentError, load_segments
+from orchestration.lib.segments.guard import SegmentSQLRefused
 from orchestration.lib.segments.publish import evaluate, members_without_consent, publish_segment
 
 
@@ -37,7 +38,10 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
     checks_passed = not problems
     summary: dict[str, dict] = {}
     for definition in definitions:
-        evaluation = evaluate(layout.warehouse_db, definition, catalog, as_of)
+        try:  # evaluate() runs the compiled SQL only after the guard passed it
+            evaluation = evaluate(layout.warehouse_db, definition, catalog, as_of)
+        except SegmentSQLRefused as refused:
+            raise dg.Failure(description=str(refused)) from refused
         outcome = publish_segment(layout.segments_db, layout.outbox, evaluation, checks_passed)
         summary[definition.name] = {
             "status": outcome.status,

@@ -1,4 +1,11 @@
-"""Compile a validated segment rule to SQL, in the dialect of each engine.
+"""Compile a validated segment rule to SQL, in the dialect of each engine, through an SQL syntax tree.
+
+The membership query is built from sqlglot expressions (columns, literals, IN, CASE…) and rendered by
+sqlglot for the engine: no value of a definition is ever formatted into SQL text. Strings become
+``exp.Literal.string`` (escaped by the dialect's generator), numbers ``exp.Literal.number`` of a checked
+int / float, dates ``CAST('YYYY-MM-DD' AS DATE)`` of a ``date``; relation and column names come from the
+catalog (checked to be plain names) and are identifiers. The only SQL text written here is constant: the
+two split-hash templates, which take their values as placeholders.
 
 The dialects differ only where the engines do: relation names (DuckDB schemas ``main_marts``… vs Spark
 databases ``fundcdp_marts``…), string literal escaping, and SHA-256 / hex parsing for the experiment split.
@@ -10,24 +17,49 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import reduce
 from typing import Any
 
+import sqlglot
+from pydantic import BaseModel
+from sqlglot import exp
+
 from orchestration.lib.rules import load_business_rules
-from orchestration.lib.segments.definition import RELATIVE_DATE, Catalog, Segment
+from orchestration.lib.segments.definition import (
+    RELATIVE_DATE,
+    SQL_NAME,
+    Catalog,
+    Segment,
+    children,
+    node_kind,
+    parse_rule,
+    where_items,
+)
 
 RISK_LEVELS = {"R1": 1, "R2": 2, "R3": 3, "R4": 4, "R5": 5}
 # Tags outside person_profile: the model tags, joined as `model_tags` when a rule names one.
 MODEL_TAG_TABLE = "tags_model"
 # What a segment query reads as `profile`: person_profile plus customer_no and is_<channel>_consented.
 SEGMENT_PERSONS = "int_segment_persons"
+# Every relation a compiled segment may read, by layer (the guard allows these and nothing else).
+SEGMENT_RELATIONS = (
+    ("intermediate", SEGMENT_PERSONS),
+    ("intermediate", "int_segment_events"),
+    ("intermediate", "int_events_attributed"),
+    ("marts", MODEL_TAG_TABLE),
+)
+# 0 .. buckets-1 from the first 8 hex digits of sha256(value): identical on both engines.
+SPLIT_BUCKET_SQL = {
+    "duckdb": "(cast(('0x' || substr(sha256(:value), 1, 8)) as bigint) % :buckets)",
+    "spark": "pmod(cast(conv(substr(sha2(:value, 256), 1, 8), 16, 10) as bigint), :buckets)",
+}
 
 
-def referenced_tags(node: dict) -> set[str]:
+def referenced_tags(node: Any) -> set[str]:
     """Every tag code a rule tree names."""
-    if "tag" in node:
-        return {node["tag"]}
-    children = node.get("all") or node.get("any") or ([node["not"]] if "not" in node else [])
-    return set().union(set(), *(referenced_tags(child) for child in children))
+    if node_kind(node) == "tag":
+        return {node.tag}
+    return set().union(set(), *(referenced_tags(child) for child in children(node)))
 
 
 @dataclass(frozen=True)
@@ -35,19 +67,26 @@ class Dialect:
     name: str
     schema_prefix: str
 
+    def schema(self, layer: str) -> str:
+        return f"{self.schema_prefix}{layer}"
+
     def relation(self, layer: str, table: str) -> str:
-        return f"{self.schema_prefix}{layer}.{table}"
+        return f"{self.schema(layer)}.{table}"
+
+    def table(self, layer: str, table: str, alias: str) -> exp.Table:
+        return exp.table_(table, db=self.schema(layer), alias=alias)
 
     def string(self, value: str) -> str:
-        if self.name == "spark":
-            return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-        return "'" + value.replace("'", "''") + "'"
+        """``value`` as a string literal of this dialect (rendered by sqlglot)."""
+        return exp.Literal.string(value).sql(dialect=self.name)
 
-    def split_bucket(self, expression: str, buckets: int) -> str:
-        """0 .. buckets-1 from the first 8 hex digits of sha256(expression): identical on both engines."""
-        if self.name == "spark":
-            return f"pmod(cast(conv(substr(sha2({expression}, 256), 1, 8), 16, 10) as bigint), {buckets})"
-        return f"(cast(('0x' || substr(sha256({expression}), 1, 8)) as bigint) % {buckets})"
+    def allowed_relations(self) -> frozenset[tuple[str, str]]:
+        return frozenset((self.schema(layer), table) for layer, table in SEGMENT_RELATIONS)
+
+    def split_bucket(self, value: exp.Expression, buckets: int) -> exp.Expression:
+        """0 .. buckets-1 from the first 8 hex digits of sha256(value): identical on both engines."""
+        template = sqlglot.parse_one(SPLIT_BUCKET_SQL[self.name], read=self.name)
+        return exp.replace_placeholders(template, value=value, buckets=number(buckets))
 
 
 DUCKDB = Dialect("duckdb", "main_")
@@ -55,16 +94,56 @@ SPARK = Dialect("spark", "fundcdp_")
 DIALECTS = {"duckdb": DUCKDB, "spark": SPARK}
 
 
-def date_literal(day: date) -> str:
-    return f"date '{day.isoformat()}'"
+def column(table: str, name: str) -> exp.Column:
+    return exp.column(name, table=table)
+
+
+def number(value: int | float) -> exp.Expression:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"not a number: {value!r}")
+    text = repr(float(value)) if isinstance(value, float) else str(int(value))
+    if value < 0:
+        return exp.Neg(this=exp.Literal.number(text[1:]))
+    return exp.Literal.number(text)
+
+
+def string(value: str) -> exp.Literal:
+    if not isinstance(value, str):
+        raise TypeError(f"not a text: {value!r}")
+    return exp.Literal.string(value)
+
+
+def date_literal(day: date) -> exp.Expression:
+    return exp.cast(exp.Literal.string(day.isoformat()), exp.DataType.build("date"))
 
 
 def resolve_date(value: Any, as_of: date) -> date:
-    """An ISO date, or '-30d' (30 days before the as-of date)."""
+    """A date, an ISO date, or '-30d' (30 days before the as-of date)."""
+    if type(value) is date:
+        return value
     text = str(value)
     if RELATIVE_DATE.match(text):
         return as_of + timedelta(days=int(text[:-1]))
     return date.fromisoformat(text)
+
+
+def conjunction(conditions: list[exp.Expression]) -> exp.Expression:
+    return reduce(lambda left, right: exp.And(this=left, expression=right), conditions)
+
+
+def disjunction(conditions: list[exp.Expression]) -> exp.Expression:
+    return reduce(lambda left, right: exp.Or(this=left, expression=right), conditions)
+
+
+def is_null(expression: exp.Expression) -> exp.Expression:
+    return exp.Is(this=expression, expression=exp.Null())
+
+
+def is_not_null(expression: exp.Expression) -> exp.Expression:
+    return exp.Not(this=is_null(expression))
+
+
+COMPARISONS = {"=": exp.EQ, "!=": exp.NEQ, ">=": exp.GTE, "<=": exp.LTE}
 
 
 class RuleCompiler:
@@ -73,108 +152,191 @@ class RuleCompiler:
     def __init__(self, catalog: Catalog, dialect: Dialect, as_of: date):
         self.catalog, self.dialect, self.as_of = catalog, dialect, as_of
 
-    def literal(self, tag_type: str, value: Any) -> str:
+    def literal(self, tag_type: str, value: Any) -> exp.Expression:
         if tag_type == "boolean":
-            return "true" if value else "false"
+            if not isinstance(value, bool):
+                raise TypeError(f"not a flag: {value!r}")
+            return exp.Boolean(this=value)
         if tag_type == "number":
-            return repr(value) if isinstance(value, float) else str(int(value))
+            return number(value)
         if tag_type == "date":
             return date_literal(resolve_date(value, self.as_of))
-        return self.dialect.string(str(value))
+        return string(value)
 
-    def date(self, day: date) -> str:
-        return date_literal(day)
-
-    def compile(self, node: dict) -> str:
-        if "all" in node:
-            return "(" + " and ".join(self.compile(child) for child in node["all"]) + ")"
-        if "any" in node:
-            return "(" + " or ".join(self.compile(child) for child in node["any"]) + ")"
-        if "not" in node:
+    def compile(self, node: BaseModel | dict) -> exp.Expression:
+        """The rule as a boolean expression (a dict is validated first, as a file's rule is)."""
+        if isinstance(node, dict):
+            node = parse_rule(node, self.catalog)
+        kind = node_kind(node)
+        if kind in ("all", "any"):
+            combine = conjunction if kind == "all" else disjunction
+            return exp.Paren(this=combine([self.compile(child) for child in children(node)]))
+        if kind == "not":
             # a condition on a missing value is unknown, and "not unknown" must not select the person
-            return f"(not coalesce({self.compile(node['not'])}, false))"
-        if "tag" in node:
+            inner = exp.Coalesce(this=self.compile(node.not_), expressions=[exp.false()])
+            return exp.Paren(this=exp.Not(this=inner))
+        if kind == "tag":
             return self.tag_condition(node)
-        if "event" in node:
+        if kind == "event":
             return self.event_condition(node)
         return self.sequence_condition(node)
 
-    def tag_condition(self, node: dict) -> str:
-        tag = self.catalog.tags[node["tag"]]
-        column = f"{'model_tags' if tag.table == MODEL_TAG_TABLE else 'profile'}.{tag.code}"
-        operator = node["op"]
-        if operator in ("is null", "is not null"):
-            return f"({column} {operator})"
-        value = node["value"]
+    def tag_condition(self, node: Any) -> exp.Expression:
+        tag = self.catalog.tags[node.tag]
+        target = column("model_tags" if tag.table == MODEL_TAG_TABLE else "profile", tag.code)
+        operator, value = node.op, node.value
+        if operator == "is null":
+            return exp.Paren(this=is_null(target))
+        if operator == "is not null":
+            return exp.Paren(this=is_not_null(target))
         if operator in ("in", "not in"):
-            items = ", ".join(self.literal(tag.tag_type, item) for item in value)
-            return f"({column} {operator} ({items}))"
+            test = exp.In(this=target, expressions=[self.literal(tag.tag_type, item) for item in value])
+            return exp.Paren(this=test if operator == "in" else exp.Not(this=test))
         if operator == "between":
             low, high = (self.literal(tag.tag_type, item) for item in value)
-            return f"({column} between {low} and {high})"
-        sql_operator = "<>" if operator == "!=" else operator
-        return f"({column} {sql_operator} {self.literal(tag.tag_type, value)})"
+            return exp.Paren(this=exp.Between(this=target, low=low, high=high))
+        return exp.Paren(
+            this=COMPARISONS[operator](this=target, expression=self.literal(tag.tag_type, value))
+        )
 
-    def _event_filters(self, alias: str, node: dict) -> list[str]:
+    def _event_filters(self, alias: str, node: Any) -> list[exp.Expression]:
         filters = []
-        for prop, value in (node.get("where") or {}).items():
-            values = value if isinstance(value, list) else [value]
-            if prop == "amount_cny":
-                rendered = ", ".join(str(v) for v in values)
-            else:
-                rendered = ", ".join(self.dialect.string(str(v)) for v in values)
-            filters.append(f"{alias}.{prop} in ({rendered})")
+        for prop, values in where_items(node):
+            kind = self.catalog.event_properties[prop]
+            literals = [number(v) if kind == "number" else string(v) for v in values]
+            filters.append(exp.In(this=column(alias, prop), expressions=literals))
         return filters
 
-    def events(self, node: dict) -> str:
+    def events(self, node: Any, alias: str) -> exp.Table:
         """The events a condition reads: int_segment_events (the four columns rules read, sorted by event
         name and day, so only the row groups of the rule's events and window are scanned) unless the
         condition filters on event properties, which only int_events_attributed carries. Both hold the
         same attributed events with a person_id."""
-        table = "int_events_attributed" if node.get("where") else "int_segment_events"
-        return self.dialect.relation("intermediate", table)
+        table = "int_events_attributed" if node is not None and where_items(node) else "int_segment_events"
+        return self.dialect.table("intermediate", table, alias)
 
-    def event_condition(self, node: dict) -> str:
-        events = self.events(node)
-        since = self.as_of - timedelta(days=node["last_days"])
+    def _membership(self, node: Any, subquery: exp.Select) -> exp.Expression:
+        test = exp.In(this=column("profile", "person_id"), query=exp.Subquery(this=subquery))
+        return exp.Paren(this=test if node.did else exp.Not(this=test))
+
+    def event_condition(self, node: Any) -> exp.Expression:
+        since = self.as_of - timedelta(days=node.last_days)
         conditions = [
-            "e.person_id is not null",
-            f"e.event_name = {self.dialect.string(node['event'])}",
-            f"e.event_date > {self.date(since)}",
-            f"e.event_date <= {self.date(self.as_of)}",
+            is_not_null(column("e", "person_id")),
+            exp.EQ(this=column("e", "event_name"), expression=string(node.event)),
+            exp.GT(this=column("e", "event_date"), expression=date_literal(since)),
+            exp.LTE(this=column("e", "event_date"), expression=date_literal(self.as_of)),
             *self._event_filters("e", node),
         ]
-        at_least = node.get("at_least", 1)
-        subquery = f"select e.person_id from {events} as e where {' and '.join(conditions)}"
-        if at_least > 1:
-            subquery += f" group by e.person_id having count(*) >= {at_least}"
-        return f"(profile.person_id {'' if node.get('did', True) else 'not '}in ({subquery}))"
+        subquery = (
+            exp.select(column("e", "person_id")).from_(self.events(node, "e")).where(conjunction(conditions))
+        )
+        if node.at_least > 1:
+            subquery = subquery.group_by(column("e", "person_id")).having(
+                exp.GTE(this=exp.Count(this=exp.Star()), expression=number(node.at_least))
+            )
+        return self._membership(node, subquery)
 
-    def sequence_condition(self, node: dict) -> str:
+    def sequence_condition(self, node: Any) -> exp.Expression:
         # `where` filters the first event only
-        first_events, then_events = self.events(node), self.events({})
-        first, then = node["sequence"]
-        since = self.as_of - timedelta(days=node["last_days"])
-        window_ms = node["within_days"] * 86_400_000
+        first, then = node.sequence
+        since = self.as_of - timedelta(days=node.last_days)
+        window_ms = node.within_days * 86_400_000
         conditions = [
-            "a.person_id is not null",
-            f"a.event_name = {self.dialect.string(first)}",
-            f"b.event_name = {self.dialect.string(then)}",
-            f"a.event_date > {self.date(since)}",
+            is_not_null(column("a", "person_id")),
+            exp.EQ(this=column("a", "event_name"), expression=string(first)),
+            exp.EQ(this=column("b", "event_name"), expression=string(then)),
+            exp.GT(this=column("a", "event_date"), expression=date_literal(since)),
             # event_date is the local day of client_time_ms, so b after a is in the window too: the
             # bound lets the scan of b skip the row groups of earlier days (it changes no result)
-            f"b.event_date > {self.date(since)}",
-            f"b.event_date <= {self.date(self.as_of)}",
-            "b.client_time_ms > a.client_time_ms",
-            f"b.client_time_ms <= a.client_time_ms + {window_ms}",
+            exp.GT(this=column("b", "event_date"), expression=date_literal(since)),
+            exp.LTE(this=column("b", "event_date"), expression=date_literal(self.as_of)),
+            exp.GT(this=column("b", "client_time_ms"), expression=column("a", "client_time_ms")),
+            exp.LTE(
+                this=column("b", "client_time_ms"),
+                expression=exp.Add(this=column("a", "client_time_ms"), expression=number(window_ms)),
+            ),
             *self._event_filters("a", node),
         ]
         subquery = (
-            f"select a.person_id from {first_events} as a inner join {then_events} as b"
-            " on a.person_id = b.person_id "
-            f"where {' and '.join(conditions)}"
+            exp.select(column("a", "person_id"))
+            .from_(self.events(node, "a"))
+            .join(
+                self.events(None, "b"),
+                on=exp.EQ(this=column("a", "person_id"), expression=column("b", "person_id")),
+                join_type="inner",
+            )
+            .where(conjunction(conditions))
         )
-        return f"(profile.person_id {'' if node.get('did', True) else 'not '}in ({subquery}))"
+        return self._membership(node, subquery)
+
+
+def segment_query(segment: Segment, catalog: Catalog, dialect: Dialect, as_of: date) -> exp.Select:
+    """The membership query as a syntax tree (see :func:`compile_segment`)."""
+    if not SQL_NAME.match(segment.name):  # it is in the header comment and the split hash's text
+        raise ValueError(f"not a segment name: {segment.name!r}")
+    rule = segment.rule if isinstance(segment.rule, BaseModel) else parse_rule(segment.rule, catalog)
+    rule_sql = RuleCompiler(catalog, dialect, as_of).compile(rule)
+    buckets = load_business_rules()["segments"]["split_buckets"]
+    exclusions: list[tuple[exp.Expression, str]] = []
+    if segment.purpose == "marketing":
+        if segment.channel not in catalog.consent_channels:  # a column name: never anything else
+            raise ValueError(f"{segment.name}: channel {segment.channel!r} is not a consent channel")
+        consented = exp.Coalesce(
+            this=column("profile", f"is_{segment.channel}_consented"), expressions=[exp.false()]
+        )
+        exclusions.append((exp.EQ(this=consented, expression=exp.false()), "no_consent"))
+    if segment.promoted_product_risk:
+        level = RISK_LEVELS[segment.promoted_product_risk]
+        tolerance = exp.cast(
+            exp.Substring(this=column("profile", "risk_level"), start=number(2), length=number(1)),
+            exp.DataType.build("int"),
+        )
+        expires = column("profile", "risk_assessment_expires_on")
+        unsuitable = disjunction(
+            [
+                is_null(column("profile", "risk_level")),
+                exp.LT(this=tolerance, expression=number(level)),
+                is_null(expires),
+                exp.LT(this=expires, expression=date_literal(as_of)),
+            ]
+        )
+        exclusions.append((exp.Paren(this=unsuitable), "unsuitable"))
+    exclusions.append((is_null(column("profile", "customer_no")), "no_customer_number"))
+    reason = exp.Case(ifs=[exp.If(this=condition, true=string(name)) for condition, name in exclusions])
+    hashed = exp.DPipe(this=string(segment.name + ":"), expression=column("profile", "person_id"))
+    if segment.split:
+        bounds, cumulative = [], 0.0
+        for group in ("test", "control", "holdout"):
+            if group in segment.split:
+                cumulative += segment.split[group]
+                bounds.append((round(cumulative * buckets), group))
+        # members only: an excluded match is in no group, and the SHA-256 per row is most of a large
+        # segment's preview (462k matches of registered_never_invested at SF10: 390 ms of CPU)
+        ifs = [exp.If(this=is_not_null(exp.Paren(this=reason.copy())), true=exp.Null())]
+        ifs += [
+            exp.If(this=exp.LT(this=dialect.split_bucket(hashed.copy(), buckets), expression=number(limit)),
+                   true=string(group))
+            for limit, group in bounds[:-1]
+        ]  # fmt: skip
+        split_sql: exp.Expression = exp.Case(ifs=ifs, default=string(bounds[-1][1]))
+    else:
+        split_sql = exp.cast(exp.Null(), exp.DataType.build("varchar"))
+    query = exp.select(
+        *(
+            column("profile", name)
+            for name in ("person_id", "customer_no", "lifecycle_stage", "value_tier", "main_platform")
+        ),
+        exp.alias_(reason, "exclusion_reason"),
+        exp.alias_(split_sql, "split_group"),
+    ).from_(dialect.table("intermediate", SEGMENT_PERSONS, "profile"))  # fmt: skip
+    if any(catalog.tags[code].table == MODEL_TAG_TABLE for code in referenced_tags(rule)):
+        query = query.join(
+            dialect.table("marts", MODEL_TAG_TABLE, "model_tags"),
+            on=exp.EQ(this=column("model_tags", "person_id"), expression=column("profile", "person_id")),
+            join_type="left",
+        )
+    return query.where(rule_sql)
 
 
 def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of: date) -> str:
@@ -187,55 +349,7 @@ def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of:
     joined in by dbt) as ``profile``: no join but to the model tags a rule names. The rule is the bare
     WHERE clause (a null condition drops the row as false would), so DuckDB pushes tag conditions into
     the scan and turns event conditions into semi joins whose probe side is filtered by the matches."""
-    rule_sql = RuleCompiler(catalog, dialect, as_of).compile(segment.rule)
-    profile = dialect.relation("intermediate", SEGMENT_PERSONS)
-    buckets = load_business_rules()["segments"]["split_buckets"]
-    exclusions = []
-    if segment.purpose == "marketing":
-        if segment.channel not in catalog.consent_channels:  # a column name: never anything else
-            raise ValueError(f"{segment.name}: channel {segment.channel!r} is not a consent channel")
-        exclusions.append((f"coalesce(profile.is_{segment.channel}_consented, false) = false", "no_consent"))
-    if segment.promoted_product_risk:
-        level = RISK_LEVELS[segment.promoted_product_risk]
-        exclusions.append(
-            (
-                "(profile.risk_level is null"
-                f" or cast(substr(profile.risk_level, 2, 1) as integer) < {level}"
-                " or profile.risk_assessment_expires_on is null"
-                f" or profile.risk_assessment_expires_on < {date_literal(as_of)})",
-                "unsuitable",
-            )
-        )
-    exclusions.append(("profile.customer_no is null", "no_customer_number"))
-    reason = "case " + " ".join(f"when {condition} then '{name}'" for condition, name in exclusions) + " end"
-    bucket = dialect.split_bucket(f"{dialect.string(segment.name + ':')} || profile.person_id", buckets)
-    if segment.split:
-        bounds, cumulative = [], 0.0
-        for group in ("test", "control", "holdout"):
-            if group in segment.split:
-                cumulative += segment.split[group]
-                bounds.append((round(cumulative * buckets), group))
-        # members only: an excluded match is in no group, and the SHA-256 per row is most of a large
-        # segment's preview (462k matches of registered_never_invested at SF10: 390 ms of CPU)
-        split_sql = f"case when ({reason}) is not null then null " + " ".join(
-            f"when {bucket} < {limit} then '{group}'" for limit, group in bounds[:-1]
-        )
-        split_sql += f" else '{bounds[-1][1]}' end"
-    else:
-        split_sql = "cast(null as string)" if dialect.name == "spark" else "cast(null as varchar)"
-    model_join = ""
-    if any(catalog.tags[code].table == MODEL_TAG_TABLE for code in referenced_tags(segment.rule)):
-        model_tags = dialect.relation("marts", MODEL_TAG_TABLE)
-        model_join = f"left join {model_tags} as model_tags on model_tags.person_id = profile.person_id\n"
-    return (
-        f"-- segment {segment.name} as of {as_of.isoformat()} ({dialect.name})\n"
-        "select\n"
-        "    profile.person_id,\n"
-        "    profile.customer_no,\n"
-        "    profile.lifecycle_stage,\n"
-        "    profile.value_tier,\n"
-        "    profile.main_platform,\n"
-        f"    {reason} as exclusion_reason,\n"
-        f"    {split_sql} as split_group\n"
-        f"from {profile} as profile\n" + model_join + f"where {rule_sql}\n"
-    )
+    query = segment_query(segment, catalog, dialect, as_of)
+    # the header holds only a checked name (SQL_NAME), an ISO date and a dialect name
+    header = f"-- segment {segment.name} as of {as_of.isoformat()} ({dialect.name})\n"
+    return header + query.sql(dialect=dialect.name, pretty=True) + "\n"

@@ -1,23 +1,50 @@
-"""Segment definitions (``segments/<name>.yml``): parsing and validation against the tag catalog.
+"""Segment definitions (``segments/<name>.yml``): parsed into typed models, validated against the catalog.
 
 A definition is validated completely before anything runs; every problem is a :class:`SegmentError`
-naming the file, the path inside it (e.g. ``rule.all[1].value``) and the reason.
+naming the file, the path inside it (e.g. ``rule.all[1].where.amount_cny``) and the reason.
+
+Two passes. The YAML (no anchors or aliases, nesting and size bounded) is parsed into strict pydantic
+models built from the catalog (:func:`segment_model`): rule nodes are a discriminated union
+(all / any / not / tag / event / sequence), tag codes, events, operators and channels are closed sets,
+every ``where:`` value has the type the catalog declares for its event property, nothing is coerced
+(``"5"`` is not a number, ``5`` is not a text) and every list and string is bounded. The second pass
+checks what depends on a tag's type: the operator fits it, a value has the tag's type (and is one of an
+enum's allowed values), and the rule is not nested too deep. The same models give the JSON Schema
+(:func:`json_schema`, committed as ``segments/segment.schema.json``) that editors use.
 """
 
 from __future__ import annotations
 
 import csv
+import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
+from datetime import date
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import yaml
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PlainValidator,
+    PrivateAttr,
+    ValidationError,
+    WithJsonSchema,
+    create_model,
+    model_validator,
+)
+from pydantic import Tag as UnionTag
 
 from orchestration.lib.rules import load_business_rules
 from orchestration.paths import DBT_PROJECT_DIR, SEGMENTS_DIR
 
 TAG_CATALOG_CSV = DBT_PROJECT_DIR / "seeds" / "tag_catalog.csv"
+SCHEMA_FILE = SEGMENTS_DIR / "segment.schema.json"
 PURPOSES = ("marketing", "compliance")
 PRODUCT_RISKS = ("R1", "R2", "R3", "R4", "R5")
 REFRESHES = ("daily", "weekly", "monthly")
@@ -29,9 +56,27 @@ OPERATORS_BY_TYPE = {
     "date": {"=", "!=", ">=", "<=", "between", "is null", "is not null"},
     "boolean": {"=", "!=", "is null", "is not null"},
 }
-ALL_OPERATORS = set().union(*OPERATORS_BY_TYPE.values())
-RELATIVE_DATE = re.compile(r"^-?\d+d$")  # "-30d": 30 days before the as-of date; "0d": the as-of date
+OPERATORS = ("=", "!=", ">=", "<=", "between", "in", "not in", "is null", "is not null")
+ALL_OPERATORS = set(OPERATORS)
+PROPERTY_TYPES = ("text", "number")  # what vars: fundcdp: segments: event_properties may declare
+# "-30d": 30 days before the as-of date; "0d": the as-of date (at most 99,999 days either way)
+RELATIVE_DATE = re.compile(r"^-?\d{1,5}d$")
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 NAME = re.compile(r"^[a-z][a-z0-9_]{1,62}$")
+SQL_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")  # a tag code, event property or channel: a column name
+
+# Limits: a definition is small, and anything beyond these is a mistake or an attack.
+MAX_FILE_BYTES = 64 * 1024
+MAX_YAML_DEPTH = 40  # nested YAML mappings / lists
+MAX_RULE_DEPTH = 8  # nested all / any / not
+MAX_RULE_NODES = 200
+MAX_LIST_ITEMS = 100  # children of all / any, values of in / not in / where
+MAX_TEXT = 200  # a text value, owner
+MAX_DESCRIPTION = 2000
+MAX_NUMBER = 10**15  # |a number value|
+MAX_DAYS = 3660  # last_days, within_days
+MAX_AT_LEAST = 100_000
+MAX_SIZE = 10**9  # size.min / size.max
 
 
 class SegmentError(ValueError):
@@ -52,12 +97,29 @@ class Tag:
 
 @dataclass(frozen=True)
 class Catalog:
-    """What a rule may reference: the tag catalog, the known events and their filterable properties."""
+    """What a rule may reference: the tag catalog, the known events, their filterable properties (name ->
+    type, ``text`` or ``number``) and the consent channels. Every name here is checked to be a plain
+    column name, as it is written into the compiled SQL."""
 
     tags: dict[str, Tag]
     events: frozenset[str]
-    event_properties: frozenset[str]
+    event_properties: dict[str, str]
     consent_channels: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        for kind, names in (
+            ("tag", self.tags),
+            ("event property", self.event_properties),
+            ("consent channel", self.consent_channels),
+        ):
+            for name in names:
+                if not SQL_NAME.match(name):
+                    raise ValueError(f"catalog: {kind} {name!r} is not a plain column name")
+        for name, kind in self.event_properties.items():
+            if kind not in PROPERTY_TYPES:
+                raise ValueError(
+                    f"catalog: event property {name!r} has type {kind!r}, not one of {PROPERTY_TYPES}"
+                )
 
     @classmethod
     def load(cls, tag_catalog_csv: Path = TAG_CATALOG_CSV) -> Catalog:
@@ -75,14 +137,303 @@ class Catalog:
         return cls(
             tags=tags,
             events=frozenset(rules["known_events"]),
-            event_properties=frozenset(rules["event_properties"]),
+            event_properties=dict(rules["event_properties"]),
             consent_channels=tuple(rules["consent_channels"]),
         )
+
+    @cached_property
+    def models(self) -> dict[str, Any]:
+        """The pydantic models of a definition for this catalog (built once)."""
+        return _build_models(self)
+
+
+# --- scalar types: each checks its input exactly (no coercion) and says what it wants -----------------
+
+
+def _check_text(value: Any, max_length: int = MAX_TEXT, multiline: bool = False) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"a text (in quotes), not {_show(value)}")
+    if not value:
+        raise ValueError("an empty text")
+    if len(value) > max_length:
+        raise ValueError(f"a text of at most {max_length} characters, not {len(value)}")
+    for character in value:
+        if multiline and character in "\n\t":
+            continue
+        if unicodedata.category(character) in ("Cc", "Cf", "Cs", "Co"):
+            raise ValueError(f"a text without control, format or surrogate characters (found {character!r})")
+    return value
+
+
+def _check_number(value: Any) -> int | float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ValueError(f"a number, not {_show(value)}")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"a finite number, not {value!r}")
+    if abs(value) > MAX_NUMBER:
+        raise ValueError(f"a number between -{MAX_NUMBER:.0e} and {MAX_NUMBER:.0e}")
+    return value
+
+
+def _whole(low: int, high: int, what: str = "a whole number"):
+    def check(value: Any) -> int:
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            raise ValueError(f"{what} from {low} to {high}, not {_show(value)}")
+        return value
+
+    return check
+
+
+def _check_share(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"a share between 0 and 1, not {_show(value)}")
+    if not 0 < value <= 1:
+        raise ValueError("a share between 0 and 1")
+    return float(value)
+
+
+def _check_max_change(value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        raise ValueError(f"a share >= 0 of the previous version's size (e.g. 0.5), not {_show(value)}")
+    if not 0 <= value <= 1000:
+        raise ValueError("a share >= 0 of the previous version's size (e.g. 0.5), at most 1000")
+    return float(value)
+
+
+def _check_tag_scalar(value: Any) -> bool | int | float | str | date:
+    """A tag value before its tag's type is known: a flag, a number, a text or a date."""
+    if isinstance(value, bool) or isinstance(value, date) and type(value) is date:
+        return value
+    if isinstance(value, (int, float)):
+        return _check_number(value)
+    if isinstance(value, str):
+        return _check_text(value)
+    raise ValueError(f"a flag, a number, a text or a date, not {_show(value)}")
+
+
+def _show(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 60 else shown[:57] + "..."
+
+
+def _typed(python_type: Any, check, schema: dict) -> Any:
+    return Annotated[python_type, PlainValidator(check), WithJsonSchema(schema)]
+
+
+Text = _typed(str, _check_text, {"type": "string", "minLength": 1, "maxLength": MAX_TEXT})
+Description = _typed(
+    str, lambda v: _check_text(v, MAX_DESCRIPTION, multiline=True),
+    {"type": "string", "minLength": 1, "maxLength": MAX_DESCRIPTION},
+)  # fmt: skip
+Number = _typed(float, _check_number, {"type": "number", "minimum": -MAX_NUMBER, "maximum": MAX_NUMBER})
+Days = _typed(
+    int, _whole(1, MAX_DAYS, "a whole number of days"), {"type": "integer", "minimum": 1, "maximum": MAX_DAYS}
+)
+AtLeast = _typed(int, _whole(1, MAX_AT_LEAST), {"type": "integer", "minimum": 1, "maximum": MAX_AT_LEAST})
+Size = _typed(int, _whole(0, MAX_SIZE), {"type": "integer", "minimum": 0, "maximum": MAX_SIZE})
+Share = _typed(float, _check_share, {"type": "number", "exclusiveMinimum": 0, "maximum": 1})
+MaxChange = _typed(float, _check_max_change, {"type": "number", "minimum": 0, "maximum": 1000})
+Flag = _typed(
+    bool, lambda v: v if isinstance(v, bool) else _fail(f"true or false, not {_show(v)}"), {"type": "boolean"}
+)
+TagScalar = _typed(
+    Any, _check_tag_scalar,
+    {"anyOf": [{"type": "boolean"}, {"type": "number"}, {"type": "string", "maxLength": MAX_TEXT}]},
+)  # fmt: skip
+
+
+def _fail(reason: str):
+    raise ValueError(reason)
+
+
+# Discriminator tags: they appear in pydantic's error locations and are dropped from a SegmentError's path.
+NODE_KINDS = ("all", "any", "not", "tag", "event", "sequence")
+ONE, MANY = "(one)", "(list)"
+LOCATION_TAGS = {f"({kind})" for kind in NODE_KINDS} | {ONE, MANY}
+NODE_FIELDS = {
+    "all": "all",
+    "any": "any",
+    "not": "not",
+    "tag": "tag, op and value",
+    "event": "event, did, at_least, last_days and where",
+    "sequence": "sequence, within_days, did, last_days and where",
+}
+NODE_ERROR = "a rule node is a mapping with exactly one of all, any, not, tag, event or sequence"
+
+
+def _node_kind(value: Any) -> str | None:
+    if not isinstance(value, dict):
+        return None
+    kinds = [kind for kind in NODE_KINDS if kind in value]
+    return f"({kinds[0]})" if len(kinds) == 1 else None
+
+
+def _one_or_many(item_type: Any, max_items: int = MAX_LIST_ITEMS) -> Any:
+    """A value or a non-empty list of values (``where: {platform: ios}`` or ``{platform: [ios, h5]}``)."""
+    return Annotated[
+        Annotated[item_type, UnionTag(ONE)]
+        | Annotated[list[item_type], Field(min_length=1, max_length=max_items), UnionTag(MANY)],
+        Discriminator(lambda v: MANY if isinstance(v, list) else ONE),
+    ]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=False)
+
+
+class _WhereBase(_Model):
+    """Keeps the order of the file's properties (the compiled filters follow it)."""
+
+    _order: tuple[str, ...] = PrivateAttr(default=())
+
+    @model_validator(mode="wrap")
+    @classmethod
+    def _remember_order(cls, data: Any, handler):  # noqa: ANN206
+        model = handler(data)
+        if isinstance(data, dict):
+            model._order = tuple(key for key in data if key in type(model).model_fields)
+        return model
+
+
+def _build_models(catalog: Catalog) -> dict[str, Any]:
+    """The models of a definition whose closed sets (tags, events, properties, channels) come from
+    ``catalog``."""
+    tag_codes = Literal[tuple(sorted(catalog.tags))]  # type: ignore[valid-type]
+    event_names = Literal[tuple(sorted(catalog.events))]  # type: ignore[valid-type]
+    channels = Literal[tuple(catalog.consent_channels)]  # type: ignore[valid-type]
+    property_types = {"text": Text, "number": Number}
+    where_model = create_model(
+        "EventWhere",
+        __base__=_WhereBase,
+        __doc__="Event property filters: each property's value (or list of values) has its declared type.",
+        **{
+            prop: (_one_or_many(property_types[kind]) | None, None)
+            for prop, kind in catalog.event_properties.items()
+        },
+    )
+
+    class AllNode(_Model):
+        """Every child matches."""
+
+        all: list[Rule] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+
+    class AnyNode(_Model):
+        """At least one child matches."""
+
+        any: list[Rule] = Field(min_length=1, max_length=MAX_LIST_ITEMS)
+
+    class NotNode(_Model):
+        """The child does not match (a condition on a missing value never selects anyone)."""
+
+        not_: Rule = Field(alias="not")
+
+    class TagCondition(_Model):
+        """A tag of the catalog compared with a value of the tag's type."""
+
+        tag: tag_codes
+        op: Literal[OPERATORS]  # type: ignore[valid-type]
+        value: _one_or_many(TagScalar) | None = None
+
+    class EventCondition(_Model):
+        """An event did (or did not) happen at least ``at_least`` times in the last ``last_days`` days."""
+
+        event: event_names
+        did: Flag = True
+        at_least: AtLeast = 1
+        last_days: Days
+        where: where_model | None = None
+
+    class SequenceCondition(_Model):
+        """Event A in the last ``last_days`` days, then event B within ``within_days`` days after it."""
+
+        sequence: list[event_names] = Field(min_length=2, max_length=2)
+        within_days: Days
+        did: Flag = True
+        last_days: Days
+        where: where_model | None = None
+
+    Rule = Annotated[
+        Annotated[AllNode, UnionTag("(all)")]
+        | Annotated[AnyNode, UnionTag("(any)")]
+        | Annotated[NotNode, UnionTag("(not)")]
+        | Annotated[TagCondition, UnionTag("(tag)")]
+        | Annotated[EventCondition, UnionTag("(event)")]
+        | Annotated[SequenceCondition, UnionTag("(sequence)")],
+        Discriminator(_node_kind, custom_error_type="rule_node", custom_error_message=NODE_ERROR),
+    ]
+
+    class SegmentSize(_Model):
+        """A version outside these bounds is not published."""
+
+        min: Size = 0
+        max: Size | None = None
+
+    class SegmentFile(_Model):
+        """A segment definition (segments/<name>.yml). See README "Segments"."""
+
+        model_config = ConfigDict(title="fundcdp segment definition")
+
+        name: Annotated[str, Field(pattern=NAME.pattern)]
+        owner: Text
+        description: Description
+        purpose: Literal[PURPOSES]  # type: ignore[valid-type]
+        channel: channels | None = None
+        promoted_product_risk: Literal[PRODUCT_RISKS] | None = None  # type: ignore[valid-type]
+        refresh: Literal[REFRESHES] = "daily"  # type: ignore[valid-type]
+        size: SegmentSize = SegmentSize()
+        max_change: MaxChange | None = None
+        split: dict[Literal[SPLIT_GROUPS], Share] = Field(default_factory=dict, max_length=3)  # type: ignore[valid-type]
+        rule: Rule
+
+    namespace = {"Rule": Rule}
+    for model in (AllNode, AnyNode, NotNode):
+        model.model_rebuild(_types_namespace=namespace)
+    SegmentFile.model_rebuild(_types_namespace=namespace)
+    from pydantic import TypeAdapter
+
+    return {
+        "file": SegmentFile,
+        "rule": TypeAdapter(Rule),
+        "all": AllNode,
+        "any": AnyNode,
+        "not": NotNode,
+        "tag": TagCondition,
+        "event": EventCondition,
+        "sequence": SequenceCondition,
+        "where": where_model,
+    }
+
+
+def node_kind(node: BaseModel) -> str:
+    """all, any, not, tag, event or sequence."""
+    for kind in ("all", "any", "tag", "event", "sequence"):
+        if kind in type(node).model_fields:
+            return kind
+    return "not"
+
+
+def children(node: BaseModel) -> list[BaseModel]:
+    kind = node_kind(node)
+    if kind in ("all", "any"):
+        return list(getattr(node, kind))
+    return [node.not_] if kind == "not" else []
+
+
+def where_items(node: BaseModel) -> list[tuple[str, list]]:
+    """An event or sequence condition's property filters: (property, values) in the file's order."""
+    where = getattr(node, "where", None)
+    if where is None:
+        return []
+    order = where._order or tuple(where.model_fields_set)
+    values = [(prop, getattr(where, prop)) for prop in order]
+    return [
+        (prop, value if isinstance(value, list) else [value]) for prop, value in values if value is not None
+    ]
 
 
 @dataclass(frozen=True)
 class Segment:
-    """A validated definition. ``rule`` is the validated rule tree (plain dicts, see README "Segments")."""
+    """A validated definition. ``rule`` is the typed rule tree (see :func:`parse_rule`)."""
 
     name: str
     owner: str
@@ -95,88 +446,305 @@ class Segment:
     size_max: int | None
     max_change: float | None
     split: dict[str, float] = field(default_factory=dict)
-    rule: dict[str, Any] = field(default_factory=dict)
+    rule: Any = None
     file: str = ""
+
+
+# --- YAML ------------------------------------------------------------------------------------------
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader without anchors / aliases (no alias bombs, a definition needs none), with bounded
+    nesting and without duplicate keys (the later one would silently win)."""
+
+    def compose_node(self, parent, index):  # noqa: ANN001, ANN201
+        if self.check_event(yaml.AliasEvent):
+            mark = self.peek_event().start_mark
+            raise yaml.composer.ComposerError(None, None, "anchors and aliases (&, *) are not allowed", mark)
+        event = self.peek_event()
+        if getattr(event, "anchor", None) is not None:
+            raise yaml.composer.ComposerError(
+                None, None, "anchors and aliases (&, *) are not allowed", event.start_mark
+            )
+        self._depth = getattr(self, "_depth", 0) + 1
+        try:
+            if self._depth > MAX_YAML_DEPTH:
+                raise yaml.composer.ComposerError(
+                    None, None, f"nested deeper than {MAX_YAML_DEPTH} levels", event.start_mark
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def construct_mapping(self, node, deep=False):  # noqa: ANN001, ANN201
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            try:
+                duplicate = key in seen
+                seen.add(key)
+            except TypeError:
+                raise yaml.constructor.ConstructorError(
+                    None, None, "a mapping key must be a plain value", key_node.start_mark
+                ) from None
+            if duplicate:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r}", key_node.start_mark
+                )
+        return super().construct_mapping(node, deep=deep)
+
+
+def read_document(path: Path) -> Any:
+    """The YAML document of a definition file, or a SegmentError at path ``(file)``."""
+    try:
+        raw = path.read_bytes()
+    except OSError as problem:
+        raise SegmentError(path, "(file)", f"cannot be read: {problem.strerror}") from problem
+    if len(raw) > MAX_FILE_BYTES:
+        raise SegmentError(path, "(file)", f"larger than {MAX_FILE_BYTES} bytes ({len(raw)})")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as problem:
+        raise SegmentError(path, "(file)", f"not UTF-8 ({problem.reason} at byte {problem.start})") from None
+    try:
+        return yaml.load(text, Loader=_StrictLoader)  # noqa: S506 (a SafeLoader)
+    except yaml.YAMLError as problem:
+        raise SegmentError(path, "(file)", f"not valid YAML: {_one_line(problem)}") from problem
+    except RecursionError:
+        raise SegmentError(path, "(file)", "not valid YAML: nested too deeply") from None
+
+
+def _one_line(problem: Exception) -> str:
+    return " ".join(str(problem).split())[:300]
+
+
+# --- pydantic errors -> SegmentError ---------------------------------------------------------------
+
+HINTS = {
+    "last_days": "a whole number of days >= 1",
+    "within_days": "a whole number of days >= 1",
+    "sequence": "two events: [first, then]",
+    "op": f"one of {', '.join(OPERATORS)}",
+}
+
+
+def _location(loc: tuple) -> str:
+    parts: list[str] = []
+    for item in loc:
+        if item in LOCATION_TAGS or item == "[key]":
+            continue
+        if isinstance(item, int) and parts:
+            parts[-1] += f"[{item}]"
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(file)"
+
+
+def _node_of(loc: tuple) -> str | None:
+    """The kind of the innermost rule node in a location (from its discriminator tag)."""
+    kinds = [item[1:-1] for item in loc if isinstance(item, str) and item in LOCATION_TAGS - {ONE, MANY}]
+    return kinds[-1] if kinds else None
+
+
+def _reason(error: dict, catalog: Catalog, top_fields: list[str]) -> str:
+    kind, loc = error["type"], error["loc"]
+    names = [item for item in loc if isinstance(item, str) and item not in LOCATION_TAGS]
+    last = names[-1] if names else ""
+    value = error.get("input")
+    if kind == "missing":
+        return f"required: {HINTS[last]}" if last in HINTS else "required"
+    if kind == "extra_forbidden":
+        if "where" in names[:-1]:
+            known = ", ".join(sorted(catalog.event_properties))
+            return f"unknown event property (use {known})"
+        node = _node_of(loc)
+        if node is None:
+            return f"unknown field (known: {', '.join(sorted(top_fields))})"
+        article = "an" if node[0] in "aeiou" else "a"
+        return f"unknown field: {article} {node} node has {NODE_FIELDS[node]}"
+    if kind == "literal_error":
+        if last == "tag" and _node_of(loc) == "tag":
+            return f"unknown tag {_show(value)} (see the tag catalog)"
+        if last in ("event", "sequence"):
+            return f"unknown event {_show(value)} (known: {', '.join(sorted(catalog.events))})"
+        if last == "op":
+            return f"unknown operator {_show(value)} ({HINTS['op']})"
+        if "split" in names:
+            return f"groups are {', '.join(SPLIT_GROUPS)}"
+        if last == "channel":
+            return f"{_show(value)} is not a channel: {', '.join(catalog.consent_channels)}"
+        return f"{_show(value)} is not {error['ctx']['expected']}"
+    if kind == "rule_node":
+        if isinstance(value, dict):
+            return f"unknown node {_show(sorted(map(str, value)))}: {NODE_ERROR}"
+        return f"{NODE_ERROR}, not {_show(value)}"
+    if kind == "too_short" and last in ("all", "any"):
+        return "a non-empty list of rule nodes"
+    if kind in ("too_short", "too_long") and last == "sequence":
+        return HINTS["sequence"]
+    if kind == "string_pattern_mismatch" and last == "name":
+        return "lowercase letters, digits and underscores, starting with a letter (2 to 63 characters)"
+    if kind == "value_error":
+        return str(error["msg"]).removeprefix("Value error, ")
+    hint = HINTS.get(last)
+    message = error["msg"]
+    return f"{hint}: {message}" if hint else message
+
+
+def _first_error(
+    problem: ValidationError, file: Path | str, catalog: Catalog, top_fields: list[str]
+) -> SegmentError:
+    error = problem.errors(include_url=False)[0]
+    return SegmentError(file, _location(error["loc"]), _reason(error, catalog, top_fields))
+
+
+# --- semantic checks (what depends on a tag's type) -------------------------------------------------
+
+
+def _check_rule(
+    node: BaseModel, catalog: Catalog, file: Path | str, path: str, depth: int, count: list[int]
+) -> None:
+    count[0] += 1
+    if count[0] > MAX_RULE_NODES:
+        raise SegmentError(file, path, f"more than {MAX_RULE_NODES} rule nodes")
+    kind = node_kind(node)
+    if kind in ("all", "any", "not"):
+        if depth >= MAX_RULE_DEPTH:
+            raise SegmentError(file, path, f"all / any / not nested deeper than {MAX_RULE_DEPTH} levels")
+        if kind == "not":
+            _check_rule(node.not_, catalog, file, f"{path}.not", depth + 1, count)
+        else:
+            for index, child in enumerate(children(node)):
+                _check_rule(child, catalog, file, f"{path}.{kind}[{index}]", depth + 1, count)
+    elif kind == "tag":
+        _check_tag_condition(node, catalog, file, path)
+
+
+def _check_tag_condition(node: BaseModel, catalog: Catalog, file: Path | str, path: str) -> None:
+    tag = catalog.tags[node.tag]
+    operator = node.op
+    if operator not in OPERATORS_BY_TYPE[tag.tag_type]:
+        raise SegmentError(
+            file, f"{path}.op", f"operator {operator!r} does not fit {tag.tag_type} tag {tag.code!r} "
+            f"(use {', '.join(sorted(OPERATORS_BY_TYPE[tag.tag_type]))})",
+        )  # fmt: skip
+    value = node.value
+    if operator in ("is null", "is not null"):
+        if value is not None:
+            raise SegmentError(file, f"{path}.value", f"{operator!r} takes no value")
+        return
+    if value is None:
+        raise SegmentError(file, f"{path}.value", f"{operator!r} needs a value")
+    if operator in ("in", "not in"):
+        if not isinstance(value, list):
+            raise SegmentError(file, f"{path}.value", f"{operator!r} needs a non-empty list")
+    elif operator == "between":
+        if not isinstance(value, list) or len(value) != 2:
+            raise SegmentError(file, f"{path}.value", "between needs [low, high]")
+    elif isinstance(value, list):
+        raise SegmentError(file, f"{path}.value", f"{operator!r} needs a single value")
+    items = value if isinstance(value, list) else [value]
+    for index, item in enumerate(items):
+        item_path = f"{path}.value[{index}]" if isinstance(value, list) else f"{path}.value"
+        problem = tag_value_problem(tag, item)
+        if problem:
+            raise SegmentError(file, item_path, problem)
+
+
+def tag_value_problem(tag: Tag, value: Any) -> str | None:
+    """Why ``value`` is not a value of ``tag`` (None when it is). Nothing is coerced."""
+    if tag.tag_type == "boolean":
+        return None if isinstance(value, bool) else f"{tag.code} is a flag: true or false, not {_show(value)}"
+    if tag.tag_type == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            return f"{tag.code} is a number, not {_show(value)}"
+        return None
+    if tag.tag_type == "date":
+        if type(value) is date:
+            return None
+        if isinstance(value, str) and RELATIVE_DATE.match(value):
+            return None
+        if isinstance(value, str) and ISO_DATE.match(value):
+            try:
+                date.fromisoformat(value)
+                return None
+            except ValueError:
+                pass
+        relative = "'-30d' for 30 days before the as-of date"
+        return f"{tag.code} is a date: YYYY-MM-DD, or {relative}, not {_show(value)}"
+    if not isinstance(value, str):
+        kind = "an enum" if tag.tag_type == "enum" else "a text"
+        return f"{tag.code} is {kind}: write {_show(str(value))} in quotes, not {_show(value)}"
+    if tag.tag_type == "enum" and value not in tag.allowed_values:
+        return f"{value!r} is not an allowed value of {tag.code} ({', '.join(tag.allowed_values)})"
+    return None
+
+
+# --- loading ---------------------------------------------------------------------------------------
+
+
+def parse_rule(rule: Any, catalog: Catalog, file: Path | str = "(inline)", path: str = "rule") -> BaseModel:
+    """A rule tree (plain dicts, as in a file) as typed, validated rule nodes."""
+    try:
+        node = catalog.models["rule"].validate_python(rule)
+    except ValidationError as problem:
+        error = problem.errors(include_url=False)[0]
+        location = _location((path, *error["loc"]))
+        raise SegmentError(
+            file, location, _reason({**error, "loc": (path, *error["loc"])}, catalog, [])
+        ) from None
+    _check_rule(node, catalog, file, path, 0, [0])
+    return node
+
+
+def parse_segment(document: Any, catalog: Catalog, file: Path | str = "(inline)") -> Segment:
+    """A definition document (the file's YAML as Python values) as a validated :class:`Segment`."""
+    model = catalog.models["file"]
+    if not isinstance(document, dict):
+        raise SegmentError(file, "(file)", "a definition is a mapping of fields")
+    for key in document:
+        if not isinstance(key, str):
+            raise SegmentError(file, _show(key), "a field name is a text")
+    try:
+        parsed = model.model_validate(document)
+    except ValidationError as problem:
+        raise _first_error(problem, file, catalog, list(model.model_fields)) from None
+    except RecursionError:
+        raise SegmentError(file, "rule", "nested too deeply") from None
+    if parsed.purpose == "marketing" and parsed.channel is None:
+        raise SegmentError(
+            file, "channel", f"a marketing segment needs a channel in {', '.join(catalog.consent_channels)}"
+        )
+    if parsed.purpose != "marketing" and parsed.channel is not None:
+        raise SegmentError(file, "channel", "only marketing segments have a channel")
+    if parsed.size.max is not None and parsed.size.max < parsed.size.min:
+        raise SegmentError(file, "size", "max is below min")
+    if parsed.split and abs(sum(parsed.split.values()) - 1) > 1e-9:
+        raise SegmentError(file, "split", f"shares add up to {sum(parsed.split.values())}, not 1")
+    _check_rule(parsed.rule, catalog, file, "rule", 0, [0])
+    return Segment(
+        name=parsed.name,
+        owner=parsed.owner,
+        description=parsed.description.strip(),
+        purpose=parsed.purpose,
+        channel=parsed.channel,
+        promoted_product_risk=parsed.promoted_product_risk,
+        refresh=parsed.refresh,
+        size_min=parsed.size.min,
+        size_max=parsed.size.max,
+        max_change=parsed.max_change,
+        split=dict(parsed.split),
+        rule=parsed.rule,
+        file=str(file),
+    )
 
 
 def load_segment(path: Path, catalog: Catalog) -> Segment:
     """Parse and validate one definition file."""
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as problem:
-        raise SegmentError(path, "(file)", f"not valid YAML: {problem}") from problem
-    if not isinstance(document, dict):
-        raise SegmentError(path, "(file)", "a definition is a mapping of fields")
-    known = {"name", "owner", "description", "purpose", "channel", "promoted_product_risk", "refresh", "size",
-             "max_change", "split", "rule"}  # fmt: skip
-    for key in document:
-        if key not in known:
-            raise SegmentError(path, str(key), f"unknown field (known: {', '.join(sorted(known))})")
-    for required in ("name", "owner", "description", "purpose", "rule"):
-        if not document.get(required):
-            raise SegmentError(path, required, "required")
-    name = document["name"]
-    if not isinstance(name, str) or not NAME.match(name):
-        raise SegmentError(path, "name", "lowercase letters, digits and underscores, starting with a letter")
-    if name != path.stem:
+    segment = parse_segment(read_document(path), catalog, path)
+    if segment.name != path.stem:
         raise SegmentError(path, "name", f"must equal the file name ({path.stem})")
-    purpose = document["purpose"]
-    if purpose not in PURPOSES:
-        raise SegmentError(path, "purpose", f"{purpose!r} is not one of {', '.join(PURPOSES)}")
-    channel = document.get("channel")
-    if purpose == "marketing":
-        if channel not in catalog.consent_channels:
-            raise SegmentError(
-                path,
-                "channel",
-                f"a marketing segment needs a channel in {', '.join(catalog.consent_channels)}",
-            )
-    elif channel is not None:
-        raise SegmentError(path, "channel", "only marketing segments have a channel")
-    risk = document.get("promoted_product_risk")
-    if risk is not None and risk not in PRODUCT_RISKS:
-        raise SegmentError(path, "promoted_product_risk", f"{risk!r} is not one of R1..R5")
-    refresh = document.get("refresh", "daily")
-    if refresh not in REFRESHES:
-        raise SegmentError(path, "refresh", f"{refresh!r} is not one of {', '.join(REFRESHES)}")
-    size = document.get("size") or {}
-    if not isinstance(size, dict) or set(size) - {"min", "max"}:
-        raise SegmentError(path, "size", "a mapping with min and / or max")
-    size_min, size_max = size.get("min", 0), size.get("max")
-    for key, value in (("min", size_min), ("max", size_max)):
-        if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 0):
-            raise SegmentError(path, f"size.{key}", "a whole number >= 0")
-    if size_max is not None and size_max < size_min:
-        raise SegmentError(path, "size", "max is below min")
-    max_change = document.get("max_change")
-    if max_change is not None and (not isinstance(max_change, (int, float)) or max_change < 0):
-        raise SegmentError(path, "max_change", "a share >= 0 of the previous version's size (e.g. 0.5)")
-    split = document.get("split") or {}
-    if not isinstance(split, dict):
-        raise SegmentError(path, "split", "a mapping of group to share, e.g. {test: 0.9, control: 0.1}")
-    for group, share in split.items():
-        if group not in SPLIT_GROUPS:
-            raise SegmentError(path, f"split.{group}", f"groups are {', '.join(SPLIT_GROUPS)}")
-        if not isinstance(share, (int, float)) or isinstance(share, bool) or not 0 < share <= 1:
-            raise SegmentError(path, f"split.{group}", "a share between 0 and 1")
-    if split and abs(sum(split.values()) - 1) > 1e-9:
-        raise SegmentError(path, "split", f"shares add up to {sum(split.values())}, not 1")
-    validate_rule(document["rule"], catalog, path, "rule")
-    return Segment(
-        name=name,
-        owner=str(document["owner"]),
-        description=str(document["description"]).strip(),
-        purpose=purpose,
-        channel=channel,
-        promoted_product_risk=risk,
-        refresh=refresh,
-        size_min=size_min,
-        size_max=size_max,
-        max_change=float(max_change) if max_change is not None else None,
-        split={group: float(share) for group, share in split.items()},
-        rule=document["rule"],
-        file=str(path),
-    )
+    return segment
 
 
 def load_segments(directory: Path = SEGMENTS_DIR, catalog: Catalog | None = None) -> list[Segment]:
@@ -197,158 +765,12 @@ def validate_all(directory: Path = SEGMENTS_DIR, catalog: Catalog | None = None)
     return problems
 
 
-def validate_rule(node: Any, catalog: Catalog, file: Path, path: str) -> None:
-    """Validate a rule node: ``all`` / ``any`` (lists), ``not`` (a node), or a tag / event / sequence leaf."""
-    if not isinstance(node, dict) or len(node) == 0:
-        raise SegmentError(file, path, "a rule node is a mapping: all, any, not, tag, event or sequence")
-    if "all" in node or "any" in node:
-        key = "all" if "all" in node else "any"
-        if len(node) != 1:
-            raise SegmentError(file, path, f"{key} stands alone in its node")
-        children = node[key]
-        if not isinstance(children, list) or not children:
-            raise SegmentError(file, f"{path}.{key}", "a non-empty list of rule nodes")
-        for index, child in enumerate(children):
-            validate_rule(child, catalog, file, f"{path}.{key}[{index}]")
-    elif "not" in node:
-        if len(node) != 1:
-            raise SegmentError(file, path, "not stands alone in its node")
-        validate_rule(node["not"], catalog, file, f"{path}.not")
-    elif "tag" in node:
-        _validate_tag_condition(node, catalog, file, path)
-    elif "event" in node:
-        _validate_event_condition(node, catalog, file, path)
-    elif "sequence" in node:
-        _validate_sequence_condition(node, catalog, file, path)
-    else:
-        raise SegmentError(
-            file, path, f"unknown node {sorted(node)}: use all, any, not, tag, event or sequence"
-        )
-
-
-def _validate_tag_condition(node: dict, catalog: Catalog, file: Path, path: str) -> None:
-    extra = set(node) - {"tag", "op", "value"}
-    if extra:
-        raise SegmentError(file, f"{path}.{sorted(extra)[0]}", "a tag condition has tag, op and value")
-    code = node["tag"]
-    tag = catalog.tags.get(code)
-    if tag is None:
-        raise SegmentError(file, f"{path}.tag", f"unknown tag {code!r} (see the tag catalog)")
-    operator = node.get("op")
-    if operator not in ALL_OPERATORS:
-        raise SegmentError(file, f"{path}.op", f"unknown operator {operator!r}")
-    if operator not in OPERATORS_BY_TYPE[tag.tag_type]:
-        raise SegmentError(
-            file, f"{path}.op", f"operator {operator!r} does not fit {tag.tag_type} tag {code!r} "
-            f"(use {', '.join(sorted(OPERATORS_BY_TYPE[tag.tag_type]))})",
-        )  # fmt: skip
-    if operator in ("is null", "is not null"):
-        if "value" in node:
-            raise SegmentError(file, f"{path}.value", f"{operator!r} takes no value")
-        return
-    if "value" not in node:
-        raise SegmentError(file, f"{path}.value", f"{operator!r} needs a value")
-    value = node["value"]
-    if operator in ("in", "not in"):
-        if not isinstance(value, list) or not value:
-            raise SegmentError(file, f"{path}.value", f"{operator!r} needs a non-empty list")
-        values = value
-    elif operator == "between":
-        if not isinstance(value, list) or len(value) != 2:
-            raise SegmentError(file, f"{path}.value", "between needs [low, high]")
-        values = value
-    else:
-        if isinstance(value, list):
-            raise SegmentError(file, f"{path}.value", f"{operator!r} needs a single value")
-        values = [value]
-    for index, item in enumerate(values):
-        item_path = (
-            f"{path}.value" if len(values) == 1 and not isinstance(value, list) else f"{path}.value[{index}]"
-        )
-        _validate_value(tag, item, file, item_path)
-
-
-def _validate_value(tag: Tag, value: Any, file: Path, path: str) -> None:
-    if tag.tag_type == "boolean":
-        if not isinstance(value, bool):
-            raise SegmentError(file, path, f"{tag.code} is a flag: true or false")
-    elif tag.tag_type == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SegmentError(file, path, f"{tag.code} is a number, not {value!r}")
-    elif tag.tag_type == "date":
-        text = str(value)
-        if not RELATIVE_DATE.match(text):
-            try:
-                from datetime import date
-
-                date.fromisoformat(text)
-            except ValueError:
-                raise SegmentError(
-                    file,
-                    path,
-                    f"{tag.code} is a date: YYYY-MM-DD, or '-30d' for 30 days before the as-of date",
-                ) from None
-    elif tag.tag_type == "enum":
-        if str(value) not in tag.allowed_values:
-            raise SegmentError(
-                file,
-                path,
-                f"{value!r} is not an allowed value of {tag.code} ({', '.join(tag.allowed_values)})",
-            )
-    elif not isinstance(value, (str, int, float)) or isinstance(value, bool):
-        raise SegmentError(file, path, f"{tag.code} is text, not {value!r}")
-
-
-def _validate_event_condition(node: dict, catalog: Catalog, file: Path, path: str) -> None:
-    extra = set(node) - {"event", "did", "at_least", "last_days", "where"}
-    if extra:
-        raise SegmentError(
-            file,
-            f"{path}.{sorted(extra)[0]}",
-            "an event condition has event, did, at_least, last_days, where",
-        )
-    if node["event"] not in catalog.events:
-        raise SegmentError(file, f"{path}.event", f"unknown event {node['event']!r}")
-    _validate_event_common(node, catalog, file, path)
-    at_least = node.get("at_least", 1)
-    if isinstance(at_least, bool) or not isinstance(at_least, int) or at_least < 1:
-        raise SegmentError(file, f"{path}.at_least", "a whole number >= 1")
-
-
-def _validate_sequence_condition(node: dict, catalog: Catalog, file: Path, path: str) -> None:
-    extra = set(node) - {"sequence", "within_days", "did", "last_days", "where"}
-    if extra:
-        raise SegmentError(
-            file, f"{path}.{sorted(extra)[0]}", "a sequence has sequence, within_days, did, last_days, where"
-        )
-    steps = node["sequence"]
-    if not isinstance(steps, list) or len(steps) != 2:
-        raise SegmentError(file, f"{path}.sequence", "two events: [first, then]")
-    for index, step in enumerate(steps):
-        if step not in catalog.events:
-            raise SegmentError(file, f"{path}.sequence[{index}]", f"unknown event {step!r}")
-    within = node.get("within_days")
-    if isinstance(within, bool) or not isinstance(within, int) or within < 1:
-        raise SegmentError(file, f"{path}.within_days", "a whole number of days >= 1")
-    _validate_event_common(node, catalog, file, path)
-
-
-def _validate_event_common(node: dict, catalog: Catalog, file: Path, path: str) -> None:
-    if not isinstance(node.get("did", True), bool):
-        raise SegmentError(file, f"{path}.did", "true (did) or false (did not)")
-    last_days = node.get("last_days")
-    if isinstance(last_days, bool) or not isinstance(last_days, int) or last_days < 1:
-        raise SegmentError(file, f"{path}.last_days", "a whole number of days >= 1")
-    where = node.get("where") or {}
-    if not isinstance(where, dict):
-        raise SegmentError(file, f"{path}.where", "a mapping of event property to value (or list of values)")
-    for prop, value in where.items():
-        if prop not in catalog.event_properties:
-            raise SegmentError(
-                file,
-                f"{path}.where.{prop}",
-                f"unknown event property (use {', '.join(sorted(catalog.event_properties))})",
-            )
-        values = value if isinstance(value, list) else [value]
-        if not values or any(isinstance(v, (dict, list, bool)) or v is None for v in values):
-            raise SegmentError(file, f"{path}.where.{prop}", "a value or a non-empty list of values")
+def json_schema(catalog: Catalog | None = None) -> dict:
+    """The JSON Schema of a definition file (draft 2020-12), from the models of ``catalog``."""
+    catalog = catalog or Catalog.load()
+    schema = catalog.models["file"].model_json_schema(by_alias=True)
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": "https://fundcdp.local/segments/segment.schema.json",
+        **schema,
+    }

@@ -22,6 +22,8 @@ import pyarrow as pa
 from orchestration.lib.as_of import built_as_of_date
 from orchestration.lib.segments.compiler import DUCKDB, compile_segment
 from orchestration.lib.segments.definition import Catalog, Segment
+from orchestration.lib.segments.guard import check_segment_sql
+from orchestration.lib.sql import quote_literal
 
 EXCLUSION_REASONS = ("no_consent", "unsuitable", "no_customer_number")
 BREAKDOWNS = ("lifecycle_stage", "value_tier", "main_platform")
@@ -81,11 +83,13 @@ class Evaluation:
 
 
 def evaluate(warehouse_db: Path, segment: Segment, catalog: Catalog, as_of: date) -> Evaluation:
-    """Run the segment's DuckDB SQL read-only against the warehouse."""
+    """Run the segment's DuckDB SQL read-only against the warehouse (after the guard passed it)."""
     sql = compile_segment(segment, catalog, DUCKDB, as_of)
+    query = sql + "order by 1"
+    check_segment_sql(query, "duckdb", segment.name)
     con = duckdb.connect(str(warehouse_db), read_only=True)
     try:
-        rows = con.execute(sql + "order by 1").fetchall()
+        rows = con.execute(query).fetchall()
     finally:
         con.close()
     return Evaluation(segment, as_of, sql, rows)
@@ -100,6 +104,7 @@ def preview_segment(warehouse_db: Path, segment: Segment, catalog: Catalog, as_o
     sql = compile_segment(segment, catalog, DUCKDB, as_of)
     columns = ", ".join(("exclusion_reason", "split_group", *BREAKDOWNS))
     query = f"select {columns}, count(*), min(person_id)\nfrom (\n{sql}) as matched\ngroup by {columns}"
+    check_segment_sql(query, "duckdb", segment.name)  # the compiled SQL inside a constant wrapper
     con = duckdb.connect(str(warehouse_db), read_only=True)
     try:
         combinations = con.execute(query).fetchall()
@@ -319,8 +324,8 @@ def _write_exports(
         rows = sorted((row[1], row[6]) for row in members.values())
         _insert(con, "members", {"customer_no": pa.string(), "split_group": pa.string()}, rows)
         ordered = "(select * from members order by customer_no, split_group)"
-        con.execute(f"copy {ordered} to '{directory / 'members.csv'}' (header, delimiter ',')")
-        con.execute(f"copy {ordered} to '{directory / 'members.parquet'}' (format parquet)")
+        con.execute(f"copy {ordered} to {quote_literal(directory / 'members.csv')} (header, delimiter ',')")
+        con.execute(f"copy {ordered} to {quote_literal(directory / 'members.parquet')} (format parquet)")
     finally:
         con.close()
     segment = evaluation.segment
