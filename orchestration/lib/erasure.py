@@ -327,6 +327,52 @@ def erased_rows_mask(
     return mask
 
 
+# ------------------------------------------------------------------------------ identifiers in a line's text
+
+# Every identifier type a tombstone can be of.
+IDENTIFIER_TYPES = tuple(sorted({e.identifier_type for erasables in ERASABLE.values() for e in erasables}))
+# What separates values in a delivered line: JSON and CSV punctuation, URL parts. Whitespace is not among
+# them (a phone is often written "+86 138 1234 5678"); the words of each piece are candidates too.
+_PIECE_SEPARATORS = re.compile(r"""[",;:{}\[\]|=&?/\\<>()'`]+""")
+
+
+def line_candidates(text: str) -> set[str]:
+    """The pieces of a line's text that could be an identifier (a malformed line cannot be parsed into
+    fields, so each piece between separators, and each word of it, is a candidate)."""
+    candidates: set[str] = set()
+    for piece in _PIECE_SEPARATORS.split(text):
+        piece = piece.strip()
+        if not piece:
+            continue
+        candidates.add(piece)
+        candidates.update(piece.split())
+    return candidates
+
+
+def mentions_tombstoned(text: str, tombstones: Tombstones) -> bool:
+    """True if a line's text holds a tombstoned identifier of any type (compared normalised, as ingestion
+    normalises it)."""
+    if not tombstones or not text:
+        return False
+    for candidate in line_candidates(text):
+        for kind in IDENTIFIER_TYPES:
+            value = normalise(kind, candidate)
+            if value and tombstones.covers(kind, value):
+                return True
+    return False
+
+
+def erased_quarantine_lines(quarantine: pa.Table, tombstones: Tombstones) -> set[int]:
+    """Line numbers of quarantined lines (``line_number``, ``line_text``, from
+    :func:`orchestration.lib.loader.parse_file`) that carry a tombstoned identifier: a line that cannot be
+    loaded is still the erased person's and goes with their rows."""
+    if not tombstones or quarantine.num_rows == 0:
+        return set()
+    numbers = quarantine.column("line_number").to_pylist()
+    texts = quarantine.column("line_text").to_pylist()
+    return {n for n, text in zip(numbers, texts, strict=True) if mentions_tombstoned(text or "", tombstones)}
+
+
 # --------------------------------------------------------------------------------------- landing files
 
 
@@ -350,7 +396,8 @@ def redact_landing_file(
     temporary = path.with_name(f".{path.name}.redacting")
     temporary.write_bytes(output)
     os.replace(temporary, path)
-    _adjust_control(control_path, path.name, removed, amount_removed)
+    if control_path.exists():  # a delivery never loaded may lack its control file
+        _adjust_control(control_path, path.name, removed, amount_removed)
 
 
 def _adjust_control(control_path: Path, file_name: str, removed: int, amount_removed: Decimal | None) -> None:
@@ -548,9 +595,12 @@ def _drop_shared_identifiers(layout: DataLayout, con: duckdb.DuckDBPyConnection,
 
 
 def affected_files(layout: DataLayout, scope: ErasureScope) -> dict[tuple[str, str], dict[str, set[str]]]:
-    """(source, table) -> arrival day -> files holding rows of the person."""
+    """(source, table) -> arrival day -> files holding rows of the person, or quarantined lines carrying
+    one of their tombstoned identifiers (reloading such a file with the tombstones cuts those lines)."""
     con = duckdb.connect()
     found: dict[tuple[str, str], dict[str, set[str]]] = {}
+    for source, table, day, file_name in quarantined_files(layout, load_tombstones(layout)):
+        found.setdefault((source, table), {}).setdefault(day, set()).add(file_name)
     try:
         _register_ids(con, scope)
         for spec_key in ERASABLE:
@@ -591,7 +641,8 @@ def purge_raw_without_landing(
         temporary = path.with_name(f".{path.name}.tmp")
         con.execute(
             f"copy (select * from raw_file where not ({predicate}) order by _source_line) "
-            f"to {quote_literal(temporary)} (format parquet, compression zstd)"
+            "to ? (format parquet, compression zstd)",
+            [str(temporary)],
         )
         os.replace(temporary, path)
     finally:
@@ -771,8 +822,8 @@ def purge_exports(outbox: Path, scope: ErasureScope) -> int:
             temporary = path.with_name(f".{path.name}.tmp")
             options = "(header, delimiter ',')" if path.suffix == ".csv" else "(format parquet)"
             con.execute(
-                f"copy (select * from export_file where not ({predicate})) "
-                f"to {quote_literal(temporary)} {options}"
+                f"copy (select * from export_file where not ({predicate})) to ? {options}",
+                [str(temporary)],
             )
             os.replace(temporary, path)
             removed += count
@@ -805,21 +856,82 @@ def _amend_manifest(folder: Path, con: duckdb.DuckDBPyConnection, removed: int) 
     os.replace(temporary, path)
 
 
+def _quarantined_lines(layout: DataLayout, tombstones: Tombstones) -> list[tuple[str, str, str, int]]:
+    """(source, table, file name, line number) of the quarantined lines in private.duckdb that carry a
+    tombstoned identifier."""
+    if not tombstones or not layout.private_db.exists():
+        return []
+    con = duckdb.connect(str(layout.private_db), read_only=True)
+    try:
+        if not _table_exists(con, "quarantined_lines"):
+            return []
+        rows = con.execute(
+            "select source, table_name, file_name, line_number, line_text from quarantined_lines"
+        ).fetchall()
+    finally:
+        con.close()
+    return [(s, t, f, n) for s, t, f, n, text in rows if mentions_tombstoned(text or "", tombstones)]
+
+
+def quarantined_files(layout: DataLayout, tombstones: Tombstones) -> set[tuple[str, str, str, str]]:
+    """(source, table, arrival day, file name) of the delivered files whose quarantined lines carry a
+    tombstoned identifier (the arrival day from the quarantine rows in raw/)."""
+    lines = {(s, t, f) for s, t, f, _ in _quarantined_lines(layout, tombstones)}
+    folder = layout.raw / "ingest" / "quarantine"
+    if not lines or not any(folder.glob("*/*.parquet")):
+        return set()
+    con = duckdb.connect()
+    try:
+        rows = con.execute(
+            "select distinct source, table_name, cast(arrival_date as varchar), file_name "
+            "from read_parquet(?, hive_partitioning = true, union_by_name = true)",
+            [str(folder / "*" / "*.parquet")],
+        ).fetchall()
+    finally:
+        con.close()
+    return {(s, t, d, f) for s, t, d, f in rows if (s, t, f) in lines}
+
+
 def purge_quarantined_lines(layout: DataLayout, clear_values: Iterable[str]) -> int:
-    """Delete quarantined lines (kept only in private.duckdb) that mention any of the person's values."""
+    """Delete quarantined lines (kept only in private.duckdb) that mention any of the person's values, or
+    any tombstoned identifier in any of its written forms (a phone with spaces, a lower-case ID number)."""
     values = sorted(v for v in clear_values if v and len(v) >= 6)
-    if not values or not layout.private_db.exists():
+    if not layout.private_db.exists():
         return 0
+    tombstoned = _quarantined_lines(layout, load_tombstones(layout))
     con = duckdb.connect(str(layout.private_db))
     try:
-        if not con.execute(
-            "select count(*) from information_schema.tables where table_name = 'quarantined_lines'"
-        ).fetchone()[0]:
+        if not _table_exists(con, "quarantined_lines"):
             return 0
-        condition = " or ".join("contains(line_text, ?)" for _ in values)
-        (count,) = con.execute(f"select count(*) from quarantined_lines where {condition}", values).fetchone()
-        if count:
-            con.execute(f"delete from quarantined_lines where {condition}", values)
+        count = 0
+        if tombstoned:
+            con.register(
+                "tombstoned_lines",
+                pa.table(
+                    {
+                        "source": [r[0] for r in tombstoned],
+                        "table_name": [r[1] for r in tombstoned],
+                        "file_name": [r[2] for r in tombstoned],
+                        "line_number": pa.array([r[3] for r in tombstoned], type=pa.int64()),
+                    }
+                ),
+            )
+            matched = (
+                "from quarantined_lines q where exists (select 1 from tombstoned_lines t "
+                "where q.source = t.source and q.table_name = t.table_name "
+                "and q.file_name = t.file_name and q.line_number = t.line_number)"
+            )
+            (count,) = con.execute(f"select count(*) {matched}").fetchone()
+            con.execute(f"delete {matched}")
+            con.unregister("tombstoned_lines")
+        if values:
+            condition = " or ".join("contains(line_text, ?)" for _ in values)
+            (found,) = con.execute(
+                f"select count(*) from quarantined_lines where {condition}", values
+            ).fetchone()
+            if found:
+                con.execute(f"delete from quarantined_lines where {condition}", values)
+            count += found
         return count
     finally:
         con.close()
@@ -888,6 +1000,7 @@ DELETION_LOG_SCHEMA = pa.schema(
         ("derived_rows_removed", pa.int64()),
         ("derived_rows_removed_by_store", pa.string()),
         ("export_rows_removed", pa.int64()),
+        ("unloaded_lines_removed", pa.int64()),  # from delivered files never loaded
     ]
 )
 
@@ -906,7 +1019,7 @@ def write_log(layout: DataLayout, row: dict) -> Path:
     try:
         con.register("log_row", table)
         temporary = path.with_name(f".{path.name}.tmp")
-        con.execute(f"copy log_row to {quote_literal(temporary)} (format parquet)")
+        con.execute("copy log_row to ? (format parquet)", [str(temporary)])
         os.replace(temporary, path)
     finally:
         con.close()
@@ -919,7 +1032,7 @@ def read_log(layout: DataLayout) -> list[dict]:
         return []
     con = duckdb.connect()
     try:
-        query = "select * from read_parquet(?) order by honoured_at"
+        query = "select * from read_parquet(?, union_by_name = true) order by honoured_at"
         return con.execute(query, [str(folder / "*.parquet")]).to_arrow_table().to_pylist()
     finally:
         con.close()

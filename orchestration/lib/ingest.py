@@ -14,6 +14,13 @@ Raw layout (``arrival_date`` is a hive partition column):
 - ``raw/ingest/load_manifest/arrival_date=<D>/<source>__<table>__<file stem>.parquet`` — one row a file;
 - ``raw/ingest/quarantine/arrival_date=<D>/<source>__<table>__<file stem>.parquet`` — rejected lines
   (reason only; the line itself goes to ``private.duckdb``).
+
+A file in a day's folder whose name does not fit its table's strict pattern
+(:attr:`TableSpec.file_pattern`: ASCII letters, digits and ``_`` only) is not loaded: the load of the
+table it claims (by its name's start; every table of the source if it claims none) fails naming it and
+the pattern, before anything is written. Hidden files (``.name``: copies in progress) are left alone.
+Free-text values are redacted by the parser (:mod:`orchestration.lib.free_text`); the manifest counts
+the replacements per file (``free_text_redactions``).
 """
 
 from __future__ import annotations
@@ -33,7 +40,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from orchestration.lib.erasure import Tombstones, erased_rows_mask, redact_landing_file
+from orchestration.lib.erasure import (
+    Tombstones,
+    erased_quarantine_lines,
+    erased_rows_mask,
+    redact_landing_file,
+)
 from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import (
@@ -45,7 +57,8 @@ from orchestration.lib.loader import (
 )
 from orchestration.lib.personal_data import protect_table
 from orchestration.lib.rules import JunkRules
-from orchestration.lib.sources import TableSpec
+from orchestration.lib.sources import MAX_FILE_NAME_LENGTH, TableSpec, tables_of
+from orchestration.lib.sql import quote_identifier
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # Manifest statuses of a file whose rows were (re)written: new, re-delivered with changes, or rewritten
@@ -67,6 +80,9 @@ MANIFEST_SCHEMA = pa.schema(
         ("replaced_sha256", pa.string()),
         ("ignored_columns", pa.string()),
         ("loaded_at", pa.timestamp("us")),
+        # Phones, ID numbers, e-mails, card numbers replaced by placeholders in free-text columns (null in
+        # manifests written before the scanner existed; readers use union_by_name).
+        ("free_text_redactions", pa.int64()),
     ]
 )
 
@@ -92,6 +108,7 @@ class FileOutcome:
     quarantined_by_reason: dict[str, int] = field(default_factory=dict)
     duplicate_of: str | None = None
     rows_erased: int = 0  # rows of erased persons dropped (and cut from the landing file) before loading
+    free_text_redactions: dict[str, int] = field(default_factory=dict)  # by kind: phone, email, ...
 
 
 @dataclass
@@ -114,6 +131,16 @@ class DayOutcome:
     @property
     def rows_erased(self) -> int:
         return sum(f.rows_erased for f in self.files)
+
+    @property
+    def free_text_redactions(self) -> dict[str, int]:
+        """Values replaced in free text by kind, over the files written."""
+        total: dict[str, int] = {}
+        for file in self.files:
+            if file.status in WRITTEN_STATUSES:
+                for kind, count in file.free_text_redactions.items():
+                    total[kind] = total.get(kind, 0) + count
+        return total
 
 
 def control_file_path(layout: DataLayout, source: str, day: str) -> Path:
@@ -143,10 +170,43 @@ def read_control_file(path: Path) -> dict[str, ControlEntry]:
     return entries
 
 
+def refused_file_names(layout: DataLayout, spec: TableSpec, day: str) -> list[str]:
+    """Files of the day's folder that this table must refuse: they claim to be this table's (their name
+    starts with it) but do not fit its pattern for the day, or they fit no table of the source and claim
+    none. The control file and hidden files (``.name``) are neither."""
+    folder = layout.landing_day(spec.source, day)
+    if not folder.is_dir():
+        return []
+    specs = tables_of(spec.source)
+    control = control_file_path(layout, spec.source, day).name
+    refused = []
+    for path in sorted(folder.iterdir()):
+        name = path.name
+        if name == control or name.startswith(".") or not path.is_file():
+            continue
+        if any(other.matches_file(name, day) for other in specs):
+            continue
+        claimed_by = [other for other in specs if other.claims_file(name)]
+        if spec in claimed_by or not claimed_by:
+            refused.append(name)
+    return refused
+
+
+def refused_file_message(layout: DataLayout, spec: TableSpec, day: str, names: list[str]) -> str:
+    """One line naming the refused files (as Python literals: a name may hold quotes or control
+    characters) and the pattern expected."""
+    folder = layout.landing_day(spec.source, day)
+    return (
+        f"{folder}: file name(s) not accepted, not loaded: {', '.join(repr(n) for n in names)}; a "
+        f"{spec.name} file of {day} must be named {spec.file_pattern_text} (pattern "
+        f"^{spec.file_pattern}$, ASCII only, at most {MAX_FILE_NAME_LENGTH} characters)"
+    )
+
+
 def _read_parquet_rows(pattern: str) -> list[dict]:
     try:
-        query = f"select * from read_parquet('{pattern}', hive_partitioning = true)"
-        return duckdb.sql(query).to_arrow_table().to_pylist()
+        query = "select * from read_parquet(?, hive_partitioning = true, union_by_name = true)"
+        return duckdb.connect().execute(query, [pattern]).to_arrow_table().to_pylist()
     except duckdb.IOException:
         return []
 
@@ -206,7 +266,7 @@ def _write_private(
             "line_text from new_quarantine"
         )
         if private.num_columns:
-            pii_table = f"pii_{spec.source}__{spec.name}"
+            pii_table = quote_identifier(f"pii_{spec.source}__{spec.name}")
             # Rows without any clear value hold nothing personal (most tracking events): not stored.
             clear = [
                 name
@@ -357,6 +417,9 @@ def land_table_day(
         raise LoadError(
             f"{day_dir}: incomplete delivery, listed in the control file but missing: {', '.join(absent)}"
         )
+    refused = refused_file_names(layout, spec, day)
+    if refused:
+        raise LoadError(refused_file_message(layout, spec, day, refused))
     # Files the control file lists come first, so that a re-sent copy is the one seen as the duplicate.
     files = sorted(
         (p for p in day_dir.iterdir() if p.is_file() and spec.matches_file(p.name, day)),
@@ -406,15 +469,19 @@ def land_table_day(
         erased = 0
         if tombstones:
             mask = erased_rows_mask(*protected, spec.key, tombstones)
-            erased = pc.sum(mask).as_py() or 0
+            dropped = parsed.rows.filter(mask)
+            # A line that would be quarantined is checked too (by the identifiers in its text): it is
+            # cut with the person's rows, never stored as a quarantined line.
+            cut = set(dropped.column("_source_line").to_pylist())
+            cut |= erased_quarantine_lines(parsed.quarantine, tombstones)
+            erased = len(cut)
             if erased:
-                # The delivery reconciled as delivered; now cut the erased rows from the landing file and
+                # The delivery reconciled as delivered; now cut the erased lines from the landing file and
                 # its control entry, and load what remains as if it had been delivered that way.
-                dropped = parsed.rows.filter(mask)
                 amount = _amount_loaded(spec, dropped)
                 redact_landing_file(
                     path,
-                    set(dropped.column("_source_line").to_pylist()),
+                    cut,
                     spec.file_format,
                     control_file_path(layout, spec.source, day),
                     amount,
@@ -479,6 +546,7 @@ def land_table_day(
                 parsed.rows_quarantined,
                 {r["values"]: r["counts"] for r in reasons},
                 rows_erased=erased,
+                free_text_redactions=dict(sorted(parsed.free_text_redactions.items())),
             )
         )
     for path, sha, first_name in duplicates:
@@ -536,5 +604,6 @@ def _manifest_row(
         # Columns the file delivered beyond the table's spec: not loaded, but never silently.
         "ignored_columns": ",".join(parsed.ignored_columns) if parsed and parsed.ignored_columns else None,
         "loaded_at": loaded_at,
+        "free_text_redactions": sum(parsed.free_text_redactions.values()) if parsed else None,
     }
     return pa.Table.from_pylist([row], schema=MANIFEST_SCHEMA)

@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from orchestration.lib import erasure, pseudonyms
+from orchestration.lib import erasure, erasure_landing, pseudonyms
 from orchestration.lib.ingest import SHANGHAI, ingest_limits, land_table_day
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import LoadError
@@ -144,6 +144,9 @@ def honour(
                 removed[f"{spec.source}.{spec.name}"] += erasure.purge_raw_without_landing(
                     layout, scope, spec_key, day, name
                 )
+    # Files never loaded (an incomplete day, a day not run yet, a re-sent copy) hold their lines too.
+    unloaded_files, unloaded_lines = erasure_landing.redact_unloaded_files(layout, key, junk, tombstones)
+    rewritten += unloaded_files
     removed["archive.identity_links"] += erasure.purge_exports(archive_dir(layout), scope)
     quarantined = erasure.purge_quarantined_lines(layout, {value for _, value in identifiers})
     persons_found = len(scope.person_ids)
@@ -175,6 +178,7 @@ def honour(
         "derived_rows_removed": sum(derived.values()),
         "derived_rows_removed_by_store": erasure.json_counts(derived),
         "export_rows_removed": exports,
+        "unloaded_lines_removed": unloaded_lines,
     }
     erasure.write_log(layout, row)
     return row

@@ -236,3 +236,178 @@ def test_a_phone_other_customers_also_carry_is_neither_erased_nor_tombstoned(lay
     assert erasure.clear_identifiers(layout, scope) == {
         ("customer_no", "C1"), ("customer_no", "C3"), ("phone", "13899990000"),
     }  # fmt: skip
+
+
+def event_line(event_id: str, login_id: str, phone: str | None = None) -> str:
+    properties = {"platform": "ios"} | ({"phone": phone} if phone else {})
+    return json.dumps(
+        {"event_id": event_id, "event": "page_view", "time": 1782777600000, "receive_time": 1782777601000,
+         "anonymous_id": f"d-{event_id}", "login_id": login_id, "properties": properties},
+    )  # fmt: skip
+
+
+def private_rows(layout, sql):
+    con = duckdb.connect(str(layout.private_db), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def test_a_quarantined_line_with_a_tombstoned_identifier_is_cut_when_its_file_is_reloaded(layout):
+    """A malformed tracking line carrying the person's phone (written with spaces) is quarantined at the
+    first load; once the phone is tombstoned, the reload of its file cuts the line from the landing file,
+    its control entry and quarantined_lines, and read = loaded + quarantined still holds."""
+    day, name = "2026-06-30", "events_20260630.jsonl.gz"
+    malformed = event_line("e2", "U2", "+86 138 3333 4444")[:-12]  # cut short: not JSON
+    lines = [event_line("e1", "U1"), malformed, event_line("e3", "U3"), '{"event_id": "e4", broken U1']
+    write_day(layout, "tracking", day, {name: "\n".join(lines) + "\n"})
+    first = land_table_day(layout, EVENTS, day, KEY, JUNK, 0.9)
+    assert [(f.lines_read, f.rows_loaded, f.rows_quarantined) for f in first.files] == [(4, 2, 2)]
+    assert private_rows(layout, "select line_number from quarantined_lines order by 1") == [(2,), (4,)]
+
+    tombstones = write_tombstones(layout, [("phone", "13833334444"), ("login_id", "U2")])
+    assert erasure.quarantined_files(layout, tombstones) == {("tracking", "events", day, name)}
+    again = land_table_day(
+        layout, EVENTS, day, KEY, JUNK, 0.9, tombstones=tombstones, reload_files=frozenset({name})
+    )
+    [outcome] = again.files
+    assert (outcome.status, outcome.lines_read, outcome.rows_loaded, outcome.rows_quarantined) == (
+        "redacted", 3, 2, 1,
+    )  # fmt: skip
+    assert outcome.rows_erased == 1
+    landed = gzip.decompress((layout.landing_day("tracking", day) / name).read_bytes())
+    assert b"3333 4444" not in landed and b"U2" not in landed and landed.count(b"\n") == 3
+    assert control_row(layout, "tracking", day, name) == f"{name},3,"
+    assert private_rows(layout, "select line_number, line_text from quarantined_lines") == [
+        (3, '{"event_id": "e4", broken U1')
+    ]
+    # A second load of the rewritten file brings nothing back.
+    third = land_table_day(layout, EVENTS, day, KEY, JUNK, 0.9, tombstones=tombstones)
+    assert [f.status for f in third.files] == ["unchanged"]
+    assert private_rows(layout, "select count(*) from quarantined_lines") == [(1,)]
+
+
+def test_line_text_matching_finds_identifiers_in_any_written_form():
+    tombstones = erasure.Tombstones(
+        b"s",
+        frozenset(
+            erasure.tombstone(b"s", kind, value)
+            for kind, value in (
+                ("phone", "13833334444"),
+                ("id_number", "11010519491231002X"),
+                ("email", "a.b@x.cn"),
+                ("login_id", "U2"),
+            )
+        ),  # fmt: skip
+    )
+    for text in ('{"p":"+86 138-3333-4444"', "x,11010519491231002x,y", "mailto:A.B@X.CN", "url=/a?u=U2&b=1"):
+        assert erasure.mentions_tombstoned(text, tombstones), text
+    for text in ('{"p":"13833334445"', "U22,U3", "a.b@x.cn.evil"):
+        assert not erasure.mentions_tombstoned(text, tombstones), text
+
+
+def test_honouring_a_request_cleans_deliveries_never_loaded(layout):
+    """A loaded CRM day; a later day that never loaded (its
+    control file lists a file that is missing) with the person's row, and a stray file named with a quote
+    holding it too. The person's lines go from all three, other lines stay, nothing of theirs is left in
+    raw/ or private.duckdb, and the log counts the lines cut from files never loaded."""
+    from orchestration.lib.privacy import honour
+    from orchestration.lib.rules import load_business_rules
+
+    person, other = customer_line("C2", "13833334444"), customer_line("C1", "13811112222")
+    name = "customers_20260601.csv"
+    write_day(layout, "crm", "2026-06-01", {name: "\n".join([CUSTOMER_HEADER, other, person]) + "\n"})
+    assert land_table_day(layout, CUSTOMERS, "2026-06-01", KEY, JUNK, 0.5).rows_loaded == 2
+    later = customer_line("C2", "138 3333 4444").replace("2026-06-01 08:00:00", "2026-06-02 08:00:00")
+    kept = customer_line("C3", "13899990000")
+    write_day(
+        layout, "crm", "2026-06-02",
+        {"customers_20260602.csv": "\n".join([CUSTOMER_HEADER, later, kept]) + "\n",
+         "customers_20260602_it's.csv": "\n".join([CUSTOMER_HEADER, kept, person]) + "\n"},
+        {"customers_20260602.csv": (2, ""), "bank_cards_20260602.csv": (0, "")},
+    )  # fmt: skip
+    with pytest.raises(LoadError):
+        land_table_day(layout, CUSTOMERS, "2026-06-02", KEY, JUNK, 0.5)
+
+    # By customer number: without a warehouse to resolve the person, a phone alone is not known to be theirs.
+    request = erasure.submit_request(layout, "customer_no", "C2", "DR-Q1", datetime(2026, 7, 1))
+    row = honour(layout, KEY, request, load_business_rules(), datetime(2026, 7, 1, 9))
+
+    assert (row["landing_files_rewritten"], row["raw_rows_removed"], row["unloaded_lines_removed"]) == (
+        3,
+        1,
+        2,
+    )
+    texts = {
+        path.name: path.read_text(encoding="utf-8-sig").splitlines()
+        for path in layout.landing.glob("crm/*/customers_*.csv")
+    }
+    assert texts == {
+        name: [CUSTOMER_HEADER, other],
+        "customers_20260602.csv": [CUSTOMER_HEADER, kept],
+        "customers_20260602_it's.csv": [CUSTOMER_HEADER, kept],
+    }
+    assert control_row(layout, "crm", "2026-06-02", "customers_20260602.csv") == "customers_20260602.csv,1,"
+    raw = layout.raw_partition("crm", "customers", "2026-06-01") / "customers_20260601.parquet"
+    assert duckdb.sql("select customer_no from read_parquet(?)", params=[str(raw)]).fetchall() == [("C1",)]
+    assert private_rows(layout, "select phone from pii_crm__customers") == [("13811112222",)]
+    [logged] = erasure.read_log(layout)
+    assert (logged["request_id"], logged["unloaded_lines_removed"]) == ("DR-Q1", 2)
+
+
+def test_a_raw_file_named_with_a_quote_is_purged_without_its_landing_copy(layout):
+    """raw/ rows of a file whose name holds a quote (loaded before file names were checked), its landing
+    copy gone: the person's rows leave the Parquet file and private.duckdb."""
+    lines = [customer_line("C1", "13811112222"), customer_line("C2", "13833334444")]
+    write_day(
+        layout, "crm", "2026-06-01", {"customers_20260601.csv": "\n".join([CUSTOMER_HEADER, *lines]) + "\n"}
+    )
+    land_table_day(layout, CUSTOMERS, "2026-06-01", KEY, JUNK, 0.5)
+    folder = layout.raw_partition("crm", "customers", "2026-06-01")
+    quoted = "customers_20260601_it's.csv"
+    con = duckdb.connect()
+    con.execute(
+        "copy (select * replace (? as _source_file) from read_parquet(?)) to ? (format parquet)",
+        [quoted, str(folder / "customers_20260601.parquet"), str(folder / "customers_20260601_it's.parquet")],
+    )
+    (folder / "customers_20260601.parquet").unlink()
+    private = duckdb.connect(str(layout.private_db))
+    private.execute("update pii_crm__customers set _source_file = ?", [quoted])
+    private.close()
+    scope = ErasureScope()
+    scope.add("customer_no", identity_hash("customer_no", "C2"))
+    assert erasure.affected_files(layout, scope) == {("crm", "customers"): {"2026-06-01": {quoted}}}
+    assert erasure.purge_raw_without_landing(layout, scope, ("crm", "customers"), "2026-06-01", quoted) == 1
+    left = con.execute("select customer_no from read_parquet(?)", [str(folder / "*.parquet")]).fetchall()
+    assert left == [("C1",)]
+    assert private_rows(layout, "select phone, _source_file from pii_crm__customers") == [
+        ("13811112222", quoted)
+    ]
+
+
+@pytest.mark.parametrize(
+    "request_id", ["../../../../tmp/x", "a/b", "..", "a..b", ".hidden", "x" * 65, "DR 1", "DR\n1", ""]
+)
+def test_a_request_id_outside_the_pattern_is_refused_and_nothing_is_written(layout, request_id):
+    with pytest.raises(ValueError, match="request id"):
+        erasure.submit_request(layout, "phone", "13833334444", request_id or "'")
+    assert not erasure.requests_dir(layout).exists()
+    folder = erasure.requests_dir(layout)
+    folder.mkdir(parents=True)
+    (folder / "from-crm.csv").write_text(
+        f'request_id,identifier_type,identifier_value,requested_at\n"{request_id}",phone,13833334444,'
+        "2026-07-01 09:00:00\n",
+        encoding="utf-8",
+    )
+    message = "required" if not request_id.strip() else "from-crm.csv: line 2: request refused: a request id"
+    with pytest.raises(LoadError, match=message):
+        erasure.read_requests(layout)
+
+
+def test_a_request_id_inside_the_pattern_is_accepted(layout):
+    for request_id in ("DR-2026-0042", "a", "R_1.v2", "x" * 64):
+        assert (
+            erasure.submit_request(layout, "phone", "13833334444", request_id).path.name
+            == f"{request_id}.csv"
+        )
