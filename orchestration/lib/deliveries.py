@@ -19,7 +19,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from orchestration.lib.ingest import control_file_path, read_control_file
+from orchestration.lib.ingest import control_file_path, read_control_file, refused_file_names
 from orchestration.lib.layout import SOURCES, DataLayout
 from orchestration.lib.loader import LoadError, read_file
 from orchestration.lib.sources import TableSpec, tables_of
@@ -124,11 +124,19 @@ def inspect_day(
         except LoadError as error:
             problems.append(f"{source}: {error}")
             continue
+        refused = sorted(
+            {name for spec in tables_of(source) for name in refused_file_names(layout, spec, day)}
+        )
+        if refused:
+            problems.append(
+                f"{source}: file name(s) not accepted: {', '.join(repr(name) for name in refused)}; expected "
+                f"<table>_<YYYYMMDD>[_<letters or digits>...].{'jsonl.gz' if source == 'tracking' else 'csv'}"
+            )
         for name, entry in sorted(control.items()):
             path = folder / name
             spec = _spec_for(source, name, day)
             if spec is None:
-                problems.append(f"{source}: control file lists {name}, which is no {source} table of {day}")
+                problems.append(f"{source}: control file lists {name!r}, which is no {source} table of {day}")
             elif not path.exists():
                 problems.append(f"{source}: {name} not arrived")
             else:

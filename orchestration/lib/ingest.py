@@ -206,7 +206,7 @@ def refused_file_message(layout: DataLayout, spec: TableSpec, day: str, names: l
 def _read_parquet_rows(pattern: str) -> list[dict]:
     try:
         query = "select * from read_parquet(?, hive_partitioning = true, union_by_name = true)"
-        return duckdb.connect().execute(query, [pattern]).to_arrow_table().to_pylist()
+        return duckdb.sql(query, params=[pattern]).to_arrow_table().to_pylist()
     except duckdb.IOException:
         return []
 

@@ -11,6 +11,10 @@ Every physical data line of a file ends up either as a typed row or as a quarant
 
 A file that cannot be read at all (bad gzip, unreadable encoding, missing columns) raises
 :class:`LoadError` naming the file, and the column or line where it broke.
+
+No delivered text becomes SQL: the file's path reaches DuckDB as a bound parameter (``read_json(?, …)``),
+column names and JSON paths (from the committed specs) go through :mod:`orchestration.lib.sql`. Free-text
+columns are scanned for personal data (:mod:`orchestration.lib.free_text`) before the rows leave here.
 """
 
 from __future__ import annotations
@@ -20,7 +24,8 @@ import gzip
 import hashlib
 import re
 import zlib
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -29,7 +34,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from orchestration.lib.free_text import redact_table
 from orchestration.lib.sources import SQL_TYPES, Column, TableSpec
+from orchestration.lib.sql import quote_identifier, quote_literal
 
 QUARANTINE_REASONS = (
     "malformed_json",
@@ -101,12 +108,14 @@ class FileContent:
 
 @dataclass(frozen=True)
 class ParsedFile:
-    """The outcome of parsing one file: typed rows and quarantined lines."""
+    """The outcome of parsing one file: typed rows (free text redacted) and quarantined lines."""
 
     content: FileContent
     rows: pa.Table
     quarantine: pa.Table
     ignored_columns: tuple[str, ...]
+    # Personal values replaced by placeholders in free-text columns, by kind (phone, id_number, ...).
+    free_text_redactions: Counter[str] = field(default_factory=Counter)
 
     @property
     def lines_read(self) -> int:
@@ -201,12 +210,15 @@ def read_json_columns(spec: TableSpec) -> tuple[str, str] | None:
     types, selects = [], []
     for key, value in tops.items():
         if isinstance(value, str):
-            types.append(f"'{key}': 'varchar'")
-            selects.append(f'"{key}" as {value}')
+            types.append(f"{quote_literal(key)}: 'varchar'")
+            selects.append(f"{quote_identifier(key)} as {quote_identifier(value)}")
         else:
-            fields = ", ".join(f'"{inner}" varchar' for inner in value)
-            types.append(f"'{key}': 'struct({fields})'")
-            selects.extend(f'"{key}"."{inner}" as {name}' for inner, name in value.items())
+            fields = ", ".join(f"{quote_identifier(inner)} varchar" for inner in value)
+            types.append(f"{quote_literal(key)}: {quote_literal(f'struct({fields})')}")
+            selects.extend(
+                f"{quote_identifier(key)}.{quote_identifier(inner)} as {quote_identifier(name)}"
+                for inner, name in value.items()
+            )
     return "{" + ", ".join(types) + "}", ", ".join(selects)
 
 
@@ -221,14 +233,13 @@ def _json_typed_natively(content: FileContent, spec: TableSpec, con: duckdb.Duck
     if columns is None:
         return False
     types, selects = columns
-    path = str(content.path).replace("'", "''")
     source = (
         f"select {selects}, ordinality as _source_line "
-        f"from read_json('{path}', format = 'newline_delimited', compression = 'gzip', "
+        f"from read_json(?, format = 'newline_delimited', compression = 'gzip', "
         f"columns = {types}, maximum_object_size = 16777216) with ordinality"
     )
     try:
-        _create_typed(spec, con, source, flag_all_null=True)
+        _create_typed(spec, con, source, flag_all_null=True, parameters=[str(content.path)])
     except duckdb.InvalidInputException:  # what read_json raises on every kind of unclean line
         return False
     # A ``null`` line reads as a row of nulls (an empty object too: both go the careful way); a blank
@@ -252,8 +263,10 @@ def _json_fields(
         }
     )
     con.register("json_lines", lines)
-    paths = ", ".join(f"'{column.json_path}'" for column in spec.columns)
-    selects = ", ".join(f"fields[{i + 1}] as {column.name}" for i, column in enumerate(spec.columns))
+    paths = ", ".join(quote_literal(column.json_path) for column in spec.columns)
+    selects = ", ".join(
+        f"fields[{i + 1}] as {quote_identifier(column.name)}" for i, column in enumerate(spec.columns)
+    )
     con.execute(
         f"""
         create or replace temp table parsed as
@@ -286,7 +299,7 @@ def _json_fields(
 def _typed_expression(column: Column) -> tuple[str, str | None]:
     """SQL giving the typed value from the column's trimmed, empty-as-null string, and the reject reason
     if it fails."""
-    value = column.name
+    value = quote_identifier(column.name)
     if column.kind == "text":
         return value, None
     if column.kind == "date":
@@ -297,33 +310,39 @@ def _typed_expression(column: Column) -> tuple[str, str | None]:
 
 
 def _create_typed(
-    spec: TableSpec, con: duckdb.DuckDBPyConnection, source: str, flag_all_null: bool = False
+    spec: TableSpec,
+    con: duckdb.DuckDBPyConnection,
+    source: str,
+    flag_all_null: bool = False,
+    parameters: list[str] | None = None,
 ) -> None:
     """Cast every column of the string rows ``source`` (a table or a query with the spec's columns and
     ``_source_line``) explicitly into the temp table ``typed``, with ``_reject``: the first column that
     fails names the line's reject reason. Each value is trimmed and cast once. ``flag_all_null`` adds
-    ``_all_null``: every column of the line was absent (before trimming)."""
+    ``_all_null``: every column of the line was absent (before trimming). ``parameters`` are bound to the
+    ``?`` of ``source``."""
     # rtrim(ltrim()): the same as trim() and here twice as fast
-    trimmed = ", ".join(
-        f"nullif(rtrim(ltrim({column.name})), '') as {column.name}" for column in spec.columns
-    )
+    names = {column.name: quote_identifier(column.name) for column in spec.columns}
+    trimmed = ", ".join(f"nullif(rtrim(ltrim({names[c.name]})), '') as {names[c.name]}" for c in spec.columns)
     casts: list[str] = []
     outputs: list[str] = []
     checks: list[str] = []
     for position, column in enumerate(spec.columns):
         expression, reason = _typed_expression(column)
+        name = names[column.name]
         if column.required:
-            checks.append(f"when {column.name} is null then 'missing_key|{column.name}'")
+            checks.append(f"when {name} is null then {quote_literal(f'missing_key|{column.name}')}")
         if reason is None:
-            outputs.append(column.name)
+            outputs.append(name)
             continue
         casts.append(f", {expression} as _typed_{position}")
-        outputs.append(f"_typed_{position} as {column.name}")
+        outputs.append(f"_typed_{position} as {name}")
         checks.append(
-            f"when _typed_{position} is null and {column.name} is not null then '{reason}|{column.name}'"
+            f"when _typed_{position} is null and {name} is not null "
+            f"then {quote_literal(f'{reason}|{column.name}')}"
         )
     reject = f"case {' '.join(checks)} end" if checks else "cast(null as varchar)"
-    all_null = " and ".join(f"{column.name} is null" for column in spec.columns)
+    all_null = " and ".join(f"{names[c.name]} is null" for c in spec.columns)
     flag = f", ({all_null}) as _all_null" if flag_all_null else ""
     carried = ", _all_null" if flag_all_null else ""
     con.execute(
@@ -333,7 +352,8 @@ def _create_typed(
         trimmed as (select {trimmed}, _source_line{carried} from string_rows),
         typed_once as (select *{"".join(casts)} from trimmed)
         select {", ".join(outputs)}, _source_line, {reject} as _reject{carried} from typed_once
-        """
+        """,
+        parameters,
     )
 
 
@@ -348,7 +368,7 @@ def _typed_rows(
             "select _source_line, _reject from typed where _reject is not null order by 1"
         ).fetchall()
     ]
-    columns = ", ".join(spec.column_names)
+    columns = ", ".join(quote_identifier(name) for name in spec.column_names)
     rows = con.sql(f"select {columns}, _source_line from typed where _reject is null").to_arrow_table()
     con.execute("drop table typed")
     return rows, rejects
@@ -382,6 +402,7 @@ def parse_file(content: FileContent, spec: TableSpec, source_file: str) -> Parse
     finally:
         con.close()
     rejects = sorted(rejects + type_rejects)
+    rows, redactions = redact_table(rows, spec)
     rows = rows.append_column(
         "_source_file",
         pc.take(pa.array([source_file], type=pa.string()), pa.array(np.zeros(rows.num_rows, np.int32))),
@@ -398,7 +419,7 @@ def parse_file(content: FileContent, spec: TableSpec, source_file: str) -> Parse
             "line_text": pa.array([line_text[r[0]] for r in rejects], type=pa.string()),
         }
     )
-    parsed = ParsedFile(content, rows, quarantine, ignored)
+    parsed = ParsedFile(content, rows, quarantine, ignored, redactions)
     if parsed.lines_read != parsed.rows_loaded + parsed.rows_quarantined:  # pragma: no cover - invariant
         raise LoadError(
             f"{content.path}: {parsed.lines_read} lines read but {parsed.rows_loaded} loaded + "

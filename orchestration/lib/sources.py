@@ -11,6 +11,10 @@ import re
 from dataclasses import dataclass, field
 from typing import Literal
 
+# Longest accepted landing file name: far above any real one (``marketing_consents_20260630_resend.csv``
+# is 38), far below the file system's 255 bytes.
+MAX_FILE_NAME_LENGTH = 100
+
 ColumnKind = Literal["text", "int", "amount", "quantity", "date", "timestamp"]
 PiiKind = Literal["name", "phone", "id_number", "email", "card_number", "wechat_id"]
 
@@ -32,6 +36,10 @@ class Column:
     ``required`` columns are keys: a line without them cannot be placed and is quarantined.
     ``pii`` columns never reach ``raw/`` in the clear: see :mod:`orchestration.lib.personal_data`.
     ``json_path`` is where a tracking field sits in the event object.
+    ``free_text`` columns carry text typed or assembled outside the source system's control (URLs,
+    referrers, utm parameters, search terms, user agents, names of places): phones, ID numbers, e-mails
+    and card numbers inside them are replaced by placeholders at ingestion
+    (:mod:`orchestration.lib.free_text`). Keys, codes and identifiers are not free text.
     """
 
     name: str
@@ -39,6 +47,7 @@ class Column:
     required: bool = False
     pii: PiiKind | None = None
     json_path: str | None = None
+    free_text: bool = False
 
 
 @dataclass(frozen=True)
@@ -55,9 +64,25 @@ class TableSpec:
     _file_pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        extension = r"\.csv" if self.file_format == "csv" else r"\.jsonl\.gz"
-        pattern = re.compile(rf"^{re.escape(self.name)}_(?P<ymd>\d{{8}})(?P<suffix>[^.]*){extension}$")
-        object.__setattr__(self, "_file_pattern", pattern)
+        object.__setattr__(self, "_file_pattern", re.compile(self.file_pattern, re.ASCII))
+
+    @property
+    def extension(self) -> str:
+        return ".csv" if self.file_format == "csv" else ".jsonl.gz"
+
+    @property
+    def file_pattern(self) -> str:
+        """The regular expression a landing file of this table must match in full: the table name, ``_``,
+        the delivery date as 8 digits, an optional suffix of ``_`` + ASCII letters or digits (``_resend``,
+        ``_part2``), the extension. Nothing else: no quote, space, dot, slash or non-ASCII character, at
+        most :data:`MAX_FILE_NAME_LENGTH` characters (checked by :meth:`matches_file`)."""
+        suffix = r"(?P<suffix>(?:_[A-Za-z0-9]+)*)"
+        return rf"{re.escape(self.name)}_(?P<ymd>[0-9]{{8}}){suffix}{re.escape(self.extension)}"
+
+    @property
+    def file_pattern_text(self) -> str:
+        """The pattern as a reader-friendly template, for error messages."""
+        return f"{self.name}_<YYYYMMDD>[_<letters or digits>...]{self.extension}"
 
     @property
     def key(self) -> tuple[str, str]:
@@ -68,9 +93,17 @@ class TableSpec:
         return tuple(column.name for column in self.columns)
 
     def matches_file(self, file_name: str, day: str) -> bool:
-        """True if ``file_name`` is a delivery of this table for ``day`` (YYYY-MM-DD)."""
-        match = self._file_pattern.match(file_name)
+        """True if ``file_name`` is a delivery of this table for ``day`` (YYYY-MM-DD): the whole name fits
+        :attr:`file_pattern` and is at most :data:`MAX_FILE_NAME_LENGTH` characters long."""
+        if len(file_name) > MAX_FILE_NAME_LENGTH:
+            return False
+        match = self._file_pattern.fullmatch(file_name)
         return match is not None and match.group("ymd") == day.replace("-", "")
+
+    def claims_file(self, file_name: str) -> bool:
+        """True if ``file_name`` looks meant for this table (it starts with the table name, in any case),
+        whether or not it fits the pattern: such a file that does not fit is refused, not ignored."""
+        return file_name.casefold().startswith(self.name)
 
 
 def _c(name: str, kind: ColumnKind = "text", **options: object) -> Column:
@@ -84,10 +117,10 @@ TRADE_TABLES = (
         "csv",
         (
             _c("fund_code", required=True),
-            _c("fund_name"),
+            _c("fund_name", free_text=True),
             _c("fund_type"),
             _c("risk_rating"),
-            _c("management_company"),
+            _c("management_company", free_text=True),
             _c("inception_date", "date"),
             _c("status"),
         ),
@@ -189,8 +222,8 @@ CRM_TABLES = (
             _c("id_number", pii="id_number"),
             _c("mobile", pii="phone"),
             _c("email", pii="email"),
-            _c("province"),
-            _c("city"),
+            _c("province", free_text=True),
+            _c("city", free_text=True),
             _c("risk_level"),
             _c("risk_assessed_date", "date"),
             _c("kyc_status"),
@@ -208,7 +241,7 @@ CRM_TABLES = (
         (
             _c("card_id", required=True),
             _c("customer_no"),
-            _c("bank_name"),
+            _c("bank_name", free_text=True),
             _c("card_number", pii="card_number"),
             _c("bound_at", "timestamp"),
             _c("card_status"),
@@ -249,18 +282,18 @@ TRACKING_TABLES = (
             Column("receive_time_ms", "int", required=True, json_path="$.receive_time"),
             Column("anonymous_id", json_path="$.anonymous_id"),
             Column("login_id", json_path="$.login_id"),
-            _p("platform"),
-            _p("sdk_version"),
-            _p("screen_name"),
-            _p("url"),
-            _p("app_section"),
-            _p("referrer"),
-            _p("utm_source"),
-            _p("utm_medium"),
-            _p("utm_campaign"),
-            _p("utm_term"),
-            _p("user_agent"),
-            _p("device_model"),
+            _p("platform", free_text=True),
+            _p("sdk_version", free_text=True),
+            _p("screen_name", free_text=True),
+            _p("url", free_text=True),
+            _p("app_section", free_text=True),
+            _p("referrer", free_text=True),
+            _p("utm_source", free_text=True),
+            _p("utm_medium", free_text=True),
+            _p("utm_campaign", free_text=True),
+            _p("utm_term", free_text=True),
+            _p("user_agent", free_text=True),
+            _p("device_model", free_text=True),
             _p("fund_code"),
             _p("amount", "amount"),
             _p("order_id"),
