@@ -1,7 +1,12 @@
-"""Generate the demo source systems into `<data_dir>/landing/` and the answer key into `demo_truth/`.
+"""Generate the demo source systems into `<data_dir>/landing/` and the answer key outside the data directory.
 
-    python -m demo_sources.generate --data-dir DIR [--customers N] [--seed S] [--end-date YYYY-MM-DD]
-        [--days D] [--dirt default|none] [--force]
+    python -m demo_sources.generate --data-dir DIR [--truth-dir T] [--customers N] [--seed S]
+        [--end-date YYYY-MM-DD] [--days D] [--dirt default|none] [--force]
+
+The answer key (every clear value of every demo person, the injected defects) goes to `--truth-dir`,
+default `$FUNDCDP_DEMO_TRUTH_DIR`, else `<data dir>.demo_truth` beside the data directory: never inside
+it, where the pipeline's erasure, scans and copies would have to know about it. landing/ gets a marker,
+`landing/DEMO_SOURCES.json` (`orchestration.lib.layout.DEMO_MARKER`), saying these are demo sources.
 
 The same arguments always produce byte-identical files. See `docs/source_formats.md` for the landing
 contract, `demo_sources.population` for the population ratios, `demo_sources.config.DirtConfig` for the
@@ -11,6 +16,7 @@ injected defects and `demo_sources.truth` for the truth formats.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import sys
@@ -48,6 +54,7 @@ from demo_sources.tracking import (
 )
 from demo_sources.trades import Trades, build_trades
 from demo_sources.truth import write_config, write_defects, write_identities, write_persons
+from orchestration.lib.layout import DEMO_MARKER, demo_truth_dir
 
 DEFAULT_END_DATE = date(2026, 6, 30)
 # Sessions are expanded into events and written this many at a time, so that the tracking phase holds one
@@ -68,21 +75,39 @@ class _Stopwatch:
         self.last = now
 
 
-def prepare_output(data_dir: Path, force: bool) -> tuple[Path, Path]:
-    """Create landing/ and demo_truth/; refuse a non-empty landing/ unless forced (then wipe it).
+def prepare_output(data_dir: Path, force: bool, truth_dir: Path | None = None) -> tuple[Path, Path]:
+    """Create landing/ and the truth folder; refuse a non-empty landing/ unless forced (then wipe it).
 
-    demo_truth/ is always rebuilt from scratch: it describes exactly the landing/ written now.
+    The truth folder (default :func:`orchestration.lib.layout.demo_truth_dir`) must lie outside the data
+    directory; it is always rebuilt from scratch (it describes exactly the landing/ written now), and is
+    only ever wiped when it is empty or holds an earlier truth (its config.json). A ``demo_truth/`` left
+    inside the data directory by an earlier version is removed.
     """
-    landing, truth = data_dir / "landing", data_dir / "demo_truth"
+    data_dir = data_dir.expanduser().resolve()
+    landing = data_dir / "landing"
+    truth = truth_dir.expanduser().resolve() if truth_dir else demo_truth_dir(data_dir)
+    if truth == data_dir or truth.is_relative_to(data_dir):
+        raise ValueError(f"the demo truth folder {truth} must be outside the data directory {data_dir}")
+    if truth.exists() and any(truth.iterdir()) and not (truth / "config.json").is_file():
+        raise FileExistsError(f"{truth} is not empty and holds no demo truth; choose another --truth-dir")
     if landing.exists() and any(landing.iterdir()):
         if not force:
             raise FileExistsError(f"{landing} is not empty; pass --force to regenerate")
         shutil.rmtree(landing)
-    if truth.exists():
-        shutil.rmtree(truth)
+    for old in (truth, data_dir / "demo_truth"):
+        if old.exists():
+            shutil.rmtree(old)
     landing.mkdir(parents=True, exist_ok=True)
     truth.mkdir(parents=True, exist_ok=True)
     return landing, truth
+
+
+def write_marker(landing: Path, config: dict[str, object]) -> Path:
+    """``landing/DEMO_SOURCES.json``: these deliveries are the demo generator's (no real person's data)."""
+    path = landing / DEMO_MARKER
+    marker = {"generator": "fundcdp demo_sources", **config}
+    path.write_text(json.dumps(marker, sort_keys=True, indent=2) + "\n", encoding="utf-8")
+    return path
 
 
 @dataclass
@@ -132,8 +157,9 @@ def generate(
     days: int = 180,
     dirt: DirtConfig | None = None,
     force: bool = False,
+    truth_dir: Path | str | None = None,
 ) -> dict[str, object]:
-    """Write landing/ and demo_truth/ for the given arguments and return a summary.
+    """Write landing/ and the truth folder for the given arguments and return a summary.
 
     The summary holds `files` (landing files written), `rows` ({source: {table: data lines}}),
     `events` (tracking lines), `defects` (rows of defects.csv), `identities`, `persons`,
@@ -145,7 +171,7 @@ def generate(
     dirt = DirtConfig() if dirt is None else dirt
     if customers < 10 or days < 7:
         raise ValueError("need at least 10 customers and 7 days")
-    landing, truth = prepare_output(Path(data_dir), force)
+    landing, truth = prepare_output(Path(data_dir), force, Path(truth_dir) if truth_dir else None)
     window = Window(end_date, days)
     world = build_world(seed, customers, window)
     lap("model")
@@ -216,6 +242,8 @@ def generate(
     write_defects(truth, defects)
     config = {"customers": customers, "seed": seed, "end_date": end_date.isoformat(), "days": days}
     write_config(truth, config | {"window_start": window.start.isoformat(), "dirt": dirt.as_dict()})
+    write_marker(landing, config)
+    written += 1
     lap("truth")
 
     rows: dict[str, dict[str, int]] = {"trade": {}, "crm": {}, "tracking": {}}
@@ -229,6 +257,7 @@ def generate(
         "defects": len(defects),
         "identities": n_identities,
         "persons": world.pop.size,
+        "truth_dir": str(truth),
         "elapsed_seconds": round(time.perf_counter() - started, 2),
         "phase_seconds": timings,
     }
@@ -283,12 +312,18 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         prog="python -m demo_sources.generate", description=__doc__.splitlines()[0]
     )
     parser.add_argument("--data-dir", required=True, type=Path)
+    parser.add_argument(
+        "--truth-dir",
+        type=Path,
+        help="where the answer key goes (default $FUNDCDP_DEMO_TRUTH_DIR, else <data dir>.demo_truth); "
+        "must be outside the data directory",
+    )
     parser.add_argument("--customers", type=int, default=2000)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--end-date", type=date.fromisoformat, default=DEFAULT_END_DATE)
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--dirt", choices=["default", "none"], default="default")
-    parser.add_argument("--force", action="store_true", help="wipe landing/ and demo_truth/ first")
+    parser.add_argument("--force", action="store_true", help="wipe landing/ and the truth folder first")
     return parser.parse_args(argv)
 
 
@@ -299,12 +334,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     dirt = DirtConfig() if args.dirt == "default" else DirtConfig.none()
     try:
         summary = generate(
-            args.data_dir, args.customers, args.seed, args.end_date, args.days, dirt, args.force
+            args.data_dir,
+            args.customers,
+            args.seed,
+            args.end_date,
+            args.days,
+            dirt,
+            args.force,
+            args.truth_dir,
         )
-    except FileExistsError as error:
+    except (FileExistsError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(f"demo sources written to {args.data_dir / 'landing'} in {summary['elapsed_seconds']} s")
+    print(f"  answer key (clear personal data of the demo persons): {summary['truth_dir']}")
     print(f"  files: {summary['files']}, tracking events: {summary['events']}, defects: {summary['defects']}")
     print("  seconds per phase: " + ", ".join(f"{k} {v}" for k, v in summary["phase_seconds"].items()))
     for source, tables in summary["rows"].items():

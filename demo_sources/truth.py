@@ -1,4 +1,5 @@
-"""The answer key in `demo_truth/`: defects, identities, persons, initial holdings and the configuration.
+"""The answer key (outside the data directory, see `demo_sources.generate`): defects, identities,
+persons, initial holdings and the configuration.
 
 Formats (CSV with header, UTF-8, LF, sorted):
 

@@ -18,12 +18,26 @@ SOURCES = ("trade", "crm", "tracking")
 
 # Written by the demo generator into landing/: without FUNDCDP_HASH_KEY only a landing carrying it loads.
 DEMO_MARKER = "DEMO_SOURCES.json"
+# Where the demo generator writes its answer key (every clear value of every demo person): this variable,
+# else ``<data dir>.demo_truth`` beside the data directory; never inside it (see :func:`demo_truth_dir`).
+DEMO_TRUTH_ENV = "FUNDCDP_DEMO_TRUTH_DIR"
 
 PRIVATE_UMASK = 0o077
 PRIVATE_DIR_MODE, PRIVATE_FILE_MODE = 0o700, 0o600
 SHARED_DIR_MODE, SHARED_FILE_MODE = 0o750, 0o640
 ANALYTICS_GROUP_READABLE_ENV = "FUNDCDP_ANALYTICS_GROUP_READABLE"
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
+
+
+def demo_truth_dir(data_dir: str | Path, environ: Mapping[str, str] | None = None) -> Path:
+    """The demo generator's truth folder for ``data_dir``: ``$FUNDCDP_DEMO_TRUTH_DIR``, else the sibling
+    ``<data dir>.demo_truth``. Outside the data directory, so that nothing the pipeline reads, writes, erases
+    or copies holds it."""
+    configured = (os.environ if environ is None else environ).get(DEMO_TRUTH_ENV, "").strip()
+    if configured:
+        return Path(configured).expanduser().resolve()
+    root = Path(data_dir).expanduser().resolve()
+    return root.parent / f"{root.name}.demo_truth"
 
 
 def restrict_umask() -> int:
@@ -123,7 +137,8 @@ class DataLayout:
 
     @property
     def demo_truth(self) -> Path:
-        return self.root / "demo_truth"
+        """The demo generator's answer key, outside the data directory (:func:`demo_truth_dir`)."""
+        return demo_truth_dir(self.root)
 
     def landing_day(self, source: str, day: str) -> Path:
         return self.landing / source / day

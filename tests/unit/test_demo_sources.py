@@ -22,6 +22,7 @@ import demo_sources.generate as generator
 from demo_sources.config import DirtConfig
 from demo_sources.files import concat_bytes
 from demo_sources.generate import generate, main
+from orchestration.lib.layout import DEMO_MARKER, DEMO_TRUTH_ENV, demo_truth_dir
 
 CUSTOMERS = 300
 DAYS = 35
@@ -59,8 +60,11 @@ def clean(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def landing_files(data_dir: Path) -> list[str]:
+    """The delivered files (the demo marker is not a delivery)."""
     landing = data_dir / "landing"
-    return sorted(p.relative_to(landing).as_posix() for p in landing.rglob("*") if p.is_file())
+    return sorted(
+        p.relative_to(landing).as_posix() for p in landing.rglob("*") if p.is_file() and p.name != DEMO_MARKER
+    )
 
 
 def file_hashes(root: Path) -> dict[str, str]:
@@ -72,7 +76,7 @@ def file_hashes(root: Path) -> dict[str, str]:
 
 
 def defects(data_dir: Path) -> list[dict[str, str]]:
-    with open(data_dir / "demo_truth" / "defects.csv", encoding="utf-8", newline="") as handle:
+    with open(demo_truth_dir(data_dir) / "defects.csv", encoding="utf-8", newline="") as handle:
         return list(csv.DictReader(handle))
 
 
@@ -137,14 +141,17 @@ def test_same_arguments_give_byte_identical_files_and_another_seed_differs(
     other = tmp_path / "other"
     generate(other, customers=CUSTOMERS, seed=8, end_date=END, days=DAYS)
 
-    first, second = file_hashes(dirty), file_hashes(again)
+    truths = {name: file_hashes(demo_truth_dir(d)) for name, d in (("dirty", dirty), ("again", again))}
+    first = file_hashes(dirty) | {f"truth/{k}": v for k, v in truths["dirty"].items()}
+    second = file_hashes(again) | {f"truth/{k}": v for k, v in truths["again"].items()}
     assert len(first) > 400
     assert first == second
-    different = file_hashes(other)
+    different = file_hashes(other) | {f"truth/{k}": v for k, v in file_hashes(demo_truth_dir(other)).items()}
     for rel in [
         "landing/tracking/2026-06-30/events_20260630.jsonl.gz",
         "landing/crm/2026-05-27/customers_20260527.csv",
-        "demo_truth/defects.csv",
+        "landing/DEMO_SOURCES.json",
+        "truth/defects.csv",
     ]:
         assert first[rel] != different[rel], rel
 
@@ -367,7 +374,7 @@ def test_batched_generation_keeps_the_csv_files_and_writes_consistent_tracking_f
 
 
 def test_high_net_worth_customers_hold_at_least_a_million(dirty: Path) -> None:
-    with open(dirty / "demo_truth" / "persons.csv", encoding="utf-8", newline="") as handle:
+    with open(demo_truth_dir(dirty) / "persons.csv", encoding="utf-8", newline="") as handle:
         persons = list(csv.DictReader(handle))
     hnw = {p["customer_no"] for p in persons if p["is_hnw"] == "true"}
     assert 0.01 * CUSTOMERS <= len(hnw) <= 0.1 * CUSTOMERS
@@ -384,7 +391,7 @@ def test_high_net_worth_customers_hold_at_least_a_million(dirty: Path) -> None:
 
 def test_holdings_equal_initial_holdings_plus_confirmed_trades(dirty: Path) -> None:
     shares: dict[tuple[str, str], list[tuple[str, Decimal]]] = defaultdict(list)
-    with open(dirty / "demo_truth" / "initial_holdings.csv", encoding="utf-8", newline="") as handle:
+    with open(demo_truth_dir(dirty) / "initial_holdings.csv", encoding="utf-8", newline="") as handle:
         for row in csv.DictReader(handle):
             shares[(row["fund_account_id"], row["fund_code"])].append(("0000-00-00", Decimal(row["shares"])))
     nav = {
@@ -442,7 +449,7 @@ def test_business_events_match_trade_and_crm_records(dirty: Path) -> None:
     orders = {row["order_id"]: row for _, _, row in table_rows(dirty, "trade", "trade_orders")}
     customers = {row["customer_no"] for _, _, row in table_rows(dirty, "crm", "customers")}
     cards = {(row["customer_no"], row["bound_at"]) for _, _, row in table_rows(dirty, "crm", "bank_cards")}
-    with open(dirty / "demo_truth" / "persons.csv", encoding="utf-8", newline="") as handle:
+    with open(demo_truth_dir(dirty) / "persons.csv", encoding="utf-8", newline="") as handle:
         customer_of_login = {
             p["login_id"]: p["customer_no"] for p in csv.DictReader(handle) if p["customer_no"]
         }
@@ -541,7 +548,7 @@ def test_tracking_defect_lines_hold_what_they_claim(dirty: Path) -> None:
 
 
 def test_unowned_identifiers_are_listed_without_a_person(dirty: Path) -> None:
-    with open(dirty / "demo_truth" / "identities.csv", encoding="utf-8", newline="") as handle:
+    with open(demo_truth_dir(dirty) / "identities.csv", encoding="utf-8", newline="") as handle:
         identities = list(csv.DictReader(handle))
     by_note = Counter(row["note"] for row in identities if not row["person_key"])
     assert (
@@ -565,7 +572,7 @@ def test_unowned_identifiers_are_listed_without_a_person(dirty: Path) -> None:
 def test_cli_refuses_a_non_empty_landing_unless_forced(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     args = ["--data-dir", str(tmp_path), "--customers", "40", "--days", "10", "--dirt", "none"]
     assert main(args) == 0
-    marker = tmp_path / "demo_truth" / "stale.txt"
+    marker = demo_truth_dir(tmp_path) / "stale.txt"
     marker.write_text("from an earlier run")
     assert main(args) == 2
     assert "--force" in capsys.readouterr().err
@@ -581,3 +588,28 @@ def test_lines_buffer_joins_the_chunks_of_a_large_tables_lines() -> None:
     assert concat_bytes(lines[1:3]) == b"bb\nccc\n"
     assert concat_bytes(lines[2:3]) == b"ccc\n"
     assert concat_bytes(lines[3:3]) == b""
+
+
+def test_the_truth_is_written_outside_the_data_directory_and_landing_is_marked(tmp_path, monkeypatch):
+    data_dir = tmp_path / "data"
+    monkeypatch.delenv(DEMO_TRUTH_ENV, raising=False)
+    generate(data_dir, customers=20, seed=3, end_date=END, days=8, dirt=DirtConfig.none())
+    truth = tmp_path / "data.demo_truth"
+    assert sorted(p.name for p in truth.iterdir()) == [
+        "config.json", "defects.csv", "identities.csv", "initial_holdings.csv", "persons.csv",
+    ]  # fmt: skip
+    assert sorted(p.name for p in data_dir.iterdir()) == ["landing"]
+    marker = json.loads((data_dir / "landing" / DEMO_MARKER).read_text(encoding="utf-8"))
+    expected = {"generator": "fundcdp demo_sources", "seed": 3, "customers": 20, "days": 8}
+    assert marker == expected | {"end_date": END.isoformat()}
+    # $FUNDCDP_DEMO_TRUTH_DIR chooses another place; a place inside the data directory is refused.
+    monkeypatch.setenv(DEMO_TRUTH_ENV, str(tmp_path / "answers"))
+    generate(data_dir, customers=20, seed=3, end_date=END, days=8, dirt=DirtConfig.none(), force=True)
+    assert (tmp_path / "answers" / "persons.csv").is_file()
+    with pytest.raises(ValueError, match="outside the data directory"):
+        generate(data_dir, 20, 3, END, 8, DirtConfig.none(), force=True, truth_dir=data_dir / "truth")
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("not a truth")
+    with pytest.raises(FileExistsError, match="holds no demo truth"):
+        generate(data_dir, 20, 3, END, 8, DirtConfig.none(), force=True, truth_dir=tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "not a truth"
