@@ -34,7 +34,9 @@ PARSE_AHEAD_DAYS = 2
 def _day_metadata(outcomes: list[DayOutcome]) -> dict[str, dg.MetadataValue]:
     by_status = Counter(f.status for outcome in outcomes for f in outcome.files)
     reasons: Counter[str] = Counter()
+    redactions: Counter[str] = Counter()
     for outcome in outcomes:
+        redactions.update(outcome.free_text_redactions)
         for file in outcome.files:
             if file.status in WRITTEN_STATUSES:
                 reasons.update(file.quarantined_by_reason)
@@ -45,6 +47,9 @@ def _day_metadata(outcomes: list[DayOutcome]) -> dict[str, dg.MetadataValue]:
         "files_by_status": dg.MetadataValue.json(dict(sorted(by_status.items()))),
         "quarantined_by_reason": dg.MetadataValue.json(dict(sorted(reasons.items()))),
         "rows_erased": dg.MetadataValue.int(sum(o.rows_erased for o in outcomes)),
+        # Phones, ID numbers, e-mails, card numbers found in free text and replaced by placeholders.
+        "free_text_redactions": dg.MetadataValue.int(sum(redactions.values())),
+        "free_text_redactions_by_kind": dg.MetadataValue.json(dict(sorted(redactions.items()))),
     }
 
 

@@ -20,6 +20,7 @@ final as (
         duplicate_of,
         replaced_sha256,
         ignored_columns,
+        free_text_redactions,
         cast(loaded_at as timestamp) as loaded_at
     from source
 )
