@@ -3,21 +3,25 @@
 A warehouse person id derives from the person's anchor identifier (``'P' || sha256(type:anchor hash)``),
 and customer numbers, fund accounts and login ids are hashed without a key: anyone holding a list of
 customer numbers could recompute them. So ``analytics.duckdb`` never carries a warehouse person id. Each
-person gets a **published id** of the same shape (``P`` and 16 hex digits) drawn at random (``secrets``)
-the first time it is published, and remembered in ``private.duckdb``:
+person gets a **published id** of the same shape (``P`` and 16 hex digits) the first time it is
+published, and keeps it: it is remembered in ``private.duckdb``
 
     published_person_ids(person_id, published_id, first_published_at)
 
-The random draw cannot be recomputed from anything: only the private store links a published id to a
-person. The ids are stable across runs (the table is reused), across merges (the surviving warehouse id
-keeps its published id; the absorbed one keeps its own, and ``identity_changes`` links the two) and across
-key rotation (``rotate-key`` rewrites the ``person_id`` column of every ``private.duckdb`` table through its
-old -> new person id mapping, this one included; ``published_id`` is left alone). An erasure forgets the
-person's row (:func:`forget`).
+A new published id is ``HMAC-SHA256(secret, person id)`` (first 16 hex digits), where the secret is 32
+random bytes drawn once and kept only in ``private.duckdb`` (``published_id_secret``): without the private
+store nobody can compute or reverse it, while two copies of one data directory (a backfill and the daily
+runs) give a new person the same id. Ids are stable across runs (the table is reused), across merges (the
+surviving warehouse id keeps its published id; the absorbed one keeps its own, and ``identity_changes``
+links the two) and across key rotation (``rotate-key`` rewrites the ``person_id`` column of every
+``private.duckdb`` table through its old -> new person id mapping, this one included; ``published_id`` is
+not a person id column and stays). An erasure forgets the person's row (:func:`forget`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 from collections.abc import Iterable
 from datetime import datetime
@@ -27,6 +31,7 @@ import duckdb
 import pyarrow as pa
 
 TABLE = "published_person_ids"
+SECRET_TABLE = "published_id_secret"
 
 CREATE_TABLE = (
     f"create table if not exists {{catalog}}.{TABLE} ("
@@ -39,15 +44,28 @@ def is_person_column(name: str) -> bool:
     return name == "person_id" or name.endswith("_person_id")
 
 
-def draw_published_id() -> str:
-    """A fresh published id: ``P`` and 16 upper-case hex digits from the OS's random source."""
-    return "P" + secrets.token_hex(8).upper()
+def derive_published_id(secret: bytes, person_id: str, attempt: int = 0) -> str:
+    """``P`` and the first 16 hex digits (upper case) of HMAC-SHA256(secret, person id); a later attempt
+    (after a collision) keys ``<person id>:<attempt>``."""
+    message = person_id if attempt == 0 else f"{person_id}:{attempt}"
+    return "P" + hmac.new(secret, message.encode("utf-8"), hashlib.sha256).hexdigest()[:16].upper()
+
+
+def _secret(con: duckdb.DuckDBPyConnection, catalog: str) -> bytes:
+    """The private store's published-id secret, drawn (32 random bytes) the first time."""
+    con.execute(f"create table if not exists {catalog}.{SECRET_TABLE} (secret blob not null)")
+    row = con.execute(f"select secret from {catalog}.{SECRET_TABLE}").fetchone()
+    if row is not None:
+        return bytes(row[0])
+    secret = secrets.token_bytes(32)
+    con.execute(f"insert into {catalog}.{SECRET_TABLE} values (?)", [secret])
+    return secret
 
 
 def assign(con: duckdb.DuckDBPyConnection, catalog: str, candidates: str, now: datetime) -> int:
     """Give every person id of the relation ``candidates`` (one column ``person_id``; a trusted name)
     that has none yet a published id in ``<catalog>.published_person_ids`` (``catalog``: the attached
-    private store, a trusted name). Returns how many were drawn."""
+    private store, a trusted name). Returns how many were given."""
     con.execute(CREATE_TABLE.format(catalog=catalog))
     new = [
         person_id
@@ -58,6 +76,7 @@ def assign(con: duckdb.DuckDBPyConnection, catalog: str, candidates: str, now: d
     ]
     if not new:
         return 0
+    secret = _secret(con, catalog)
     taken = {
         value
         for (value,) in con.execute(
@@ -65,16 +84,18 @@ def assign(con: duckdb.DuckDBPyConnection, catalog: str, candidates: str, now: d
         ).fetchall()
     }
     taken.update(new)
-    drawn = []
-    for _ in new:
-        published = draw_published_id()
-        while published in taken:  # 64 random bits: a repeat is astronomically unlikely, but never reused
-            published = draw_published_id()
+    given = []
+    for person_id in new:
+        attempt = 0
+        published = derive_published_id(secret, person_id)
+        while published in taken:  # 64 bits: a repeat is astronomically unlikely, but never reused
+            attempt += 1
+            published = derive_published_id(secret, person_id, attempt)
         taken.add(published)
-        drawn.append(published)
+        given.append(published)
     con.register(
         "new_published_ids",
-        pa.table({"person_id": pa.array(new, pa.string()), "published_id": pa.array(drawn, pa.string())}),
+        pa.table({"person_id": pa.array(new, pa.string()), "published_id": pa.array(given, pa.string())}),
     )
     try:
         con.execute(

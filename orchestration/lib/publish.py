@@ -9,7 +9,8 @@ Analysts are not trusted with anything that leads back to a person (see README "
 into the file every table goes through one column policy (:func:`published_select`):
 
 - **person ids** (``person_id``, ``old_person_id``, ``new_person_id``…) are replaced by published ids,
-  random and remembered in ``private.duckdb`` (:mod:`orchestration.lib.pseudonyms`), and record ids
+  keyed with a secret that only ``private.duckdb`` holds and remembered there
+  (:mod:`orchestration.lib.pseudonyms`), and record ids
   built from them (``sessions.session_id``) are rebuilt from the published id;
 - **identifiers are dropped**: customer numbers, fund accounts, login ids, devices, hashes, the identity
   anchor, and the birth date with what reveals it (``age``, ``days_until_birthday``);
@@ -311,13 +312,13 @@ PRIVACY_REPORT_COLUMNS = (
 
 def _write_privacy_report(con: duckdb.DuckDBPyConnection, report: dict) -> None:
     con.execute(
-        "create table main.publish_privacy (published_at timestamp, k integer, persons bigint, "
+        "create table main.publish_privacy (k integer, persons bigint, "
         "smallest_group_before bigint, smallest_group_after bigint, city_generalised bigint, "
         "year_generalised bigint, suppressed bigint)"
     )
     con.execute(
-        "insert into main.publish_privacy values (?, ?, ?, ?, ?, ?, ?, ?)",
-        [datetime.now(UTC).replace(tzinfo=None), *(report[c] for c in PRIVACY_REPORT_COLUMNS)],
+        "insert into main.publish_privacy values (?, ?, ?, ?, ?, ?, ?)",
+        [report[c] for c in PRIVACY_REPORT_COLUMNS],
     )
 
 

@@ -4,6 +4,7 @@ rotation. (The demo-wide attack is tests/security/test_reidentification.py.)"""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -220,3 +221,22 @@ def test_an_erased_person_is_forgotten(tmp_path):
     mapping = pseudonyms.published_ids(tmp_path / "private.duckdb")
     assert pseudonyms.forget(tmp_path / "private.duckdb", [ids["A0"]]) == {mapping[ids["A0"]]}
     assert ids["A0"] not in pseudonyms.published_ids(tmp_path / "private.duckdb")
+
+
+def test_two_copies_of_a_data_directory_give_a_new_person_the_same_published_id(tmp_path):
+    """A backfill runs on a copy of the data directory the daily runs continue on: both must publish a
+    person who is new to them under one id (HMAC keyed by the private store's secret)."""
+    ids = warehouse_ids()
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    publish(tmp_path / "a", ids).close()
+    shutil.copy(tmp_path / "a" / "private.duckdb", tmp_path / "b" / "private.duckdb")
+    later = {**ids, "E1": "PNEWPERSON0000001"}
+    for copy in ("a", "b"):
+        publish(tmp_path / copy, later).close()
+    first, second = (pseudonyms.published_ids(tmp_path / c / "private.duckdb") for c in ("a", "b"))
+    assert first == second and len(first) == len(PEOPLE) + 1
+    assert first[later["E1"]] not in (ids["E1"], later["E1"], first[ids["E1"]])
+    # another data directory (another secret) gives the same person another id
+    publish(tmp_path, later).close()
+    assert pseudonyms.published_ids(tmp_path / "private.duckdb")[later["E1"]] != first[later["E1"]]

@@ -1,0 +1,131 @@
+"""An attacker who holds lists of phones, ID numbers, customer numbers and login ids (here: every one the
+demo generator wrote into its truth files) tries to find those people in what analysts read.
+
+The attacker knows the code: every derivation it uses or used — the value itself, unkeyed SHA-256 of
+``type:value`` (customer numbers, fund accounts, login ids, anonymous ids), HMAC with the PUBLIC demo key,
+and the person id ``'P' || sha256(type:hash)[:16]`` of each of those hashes for every anchor type — and
+matches them against every VARCHAR column of the database (whole values, and the part before a ``-``,
+as in record ids built from a person id). The shared build hashes with a secret key (tests/conftest.py),
+as a real deployment must.
+
+``analytics.duckdb`` must give 0 hits. ``warehouse.duckdb`` (data engineers only) gives many — exactly
+the persons anchored on an identifier hashed without a key — which shows that the attack works.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import hmac
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+
+from orchestration.defs.resources import DEMO_HASH_KEY
+from orchestration.lib import pii
+
+pytestmark = pytest.mark.integration
+
+IDENTIFIER_TYPES = (
+    "id_number", "customer_no", "phone", "login_id", "fund_account_id", "wx_unionid", "wx_openid", "email",
+    "anonymous_id",
+)  # fmt: skip
+NORMALISE = {
+    "phone": pii.normalise_phone,
+    "id_number": pii.normalise_id_number,
+    "email": pii.normalise_email,
+}
+
+
+def person_id_of(identifier_type: str, identifier_hash: str) -> str:
+    return "P" + hashlib.sha256(f"{identifier_type}:{identifier_hash}".encode()).hexdigest()[:16].upper()
+
+
+def attacker_lists(truth: Path) -> list[tuple[str, str, str]]:
+    """(person key, identifier type, value) of every identifier in the demo generator's truth files."""
+    found = set()
+    with open(truth / "identities.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            # a person's own identifiers (junk values such as "0" or "null" belong to nobody)
+            if row["identifier_value"] and row["person_key"] and row["is_junk"] != "true":
+                found.add((row["person_key"], row["identifier_type"], row["identifier_value"]))
+    with open(truth / "persons.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            for column in ("customer_no", "login_id"):
+                if row[column]:
+                    found.add((row["person_key"], column, row[column]))
+    return sorted(found)
+
+
+def derivations(identifier_type: str, value: str) -> set[str]:
+    """Everything the code computes, or computed, from one identifier without a secret."""
+    values = {value, NORMALISE.get(identifier_type, str.strip)(value) or value}
+    hashes = set()
+    for clear in values:
+        hashes.add(hashlib.sha256(f"{identifier_type}:{clear}".encode()).hexdigest())
+        hashes.add(hashlib.sha256(clear.encode()).hexdigest())
+        hashes.add(pii.keyed_hash(DEMO_HASH_KEY.encode(), clear))
+        hashes.add(
+            hmac.new(DEMO_HASH_KEY.encode(), f"{identifier_type}:{clear}".encode(), "sha256").hexdigest()
+        )
+    ids = {person_id_of(kind, h) for h in hashes for kind in IDENTIFIER_TYPES}
+    return values | hashes | ids
+
+
+def attack(database: Path, lists: list[tuple[str, str, str]]) -> dict[str, set[str]]:
+    """Per ``schema.table.column`` of ``database``: the values it holds that the attacker derived."""
+    candidates = sorted({candidate for _, kind, value in lists for candidate in derivations(kind, value)})
+    con = duckdb.connect(str(database), read_only=True)
+    try:
+        con.register("known", pa.table({"candidate": candidates}))
+        columns = con.execute(
+            "select table_schema, table_name, column_name from information_schema.columns "
+            "where data_type = 'VARCHAR' and table_catalog = current_database() order by all"
+        ).fetchall()
+        hits: dict[str, set[str]] = {}
+        for schema, table, column in columns:
+            relation = f'"{schema}"."{table}"'
+            values = f'select "{column}" from {relation} where "{column}" is not null'
+            matched = {
+                value
+                for (value,) in con.execute(
+                    f"select v from ({values}) t(v) where v in (select candidate from known) "
+                    "or (v like '%-%' and split_part(v, '-', 1) in (select candidate from known))"
+                ).fetchall()
+            }
+            if matched:
+                hits[f"{schema}.{table}.{column}"] = matched
+        return hits
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def lists(built_warehouse) -> list[tuple[str, str, str]]:
+    found = attacker_lists(built_warehouse.layout.demo_truth)
+    kinds = {kind for _, kind, _ in found}
+    assert {"phone", "id_number", "customer_no", "login_id", "fund_account_id"} <= kinds
+    return found
+
+
+def test_nobody_in_analytics_can_be_re_identified_from_identifier_lists(built_warehouse, lists):
+    persons = {person for person, _, _ in lists if person}
+    assert len(persons) > 300  # customers and app-only users of the demo
+    assert attack(built_warehouse.layout.analytics_db, lists) == {}
+
+
+def test_the_same_attack_finds_the_persons_in_the_warehouse(built_warehouse, lists):
+    """Engineers' store: customer numbers in the clear and ids anchored on unkeyed hashes. Every person
+    anchored on a customer number, fund account or login id is found through main_marts.persons."""
+    hits = attack(built_warehouse.layout.warehouse_db, lists)
+    con = duckdb.connect(str(built_warehouse.layout.warehouse_db), read_only=True)
+    (anchored_unkeyed,) = con.execute(
+        "select count(*) from main_marts.persons "
+        "where anchor_type in ('customer_no', 'fund_account_id', 'login_id', 'anonymous_id')"
+    ).fetchone()
+    con.close()
+    assert anchored_unkeyed > 0
+    assert len(hits["main_marts.persons.person_id"]) == anchored_unkeyed  # every one of them
+    assert "main_marts.person_identifiers.identifier_hash" in hits
