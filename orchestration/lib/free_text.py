@@ -67,7 +67,7 @@ _WORD = "A-Za-z0-9ａ-ｚＡ-Ｚ０-９"
 # Bounded like real addresses (local part up to 64 characters, labels up to 63, up to 8 of them): a
 # hostile value of many dots or at signs costs linear time, not quadratic.
 _EMAIL = re.compile(
-    rf"(?<!%)(?<!%[0-9A-Fa-f])[{_WORD}._+\-]{{1,64}}(?:@|＠|%40)"
+    rf"(?<!%)(?<!%[0-9A-Fa-f])[{_WORD}._+\-．＿－]{{1,64}}(?:@|＠|%40)"
     rf"(?:[{_WORD}\-]{{1,63}}[.．]){{1,8}}[A-Za-zａ-ｚＡ-Ｚ]{{2,24}}(?![{_WORD}])"
 )
 _PHONE = re.compile(r"(?:0086|86)?1[3-9][0-9]{9}")
