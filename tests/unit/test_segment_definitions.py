@@ -1,8 +1,11 @@
 """Segment definitions: every kind of validation error names the file, the path in the rule and the reason."""
 
+import json
 from pathlib import Path
 
+import jsonschema
 import pytest
+import yaml
 
 from orchestration.lib.segments.definition import (
     Catalog,
@@ -11,6 +14,7 @@ from orchestration.lib.segments.definition import (
     load_segments,
     validate_all,
 )
+from orchestration.paths import SEGMENTS_DIR
 
 CATALOG = Catalog.load()
 
@@ -114,3 +118,96 @@ def test_the_starter_library_is_valid_and_covers_the_required_audiences():
     }  # fmt: skip
     assert required <= set(segments)
     assert all(segment.channel for segment in segments.values() if segment.purpose == "marketing")
+
+
+def test_the_committed_json_schema_is_the_one_the_models_generate():
+    from orchestration.lib.segments.definition import SCHEMA_FILE, json_schema
+
+    assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == json_schema(CATALOG)
+
+
+def test_the_cli_prints_the_schema(capsys):
+    from orchestration.cli import run_segments
+
+    assert run_segments("schema", None, "duckdb") == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed["title"] == "fundcdp segment definition"
+    assert printed["$defs"]["EventWhere"]["properties"]["amount_cny"]["anyOf"][0]["oneOf"][0] == {
+        "maximum": 10**15, "minimum": -(10**15), "type": "number",
+    }  # fmt: skip
+
+
+def test_every_starter_segment_validates_against_the_json_schema_and_a_probe_does_not():
+    schema = json.loads(SCHEMA_FILE_TEXT())
+    validator = jsonschema.Draft202012Validator(schema)
+    for path in sorted(SEGMENTS_DIR.glob("*.yml")):
+        assert list(validator.iter_errors(yaml.safe_load(path.read_text(encoding="utf-8")))) == [], path.name
+    probe = yaml.safe_load(
+        "name: probe\nowner: x\ndescription: y\npurpose: compliance\n"
+        "rule: {event: purchase, last_days: 7, where: {amount_cny: '1; attach x'}}\n"
+    )
+    errors = list(validator.iter_errors(probe))
+    assert len(errors) == 1 and list(errors[0].absolute_path) == ["rule"]
+
+
+def SCHEMA_FILE_TEXT() -> str:  # noqa: N802
+    from orchestration.lib.segments.definition import SCHEMA_FILE
+
+    return SCHEMA_FILE.read_text(encoding="utf-8")
+
+
+def test_event_properties_are_declared_with_their_types():
+    assert CATALOG.event_properties["amount_cny"] == "number"
+    assert CATALOG.event_properties["fund_code"] == "text"
+    assert set(CATALOG.event_properties.values()) == {"text", "number"}
+
+
+@pytest.mark.parametrize(
+    ("where", "path", "reason"),
+    [
+        ("{amount_cny: '100'}", "rule.where.amount_cny", "a number, not '100'"),
+        ("{amount_cny: [100, .nan]}", "rule.where.amount_cny[1]", "a finite number, not nan"),
+        ("{amount_cny: true}", "rule.where.amount_cny", "a number, not True"),
+        ("{fund_code: 000001}", "rule.where.fund_code", "a text (in quotes), not 1"),
+        ("{fund_code: []}", "rule.where.fund_code", "a value or a list of 1 to 100 values"),
+        ("{platform: \"ios\\0\"}", "rule.where.platform",
+         "a text without control, format or surrogate characters (found '\\x00')"),
+    ],
+)  # fmt: skip
+def test_where_values_have_the_declared_type(tmp_path, where, path, reason):
+    problem = error_of(write(tmp_path, f"  {{event: purchase, last_days: 7, where: {where}}}"))
+    assert (problem.path, problem.reason) == (path, reason)
+
+
+def test_typed_where_values_compile_as_numbers_and_texts(tmp_path):
+    from datetime import date
+
+    from orchestration.lib.segments.compiler import DUCKDB, SPARK, compile_segment
+
+    rule = '  {event: purchase, last_days: 7, where: {fund_code: ["0\'1"], amount_cny: [100, 2.5]}}'
+    segment = load_segment(write(tmp_path, rule), CATALOG)
+    duckdb_sql = compile_segment(segment, CATALOG, DUCKDB, date(2026, 6, 30))
+    spark_sql = compile_segment(segment, CATALOG, SPARK, date(2026, 6, 30))
+    assert "e.fund_code IN ('0''1')" in duckdb_sql and "e.amount_cny IN (100, 2.5)" in duckdb_sql
+    assert "e.fund_code IN ('0\\'1')" in spark_sql and "e.amount_cny IN (100, 2.5)" in spark_sql
+
+
+def test_yaml_anchors_depth_and_duplicates_are_refused(tmp_path):
+    cases = {
+        "anchors": ("rule: &r {tag: age, op: is null}\n", "anchors and aliases (&, *) are not allowed"),
+        "depth": ("rule: " + "[" * 60 + "]" * 60 + "\n", "nested deeper than 40 levels"),
+        "duplicate": (
+            "rule: {tag: age, op: is null}\nrule: {tag: age, op: is null}\n",
+            "duplicate key 'rule'",
+        ),
+    }
+    for name, (text, reason) in cases.items():
+        path = tmp_path / f"{name}.yml"
+        path.write_text(f"name: {name}\nowner: x\ndescription: y\npurpose: compliance\n" + text)
+        problem = error_of(path)
+        assert problem.path == "(file)" and reason in problem.reason, name
+    nested = write(tmp_path, "  " + "{not: " * 9 + "{tag: age, op: is null}" + "}" * 9)
+    assert (error_of(nested).path, error_of(nested).reason) == (
+        "rule" + ".not" * 8,
+        "all / any / not nested deeper than 8 levels",
+    )

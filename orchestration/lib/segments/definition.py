@@ -580,6 +580,8 @@ def _reason(error: dict, catalog: Catalog, top_fields: list[str]) -> str:
         return f"{NODE_ERROR}, not {_show(value)}"
     if kind == "too_short" and last in ("all", "any"):
         return "a non-empty list of rule nodes"
+    if kind in ("too_short", "too_long") and (last == "value" or "where" in names[:-1]):
+        return f"a value or a list of 1 to {MAX_LIST_ITEMS} values"
     if kind in ("too_short", "too_long") and last == "sequence":
         return HINTS["sequence"]
     if kind == "string_pattern_mismatch" and last == "name":
