@@ -144,8 +144,12 @@ def rewrite_parquet(path: Path, con: duckdb.DuckDBPyConnection) -> Path | None:
     """Write one Parquet file's rewrite (hash columns through the mapping) next to it; None if it has no
     hash column. The caller swaps it in."""
     # The path is a bound parameter: a file name is outside text (a delivery may be named ``it's.csv``).
+    # No hive partitioning: the file is rewritten with exactly its own columns (no arrival_date added).
     columns = [
-        (r[0], r[1]) for r in con.execute("describe select * from read_parquet(?)", [str(path)]).fetchall()
+        (r[0], r[1])
+        for r in con.execute(
+            "describe select * from read_parquet(?, hive_partitioning = false)", [str(path)]
+        ).fetchall()
     ]
     replaced = [
         f"{expression} as {quote_identifier(name)}"
@@ -156,8 +160,8 @@ def rewrite_parquet(path: Path, con: duckdb.DuckDBPyConnection) -> Path | None:
         return None
     staged = path.with_name(f".{path.name}.rotating")
     con.execute(
-        f"copy (select * replace ({', '.join(replaced)}) from read_parquet(?)) to ? "
-        "(format parquet, compression zstd)",
+        f"copy (select * replace ({', '.join(replaced)}) from read_parquet(?, hive_partitioning = false)) "
+        "to ? (format parquet, compression zstd)",
         [str(path), str(staged)],
     )
     return staged
