@@ -140,23 +140,32 @@ def redact(text: str, counts: Counter[str] | None = None) -> str:
 
 
 def redact_table(table: pa.Table, spec: TableSpec) -> tuple[pa.Table, Counter[str]]:
-    """``table`` with the free-text columns of ``spec`` redacted, and the replacements by kind. Only the
-    values the prefilter selects are checked exactly."""
+    """``table`` with the free-text columns of ``spec`` redacted, and the replacements by kind (each row's
+    replacements count). The prefilter runs over each column's distinct values (a day's events repeat a
+    few hundred user agents and URLs); only the values it selects are checked exactly."""
     counts: Counter[str] = Counter()
     for column in spec.columns:
         if not column.free_text or column.name not in table.column_names or table.num_rows == 0:
             continue
         values = table.column(column.name)
-        candidates = pc.fill_null(pc.match_substring_regex(values, PREFILTER), False)
-        if not pc.any(candidates).as_py():
-            continue
-        before = sum(counts.values())
-        chosen = pc.filter(values, candidates).to_pylist()
-        redacted = [redact(value, counts) for value in chosen]
-        if sum(counts.values()) == before:
+        distinct = pc.unique(values)
+        candidates = pc.filter(distinct, pc.fill_null(pc.match_substring_regex(distinct, PREFILTER), False))
+        changed: dict[str, tuple[str, Counter[str]]] = {}
+        for value in candidates.to_pylist():
+            found: Counter[str] = Counter()
+            redacted = redact(value, found)
+            if found:
+                changed[value] = (redacted, found)
+        if not changed:
             continue  # candidates only: nothing personal after all
-        replaced = pc.replace_with_mask(
-            values.combine_chunks(), candidates.combine_chunks(), pa.array(redacted, type=values.type)
-        )
+        keys = pa.array(list(changed), type=values.type)
+        mask = pc.is_in(values, value_set=keys).combine_chunks()
+        hit = pc.filter(values, mask)
+        for entry in pc.value_counts(hit).to_pylist():
+            for kind, number in changed[entry["values"]][1].items():
+                counts[kind] += number * entry["counts"]
+        replacements = pa.array([redacted for redacted, _ in changed.values()], type=values.type)
+        new_values = pc.take(replacements, pc.index_in(hit, value_set=keys))
+        replaced = pc.replace_with_mask(values.combine_chunks(), mask, new_values.combine_chunks())
         table = table.set_column(table.schema.get_field_index(column.name), column.name, replaced)
     return table, counts

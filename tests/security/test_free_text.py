@@ -211,11 +211,22 @@ def test_a_tracking_file_with_a_malformed_line_is_redacted_too(tmp_path: Path) -
 
 
 def test_redact_table_leaves_other_columns_alone() -> None:
-    table = pa.table({"utm_term": [PHONE, "基金定投", None], "order_id": [PHONE, "x", None]})
+    table = pa.table(
+        {
+            "utm_term": [PHONE, "基金定投", None, PHONE, f"{EMAIL} {CARD}"],
+            "order_id": [PHONE, "x", None, "y", "z"],
+        }
+    )
     redacted, counts = redact_table(table, EVENTS)
-    assert redacted.column("utm_term").to_pylist() == ["[phone]", "基金定投", None]
-    assert redacted.column("order_id").to_pylist() == [PHONE, "x", None]
-    assert counts == Counter({"phone": 1})
+    assert redacted.column("utm_term").to_pylist() == [
+        "[phone]",
+        "基金定投",
+        None,
+        "[phone]",
+        "[email] [card_number]",
+    ]
+    assert redacted.column("order_id").to_pylist() == [PHONE, "x", None, "y", "z"]
+    assert counts == Counter({"phone": 2, "email": 1, "card_number": 1})  # each row's replacements
 
 
 @pytest.mark.parametrize(
