@@ -90,6 +90,11 @@ DROPPED_COLUMNS = frozenset(
 RECORD_IDS = {
     "session_id": "{person} || '-' || cast(src.session_number as varchar)",
 }
+# Columns the publish step adds (in place of birth_date), described here since no dbt model has them.
+ADDED_COLUMNS = {
+    "birth_year": "year of birth; null where generalised to the band or suppressed (k-anonymity)",
+    "birth_year_band": "five-year band of the birth year (e.g. 1985-1989); null where suppressed",
+}
 # Quasi-identifier columns of the wide tables, taken from the k-anonymous per-person values.
 QUASI_IDENTIFIER_COLUMNS = ("gender", "age_band", "province", "city")
 # Tag codes of the long forms (person_tags, tag_history) that are quasi-identifiers or reveal the birth date.

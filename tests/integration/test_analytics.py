@@ -1,5 +1,6 @@
-"""The analyst marts on the shared demo build: published in analytics.duckdb, consistent, plausible;
-the HTML report is self-contained; experiment results exist for split segments."""
+"""The analyst marts on the shared demo build: published in analytics.duckdb, consistent, plausible, under
+published person ids and with k-anonymous quasi-identifiers; the HTML report is self-contained;
+experiment results exist for split segments."""
 
 import re
 import shutil
@@ -119,6 +120,7 @@ def test_every_published_dbt_column_is_described(built_warehouse):
     """dbt docs (make docs) describe every column analysts get; person_profile's come from the tag tables."""
     import json
 
+    from orchestration.lib.publish import ADDED_COLUMNS
     from orchestration.paths import DBT_PARSE_TARGET_DIR
 
     manifest = json.loads((DBT_PARSE_TARGET_DIR / "manifest.json").read_text())
@@ -138,7 +140,86 @@ def test_every_published_dbt_column_is_described(built_warehouse):
         for (column, *_) in con.execute(f"describe {table}").fetchall()
         if not nodes[table]["columns"].get(column, {}).get("description")
         and not (table == "person_profile" and column in described_tags)
+        and column not in ADDED_COLUMNS
     }
     con.close()
     assert len([t for t in tables if t in nodes]) >= 20
     assert missing == set()
+
+
+def test_analysts_see_the_warehouse_persons_under_their_published_ids(built_warehouse):
+    """The same persons with the same tags, through private.duckdb's mapping (which analysts lack)."""
+    from orchestration.lib.pseudonyms import published_ids
+
+    layout = built_warehouse.layout
+    mapping = published_ids(layout.private_db)
+    warehouse = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    expected = {
+        (mapping[person], stage, tier)
+        for person, stage, tier in warehouse.execute(
+            "select person_id, lifecycle_stage, value_tier from main_marts.person_profile"
+        ).fetchall()
+    }
+    sessions = warehouse.execute(
+        "select person_id, session_number, events from main_marts.sessions"
+    ).fetchall()
+    warehouse.close()
+    analytics = duckdb.connect(str(layout.analytics_db), read_only=True)
+    published = set(
+        analytics.execute("select person_id, lifecycle_stage, value_tier from person_profile").fetchall()
+    )
+    published_sessions = analytics.execute(
+        "select session_id, person_id, session_number, events from sessions"
+    ).fetchall()
+    analytics.close()
+    assert published == expected and len(published) > 300
+    assert sorted((p, n, e) for _, p, n, e in published_sessions) == sorted(
+        (mapping[p], n, e) for p, n, e in sessions
+    )
+    assert all(s == f"{p}-{n}" for s, p, n, _ in published_sessions)
+    assert not set(mapping) & {p for p, *_ in published}  # no warehouse id among them
+
+
+def test_quasi_identifiers_are_k_anonymous_and_no_birth_date_is_published(built_warehouse):
+    from orchestration.lib.publish import k_anonymity, privacy_report
+
+    layout = built_warehouse.layout
+    k = k_anonymity()
+    analytics = duckdb.connect(str(layout.analytics_db), read_only=True)
+    columns = {
+        c
+        for (c,) in analytics.execute(
+            "select distinct column_name from information_schema.columns"
+        ).fetchall()
+    }
+    smallest = analytics.execute(
+        "select min(n), count(*) filter (where n < ?) from (select count(*) as n from person_profile "
+        "where coalesce(gender, province, birth_year_band) is not null or birth_year is not null "
+        "group by gender, birth_year, birth_year_band, province, city)",
+        [k],
+    ).fetchone()
+    codes = {c for (c,) in analytics.execute("select distinct tag_code from person_tags").fetchall()}
+    analytics.close()
+    warehouse = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    (before, persons) = warehouse.execute(
+        "select min(n), sum(n) from (select count(*) as n from main_marts.person_profile "
+        "where coalesce(gender, city) is not null or birth_date is not null "
+        "group by gender, year(birth_date), city)"
+    ).fetchone()
+    warehouse.close()
+    assert not columns & {
+        "birth_date",
+        "age",
+        "days_until_birthday",
+        "customer_no",
+        "anchor_type",
+        "login_id",
+    }
+    assert not codes & {"birth_date", "age", "days_until_birthday"} and "birth_year" in codes
+    assert smallest[0] >= k and smallest[1] == 0
+    report = privacy_report(layout.analytics_db)
+    assert report["k"] == k == 5
+    assert report["smallest_group_before"] == before < k  # unique combinations in the demo, before
+    assert report["smallest_group_after"] == smallest[0]
+    assert report["suppressed"] + report["year_generalised"] + report["city_generalised"] > 0
+    assert persons > 200

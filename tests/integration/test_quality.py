@@ -54,9 +54,13 @@ def test_every_gate_passed_on_the_demo_build_and_analytics_was_published(built_w
     assert {name: checks[f"gx_{name}"] for name in SUITES} == {name: True for name in SUITES}
     analytics = duckdb.connect(str(layout.analytics_db), read_only=True)
     warehouse = duckdb.connect(str(layout.warehouse_db), read_only=True)
-    for table in ("persons", "person_profile", "person_tags", "lifecycle_transitions"):
+    for table in ("persons", "person_profile", "lifecycle_transitions"):
         published = analytics.execute(f"select count(*) from {table}").fetchone()[0]
         assert published == warehouse.execute(f"select count(*) from main_marts.{table}").fetchone()[0] > 0
+    # person_tags: every person, without the birth date's tags and the suppressed quasi-identifiers
+    count_persons = "select count(distinct person_id) from {}"
+    published = analytics.execute(count_persons.format("person_tags")).fetchone()[0]
+    assert published == warehouse.execute(count_persons.format("main_marts.person_tags")).fetchone()[0] > 0
     (validated,) = analytics.execute(
         "select count(distinct suite) from dq_results where partition_date = ?", [AS_OF]
     ).fetchone()
