@@ -170,3 +170,23 @@ def test_hidden_files_and_the_control_file_are_left_alone(layout: DataLayout) ->
         (f"customers_{YMD}.csv", "loaded", 1)
     ]
     assert inspect_day(layout, DAY, {}).problems == []
+
+
+def test_a_data_directory_named_with_quotes_loads(tmp_path: Path) -> None:
+    # The path reaches DuckDB as a bound parameter (read_json(?), read_parquet(?)), never as SQL text.
+    layout = DataLayout.at(tmp_path / "d'a\"ta; select 1 -- 数据")
+    layout.ensure()
+    tracking_event = {
+        "event_id": "e1",
+        "event": "page_view",
+        "time": 1782784800000,
+        "receive_time": 1782784801000,
+        "anonymous_id": "d-1",
+        "login_id": None,
+        "properties": {"platform": "ios", "utm_term": "基金定投"},
+    }
+    write_delivery(layout, DAY, {"customers": [CUSTOMER], "events": [tracking_event]})
+
+    assert [f.rows_loaded for f in land(layout, CUSTOMERS).files] == [1]
+    assert [f.rows_loaded for f in land(layout, EVENTS).files] == [1]
+    assert [f.status for f in land(layout, EVENTS).files] == ["unchanged"]  # the manifest read back

@@ -58,7 +58,7 @@ def land(layout: DataLayout, spec, day: str):
 def raw_rows(layout: DataLayout, source: str, table: str, columns: str = "*") -> list[tuple]:
     pattern = layout.raw_table(source, table) / "*" / "*.parquet"
     return duckdb.sql(
-        f"select {columns} from read_parquet('{pattern}', hive_partitioning = true) order by all"
+        f"select {columns} from read_parquet(?, hive_partitioning = true) order by all", params=[str(pattern)]
     ).fetchall()
 
 
@@ -200,7 +200,8 @@ def test_personal_data_is_hashed_before_it_reaches_raw_and_kept_only_in_private(
     write_day(layout, "crm", "2026-06-02", {"customers_20260602.csv": f"{CUSTOMER_HEADER}\n{CUSTOMER}\n"})
     land(layout, CUSTOMERS, "2026-06-02")
     columns = duckdb.sql(
-        f"describe select * from read_parquet('{layout.raw_table('crm', 'customers')}/*/*.parquet')"
+        "describe select * from read_parquet(?)",
+        params=[str(layout.raw_table("crm", "customers") / "*" / "*.parquet")],
     ).fetchall()
     names = {c[0] for c in columns}
     assert {"name", "id_number", "mobile", "email"}.isdisjoint(names)
@@ -272,9 +273,8 @@ def test_duplicate_delivery_is_skipped_and_correction_replaces_rows(layout):
         ("O3", Decimal("1000.00")),
     ]
     manifest = duckdb.sql(
-        "select status, replaced_sha256 is not null "
-        f"from read_parquet('{layout.raw}/ingest/load_manifest/*/*.parquet') "
-        "where file_name = 'trade_orders_20260602.csv'"
+        "select status, replaced_sha256 is not null from read_parquet(?) where file_name = ?",
+        params=[f"{layout.raw}/ingest/load_manifest/*/*.parquet", "trade_orders_20260602.csv"],
     ).fetchall()
     assert manifest == [("corrected", True)]
 
@@ -327,8 +327,8 @@ def test_extra_delivered_columns_are_recorded_in_the_manifest(layout):
     )
     land(layout, ORDERS, "2026-06-02")
     (row,) = duckdb.sql(
-        "select ignored_columns, rows_loaded "
-        f"from read_parquet('{layout.raw}/ingest/load_manifest/*/*.parquet')"
+        "select ignored_columns, rows_loaded from read_parquet(?)",
+        params=[f"{layout.raw}/ingest/load_manifest/*/*.parquet"],
     ).fetchall()
     assert row == ("promo_code", 1)
 
