@@ -244,7 +244,7 @@ class Tombstones:
 
 def _table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     query = "select count(*) from information_schema.tables where table_name = ?"
-    return con.execute(query, [table]).fetchone()[0] > 0
+    return con.execute(query, [table]).fetchall()[0][0] > 0
 
 
 def load_tombstones(layout: DataLayout) -> Tombstones:
@@ -255,7 +255,7 @@ def load_tombstones(layout: DataLayout) -> Tombstones:
     try:
         if not _table_exists(con, "erasure_tombstones"):
             return Tombstones()
-        (secret,) = con.execute("select secret from erasure_secret").fetchone()
+        (secret,) = con.execute("select secret from erasure_secret").fetchall()[0]
         values = frozenset(
             row[0] for row in con.execute("select tombstone from erasure_tombstones").fetchall()
         )
@@ -272,21 +272,21 @@ def add_tombstones(
     con = duckdb.connect(str(layout.private_db))
     try:
         con.execute("create table if not exists erasure_secret (secret varchar)")
-        if not con.execute("select count(*) from erasure_secret").fetchone()[0]:
+        if not con.execute("select count(*) from erasure_secret").fetchall()[0][0]:
             con.execute("insert into erasure_secret values (?)", [secrets.token_hex(32)])
-        (secret,) = con.execute("select secret from erasure_secret").fetchone()
+        (secret,) = con.execute("select secret from erasure_secret").fetchall()[0]
         con.execute(
             "create table if not exists erasure_tombstones "
             "(tombstone varchar primary key, request_id varchar, created_at timestamp)"
         )
         values = sorted({tombstone(bytes.fromhex(secret), kind, value) for kind, value in identifiers})
-        before = con.execute("select count(*) from erasure_tombstones").fetchone()[0]
+        before = con.execute("select count(*) from erasure_tombstones").fetchall()[0][0]
         for value in values:
             con.execute(
                 "insert into erasure_tombstones values (?, ?, ?) on conflict do nothing",
                 [value, request_id, now],
             )
-        after = con.execute("select count(*) from erasure_tombstones").fetchone()[0]
+        after = con.execute("select count(*) from erasure_tombstones").fetchall()[0][0]
     finally:
         con.close()
     if not existed:
@@ -653,7 +653,7 @@ def purge_raw_without_landing(
             table = f"pii_{spec_key[0]}__{spec_key[1]}"
             if private.execute(
                 "select count(*) from information_schema.tables where table_name = ?", [table]
-            ).fetchone()[0]:
+            ).fetchall()[0][0]:
                 private.execute(
                     f"delete from {quote_identifier(table)} "
                     "where _source_file = ? and _source_line in (select unnest(?))",
@@ -724,7 +724,7 @@ def purge_database(path: Path, scope: ErasureScope) -> int:
             if predicate is None:
                 continue
             relation = quote_qualified(schema, table)
-            (count,) = con.execute(f"select count(*) from {relation} where {predicate}").fetchone()
+            (count,) = con.execute(f"select count(*) from {relation} where {predicate}").fetchall()[0]
             if count:
                 con.execute(f"delete from {relation} where {predicate}")
                 deleted += count
@@ -781,7 +781,7 @@ def compact_database(path: Path, mode: int | None = None, target: Path | None = 
     with owner_only():
         con = duckdb.connect(str(path))
         try:
-            source = con.execute("select current_database()").fetchone()[0]
+            source = con.execute("select current_database()").fetchall()[0][0]
             con.execute("attach ? as compacted", [str(fresh)])
             con.execute(f"copy from database {quote_identifier(source)} to compacted")
             con.execute("detach compacted")
@@ -816,7 +816,7 @@ def purge_exports(outbox: Path, scope: ErasureScope) -> int:
             predicate = _derived_predicate(columns, scope)
             if predicate is None:
                 continue
-            (count,) = con.execute(f"select count(*) from export_file where {predicate}").fetchone()
+            (count,) = con.execute(f"select count(*) from export_file where {predicate}").fetchall()[0]
             if not count:
                 continue
             temporary = path.with_name(f".{path.name}.tmp")
@@ -844,7 +844,9 @@ def _amend_manifest(folder: Path, con: duckdb.DuckDBPyConnection, removed: int) 
     manifest = json.loads(path.read_text(encoding="utf-8"))
     members = folder / "members.parquet"
     if "size" in manifest and members.exists():
-        manifest["size"] = con.execute("select count(*) from read_parquet(?)", [str(members)]).fetchone()[0]
+        manifest["size"] = con.execute("select count(*) from read_parquet(?)", [str(members)]).fetchall()[0][
+            0
+        ]
     for name in manifest.get("files", {}):
         if (folder / name).exists():
             manifest["files"][name] = hashlib.sha256((folder / name).read_bytes()).hexdigest()
@@ -921,14 +923,14 @@ def purge_quarantined_lines(layout: DataLayout, clear_values: Iterable[str]) -> 
                 "where q.source = t.source and q.table_name = t.table_name "
                 "and q.file_name = t.file_name and q.line_number = t.line_number)"
             )
-            (count,) = con.execute(f"select count(*) {matched}").fetchone()
+            (count,) = con.execute(f"select count(*) {matched}").fetchall()[0]
             con.execute(f"delete {matched}")
             con.unregister("tombstoned_lines")
         if values:
             condition = " or ".join("contains(line_text, ?)" for _ in values)
             (found,) = con.execute(
                 f"select count(*) from quarantined_lines where {condition}", values
-            ).fetchone()
+            ).fetchall()[0]
             if found:
                 con.execute(f"delete from quarantined_lines where {condition}", values)
             count += found

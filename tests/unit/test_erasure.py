@@ -411,3 +411,23 @@ def test_a_request_id_inside_the_pattern_is_accepted(layout):
             erasure.submit_request(layout, "phone", "13833334444", request_id).path.name
             == f"{request_id}.csv"
         )
+
+
+def test_exports_are_rewritten_without_the_person_file_after_file(tmp_path):
+    """Several exports, the first holding nobody of theirs (its count query must not block the next file's
+    read), one in a folder whose name holds a quote."""
+    folder = tmp_path / "outbox" / "it's" / "v0001"
+    folder.mkdir(parents=True)
+    (folder / "a.csv").write_text("person_id,customer_no\nP9,C9\n")
+    (folder / "b.csv").write_text("person_id,customer_no\nP1,C1\nP2,C2\n")
+    duckdb.execute(
+        "copy (select 'P1' as person_id union all select 'P3') to ? (format parquet)",
+        [str(folder / "m.parquet")],
+    )
+    scope = ErasureScope(person_ids={"P1"})
+    assert erasure.purge_exports(tmp_path / "outbox", scope) == 2
+    assert (folder / "a.csv").read_text() == "person_id,customer_no\nP9,C9\n"
+    assert (folder / "b.csv").read_text() == "person_id,customer_no\nP2,C2\n"
+    assert duckdb.execute("select * from read_parquet(?)", [str(folder / "m.parquet")]).fetchall() == [
+        ("P3",)
+    ]
