@@ -68,10 +68,12 @@ class FundcdpSettings(dg.ConfigurableResource):
         if refusal is not None:
             raise dg.Failure(description=refusal, allow_retries=False)
         if context is not None:
-            context.add_output_metadata(
-                {HASH_KEY_METADATA: DEMO_KEY_NOTICE if self.uses_demo_key() else "secret (FUNDCDP_HASH_KEY)"}
-            )
+            context.add_output_metadata(self.hash_key_metadata())
         return self.hash_key_bytes()
+
+    def hash_key_metadata(self) -> dict[str, str]:
+        """``{"hash_key": …}``: which kind of key (never the key), for an asset's metadata in the UI."""
+        return {HASH_KEY_METADATA: DEMO_KEY_NOTICE if self.uses_demo_key() else "secret (FUNDCDP_HASH_KEY)"}
 
     def group_readable(self) -> bool:
         """analytics.duckdb and reports/ readable by the owner's group, 0640 in 0750 folders

@@ -97,5 +97,6 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> d
             # k-anonymity of gender / birth year / city: smallest group before and after, counts generalised
             "quasi_identifiers": dg.MetadataValue.json(privacy_report(layout.analytics_db)),
             "data_docs": docs,
+            **settings.hash_key_metadata(),  # "hash_key": the public demo key, said on the published file
         }
     )
