@@ -9,6 +9,7 @@ Dagster events come from the last day's build, which leaves the warehouse as of 
 import importlib.metadata
 import json
 import os
+import shutil
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -48,7 +49,20 @@ def resolve_as_of_date(settings: FundcdpSettings, as_of: date | None = None) -> 
     return latest
 
 
+def _seed_partial_parse(target: Path) -> None:
+    """Copy the project's partial-parse file into the run's target folder owner-only (dagster-dbt would copy
+    it with ``shutil.copy``, keeping the repository file's 0644), so dbt starts from it."""
+    source = DBT_PARSE_TARGET_DIR / "partial_parse.msgpack"
+    destination = target / "partial_parse.msgpack"
+    if source.is_file() and not destination.exists():
+        target.mkdir(mode=0o700, parents=True, exist_ok=True)
+        shutil.copyfile(source, destination)  # a new file: the umask's mode (0600), not the source's
+    if destination.exists():
+        destination.chmod(0o600)
+
+
 def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: FundcdpSettings, day: str):
+    _seed_partial_parse(settings.layout().dbt_target)
     # Unit tests check the SQL, not the data: they run in the test suite (DuckDB and Spark), not daily.
     invocation = dbt.cli(
         ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps({"as_of_date": day})],
