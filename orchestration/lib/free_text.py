@@ -23,8 +23,9 @@ Full-width digits and letters (``１３８…``, ``＠``) and URL encoding (``%4
 kept byte for byte. Not recognised: numbers spelled out in words or Chinese numerals, percent-encoded
 full-width characters, digits split by other characters (``138.1234.5678``).
 
-Cost: a cheap vectorised prefilter (Arrow's RE2 regex over each free-text column) selects the values
-with a run of 11 or more digits or an ``@``; only those go through the exact Python check.
+Cost: a cheap vectorised prefilter (Arrow's RE2 regex over each free-text column's distinct values)
+selects the values holding a number shaped like one of the above (not a millisecond timestamp, not a
+date-led order id) or an ``@``; only those go through the exact Python check (check character, Luhn).
 """
 
 from __future__ import annotations
@@ -50,8 +51,21 @@ _D = "0-9０-９"  # ASCII and full-width digits
 # Between two digit groups: one space (also the ideographic space), dash (also full-width), a URL's
 # encoded space (``+``, ``%20``) or dash (``%2D``).
 _SEP = r"(?:[ \-\u3000－+]|%20|%2[Dd])"
-# RE2 (Arrow) prefilter: 11 digits with at most one separator between any two, or an at sign.
-PREFILTER = rf"[{_D}](?:(?:[ \-\x{{3000}}－+]|%20|%2[Dd])?[{_D}]){{10}}|[@＠]|%40"
+# RE2 (Arrow) prefilter, a superset of what :func:`redact` replaces, shaped so that the usual long numbers
+# of tracking data (millisecond timestamps, date-led order ids) do not select their values: a number not
+# preceded by a digit (a ``%XX`` escape may precede it) and not followed by one, with at most one
+# separator between any two digits, shaped like a phone (with its country code), an ID number (a province
+# code first) or an issued card; or an at sign.
+_S = r"(?:[ \-\x{3000}－+]|%20|%2[Dd])?"
+_DIGIT = "[0-9０-９]"
+_LEFT = r"(?:^|[^0-9０-９]|%[0-9A-Fa-f]{2})"
+_RIGHT = r"(?:$|[^0-9０-９])"
+_PHONE_SHAPE = rf"(?:(?:[0０]{_S}[0０]{_S})?[8８]{_S}[6６]{_S})?[1１]{_S}[3-9３-９](?:{_S}{_DIGIT}){{9}}"
+_ID_SHAPE = (
+    rf"(?:[1-46-8１-４６-８]{_S}[1-9１-９]|[5５]{_S}[0-4０-４])(?:{_S}{_DIGIT}){{15}}{_S}[0-9０-９XxＸｘ]"
+)
+_CARD_SHAPE = rf"(?:[3-69３-６９]|[2２]{_S}[2-7２-７])(?:{_S}{_DIGIT}){{12,18}}"
+PREFILTER = rf"{_LEFT}(?:{_PHONE_SHAPE}|{_ID_SHAPE}|{_CARD_SHAPE}){_RIGHT}|[@＠]|%40"
 
 # A digit token: groups of digits joined by single separators, an optional trailing X (ID numbers), an
 # optional leading plus (``+86``). It starts neither after a digit nor inside a ``%XX`` escape (``%20``

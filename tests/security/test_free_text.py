@@ -9,13 +9,14 @@ from collections import Counter
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from orchestration.lib import pii
-from orchestration.lib.free_text import PLACEHOLDERS, redact, redact_table
+from orchestration.lib.free_text import PLACEHOLDERS, PREFILTER, redact, redact_table
 from orchestration.lib.ingest import land_table_day
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import parse_file, read_file
@@ -327,10 +328,33 @@ def test_an_embedded_personal_value_never_comes_out(
     value: tuple[str, str], before: str, after: str, left: str, right: str
 ) -> None:
     written, core = value
-    out = redact(before + left + written + right + after)
+    text = before + left + written + right + after
+    out = redact(text)
     assert written not in out
     assert core not in out
     assert core.upper() not in pii.fold_width(out).upper()
+    assert prefilter_selects(text)  # the vectorised prefilter lets every such value through
+
+
+def prefilter_selects(text: str) -> bool:
+    return pc.match_substring_regex(pa.array([text]), PREFILTER)[0].as_py()
+
+
+DIGITS_AND_SEPARATORS = st.text(alphabet="0123456789０１２３４５６７８９ -+%2XxA@.", max_size=60)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.one_of(DIGITS_AND_SEPARATORS, st.text(max_size=60)))
+def test_the_prefilter_selects_every_value_the_scanner_would_change(text: str) -> None:
+    if redact(text) != text:
+        assert prefilter_selects(text)
+
+
+@pytest.mark.parametrize(
+    "text", [TIMESTAMP_MS, f"t={TIMESTAMP_MS}000", ORDER_ID, f"?code={FUND_CODE}&o={ORDER_ID}"]
+)
+def test_the_prefilter_passes_over_timestamps_and_order_ids(text: str) -> None:
+    assert not prefilter_selects(text)
 
 
 @settings(max_examples=200, deadline=None)
