@@ -228,3 +228,12 @@ def ops(tmp_path_factory: pytest.TempPathFactory) -> dict:
     from tests.operations_dataset import build_ops
 
     return build_ops(tmp_path_factory)
+
+
+@pytest.fixture(scope="session")
+def erased(ops, tmp_path_factory: pytest.TempPathFactory) -> dict:
+    """A copy of the operations dataset after one person's erasure, a key rotation and retention (see
+    tests/erasure_dataset.py); shared by the erasure tests of integration/ and security/."""
+    from tests.erasure_dataset import build_erased
+
+    return build_erased(ops, tmp_path_factory)

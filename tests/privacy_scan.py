@@ -292,8 +292,9 @@ def _relations_holding(con: duckdb.DuckDBPyConnection, relation: str, needles: l
 
 def files_holding(root: Path, needles: Iterable[str], skip: Iterable[Path] = ()) -> list[str]:
     """Every file under ``root`` (not under ``skip``) holding any needle, personal data patterns aside:
-    DuckDB tables and Parquet files through SQL, gzip files decompressed, every other file by its bytes
-    (landing/ and private.duckdb included). For proving that a deleted person is gone."""
+    DuckDB tables through SQL (``<file>:<schema>.<table>``) and by their bytes (``<file> (bytes)``),
+    Parquet files through SQL, gzip files decompressed, every other file by its bytes (landing/,
+    private.duckdb, Dagster's sqlite storage and logs included). For proving that a deleted person is gone."""
     import gzip
 
     needles = [needle for needle in needles if needle]
@@ -318,6 +319,9 @@ def files_holding(root: Path, needles: Iterable[str], skip: Iterable[Path] = ())
                     ]
                 finally:
                     con.close()
+                # ... and its bytes: a freed page keeps a deleted value that no query returns.
+                if needles_in(path.read_bytes(), needles):
+                    found.append(f"{label} (bytes)")
             elif path.suffix == ".parquet":
                 if _relations_holding(scratch, f"read_parquet({_sql_string(str(path))})", needles):
                     found.append(label)

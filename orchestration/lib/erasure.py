@@ -1035,7 +1035,9 @@ def read_log(layout: DataLayout) -> list[dict]:
     con = duckdb.connect()
     try:
         query = "select * from read_parquet(?, union_by_name = true) order by honoured_at"
-        return con.execute(query, [str(folder / "*.parquet")]).to_arrow_table().to_pylist()
+        result = con.execute(query, [str(folder / "*.parquet")])
+        names = [column[0] for column in result.description]
+        return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
     finally:
         con.close()
 
