@@ -68,9 +68,13 @@ def test_group_readable_analytics_is_0640_in_0750(built_warehouse, tmp_path: Pat
     layout = DataLayout.at(tmp_path / "data")
     layout.ensure()
     publish_analytics(
-        source.warehouse_db, layout.analytics_db, source.quality_db, private_db=source.private_db
+        source.warehouse_db,
+        layout.analytics_db,
+        source.quality_db,
+        segments_db=source.segments_db,
+        private_db=source.private_db,
     )
-    write_report(layout.analytics_db, layout.reports)
+    write_report(source.analytics_db, layout.reports)  # the shared build's file, complete with segments
     found = modes(layout.root)
     assert found["analytics.duckdb"] == 0o640
     assert found["."] == 0o750  # the group reaches analytics.duckdb and reports/, nothing else
@@ -86,7 +90,11 @@ def test_group_readable_analytics_is_0640_in_0750(built_warehouse, tmp_path: Pat
     monkeypatch.setenv("FUNDCDP_ANALYTICS_GROUP_READABLE", "false")
     layout.ensure()
     publish_analytics(
-        source.warehouse_db, layout.analytics_db, source.quality_db, private_db=source.private_db
+        source.warehouse_db,
+        layout.analytics_db,
+        source.quality_db,
+        segments_db=source.segments_db,
+        private_db=source.private_db,
     )
     assert _wrong(modes(layout.root), layout.root) == {}
 
