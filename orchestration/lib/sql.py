@@ -1,11 +1,12 @@
 """The one place where a name or a piece of text becomes SQL text.
 
 Values from outside (file names, request ids, paths, column values, segment rule values) reach DuckDB as
-bound parameters (``con.execute(sql, [value])``): ``read_parquet(?)``, ``read_csv(?)``, ``attach ? as x``
-and every ``where column = ?`` take one. Where DuckDB takes no parameter — ``copy … to '<file>'`` and
-``copy from database`` — or where a name must be written into the statement (a schema, table or column
-read from a catalogue), the text goes through :func:`quote_identifier` or :func:`quote_literal`, which
-sqlglot renders, so that no quote, backslash or newline in it can end the literal or the identifier.
+bound parameters (``con.execute(sql, [value])``): ``read_parquet(?)``, ``read_csv(?)``, ``attach ? as x``,
+``copy … to ?`` and every ``where column = ?`` take one in DuckDB 2.0. Where a name must be written into
+the statement (a schema, table or column read from a catalogue, the database alias of ``copy from
+database``) or where a statement is built as text for another engine, the text goes through
+:func:`quote_identifier` or :func:`quote_literal`, which sqlglot renders, so that no quote, backslash or
+newline in it can end the literal or the identifier.
 """
 
 from __future__ import annotations
