@@ -82,4 +82,4 @@ lint: bootstrap  ## ruff
 	$(BIN)/ruff format --check orchestration demo_sources tests
 
 clean:  ## remove the venv and the default data directory
-	rm -rf $(VENV) data dbt_project/target dbt_project/logs
+	rm -rf $(VENV) data data.demo_truth dbt_project/target dbt_project/logs
