@@ -48,6 +48,7 @@ sys.path.insert(0, str(REPO))
 from orchestration.lib.layout import SOURCES, DataLayout  # noqa: E402
 from orchestration.lib.loader import read_json_columns  # noqa: E402
 from orchestration.lib.sources import SQL_TYPES, tables_of  # noqa: E402
+from orchestration.lib.sql import quote_qualified  # noqa: E402
 
 DAYS = 90
 END_DATE = "2026-06-30"
@@ -168,11 +169,11 @@ def raw_read_seconds(landing: Path, memory_limit: str, spill_dir: Path) -> tuple
 
 
 def _parse_into_temp_table(con: duckdb.DuckDBPyConnection, spec, files: list[str]) -> int:
-    """Parse ``files`` of one table into the temporary table ``parsed`` (replacing it); its row count."""
-    listed = "[" + ", ".join(f"'{file}'" for file in files) + "]"
+    """Parse ``files`` of one table into the temporary table ``parsed`` (replacing it); its row count. The
+    file list is a bound parameter (``read_csv(?)``, ``read_json(?)``): a path never becomes SQL text."""
     if spec.file_format == "csv":
-        reader = f"read_csv({listed}, header = true, all_varchar = true, union_by_name = true)"
-        present = {row[0] for row in con.execute(f"describe select * from {reader}").fetchall()}
+        reader = "read_csv(?, header = true, all_varchar = true, union_by_name = true)"
+        present = {row[0] for row in con.execute(f"describe select * from {reader}", [files]).fetchall()}
         values = [f'"{column.name}"' if column.name in present else "null" for column in spec.columns]
         source_sql = reader
     else:
@@ -180,7 +181,7 @@ def _parse_into_temp_table(con: duckdb.DuckDBPyConnection, spec, files: list[str
         # the loader reads a clean file
         types, selects = read_json_columns(spec)
         source_sql = (
-            f"(select {selects} from read_json({listed}, format = 'newline_delimited', "
+            f"(select {selects} from read_json(?, format = 'newline_delimited', "
             f"compression = 'gzip', columns = {types}))"
         )
         values = [column.name for column in spec.columns]
@@ -188,7 +189,7 @@ def _parse_into_temp_table(con: duckdb.DuckDBPyConnection, spec, files: list[str
         f"try_cast({value} as {SQL_TYPES[column.kind]}) as {column.name}"
         for value, column in zip(values, spec.columns, strict=True)
     )
-    con.execute(f"create or replace temp table parsed as select {columns} from {source_sql}")
+    con.execute(f"create or replace temp table parsed as select {columns} from {source_sql}", [files])
     return con.execute("select count(*) from parsed").fetchone()[0]
 
 
@@ -279,7 +280,8 @@ def relation_rows(database: Path, relations: list[str]) -> dict[str, int]:
     try:
         for relation in sorted(set(relations)):
             try:
-                rows[relation] = con.execute(f"select count(*) from {relation}").fetchone()[0]
+                name = quote_qualified(*relation.split(".", 1))
+                rows[relation] = con.execute(f"select count(*) from {name}").fetchone()[0]
             except duckdb.Error:
                 continue  # dropped since (a temporary relation) or not in this database
     finally:
@@ -294,7 +296,8 @@ def ingest_rows(layout: DataLayout) -> dict[str, int]:
     try:
         lines, loaded, quarantined = con.execute(
             "select sum(lines_read), sum(rows_loaded), sum(rows_quarantined) "
-            f"from read_parquet('{manifest}') where status in ('loaded', 'corrected', 'redacted')"
+            "from read_parquet(?) where status in ('loaded', 'corrected', 'redacted')",
+            [str(manifest)],
         ).fetchone()
     finally:
         con.close()
@@ -319,7 +322,10 @@ def completed(result) -> bool:
 def table_rows(database: Path, tables: list[str]) -> dict[str, int]:
     con = duckdb.connect(str(database), read_only=True)
     try:
-        return {table: con.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}
+        return {
+            table: con.execute(f"select count(*) from {quote_qualified(*table.split('.', 1))}").fetchone()[0]
+            for table in tables
+        }
     finally:
         con.close()
 
@@ -376,11 +382,12 @@ def stage_table(
     if layout.analytics_db.exists():
         con = duckdb.connect(str(layout.analytics_db), read_only=True)
         try:
-            tables = con.execute(
-                "select table_schema || '.' || table_name from information_schema.tables"
-            ).fetchall()
+            tables = con.execute("select table_schema, table_name from information_schema.tables").fetchall()
             published = {
-                name: con.execute(f"select count(*) from {name}").fetchone()[0] for (name,) in tables
+                f"{schema}.{name}": con.execute(
+                    f"select count(*) from {quote_qualified(schema, name)}"
+                ).fetchone()[0]
+                for schema, name in tables
             }
         finally:
             con.close()

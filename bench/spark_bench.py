@@ -249,7 +249,7 @@ def table_rows(scratch: Path) -> dict[str, dict[str, int | None]]:
         try:
             if files.is_dir():
                 counts["spark"] = memory.execute(
-                    f"select count(*) from read_parquet('{files}/**/*.parquet')"
+                    "select count(*) from read_parquet(?)", [f"{files}/**/*.parquet"]
                 ).fetchone()[0]
         except duckdb.Error:
             pass

@@ -12,17 +12,3 @@ regexp_matches({{ expression }}, {{ fundcdp.sql_string(pattern) }})
 {% macro default__regex_matches(expression, pattern) -%}
 ({{ expression }} rlike {{ fundcdp.sql_string(pattern) }})
 {%- endmacro %}
-
-{#- A SQL string literal for a Python string, with quotes and backslashes escaped for the engine. -#}
-{% macro sql_string(value) -%}
-{{ return(adapter.dispatch('sql_string', 'fundcdp')(value)) }}
-{%- endmacro %}
-
-{% macro duckdb__sql_string(value) -%}
-'{{ value | replace("'", "''") }}'
-{%- endmacro %}
-
-{% macro default__sql_string(value) -%}
-{#- Spark SQL string literals treat backslash as an escape character. -#}
-'{{ value | replace("\\", "\\\\") | replace("'", "\\'") }}'
-{%- endmacro %}

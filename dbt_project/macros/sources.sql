@@ -1,9 +1,12 @@
 {#- source() for every engine. DuckDB reads raw/ through the sources' external_location (dbt-duckdb);
-    Spark reads the same Parquet directories directly, with hive partition discovery (arrival_date). -#}
+    Spark reads the same Parquet directories directly, with hive partition discovery (arrival_date). The
+    data directory is quoted (spark_backquoted); characters Spark would read as a file pattern are refused
+    where the data directory is resolved (orchestration/lib/layout.py, DataLayout.at). -#}
 {% macro source(source_name, table_name) %}
     {%- set relation = builtins.source(source_name, table_name) -%}
     {%- if target.type == 'spark' -%}
-        {{ return('parquet.`' ~ env_var('FUNDCDP_DATA_DIR', 'data') ~ '/raw/' ~ source_name ~ '/' ~ table_name ~ '`') }}
+        {%- set path = env_var('FUNDCDP_DATA_DIR', 'data') ~ '/raw/' ~ source_name ~ '/' ~ table_name -%}
+        {{ return('parquet.' ~ fundcdp.spark_backquoted(path)) }}
     {%- endif -%}
     {{ return(relation) }}
 {% endmacro %}

@@ -29,6 +29,32 @@ ANALYTICS_GROUP_READABLE_ENV = "FUNDCDP_ANALYTICS_GROUP_READABLE"
 _TRUE, _FALSE = {"1", "true", "yes", "on"}, {"0", "false", "no", "off", ""}
 
 
+# In a file pattern DuckDB reads * ? [ ] as wildcards and Spark (Hadoop) also { } and \; neither can
+# escape them there: a data directory named ``a[b]`` would silently read the raw/ of ``ab``.
+_PATTERN_CHARACTERS = frozenset("*?[]{}\\")
+
+
+def usable_data_dir(data_dir: str | Path) -> Path:
+    """``data_dir`` made absolute, or ValueError with one line. dbt reads raw/ through file patterns rooted
+    there (the path is quoted as SQL text, dbt_project/macros/sql_text.sql), so it may hold no pattern
+    character, no NUL, and only valid UTF-8."""
+    text = str(data_dir)
+    if "\x00" in text:
+        raise ValueError(f"data directory {text!r} contains a NUL character: rename it")
+    root = Path(text).expanduser().resolve()
+    try:
+        str(root).encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError(f"data directory {str(root)!r} is not valid UTF-8: rename it") from None
+    bad = "".join(sorted(set(str(root)) & _PATTERN_CHARACTERS))
+    if bad:
+        raise ValueError(
+            f"data directory {str(root)!r} contains {bad!r}, which DuckDB or Spark would read as a file "
+            "pattern: rename it"
+        )
+    return root
+
+
 def demo_truth_dir(data_dir: str | Path, environ: Mapping[str, str] | None = None) -> Path:
     """The demo generator's truth folder for ``data_dir``: ``$FUNDCDP_DEMO_TRUTH_DIR``, else the sibling
     ``<data dir>.demo_truth``. Outside the data directory, so that nothing the pipeline reads, writes, erases
@@ -73,8 +99,9 @@ class DataLayout:
 
     @classmethod
     def at(cls, data_dir: str | Path) -> DataLayout:
-        """Layout rooted at ``data_dir``, made absolute (dbt runs from ``dbt_project/``)."""
-        return cls(Path(data_dir).expanduser().resolve())
+        """Layout rooted at ``data_dir``, made absolute (dbt runs from ``dbt_project/``); a path that cannot
+        be read safely is refused (:func:`usable_data_dir`)."""
+        return cls(usable_data_dir(data_dir))
 
     @property
     def landing(self) -> Path:
