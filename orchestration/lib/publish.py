@@ -13,12 +13,20 @@ into the file every table goes through one column policy (:func:`published_selec
   (:mod:`orchestration.lib.pseudonyms`), and record ids
   built from them (``sessions.session_id``) are rebuilt from the published id;
 - **identifiers are dropped**: customer numbers, fund accounts, login ids, devices, hashes, the identity
-  anchor, and the birth date with what reveals it (``age``, ``days_until_birthday``);
+  anchor, and the birth date with what reveals it (``age``, ``days_until_birthday``); so are exact dates
+  that single out a person with gender and birth year: ``account_age_days`` is not published and
+  ``registration_date`` is truncated to its month (the first day of the month);
 - **quasi-identifiers** (gender, birth year, city) are published k-anonymous
   (:mod:`orchestration.lib.quasi_identifiers`), in the wide tables and in the long forms
-  (``person_tags``, ``tag_history``) alike; what was generalised is recorded in ``publish_privacy``.
+  (``person_tags``, ``tag_history``) alike; what was generalised is recorded in ``publish_privacy``;
+- **row order says nothing**: every table with a person column is written ordered by its published ids
+  (then by every other column), never in the warehouse's order, which follows warehouse person ids;
+- ``tag_catalog`` and ``tag_coverage`` list the tags analysts get: ``birth_year`` instead of
+  ``birth_date``, no ``age``, ``days_until_birthday`` or ``account_age_days``.
 
-Segment exports (outbox/, segments.duckdb) are for marketing and keep the customer number.
+Segment exports (outbox/, segments.duckdb) are for marketing and keep the customer number and the
+experiment group; analysts get members without either (``split_group`` derives from the warehouse person
+id) and the experiment's results in ``experiment_results``.
 """
 
 from __future__ import annotations
@@ -33,7 +41,7 @@ import duckdb
 from orchestration.lib import pseudonyms, quasi_identifiers
 from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.layout import analyst_file_mode
-from orchestration.lib.sql import quote_identifier
+from orchestration.lib.sql import quote_identifier, quote_literal
 
 # Tables of the warehouse's main_marts schema published to analysts, in the file's main schema.
 PUBLISHED_TABLES = (
@@ -84,6 +92,7 @@ DROPPED_COLUMNS = frozenset(
         "birth_date",
         "age",
         "days_until_birthday",
+        "account_age_days",
     }
 )
 # Record ids built from a person id: rebuilt from the published id (column -> expression over ``src``).
@@ -97,15 +106,34 @@ ADDED_COLUMNS = {
 }
 # Quasi-identifier columns of the wide tables, taken from the k-anonymous per-person values.
 QUASI_IDENTIFIER_COLUMNS = ("gender", "age_band", "province", "city")
-# Tag codes of the long forms (person_tags, tag_history) that are quasi-identifiers or reveal the birth date.
+# Exact dates published to the month: the first day of the month (wide column, and its long-form tag).
+MONTH_COLUMNS = ("registration_date",)
+# Tag codes of the long forms (person_tags, tag_history) that are quasi-identifiers, reveal the birth date
+# or are published to the month; no earlier value of them is published.
 LONG_FORM_VALUES = {
     "gender": "q.gender",
     "age_band": "q.age_band",
     "province": "q.province",
     "city": "q.city",
     "birth_date": "cast(q.birth_year as varchar)",  # published as tag birth_year
+    **{
+        code: "cast(cast(date_trunc('month', try_cast(src.tag_value as date)) as date) as varchar)"
+        for code in MONTH_COLUMNS
+    },
 }
-LONG_FORM_DROPPED = ("age", "days_until_birthday")
+LONG_FORM_DROPPED = ("age", "days_until_birthday", "account_age_days")
+# tag_catalog / tag_coverage: the rows of tags analysts do not get, and what birth_date becomes.
+CATALOG_DROPPED = LONG_FORM_DROPPED
+CATALOG_BIRTH_YEAR = {
+    "tag_code": "birth_year",
+    "name_en": "Birth year",
+    "name_zh": "出生年份",
+    "tag_type": "number",
+    "unit": "year",
+    "definition": "Year of the CRM birth date or of the one encoded in the ID number; null where "
+    "generalised to birth_year_band or suppressed (k-anonymity)",
+}
+CATALOG_MONTH_NOTE = " (published: the first day of its month)"
 
 
 class PublishError(RuntimeError):
@@ -115,7 +143,7 @@ class PublishError(RuntimeError):
 # Tables of segments.duckdb published to analysts (members without the customer number: exports only).
 SEGMENT_TABLES = {
     "segment_versions": "select * from segments.segment_versions",
-    "segment_members": "select segment, version, person_id, split_group from segments.segment_members",
+    "segment_members": "select segment, version, person_id from segments.segment_members",
     "segment_diffs": "select segment, version, person_id, change from segments.segment_diffs",
 }
 
@@ -141,12 +169,14 @@ def _long_form_value(fallback: str) -> str:
 def published_select(columns: list[str], relation: str) -> str:
     """The SELECT that publishes ``relation`` (trusted SQL — a table name or a subquery — read as
     ``src``) with the given columns, under the column policy of this module. Reads the attached
-    ``private`` store's published ids and the temp table of k-anonymous quasi-identifiers."""
+    ``private`` store's published ids and the temp table of k-anonymous quasi-identifiers. A relation
+    with a person column is ordered by its published ids, then by every other published column."""
     has_person = "person_id" in columns
     long_form = has_person and "tag_code" in columns and "tag_value" in columns
     wide = has_person and any(c in columns for c in (*QUASI_IDENTIFIER_COLUMNS, "birth_date"))
     quasi_codes = ", ".join(f"'{code}'" for code in LONG_FORM_VALUES)
     expressions = []
+    outputs = []  # the published column names, in order
     for column in columns:
         name = quote_identifier(column)
         if long_form and column == "tag_code":
@@ -168,12 +198,17 @@ def published_select(columns: list[str], relation: str) -> str:
             )
         elif column == "birth_date" and wide:
             expressions.append("q.birth_year as birth_year, q.birth_year_band as birth_year_band")
+            outputs.extend(("birth_year", "birth_year_band"))
+            continue
         elif column in RECORD_IDS or is_dropped(column):
             continue
         elif column in QUASI_IDENTIFIER_COLUMNS and wide:
             expressions.append(f"q.{name} as {name}")
+        elif column in MONTH_COLUMNS:
+            expressions.append(f"cast(date_trunc('month', src.{name}) as date) as {name}")
         else:
             expressions.append(f"src.{name}")
+        outputs.append(column)
     sql = f"select {', '.join(expressions)} from {relation} src"
     if long_form or wide:
         sql += f" left join {quasi_identifiers.RESULT} q on q.person_id = src.person_id"
@@ -183,7 +218,71 @@ def published_select(columns: list[str], relation: str) -> str:
             f" where src.tag_code not in ({dropped})"
             f" and (src.tag_code not in ({quasi_codes}) or {_long_form_value('null')} is not null)"
         )
+    people = [column for column in outputs if pseudonyms.is_person_column(column)]
+    if people:
+        # The warehouse's row order follows warehouse person ids (models ordered by them, joins on them):
+        # anyone who can compute those ids could match rows by position. Published ids order it instead.
+        order = [*people, *(column for column in outputs if column not in people)]
+        keys = ", ".join(f"{quote_identifier(column)} nulls first" for column in order)
+        sql = f"select * from ({sql}) published order by {keys}"
     return sql
+
+
+def catalog_relation(con: duckdb.DuckDBPyConnection, table: str, relation: str) -> str:
+    """``tag_catalog`` / ``tag_coverage`` as analysts get them (a subquery over ``relation``): only the tags
+    they get (``birth_date`` becomes ``birth_year``; ``age``, ``days_until_birthday`` and
+    ``account_age_days`` are left out), month-published dates described as such, and the coverage of the
+    quasi-identifiers counted on their k-anonymous values. Other relations are returned as they are."""
+    if table not in ("tag_catalog", "tag_coverage"):
+        return relation
+    columns = _columns(con, relation)
+    if "tag_code" not in columns:
+        return relation
+    replace = {}
+    if table == "tag_catalog":
+        for column, value in CATALOG_BIRTH_YEAR.items():
+            if column in columns:
+                replace[column] = (
+                    f"case tag_code when 'birth_date' then {quote_literal(value)} "
+                    f"else {quote_identifier(column)} end"
+                )
+        if "definition" in columns:
+            months = ", ".join(quote_literal(code) for code in MONTH_COLUMNS)
+            birth = replace.get("definition", "definition")
+            replace["definition"] = (
+                f"case when tag_code in ({months}) then definition || {quote_literal(CATALOG_MONTH_NOTE)} "
+                f"else {birth} end"
+            )
+    else:
+        replace["tag_code"] = "case tag_code when 'birth_date' then 'birth_year' else tag_code end"
+        if {"tag_table", "persons_with_value", "persons"} <= set(columns):
+            # The quasi-identifier tags have a value where the k-anonymous publish kept one.
+            counted = {
+                **{code: f"q.{code}" for code in QUASI_IDENTIFIER_COLUMNS},
+                "birth_date": "q.birth_year",
+            }
+            kept = " ".join(
+                f"when {quote_literal(code)} then (select count({value}) from {quasi_identifiers.RESULT} q "
+                "where q.person_id in (select person_id from warehouse.main_marts.tags_basic))"
+                for code, value in counted.items()
+            )
+            with_value = f"case when tag_table = 'tags_basic' then case tag_code {kept} end end"
+            replace["persons_with_value"] = f"coalesce({with_value}, persons_with_value)"
+            if "coverage_share" in columns:
+                replace["coverage_share"] = (
+                    f"case when {with_value} is null then coverage_share when persons = 0 then 0 "
+                    f"else {with_value} * 1.0 / persons end"
+                )
+    replaced = ", ".join(
+        f"cast({sql} as {_type(con, relation, c)}) as {quote_identifier(c)}" for c, sql in replace.items()
+    )
+    dropped = ", ".join(quote_literal(code) for code in CATALOG_DROPPED)
+    return f"(select * replace ({replaced}) from {relation} where tag_code not in ({dropped}))"
+
+
+def _type(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> str:
+    types = {row[0]: row[1] for row in con.execute(f"describe select * from {relation}").fetchall()}
+    return types[column]
 
 
 def _columns(con: duckdb.DuckDBPyConnection, relation: str) -> list[str]:
@@ -265,6 +364,7 @@ def publish_analytics(
             _quasi_identifier_source(con)
             report = quasi_identifiers.generalise(con, "quasi_identifier_source", k)
             for table, relation in relations.items():
+                relation = catalog_relation(con, table, relation)
                 select = published_select(_columns(con, relation), relation)
                 con.execute(f"create table main.{quote_identifier(table)} as {select}")
                 counts[table] = con.execute(

@@ -223,3 +223,51 @@ def test_quasi_identifiers_are_k_anonymous_and_no_birth_date_is_published(built_
     assert report["smallest_group_after"] == smallest[0]
     assert report["suppressed"] + report["year_generalised"] + report["city_generalised"] > 0
     assert persons > 200
+
+
+def test_analysts_get_registration_months_no_account_age_no_experiment_group(built_warehouse):
+    """registration_date to the first day of its month, account_age_days and split_group not at all;
+    tag_catalog and tag_coverage list exactly the tags analysts get, with the published coverage."""
+    from orchestration.lib.pseudonyms import published_ids
+
+    layout = built_warehouse.layout
+    mapping = published_ids(layout.private_db)
+    warehouse = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    months = {
+        mapping[p]: d.replace(day=1) if d else None
+        for p, d in warehouse.execute(
+            "select person_id, registration_date from main_marts.tags_basic"
+        ).fetchall()
+    }
+    catalog = {c for (c,) in warehouse.execute("select tag_code from main_marts.tag_catalog").fetchall()}
+    coverage = {c for (c,) in warehouse.execute("select tag_code from main_marts.tag_coverage").fetchall()}
+    warehouse.close()
+    given = {"age", "days_until_birthday", "account_age_days", "birth_date"}
+    analytics = duckdb.connect(str(layout.analytics_db), read_only=True)
+    try:
+        columns = {
+            c for (c,) in analytics.execute("select column_name from information_schema.columns").fetchall()
+        }
+        assert not columns & {"account_age_days", "split_group", "birth_date"}
+        for table in ("tags_basic", "person_profile"):
+            assert (
+                dict(analytics.execute(f"select person_id, registration_date from {table}").fetchall())
+                == months
+            )
+        assert dict(
+            analytics.execute(
+                "select person_id, tag_value::date from person_tags where tag_code = 'registration_date'"
+            ).fetchall()
+        ) == {p: m for p, m in months.items() if m is not None}
+        tags = {c for (c,) in analytics.execute("select distinct tag_code from person_tags").fetchall()}
+        published_catalog = {c for (c,) in analytics.execute("select tag_code from tag_catalog").fetchall()}
+        assert published_catalog == catalog - given | {"birth_year"} and tags <= published_catalog
+        published_coverage = dict(
+            analytics.execute("select tag_code, persons_with_value from tag_coverage").fetchall()
+        )
+        assert set(published_coverage) == coverage - given | {"birth_year"}
+        for code in ("gender", "province", "city", "birth_year"):
+            (with_value,) = analytics.execute(f"select count({code}) from tags_basic").fetchone()
+            assert published_coverage[code] == with_value, code
+    finally:
+        analytics.close()

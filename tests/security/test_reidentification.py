@@ -25,6 +25,7 @@ import pytest
 
 from orchestration.defs.resources import DEMO_HASH_KEY
 from orchestration.lib import pii
+from orchestration.lib.pseudonyms import is_person_column, published_ids
 
 pytestmark = pytest.mark.integration
 
@@ -32,6 +33,8 @@ IDENTIFIER_TYPES = (
     "id_number", "customer_no", "phone", "login_id", "fund_account_id", "wx_unionid", "wx_openid", "email",
     "anonymous_id",
 )  # fmt: skip
+# Identifier types hashed without a key in the warehouse (a person anchored on one has a computable id).
+UNKEYED_TYPES = ("customer_no", "fund_account_id", "login_id", "anonymous_id")
 NORMALISE = {
     "phone": pii.normalise_phone,
     "id_number": pii.normalise_id_number,
@@ -111,8 +114,11 @@ def lists(built_warehouse) -> list[tuple[str, str, str]]:
 
 
 def test_nobody_in_analytics_can_be_re_identified_from_identifier_lists(built_warehouse, lists):
-    persons = {person for person, _, _ in lists if person}
-    assert len(persons) > 300  # customers and app-only users of the demo
+    truth = built_warehouse.layout.demo_truth / "persons.csv"
+    with open(truth, encoding="utf-8") as handle:
+        demo_persons = {row["person_key"] for row in csv.DictReader(handle)}
+    # the lists hold an identifier of every person of the demo (customers and app-only users)
+    assert {person for person, _, _ in lists} == demo_persons
     assert attack(built_warehouse.layout.analytics_db, lists) == {}
 
 
@@ -121,22 +127,82 @@ def test_the_same_attack_finds_the_persons_in_the_warehouse(built_warehouse, lis
     anchored on a customer number, fund account or login id is found through main_marts.persons."""
     hits = attack(built_warehouse.layout.warehouse_db, lists)
     con = duckdb.connect(str(built_warehouse.layout.warehouse_db), read_only=True)
-    (anchored_unkeyed,) = con.execute(
-        "select count(*) from main_marts.persons "
-        "where anchor_type in ('customer_no', 'fund_account_id', 'login_id', 'anonymous_id')"
-    ).fetchone()
+    anchors = dict(con.execute("select person_id, anchor_type from main_marts.persons").fetchall())
     con.close()
-    assert anchored_unkeyed > 0
-    assert len(hits["main_marts.persons.person_id"]) == anchored_unkeyed  # every one of them
+    unkeyed = {p for p, kind in anchors.items() if kind in UNKEYED_TYPES}
+    by_type = {kind: sum(1 for p in unkeyed if anchors[p] == kind) for kind in UNKEYED_TYPES}
+    found = hits["main_marts.persons.person_id"]
+    # exactly the persons anchored on an identifier hashed without a key; none anchored on a keyed one
+    assert found == unkeyed
+    assert {kind: sum(1 for p in found if anchors[p] == kind) for kind in UNKEYED_TYPES} == by_type
+    assert len(found) == len(anchors) - sum(1 for kind in anchors.values() if kind not in UNKEYED_TYPES)
+    assert sum(by_type.values()) > 0  # on the test build: 246 (209 customer numbers, 37 login ids)
     assert "main_marts.person_identifiers.identifier_hash" in hits
+
+
+def ordered_by_published_ids(con: duckdb.DuckDBPyConnection, table: str) -> tuple[list, list]:
+    """The rows of ``table`` as stored (rowid order) and as ordered by its person columns, then by every
+    other column."""
+    columns = [row[0] for row in con.execute(f'describe "{table}"').fetchall()]
+    people = [c for c in columns if is_person_column(c)]
+    keys = ", ".join(f'"{c}" nulls first' for c in [*people, *(c for c in columns if c not in people)])
+    stored = con.execute(f'select * from "{table}" order by rowid').fetchall()
+    return stored, con.execute(f'select * from "{table}" order by {keys}').fetchall()
+
+
+def test_row_order_in_analytics_follows_published_ids_not_warehouse_ids(built_warehouse):
+    """The warehouse writes tags_model in person id order (and funnel_persons, segment_members mostly):
+    copied as they were, an analyst who can compute every warehouse id (with the public demo key: every
+    one) would sort them and match rows by position. Every published table with a person column is in
+    published-id order instead, so the attack gets right only the persons whose published id happens to
+    have the same rank as their warehouse id, as any order unrelated to warehouse ids would."""
+    layout = built_warehouse.layout
+    mapping = published_ids(layout.private_db)
+    analytics = duckdb.connect(str(layout.analytics_db), read_only=True)
+    warehouse = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    try:
+        tables = sorted(
+            {
+                table
+                for table, column in analytics.execute(
+                    "select table_name, column_name from information_schema.columns"
+                ).fetchall()
+                if is_person_column(column)
+            }
+        )
+        named = {"persons", "person_profile", "person_tags", "tags_model", "funnel_persons", "sessions",
+                 "segment_members", "segment_diffs", "identity_changes", "tag_history"}  # fmt: skip
+        assert named <= set(tables)
+        for table in tables:
+            stored, ordered = ordered_by_published_ids(analytics, table)
+            assert stored == ordered and len(stored) > 0, table
+        # The attack, on the tables with one row per person.
+        for table in ("persons", "person_profile", "tags_basic", "tags_model"):
+            rows = [
+                p for (p,) in analytics.execute(f"select person_id from {table} order by rowid").fetchall()
+            ]
+            back = {published: person for person, published in mapping.items()}
+            guesses = [mapping[p] for p in sorted(back[p] for p in rows)]
+            right = sum(g == r for g, r in zip(guesses, rows, strict=True))
+            same_rank = sum(g == r for g, r in zip(guesses, sorted(rows), strict=True))  # from the ids alone
+            assert right == same_rank, table
+            before = [
+                mapping[p]
+                for (p,) in warehouse.execute(
+                    f"select person_id from main_marts.{table} order by rowid"
+                ).fetchall()
+            ]
+            if table == "tags_model":  # what the attack got when the warehouse order was copied
+                assert sum(g == r for g, r in zip(guesses, before, strict=True)) == len(rows)
+    finally:
+        analytics.close()
+        warehouse.close()
 
 
 def test_published_ids_survive_the_key_rotation_and_the_erasure(ops, erased):
     """The operations dataset, then one person's erasure, a key rotation and a re-run (the shared
     `erased` fixture): everybody else keeps their published id — also those whose warehouse id the
     rotation re-derived — and the erased person's is forgotten."""
-    from orchestration.lib.pseudonyms import published_ids
-
     before = published_ids(ops["daily"].private_db)
     after = published_ids(erased["layout"].private_db)
     gone = erased["values"]["person_id"]
