@@ -15,7 +15,8 @@ runs) give a new person the same id. Ids are stable across runs (the table is re
 surviving warehouse id keeps its published id; the absorbed one keeps its own, and ``identity_changes``
 links the two) and across key rotation (``rotate-key`` rewrites the ``person_id`` column of every
 ``private.duckdb`` table through its old -> new person id mapping, this one included; ``published_id`` is
-not a person id column and stays). An erasure forgets the person's row (:func:`forget`).
+not a person id column and stays). An erasure forgets the person's row (:func:`forget`), and the rows of
+the ids merged into them earlier (:func:`merged_into`).
 """
 
 from __future__ import annotations
@@ -118,6 +119,47 @@ def published_ids(private_db: Path) -> dict[str, str]:
         ).fetchone()[0]:
             return {}
         return dict(con.execute(f"select person_id, published_id from {TABLE}").fetchall())
+    finally:
+        con.close()
+
+
+def merged_into(warehouse_db: Path, person_ids: Iterable[str]) -> set[str]:
+    """Person ids that ``main_marts.identity_changes`` shows merged (directly or through earlier merges)
+    into one of ``person_ids`` and that no current person holds: the same person's earlier ids, whose
+    published ids an erasure forgets too. (An id split into several persons is someone else's as well
+    and stays.)"""
+    found: set[str] = set()
+    if not warehouse_db.exists():
+        return found
+    con = duckdb.connect(str(warehouse_db), read_only=True)
+    try:
+        tables = {
+            name
+            for (name,) in con.execute(
+                "select table_name from information_schema.tables where table_schema = 'main_marts' "
+                "and table_name in ('identity_changes', 'persons')"
+            ).fetchall()
+        }
+        if "identity_changes" not in tables:
+            return found
+        current = (
+            " and old_person_id not in (select person_id from main_marts.persons)"
+            if "persons" in tables
+            else ""
+        )
+        frontier = set(person_ids)
+        while frontier:
+            earlier = {
+                old
+                for (old,) in con.execute(
+                    "select distinct old_person_id from main_marts.identity_changes "
+                    "where change_reason = 'merged' and new_person_id in (select unnest(?))" + current,
+                    [sorted(frontier)],
+                ).fetchall()
+            }
+            frontier = earlier - found - set(person_ids)
+            found |= frontier
+        return found
     finally:
         con.close()
 

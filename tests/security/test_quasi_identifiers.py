@@ -240,3 +240,76 @@ def test_two_copies_of_a_data_directory_give_a_new_person_the_same_published_id(
     # another data directory (another secret) gives the same person another id
     publish(tmp_path, later).close()
     assert pseudonyms.published_ids(tmp_path / "private.duckdb")[later["E1"]] != first[later["E1"]]
+
+
+def seed_published_ids(private_db: Path, published: dict[str, str]) -> None:
+    """A private store that already remembers the given published ids (warehouse id -> published id)."""
+    con = duckdb.connect(str(private_db))
+    con.execute(pseudonyms.CREATE_TABLE.format(catalog="main"))
+    con.executemany(
+        f"insert into {pseudonyms.TABLE} values (?, ?, null)", [list(pair) for pair in published.items()]
+    )
+    con.close()
+
+
+def test_rows_are_in_published_id_order_so_their_position_gives_no_warehouse_id_away(tmp_path):
+    """The warehouse rows follow warehouse ids (make_warehouse inserts them in that order, as dbt's
+    ``order by person_id`` does). Published ids are seeded so that no person's published rank equals
+    their warehouse rank: an attacker who computes every warehouse id, sorts them and matches rows by
+    position gets all 18 right on the warehouse order and 0 on what is published."""
+    ids = warehouse_ids()
+    people = sorted(ids.values())
+    n = len(people)
+    ranks = {person: (7 * index + 3) % n for index, person in enumerate(people)}  # no fixed point
+    assert all(rank != index for index, rank in enumerate(ranks.values()))
+    published = {person: f"P{rank:016X}" for person, rank in ranks.items()}
+    seed_published_ids(tmp_path / "private.duckdb", published)
+    analytics = publish(tmp_path, ids)
+    in_order = sorted(published.values())
+    for table in ("persons", "person_profile", "sessions"):
+        rows = [p for (p,) in analytics.execute(f"select person_id from {table} order by rowid").fetchall()]
+        assert rows == in_order, table
+        warehouse = duckdb.connect(str(tmp_path / "warehouse.duckdb"), read_only=True)
+        old_order = [
+            published[p]
+            for (p,) in warehouse.execute(
+                f"select person_id from main_marts.{table} order by rowid"
+            ).fetchall()
+        ]
+        warehouse.close()
+        guesses = [published[p] for p in sorted(published)]  # the attack: sorted warehouse ids, by position
+        assert sum(g == r for g, r in zip(guesses, old_order, strict=True)) == n  # the order before
+        assert sum(g == r for g, r in zip(guesses, rows, strict=True)) == 0
+    tags = analytics.execute("select person_id, tag_code from person_tags order by rowid").fetchall()
+    assert tags == sorted(tags)  # by published id, then tag
+    analytics.close()
+
+
+def test_an_erasure_also_forgets_the_ids_merged_into_the_person(tmp_path):
+    """identity_changes: A merged into B, B into C (C is current), X split into C and Y (X is still a
+    current person, Y's). Erasing C forgets A and B too, not X or Y."""
+    warehouse = tmp_path / "warehouse.duckdb"
+    con = duckdb.connect(str(warehouse))
+    con.execute("create schema main_marts")
+    con.execute("create table main_marts.persons as select unnest(['PC', 'PX', 'PY', 'PZ']) as person_id")
+    con.execute(
+        "create table main_marts.identity_changes (old_person_id varchar, new_person_id varchar, "
+        "change_reason varchar)"
+    )
+    con.executemany(
+        "insert into main_marts.identity_changes values (?, ?, ?)",
+        [["PA", "PB", "merged"], ["PB", "PC", "merged"], ["PX", "PC", "split"], ["PX", "PY", "split"],
+         ["PQ", "PZ", "merged"]],
+    )  # fmt: skip
+    con.close()
+    assert pseudonyms.merged_into(warehouse, {"PC"}) == {"PA", "PB"}
+    assert pseudonyms.merged_into(warehouse, {"PY"}) == set()
+    assert pseudonyms.merged_into(tmp_path / "none.duckdb", {"PC"}) == set()
+    private = tmp_path / "private.duckdb"
+    seed_published_ids(private, {p: f"Q{p}" for p in ("PA", "PB", "PC", "PQ", "PX", "PY", "PZ")})
+    assert pseudonyms.forget(private, {"PC"} | pseudonyms.merged_into(warehouse, {"PC"})) == {
+        "QPA",
+        "QPB",
+        "QPC",
+    }
+    assert set(pseudonyms.published_ids(private)) == {"PQ", "PX", "PY", "PZ"}
