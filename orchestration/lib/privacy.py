@@ -150,8 +150,10 @@ def honour(
     removed["archive.identity_links"] += erasure.purge_exports(archive_dir(layout), scope)
     quarantined = erasure.purge_quarantined_lines(layout, {value for _, value in identifiers})
     persons_found = len(scope.person_ids)
-    # Their published ids (what analytics.duckdb holds) leave private.duckdb and are purged like person ids.
-    scope.person_ids |= pseudonyms.forget(layout.private_db, scope.person_ids)
+    # Their published ids (what analytics.duckdb holds) leave private.duckdb and are purged like person ids;
+    # so do those of their earlier ids, merged into them (identity_changes).
+    merged = pseudonyms.merged_into(layout.warehouse_db, scope.person_ids)
+    scope.person_ids |= pseudonyms.forget(layout.private_db, scope.person_ids | merged)
     derived = {
         name: erasure.purge_database(path, scope)
         for name, path in (
