@@ -6,7 +6,8 @@
 The answer key (every clear value of every demo person, the injected defects) goes to `--truth-dir`,
 default `$FUNDCDP_DEMO_TRUTH_DIR`, else `<data dir>.demo_truth` beside the data directory: never inside
 it, where the pipeline's erasure, scans and copies would have to know about it. landing/ gets a marker,
-`landing/DEMO_SOURCES.json` (`orchestration.lib.layout.DEMO_MARKER`), saying these are demo sources.
+`landing/DEMO_SOURCES.json` (`orchestration.lib.layout.DEMO_MARKER`), saying these are demo sources and
+listing each file written with its SHA-256 (without FUNDCDP_HASH_KEY, only those files load).
 
 The same arguments always produce byte-identical files. See `docs/source_formats.md` for the landing
 contract, `demo_sources.population` for the population ratios, `demo_sources.config.DirtConfig` for the
@@ -54,7 +55,7 @@ from demo_sources.tracking import (
 )
 from demo_sources.trades import Trades, build_trades
 from demo_sources.truth import write_config, write_defects, write_identities, write_persons
-from orchestration.lib.layout import DEMO_MARKER, demo_truth_dir
+from orchestration.lib.layout import DEMO_MARKER, DEMO_MARKER_FILES, demo_marker_entries, demo_truth_dir
 
 DEFAULT_END_DATE = date(2026, 6, 30)
 # Sessions are expanded into events and written this many at a time, so that the tracking phase holds one
@@ -103,9 +104,11 @@ def prepare_output(data_dir: Path, force: bool, truth_dir: Path | None = None) -
 
 
 def write_marker(landing: Path, config: dict[str, object]) -> Path:
-    """``landing/DEMO_SOURCES.json``: these deliveries are the demo generator's (no real person's data)."""
+    """``landing/DEMO_SOURCES.json``: these deliveries are the demo generator's (no real person's data),
+    file by file: under ``files``, each file written (path relative to landing/ -> SHA-256 of its content).
+    Without FUNDCDP_HASH_KEY only those files, with that content, load."""
     path = landing / DEMO_MARKER
-    marker = {"generator": "fundcdp demo_sources", **config}
+    marker = {"generator": "fundcdp demo_sources", **config, DEMO_MARKER_FILES: demo_marker_entries(landing)}
     path.write_text(json.dumps(marker, sort_keys=True, indent=2) + "\n", encoding="utf-8")
     return path
 

@@ -11,6 +11,7 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration.lib.layout import DEMO_MARKER, DataLayout, analytics_group_readable
+from orchestration.lib.sources import TableSpec
 
 # Deliberately recognisable: a scan for it must find nothing, and a deployment must never run on it.
 DEMO_HASH_KEY = "fundcdp-DEMO-hash-key-not-secret-set-FUNDCDP_HASH_KEY"
@@ -53,7 +54,8 @@ class FundcdpSettings(dg.ConfigurableResource):
 
     def demo_key_refusal(self) -> str | None:
         """Why nothing may be loaded (one line), or None: without FUNDCDP_HASH_KEY only the demo
-        generator's output (landing/DEMO_SOURCES.json) loads; any other delivery needs a secret key."""
+        generator's output (landing/DEMO_SOURCES.json) loads; any other delivery needs a secret key. A
+        marked landing is then checked file by file before each load (:meth:`demo_file_refusal`)."""
         if not self.uses_demo_key() or self.layout().is_demo_landing():
             return None
         return (
@@ -61,9 +63,32 @@ class FundcdpSettings(dg.ConfigurableResource):
             f"landing/{DEMO_MARKER}); set FUNDCDP_HASH_KEY to a secret key before loading real data"
         )
 
+    def demo_file_refusal(self, spec: TableSpec, day: str) -> str | None:
+        """Why one table's delivery of one day may not be loaded (one line naming the file), or None:
+        without FUNDCDP_HASH_KEY each of its files must be one the demo generator wrote, as it wrote it
+        (listed in landing/DEMO_SOURCES.json with its SHA-256). Only these files are hashed (cached by
+        size and times), so the check costs one read of a file the load reads anyway."""
+        if not self.uses_demo_key():
+            return None
+        layout = self.layout()
+        folder = layout.landing_day(spec.source, day)
+        if not folder.is_dir():
+            return None  # the load names a missing delivery itself
+        files = [p for p in folder.iterdir() if p.is_file() and spec.matches_file(p.name, day)]
+        problem = layout.demo_file_problem(files)
+        if problem is None:
+            return None
+        path, why = problem
+        name = path.relative_to(layout.landing).as_posix()
+        return (
+            f"refusing to load landing/{name}: FUNDCDP_HASH_KEY is not set and this file is not the demo "
+            f"generator's ({why}); set FUNDCDP_HASH_KEY to a secret key before loading real data"
+        )
+
     def loading_hash_key(self, context: dg.AssetExecutionContext | None = None) -> bytes:
         """The key a raw load hashes with. Raises :class:`dagster.Failure` (one line) when the demo key
-        would hash a real delivery; a demo-key load is marked on the asset (metadata ``hash_key``)."""
+        would hash a real delivery (no demo marker; each day's files are then checked against it with
+        :meth:`demo_file_refusal`); a demo-key load is marked on the asset (metadata ``hash_key``)."""
         refusal = self.demo_key_refusal()
         if refusal is not None:
             raise dg.Failure(description=refusal, allow_retries=False)

@@ -15,14 +15,18 @@ e-mail address or an app login id. It arrives as a CSV file in ``landing/deletio
    re-sent delivery cannot re-create the person.
 3. **Reload** every delivered file that held their rows: the landing file is rewritten without those
    lines (its control file entry adjusted), and the file is loaded again, replacing its ``raw/``
-   Parquet, its quarantine rows, its manifest row and its ``private.duckdb`` rows.
+   Parquet, its quarantine rows, its manifest row and its ``private.duckdb`` rows. A day that no longer
+   loads as a whole (a file missing since, a stray file name) is not reloaded: the person's rows leave
+   its ``raw/`` Parquet and ``private.duckdb`` directly, and its landing files are cut line by line all
+   the same (``lib/erasure_landing.py``). A rewritten file the demo marker lists keeps its entry current.
 4. **Purge** the derived stores: every table of ``warehouse.duckdb``, ``analytics.duckdb``,
    ``segments.duckdb`` and ``quality.duckdb`` loses the rows keyed on the person (person id, customer
    number, fund account, login id, their devices, their identifier hashes), each file is rewritten so
    that freed pages do not keep the old bytes, and every export under ``outbox/`` is rewritten without
    them. The next run rebuilds everything from the cleaned ``raw/`` layer.
 5. **Log** the request in ``raw/ingest/deletion_log/`` (when it was requested and honoured, counts of
-   what was removed, never the identifier) and delete the request file.
+   what was removed and of the days that could not be reloaded, never the identifier) and delete the
+   request file.
 
 Other people are untouched: their rows, their identity links and their person ids stay as they were.
 """
@@ -53,7 +57,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.lib import pii
-from orchestration.lib.layout import DataLayout
+from orchestration.lib.layout import DataLayout, update_demo_marker
 from orchestration.lib.loader import LoadError
 from orchestration.lib.sql import quote_identifier, quote_literal, quote_qualified
 
@@ -398,6 +402,8 @@ def redact_landing_file(
     os.replace(temporary, path)
     if control_path.exists():  # a delivery never loaded may lack its control file
         _adjust_control(control_path, path.name, removed, amount_removed)
+    # A demo file stays the demo's (loadable under the demo key) once the person's lines are cut.
+    update_demo_marker([path, control_path])
 
 
 def _adjust_control(control_path: Path, file_name: str, removed: int, amount_removed: Decimal | None) -> None:
@@ -1003,6 +1009,10 @@ DELETION_LOG_SCHEMA = pa.schema(
         ("derived_rows_removed_by_store", pa.string()),
         ("export_rows_removed", pa.int64()),
         ("unloaded_lines_removed", pa.int64()),  # from delivered files never loaded
+        # (table, day) deliveries that no longer load as a whole (a file missing, a stray file name): their
+        # raw rows were purged without a reload, their landing files cut line by line (lines counted)
+        ("days_not_reloaded", pa.int64()),
+        ("not_reloaded_lines_removed", pa.int64()),
     ]
 )
 

@@ -8,7 +8,9 @@ file is parsed as ingestion would parse it (rows matched by their identifiers, m
 identifiers in their text) and rewritten without the person's lines, its control file entry adjusted;
 a file that cannot be parsed is searched line by line. Loading it later gives the same result as if it
 had been delivered without them. A file in a delivery folder that is no table's delivery (a stray name)
-is never loaded either, and is searched line by line too.
+is never loaded either, and is searched line by line too. A loaded file whose day no longer loads as a
+whole (a file missing since, a stray file name beside it) cannot be reloaded: :func:`redact_files` cuts
+its lines the same way.
 """
 
 from __future__ import annotations
@@ -95,6 +97,32 @@ def erased_lines(
         parsed.quarantine, tombstones
     )
     return cut, _amount(spec, dropped)
+
+
+def redact_files(
+    layout: DataLayout,
+    spec: TableSpec,
+    day: str,
+    names: frozenset[str],
+    hash_key: bytes,
+    junk: JunkRules,
+    tombstones: Tombstones,
+) -> tuple[int, int]:
+    """Cut every tombstoned person's lines from the named files of one table's delivery day without
+    reloading it (the day no longer loads as a whole); returns the files rewritten and the lines removed."""
+    files = lines_removed = 0
+    control = control_file_path(layout, spec.source, day)
+    for name in sorted(names):
+        path = layout.landing_day(spec.source, day) / name
+        if not path.is_file():
+            continue
+        own = spec if spec.matches_file(name, day) else None
+        lines, amount = erased_lines(path, own, hash_key, junk, tombstones)
+        if lines:
+            redact_landing_file(path, lines, _file_format(path), control, amount)
+            files += 1
+            lines_removed += len(lines)
+    return files, lines_removed
 
 
 def redact_unloaded_files(

@@ -9,15 +9,21 @@ The one exception is what analysts read — ``analytics.duckdb`` and ``reports/`
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
-from collections.abc import Mapping
+import threading
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 SOURCES = ("trade", "crm", "tracking")
 
-# Written by the demo generator into landing/: without FUNDCDP_HASH_KEY only a landing carrying it loads.
+# Written by the demo generator into landing/: it lists every file the generator wrote (path relative to
+# landing/ -> SHA-256 of its content, under "files"). Without FUNDCDP_HASH_KEY only files listed there,
+# with that content, load (:meth:`DataLayout.demo_file_problem`).
 DEMO_MARKER = "DEMO_SOURCES.json"
+DEMO_MARKER_FILES = "files"
 # Where the demo generator writes its answer key (every clear value of every demo person): this variable,
 # else ``<data dir>.demo_truth`` beside the data directory; never inside it (see :func:`demo_truth_dir`).
 DEMO_TRUTH_ENV = "FUNDCDP_DEMO_TRUTH_DIR"
@@ -64,6 +70,68 @@ def demo_truth_dir(data_dir: str | Path, environ: Mapping[str, str] | None = Non
         return Path(configured).expanduser().resolve()
     root = Path(data_dir).expanduser().resolve()
     return root.parent / f"{root.name}.demo_truth"
+
+
+# SHA-256 of files already hashed by this process, by path, size, inode and modification and change
+# times (ns; the change time cannot be set back by a copy): a demo landing checked before every load is
+# hashed once per file, not once per check.
+_SHA256_CACHE: dict[tuple[str, int, int, int, int], str] = {}
+_SHA256_LOCK = threading.Lock()
+
+
+def file_sha256(path: Path) -> str:
+    """Hex SHA-256 of a file's bytes (cached by path, size and modification time)."""
+    stat = path.stat()
+    key = (str(path), stat.st_size, stat.st_ino, stat.st_mtime_ns, stat.st_ctime_ns)
+    with _SHA256_LOCK:
+        cached = _SHA256_CACHE.get(key)
+    if cached is not None:
+        return cached
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    with _SHA256_LOCK:
+        _SHA256_CACHE[key] = digest.hexdigest()
+    return digest.hexdigest()
+
+
+def demo_marker_entries(landing: Path) -> dict[str, str]:
+    """What the demo marker lists for a landing folder just generated: every file under it but the marker
+    (path relative to ``landing``, POSIX form) -> SHA-256 of its content."""
+    return {
+        path.relative_to(landing).as_posix(): file_sha256(path)
+        for path in sorted(landing.rglob("*"))
+        if path.is_file() and path != landing / DEMO_MARKER
+    }
+
+
+def update_demo_marker(paths: Iterable[Path]) -> None:
+    """After the pipeline rewrote landing files (an erasure cutting a person's lines): the marker entries
+    of those that the demo marker lists get their new SHA-256, so that the demo still loads under the demo
+    key. Files the marker does not list stay unlisted; no marker, nothing to do. ``paths`` are
+    ``landing/<source>/<day>/<file>``."""
+    by_landing: dict[Path, list[Path]] = {}
+    for path in paths:
+        by_landing.setdefault(path.parents[2], []).append(path)
+    for landing, changed in by_landing.items():
+        marker_path = landing / DEMO_MARKER
+        if not marker_path.is_file():
+            continue
+        marker = json.loads(marker_path.read_text(encoding="utf-8"))
+        files = marker.get(DEMO_MARKER_FILES)
+        if not isinstance(files, dict):
+            continue
+        updated = False
+        for path in changed:
+            relative = path.relative_to(landing).as_posix()
+            if relative in files and path.is_file():
+                files[relative] = file_sha256(path)
+                updated = True
+        if updated:
+            temporary = marker_path.with_name(f".{marker_path.name}.tmp")
+            temporary.write_text(json.dumps(marker, sort_keys=True, indent=2) + "\n", encoding="utf-8")
+            os.replace(temporary, marker_path)
 
 
 def restrict_umask() -> int:
@@ -204,6 +272,30 @@ class DataLayout:
     def is_demo_landing(self) -> bool:
         """landing/ holds the demo generator's output (its marker, :data:`DEMO_MARKER`)."""
         return (self.landing / DEMO_MARKER).is_file()
+
+    def demo_files(self) -> dict[str, str]:
+        """The files the demo marker lists (path relative to landing/ -> SHA-256); empty without one."""
+        path = self.landing / DEMO_MARKER
+        if not path.is_file():
+            return {}
+        try:
+            files = json.loads(path.read_text(encoding="utf-8")).get(DEMO_MARKER_FILES)
+        except (ValueError, AttributeError):
+            return {}
+        return files if isinstance(files, dict) else {}
+
+    def demo_file_problem(self, paths: Iterable[Path]) -> tuple[Path, str] | None:
+        """The first of ``paths`` (landing files about to be loaded) that the demo generator did not write,
+        and why: not listed in the demo marker, or content changed since. None: all are the demo's."""
+        listed = self.demo_files()
+        for path in sorted(paths):
+            relative = path.relative_to(self.landing).as_posix()
+            expected = listed.get(relative)
+            if expected is None:
+                return path, f"not listed in landing/{DEMO_MARKER}"
+            if file_sha256(path) != expected:
+                return path, f"its content differs from what landing/{DEMO_MARKER} lists"
+        return None
 
     def landing_days(self, source: str) -> list[str]:
         """Delivery days present in ``landing/<source>/``, sorted."""

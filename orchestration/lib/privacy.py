@@ -114,6 +114,8 @@ def honour(
     junk = JunkRules.from_rules(rules)
     removed: Counter[str] = Counter()
     rewritten = 0
+    not_reloaded: set[tuple[str, str, str]] = set()
+    not_reloaded_lines = 0
     for spec_key, days in sorted(erasure.affected_files(layout, scope).items()):
         spec = TABLES_BY_KEY[spec_key]
         for day, names in sorted(days.items()):
@@ -133,7 +135,14 @@ def honour(
                         now=now,
                     )
                 except LoadError:
-                    # The day's delivery no longer loads as a whole (a file missing since): erase in raw/.
+                    # The day's delivery no longer loads as a whole (a file missing since, a stray file
+                    # name): erase in raw/, and cut the person's lines from its landing files all the same.
+                    not_reloaded.add((spec.source, spec.name, day))
+                    files, lines = erasure_landing.redact_files(
+                        layout, spec, day, present, key, junk, tombstones
+                    )
+                    rewritten += files
+                    not_reloaded_lines += lines
                     missing |= present
                 else:
                     for file in outcome.files:
@@ -181,6 +190,8 @@ def honour(
         "derived_rows_removed_by_store": erasure.json_counts(derived),
         "export_rows_removed": exports,
         "unloaded_lines_removed": unloaded_lines,
+        "days_not_reloaded": len(not_reloaded),
+        "not_reloaded_lines_removed": not_reloaded_lines,
     }
     erasure.write_log(layout, row)
     return row

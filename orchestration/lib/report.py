@@ -57,9 +57,18 @@ def _funnel_svg(counts: list[int]) -> str:
     return f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">{"".join(rows)}</svg>'
 
 
+class Markup(str):
+    """HTML built by this module from values it formatted itself (numbers, its own labels): inserted as
+    is. Every other value — a utm source typed by a web visitor, a segment name — is text, escaped."""
+
+
 def _cell(value) -> str:
-    """Cells starting with "<" are markup built here; everything else is escaped."""
-    return value if isinstance(value, str) and value.startswith("<") else html.escape(str(value))
+    """A table cell's content: :class:`Markup` as is, anything else escaped (``<``, ``>``, ``&``, quotes)."""
+    return value if isinstance(value, Markup) else html.escape(str(value))
+
+
+def _heat_span(value: float, maximum: float, text: str) -> Markup:
+    return Markup(f'<span style="{_heat(value, maximum)};padding:2px 6px">{html.escape(text)}</span>')
 
 
 def _table(headers: list[str], rows: list[list], left: int = 1) -> str:
@@ -123,15 +132,13 @@ def write_report(analytics_db: Path, directory: Path) -> Path:
         con.close()
     lifecycle_max = max(lifecycle.values(), default=0)
     lifecycle_rows = [
-        [stage] + [f'<span style="{_heat(lifecycle.get((stage, t), 0), lifecycle_max)};padding:2px 6px">'
-                   f"{lifecycle.get((stage, t), 0)}</span>" for t in TIERS]
+        [stage] + [_heat_span(lifecycle.get((stage, t), 0), lifecycle_max, str(lifecycle.get((stage, t), 0)))
+                   for t in TIERS]
         for stage in STAGES
     ]  # fmt: skip
     rfm_max = max(rfm.values(), default=0)
     rfm_rows = [
-        [f"R{r}"]
-        + [f'<span style="{_heat(rfm.get((r, f), 0), rfm_max)};padding:2px 6px">{rfm.get((r, f), 0)}</span>'
-           for f in range(1, 6)]
+        [f"R{r}"] + [_heat_span(rfm.get((r, f), 0), rfm_max, str(rfm.get((r, f), 0))) for f in range(1, 6)]
         for r in range(5, 0, -1)
     ]  # fmt: skip
     weeks = sorted({w for _, w, _, _ in retention})
@@ -140,12 +147,16 @@ def write_report(analytics_db: Path, directory: Path) -> Path:
         cohorts.setdefault((cohort, size), {})[week] = rate
     retention_rows = [
         [str(cohort), size]
-        + [f'<span style="{_heat(rates[w], 1)};padding:2px 6px">{rates[w]:.0%}</span>' if w in rates else ""
-           for w in weeks]
+        + [_heat_span(rates[w], 1, f"{rates[w]:.0%}") if w in rates else "" for w in weeks]
         for (cohort, size), rates in sorted(cohorts.items())
     ]  # fmt: skip
     quality_rows = [
-        [suite, f'<span class="{"ok" if ok else "bad"}">{"passed" if ok else "FAILED"}</span>', n, failed]
+        [
+            suite,
+            Markup(f'<span class="{"ok" if ok else "bad"}">{"passed" if ok else "FAILED"}</span>'),
+            n,
+            failed,
+        ]
         for suite, ok, n, failed in quality
     ]
     body = f"""<h1>fundcdp report, as of {as_of}</h1>

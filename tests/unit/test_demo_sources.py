@@ -601,7 +601,11 @@ def test_the_truth_is_written_outside_the_data_directory_and_landing_is_marked(t
     assert sorted(p.name for p in data_dir.iterdir()) == ["landing"]
     marker = json.loads((data_dir / "landing" / DEMO_MARKER).read_text(encoding="utf-8"))
     expected = {"generator": "fundcdp demo_sources", "seed": 3, "customers": 20, "days": 8}
-    assert marker == expected | {"end_date": END.isoformat()}
+    # ... and lists every delivered file with the SHA-256 of its content (what the demo key may load)
+    delivered = file_hashes(data_dir / "landing")
+    del delivered[DEMO_MARKER]
+    assert marker == expected | {"end_date": END.isoformat(), "files": delivered}
+    assert len(delivered) == len(landing_files(data_dir)) > 8
     # $FUNDCDP_DEMO_TRUTH_DIR chooses another place; a place inside the data directory is refused.
     monkeypatch.setenv(DEMO_TRUTH_ENV, str(tmp_path / "answers"))
     generate(data_dir, customers=20, seed=3, end_date=END, days=8, dirt=DirtConfig.none(), force=True)

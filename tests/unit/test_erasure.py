@@ -356,6 +356,53 @@ def test_honouring_a_request_cleans_deliveries_never_loaded(layout):
     assert (logged["request_id"], logged["unloaded_lines_removed"]) == ("DR-Q1", 2)
 
 
+def test_a_day_that_no_longer_loads_still_loses_the_persons_lines_in_landing(layout):
+    """A loaded CRM day beside which an old-pattern copy (``customers_<day>-resend.csv``) was dropped
+    later: the day no longer loads as a whole (the name is refused), so the erasure cannot reload it. The
+    person's lines still leave both landing files, their rows leave raw/, and the log says one day could
+    not be reloaded, with the lines cut from it (a count, never the identifier)."""
+    from orchestration.lib.privacy import honour
+    from orchestration.lib.rules import load_business_rules
+    from tests.privacy_scan import files_holding
+
+    day, name, stray = "2026-06-01", "customers_20260601.csv", "customers_20260601-resend.csv"
+    person, other = (
+        customer_line("C2", "13833334444", "11010519491231002X"),
+        customer_line("C1", "13811112222"),
+    )
+    write_day(layout, "crm", day, {name: "\n".join([CUSTOMER_HEADER, other, person]) + "\n"})
+    assert land_table_day(layout, CUSTOMERS, day, KEY, JUNK, 0.5).rows_loaded == 2
+    (layout.landing_day("crm", day) / stray).write_bytes(
+        "\n".join([CUSTOMER_HEADER, person, other]).encode("utf-8-sig") + b"\n"
+    )
+    with pytest.raises(LoadError, match="resend"):
+        land_table_day(layout, CUSTOMERS, day, KEY, JUNK, 0.5)
+    needles = ["13833334444", "11010519491231002X", "xC2@example.cn"]
+    assert files_holding(layout.landing, needles) == sorted([f"crm/{day}/{name}", f"crm/{day}/{stray}"])
+
+    request = erasure.submit_request(layout, "customer_no", "C2", "DR-S1", datetime(2026, 7, 1))
+    row = honour(layout, KEY, request, load_business_rules(), datetime(2026, 7, 1, 9))
+
+    assert files_holding(layout.landing, needles) == []
+    texts = {
+        path.name: path.read_text(encoding="utf-8-sig").splitlines()
+        for path in layout.landing_day("crm", day).glob("customers_*.csv")
+    }
+    assert texts == {name: [CUSTOMER_HEADER, other], stray: [CUSTOMER_HEADER, other]}
+    assert control_row(layout, "crm", day, name) == f"{name},1,"
+    raw = layout.raw_partition("crm", "customers", day) / "customers_20260601.parquet"
+    assert duckdb.sql("select customer_no from read_parquet(?)", params=[str(raw)]).fetchall() == [("C1",)]
+    assert private_rows(layout, "select phone from pii_crm__customers") == [("13811112222",)]
+    [logged] = erasure.read_log(layout)
+    counts = (
+        "landing_files_rewritten", "raw_rows_removed", "unloaded_lines_removed", "days_not_reloaded",
+        "not_reloaded_lines_removed",
+    )  # fmt: skip
+    expected = (2, 1, 1, 1, 1)  # both files; the loaded row; the stray copy's line; the day; its file's line
+    assert tuple(row[c] for c in counts) == tuple(logged[c] for c in counts) == expected
+    assert "C2" not in json.dumps({k: str(v) for k, v in logged.items() if k != "request_id"})
+
+
 def test_a_raw_file_named_with_a_quote_is_purged_without_its_landing_copy(layout):
     """raw/ rows of a file whose name holds a quote (loaded before file names were checked), its landing
     copy gone: the person's rows leave the Parquet file and private.duckdb."""

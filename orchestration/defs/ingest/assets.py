@@ -94,6 +94,11 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
                     if following not in ahead and following not in loaded_days:
                         ahead[following] = parser.submit(prepare_day, layout, spec, following)
                 prepared = ahead.pop(day).result() if day in ahead else None
+                refusal = settings.demo_file_refusal(spec, day)  # the demo key on a file not the demo's
+                if refusal is not None:
+                    failures[day] = refusal
+                    context.log.error(f"{spec.source}.{spec.name} {day}: {refusal}")
+                    continue
                 try:
                     outcome = land_table_day(
                         layout,
