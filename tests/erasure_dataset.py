@@ -111,6 +111,12 @@ def everything_of(layout: DataLayout, person_id: str) -> dict[str, set[str]]:
         "phone": {phone},
         "customer_no": {customer_no},
         "login_id": system["login_id"],
+        "fund_account_id": system["fund_account_id"],
+        "card_number": cards,
+        # the parts of "hashes": their identifiers in the identity graph, their cards, their e-mail
+        "identity_hashes": hashes,
+        "card_hashes": card_hashes,
+        "email_hash": {email_hash},
     }
 
 
@@ -244,6 +250,17 @@ def build_erased(ops: dict, tmp_path_factory) -> dict:
     holding_before = files_holding(
         layout.root, values["clear"] | values["hashes"] | values["person_id"], skip=[layout.demo_truth]
     )
+    # The landing files holding one of their clear values, by a plain text search (gzip decompressed).
+    landing_before = sorted(
+        path.relative_to(layout.root).as_posix()
+        for path in layout.landing.rglob("*")
+        if path.is_file()
+        and any(
+            value.encode()
+            in (gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes())
+            for value in values["clear"]
+        )
+    )
     [(customers_file, customer_line)] = [
         (path, line)
         for path in sorted(layout.landing.glob("crm/*/customers_*.csv"))
@@ -283,6 +300,7 @@ def build_erased(ops: dict, tmp_path_factory) -> dict:
         "customer_line": customer_line,
         "customers_file": customers_file,
         "holding_before": holding_before,
+        "landing_before": landing_before,
         "malformed": (malformed_day, malformed_file),
         "never_loaded": never_loaded,
         "other_line": other_line,
