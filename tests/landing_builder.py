@@ -15,6 +15,27 @@ from orchestration.lib.sources import ALL_TABLES
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
+# One CRM customer row with every column, for tests that need a single valid delivery.
+CUSTOMER: dict[str, str] = {
+    "customer_no": "C000000001",
+    "name": "张三",
+    "gender": "M",
+    "birth_date": "1990-03-07",
+    "id_type": "ID_CARD",
+    "id_number": "110101199003071234",
+    "mobile": "13800000001",
+    "email": "zhang@example.com",
+    "province": "北京市",
+    "city": "北京市",
+    "risk_level": "C3",
+    "risk_assessed_date": "2026-01-01",
+    "kyc_status": "verified",
+    "open_date": "2026-01-01",
+    "open_channel": "app",
+    "updated_at": "2026-06-30 10:00:00",
+}
+
+
 def epoch_ms(local: str) -> int:
     """Epoch milliseconds of an Asia/Shanghai local time 'YYYY-MM-DD HH:MM:SS'."""
     return int(datetime.strptime(local, "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI).timestamp() * 1000)

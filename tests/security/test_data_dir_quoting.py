@@ -22,7 +22,7 @@ from orchestration.lib.layout import DataLayout
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES
 from orchestration.paths import DBT_PROJECT_DIR
-from tests.landing_builder import write_delivery
+from tests.landing_builder import CUSTOMER, write_delivery
 
 DAY = "2026-06-30"
 # A quote ends a literal, `;` and `--` would start a statement or a comment, and `{name}` is what dbt-duckdb
@@ -35,24 +35,6 @@ STAGED = (
     "stg_tracking__events",
     "stg_ingest__load_manifests",
 )
-CUSTOMER = {
-    "customer_no": "C000000001",
-    "name": "张三",
-    "gender": "M",
-    "birth_date": "1990-03-07",
-    "id_type": "ID_CARD",
-    "id_number": "110101199003071234",
-    "mobile": "13800000001",
-    "email": "zhang@example.com",
-    "province": "北京市",
-    "city": "北京市",
-    "risk_level": "C3",
-    "risk_assessed_date": "2026-01-01",
-    "kyc_status": "verified",
-    "open_date": "2026-01-01",
-    "open_channel": "app",
-    "updated_at": "2026-06-30 10:00:00",
-}
 EVENT = {
     "event_id": "e1",
     "event": "page_view",

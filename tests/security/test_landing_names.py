@@ -14,7 +14,7 @@ from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import LoadError
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import MAX_FILE_NAME_LENGTH, TABLES_BY_KEY
-from tests.landing_builder import write_delivery
+from tests.landing_builder import CUSTOMER, write_delivery
 
 KEY = b"landing-names-test-key"
 JUNK = JunkRules.from_rules(load_business_rules())
@@ -24,24 +24,6 @@ EVENTS = TABLES_BY_KEY[("tracking", "events")]
 DAY = "2026-06-30"
 YMD = "20260630"
 
-CUSTOMER = {
-    "customer_no": "C000000001",
-    "name": "张三",
-    "gender": "M",
-    "birth_date": "1990-03-07",
-    "id_type": "ID_CARD",
-    "id_number": "110101199003071234",
-    "mobile": "13800000001",
-    "email": "zhang@example.com",
-    "province": "北京市",
-    "city": "北京市",
-    "risk_level": "C3",
-    "risk_assessed_date": "2026-01-01",
-    "kyc_status": "verified",
-    "open_date": "2026-01-01",
-    "open_channel": "app",
-    "updated_at": "2026-06-30 10:00:00",
-}
 
 HOSTILE_NAMES = {
     "quote": f"customers_{YMD}_it's.csv",
