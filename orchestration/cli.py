@@ -135,9 +135,9 @@ def run_pipeline(history_days: int = 14) -> int:
 
         quality = pair_quality(truth, layout.warehouse_db, FundcdpSettings().hash_key_bytes())
         print(
-            f"\nID-Mapping against demo_truth/: pair precision {quality.precision:.4f}, recall "
-            f"{quality.recall:.4f} ({quality.identifiers_compared} identifiers, "
-            f"{quality.true_pairs} true pairs)"
+            f"\nID-Mapping against the demo truth ({truth.parent}): pair precision "
+            f"{quality.precision:.4f}, recall {quality.recall:.4f} "
+            f"({quality.identifiers_compared} identifiers, {quality.true_pairs} true pairs)"
         )
     return 0 if build.success else 1
 
