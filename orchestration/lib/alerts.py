@@ -77,7 +77,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-KINDS = ("check_failed", "run_failed", "stale_data")
+KINDS = ("check_failed", "run_failed", "stale_data", "model_unavailable")
 CHANNELS = ("webhook", "slack", "wecom", "dingtalk", "email")
 
 ENV_WEBHOOK_URL = "FUNDCDP_ALERT_WEBHOOK_URL"
@@ -110,7 +110,8 @@ _FALSE = {"0", "false", "no", "off", ""}
 class Alert:
     """One notification: what failed, where, in which run, and the numbers behind it.
 
-    ``kind`` is one of :data:`KINDS` (``check_failed``, ``run_failed``, ``stale_data``; not enforced,
+    ``kind`` is one of :data:`KINDS` (``check_failed``, ``run_failed``, ``stale_data``, ``model_unavailable``
+    (a warning: a model gives no tags for the day); not enforced,
     so a typo never stops an alert). ``details`` holds JSON-friendly values (failing counts, names of
     failed checks); anything else is rendered with ``str``.
     """

@@ -2,11 +2,16 @@
 
 from datetime import date, timedelta
 
+import duckdb
 import numpy as np
 import pandas as pd
 import pytest
 
+from orchestration.lib.models import store
 from orchestration.lib.models.churn import (
+    INSUFFICIENT_HISTORY,
+    MISSING_SOURCE,
+    NO_TRACKING_REASON,
     ChurnSettings,
     calibration_table,
     precision_at_top,
@@ -14,6 +19,7 @@ from orchestration.lib.models.churn import (
     train_and_score,
 )
 from orchestration.lib.models.clusters import ClusterSettings, fit_clusters, trait_name
+from orchestration.lib.models.store import unavailable_tags
 from tests.model_data import behaviour_features, churn_snapshots
 
 AS_OF = date(2026, 6, 30)
@@ -144,3 +150,135 @@ def test_trait_names_take_the_strongest_traits_high_or_low_and_ties_in_catalogue
     z[1] = 1.5  # ties with money market: bond comes after it in TRAITS
     assert trait_name(z) == "few money-market purchases · bond buyers"
     assert trait_name(np.full(15, 0.1)) == "average behaviour"
+
+
+# Degrading, never crashing (issue 30): purpose-made inputs, each with its documented outcome.
+
+
+def _as_from_duckdb(frame: pd.DataFrame) -> pd.DataFrame:
+    """has_full_history / is_scoring_snapshot as DuckDB hands them over: nullable booleans."""
+    return frame.assign(
+        has_full_history=frame.has_full_history.astype("boolean"),
+        is_scoring_snapshot=frame.is_scoring_snapshot.astype("boolean"),
+    )
+
+
+def test_no_tracking_source_marks_churn_unavailable_instead_of_crashing():
+    # without tracking there is no first day of tracking data: has_full_history is null on every row
+    frame = _as_from_duckdb(churn_snapshots(persons=50, weeks=20))
+    frame["has_full_history"] = pd.array([None] * len(frame), dtype="boolean")
+    result = train_and_score(frame, AS_OF, SETTINGS)
+    assert result.status == MISSING_SOURCE == "missing_source"
+    assert result.reason == NO_TRACKING_REASON
+    assert result.training_rows == 0 and result.scores.empty and result.metrics == {}
+    assert not result.passes(0.0)
+    # the split leaves the undated snapshots out rather than failing on them
+    split = time_split(frame, SETTINGS)
+    assert len(split.labelled) == 0 and len(split.scoring) == 50
+
+
+def test_too_few_persons_gives_insufficient_history_with_exact_counts():
+    # 5 persons: 5 per Sunday; the evaluated model's training Sundays are 2026-02-08 .. 04-12 (10 weeks)
+    frame = _as_from_duckdb(churn_snapshots(persons=5))
+    result = train_and_score(frame, AS_OF, SETTINGS)
+    split = time_split(frame, SETTINGS)
+    positives = int(split.test.became_dormant.astype(bool).sum())
+    assert len(split.train) == 50 and len(split.test) == 15
+    assert result.status == INSUFFICIENT_HISTORY == "insufficient_history"
+    assert result.reason == (
+        f"50 training rows (< 200); {positives} of 15 evaluation rows became dormant "
+        "(need >= 20 and some that did not)"
+    )
+    assert result.training_rows == 50 and result.scores.empty
+
+
+def test_one_label_only_gives_insufficient_history_not_an_exception():
+    frame = _as_from_duckdb(churn_snapshots())
+    labelled = frame.became_dormant.notna()
+    frame.loc[labelled, "became_dormant"] = False  # nobody ever became dormant
+    result = train_and_score(frame, AS_OF, SETTINGS)
+    assert result.status == "insufficient_history"
+    assert result.reason == (
+        "the training rows have one label only; 0 of 900 evaluation rows became dormant "
+        "(need >= 20 and some that did not)"
+    )
+    assert result.training_rows == 3000 and result.scores.empty
+
+
+def test_no_feature_snapshots_at_all_gives_insufficient_history():
+    empty = _as_from_duckdb(churn_snapshots(persons=1).iloc[0:0])
+    result = train_and_score(empty, AS_OF, SETTINGS)
+    assert result.status == "insufficient_history"
+    assert result.reason == (
+        "no feature snapshots (no person active within tags.dormant_after_days); 0 training rows (< 200); "
+        "0 of 0 evaluation rows became dormant (need >= 20 and some that did not)"
+    )
+
+
+def test_too_few_persons_for_clusters_says_how_many_are_needed():
+    result = fit_clusters(behaviour_features(per_group=9), CLUSTERS)  # 27 persons, 30 needed (10 * k_min)
+    assert (result.status, result.reason) == ("insufficient_data", "27 persons with behaviour (< 30)")
+    assert result.members.empty and result.k == 0
+
+
+def test_identical_behaviour_gives_insufficient_data_not_an_exception():
+    frame = behaviour_features()
+    features = [c for c in frame.columns if c != "person_id"]
+    frame[features] = frame[features].iloc[0].to_numpy()  # 180 persons, one behaviour
+    result = fit_clusters(frame, CLUSTERS)
+    assert (result.status, result.reason) == (
+        "insufficient_data",
+        "1 distinct behaviours among 180 persons (need more than k_min 3)",
+    )
+
+
+def test_clusters_without_tracking_cluster_on_purchases_alone():
+    # no events: every event share is null (a share of zero events); they count as 0
+    frame = behaviour_features()
+    for column in [c for c in frame.columns if c.endswith("_events") or c == "active_days_90d"]:
+        frame[column] = np.nan
+    result = fit_clusters(frame, CLUSTERS)
+    assert result.status == "trained" and result.k == 3
+    assert sorted(result.clusters.persons) == [60, 60, 60]
+
+
+def test_segments_naming_an_unavailable_model_tag_are_told_which_and_why():
+    unavailable = {"churn_propensity": "missing_source: no tracking events"}
+    assert unavailable_tags({"churn_risk_band", "lifecycle_stage"}, unavailable) == {
+        "churn_risk_band": "missing_source: no tracking events"
+    }
+    assert unavailable_tags({"behaviour_cluster", "churn_unavailable_reason"}, unavailable) == {}
+
+
+def test_tags_model_rows_say_why_a_model_tag_is_null(tmp_path):
+    db = tmp_path / "warehouse.duckdb"
+    con = store.connect(db)
+    con.execute(
+        "create table main_marts.persons as select * from (values ('p1'), ('p2'), ('p3')) t(person_id)"
+    )
+    con.close()
+    frame = _as_from_duckdb(churn_snapshots(persons=20, weeks=20))
+    frame["has_full_history"] = pd.array([None] * len(frame), dtype="boolean")
+    churn = train_and_score(frame, AS_OF, SETTINGS)
+    store.write_churn(db, churn, SETTINGS.min_auc, {})
+    # tags_model before the clusters ran for the date, then after they found too few persons
+    store.write_tag_table(db, AS_OF)
+    read = duckdb.connect(str(db), read_only=True)
+    sql = "select * exclude (as_of_date) from main_marts.tags_model order by person_id"
+    assert read.execute(sql).fetchall() == [
+        (p, None, None, None, "missing_source", "not_run") for p in ("p1", "p2", "p3")
+    ]
+    read.close()
+    store.write_clusters(db, fit_clusters(behaviour_features(per_group=2), CLUSTERS), AS_OF, {})
+    counts = store.write_tag_table(db, AS_OF)
+    read = duckdb.connect(str(db), read_only=True)
+    assert read.execute(sql).fetchall() == [
+        (p, None, None, None, "missing_source", "insufficient_data") for p in ("p1", "p2", "p3")
+    ]
+    read.close()
+    assert counts == {"persons": 3, "churn_propensity": 0, "churn_risk_band": 0, "behaviour_cluster": 0}
+    assert store.unavailable_models(db, AS_OF) == {
+        "churn_propensity": f"missing_source: {NO_TRACKING_REASON}",
+        "behaviour_clusters": "insufficient_data: 6 persons with behaviour (< 30)",
+    }
+    assert store.previous_run(db, "churn_propensity", AS_OF) is None

@@ -13,7 +13,8 @@ from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.models import store
 from orchestration.lib.models.churn import MODEL_NAME as CHURN_MODEL
-from orchestration.lib.models.churn import ChurnSettings, train_and_score
+from orchestration.lib.models.churn import ChurnSettings, flag, train_and_score
+from orchestration.lib.models.clusters import MODEL_NAME as CLUSTER_MODEL
 from orchestration.lib.models.clusters import ClusterSettings, fit_clusters
 from orchestration.lib.rules import load_business_rules
 
@@ -36,6 +37,30 @@ def _require_built_as_of(frame: pd.DataFrame, column: str, as_of: date, relation
         raise dg.Failure(
             description=f"{relation} is as of {built}, not {as_of}: build the dbt models as of {as_of} first"
         )
+
+
+def _report_unavailable(
+    context, layout, model: str, asset: str, as_of: date, status: str, reason: str, details: dict
+) -> bool:
+    """A model that gives no tags for this date: a warning in the log, and a ``model_unavailable`` alert
+    through the configured channels when it newly became so (the previous run trained, had another
+    status, or there is none), so a company without tracking is told once, not every day. Returns
+    whether it alerted."""  # fmt: skip
+    context.log.warning(f"{model} unavailable as of {as_of} ({status}): {reason}")
+    previous = store.previous_run(layout.warehouse_db, model, as_of)
+    if previous is not None and previous["status"] == status:
+        return False
+    alert = Alert(
+        kind="model_unavailable",
+        summary=f"{model} unavailable as of {as_of} ({status}): {reason}; its tags in tags_model are "
+        "null with the status as the reason, and segments naming them keep their last version",
+        asset=asset,
+        partition=as_of.isoformat(),
+        run_id=context.run.run_id,
+        details={"status": status, "previous_status": previous["status"] if previous else None, **details},
+    )
+    send_alert(alert, layout.alerts_log)
+    return True
 
 
 def _markdown_table(rows: list[dict]) -> str:
@@ -69,7 +94,7 @@ def churn_propensity(context: dg.AssetExecutionContext, settings: FundcdpSetting
     rules = load_business_rules()
     churn = ChurnSettings.from_rules(rules)
     frame = store.read_frame(layout.warehouse_db, FEATURES)
-    scoring = frame[frame.is_scoring_snapshot.astype(bool)]
+    scoring = frame[flag(frame.is_scoring_snapshot)]
     _require_built_as_of(scoring, "snapshot_date", as_of, FEATURES)
     result = train_and_score(frame, as_of, churn)
     parameters = {**churn.__dict__, "dormant_after_days": rules["tags"]["dormant_after_days"]}
@@ -83,8 +108,12 @@ def churn_propensity(context: dg.AssetExecutionContext, settings: FundcdpSetting
         "scored_persons": len(result.scores),
     }
     if result.status != "trained":
-        context.log.warning(f"churn model not trained as of {as_of}: {result.reason}")
         metadata["reason"] = result.reason
+        metadata["churn_propensity"] = "unavailable"
+        metadata["alerted"] = _report_unavailable(
+            context, layout, CHURN_MODEL, "models/churn_propensity", as_of, result.status, result.reason,
+            {"feature_rows": len(frame), "training_rows": result.training_rows},
+        )  # fmt: skip
         return dg.MaterializeResult(metadata=metadata)
     metadata.update(
         {
@@ -173,8 +202,12 @@ def behaviour_clusters(context: dg.AssetExecutionContext, settings: FundcdpSetti
         "persons": len(frame),
     }
     if result.status != "trained":
-        context.log.warning(f"behaviour clusters not trained as of {as_of}: {result.reason}")
         metadata["reason"] = result.reason
+        metadata["behaviour_cluster"] = "unavailable"
+        metadata["alerted"] = _report_unavailable(
+            context, layout, CLUSTER_MODEL, "models/behaviour_clusters", as_of, result.status, result.reason,
+            {"persons": len(frame)},
+        )  # fmt: skip
         return dg.MaterializeResult(metadata=metadata)
     clusters = result.clusters[["cluster_id", "cluster_name", "persons", "name_kept"]].to_dict("records")
     metadata.update(
@@ -197,18 +230,21 @@ def behaviour_clusters(context: dg.AssetExecutionContext, settings: FundcdpSetti
     partitions_def=days,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="The sixth tag table (dimension model_tags): churn_propensity, churn_risk_band and "
-    "behaviour_cluster per person of persons as of the as-of date (empty where there is no model or the "
-    "person is not scored), catalogued in tag_catalog like every tag.",
+    "behaviour_cluster per person of persons as of the as-of date (null where there is no model or the "
+    "person is not scored; churn_unavailable_reason / cluster_unavailable_reason say which), catalogued "
+    "in tag_catalog like every tag.",
 )
 def tags_model(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
     layout = settings.layout()
     as_of = _as_of(context, settings)
     counts = store.write_tag_table(layout.warehouse_db, as_of)
+    unavailable = store.unavailable_models(layout.warehouse_db, as_of)
     return dg.MaterializeResult(
         metadata={
             "as_of_date": as_of.isoformat(),
             "persons": counts["persons"],
             "coverage": dg.MetadataValue.json({k: v for k, v in counts.items() if k != "persons"}),
+            "unavailable_models": dg.MetadataValue.json(unavailable),
         }
     )
 

@@ -7,8 +7,10 @@ from orchestration.defs.publish.assets import publish_problems
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.models import store as model_store
 from orchestration.lib.publish import publish_analytics
 from orchestration.lib.report import write_report
+from orchestration.lib.segments.compiler import referenced_tags
 from orchestration.lib.segments.definition import Catalog, SegmentError, load_segments
 from orchestration.lib.segments.guard import SegmentSQLRefused
 from orchestration.lib.segments.publish import evaluate, members_without_consent, publish_segment
@@ -24,7 +26,9 @@ from orchestration.lib.segments.publish import evaluate, members_without_consent
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="Every segment under segments/ evaluated as of the build and published as a new version "
     "(segments.duckdb, outbox/segments/<segment>/<version>/) when the quality gates passed and its size and "
-    "change are within bounds; otherwise the last good version stays and an alert goes out.",
+    "change are within bounds; otherwise the last good version stays and an alert goes out. A segment "
+    "naming a model tag whose model gave no tags that day (model_tags_unavailable in its summary) matches "
+    "no one on that tag.",
 )
 def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
     layout = settings.layout()
@@ -36,6 +40,8 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
         raise dg.Failure(description=f"invalid segment definition: {problem}") from problem
     problems = publish_problems(layout, as_of.isoformat())
     checks_passed = not problems
+    # a model that gave no tags today: segments naming its tags match no one on them (they are null)
+    unavailable = model_store.unavailable_models(layout.warehouse_db, as_of)
     summary: dict[str, dict] = {}
     for definition in definitions:
         try:  # evaluate() runs the compiled SQL only after the guard passed it
@@ -51,6 +57,11 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
             "exited": outcome.exited,
             "excluded": outcome.excluded,
             **({"reason": outcome.reason} if outcome.reason else {}),
+            **(
+                {"model_tags_unavailable": missing}
+                if (missing := model_store.unavailable_tags(referenced_tags(definition.rule), unavailable))
+                else {}
+            ),
             "preview": evaluation.preview(),
         }
         if outcome.status == "blocked":

@@ -30,6 +30,14 @@ RAW_FEATURES = (
 )
 BASELINE_FEATURE = "days_since_last_activity"
 RISK_BANDS = ("low", "medium", "high")
+# Statuses of a run that gives no scores (churn_propensity is then unavailable: null in tags_model, with
+# the status in tags_model.churn_unavailable_reason and the reason in model_runs).
+INSUFFICIENT_HISTORY = "insufficient_history"
+MISSING_SOURCE = "missing_source"
+NO_TRACKING_REASON = (
+    "no tracking events: the feature windows cannot be dated from a first day of tracking data "
+    "(has_full_history is null), so there is nothing to train on"
+)
 CALIBRATION_BINS = 10
 
 
@@ -96,10 +104,17 @@ class Split:
     scoring: pd.DataFrame
 
 
+def flag(values: pd.Series) -> pd.Series:
+    """A boolean column where null counts as false (a nullable BOOLEAN read from DuckDB cannot be cast
+    to bool while it holds a null: without tracking, has_full_history is null on every row)."""
+    return values.astype("boolean").fillna(False).astype(bool)
+
+
 def time_split(frame: pd.DataFrame, settings: ChurnSettings) -> Split:
-    # snapshots whose feature windows reach back before the data begins are left out (has_full_history)
-    labelled = frame[frame.became_dormant.notna() & frame.has_full_history.astype(bool)]
-    scoring = frame[frame.is_scoring_snapshot.astype(bool)]
+    # snapshots whose feature windows reach back before the data begins are left out (has_full_history;
+    # null when there is no tracking data to date them: left out too)
+    labelled = frame[frame.became_dormant.notna() & flag(frame.has_full_history)]
+    scoring = frame[flag(frame.is_scoring_snapshot)]
     days = sorted(pd.to_datetime(labelled.snapshot_date).dt.date.unique())
     if not days:
         empty = frame.iloc[0:0]
@@ -115,7 +130,8 @@ def time_split(frame: pd.DataFrame, settings: ChurnSettings) -> Split:
 
 @dataclass
 class ChurnResult:
-    """One training run: ``status`` is ``trained`` or ``insufficient_history`` (then no scores)."""
+    """One training run: ``status`` is ``trained``, or ``insufficient_history`` / ``missing_source``
+    (then no scores and ``reason`` says why)."""
 
     status: str
     as_of: date
@@ -208,9 +224,13 @@ def train_and_score(frame: pd.DataFrame, as_of: date, settings: ChurnSettings) -
     """Evaluate on the later split, refit on every labelled snapshot, score the as-of date's snapshot."""
     from sklearn.metrics import roc_auc_score
 
+    if len(frame) and frame.has_full_history.isna().all():
+        return ChurnResult(status=MISSING_SOURCE, as_of=as_of, reason=NO_TRACKING_REASON)
     split = time_split(frame, settings)
     train, test = split.train, split.test
     problems = []
+    if frame.empty:
+        problems.append("no feature snapshots (no person active within tags.dormant_after_days)")
     if len(train) < settings.min_training_rows:
         problems.append(f"{len(train)} training rows (< {settings.min_training_rows})")
     elif train.became_dormant.astype(bool).nunique() < 2:
@@ -221,7 +241,7 @@ def train_and_score(frame: pd.DataFrame, as_of: date, settings: ChurnSettings) -
                         f"(need >= {settings.min_evaluation_positives} and some that did not)")  # fmt: skip
     if problems:
         return ChurnResult(
-            status="insufficient_history",
+            status=INSUFFICIENT_HISTORY,
             as_of=as_of,
             reason="; ".join(problems),
             training_rows=len(train),

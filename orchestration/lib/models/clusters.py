@@ -36,6 +36,7 @@ TRAITS: dict[str, tuple[str, str]] = {
     "share_wechat_events": ("WeChat mini-program users", "little WeChat use"),
 }
 FEATURES = tuple(TRAITS)
+INSUFFICIENT_DATA = "insufficient_data"
 # Traits weaker than this (standard deviations) do not name a cluster.
 MIN_TRAIT_Z = 0.25
 
@@ -57,13 +58,14 @@ class ClusterSettings:
 
 
 def feature_matrix(frame: pd.DataFrame) -> pd.DataFrame:
-    """The clustering inputs from int_behaviour_features: shares as they are, counts on a log scale."""
+    """The clustering inputs from int_behaviour_features: shares as they are, counts on a log scale.
+    A null (a share of no events or no purchases, e.g. a company without tracking) counts as 0."""
     out = pd.DataFrame(index=frame.index)
     for name in FEATURES:
         if name.startswith("log_"):
-            out[name] = np.log1p(frame[name[4:]].astype(float))
+            out[name] = np.log1p(frame[name[4:]].astype(float).fillna(0.0))
         else:
-            out[name] = frame[name].astype(float)
+            out[name] = frame[name].astype(float).fillna(0.0)
     return out
 
 
@@ -135,13 +137,26 @@ def fit_clusters(
     from scipy.optimize import linear_sum_assignment
     from sklearn.preprocessing import StandardScaler
 
-    if len(frame) < max(10 * settings.k_min, settings.k_max + 2):
-        return ClusterResult(status="insufficient_data", reason=f"{len(frame)} persons with behaviour")
+    needed = max(10 * settings.k_min, settings.k_max + 2)
+    if len(frame) < needed:
+        return ClusterResult(
+            status=INSUFFICIENT_DATA, reason=f"{len(frame)} persons with behaviour (< {needed})"
+        )
     ordered = frame.sort_values("person_id", ignore_index=True)
     features = feature_matrix(ordered)
     scaler = StandardScaler().fit(features.to_numpy())
     x = scaler.transform(features.to_numpy())
-    k, silhouettes, model = _choose_k(x, settings)
+    distinct = len(np.unique(x.round(9), axis=0))
+    if distinct <= settings.k_min:
+        return ClusterResult(
+            status=INSUFFICIENT_DATA,
+            reason=f"{distinct} distinct behaviours among {len(frame)} persons (need more than "
+            f"k_min {settings.k_min})",
+        )
+    try:
+        k, silhouettes, model = _choose_k(x, settings)
+    except ValueError as problem:  # no k in range separates the persons
+        return ClusterResult(status=INSUFFICIENT_DATA, reason=f"{problem} ({len(frame)} persons)")
     z_centroids = model.cluster_centers_
     sizes = np.bincount(model.labels_, minlength=k)
     # a deterministic order: largest first, then by centroid

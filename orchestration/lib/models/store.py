@@ -195,19 +195,97 @@ def write_clusters(warehouse_db: Path, result: ClusterResult, as_of: date, param
         con.close()
 
 
+# tags_model.<tag>_unavailable_reason: why a person's model tag is null on the as-of date.
+NOT_SCORED = "not_scored"  # the model ran; the person has no scoring snapshot (dormant, churned, no contact)
+NOT_CLUSTERED = "not_clustered"  # the clusters ran; no purchase in rfm_window_days nor activity in 90 days
+NOT_RUN = "not_run"  # the model has not run for this as-of date
+UNAVAILABLE_COLUMNS = {"churn_propensity": "churn_unavailable_reason",
+                       "behaviour_cluster": "cluster_unavailable_reason"}  # fmt: skip
+
+
+# The model behind each value tag of tags_model.
+MODEL_OF_TAG = {
+    "churn_propensity": CHURN_MODEL,
+    "churn_risk_band": CHURN_MODEL,
+    "behaviour_cluster": CLUSTER_MODEL,
+}
+
+
+def unavailable_tags(tags: set[str], unavailable: dict[str, str]) -> dict[str, str]:
+    """Of the tag codes ``tags`` (those a segment names), each model tag whose model is unavailable ->
+    why (``unavailable`` as from :func:`unavailable_models`)."""
+    return {tag: unavailable[MODEL_OF_TAG[tag]] for tag in sorted(tags)
+            if MODEL_OF_TAG.get(tag) in unavailable}  # fmt: skip
+
+
+def previous_run(warehouse_db: Path, model: str, as_of: date) -> dict | None:
+    """The model's latest run before ``as_of`` as a dict of model_runs columns (None if there is none)."""
+    con = connect(warehouse_db)
+    try:
+        cursor = con.execute(
+            "select * from main_marts.model_runs where model_name = ? and as_of_date < ? "
+            "order by as_of_date desc limit 1",
+            [model, as_of],
+        )
+        row = cursor.fetchone()
+        return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
+    finally:
+        con.close()
+
+
+def unavailable_models(warehouse_db: Path, as_of: date) -> dict[str, str]:
+    """Model name -> why it gives no tags as of ``as_of`` (``status: reason``), for each of the churn
+    model and the clusters that did not train for that date (``not_run`` when it has not run)."""
+    con = connect(warehouse_db)
+    try:
+        rows = con.execute(
+            "select model_name, status, reason from main_marts.model_runs where as_of_date = ?", [as_of]
+        ).fetchall()
+        runs = {model: (status, reason) for model, status, reason in rows}
+    finally:
+        con.close()
+    problems = {}
+    for model in (CHURN_MODEL, CLUSTER_MODEL):
+        status, reason = runs.get(model, (NOT_RUN, f"{model} has not run as of {as_of}"))
+        if status != "trained":
+            problems[model] = f"{status}: {reason}" if reason else status
+    return problems
+
+
 def write_tag_table(warehouse_db: Path, as_of: date) -> dict[str, int]:
     """main_marts.tags_model: every person of ``persons`` with this date's churn score and cluster (null
-    where there is none). Returns persons and persons with a value per tag."""
+    where there is none, and then ``churn_unavailable_reason`` / ``cluster_unavailable_reason`` say why:
+    the model's status when it did not train (``insufficient_history``, ``missing_source``,
+    ``insufficient_data``), ``not_run``, or ``not_scored`` / ``not_clustered`` for a person the trained
+    model does not cover). Returns persons and persons with a value per tag."""
     con = connect(warehouse_db)
     try:
         con.execute(
             f"""
             create or replace table {quote_qualified("main_marts", TAG_TABLE)} as
+            with runs as (
+                select model_name, max(status) as status
+                from main_marts.model_runs
+                where as_of_date = cast(? as date)
+                group by model_name
+            )
             select
                 persons.person_id,
                 scores.churn_propensity,
                 scores.churn_risk_band,
                 clusters.cluster_name as behaviour_cluster,
+                case
+                    when scores.churn_propensity is not null then null
+                    when churn_run.status is null then '{NOT_RUN}'
+                    when churn_run.status <> 'trained' then churn_run.status
+                    else '{NOT_SCORED}'
+                end as churn_unavailable_reason,
+                case
+                    when clusters.cluster_name is not null then null
+                    when cluster_run.status is null then '{NOT_RUN}'
+                    when cluster_run.status <> 'trained' then cluster_run.status
+                    else '{NOT_CLUSTERED}'
+                end as cluster_unavailable_reason,
                 cast(? as date) as as_of_date
             from main_marts.persons as persons
             left join main_models.churn_scores as scores
@@ -216,9 +294,11 @@ def write_tag_table(warehouse_db: Path, as_of: date) -> dict[str, int]:
                 on members.person_id = persons.person_id and members.as_of_date = cast(? as date)
             left join main_marts.behaviour_clusters as clusters
                 on clusters.cluster_id = members.cluster_id and clusters.as_of_date = cast(? as date)
+            left join runs as churn_run on churn_run.model_name = '{CHURN_MODEL}'
+            left join runs as cluster_run on cluster_run.model_name = '{CLUSTER_MODEL}'
             order by persons.person_id
             """,
-            [as_of, as_of, as_of, as_of],
+            [as_of, as_of, as_of, as_of, as_of],
         )
         persons, churn, band, cluster = con.execute(
             "select count(*), count(churn_propensity), count(churn_risk_band), count(behaviour_cluster) "
