@@ -1,5 +1,5 @@
 {{ config(materialized='incremental', on_schema_change='fail', meta={'day_column': 'confirm_date'}, **fundcdp.daily_aggregate_config('confirm_date')) }}
--- Confirmed trades per fund account, fund, trade type and confirmation day (latest delivered version of
+-- Confirmed trades (not flagged with an exclusion_reason) per fund account, fund, trade type and confirmation day (latest delivered version of
 -- each order). Incremental by day: a corrected order re-delivered later restates its old and new days.
 {%- set as_of = var('as_of_date') %}
 {%- set orders = ref('stg_trade__trade_orders') %}
@@ -16,6 +16,7 @@ orders as (
     select fund_account_id, fund_code, trade_type, amount_cny, shares, confirm_date
     from {{ ref('int_trade_orders_attributed') }}
     where order_status = 'confirmed'
+        and exclusion_reason is null  -- e.g. non_positive_amount: flagged in staging, never counted
         and confirm_date <= cast('{{ as_of }}' as date)
         {%- if not window['full'] %}
         and confirm_date >= cast('{{ window["since"] }}' as date)

@@ -48,6 +48,7 @@ final as (
         latest.target_fund_code,
         latest.sip_agreement_id,
         latest.channel,
+        latest.exclusion_reason,
         latest.arrival_date
     from latest
     left join account_persons

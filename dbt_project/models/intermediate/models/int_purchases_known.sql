@@ -17,6 +17,7 @@ confirmed as (
         ) as confirmed_rank
     from {{ ref('stg_trade__trade_orders') }}
     where order_status = 'confirmed'
+        and exclusion_reason is null
         and trade_type in ({{ purchase_trade_types() }})
         and arrival_date <= cast('{{ as_of }}' as date)
         and confirm_date <= cast('{{ as_of }}' as date)
