@@ -1,6 +1,10 @@
--- One row per source table: freshness (days from the latest event / trade / snapshot to the partition
--- date) and volume (rows loaded on the partition date against the loads before it: z-score over the
--- last 28 loads, null with fewer than 7, reported as insufficient_history).
+-- One row per source table: freshness (days from the latest event / trade to the partition date) and
+-- volume: the rows loaded on the partition date against the table's own last $quality_history_loads
+-- delivery days that loaded rows, its first (initial full) delivery left out (z-score; null with fewer than $quality_min_history_loads of them,
+-- reported as insufficient_history), judged only when also beyond $quality_max_change_factor times the
+-- mean. A day on which a table loaded no rows (nothing delivered, an empty
+-- file, a weekly source between deliveries) has no volume to judge: silence is the freshness row's
+-- business. Thresholds: vars fundcdp quality freshness_and_volume.
 with loads as (
     select source_system || '.' || table_name as source_table, arrival_date, sum(rows_loaded) as rows_loaded
     from main_staging.stg_ingest__load_manifests
@@ -14,9 +18,11 @@ history as (
     select source_table, rows_loaded
     from (
         select *, row_number() over (partition by source_table order by arrival_date desc) as recency
-        from loads where arrival_date < cast($as_of_date as date)
+        from (select *, min(arrival_date) over (partition by source_table) as first_delivery from loads)
+        -- a table's first delivery is its initial full load, not a day's volume
+        where arrival_date < cast($as_of_date as date) and arrival_date > first_delivery and rows_loaded > 0
     )
-    where recency <= 28
+    where recency <= $quality_history_loads
 ),
 stats as (
     select source_table, count(*) as prior_loads, avg(rows_loaded) as mean_rows, stddev_samp(rows_loaded) as sd_rows
@@ -31,20 +37,39 @@ latest as (
     select 'trade.trade_orders', max(coalesce(confirm_date, order_date))
     from main_staging.stg_trade__trade_orders
     where arrival_date <= cast($as_of_date as date) and coalesce(confirm_date, order_date) <= cast($as_of_date as date)
+),
+judged as (
+    select
+        coalesce(today.source_table, stats.source_table) as source_table,
+        coalesce(today.rows_loaded, 0) as rows_loaded,
+        coalesce(stats.prior_loads, 0) as prior_loads,
+        stats.mean_rows,
+        case
+            -- holdings are a month-end snapshot: daily volume says nothing about them
+            when coalesce(today.source_table, stats.source_table) = 'trade.holdings' then null
+            when coalesce(today.rows_loaded, 0) = 0 then null
+            when coalesce(stats.prior_loads, 0) < $quality_min_history_loads then null
+            when coalesce(stats.sd_rows, 0) = 0 then case when today.rows_loaded = stats.mean_rows then 0.0 else 99.0 end
+            else (today.rows_loaded - stats.mean_rows) / stats.sd_rows
+        end as rows_z_score
+    from today
+    full join stats on today.source_table = stats.source_table
 )
 select
-    coalesce(today.source_table, stats.source_table) as source_table,
-    coalesce(today.rows_loaded, 0) as rows_loaded,
-    coalesce(stats.prior_loads, 0) as prior_loads,
+    judged.source_table,
+    judged.rows_loaded,
+    judged.prior_loads,
+    judged.rows_z_score,
+    judged.rows_loaded / nullif(judged.mean_rows, 0) as rows_to_mean,
+    -- judged only when today is also more than $quality_max_change_factor times off the mean either way:
+    -- with a steady history a quarter-end day doubling the CRM changes is many standard deviations out,
+    -- yet ordinary business
     case
-        -- holdings are a month-end snapshot: daily volume says nothing about them
-        when coalesce(today.source_table, stats.source_table) = 'trade.holdings' then null
-        when coalesce(stats.prior_loads, 0) < 7 then null
-        when coalesce(stats.sd_rows, 0) = 0 then case when coalesce(today.rows_loaded, 0) = stats.mean_rows then 0.0 else 99.0 end
-        else (coalesce(today.rows_loaded, 0) - stats.mean_rows) / stats.sd_rows
-    end as rows_z_score,
+        when judged.rows_loaded > $quality_max_change_factor * judged.mean_rows
+            or judged.rows_loaded * $quality_max_change_factor < judged.mean_rows
+            then abs(judged.rows_z_score)
+    end as rows_abs_z_score,
     date_diff('day', latest.latest_date, cast($as_of_date as date)) as days_since_latest_record
-from today
-full join stats on today.source_table = stats.source_table
-left join latest on latest.source_table = coalesce(today.source_table, stats.source_table)
+from judged
+left join latest on latest.source_table = judged.source_table
 order by 1

@@ -1,20 +1,48 @@
--- One row per catalogued tag: the share of persons with a value and the floor it must reach. Tags
--- every person has by construction have floor 1; CRM-based tags only for persons known to the CRM
--- (app-only visitors have none), so their floors are lower. Unlisted tags: floor 0.
-with floors (tag_code, coverage_floor) as (
-    values
-        ('lifecycle_stage', 1.0), ('has_churn_warning', 1.0), ('rfm_group', 1.0), ('value_tier', 1.0),
-        ('aum_cny', 1.0), ('is_high_net_worth', 1.0), ('registration_channel', 1.0),
-        ('active_days_30d', 1.0), ('registration_date', 0.9), ('main_platform', 0.5),
-        ('gender', 0.5), ('age', 0.5), ('province', 0.5), ('kyc_status', 0.5), ('risk_level', 0.4)
+-- One row per catalogued tag: the share of persons with a value and the floor it must reach (floors:
+-- vars fundcdp quality tag_coverage floors, bound as $quality_floor_tags / $quality_floor_values;
+-- unlisted tags: 0). A tag is judged only when the company has every source table it is built from
+-- (tag_catalog.source_tables): with $quality_sources empty ("auto"), a table the load manifests show
+-- any delivery of up to the as-of date; otherwise a table whose system or system.table is listed. A
+-- tag not judged has floor 0 and persons_with_value null; missing_sources names what it lacks.
+with floors as (
+    select
+        unnest(cast($quality_floor_tags as varchar[])) as tag_code,
+        unnest(cast($quality_floor_values as double[])) as coverage_floor
+),
+delivered as (
+    select distinct source_system || '.' || table_name as source_table
+    from main_staging.stg_ingest__load_manifests
+    where arrival_date <= cast($as_of_date as date)
+),
+tag_sources as (
+    -- only system.table entries are sources (model tags name intermediate models)
+    select catalog.tag_code, source.source_table
+    from main_marts.tag_catalog as catalog,
+        unnest(string_split(catalog.source_tables, '|')) as source(source_table)
+    where source.source_table like '%.%'
+),
+missing as (
+    select tag_sources.tag_code, string_agg(tag_sources.source_table, '|' order by tag_sources.source_table) as missing_sources
+    from tag_sources
+    where not (
+        case
+            when len(cast($quality_sources as varchar[])) = 0
+                then tag_sources.source_table in (select source_table from delivered)
+            else list_contains(cast($quality_sources as varchar[]), tag_sources.source_table)
+                or list_contains(cast($quality_sources as varchar[]), split_part(tag_sources.source_table, '.', 1))
+        end
+    )
+    group by all
 )
 select
     coverage.tag_code,
     coverage.tag_table,
     coverage.coverage_share,
-    coalesce(floors.coverage_floor, 0.0) as coverage_floor,
-    coverage.persons_with_value,
-    coverage.persons
+    case when missing.tag_code is null then coalesce(floors.coverage_floor, 0.0) else 0.0 end as coverage_floor,
+    case when missing.tag_code is null then coverage.persons_with_value end as persons_with_value,
+    coverage.persons,
+    missing.missing_sources
 from main_marts.tag_coverage as coverage
 left join floors on floors.tag_code = coverage.tag_code
+left join missing on missing.tag_code = coverage.tag_code
 order by coverage.tag_code

@@ -5,6 +5,7 @@ Each gate is shown passing on the shared demo build and failing on a copy of it 
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import subprocess
@@ -14,6 +15,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import dagster as dg
 import duckdb
+import pandas as pd
 import pytest
 
 from orchestration.defs.resources import FundcdpSettings
@@ -21,6 +23,7 @@ from orchestration.lib.layout import DataLayout
 from orchestration.lib.quality.gx_runner import loaded_expectation_count, validate_frame
 from orchestration.lib.quality.results import latest_suite_results, record_results
 from orchestration.lib.quality.suites import discover_suites, metric_frame
+from orchestration.lib.rules import load_business_rules
 
 pytestmark = pytest.mark.integration
 
@@ -90,9 +93,25 @@ def bad_copy(built_warehouse, tmp_path):
     return path, spoil
 
 
-def outcome_of(path, suite_name: str):
+def outcome_of(path, suite_name: str, rules: dict | None = None):
+    """The suite's outcome on the warehouse at ``path`` (``rules``: business rules, default the project's)."""
     suite = SUITES[suite_name]
-    return validate_frame(suite.path, metric_frame(path, suite, AS_OF))
+    return validate_frame(suite.path, metric_frame(path, suite, AS_OF, rules), parameters=rules)
+
+
+def rules_with(**quality) -> dict:
+    """The project's business rules with ``quality`` keys replaced (``crm={...}`` merges into quality.crm)."""
+    rules = copy.deepcopy(load_business_rules())
+    for key, value in quality.items():
+        if isinstance(value, dict):
+            rules["quality"][key].update(value)
+        else:
+            rules["quality"][key] = value
+    return rules
+
+
+def frame_of(path, suite_name: str, rules: dict | None = None):
+    return metric_frame(path, SUITES[suite_name], AS_OF, rules)
 
 
 def failing(outcome) -> dict[str, int | None]:
@@ -157,7 +176,7 @@ def test_id_number_validity_and_risk_level_gate(bad_copy):
         "select count(*) from main_staging.stg_crm__customer_history where arrival_date = date '2026-06-30'"
     ).fetchone()
     con.close()
-    assert failing(outcome) == {"id_number_valid": None, "risk_level": delivered}
+    assert failing(outcome) == {"id_number_valid": delivered, "risk_level": delivered}
 
 
 def test_trade_amount_and_type_gate(bad_copy):
@@ -237,7 +256,7 @@ def test_freshness_and_volume_gates(bad_copy):
         " from main_staging.stg_ingest__load_manifests",
     )
     outcome = outcome_of(path, "freshness_and_volume")
-    assert failing(outcome) == {"days_since_latest_record": 1, "rows_z_score": 1}
+    assert failing(outcome) == {"days_since_latest_record": 1, "rows_abs_z_score": 1}
 
 
 def test_volume_check_with_short_history_passes_and_says_so(bad_copy, tmp_path):
@@ -257,6 +276,204 @@ def test_volume_check_with_short_history_passes_and_says_so(bad_copy, tmp_path):
     assert result.passed
     assert "trade.trade_orders" in result.metadata["insufficient_history"].value
     assert latest_suite_results(data.quality_db, AS_OF) == {"freshness_and_volume": True}
+
+
+# --- gates judge data against its own history and the configured rules (issue 30) ---------------------
+
+TRACKING_ONLY_TAGS = [  # tag_catalog.source_tables = tracking.events and nothing else
+    "active_days_30d", "active_days_7d", "active_days_90d", "device_type", "has_churn_warning",
+    "last_active_at", "main_platform", "most_visited_section", "preferred_event", "registration_channel",
+    "sessions_30d",
+]  # fmt: skip
+# tags built from tracking among other sources: not judged without tracking either
+TRACKING_TAGS = sorted([*TRACKING_ONLY_TAGS, "lifecycle_stage", "registration_date"])
+
+
+def test_crm_gate_passes_a_day_without_crm_records_and_a_weekly_crm(bad_copy):
+    path, spoil = bad_copy
+    # the CRM delivers on Mondays only: on the as-of date (a Tuesday) no record arrived
+    spoil(
+        "main_staging.stg_crm__customer_history",
+        "select * from main_staging.stg_crm__customer_history where isodow(arrival_date) = 1",
+    )
+    assert len(frame_of(path, "stg_crm__customers")) == 0
+    outcome = outcome_of(path, "stg_crm__customers")
+    assert (outcome.success, outcome.evaluated) == (True, 5)
+    assert [item.element_count for item in outcome.expectations] == [0, 0, 0, 0, 0]
+    # the same empty day under a stricter configured rule still passes: no records, no share to judge
+    strict = rules_with(crm={"min_valid_id_number_share": 1.0, "min_valid_phone_share": 1.0})
+    assert outcome_of(path, "stg_crm__customers", strict).success
+
+
+def test_crm_validity_shares_come_from_the_rules(bad_copy):
+    path, spoil = bad_copy
+    frame = frame_of(path, "stg_crm__customers")
+    delivered, invalid_ids = len(frame), int((frame.id_number_valid == 0).sum())
+    assert delivered > 0
+    con = duckdb.connect(str(path), read_only=True)
+    expected_invalid = con.execute(
+        "select count(*) filter (where not is_id_number_valid) from main_staging.stg_crm__customer_history"
+        " where arrival_date = date '2026-06-30'"
+    ).fetchone()[0]
+    con.close()
+    assert invalid_ids == expected_invalid
+    # one invalid ID number more: the configured share decides, exactly at its boundary
+    spoil(
+        "main_staging.stg_crm__customer_history",
+        "select * replace (case when arrival_date = date '2026-06-30' and customer_no = ("
+        "select min(customer_no) from main_staging.stg_crm__customer_history"
+        " where arrival_date = date '2026-06-30'"
+        " and is_id_number_valid) then false else is_id_number_valid end as is_id_number_valid)"
+        " from main_staging.stg_crm__customer_history",
+    )
+    share = (delivered - invalid_ids - 1) / delivered
+    at_share = outcome_of(path, "stg_crm__customers", rules_with(crm={"min_valid_id_number_share": share}))
+    assert at_share.success
+    above = rules_with(crm={"min_valid_id_number_share": share + 0.001})
+    assert failing(outcome_of(path, "stg_crm__customers", above)) == {"id_number_valid": invalid_ids + 1}
+
+
+def _lifecycle_history(spoil, previous_stage: str) -> None:
+    """tag_history as if the previous as-of date (EARLIER) had every person of person_profile with the
+    lifecycle stage ``previous_stage`` (SQL on person_profile) and the same high-net-worth flag."""
+    spoil(
+        "main_marts.tag_history",
+        "select * from main_marts.tag_history"
+        " where tag_code not in ('lifecycle_stage', 'is_high_net_worth') or as_of_date >= date '2026-06-30'"
+        " union all by name select person_id, 'lifecycle_stage' as tag_code,"
+        f" {previous_stage} as tag_value, date '2026-06-16' as as_of_date from main_marts.person_profile"
+        " union all by name select person_id, 'is_high_net_worth' as tag_code,"
+        " cast(is_high_net_worth as varchar) as tag_value, date '2026-06-16' as as_of_date"
+        " from main_marts.person_profile",
+    )
+
+
+def test_a_mostly_churned_population_passes_and_a_jump_in_its_share_fails(bad_copy):
+    path, spoil = bad_copy
+    # 86 % churned: every person but the first 14 % (by id) churned, those mature
+    spoil(
+        "main_marts.person_profile",
+        "select * replace (case when row_number() over (order by person_id)"
+        " <= (select count(*) from main_marts.person_profile) * 14 // 100"
+        " then 'mature' else 'churned' end as lifecycle_stage) from main_marts.person_profile",
+    )
+    con = duckdb.connect(str(path), read_only=True)
+    (persons,) = con.execute("select count(*) from main_marts.person_profile").fetchone()
+    con.close()
+    churned_share = (persons - persons * 14 // 100) / persons
+    # ... and it was the day before too: the data's own history says this is normal
+    _lifecycle_history(spoil, "lifecycle_stage")
+    frame = frame_of(path, "person_profile")
+    assert frame.share_churned[0] == pytest.approx(churned_share, abs=1e-12) and churned_share > 0.85
+    assert frame.change_churned[0] == 0 and frame.previous_as_of_date[0] == "2026-06-16"
+    outcome = outcome_of(path, "person_profile")
+    assert (outcome.success, outcome.evaluated) == (True, 10)
+    # a company that knows its own ceiling configures it
+    capped = outcome_of(path, "person_profile", rules_with(person_profile={"max_churned_share": 0.6}))
+    assert failing(capped) == {"share_churned": 1}
+
+    # a sudden change against the data's own history: the day before, those persons were dormant
+    _lifecycle_history(spoil, "case when lifecycle_stage = 'churned' then 'dormant' else lifecycle_stage end")
+    frame = frame_of(path, "person_profile")
+    assert frame.change_churned[0] == pytest.approx(churned_share, abs=1e-12)
+    assert frame.change_dormant[0] == pytest.approx(churned_share, abs=1e-12)
+    assert failing(outcome_of(path, "person_profile")) == {"change_churned": 1, "change_dormant": 1}
+
+
+def test_tag_coverage_does_not_judge_tags_of_a_source_the_company_does_not_have(bad_copy):
+    path, spoil = bad_copy
+    # a company without tracking: its tracking-only tags have no values
+    spoil(
+        "main_marts.tag_coverage",
+        "select * replace (case when tag_code in ('" + "', '".join(TRACKING_ONLY_TAGS) + "') then 0"
+        " else persons_with_value end as persons_with_value, case when tag_code in ('"
+        + "', '".join(TRACKING_ONLY_TAGS)
+        + "') then 0.0 else coverage_share end as coverage_share)"
+        " from main_marts.tag_coverage",
+    )
+    # ... but tracking was delivered: every tracking-only tag lacks values, four below their floors
+    assert failing(outcome_of(path, "tag_coverage")) == {
+        "persons_with_value": 11,
+        "coverage_share,coverage_floor": 4,
+    }
+    # configured: the company has trade and CRM only
+    configured = rules_with(sources=["trade", "crm"])
+    frame = frame_of(path, "tag_coverage", configured)
+    assert sorted(frame.tag_code[frame.missing_sources.notna()]) == TRACKING_TAGS
+    assert set(frame.missing_sources.dropna()) == {"tracking.events"}
+    assert outcome_of(path, "tag_coverage", configured).success
+    # detected: no tracking delivery ever
+    spoil(
+        "main_staging.stg_ingest__load_manifests",
+        "select * from main_staging.stg_ingest__load_manifests where source_system <> 'tracking'",
+    )
+    frame = frame_of(path, "tag_coverage")
+    assert sorted(frame.tag_code[frame.missing_sources.notna()]) == TRACKING_TAGS
+    judged = frame[frame.missing_sources.isna()]
+    assert judged.persons_with_value.notna().all() and frame.persons_with_value.isna().sum() == 13
+    outcome = outcome_of(path, "tag_coverage")
+    assert (outcome.success, outcome.evaluated) == (True, 3)
+    # a tag of a source the company has still fails below its floor
+    spoil(
+        "main_marts.tag_coverage",
+        "select * replace (case when tag_code = 'gender' then 0.1 else coverage_share end as coverage_share)"
+        " from main_marts.tag_coverage",
+    )
+    assert failing(outcome_of(path, "tag_coverage")) == {"coverage_share,coverage_floor": 1}
+
+
+def _crm_customers_today(spoil, times_mean: int) -> None:
+    """Today's crm.customers delivery replaced by one of ``times_mean`` times the mean of its judged
+    history (the table's last 28 deliveries with rows, its initial full load left out)."""
+    manifests = "main_staging.stg_ingest__load_manifests"
+    today = "source_system = 'crm' and table_name = 'customers' and arrival_date = date '2026-06-30'"
+    mean = (
+        "select avg(rows) from (select arrival_date, sum(rows_loaded) as rows from "
+        f"{manifests} where source_system = 'crm' and table_name = 'customers'"
+        " and load_status in ('loaded', 'corrected', 'redacted')"
+        f" and arrival_date < date '2026-06-30' and arrival_date > (select min(arrival_date) from {manifests}"
+        " where source_system = 'crm' and table_name = 'customers')"
+        " group by all having sum(rows_loaded) > 0 order by arrival_date desc limit 28)"
+    )
+    spoil(
+        manifests,
+        f"select * from {manifests} where not ({today}) union all by name select * replace"
+        f" (cast(round({times_mean} * ({mean})) as bigint) as rows_loaded)"
+        f" from (select * from {manifests} where {today} limit 1)",
+    )
+
+
+def test_volume_gate_passes_quiet_days_weekly_sources_and_a_quarter_end_but_not_a_jump(bad_copy):
+    path, spoil = bad_copy
+    # twice the usual CRM changes (a quarter end; the demo's own 2026-06-30 at SF0.1): ordinary business
+    _crm_customers_today(spoil, 2)
+    frame = frame_of(path, "freshness_and_volume").set_index("source_table")
+    assert frame.loc["crm.customers", "prior_loads"] == 28
+    # rounded to whole rows: a few rows a day, so within 5 %
+    assert frame.loc["crm.customers", "rows_to_mean"] == pytest.approx(2, rel=0.05)
+    assert pd.isna(frame.loc["crm.customers", "rows_abs_z_score"])
+    assert outcome_of(path, "freshness_and_volume").success
+
+    # ten times the usual: far beyond the table's own recent range
+    _crm_customers_today(spoil, 10)
+    frame = frame_of(path, "freshness_and_volume").set_index("source_table")
+    assert frame.loc["crm.customers", "rows_to_mean"] == pytest.approx(10, rel=0.05)
+    assert frame.loc["crm.customers", "rows_abs_z_score"] > 4
+    assert failing(outcome_of(path, "freshness_and_volume")) == {"rows_abs_z_score": 1}
+
+    # the CRM delivers on Mondays only, and nothing at all arrived on the as-of date (a Tuesday)
+    manifests = "main_staging.stg_ingest__load_manifests"
+    spoil(
+        manifests,
+        f"select * from {manifests} where (source_system <> 'crm' or isodow(arrival_date) = 1)"
+        " and arrival_date < date '2026-06-30'",
+    )
+    frame = frame_of(path, "freshness_and_volume").set_index("source_table")
+    assert frame.rows_loaded.tolist() == [0] * len(frame)
+    assert frame.rows_abs_z_score.isna().all()
+    assert frame.loc["crm.customers", "prior_loads"] == 4  # the Mondays after the first delivery
+    outcome = outcome_of(path, "freshness_and_volume")
+    assert (outcome.success, outcome.evaluated) == (True, 2)
 
 
 class _Receiver(BaseHTTPRequestHandler):

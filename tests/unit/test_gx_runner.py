@@ -265,3 +265,54 @@ def test_data_docs_index_is_built_under_gx_dir(suite_path, gx_dir):
     assert "test_events" in index.read_text()
     pages = list((index.parent / "validations" / "test_events").rglob("*.html"))
     assert pages
+
+
+# --- thresholds from the rules (issue 30) ------------------------------------------------------------
+
+
+def parameter_suite(path: Path) -> Path:
+    return write_suite(
+        path,
+        [
+            expectation(
+                "column_values_to_be_between",
+                column="share",
+                min_value=0,
+                max_value={"$PARAMETER": "quality.test.max_share"},
+            ),
+            expectation(
+                "column_values_to_be_in_set",
+                column="valid",
+                value_set=[1],
+                mostly={"$PARAMETER": "quality.test.min_valid_share"},
+            ),
+        ],
+    )
+
+
+def test_a_parameter_takes_its_value_from_the_rules_passed(tmp_path):
+    path = parameter_suite(tmp_path / "parameters.json")
+    frame = pd.DataFrame({"share": [0.1, 0.3], "valid": [1, 0]})
+    strict = {"quality": {"test": {"max_share": 0.2, "min_valid_share": 0.9}}}
+    lenient = {"quality": {"test": {"max_share": 0.5, "min_valid_share": 0.5}}}
+    assert loaded_expectation_count(path, strict) == 2
+    outcome = validate_frame(path, frame, parameters=strict)
+    assert {item.column: (item.success, item.unexpected_count) for item in outcome.expectations} == {
+        "share": (False, 1),
+        "valid": (False, 1),
+    }
+    assert validate_frame(path, frame, parameters=lenient).success
+    # a share rule ("mostly") on a day without rows holds vacuously: an empty delivery day passes
+    empty = validate_frame(path, frame.iloc[0:0], parameters=strict)
+    assert (empty.success, empty.evaluated, [item.element_count for item in empty.expectations]) == (
+        True,
+        2,
+        [0, 0],
+    )
+
+
+def test_a_parameter_missing_from_the_rules_raises_naming_it(tmp_path):
+    path = parameter_suite(tmp_path / "parameters.json")
+    with pytest.raises(ValueError, match=r"#1 .*'quality\.test\.min_valid_share' is not set") as raised:
+        loaded_expectation_count(path, {"quality": {"test": {"max_share": 0.2}}})
+    assert "1 of 2 expectations" in str(raised.value)

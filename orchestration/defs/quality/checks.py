@@ -16,6 +16,7 @@ from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.quality.results import record_results
 from orchestration.lib.quality.suites import Suite, discover_suites, metric_frame
+from orchestration.lib.rules import load_business_rules
 
 FRESHNESS_SUITE = "freshness_and_volume"
 
@@ -47,8 +48,10 @@ def run_quality_check(
         "failed": outcome.failed,
         "failed_expectations": dg.MetadataValue.json(failed),
     }
-    if "rows_z_score" in frame.columns and "prior_loads" in frame.columns:
-        short = frame[(frame.prior_loads < 7) & frame.rows_z_score.isna()]
+    if {"rows_z_score", "prior_loads", "rows_loaded"} <= set(frame.columns):
+        # tables that loaded rows today but have too few earlier deliveries with rows to judge the volume
+        minimum = int(load_business_rules()["quality"]["freshness_and_volume"]["min_history_loads"])
+        short = frame[(frame.prior_loads < minimum) & frame.rows_z_score.isna() & (frame.rows_loaded > 0)]
         if len(short):
             metadata["insufficient_history"] = dg.MetadataValue.json(sorted(short.source_table.astype(str)))
     if not outcome.success:

@@ -32,6 +32,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
     import pandas
 
 RESULT_FORMAT: dict[str, Any] = {"result_format": "SUMMARY", "partial_unexpected_count": 0}
@@ -146,8 +148,9 @@ def load_suite_json(path: Path) -> dict:
     return document
 
 
-def loaded_expectation_count(path: Path) -> int:
-    """How many expectations GX builds from the suite file at ``path``.
+def loaded_expectation_count(path: Path, parameters: Mapping[str, Any] | None = None) -> int:
+    """How many expectations GX builds from the suite file at ``path`` (``parameters``: as for
+    :func:`validate_frame`).
 
     Where GX itself would silently drop an expectation it cannot build (unknown type, misspelt or missing
     kwargs, a pre-1.0 ``expectation_type`` key), this raises instead, so the count always equals the number
@@ -156,11 +159,20 @@ def loaded_expectation_count(path: Path) -> int:
     Raises:
         ValueError: naming the file and every expectation GX cannot build.
     """
-    return len(_build_suite(Path(path)).expectations)
+    return len(_build_suite(Path(path), parameters).expectations)
 
 
-def validate_frame(suite_path: Path, frame: pandas.DataFrame, gx_dir: Path | None = None) -> SuiteOutcome:
+def validate_frame(
+    suite_path: Path,
+    frame: pandas.DataFrame,
+    gx_dir: Path | None = None,
+    parameters: Mapping[str, Any] | None = None,
+) -> SuiteOutcome:
     """Validate ``frame`` against the suite at ``suite_path``.
+
+    A kwarg written ``{"$PARAMETER": "quality.person_profile.max_churned_share"}`` takes the value at that
+    dotted path of ``parameters`` (default: the business rules, ``vars: fundcdp:`` of the dbt project), so
+    a threshold lives in one place; a path that leads nowhere raises ``ValueError``.
 
     With ``gx_dir`` None an in-memory (ephemeral) GX context is used and nothing is written. With a
     ``gx_dir`` a file-backed GX context rooted there (created if missing) stores the suite and the reduced
@@ -177,7 +189,7 @@ def validate_frame(suite_path: Path, frame: pandas.DataFrame, gx_dir: Path | Non
     """
     suite_path = Path(suite_path)
     with _LOCK:
-        suite = _build_suite(suite_path)
+        suite = _build_suite(suite_path, parameters)
         context = _context(gx_dir)
         suite = context.suites.add_or_update(suite)  # gives every expectation an id
         batch = _batch_definition(context, suite.name).get_batch(batch_parameters={"dataframe": frame})
@@ -213,17 +225,43 @@ def build_data_docs(gx_dir: Path) -> Path:
 # --- internals ---------------------------------------------------------------------------------------
 
 
-def _build_suite(path: Path):
-    """A GX ExpectationSuite with every expectation of the file, or ValueError naming the bad ones."""
+def _resolve_parameters(kwargs: dict, parameters: Mapping[str, Any]) -> dict:
+    """``kwargs`` with each ``{"$PARAMETER": "a.b.c"}`` value replaced by ``parameters["a"]["b"]["c"]``.
+
+    Raises:
+        ValueError: a path that leads to no value.
+    """
+    resolved = {}
+    for key, value in kwargs.items():
+        if isinstance(value, dict) and set(value) == {"$PARAMETER"}:
+            node: Any = parameters
+            for part in str(value["$PARAMETER"]).split("."):
+                if not isinstance(node, dict) or part not in node:
+                    raise ValueError(f"{key}: parameter {value['$PARAMETER']!r} is not set in the rules")
+                node = node[part]
+            value = node
+        resolved[key] = value
+    return resolved
+
+
+def _build_suite(path: Path, parameters: Mapping[str, Any] | None = None):
+    """A GX ExpectationSuite with every expectation of the file (``$PARAMETER`` kwargs resolved from
+    ``parameters``, default the business rules), or ValueError naming the bad ones."""
     _no_analytics()
     from great_expectations import ExpectationSuite
     from great_expectations.expectations.expectation_configuration import ExpectationConfiguration
 
     document = load_suite_json(path)
+    if parameters is None:
+        from orchestration.lib.rules import load_business_rules
+
+        parameters = load_business_rules()
     built, problems = [], []
     for index, item in enumerate(document["expectations"]):
         item = {key: value for key, value in item.items() if key != "id"}  # a saved suite's ids
         try:
+            if isinstance(item.get("kwargs"), dict):
+                item["kwargs"] = _resolve_parameters(item["kwargs"], parameters)
             built.append(ExpectationConfiguration(**item).to_domain_obj())
         except Exception as problem:  # GX raises TypeError, pydantic ValidationError, GX errors
             kind = item.get("type", item.get("expectation_type"))

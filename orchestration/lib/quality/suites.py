@@ -2,20 +2,25 @@
 
 Each suite ``expectations/<name>.json`` guards one asset (``meta.guards``, e.g. ``marts/person_profile``)
 and validates the frame returned by its metric query ``expectations/metrics/<name>.sql``: a DuckDB query
-(Jinja-rendered, ``$as_of_date`` bound to the partition date) computing per-partition rows or
+(Jinja-rendered; ``$as_of_date`` bound to the partition date and the ``$quality_*`` parameters of
+:func:`metric_parameters` to the rules under ``vars: fundcdp: quality:``) computing per-partition rows or
 aggregates in SQL, so that GX (through pandas) never loads a large table and never sees personal values.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 import jinja2
 
+from orchestration.lib.rules import load_business_rules
 from orchestration.paths import EXPECTATIONS_DIR
+
+_PARAMETER = re.compile(r"\$(\w+)")
 
 
 @dataclass(frozen=True)
@@ -59,12 +64,51 @@ def discover_suites(directory: Path = EXPECTATIONS_DIR) -> list[Suite]:
     return suites
 
 
-def metric_frame(warehouse_db: Path, suite: Suite, as_of_date: str):
-    """The suite's metric query run read-only against the warehouse, as a pandas DataFrame."""
+def metric_parameters(rules: dict | None = None) -> dict[str, object]:
+    """The values a metric query may bind, from ``vars: fundcdp: quality:`` (``rules``: the business
+    rules, default the dbt project's), checked for type: lists of text or numbers only, never SQL text.
+
+    ``$quality_sources``: the configured sources (systems or ``system.table``), empty for ``auto``
+    (detected: a table with any delivery); ``$quality_floor_tags`` / ``$quality_floor_values``: the
+    coverage floors; ``$quality_history_loads``, ``$quality_min_history_loads``,
+    ``$quality_max_change_factor``: the volume rule.
+    """
+    quality = (rules or load_business_rules())["quality"]
+    sources = quality["sources"]
+    if sources == "auto":
+        sources = []
+    if not isinstance(sources, list) or not all(isinstance(item, str) and item for item in sources):
+        raise ValueError(
+            f'vars: fundcdp: quality: sources must be "auto" or a list of names, not {sources!r}'
+        )
+    floors = quality["tag_coverage"]["floors"]
+    for tag, floor in floors.items():
+        if not isinstance(floor, int | float) or not 0 <= floor <= 1:
+            raise ValueError(
+                f"vars: fundcdp: quality: tag_coverage: floors: {tag} must be 0-1, not {floor!r}"
+            )
+    volume = quality["freshness_and_volume"]
+    return {
+        "quality_sources": [str(item) for item in sources],
+        "quality_floor_tags": [str(tag) for tag in floors],
+        "quality_floor_values": [float(floor) for floor in floors.values()],
+        "quality_history_loads": int(volume["history_loads"]),
+        "quality_min_history_loads": int(volume["min_history_loads"]),
+        "quality_max_change_factor": float(volume["max_change_factor"]),
+    }
+
+
+def metric_frame(warehouse_db: Path, suite: Suite, as_of_date: str, rules: dict | None = None):
+    """The suite's metric query run read-only against the warehouse, as a pandas DataFrame (``rules``:
+    the business rules its ``$quality_*`` parameters come from, default the dbt project's)."""
     sql = jinja2.Template(suite.metric_query.read_text()).render()
+    available = {"as_of_date": as_of_date, **metric_parameters(rules)}
+    used = set(_PARAMETER.findall(sql))
+    unknown = sorted(used - set(available))
+    if unknown:
+        raise ValueError(f"{suite.metric_query}: unknown parameters {unknown}")
     con = duckdb.connect(str(warehouse_db), read_only=True)
     try:
-        parameters = {"as_of_date": as_of_date} if "$as_of_date" in sql else None
-        return con.execute(sql, parameters).df()
+        return con.execute(sql, {name: available[name] for name in used} or None).df()
     finally:
         con.close()
