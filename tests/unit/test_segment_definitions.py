@@ -123,6 +123,8 @@ def test_the_starter_library_is_valid_and_covers_the_required_audiences():
 def test_the_committed_json_schema_is_the_one_the_models_generate():
     from orchestration.lib.segments.definition import SCHEMA_FILE, json_schema
 
+    # The schema lists the catalogued tags: a new tag means regenerating it
+    # (`.venv/bin/python -m orchestration.cli segments schema > segments/segment.schema.json`).
     assert json.loads(SCHEMA_FILE.read_text(encoding="utf-8")) == json_schema(CATALOG)
 
 
