@@ -5,7 +5,7 @@
 {% macro source(source_name, table_name) %}
     {%- set relation = builtins.source(source_name, table_name) -%}
     {#- a dbt unit test hands back its fixture CTE (__dbt__cte__…): read that, on every engine -#}
-    {%- if target.type == 'spark' and not (relation | string).startswith('__dbt__cte__') -%}
+    {%- if target.type == 'spark' and '__dbt__cte__' not in (relation | string) -%}
         {%- set path = env_var('FUNDCDP_DATA_DIR', 'data') ~ '/raw/' ~ source_name ~ '/' ~ table_name -%}
         {{ return('parquet.' ~ fundcdp.spark_backquoted(path)) }}
     {%- endif -%}
