@@ -174,7 +174,7 @@ def published_select(columns: list[str], relation: str) -> str:
     has_person = "person_id" in columns
     long_form = has_person and "tag_code" in columns and "tag_value" in columns
     wide = has_person and any(c in columns for c in (*QUASI_IDENTIFIER_COLUMNS, "birth_date"))
-    quasi_codes = ", ".join(f"'{code}'" for code in LONG_FORM_VALUES)
+    quasi_codes = ", ".join(quote_literal(code) for code in LONG_FORM_VALUES)
     expressions = []
     outputs = []  # the published column names, in order
     for column in columns:
@@ -213,7 +213,7 @@ def published_select(columns: list[str], relation: str) -> str:
     if long_form or wide:
         sql += f" left join {quasi_identifiers.RESULT} q on q.person_id = src.person_id"
     if long_form:
-        dropped = ", ".join(f"'{code}'" for code in LONG_FORM_DROPPED)
+        dropped = ", ".join(quote_literal(code) for code in LONG_FORM_DROPPED)
         sql += (
             f" where src.tag_code not in ({dropped})"
             f" and (src.tag_code not in ({quasi_codes}) or {_long_form_value('null')} is not null)"
