@@ -1,5 +1,8 @@
 {#- Split components that hold two different values of a unique identifier type (Adobe's rule).
 
+    A value corrected on its own CRM record (is_corrected, int_identity_identifiers) is not a value of
+    the type here: a customer whose ID number was corrected is not split over its old number.
+
     For each such component its links are replayed newest first into a union-find (at equal times,
     links to a unique-type value first: a record's own ID number is the strongest evidence); a link that
     would join two different unique values is dropped. Conflicted components are rare and small, so this runs
@@ -14,12 +17,13 @@
         select c.component_node_id
         from {{ components }} as c
         join {{ identifiers }} as i on c.node_id = i.node_id
-        where i.identifier_type in ({{ type_list }})
+        where i.identifier_type in ({{ type_list }}) and not i.is_corrected
         group by c.component_node_id
         having count(distinct i.identifier_type || ':' || i.identifier_hash) > 1
     {%- endset -%}
     {%- set node_rows = run_query(
-        'select c.node_id, case when i.identifier_type in (' ~ type_list ~ ') then i.identifier_type || \':\' || i.identifier_hash end as unique_value'
+        'select c.node_id, case when i.identifier_type in (' ~ type_list ~ ') and not i.is_corrected'
+        ~ ' then i.identifier_type || \':\' || i.identifier_hash end as unique_value'
         ~ ' from ' ~ components ~ ' as c join ' ~ identifiers ~ ' as i on c.node_id = i.node_id'
         ~ ' where c.component_node_id in (' ~ conflicted_sql ~ ') order by c.node_id'
     ) -%}

@@ -2,6 +2,9 @@
 
 One landing zone holds every scenario (disjoint identifiers); it is loaded and built as of day 1, then
 day 2 is delivered and built, then the same raw layer is rebuilt from scratch in a fresh warehouse.
+The identity-over-time scenarios (docs/identity.md) start earlier: CRM records created on JAN10 and
+changed on FEB20 (released on FEB20 + 90 days = 2026-05-21, before day 1) or on MAY10 (released on
+2026-08-08, after day 2: still in transition); these deliveries are loaded before day 1.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ pytestmark = pytest.mark.integration
 
 KEY = b"identity-scenario-key"
 DAY1, DAY2 = "2026-06-01", "2026-06-02"
+JAN10, FEB20, MAY10 = "2026-01-10", "2026-02-20", "2026-05-10"
 
 
 def id_number(sequence: int, birth: str = "19800101") -> str:
@@ -105,10 +109,16 @@ def day1_rows() -> dict[str, list[dict]]:
     events.append(event("e0402", "login", "2026-06-01 09:31:00", "dev-0402", "null", phone="00000000000"))
     truth("junk", "a", ("customer_no", "C0401"), ("id_number", id_number(401)))
     truth("junk", "b", ("customer_no", "C0402"), ("id_number", id_number(402)))
-    # one person under two CRM numbers (name typo), joined by the same phone
-    customers.append(customer("C0501", phone(501), "", "2026-06-01 09:00:00", name="王小明"))
-    customers.append(customer("C0502", f"+86-{phone(501)}", "", "2026-06-01 09:05:00", name="王晓明"))
-    truth("crm_duplicate", "a", ("customer_no", "C0501"), ("customer_no", "C0502"), ("phone", phone(501)))
+    # one person under two CRM numbers (name typo), joined by the same phone; each record has its own
+    # e-mail, which the two records do not share
+    customers.append(
+        customer("C0501", phone(501), "", "2026-06-01 09:00:00", name="王小明", email="xm1@qq.com")
+    )
+    customers.append(
+        customer("C0502", f"+86-{phone(501)}", "", "2026-06-01 09:05:00", name="王晓明", email="xm2@qq.com")
+    )
+    truth("crm_duplicate", "a", ("customer_no", "C0501"), ("customer_no", "C0502"), ("phone", phone(501)),
+          ("email", "xm1@qq.com"), ("email", "xm2@qq.com"))  # fmt: skip
     # two people joined only through a shared phone, with different ID numbers: must be split
     customers.append(customer("C0601", phone(601), id_number(601), "2026-06-01 09:00:00"))
     customers.append(customer("C0602", phone(601), id_number(602), "2026-06-01 09:30:00"))
@@ -124,7 +134,53 @@ def day1_rows() -> dict[str, list[dict]]:
     customers.append(customer("C0901", phone(901), id_number(901), "2026-06-01 08:00:00"))
     events.append(event("e0901", "page_view", "2026-06-01 15:00:00", "dev-0901", "L0901"))
     truth("merge", "a", ("customer_no", "C0901"), ("phone", phone(901)), ("login_id", "L0901"))
+    # identity over time, day 1: a stranger signs up with the number C1001 gave up on FEB20 (released
+    # on 05-21); a new CRM record without ID number carries the number C1101 gave up on FEB20; someone
+    # signs up with the number C1201 gave up on MAY10 (in transition until 08-08: still C1201's)
+    events.append(event("e1001", "sign_up", "2026-06-01 10:00:00", "dev-1001", "L1001", phone=phone(1001)))
+    truth("recycled_phone", "stranger", ("login_id", "L1001"), ("phone", phone(1001)))
+    customers.append(customer("C1102", phone(1101), "", "2026-06-01 09:00:00"))
+    truth("recycled_phone_crm", "new", ("customer_no", "C1102"), ("phone", phone(1101)))
+    events.append(event("e1201", "sign_up", "2026-06-01 10:00:00", "dev-1201", "L1201", phone=phone(1201)))
     return {"customers": customers, "fund_accounts": accounts, "events": events}
+
+
+def jan10_rows() -> dict[str, list[dict]]:
+    """Identity over time: the CRM records as first delivered, and the old holder's own app login."""
+    events = [event("e1000", "sign_up", "2026-01-10 12:00:00", "dev-1000", "LA1001", phone=phone(1001))]
+    return {
+        "customers": [
+            customer("C1001", phone(1001), id_number(910), "2026-01-10 09:00:00"),
+            customer("C1101", phone(1101), id_number(920), "2026-01-10 09:00:00"),
+            customer("C1201", phone(1201), id_number(930), "2026-01-10 09:00:00"),
+            customer("C1301", phone(1301), id_number(940), "2026-01-10 09:00:00"),
+        ],
+        "events": events,
+    }
+
+
+def feb20_rows() -> dict[str, list[dict]]:
+    """C1001 and C1101 change their mobile; C1301's ID number typo is corrected."""
+    truth("recycled_phone", "old_holder", ("customer_no", "C1001"), ("id_number", id_number(910)),
+          ("phone", phone(1002)), ("login_id", "LA1001"))  # fmt: skip
+    truth("recycled_phone_crm", "old_holder", ("customer_no", "C1101"), ("id_number", id_number(920)),
+          ("phone", phone(1102)))  # fmt: skip
+    truth("corrected_id", "a", ("customer_no", "C1301"), ("phone", phone(1301)),
+          ("id_number", id_number(940)), ("id_number", id_number(941)))  # fmt: skip
+    return {
+        "customers": [
+            customer("C1001", phone(1002), id_number(910), "2026-02-20 09:00:00"),
+            customer("C1101", phone(1102), id_number(920), "2026-02-20 09:00:00"),
+            customer("C1301", phone(1301), id_number(941), "2026-02-20 09:00:00"),
+        ]
+    }
+
+
+def may10_rows() -> dict[str, list[dict]]:
+    """C1201 changes its mobile 22 days before day 1."""
+    truth("phone_in_transition", "a", ("customer_no", "C1201"), ("id_number", id_number(930)),
+          ("phone", phone(1201)), ("phone", phone(1202)), ("login_id", "L1201"))  # fmt: skip
+    return {"customers": [customer("C1201", phone(1202), id_number(930), "2026-05-10 09:00:00")]}
 
 
 def email_sorting_first(existing: list[str]) -> str:
@@ -224,6 +280,9 @@ def precision_recall(mapping: dict, scenario: str) -> tuple[float, float]:
 def identity_runs(tmp_path_factory):
     layout = DataLayout.at(tmp_path_factory.mktemp("identity") / "data")
     layout.ensure()
+    for day, rows in ((JAN10, jan10_rows()), (FEB20, feb20_rows()), (MAY10, may10_rows())):
+        write_delivery(layout, day, rows)
+        land_day(layout, day)
     write_delivery(layout, DAY1, day1_rows())
     land_day(layout, DAY1)
     dbt_build(layout, DAY1)
@@ -251,8 +310,10 @@ def identity_runs(tmp_path_factory):
 
 
 @pytest.mark.parametrize(
-    "scenario", ["star", "shared_device", "test_device", "junk", "crm_duplicate", "split", "hub", "merge"]
-)
+    "scenario",
+    ["star", "shared_device", "test_device", "junk", "crm_duplicate", "split", "hub", "merge",
+     "recycled_phone", "recycled_phone_crm", "phone_in_transition", "corrected_id"],
+)  # fmt: skip
 def test_scenario_partition_is_exact(identity_runs, scenario):
     assert precision_recall(identity_runs["day2"], scenario) == (1.0, 1.0)
 
@@ -306,7 +367,52 @@ def test_crm_duplicates_list_both_customer_numbers(identity_runs):
         "from main_marts.crm_duplicates order by customer_no"
     ).fetchall()
     con.close()
+    # each record has an e-mail of its own: only the phone is shared
     assert rows == [("C0501", 2, True, "phone"), ("C0502", 2, False, "phone")]
+
+
+def person_id_of(anchor_type: str, anchor_hash: str, epoch: int = 0) -> str:
+    suffix = f"#{epoch}" if epoch else ""
+    return "P" + hashlib.sha256(f"{anchor_type}:{anchor_hash}{suffix}".encode()).hexdigest()[:16].upper()
+
+
+def test_a_recycled_phone_starts_a_new_person_and_the_old_holder_keeps_its_id(identity_runs):
+    day2 = identity_runs["day2"]
+    old_holder = person_id_of(*hashed("id_number", id_number(910)))
+    # the old holder: its ID number anchors it, its own login of January (linked only through the old
+    # number) stays with it
+    assert day2[hashed("customer_no", "C1001")] == old_holder
+    assert day2[hashed("login_id", "LA1001")] == old_holder
+    # the stranger is anchored on the number's second epoch (the phone sorts before the login at the
+    # same time), so never on the old holder's id
+    stranger = person_id_of(*hashed("phone", phone(1001)), epoch=1)
+    assert day2[hashed("login_id", "L1001")] == stranger
+    assert day2[hashed("phone", phone(1001))] == stranger
+    assert day2[hashed("customer_no", "C1102")] != day2[hashed("customer_no", "C1101")]
+
+
+def test_a_corrected_id_number_stays_with_its_customer_and_is_not_counted_twice(identity_runs):
+    layout, day2 = identity_runs["layout"], identity_runs["day2"]
+    person = day2[hashed("customer_no", "C1301")]
+    # the January version's ID number anchors the person: the correction did not change its id
+    assert person == person_id_of(*hashed("id_number", id_number(940)))
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    flags = dict(
+        con.execute(
+            "select identifier_hash, is_corrected from main_marts.person_identifiers "
+            "where person_id = ? and identifier_type = 'id_number'",
+            [person],
+        ).fetchall()
+    )
+    counts = con.execute(
+        "select id_number_count, identifier_count from main_marts.persons where person_id = ?", [person]
+    ).fetchone()
+    con.close()
+    assert flags == {
+        hashed("id_number", id_number(940))[1]: True,
+        hashed("id_number", id_number(941))[1]: False,
+    }
+    assert counts == (1, 4)
 
 
 def test_events_on_a_shared_device_go_to_the_person_logged_in_at_the_time(identity_runs):

@@ -1,5 +1,6 @@
 {{ config(materialized='table') }}
--- Links usable for ID-Mapping: both identifiers usable (not junk) and neither a hub, as node ids.
+-- Links usable for ID-Mapping: both identifiers usable (not junk) and neither a hub, as node ids (a
+-- reassigned phone's link goes to the node of its epoch).
 
 with
 
@@ -20,9 +21,13 @@ final as (
         {{ distinct_list('observations.seen_in') }} as link_sources
     from observations
     inner join identifiers as l
-        on observations.left_type = l.identifier_type and observations.left_hash = l.identifier_hash
+        on observations.left_type = l.identifier_type
+        and observations.left_hash = l.identifier_hash
+        and l.identifier_epoch = 0
     inner join identifiers as r
-        on observations.right_type = r.identifier_type and observations.right_hash = r.identifier_hash
+        on observations.right_type = r.identifier_type
+        and observations.right_hash = r.identifier_hash
+        and observations.right_epoch = r.identifier_epoch
     where not observations.is_left_junk
         and not observations.is_right_junk
         and not l.is_hub

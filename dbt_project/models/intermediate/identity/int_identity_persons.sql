@@ -2,6 +2,11 @@
 -- Each usable identifier with its person. A person's id derives from its anchor: the earliest-seen
 -- identifier, ties broken by type priority then hash. So ids are the same on every run and clean
 -- rebuild, and when two people merge the older one's id survives.
+-- A reassigned phone has a node per epoch (int_identity_identifiers): every epoch takes part in
+-- clustering and anchoring (the old holder keeps its id), but only the current epoch is listed here,
+-- with its current holder. An anchor of a later epoch derives the id from "type:hash#epoch", so the
+-- new holder never takes the old holder's id. A corrected ID number stays listed with its person
+-- (is_corrected).
 
 with
 
@@ -21,7 +26,8 @@ ranked as (
         clusters.is_in_split_component,
         row_number() over (
             partition by clusters.cluster_node_id
-            order by identifiers.first_seen_at, identifiers.type_rank, identifiers.identifier_hash
+            order by identifiers.first_seen_at, identifiers.type_rank, identifiers.identifier_hash,
+                identifiers.identifier_epoch
         ) as anchor_rank
     from identifiers
     inner join clusters on identifiers.node_id = clusters.node_id
@@ -32,7 +38,11 @@ anchors as (
         cluster_node_id,
         identifier_type as anchor_type,
         identifier_hash as anchor_hash,
-        'P' || upper(substr({{ sha256_hex("identifier_type || ':' || identifier_hash") }}, 1, 16)) as person_id
+        identifier_epoch as anchor_epoch,
+        'P' || upper(substr({{ sha256_hex(
+            "identifier_type || ':' || identifier_hash"
+            ~ " || case when identifier_epoch > 0 then '#' || cast(identifier_epoch as " ~ dbt.type_string() ~ ") else '' end"
+        ) }}, 1, 16)) as person_id
     from ranked
     where anchor_rank = 1
 ),
@@ -48,9 +58,12 @@ final as (
         ranked.node_id,
         anchors.anchor_type,
         anchors.anchor_hash,
-        ranked.is_in_split_component
+        anchors.anchor_epoch,
+        ranked.is_in_split_component,
+        ranked.is_corrected
     from ranked
     inner join anchors on ranked.cluster_node_id = anchors.cluster_node_id
+    where ranked.is_current_epoch
 )
 
 select * from final

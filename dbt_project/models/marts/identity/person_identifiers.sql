@@ -11,7 +11,8 @@ final as (
         identifier_hash,
         first_seen_at,
         last_seen_at,
-        seen_in as sources
+        seen_in as sources,
+        is_corrected
     from resolved
 )
 

@@ -13,7 +13,7 @@ final as (
         max(last_seen_at) as last_seen_at,
         count(*) as identifier_count,
         {%- for t in types %}
-        cast(sum(case when identifier_type = '{{ t }}' then 1 else 0 end) as integer) as {{ t }}_count,
+        cast(sum(case when identifier_type = '{{ t }}' and not is_corrected then 1 else 0 end) as integer) as {{ t }}_count,
         {%- endfor %}
         {{ distinct_list('seen_in') }} as sources_seen,
         min(anchor_type) as anchor_type
