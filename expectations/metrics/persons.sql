@@ -1,7 +1,13 @@
--- One row: the largest person's identifier count, the share of identifiers cut off as hubs, and the
--- persons holding two ID-card numbers (a split that did not happen).
+-- One row judging the identity graph as a whole, after the per-person quarantine (main_marts.person_quarantine,
+-- rules under vars fundcdp.quality.persons): how many persons, how many of them are quarantined (count and
+-- share, capped), and, over the persons NOT quarantined, the largest person's identifier count and the persons
+-- holding two ID-card numbers (both must be within the rules: the quarantine should have caught them); plus the
+-- share of identifiers cut off as hubs.
 with identifiers as (
     select person_id, identifier_type from main_marts.person_identifiers
+),
+quarantined as (
+    select distinct person_id from main_marts.person_quarantine
 ),
 per_person as (
     select
@@ -10,12 +16,20 @@ per_person as (
         count(*) filter (where identifier_type = 'id_number') as id_numbers
     from identifiers group by person_id
 ),
+kept as (
+    select per_person.* from per_person
+    left join quarantined on quarantined.person_id = per_person.person_id
+    where quarantined.person_id is null
+),
 hubs as (
     select count(distinct identifier_hash) as hub_identifiers from main_marts.identity_conflicts
     where conflict_reason = 'hub'
 )
 select
-    (select count(*) from per_person) as persons,
-    (select coalesce(max(identifiers), 0) from per_person) as max_identifiers_per_person,
+    (select count(*) from main_marts.persons) as persons,
+    (select count(*) from quarantined) as quarantined_persons,
+    (select count(*) from quarantined) * 1.0 / greatest((select count(*) from main_marts.persons), 1)
+        as quarantined_share,
+    (select coalesce(max(identifiers), 0) from kept) as max_identifiers_per_person,
     (select hub_identifiers from hubs) * 1.0 / greatest((select count(*) from identifiers), 1) as hub_share,
-    (select count(*) from per_person where id_numbers > 1) as persons_with_two_id_numbers
+    (select count(*) from kept where id_numbers > 1) as persons_with_two_id_numbers

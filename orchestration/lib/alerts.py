@@ -77,7 +77,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-KINDS = ("check_failed", "run_failed", "stale_data", "model_unavailable")
+KINDS = ("check_failed", "run_failed", "stale_data", "model_unavailable", "persons_quarantined")
 CHANNELS = ("webhook", "slack", "wecom", "dingtalk", "email")
 
 ENV_WEBHOOK_URL = "FUNDCDP_ALERT_WEBHOOK_URL"
@@ -111,7 +111,8 @@ class Alert:
     """One notification: what failed, where, in which run, and the numbers behind it.
 
     ``kind`` is one of :data:`KINDS` (``check_failed``, ``run_failed``, ``stale_data``, ``model_unavailable``
-    (a warning: a model gives no tags for the day); not enforced,
+    (a warning: a model gives no tags for the day), ``persons_quarantined`` (a warning: persons left out of
+    the segments by the persons gate's quarantine, the others published); not enforced,
     so a typo never stops an alert). ``details`` holds JSON-friendly values (failing counts, names of
     failed checks); anything else is rendered with ``str``.
     """

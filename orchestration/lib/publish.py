@@ -47,6 +47,8 @@ from orchestration.lib.sql import quote_identifier, quote_literal
 PUBLISHED_TABLES = (
     "persons",
     "identity_changes",
+    # persons the persons gate quarantined (left out of segments), for the stewards: published ids only
+    "person_quarantine",
     "tags_basic",
     "tags_account",
     "tags_business",

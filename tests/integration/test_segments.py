@@ -67,6 +67,8 @@ def insert_rows(con: duckdb.DuckDBPyConnection, table: str, rows: list, suffix: 
 def tiny_warehouse(path: Path, consents: dict[tuple[str, str], bool] | None = None, persons=PERSONS) -> Path:
     con = duckdb.connect(str(path))
     con.execute("create schema main_marts; create schema main_intermediate")
+    # persons quarantined by the persons gate: none here (tests/integration/test_person_quarantine.py)
+    con.execute("create table main_marts.person_quarantine (person_id varchar, quarantine_reason varchar)")
     con.execute(
         "create table main_marts.person_profile (person_id varchar, lifecycle_stage varchar,"
         " value_tier varchar, main_platform varchar, aum_cny decimal(38, 2), age integer,"
@@ -211,7 +213,7 @@ def test_marketing_keeps_only_consent_for_its_own_channel(tmp_path):
     sms = evaluate(path, segment(everyone, purpose="marketing", channel="sms"), CATALOG, AS_OF)
     assert [row[0] for row in sms.members] == ["P2", "P4", "P5"]
     # P1 withdrew sms, P3's sms consent is unknown (null), P6 has no customer number to export
-    assert sms.excluded() == {"no_consent": 2, "unsuitable": 0, "no_customer_number": 1}
+    assert sms.excluded() == {"quarantined": 0, "no_consent": 2, "unsuitable": 0, "no_customer_number": 1}
     phone = evaluate(path, segment(everyone, purpose="marketing", channel="phone"), CATALOG, AS_OF)
     assert [row[0] for row in phone.members] == ["P1", "P3", "P4", "P5"]
 

@@ -376,6 +376,7 @@ def tiny_warehouse(root: Path) -> tuple[Path, Path]:
         " client_time_ms from main_intermediate.int_events_attributed"
     )
     con.execute("create table main_marts.tags_model (person_id varchar, churn_risk_band varchar)")
+    con.execute("create table main_marts.person_quarantine (person_id varchar, quarantine_reason varchar)")
     con.close()
     return warehouse, private
 

@@ -4,6 +4,9 @@ Each check computes its suite's metric frame in SQL (read-only on the warehouse)
 (imported lazily), appends every result to ``dq_results``, alerts on failure, and returns the counts as
 metadata. Checks are ``blocking``: a failure stops the publish step in the same run, and the publish step
 also re-checks ``dq_results`` itself (a publish materialised on its own must not skip the gate).
+
+The persons gate judges the persons not quarantined (``person_quarantine``, docs/quality.md): when it
+passes with quarantined persons, one ``persons_quarantined`` warning alert names their count and reasons.
 """
 
 from datetime import date
@@ -14,24 +17,31 @@ from orchestration.defs.partitions import DUCKDB_WRITER_POOL, run_as_of_date
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.quality.quarantine import quarantine_alert, quarantine_summary
 from orchestration.lib.quality.results import record_results
 from orchestration.lib.quality.suites import Suite, discover_suites, metric_frame
 from orchestration.lib.rules import load_business_rules
 
 FRESHNESS_SUITE = "freshness_and_volume"
+PERSONS_SUITE = "persons"
 
 
 def run_quality_check(
-    suite: Suite, settings: FundcdpSettings, run_id: str, log=None, as_of_date: date | None = None
+    suite: Suite,
+    settings: FundcdpSettings,
+    run_id: str,
+    log=None,
+    as_of_date: date | None = None,
+    rules: dict | None = None,
 ) -> dg.AssetCheckResult:
     """Validate ``suite`` as of the run's as-of date (``as_of_date``, else the configured or latest one);
-    record, alert, and describe the outcome."""
+    record, alert, and describe the outcome (``rules``: the business rules, default the dbt project's)."""
     from orchestration.lib.quality.gx_runner import validate_frame
 
     layout = settings.layout()
     as_of = resolve_as_of_date(settings, as_of_date).isoformat()
-    frame = metric_frame(layout.warehouse_db, suite, as_of)
-    outcome = validate_frame(suite.path, frame, layout.gx)
+    frame = metric_frame(layout.warehouse_db, suite, as_of, rules)
+    outcome = validate_frame(suite.path, frame, layout.gx, parameters=rules)
     asset = "/".join(suite.guards)
     record_results(layout.quality_db, run_id, asset, as_of, suite.name, outcome)
     failed = [
@@ -54,6 +64,18 @@ def run_quality_check(
         short = frame[(frame.prior_loads < minimum) & frame.rows_z_score.isna() & (frame.rows_loaded > 0)]
         if len(short):
             metadata["insufficient_history"] = dg.MetadataValue.json(sorted(short.source_table.astype(str)))
+    quarantine_details: dict[str, object] = {}
+    if suite.name == PERSONS_SUITE:
+        quarantined = quarantine_summary(layout.warehouse_db)
+        quarantine_details = {"quarantined_persons": quarantined.persons, "reasons": quarantined.by_reason}
+        metadata["quarantined_persons"] = quarantined.persons
+        metadata["quarantine_reasons"] = dg.MetadataValue.json(quarantined.by_reason)
+        warning = quarantine_alert(quarantined, asset, as_of, run_id) if outcome.success else None
+        if warning is not None:
+            # the others publish; a failed gate (beyond the caps) sends the failure alert below instead
+            send_alert(warning, layout.alerts_log)
+            if log is not None:
+                log.warning(warning.text())
     if not outcome.success:
         alert = Alert(
             kind="stale_data" if suite.name == FRESHNESS_SUITE else "check_failed",
@@ -62,7 +84,12 @@ def run_quality_check(
             asset=asset,
             partition=as_of,
             run_id=run_id,
-            details={"evaluated": outcome.evaluated, "failed": outcome.failed, "failed_expectations": failed},
+            details={
+                "evaluated": outcome.evaluated,
+                "failed": outcome.failed,
+                "failed_expectations": failed,
+                **quarantine_details,
+            },
         )
         deliveries = send_alert(alert, layout.alerts_log)
         metadata["alert_deliveries"] = dg.MetadataValue.json(

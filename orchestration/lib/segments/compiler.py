@@ -41,12 +41,15 @@ RISK_LEVELS = {"R1": 1, "R2": 2, "R3": 3, "R4": 4, "R5": 5}
 MODEL_TAG_TABLE = "tags_model"
 # What a segment query reads as `profile`: person_profile plus customer_no and is_<channel>_consented.
 SEGMENT_PERSONS = "int_segment_persons"
+# Persons quarantined by the persons gate (docs/quality.md): every segment excludes them (`quarantined`).
+QUARANTINE_TABLE = "person_quarantine"
 # Every relation a compiled segment may read, by layer (the guard allows these and nothing else).
 SEGMENT_RELATIONS = (
     ("intermediate", SEGMENT_PERSONS),
     ("intermediate", "int_segment_events"),
     ("intermediate", "int_events_attributed"),
     ("marts", MODEL_TAG_TABLE),
+    ("marts", QUARANTINE_TABLE),
 )
 # 0 .. buckets-1 from the first 8 hex digits of sha256(value): identical on both engines.
 SPLIT_BUCKET_SQL = {
@@ -278,7 +281,11 @@ def segment_query(segment: Segment, catalog: Catalog, dialect: Dialect, as_of: d
     rule = segment.rule if isinstance(segment.rule, BaseModel) else parse_rule(segment.rule, catalog)
     rule_sql = RuleCompiler(catalog, dialect, as_of).compile(rule)
     buckets = load_business_rules()["segments"]["split_buckets"]
-    exclusions: list[tuple[exp.Expression, str]] = []
+    # A quarantined person (an anomaly the persons gate set aside) is in no segment, whatever its purpose;
+    # first, so that the exclusion is counted under this reason.
+    exclusions: list[tuple[exp.Expression, str]] = [
+        (is_not_null(column("quarantine", "person_id")), "quarantined")
+    ]
     if segment.purpose == "marketing":
         if segment.channel not in catalog.consent_channels:  # a column name: never anything else
             raise ValueError(f"{segment.name}: channel {segment.channel!r} is not a consent channel")
@@ -330,6 +337,18 @@ def segment_query(segment: Segment, catalog: Catalog, dialect: Dialect, as_of: d
         exp.alias_(reason, "exclusion_reason"),
         exp.alias_(split_sql, "split_group"),
     ).from_(dialect.table("intermediate", SEGMENT_PERSONS, "profile"))  # fmt: skip
+    # one row per quarantined person (the table has one per reason); a left join, as Spark allows an IN
+    # subquery only in a filter, not in the CASE of the exclusion reason
+    quarantined = (
+        exp.select(column("q", "person_id"))
+        .from_(dialect.table("marts", QUARANTINE_TABLE, "q"))
+        .group_by(column("q", "person_id"))
+    )
+    query = query.join(
+        exp.Subquery(this=quarantined, alias=exp.TableAlias(this=exp.to_identifier("quarantine"))),
+        on=exp.EQ(this=column("quarantine", "person_id"), expression=column("profile", "person_id")),
+        join_type="left",
+    )
     if any(catalog.tags[code].table == MODEL_TAG_TABLE for code in referenced_tags(rule)):
         query = query.join(
             dialect.table("marts", MODEL_TAG_TABLE, "model_tags"),
@@ -341,7 +360,8 @@ def segment_query(segment: Segment, catalog: Catalog, dialect: Dialect, as_of: d
 
 def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of: date) -> str:
     """The full membership query: every person matching the rule, with why a match is excluded
-    (no consent for the channel, unsuitable for the promoted product, no customer number to export)
+    (quarantined by the persons gate, no consent for the channel, unsuitable for the promoted product,
+    no customer number to export)
     and a member's experiment group (null for an excluded match). Columns: person_id, customer_no,
     lifecycle_stage, value_tier, main_platform, exclusion_reason, split_group.
 

@@ -25,7 +25,7 @@ from orchestration.lib.segments.definition import Catalog, Segment
 from orchestration.lib.segments.guard import check_segment_sql
 from orchestration.lib.sql import quote_literal
 
-EXCLUSION_REASONS = ("no_consent", "unsuitable", "no_customer_number")
+EXCLUSION_REASONS = ("quarantined", "no_consent", "unsuitable", "no_customer_number")
 BREAKDOWNS = ("lifecycle_stage", "value_tier", "main_platform")
 
 STORE_DDL = (
@@ -38,6 +38,13 @@ STORE_DDL = (
         segment varchar, version integer, person_id varchar, customer_no varchar, split_group varchar)""",
     """create table if not exists segment_diffs (
         segment varchar, version integer, person_id varchar, customer_no varchar, change varchar)""",
+    # persons quarantined by the persons gate (docs/quality.md); added to stores made before it
+    "alter table segment_versions add column if not exists excluded_quarantined bigint",
+)
+VERSION_COLUMNS = (
+    "segment, version, as_of_date, status, blocked_reason, size, excluded_no_consent, excluded_unsuitable, "
+    "excluded_no_customer_number, entered, exited, checks_passed, split_counts, compiled_sql_sha256, "
+    "published_at, excluded_quarantined"
 )
 
 
@@ -237,13 +244,14 @@ def publish_segment(
         evaluation.as_of, size,
         excluded["no_consent"], excluded["unsuitable"], excluded["no_customer_number"],
         len(entered), len(exited), checks_passed, json.dumps(split_counts, sort_keys=True), sql_sha, now,
+        excluded["quarantined"],
     ]  # fmt: skip
     if reason is not None:
         con = _store(store_db)
         try:
             con.execute(
-                "insert into segment_versions "
-                "values (?, null, ?, 'blocked', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"insert into segment_versions ({VERSION_COLUMNS}) "
+                "values (?, null, ?, 'blocked', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [segment.name, base[0], reason, *base[1:]],
             )
         finally:
@@ -260,8 +268,8 @@ def publish_segment(
         try:
             con.execute("begin transaction")
             con.execute(
-                "insert into segment_versions "
-                "values (?, ?, ?, 'published', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"insert into segment_versions ({VERSION_COLUMNS}) "
+                "values (?, ?, ?, 'published', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [segment.name, version, *base],
             )
             member_rows = [(segment.name, version, pid, row[1], row[6]) for pid, row in members.items()]
