@@ -2,7 +2,8 @@
 -- vars fundcdp quality tag_coverage floors, bound as $quality_floor_tags / $quality_floor_values;
 -- unlisted tags: 0). A tag is judged only when the company has every source table it is built from
 -- (tag_catalog.source_tables): with $quality_sources empty ("auto"), a table the load manifests show
--- any delivery of up to the as-of date; otherwise a table whose system or system.table is listed. A
+-- rows loaded for up to the as-of date (header-only files every day: a source the company does not use,
+-- e.g. no SIP plans or no holdings export); otherwise a table whose system or system.table is listed. A
 -- tag not judged has floor 0 and persons_with_value null; missing_sources names what it lacks.
 with floors as (
     select
@@ -13,6 +14,8 @@ delivered as (
     select distinct source_system || '.' || table_name as source_table
     from main_staging.stg_ingest__load_manifests
     where arrival_date <= cast($as_of_date as date)
+    group by source_system, table_name
+    having sum(rows_loaded) > 0
 ),
 tag_sources as (
     -- only system.table entries are sources (model tags name intermediate models)

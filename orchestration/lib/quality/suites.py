@@ -69,7 +69,7 @@ def metric_parameters(rules: dict | None = None) -> dict[str, object]:
     rules, default the dbt project's), checked for type: lists of text or numbers only, never SQL text.
 
     ``$quality_sources``: the configured sources (systems or ``system.table``), empty for ``auto``
-    (detected: a table with any delivery); ``$quality_floor_tags`` / ``$quality_floor_values``: the
+    (detected: a table with rows loaded); ``$quality_floor_tags`` / ``$quality_floor_values``: the
     coverage floors; ``$quality_history_loads``, ``$quality_min_history_loads``,
     ``$quality_max_change_factor``: the volume rule.
     """
