@@ -1,0 +1,320 @@
+"""Foreign data (issue 30): companies shaped unlike the demo, each loaded and run through the daily job end
+to end, which must publish (analytics.duckdb written, every gate passed, every segment evaluated).
+
+Two module-scoped builds (tests/foreign_data.py writes their deliveries):
+
+* the history company: three years of daily trade deliveries, a CRM delivering on Mondays only, no
+  tracking source at all, holiday weeks delivered empty and days with nothing delivered, 90 % churned;
+  its history is imported, then the daily job runs for its last day (a Sunday: an empty trade folder, no
+  CRM folder, no tracking folder);
+* the tracked company: one person whose 50,001 identifiers chain through 25,000 logins and phones (the
+  persons gate quarantines that person, everyone else publishes) and a recycled phone number (a stranger
+  signing up with customer A's former number after identity.phone_reassignment_days is not A); its
+  earlier deliveries are imported, then the daily job runs for the stranger's sign-up day.
+
+Each trait has its own test; every expected value comes from what the generator wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+
+from orchestration.lib import pii
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.rules import load_business_rules
+from orchestration.paths import PROJECT_ROOT
+from tests.conftest import TEST_HASH_KEY, pipeline_environment, temp_instance
+from tests.foreign_data import (
+    CHURNED_EVERY,
+    HISTORY_CUSTOMERS,
+    RECYCLED_CUSTOMER,
+    STRANGER_LOGIN,
+    HistoryCompany,
+    TrackedCompany,
+    write_history_company,
+    write_tracked_company,
+)
+
+pytestmark = pytest.mark.integration
+
+SEGMENT_NAMES = sorted(path.stem for path in (PROJECT_ROOT / "segments").glob("*.yml"))
+# tag_catalog.source_tables of these is tracking.events and nothing else (tests/integration/test_quality.py)
+TRACKING_ONLY_TAGS = [
+    "active_days_30d", "active_days_7d", "active_days_90d", "device_type", "has_churn_warning",
+    "last_active_at", "main_platform", "most_visited_section", "preferred_event", "registration_channel",
+    "sessions_30d",
+]  # fmt: skip
+
+
+@dataclass
+class Build:
+    """A company after its history import and one daily run."""
+
+    layout: DataLayout
+    run: object  # the daily job's ExecuteInProcessResult
+    import_seconds: float
+    run_seconds: float
+
+    @property
+    def checks(self) -> dict[str, bool]:
+        """Every asset check of the daily run (gates and dbt tests) by name: passed or not."""
+        return {e.check_name: e.passed for e in self.run.get_asset_check_evaluations()}
+
+    def failed_steps(self) -> list[str]:
+        return sorted(e.step_key for e in self.run.all_events if e.event_type_value == "STEP_FAILURE")
+
+    def warehouse(self, sql: str, params: list | None = None) -> list[tuple]:
+        return _query(self.layout.warehouse_db, sql, params)
+
+
+def _query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        return con.execute(sql, params or []).fetchall()
+    finally:
+        con.close()
+
+
+def import_history(layout: DataLayout, days: list[str]) -> None:
+    """Load every delivered day of ``days`` into raw/ (the history before the daily runs)."""
+    from orchestration.lib.ingest import land_table_day, previous_manifest, private_store_session
+    from orchestration.lib.rules import JunkRules
+    from orchestration.lib.sources import ALL_TABLES
+
+    rules = load_business_rules()
+    junk = JunkRules.from_rules(rules)
+    limits = rules["ingest"]
+    with private_store_session(layout.private_db):
+        for spec in ALL_TABLES:
+            history = previous_manifest(layout, spec)
+            for day in days:
+                if layout.landing_day(spec.source, day).is_dir():
+                    land_table_day(
+                        layout, spec, day, TEST_HASH_KEY.encode(), junk, limits["max_quarantine_share"],
+                        limits["max_quarantine_free_lines"], history=history,
+                    )  # fmt: skip
+
+
+def build(layout: DataLayout, history_days: list[str], run_day: str) -> Build:
+    """Import ``history_days``, then run the daily job for ``run_day`` as the schedule would."""
+    with pipeline_environment(layout):
+        from orchestration.defs.pipeline import run_days
+
+        started = time.perf_counter()
+        import_history(layout, history_days)
+        imported = time.perf_counter()
+        result = run_days(temp_instance(layout.dagster_home), [run_day])
+        finished = time.perf_counter()
+    outcome = Build(layout, result, imported - started, finished - imported)
+    print(
+        f"{layout.root}: history import {outcome.import_seconds:.1f} s, daily run {outcome.run_seconds:.1f} s"
+    )
+    return outcome
+
+
+def system_hash(identifier_type: str, value: str) -> str:
+    return hashlib.sha256(f"{identifier_type}:{value}".encode()).hexdigest()
+
+
+def phone_hash(phone: str) -> str:
+    return pii.keyed_hash(TEST_HASH_KEY.encode(), pii.normalise_phone(phone))
+
+
+def person_of(outcome: Build, identifier_type: str, identifier_hash: str) -> str:
+    rows = outcome.warehouse(
+        "select person_id from main_marts.person_identifiers"
+        " where identifier_type = ? and identifier_hash = ?",
+        [identifier_type, identifier_hash],
+    )
+    assert len(rows) == 1, f"{identifier_type} {identifier_hash[:12]}: {len(rows)} persons"
+    return rows[0][0]
+
+
+def assert_published(outcome: Build, as_of: str) -> None:
+    """The daily run succeeded, every gate passed, analytics.duckdb holds every person, every segment
+    has a version as of ``as_of``."""
+    assert outcome.failed_steps() == [] and outcome.run.success
+    failing = sorted(name for name, passed in outcome.checks.items() if not passed)
+    assert failing == []
+    gates = sorted(name for name in outcome.checks if name.startswith("gx_"))
+    assert len(gates) == 10
+    assert outcome.layout.analytics_db.exists()
+    (persons,) = outcome.warehouse("select count(*) from main_marts.persons")[0]
+    assert _query(outcome.layout.analytics_db, "select count(*) from persons") == [(persons,)]
+    versions = _query(
+        outcome.layout.segments_db,
+        "select segment from segment_versions where as_of_date = cast(? as date) order by segment",
+        [as_of],
+    )
+    assert [segment for (segment,) in versions] == SEGMENT_NAMES
+
+
+# --- the history company ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory) -> tuple[HistoryCompany, Build]:
+    layout = DataLayout.at(tmp_path_factory.mktemp("foreign_history") / "data")
+    layout.ensure()
+    truth = write_history_company(layout)
+    earlier = [day for day in truth.delivery_days if day < truth.last_day]
+    return truth, build(layout, earlier, truth.last_day)
+
+
+def test_history_company_daily_run_publishes(history):
+    truth, outcome = history
+    assert_published(outcome, truth.last_day)
+    assert outcome.warehouse("select count(*) from main_marts.persons") == [(HISTORY_CUSTOMERS,)]
+
+
+def test_three_years_of_daily_deliveries_are_loaded(history):
+    truth, outcome = history
+    assert len(truth.trade_days) == 1092 and truth.first_day == "2023-06-30"
+    loaded_days = outcome.warehouse(
+        "select distinct cast(arrival_date as varchar) from main_staging.stg_ingest__load_manifests"
+        " where source_system = 'trade' order by 1"
+    )
+    assert [day for (day,) in loaded_days] == truth.trade_days
+    orders = outcome.warehouse("select count(*), sum(amount) from main_staging.stg_trade__trade_orders")
+    assert orders == [(truth.orders, pytest.approx(truth.order_amount_total))]
+    # rows read = loaded + quarantined for every file, and nothing quarantined in this clean history
+    assert outcome.warehouse(
+        "select count(*), sum(rows_loaded), sum(rows_quarantined)"
+        " from main_staging.stg_ingest__load_manifests where lines_read <> rows_loaded + rows_quarantined"
+    ) == [(0, None, None)]
+    loaded = dict(
+        outcome.warehouse(
+            "select source_system || '.' || table_name, sum(rows_loaded)"
+            " from main_staging.stg_ingest__load_manifests group by 1 having sum(rows_loaded) > 0"
+        )
+    )
+    assert loaded == truth.rows_by_table
+
+
+def test_company_without_tracking_publishes_without_tracking_tags(history):
+    truth, outcome = history
+    assert outcome.checks["gx_tag_coverage"]
+    assert outcome.warehouse(
+        "select count(*) from main_staging.stg_ingest__load_manifests where source_system = 'tracking'"
+    ) == [(0,)]
+    assert not (outcome.layout.landing / "tracking").exists()
+    coverage = dict(outcome.warehouse("select tag_code, persons_with_value from main_marts.tag_coverage"))
+    assert {tag: coverage[tag] for tag in ["main_platform", "device_type", "last_active_at"]} == {
+        "main_platform": 0,
+        "device_type": 0,
+        "last_active_at": 0,
+    }
+    assert set(TRACKING_ONLY_TAGS) <= set(coverage)
+
+
+def test_weekly_crm_passes_on_a_day_without_crm(history):
+    truth, outcome = history
+    assert len(truth.crm_days) == 156
+    assert {date.fromisoformat(day).isoweekday() for day in truth.crm_days} == {1}
+    crm_days = outcome.warehouse(
+        "select distinct cast(arrival_date as varchar) from main_staging.stg_ingest__load_manifests"
+        " where source_system = 'crm' order by 1"
+    )
+    assert [day for (day,) in crm_days] == truth.crm_days
+    assert truth.last_day not in truth.crm_days
+    assert outcome.checks["gx_stg_crm__customers"]
+    # every customer's CRM attributes arrived through the weekly deliveries
+    assert outcome.warehouse("select count(*) from main_marts.person_profile where gender is not null") == [
+        (HISTORY_CUSTOMERS,)
+    ]
+
+
+def test_days_with_nothing_delivered(history):
+    truth, outcome = history
+    # Spring Festival weeks and the as-of Sunday: every trade file header-only
+    assert len(truth.empty_trade_days) == 22 and truth.last_day in truth.empty_trade_days
+    empty = outcome.warehouse(
+        "select cast(arrival_date as varchar), count(*), sum(lines_read), sum(rows_loaded)"
+        " from main_staging.stg_ingest__load_manifests"
+        " where source_system = 'trade' and arrival_date in (select unnest(cast(? as date[])))"
+        " group by 1 order by 1",
+        [truth.empty_trade_days],
+    )
+    assert empty == [(day, 6, 0, 0) for day in truth.empty_trade_days]
+    # no folder at all on these days: nothing loaded, nothing failed
+    assert outcome.warehouse(
+        "select count(*) from main_staging.stg_ingest__load_manifests"
+        " where arrival_date in (select unnest(cast(? as date[])))",
+        [truth.missing_days],
+    ) == [(0,)]
+    assert outcome.checks["gx_freshness_and_volume"]
+
+
+def test_ninety_percent_churned(history):
+    truth, outcome = history
+    stages = dict(
+        outcome.warehouse(
+            "select customers.customer_no, profile.lifecycle_stage"
+            " from main_marts.person_profile as profile"
+            " inner join main_intermediate.int_person_primary_customers as customers using (person_id)"
+        )
+    )
+    assert stages == truth.lifecycle
+    assert truth.churned_customers == HISTORY_CUSTOMERS - HISTORY_CUSTOMERS // CHURNED_EVERY == 270
+    counts = dict(
+        outcome.warehouse("select lifecycle_stage, count(*) from main_marts.person_profile group by 1")
+    )
+    assert counts == {"churned": 270, "mature": 30}
+    assert outcome.checks["gx_person_profile"]
+
+
+# --- the tracked company ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory) -> tuple[TrackedCompany, Build]:
+    layout = DataLayout.at(tmp_path_factory.mktemp("foreign_tracked") / "data")
+    layout.ensure()
+    reassignment_days = int(load_business_rules()["identity"]["phone_reassignment_days"])
+    truth = write_tracked_company(layout, reassignment_days)
+    earlier = [day for day in truth.delivery_days if day < truth.as_of]
+    return truth, build(layout, earlier, truth.as_of)
+
+
+def test_tracked_company_daily_run_publishes(tracked):
+    truth, outcome = tracked
+    assert_published(outcome, truth.as_of)
+    # 30 customers, the chain and the stranger
+    assert outcome.warehouse("select count(*) from main_marts.persons") == [(truth.customers + 2,)]
+
+
+def test_chain_person_is_quarantined_and_everyone_else_published(tracked):
+    truth, outcome = tracked
+    chain = person_of(outcome, "login_id", system_hash("login_id", "L00000"))
+    assert person_of(outcome, "login_id", system_hash("login_id", f"L{truth.chain_logins - 1:05d}")) == chain
+    assert outcome.warehouse(
+        "select person_id, quarantine_reason, identifier_count from main_marts.person_quarantine"
+    ) == [(chain, "oversized_identity", truth.chain_identifiers)]
+    assert truth.chain_identifiers == 50_001
+    assert outcome.checks["gx_persons"]
+    # left out of every segment; every other person is published
+    members = {p for (p,) in _query(outcome.layout.segments_db, "select person_id from segment_members")}
+    assert chain not in members
+    assert _query(outcome.layout.analytics_db, "select count(*) from person_quarantine") == [(1,)]
+    (others,) = outcome.warehouse("select count(*) from main_marts.persons where person_id <> ?", [chain])[0]
+    assert others == truth.customers + 1
+
+
+def test_recycled_phone_does_not_merge_a_stranger_into_its_former_holder(tracked):
+    truth, outcome = tracked
+    former_holder = person_of(outcome, "customer_no", system_hash("customer_no", RECYCLED_CUSTOMER))
+    stranger = person_of(outcome, "login_id", system_hash("login_id", STRANGER_LOGIN))
+    assert stranger != former_holder
+    # A keeps its login and its new number
+    assert person_of(outcome, "login_id", system_hash("login_id", "U000001")) == former_holder
+    assert person_of(outcome, "phone", phone_hash(truth.new_phone)) == former_holder
+    assert (
+        date.fromisoformat(truth.stranger_signs_up_on) - date.fromisoformat(truth.phone_moved_on)
+    ).days > truth.reassignment_days
