@@ -39,6 +39,7 @@ from tests.conftest import (
     temp_instance,
 )
 from tests.landing_builder import event
+from tests.security.test_reidentification import ordered_by_published_ids
 
 pytestmark = pytest.mark.integration
 
@@ -204,6 +205,12 @@ def test_the_gate_passes_alerts_once_and_the_rest_publishes_without_them_in_any_
         (published_id(layout, person), "oversized_identity", count) for person, count in expected.items()
     )
     assert not {row[0] for row in published} & set(expected)
+    con = duckdb.connect(str(layout.analytics_db), read_only=True)
+    try:
+        stored, ordered = ordered_by_published_ids(con, "person_quarantine")
+    finally:
+        con.close()
+    assert stored == ordered and len(stored) == len(expected)  # row order says nothing of warehouse ids
     # the others publish: everyone else stays where they were, the quarantined are in no segment
     after = current_members(layout.segments_db)
     assert set(after) == set(before)
@@ -276,6 +283,41 @@ def test_an_empty_identity_graph_fails_the_whole_table(built_warehouse, tmp_path
     assert {item.column: item.unexpected_count for item in outcome.expectations if not item.success} == {
         "persons": 1
     }
+
+
+def test_a_quarantined_person_is_excluded_before_any_other_reason_and_gets_no_group(tmp_path):
+    """On the purpose-made warehouse of test_segments (no dbt): P1 (consented, exportable) and P6 (no
+    customer number) are quarantined, P1 twice (two reasons): both are matches excluded as `quarantined`,
+    in no experiment group, and a published version has neither among its members."""
+    from orchestration.lib.segments.publish import evaluate, publish_segment
+    from tests.integration.test_segments import CATALOG, segment, tiny_warehouse
+
+    path = tiny_warehouse(tmp_path / "w.duckdb")
+    con = duckdb.connect(str(path))
+    con.execute(
+        "insert into main_marts.person_quarantine values ('P1', 'oversized_identity'),"
+        " ('P1', 'conflicting_unique_identifiers'), ('P6', 'oversized_identity')"
+    )
+    con.close()
+    everyone = {"tag": "lifecycle_stage", "op": "is not null"}
+    definition = segment(everyone, purpose="marketing", channel="sms", split={"test": 0.5, "control": 0.5})
+    evaluation = evaluate(path, definition, CATALOG, date.fromisoformat(AS_OF))
+    assert sorted((row[0], row[5], row[6]) for row in evaluation.rows if row[5]) == [
+        ("P1", "quarantined", None),
+        ("P6", "quarantined", None),
+    ]
+    assert [row[0] for row in evaluation.members] == ["P2", "P3", "P4", "P5"]
+    assert evaluation.excluded() == {
+        "quarantined": 2,
+        "no_consent": 0,
+        "unsuitable": 0,
+        "no_customer_number": 0,
+    }
+    outcome = publish_segment(tmp_path / "segments.duckdb", tmp_path / "outbox", evaluation)
+    assert (outcome.status, outcome.size) == ("published", 4)
+    assert query(tmp_path / "segments.duckdb", "select excluded_quarantined, excluded_no_customer_number"
+                 " from segment_versions") == [(2, 0)]  # fmt: skip
+    assert set(current_members(tmp_path / "segments.duckdb")["probe"]) == {"P2", "P3", "P4", "P5"}
 
 
 # --- one real chain of a few thousand identifiers, through the whole pipeline -------------------------

@@ -173,7 +173,9 @@ def test_row_order_in_analytics_follows_published_ids_not_warehouse_ids(built_wa
         named = {"persons", "person_profile", "person_tags", "tags_model", "funnel_persons", "sessions",
                  "segment_members", "segment_diffs", "identity_changes", "tag_history"}  # fmt: skip
         assert named <= set(tables)
-        for table in tables:
+        # person_quarantine is empty on the demo: its order is tested where it has rows
+        # (tests/integration/test_person_quarantine.py)
+        for table in [table for table in tables if table != "person_quarantine"]:
             stored, ordered = ordered_by_published_ids(analytics, table)
             assert stored == ordered and len(stored) > 0, table
         # The attack, on the tables with one row per person.
