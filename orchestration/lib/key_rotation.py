@@ -88,7 +88,8 @@ def hash_mapping(layout: DataLayout, old_key: bytes, new_key: bytes) -> pa.Table
 
 def person_mapping(layout: DataLayout, hashes: pa.Table) -> pa.Table:
     """old person id -> new person id: ``'P' || upper(sha256(anchor type || ':' || anchor hash))[:16]`` with
-    the anchor's new hash (int_identity_persons), for persons anchored on a personal identifier."""
+    the anchor's new hash (int_identity_persons), for persons anchored on a personal identifier; an anchor
+    in a later epoch of a reassigned phone appends ``'#' || epoch`` (docs/identity.md)."""
     empty = pa.table({"old_person_id": pa.array([], pa.string()), "new_person_id": pa.array([], pa.string())})
     if not layout.warehouse_db.exists():
         return empty
@@ -96,14 +97,16 @@ def person_mapping(layout: DataLayout, hashes: pa.Table) -> pa.Table:
     try:
         con.register("hash_map", hashes)
         rows = con.execute(
-            "select distinct p.person_id, p.anchor_type, m.new_hash "
+            "select distinct p.person_id, p.anchor_type, m.new_hash, p.anchor_epoch "
             "from main_intermediate.int_identity_persons p join hash_map m on p.anchor_hash = m.old_hash"
         ).fetchall()
     finally:
         con.close()
     old = [r[0] for r in rows]
     new = [
-        "P" + hashlib.sha256(f"{kind}:{hashed}".encode()).hexdigest()[:16].upper() for _, kind, hashed in rows
+        "P"
+        + hashlib.sha256(f"{kind}:{hashed}{f'#{epoch}' if epoch else ''}".encode()).hexdigest()[:16].upper()
+        for _, kind, hashed, epoch in rows
     ]
     return pa.table(
         {"old_person_id": pa.array(old, pa.string()), "new_person_id": pa.array(new, pa.string())}

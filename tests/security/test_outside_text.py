@@ -62,7 +62,7 @@ def test_rotation_in_a_hostile_directory_on_a_file_named_with_a_quote(layout: Da
     con.execute("create schema main_marts")
     con.execute(
         "create table main_intermediate.int_identity_persons as "
-        "select 'P-OLD-1' as person_id, 'phone' as anchor_type, ? as anchor_hash",
+        "select 'P-OLD-1' as person_id, 'phone' as anchor_type, ? as anchor_hash, 0 as anchor_epoch",
         [old[0]],
     )
     # a table and a column named with quotes are rewritten too
