@@ -4,7 +4,7 @@
 -- holding two ID-card numbers (both must be within the rules: the quarantine should have caught them); plus the
 -- share of identifiers cut off as hubs.
 with identifiers as (
-    select person_id, identifier_type from main_marts.person_identifiers
+    select person_id, identifier_type, is_corrected from main_marts.person_identifiers
 ),
 quarantined as (
     select distinct person_id from main_marts.person_quarantine
@@ -13,7 +13,8 @@ per_person as (
     select
         person_id,
         count(*) as identifiers,
-        count(*) filter (where identifier_type = 'id_number') as id_numbers
+        -- an ID number corrected on its CRM record stays with the person but is not a second one
+        count(*) filter (where identifier_type = 'id_number' and not is_corrected) as id_numbers
     from identifiers group by person_id
 ),
 kept as (
