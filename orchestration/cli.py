@@ -1,5 +1,5 @@
-"""``python -m orchestration.cli run|day|backfill|segments|erase|rotate-key|ui``: what ``make run`` and
-``make ui`` call, and the operator's commands."""
+"""``python -m orchestration.cli run|day|backfill|import-history|segments|erase|rotate-key|ui``: what
+``make run`` and ``make ui`` call, and the operator's commands."""
 
 from __future__ import annotations
 
@@ -178,6 +178,72 @@ def run_range(first: str, last: str) -> int:
     return 0 if result.success else 1
 
 
+def run_import_history(first: str | None, last: str | None, history_days: int) -> int:
+    """Load every delivered day from ``first`` to ``last`` (default: the first and last delivery) in one
+    pass and build the warehouse once, as of ``last`` (with ``history_days`` > 0, first as of that many
+    days before, so that tag_history holds two dates). See docs/history_import.md."""
+    layout = _prepare_environment()
+    if _hash_key_refused():
+        return 2
+    import dagster as dg
+
+    from orchestration.defs.partitions import days as partitions
+    from orchestration.defs.pipeline import import_history, reap_dead_runs
+    from orchestration.lib.deliveries import delivery_days
+
+    delivered = delivery_days(layout)
+    if not delivered:
+        print(f"nothing delivered in {layout.landing}: no history to import", file=sys.stderr)
+        return 2
+    first, last = first or delivered[0], last or delivered[-1]
+    try:
+        steps = [first, last]
+        if history_days > 0:
+            earlier = (date.fromisoformat(last) - timedelta(days=history_days)).isoformat()
+            if first <= earlier:
+                steps = [first, earlier, last]
+        for day in steps:
+            date.fromisoformat(day)
+    except ValueError as problem:
+        print(f"cannot import {first} .. {last}: {problem}", file=sys.stderr)
+        return 2
+    start = partitions.start.strftime("%Y-%m-%d")
+    if first > last or first < start or not partitions.has_partition_key(last):
+        print(
+            f"cannot import {first} .. {last}: the days must lie in the partitions {start} .. "
+            f"{partitions.get_last_partition_key()} (the first day is FUNDCDP_FIRST_DAY, else vars "
+            "fundcdp.calendar.first_partition_date; a day still in progress has no partition yet)",
+            file=sys.stderr,
+        )
+        return 2
+    instance = dg.DagsterInstance.get()
+    for run_id in reap_dead_runs(instance):
+        print(f"run {run_id} was killed or crashed: marked failed, its pool slots freed", flush=True)
+    imported = [day for day in delivered if first <= day <= last]
+    print(
+        f"importing {len(imported)} delivery day(s) {first} .. {last} into {layout.root}: one load, then "
+        f"the warehouse built as of {' and '.join(steps[1:])}",
+        flush=True,
+    )
+    started = time.monotonic()
+    success = True
+    # Each step is one run of one day: it loads the days after the previous step's and builds as of its day.
+    for index, day in enumerate(steps[1:]):
+        from_day = (
+            steps[0] if index == 0 else (date.fromisoformat(steps[index]) + timedelta(days=1)).isoformat()
+        )
+        result = import_history(instance, from_day, day)
+        for message in _failure_messages(result):
+            print(f"FAILED {message}", file=sys.stderr)
+        print(
+            f"{from_day} .. {day}: {'succeeded' if result.success else 'FAILED'} (run {result.run_id})",
+            flush=True,
+        )
+        success = success and result.success
+    print(f"{'succeeded' if success else 'FAILED'} in {time.monotonic() - started:.1f} s")
+    return 0 if success else 1
+
+
 def run_ui(port: int) -> int:
     """Start ``dagster dev`` on 127.0.0.1 from workspace.yaml; Ctrl-C stops it."""
     _prepare_environment()
@@ -325,6 +391,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     backfill.add_argument("first", help="YYYY-MM-DD")
     backfill.add_argument("last", help="YYYY-MM-DD")
+    history = commands.add_parser(
+        "import-history",
+        help="load many days of deliveries in one pass and build the warehouse once, as of the last day",
+    )
+    history.add_argument("--from", dest="first", help="first delivery day (default: the earliest)")
+    history.add_argument("--to", dest="last", help="last delivery day (default: the latest)")
+    history.add_argument(
+        "--history-days",
+        type=int,
+        default=0,
+        help="also build as of this many days before the last day first (tag_history then holds 2 dates)",
+    )
     erase = commands.add_parser("erase", help="file a deletion request for a person (PIPL Art. 47)")
     named = erase.add_mutually_exclusive_group(required=True)
     named.add_argument("--customer-no")
@@ -348,6 +426,8 @@ def main(argv: list[str] | None = None) -> int:
         return run_range(args.day, args.day)
     if args.command == "backfill":
         return run_range(args.first, args.last)
+    if args.command == "import-history":
+        return run_import_history(args.first, args.last, args.history_days)
     if args.command == "erase":
         kind = next(
             k

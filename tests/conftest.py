@@ -25,6 +25,13 @@ _main = sys.modules["__main__"]
 if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
     _main.__file__ = "<pytest-xdist worker>"
 
+# The partitions' days are read from the data directory when orchestration.defs.partitions is first
+# imported (lib/partition_calendar.py); the tests deliver days anywhere in 2026 into data directories of
+# their own, so the test process keeps a fixed calendar (2026-01-01 to the wall clock), whatever landing/
+# FUNDCDP_DATA_DIR holds. tests/*/test_history_import.py test the calendar from the data itself.
+os.environ.setdefault("FUNDCDP_FIRST_DAY", "2026-01-01")
+os.environ.setdefault("FUNDCDP_LAST_DAY", "today")
+
 # A recognisable key: the privacy tests look for it in every file the pipeline wrote.
 TEST_HASH_KEY = "fundcdp-test-key-7f3a9c1e-must-never-appear-in-any-file"
 DEMO_CUSTOMERS = 300

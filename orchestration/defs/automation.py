@@ -53,11 +53,21 @@ daily_job = dg.define_asset_job(
 
 
 def run_request_for(run_days: list[str], fingerprints: dict[str, str], reason: str) -> dg.RunRequest:
-    """One run for ``run_days`` (consecutive, in order); its key changes whenever a delivery changes."""
+    """One run for ``run_days`` (consecutive, in order); its key changes whenever a delivery changes.
+
+    The partitions end at the latest delivery the code location saw when it loaded. A day delivered since
+    is past that end: Dagster refuses a run request's ``partition_key`` outside the partitions, so such a
+    day is requested by its range tags (start = end), which Dagster does not check there; the run's own
+    process loads the code afresh, with partitions that reach the new day."""
     key = hashlib.sha256(",".join(f"{d}={fingerprints[d]}" for d in run_days).encode()).hexdigest()[:12]
     tags = {"fundcdp/trigger": reason[:200]}
-    if len(run_days) == 1:
+    if len(run_days) == 1 and days.has_partition_key(run_days[0]):
         return dg.RunRequest(run_key=f"{run_days[0]}@{key}", partition_key=run_days[0], tags=tags)
+    if len(run_days) == 1:
+        return dg.RunRequest(
+            run_key=f"{run_days[0]}@{key}",
+            tags={**tags, RANGE_START_TAG: run_days[0], RANGE_END_TAG: run_days[0]},
+        )
     return dg.RunRequest(
         run_key=f"{run_days[0]}..{run_days[-1]}@{key}",
         tags={**tags, RANGE_START_TAG: run_days[0], RANGE_END_TAG: run_days[-1]},
@@ -84,9 +94,10 @@ def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: Fundc
     layout = settings.layout()
     state = SensorState.from_cursor(context.cursor)
     first_day = days.start.strftime("%Y-%m-%d")
-    # A day's partition opens when the day is over (Asia/Shanghai): a delivery dated today waits for it.
-    last_day = days.get_last_partition_key() or first_day
     now = datetime.now(SHANGHAI)
+    # A day's partition opens when the day is over (Asia/Shanghai): a delivery dated today waits for it.
+    # Not the partitions' last day: a day delivered after the code location loaded lies past it.
+    last_day = (now.date() - timedelta(days=1)).isoformat()
     deliveries = [
         inspect_day(layout, day, state.line_counts, state.launched.get(day))
         for day in delivery_days(layout)
@@ -156,6 +167,9 @@ def daily_schedule(run_at: str) -> dg.ScheduleDefinition:
             return dg.SkipReason(f"delivery for {day} incomplete: {'; '.join(delivery.problems)}")
         if day in context.instance.get_materialized_partitions(dg.AssetKey("segments")):
             return dg.SkipReason(f"{day} already built (by the delivery sensor or an earlier run)")
-        return dg.RunRequest(run_key=f"{day}@{delivery.fingerprint}", partition_key=day)
+        if day < days.start.strftime("%Y-%m-%d"):
+            return dg.SkipReason(f"{day} is before the first day of the partitions")
+        # Past the partitions' end when delivered after the code location loaded: see run_request_for.
+        return run_request_for([day], {day: delivery.fingerprint}, f"scheduled run for {day}")
 
     return fundcdp_daily_schedule

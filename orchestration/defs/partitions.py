@@ -6,14 +6,27 @@ the gates, the publish step and the segments as of that day. A run over a range 
 re-run after a corrected re-delivery) is one run (``BackfillPolicy.single_run``): the raw assets load every
 day of the range, the dbt asset builds the days one after the other in date order (history tables such as
 tag_history need each day), and the gates, publish and segments run as of the range's last day.
+
+A **history import** (``cli import-history``, or the daily job for one day launched with the tag
+``fundcdp/history_from=<first day>``) is a run of its last day only: the raw assets load every delivered
+day from the first day to it in one pass, then the warehouse is built once, as of the last day. Dagster
+plans and records one partition per asset whatever the number of days (a range run records each day of
+each asset, which for years of days costs more than loading them).
+
+The partitions run from the first to the last delivery day (``lib/partition_calendar.py``: settings
+``vars: fundcdp: calendar:``, ``FUNDCDP_FIRST_DAY``, ``FUNDCDP_LAST_DAY``), read when the code location
+loads.
 """
 
 from __future__ import annotations
 
+import os
 from datetime import date
 
 import dagster as dg
 
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.partition_calendar import PartitionBounds, partition_bounds
 from orchestration.lib.rules import load_business_rules
 
 # Pool shared by everything that writes (or reads while others may write) a DuckDB file of the data
@@ -21,15 +34,31 @@ from orchestration.lib.rules import load_business_rules
 # dagster.yaml (orchestration.lib.instance), and runs are queued one at a time as well.
 DUCKDB_WRITER_POOL = "duckdb_writer"
 
-days = dg.DailyPartitionsDefinition(
-    start_date=load_business_rules()["calendar"]["first_partition_date"],
-    timezone="Asia/Shanghai",
-    fmt="%Y-%m-%d",
-)
-
 RANGE_START_TAG = "dagster/asset_partition_range_start"
 RANGE_END_TAG = "dagster/asset_partition_range_end"
 PARTITION_TAG = "dagster/partition"
+# On a run of one day: load every delivered day from this day to the run's day (a history import).
+HISTORY_FROM_TAG = "fundcdp/history_from"
+
+
+def daily_partitions(bounds: PartitionBounds) -> dg.DailyPartitionsDefinition:
+    """The day partitions from ``bounds.first_day`` to ``bounds.last_day`` (Asia/Shanghai)."""
+    return dg.DailyPartitionsDefinition(
+        start_date=bounds.first_day.isoformat(),
+        end_date=bounds.end_date,
+        timezone="Asia/Shanghai",
+        fmt="%Y-%m-%d",
+    )
+
+
+def _load_bounds() -> PartitionBounds:
+    # Read when the code location loads: the partitions must exist before any run or sensor does.
+    layout = DataLayout.at(os.environ.get("FUNDCDP_DATA_DIR") or "data")
+    return partition_bounds(layout, load_business_rules()["calendar"])
+
+
+bounds = _load_bounds()
+days = daily_partitions(bounds)
 
 
 def days_of_run(tags: dict[str, str]) -> list[str]:
@@ -41,6 +70,22 @@ def days_of_run(tags: dict[str, str]) -> list[str]:
             dg.PartitionKeyRange(tags[RANGE_START_TAG], tags[RANGE_END_TAG])
         )
     return []
+
+
+def import_days_of_run(tags: dict[str, str], layout: DataLayout, source: str) -> list[str]:
+    """The delivery days of ``source`` a history import loads: every day with a folder in ``landing/``
+    from the run's ``fundcdp/history_from`` tag to its day. Empty for any other run (no tag, or a range)."""
+    first = tags.get(HISTORY_FROM_TAG)
+    if not first or PARTITION_TAG not in tags:
+        return []
+    last = tags[PARTITION_TAG]
+    try:
+        reversed_range = date.fromisoformat(first) > date.fromisoformat(last)
+    except ValueError:
+        raise dg.Failure(f"{HISTORY_FROM_TAG}={first!r} is not a date in YYYY-MM-DD form") from None
+    if reversed_range:
+        raise dg.Failure(f"{HISTORY_FROM_TAG}={first} is after the run's day {last}")
+    return [day for day in layout.landing_days(source) if first <= day <= last]
 
 
 def run_as_of_date(tags: dict[str, str]) -> date | None:

@@ -1,5 +1,6 @@
 """Run the pipeline in-process: the daily job for a day or a range of days (what the schedule, the
-sensor and a backfill run), or its two halves (load every delivered day, build as of one day).
+sensor and a backfill run), a history import, or its two halves (load every delivered day, build as of
+one day).
 
 Used by the CLI (``make run``, ``cli day``, ``cli backfill``) and by the test suite, so both exercise the
 same path as a run launched from the UI.
@@ -12,7 +13,7 @@ import dagster as dg
 
 from orchestration.defs.ingest.assets import raw_assets
 from orchestration.defs.models.assets import model_assets, model_checks
-from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+from orchestration.defs.partitions import HISTORY_FROM_TAG, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.defs.privacy.assets import privacy
 from orchestration.defs.publish.assets import analytics
 from orchestration.defs.quality.checks import quality_checks
@@ -118,3 +119,23 @@ def run_days(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProce
             instance=instance, partition_key=days[0], tags=_process_tags(), raise_on_error=False
         )
     return job.execute_in_process(instance=instance, tags=_range_tags(days), raise_on_error=False)
+
+
+def import_history(instance: dg.DagsterInstance, first: str, last: str) -> dg.ExecuteInProcessResult:
+    """A history import: the daily job for the day ``last`` with the tag ``fundcdp/history_from=first``.
+    The raw assets load every delivered day from ``first`` to ``last`` in one pass; dbt builds once, as of
+    ``last``; the gates, publish and segments run for ``last``. One partition to plan and record per asset,
+    whatever the number of days (the same run can be launched from the UI: the job, day ``last``, that
+    tag)."""
+    from orchestration.definitions import defs
+    from orchestration.defs.automation import DAILY_JOB
+
+    restrict_umask()
+    reap_dead_runs(instance)
+    job = defs().resolve_job_def(DAILY_JOB)
+    return job.execute_in_process(
+        instance=instance,
+        partition_key=last,
+        tags={HISTORY_FROM_TAG: first, **_process_tags()},
+        raise_on_error=False,
+    )

@@ -52,6 +52,7 @@ from orchestration.lib.loader import (
     FileContent,
     LoadError,
     ParsedFile,
+    parse_csv_files,
     parse_file,
     read_file,
 )
@@ -233,13 +234,46 @@ def previous_manifest(layout: DataLayout, spec: TableSpec) -> list[dict]:
     return _read_parquet_rows(str(pattern))
 
 
+# Below this many rows a file is written without compression, dictionaries or statistics: a manifest row
+# or a few quarantined lines take 1 ms that way instead of 5 (a history import writes thousands of them).
+SMALL_FILE_ROWS = 1000
+# Parquet bytes of an empty table, by schema: an empty delivery (a quiet day's header-only file, a file
+# with nothing quarantined) writes the same bytes every time, so they are encoded once per process.
+_EMPTY_PARQUET: dict[bytes, bytes] = {}
+
+
+def _parquet_options(rows: int) -> dict:
+    if rows < SMALL_FILE_ROWS:
+        return {"compression": "none", "use_dictionary": False, "write_statistics": False}
+    return {"compression": "zstd"}
+
+
+def _empty_parquet_bytes(schema: pa.Schema) -> bytes:
+    key = schema.serialize().to_pybytes()
+    if key not in _EMPTY_PARQUET:
+        sink = pa.BufferOutputStream()
+        pq.write_table(schema.empty_table(), sink, **_parquet_options(0))
+        _EMPTY_PARQUET[key] = sink.getvalue().to_pybytes()
+    return _EMPTY_PARQUET[key]
+
+
 def _write_parquet_atomically(table: pa.Table, path: Path, order_by: str) -> None:
     """Write ``table`` (sorted by ``order_by`` if given) to ``path`` through a temporary file. pyarrow's
     writer, not DuckDB's COPY: it takes 110 ms for a day's tracking file where COPY takes 240 ms, and it
-    leaves the parsing thread's DuckDB alone."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    leaves the parsing thread's DuckDB alone. Small and empty tables take the cheap ways above."""
     temporary = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table.sort_by(order_by) if order_by else table, temporary, compression="zstd")
+    for attempt in (1, 2):
+        try:
+            if table.num_rows == 0:
+                temporary.write_bytes(_empty_parquet_bytes(table.schema))
+            else:
+                ordered = table.sort_by(order_by) if order_by and table.num_rows > 1 else table
+                pq.write_table(ordered, temporary, **_parquet_options(table.num_rows))
+            break
+        except FileNotFoundError:
+            if attempt == 2:
+                raise
+            path.parent.mkdir(parents=True, exist_ok=True)  # the first file of a partition
     os.replace(temporary, path)
 
 
@@ -285,12 +319,21 @@ def _write_private(
         con.execute("commit")
     finally:
         con.close()  # a cursor closed inside its transaction rolls it back
+    if private.num_columns and str(private_db) in _PRIVATE_SESSIONS:
+        _PRIVATE_TABLES_WRITTEN.setdefault(str(private_db), set()).add(spec.key)
     if not existed:
         os.chmod(private_db, 0o600)
 
 
 # private.duckdb per path while a private_store_session is open: None until its first write.
 _PRIVATE_SESSIONS: dict[str, duckdb.DuckDBPyConnection | None] = {}
+# The pii_* tables written in each open session: an empty file of such a table needs no write.
+_PRIVATE_TABLES_WRITTEN: dict[str, set[tuple[str, str]]] = {}
+
+
+def _private_table_known(private_db: Path, spec: TableSpec) -> bool:
+    """True when this session already wrote the table's private rows (so its table exists)."""
+    return spec.key in _PRIVATE_TABLES_WRITTEN.get(str(private_db), set())
 
 
 def _private_connection(private_db: Path) -> duckdb.DuckDBPyConnection:
@@ -314,6 +357,7 @@ def private_store_session(private_db: Path) -> Iterator[None]:
     try:
         yield
     finally:
+        _PRIVATE_TABLES_WRITTEN.pop(str(private_db), None)
         con = _PRIVATE_SESSIONS.pop(str(private_db))
         if con is not None:
             con.close()
@@ -378,6 +422,44 @@ def prepare_day(layout: DataLayout, spec: TableSpec, day: str) -> dict[str, Prep
         except Exception:  # noqa: BLE001 - only a head start: land_table_day redoes it and raises in its turn
             continue
         prepared[path.name] = PreparedFile(identity, content, parsed)
+    return prepared
+
+
+def prepare_days(layout: DataLayout, spec: TableSpec, days: list[str]) -> dict[str, dict[str, PreparedFile]]:
+    """:func:`prepare_day` for many days at once (a history import): the CSV files of all ``days`` are
+    typed by one DuckDB statement (:func:`orchestration.lib.loader.parse_csv_files`) instead of one per
+    file, which is most of a small file's parsing cost. Tracking files are parsed one by one (each is a
+    day's gzip stream). If any file of the batch cannot be parsed, each file is parsed on its own so that
+    only that one is left out."""
+    if spec.file_format != "csv":
+        return {day: prepare_day(layout, spec, day) for day in days}
+    found: list[tuple[str, str, tuple[int, ...], FileContent]] = []
+    for day in days:
+        try:
+            listed = read_control_file(control_file_path(layout, spec.source, day))
+        except (LoadError, OSError):
+            continue
+        for name in sorted(listed):
+            path = layout.landing_day(spec.source, day) / name
+            if not spec.matches_file(name, day):
+                continue
+            try:
+                found.append((day, name, _file_identity(path), read_file(path, spec)))
+            except Exception:  # noqa: BLE001 - only a head start: land_table_day meets it in its turn
+                continue
+    prepared: dict[str, dict[str, PreparedFile]] = {day: {} for day in days}
+    try:
+        parsed_files = parse_csv_files([content for *_, content in found], spec)
+    except Exception:  # noqa: BLE001 - one unreadable file: parse one by one, leaving only it out
+        parsed_files = []
+        for _, name, _, content in found:
+            try:
+                parsed_files.append(parse_file(content, spec, name))
+            except Exception:  # noqa: BLE001
+                parsed_files.append(None)
+    for (day, name, identity, content), parsed in zip(found, parsed_files, strict=True):
+        if parsed is not None:
+            prepared[day][name] = PreparedFile(identity, content, parsed)
     return prepared
 
 
@@ -519,8 +601,14 @@ def land_table_day(
             _quarantine_dir(layout, day) / _meta_name(spec, path.name),
             "line_number",
         )
-        # Nothing private to store and nothing stored before for this file: skip opening the store.
-        if private.num_columns or parsed.rows_quarantined or previous is not None:
+        # Nothing private to store and nothing stored before for this file: skip opening the store (an
+        # empty delivery of a table with personal columns still creates its table, once per session).
+        if (
+            private.num_rows
+            or parsed.rows_quarantined
+            or previous is not None
+            or (private.num_columns and not _private_table_known(layout.private_db, spec))
+        ):
             _write_private(layout.private_db, spec, path.name, parsed, private)
         status = "redacted" if redacted else "corrected" if previous is not None else "loaded"
         manifest = _manifest_row(

@@ -6,7 +6,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import dagster as dg
 import duckdb
 
-from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days
+from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, import_days_of_run
 from orchestration.defs.privacy.assets import DELETION_REQUESTS
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.erasure import load_tombstones
@@ -15,7 +15,7 @@ from orchestration.lib.ingest import (
     DayOutcome,
     ingest_limits,
     land_table_day,
-    prepare_day,
+    prepare_days,
     previous_manifest,
     private_store_session,
 )
@@ -25,10 +25,16 @@ from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, ret
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES, TableSpec
 
-# Days parsed ahead, each on a thread of its own, while the current day is written: parsing a day takes
-# about twice as long as writing it, so two parsers and the writer keep both cores busy (SF1 tracking,
-# 20 days outside Dagster: 11.1 s with one day ahead, 7.8 s with two, 7.9 s with three).
-PARSE_AHEAD_DAYS = 2
+# Batches of days parsed ahead, each on a thread of its own, while the current batch is written: parsing
+# a day takes about twice as long as writing it, so two parsers and the writer keep both cores busy (SF1
+# tracking, 20 days outside Dagster: 11.1 s with one day ahead, 7.8 s with two, 7.9 s with three).
+PARSE_AHEAD_BATCHES = 2
+# Days of a CSV table typed by one DuckDB statement (lib.ingest.prepare_days): a history import's small
+# daily files cost a statement per batch, not per file. Tracking files are parsed a day at a time.
+CSV_BATCH_DAYS = 32
+# A run over more days than this logs one summary line per table instead of one line per day: each line
+# is an event in Dagster's storage, and a history import would otherwise write thousands.
+MAX_DAYS_LOGGED = 7
 
 
 def _day_metadata(outcomes: list[DayOutcome]) -> dict[str, dg.MetadataValue]:
@@ -51,6 +57,74 @@ def _day_metadata(outcomes: list[DayOutcome]) -> dict[str, dg.MetadataValue]:
         "free_text_redactions": dg.MetadataValue.int(sum(redactions.values())),
         "free_text_redactions_by_kind": dg.MetadataValue.json(dict(sorted(redactions.items()))),
     }
+
+
+def _day_line(outcome: DayOutcome) -> str:
+    return (
+        f"{outcome.source}.{outcome.table} {outcome.day}: {outcome.rows_loaded} rows loaded, "
+        f"{outcome.rows_quarantined} quarantined, files "
+        + ", ".join(f"{f.file_name} ({f.status})" for f in outcome.files)
+    )
+
+
+def _run_line(spec: TableSpec, days_to_load: list[str], outcomes: list[DayOutcome]) -> str:
+    """One line for a run over many days: totals, files by status, the days with quarantined rows."""
+    by_status = Counter(f.status for outcome in outcomes for f in outcome.files)
+    quarantined = [f"{o.day} ({o.rows_quarantined})" for o in outcomes if o.rows_quarantined]
+    span = f"{days_to_load[0]} .. {days_to_load[-1]}" if days_to_load else "no day"
+    return (
+        f"{spec.source}.{spec.name} {span}: {len(outcomes)} of {len(days_to_load)} day(s) loaded, "
+        f"{sum(o.rows_loaded for o in outcomes)} rows loaded, "
+        f"{sum(o.rows_quarantined for o in outcomes)} quarantined; files by status "
+        f"{dict(sorted(by_status.items()))}"
+        + (f"; quarantined rows on {', '.join(quarantined[:20])}" if quarantined else "")
+        + (f" and {len(quarantined) - 20} more day(s)" if len(quarantined) > 20 else "")
+    )
+
+
+def _load_day(
+    context: dg.AssetExecutionContext,
+    settings: FundcdpSettings,
+    spec: TableSpec,
+    day: str,
+    key: bytes,
+    junk: JunkRules,
+    rules: dict,
+    history: list[dict],
+    tombstones,
+    prepared,
+    failures: dict[str, str],
+) -> DayOutcome | None:
+    """Load one day of the table; a refused or malformed delivery is recorded in ``failures`` (None)."""
+    refusal = settings.demo_file_refusal(spec, day)  # the demo key on a file not the demo's
+    if refusal is not None:
+        failures[day] = refusal
+        context.log.error(f"{spec.source}.{spec.name} {day}: {refusal}")
+        return None
+    try:
+        return land_table_day(
+            layout=settings.layout(),
+            spec=spec,
+            day=day,
+            hash_key=key,
+            junk=junk,
+            **ingest_limits(rules),
+            history=history,
+            tombstones=tombstones,
+            prepared=prepared,
+        )
+    except LoadError as error:
+        failures[day] = str(error)
+        context.log.error(f"{spec.source}.{spec.name} {day}: {error}")
+        return None
+    except (OSError, duckdb.Error) as error:
+        if is_transient_error(str(error)):
+            # Each file is written atomically and idempotently: the retry redoes this day.
+            context.log.warning(f"{spec.source}.{spec.name} {day}: transient failure, retrying: {error}")
+            raise dg.RetryRequested(
+                max_retries=TRANSIENT_RETRIES, seconds_to_wait=retry_wait_seconds()
+            ) from error
+        raise
 
 
 def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
@@ -79,58 +153,40 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         tombstones = load_tombstones(layout)
         purged = purged_tracking_days(layout) if spec.source == "tracking" else set()
         loaded_days = {str(row.get("arrival_date")) for row in history}
-        days_to_load = [day for day in context.partition_keys if day not in purged]
-        for day in sorted(set(context.partition_keys) & purged):
+        # A history import (the tag fundcdp/history_from on a run of one day) loads every delivered day
+        # from that day to the run's day; any other run loads its own days.
+        run_days = import_days_of_run(context.run.tags, layout, spec.source) or list(context.partition_keys)
+        days_to_load = [day for day in run_days if day not in purged]
+        for day in sorted(set(run_days) & purged):
             context.log.info(f"{spec.source}.{spec.name} {day}: purged by retention, not reloaded")
+        log_each_day = len(days_to_load) <= MAX_DAYS_LOGGED
+        batch_days = CSV_BATCH_DAYS if spec.file_format == "csv" else 1
+        batches = [days_to_load[i : i + batch_days] for i in range(0, len(days_to_load), batch_days)]
         # private.duckdb stays open across the days of this run (one writer: the raw assets share a pool).
-        # The next days never loaded before are parsed by other threads while this one is written.
+        # The next batches of days never loaded before are parsed by other threads while this one is written.
         with (
             private_store_session(layout.private_db),
-            ThreadPoolExecutor(max_workers=PARSE_AHEAD_DAYS) as parser,
+            ThreadPoolExecutor(max_workers=PARSE_AHEAD_BATCHES) as parser,
         ):
-            ahead: dict[str, Future] = {}
-            for index, day in enumerate(days_to_load):
-                for following in days_to_load[index + 1 : index + 1 + PARSE_AHEAD_DAYS]:
-                    if following not in ahead and following not in loaded_days:
-                        ahead[following] = parser.submit(prepare_day, layout, spec, following)
-                prepared = ahead.pop(day).result() if day in ahead else None
-                refusal = settings.demo_file_refusal(spec, day)  # the demo key on a file not the demo's
-                if refusal is not None:
-                    failures[day] = refusal
-                    context.log.error(f"{spec.source}.{spec.name} {day}: {refusal}")
-                    continue
-                try:
-                    outcome = land_table_day(
-                        layout,
-                        spec,
-                        day,
-                        key,
-                        junk,
-                        **ingest_limits(rules),
-                        history=history,
-                        tombstones=tombstones,
-                        prepared=prepared,
-                    )
-                except LoadError as error:
-                    failures[day] = str(error)
-                    context.log.error(f"{spec.source}.{spec.name} {day}: {error}")
-                    continue
-                except (OSError, duckdb.Error) as error:
-                    if is_transient_error(str(error)):
-                        # Each file is written atomically and idempotently: the retry redoes this day.
-                        context.log.warning(
-                            f"{spec.source}.{spec.name} {day}: transient failure, retrying: {error}"
-                        )
-                        raise dg.RetryRequested(
-                            max_retries=TRANSIENT_RETRIES, seconds_to_wait=retry_wait_seconds()
-                        ) from error
-                    raise
-                outcomes.append(outcome)
-                context.log.info(
-                    f"{spec.source}.{spec.name} {day}: {outcome.rows_loaded} rows loaded, "
-                    f"{outcome.rows_quarantined} quarantined, files "
-                    + ", ".join(f"{f.file_name} ({f.status})" for f in outcome.files)
-                )
+            ahead: dict[int, Future] = {}
+            for index, batch in enumerate(batches):
+                for following in range(index, min(index + 1 + PARSE_AHEAD_BATCHES, len(batches))):
+                    new_days = [day for day in batches[following] if day not in loaded_days]
+                    if following not in ahead and new_days:
+                        ahead[following] = parser.submit(prepare_days, layout, spec, new_days)
+                prepared_batch = ahead.pop(index).result() if index in ahead else {}
+                for day in batch:
+                    outcome = _load_day(
+                        context, settings, spec, day, key, junk, rules, history, tombstones,
+                        prepared_batch.get(day), failures,
+                    )  # fmt: skip
+                    if outcome is None:
+                        continue
+                    outcomes.append(outcome)
+                    if log_each_day:
+                        context.log.info(_day_line(outcome))
+        if not log_each_day:
+            context.log.info(_run_line(spec, days_to_load, outcomes))
         if failures:
             # Good days are already in raw/ (each day is written atomically per file); the failed
             # days are named so that they can be re-delivered and re-run.
