@@ -92,7 +92,7 @@ def current_members(segments_db: Path) -> dict[str, set[str]]:
         "select m.segment, m.person_id from segment_members m join (select segment, max(version) as version"
         " from segment_versions where status = 'published' group by 1) c using (segment, version)",
     )
-    members: dict[str, set[str]] = {}
+    members: dict[str, set[str]] = {segment: set() for segment in latest_versions(segments_db)}
     for segment, person in rows:
         members.setdefault(segment, set()).add(person)
     return members
