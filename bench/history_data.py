@@ -79,7 +79,12 @@ def history_rows(first_day: date, days: int, customers: int, orders: int, seed: 
             }
         ]
         by_day[day]["nav"] = [
-            {"fund_code": FUND_CODE, "nav_date": day, "nav": "1.0000", "accumulated_nav": f"{1 + index / 1e4:.4f}"}
+            {
+                "fund_code": FUND_CODE,
+                "nav_date": day,
+                "nav": "1.0000",
+                "accumulated_nav": f"{1 + index / 1e4:.4f}",
+            }
         ]
         by_day[day]["trade_orders"] = []
     for n in range(orders):
