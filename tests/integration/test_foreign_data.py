@@ -20,7 +20,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -55,20 +55,23 @@ TRACKING_ONLY_TAGS = [
 
 @dataclass
 class Build:
-    """A company after its history import and one daily run."""
+    """A company after its history import (and a daily run after it, if any)."""
 
     layout: DataLayout
-    run: object  # the daily job's ExecuteInProcessResult
+    imported: object  # the history import's ExecuteInProcessResult
+    daily: object | None  # the daily run's after it
     import_seconds: float
     run_seconds: float
+
+    @property
+    def run(self):
+        """The last run: the daily run, else the history import."""
+        return self.daily or self.imported
 
     @property
     def checks(self) -> dict[str, bool]:
         """Every asset check of the daily run (gates and dbt tests) by name: passed or not."""
         return {e.check_name: e.passed for e in self.run.get_asset_check_evaluations()}
-
-    def failed_steps(self) -> list[str]:
-        return sorted(e.step_key for e in self.run.all_events if e.event_type_value == "STEP_FAILURE")
 
     def warehouse(self, sql: str, params: list | None = None) -> list[tuple]:
         return _query(self.layout.warehouse_db, sql, params)
@@ -82,37 +85,20 @@ def _query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
         con.close()
 
 
-def import_history(layout: DataLayout, days: list[str]) -> None:
-    """Load every delivered day of ``days`` into raw/ (the history before the daily runs)."""
-    from orchestration.lib.ingest import land_table_day, previous_manifest, private_store_session
-    from orchestration.lib.rules import JunkRules
-    from orchestration.lib.sources import ALL_TABLES
-
-    rules = load_business_rules()
-    junk = JunkRules.from_rules(rules)
-    limits = rules["ingest"]
-    with private_store_session(layout.private_db):
-        for spec in ALL_TABLES:
-            history = previous_manifest(layout, spec)
-            for day in days:
-                if layout.landing_day(spec.source, day).is_dir():
-                    land_table_day(
-                        layout, spec, day, TEST_HASH_KEY.encode(), junk, limits["max_quarantine_share"],
-                        limits["max_quarantine_free_lines"], history=history,
-                    )  # fmt: skip
-
-
-def build(layout: DataLayout, history_days: list[str], run_day: str) -> Build:
-    """Import ``history_days``, then run the daily job for ``run_day`` as the schedule would."""
+def build(layout: DataLayout, first: str, last: str, run_day: str | None = None) -> Build:
+    """Import the history ``first`` .. ``last`` (orchestration/defs/pipeline.py import_history: the daily
+    job for ``last`` loading every day delivered since ``first``); then, with ``run_day``, run the daily
+    job for that day as the schedule would."""
     with pipeline_environment(layout):
-        from orchestration.defs.pipeline import run_days
+        from orchestration.defs.pipeline import import_history, run_days
 
+        instance = temp_instance(layout.dagster_home)
         started = time.perf_counter()
-        import_history(layout, history_days)
-        imported = time.perf_counter()
-        result = run_days(temp_instance(layout.dagster_home), [run_day])
+        imported = import_history(instance, first, last)
+        middle = time.perf_counter()
+        daily = run_days(instance, [run_day]) if run_day else None
         finished = time.perf_counter()
-    outcome = Build(layout, result, imported - started, finished - imported)
+    outcome = Build(layout, imported, daily, middle - started, finished - middle)
     print(
         f"{layout.root}: history import {outcome.import_seconds:.1f} s, daily run {outcome.run_seconds:.1f} s"
     )
@@ -138,9 +124,12 @@ def person_of(outcome: Build, identifier_type: str, identifier_hash: str) -> str
 
 
 def assert_published(outcome: Build, as_of: str) -> None:
-    """The daily run succeeded, every gate passed, analytics.duckdb holds every person, every segment
-    has a version as of ``as_of``."""
-    assert outcome.failed_steps() == [] and outcome.run.success
+    """The history import and the daily run after it succeeded, every gate passed, analytics.duckdb holds
+    every person, every segment has a version as of ``as_of``."""
+    for run in (outcome.imported, outcome.daily):
+        if run is not None:
+            failed = sorted(e.step_key for e in run.all_events if e.event_type_value == "STEP_FAILURE")
+            assert (failed, run.success) == ([], True)
     failing = sorted(name for name, passed in outcome.checks.items() if not passed)
     assert failing == []
     gates = sorted(name for name in outcome.checks if name.startswith("gx_"))
@@ -164,8 +153,9 @@ def history(tmp_path_factory) -> tuple[HistoryCompany, Build]:
     layout = DataLayout.at(tmp_path_factory.mktemp("foreign_history") / "data")
     layout.ensure()
     truth = write_history_company(layout)
-    earlier = [day for day in truth.delivery_days if day < truth.last_day]
-    return truth, build(layout, earlier, truth.last_day)
+    # the history up to the Saturday before (a day without any folder), then the daily run for the Sunday
+    day_before = (date.fromisoformat(truth.last_day) - timedelta(days=1)).isoformat()
+    return truth, build(layout, truth.first_day, day_before, truth.last_day)
 
 
 def test_history_company_daily_run_publishes(history):
@@ -279,8 +269,8 @@ def tracked(tmp_path_factory) -> tuple[TrackedCompany, Build]:
     layout.ensure()
     reassignment_days = int(load_business_rules()["identity"]["phone_reassignment_days"])
     truth = write_tracked_company(layout, reassignment_days)
-    earlier = [day for day in truth.delivery_days if day < truth.as_of]
-    return truth, build(layout, earlier, truth.as_of)
+    # one run: the daily job for the stranger's sign-up day, importing every delivery since the first
+    return truth, build(layout, truth.delivery_days[0], truth.as_of)
 
 
 def test_tracked_company_daily_run_publishes(tracked):
