@@ -111,6 +111,14 @@ def history_rows(first_day: date, days: int, customers: int, orders: int, seed: 
     return by_day
 
 
+def _amount(value: str | None) -> float:
+    """An amount as the source system totals it: a value that is not a number counts nothing."""
+    try:
+        return float(value or 0)
+    except ValueError:
+        return 0.0
+
+
 def write_day(layout: DataLayout, day: str, rows: dict[str, list[dict]]) -> None:
     """Deliver every table of every source for ``day`` (header-only where ``rows`` has none), with each
     source's control file."""
@@ -132,7 +140,7 @@ def write_day(layout: DataLayout, day: str, rows: dict[str, list[dict]]) -> None
             (folder / name).write_bytes(gzip.compress(b"", mtime=0))
         amount = ""
         if spec.amount_column:
-            amount = f"{sum(float(r.get(spec.amount_column) or 0) for r in table_rows):.2f}"
+            amount = f"{sum(_amount(r.get(spec.amount_column)) for r in table_rows):.2f}"
         controls.setdefault(spec.source, []).append(f"{name},{len(table_rows)},{amount}")
     for source, lines in controls.items():
         control = layout.landing_day(source, day) / f"_control_{ymd}.csv"
