@@ -23,9 +23,20 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from orchestration.lib.layout import DataLayout  # noqa: E402
+from orchestration.lib.pii import id_check_char  # noqa: E402
 from orchestration.lib.sources import ALL_TABLES  # noqa: E402
 
 FUND_CODE = "000001"
+
+
+def _birth_date(n: int) -> date:
+    return date(1960 + n % 40, 1 + n // 40 % 9, 10 + n // 360 % 10)
+
+
+def _id_number(n: int) -> str:
+    """A valid, unique resident ID number (Shanghai, the customer's birth date, MOD 11-2 check)."""
+    first17 = f"310101{_birth_date(n):%Y%m%d}{(n // 3600) % 1000:03d}"
+    return first17 + id_check_char(first17)
 
 
 def history_rows(first_day: date, days: int, customers: int, orders: int, seed: int = 7) -> dict:
@@ -38,10 +49,10 @@ def history_rows(first_day: date, days: int, customers: int, orders: int, seed: 
         {
             "customer_no": f"C{n:09d}",
             "name": f"客户{n}",
-            "gender": "MF"[n % 2],
-            "birth_date": f"{1960 + n % 40}-0{1 + n % 9}-1{n % 10}",
+            "gender": "FM"[(n // 3600) % 2],  # as the ID number's 17th digit says
+            "birth_date": _birth_date(n).isoformat(),
             "id_type": "ID_CARD",
-            "id_number": f"1101011{n:011d}",
+            "id_number": _id_number(n),
             "mobile": f"139{n:08d}",
             "email": "",
             "province": "上海市",

@@ -6,7 +6,8 @@
   if its delivery is complete and no run built it yet.
 - ``landing_delivery_sensor`` launches a day as soon as its delivery is complete and settled, re-runs a
   corrected day and the days after it, reports incomplete days in its tick and alerts once when a day is
-  still incomplete after FUNDCDP_DELIVERY_DEADLINE.
+  still incomplete after FUNDCDP_DELIVERY_DEADLINE. Switched on after a history import, it starts from
+  the days that import built.
 
 Schedule and sensor are off until switched on (in the UI, or ``dagster schedule|sensor start``), so
 opening the UI on the demo data does not start a backfill of every demo day.
@@ -103,6 +104,15 @@ def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: Fundc
         for day in delivery_days(layout)
         if first_day <= day <= last_day
     ]
+    if not state.launched:
+        # First tick (a fresh cursor): days already built by a run the sensor did not launch (a history
+        # import, `make run`, a backfill) count as launched as they are now, so that switching the sensor
+        # on does not rebuild them all as one range.
+        built = context.instance.get_materialized_partitions(dg.AssetKey("segments"))
+        latest_built = max(built) if built else None
+        for delivery in deliveries:
+            if latest_built is not None and delivery.day <= latest_built and delivery.complete:
+                state.launched[delivery.day] = delivery.fingerprint
     decision = decide(
         deliveries, state, now, settings.delivery_settle_seconds(), settings.delivery_deadline()
     )

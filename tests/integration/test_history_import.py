@@ -164,3 +164,20 @@ def test_in_a_fresh_process_the_partitions_follow_the_deliveries_or_the_first_da
 
     assert partitions() == "2026-03-01 2026-03-05 5"
     assert partitions(FUNDCDP_FIRST_DAY="2026-02-27") == "2026-02-27 2026-03-05 7"
+
+
+def test_the_sensor_switched_on_after_an_import_starts_after_the_days_it_built(tmp_path, monkeypatch):
+    from tests.integration.test_automation import deliver, settle, tick
+
+    layout = DataLayout.at(tmp_path / "data")
+    layout.ensure()
+    for day in ("2026-07-01", "2026-07-02", "2026-07-03"):
+        deliver(layout, day)
+    settle(layout)
+    monkeypatch.setenv("FUNDCDP_DELIVERY_SETTLE_SECONDS", "300")
+    (tmp_path / "dagster_home").mkdir()
+    instance = temp_instance(tmp_path / "dagster_home")
+    # What an import of 07-01 .. 07-02 records: the segments of its last day.
+    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="segments", partition="2026-07-02"))
+    [request] = tick(layout, instance).run_requests
+    assert request.partition_key == "2026-07-03"
