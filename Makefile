@@ -64,9 +64,10 @@ segments: bootstrap  ## validate every segment definition under segments/ (file,
 test-spark: prepare $(SPARK_STAMP)  ## build the dbt project with its data and unit tests on a local Spark session
 	$(BIN)/python -m pytest tests/spark
 
-bench: prepare  ## benchmarks (print figures): the pipeline at scale factor SF (default 0.1), ID-Mapping vs scipy and networkx; refreshes bench/README.md
+bench: prepare  ## benchmarks (print figures): the pipeline at scale factor SF (default 0.1), ID-Mapping vs scipy and networkx, the history import (HISTORY_DAYS, default 546); refreshes bench/README.md
 	$(BIN)/python bench/pipeline_bench.py --sf $(or $(SF),0.1)
 	$(BIN)/python bench/identity_bench.py --persons $(or $(BENCH_PERSONS),100000)
+	$(BIN)/python bench/history_bench.py --days $(or $(HISTORY_DAYS),546)
 	$(BIN)/python bench/report.py
 
 bench-spark: prepare $(SPARK_STAMP)  ## the dbt layer on local Spark vs DuckDB on the raw/ layer of the last `make bench SF=…` run

@@ -146,3 +146,28 @@ def test_many_files_typed_together_give_each_file_what_parsing_it_alone_gives(tm
         (0, 0, 0),
         (6, 2, 4),
     ]
+
+
+def test_the_bench_report_shows_the_history_import_ratio_against_its_target(tmp_path):
+    import json
+    import sys
+
+    from orchestration.paths import PROJECT_ROOT
+
+    sys.path.insert(0, str(PROJECT_ROOT / "bench"))
+    import report
+
+    def variant(seconds: float, ingest: float, dbt: float, success: bool = True) -> dict:
+        return {"seconds": seconds, "success": success, "stages_seconds": {"ingest": ingest, "dbt": dbt}}
+
+    result = {
+        "customers": 23000,
+        "orders": 200000,
+        "variants": {"daily": variant(90.0, 30.0, 40.0), "one_delivery": variant(60.0, 5.0, 40.0, False)},
+    }
+    (tmp_path / "2026-12-07-history-546d.json").write_text(json.dumps(result))
+    found = report.load_results(tmp_path)
+    assert report.history_table(found["history"])[2] == (
+        "| 546 | 23,000 | 200,000 | 2026-12-07 | 90.0 (30.0 / 40.0) | 60.0 (5.0 / 40.0, failed) | 1.50 "
+        "| ratio: met |"
+    )
