@@ -148,8 +148,30 @@ def control_file_path(layout: DataLayout, source: str, day: str) -> Path:
     return layout.landing_day(source, day) / f"_control_{day.replace('-', '')}.csv"
 
 
+# Parsed control files by path, with the (inode, size, modification time) they were parsed at: each table
+# of a source reads its day's control file, twice when its day was parsed ahead.
+_CONTROL_FILES: dict[str, tuple[tuple[int, ...], dict[str, ControlEntry]]] = {}
+
+
 def read_control_file(path: Path) -> dict[str, ControlEntry]:
-    """Parse a control file (``file_name,row_count,amount_total``) keyed by file name."""
+    """Parse a control file (``file_name,row_count,amount_total``) keyed by file name (a copy: the caller
+    may change it)."""
+    try:
+        stat = path.stat()
+    except FileNotFoundError:
+        raise LoadError(f"{path}: control file missing; the day's delivery cannot be reconciled") from None
+    identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
+    cached = _CONTROL_FILES.get(str(path))
+    if cached is not None and cached[0] == identity:
+        return dict(cached[1])
+    entries = _parse_control_file(path)
+    if len(_CONTROL_FILES) > 10_000:
+        _CONTROL_FILES.clear()
+    _CONTROL_FILES[str(path)] = (identity, entries)
+    return dict(entries)
+
+
+def _parse_control_file(path: Path) -> dict[str, ControlEntry]:
     if not path.exists():
         raise LoadError(f"{path}: control file missing; the day's delivery cannot be reconciled")
     entries: dict[str, ControlEntry] = {}
@@ -228,10 +250,32 @@ def _stem(file_name: str) -> str:
     return file_name.split(".", 1)[0]
 
 
-def previous_manifest(layout: DataLayout, spec: TableSpec) -> list[dict]:
+class ManifestHistory(list):
+    """Manifest rows (a list, in order) indexed as :func:`land_table_day` looks them up: by arrival day and
+    file name, and the loaded content hashes. A run over many days looks up every day in one index rather
+    than scanning every row for every day (which grew with the square of the days)."""
+
+    def __init__(self, rows: list[dict] = ()) -> None:
+        super().__init__()
+        self.by_day: dict[str, dict[str, dict]] = {}
+        self.loaded_hashes: dict[str, str] = {}
+        self.extend(rows)
+
+    def append(self, row: dict) -> None:
+        super().append(row)
+        self.by_day.setdefault(str(row.get("arrival_date")), {})[row["file_name"]] = row
+        if row["status"] in (*WRITTEN_STATUSES, "unchanged"):
+            self.loaded_hashes[row["content_sha256"]] = row["file_name"]
+
+    def extend(self, rows) -> None:
+        for row in rows:
+            self.append(row)
+
+
+def previous_manifest(layout: DataLayout, spec: TableSpec) -> ManifestHistory:
     """Every manifest row of this table over all days (to recognise duplicates and unchanged files)."""
     pattern = layout.raw / "ingest" / "load_manifest" / "*" / f"{spec.source}__{spec.name}__*.parquet"
-    return _read_parquet_rows(str(pattern))
+    return ManifestHistory(_read_parquet_rows(str(pattern)))
 
 
 # Below this many rows a file is written without compression, dictionaries or statistics: a manifest row
@@ -463,6 +507,14 @@ def prepare_days(layout: DataLayout, spec: TableSpec, days: list[str]) -> dict[s
     return prepared
 
 
+def _protect(rows: pa.Table, spec: TableSpec, hash_key: bytes, junk: JunkRules) -> tuple[pa.Table, pa.Table]:
+    """:func:`protect_table`, skipped for a table without personal columns (it would return the rows as
+    they are and no private table)."""
+    if not any(column.pii for column in spec.columns):
+        return rows, pa.table({})
+    return protect_table(rows, spec, hash_key, junk)
+
+
 def _file_identity(path: Path) -> tuple[int, ...]:
     """What tells a file re-delivered in place (``cp -p`` keeps the size and the mtime, not the inode or
     the ctime)."""
@@ -512,12 +564,16 @@ def land_table_day(
 
     if history is None:
         history = previous_manifest(layout, spec)
-    loaded_hashes = {
-        row["content_sha256"]: row["file_name"]
-        for row in history
-        if row["status"] in (*WRITTEN_STATUSES, "unchanged")
-    }
-    this_day = {row["file_name"]: row for row in history if str(row.get("arrival_date")) == day}
+    if isinstance(history, ManifestHistory):
+        loaded_hashes = dict(history.loaded_hashes)
+        this_day = dict(history.by_day.get(day, {}))
+    else:
+        loaded_hashes = {
+            row["content_sha256"]: row["file_name"]
+            for row in history
+            if row["status"] in (*WRITTEN_STATUSES, "unchanged")
+        }
+        this_day = {row["file_name"]: row for row in history if str(row.get("arrival_date")) == day}
     outcome = DayOutcome(spec.source, spec.name, day)
     to_write: list[tuple[Path, ParsedFile, dict | None, tuple[pa.Table, pa.Table], int, bool]] = []
     duplicates: list[tuple[Path, str, str]] = []
@@ -547,7 +603,7 @@ def land_table_day(
             continue
         parsed = ahead.parsed if ahead is not None else parse_file(content, spec, path.name)
         _reconcile(path, spec, parsed, control[path.name])
-        protected = protect_table(parsed.rows, spec, hash_key, junk)
+        protected = _protect(parsed.rows, spec, hash_key, junk)
         erased = 0
         if tombstones:
             mask = erased_rows_mask(*protected, spec.key, tombstones)
@@ -572,7 +628,7 @@ def land_table_day(
                 content = read_file(path, spec)
                 parsed = parse_file(content, spec, path.name)
                 _reconcile(path, spec, parsed, control[path.name])
-                protected = protect_table(parsed.rows, spec, hash_key, junk)
+                protected = _protect(parsed.rows, spec, hash_key, junk)
         if unchanged and not erased:
             outcome.files.append(_unchanged(path.name, previous))
             continue
