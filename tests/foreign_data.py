@@ -265,6 +265,26 @@ def write_history_company(layout: DataLayout) -> HistoryCompany:
     return truth
 
 
+HISTORY_NEXT_DAY = HISTORY_LAST + timedelta(days=2)  # Tuesday 2026-06-30: trade only
+
+
+def write_history_next_day(layout: DataLayout) -> dict[str, int]:
+    """The history company's delivery of the Tuesday after its last day: trade only (no CRM: it delivers on
+    Mondays; no tracking: the company has none), a purchase of every active customer. Rows per table."""
+    rows: dict[str, list[dict]] = {"fund_products": fund_products()}
+    rows["nav"] = [
+        {"fund_code": code, "nav_date": HISTORY_NEXT_DAY.isoformat(), "nav": nav_of(code, HISTORY_NEXT_DAY),
+         "accumulated_nav": nav_of(code, HISTORY_NEXT_DAY)}
+        for code, *_ in FUNDS
+    ]  # fmt: skip
+    rows["trade_orders"] = [
+        purchase_row(f"N{i:06d}", f"FA{i:06d}", FUNDS[0][0], HISTORY_NEXT_DAY, 3000.0)
+        for i in range(CHURNED_EVERY, HISTORY_CUSTOMERS + 1, CHURNED_EVERY)
+    ]
+    write_source_day(layout, "trade", HISTORY_NEXT_DAY.isoformat(), rows)
+    return {table: len(table_rows) for table, table_rows in rows.items()}
+
+
 # --- company 2: a small tracked company with a 50,001-identifier chain and a recycled phone -------------
 
 CHAIN_LOGINS = 25_000  # logins L0 .. L24999, phones P0 .. P25000: L_i signs in with P_i and P_(i+1)

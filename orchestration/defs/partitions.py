@@ -72,11 +72,17 @@ def days_of_run(tags: dict[str, str]) -> list[str]:
     return []
 
 
+def is_history_import(tags: dict[str, str]) -> bool:
+    """A history import: a run of one day carrying the tag ``fundcdp/history_from``."""
+    return bool(tags.get(HISTORY_FROM_TAG)) and PARTITION_TAG in tags
+
+
 def import_days_of_run(tags: dict[str, str], layout: DataLayout, source: str) -> list[str]:
     """The delivery days of ``source`` a history import loads: every day with a folder in ``landing/``
-    from the run's ``fundcdp/history_from`` tag to its day. Empty for any other run (no tag, or a range)."""
+    from the run's ``fundcdp/history_from`` tag to its day (none for a source the company does not have).
+    Empty for any other run (no tag, or a range)."""
     first = tags.get(HISTORY_FROM_TAG)
-    if not first or PARTITION_TAG not in tags:
+    if not is_history_import(tags):
         return []
     last = tags[PARTITION_TAG]
     try:

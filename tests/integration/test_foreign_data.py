@@ -1,16 +1,18 @@
-"""Foreign data (issue 30): companies shaped unlike the demo, each loaded and run through the daily job end
-to end, which must publish (analytics.duckdb written, every gate passed, every segment evaluated).
+"""Foreign data (issue 30): companies shaped unlike the demo, each run through the daily job end to end,
+which must publish (analytics.duckdb written, every gate passed, every segment evaluated).
 
-Two module-scoped builds (tests/foreign_data.py writes their deliveries):
+Two module-scoped builds (tests/foreign_data.py writes their deliveries), each one history import
+(orchestration/defs/pipeline.py import_history: the daily job for the last day, loading every day
+delivered since the first):
 
 * the history company: three years of daily trade deliveries, a CRM delivering on Mondays only, no
   tracking source at all, holiday weeks delivered empty and days with nothing delivered, 90 % churned;
-  its history is imported, then the daily job runs for its last day (a Sunday: an empty trade folder, no
-  CRM folder, no tracking folder);
+  the run's day is a Sunday (an empty trade folder, no CRM folder, no tracking folder). A copy then loads
+  the next Tuesday's trade-only delivery through the daily job's loads;
 * the tracked company: one person whose 50,001 identifiers chain through 25,000 logins and phones (the
   persons gate quarantines that person, everyone else publishes) and a recycled phone number (a stranger
-  signing up with customer A's former number after identity.phone_reassignment_days is not A); its
-  earlier deliveries are imported, then the daily job runs for the stranger's sign-up day.
+  signing up with customer A's former number after identity.phone_reassignment_days is not A); the run's
+  day is the stranger's sign-up day.
 
 Each trait has its own test; every expected value comes from what the generator wrote.
 """
@@ -20,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import time
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date
 from pathlib import Path
 
 import duckdb
@@ -34,13 +36,16 @@ from tests.conftest import TEST_HASH_KEY, pipeline_environment, temp_instance
 from tests.foreign_data import (
     CHURNED_EVERY,
     HISTORY_CUSTOMERS,
+    HISTORY_NEXT_DAY,
     RECYCLED_CUSTOMER,
     STRANGER_LOGIN,
     HistoryCompany,
     TrackedCompany,
     write_history_company,
+    write_history_next_day,
     write_tracked_company,
 )
+from tests.operations_dataset import copy_data
 
 pytestmark = pytest.mark.integration
 
@@ -67,6 +72,21 @@ class Build:
     def run(self):
         """The last run: the daily run, else the history import."""
         return self.daily or self.imported
+
+    def failures(self) -> dict[str, str]:
+        """Each failed step of the runs with what it said (a dbt failure: the start of dbt's error)."""
+        failed = {}
+        for run in (self.imported, self.daily):
+            for event in run.all_events if run is not None else ():
+                if event.event_type_value != "STEP_FAILURE":
+                    continue
+                data = event.event_specific_data
+                detail = data.error.message.strip() if data.error else ""
+                user = getattr(data, "user_failure_data", None)
+                if user is not None and "error" in user.metadata:
+                    detail += ": " + str(user.metadata["error"].value)[-400:]
+                failed[event.step_key] = detail
+        return failed
 
     @property
     def checks(self) -> dict[str, bool]:
@@ -126,10 +146,8 @@ def person_of(outcome: Build, identifier_type: str, identifier_hash: str) -> str
 def assert_published(outcome: Build, as_of: str) -> None:
     """The history import and the daily run after it succeeded, every gate passed, analytics.duckdb holds
     every person, every segment has a version as of ``as_of``."""
-    for run in (outcome.imported, outcome.daily):
-        if run is not None:
-            failed = sorted(e.step_key for e in run.all_events if e.event_type_value == "STEP_FAILURE")
-            assert (failed, run.success) == ([], True)
+    assert outcome.failures() == {}
+    assert all(run.success for run in (outcome.imported, outcome.daily) if run is not None)
     failing = sorted(name for name, passed in outcome.checks.items() if not passed)
     assert failing == []
     gates = sorted(name for name in outcome.checks if name.startswith("gx_"))
@@ -153,26 +171,52 @@ def history(tmp_path_factory) -> tuple[HistoryCompany, Build]:
     layout = DataLayout.at(tmp_path_factory.mktemp("foreign_history") / "data")
     layout.ensure()
     truth = write_history_company(layout)
-    # the history up to the Saturday before (a day without any folder), then the daily run for the Sunday
-    day_before = (date.fromisoformat(truth.last_day) - timedelta(days=1)).isoformat()
-    return truth, build(layout, truth.first_day, day_before, truth.last_day)
+    # one run: the daily job for the last day (a Sunday: an empty trade folder, no CRM, no tracking),
+    # importing the three years before it
+    return truth, build(layout, truth.first_day, truth.last_day)
 
 
-def test_history_company_daily_run_publishes(history):
+def test_daily_load_of_a_day_without_crm_or_tracking(history, tmp_path):
+    """The next daily run's loads (the raw half of the daily job: pipeline.load_raw) on a Tuesday with a
+    trade delivery only: the CRM delivers on Mondays, the company has no tracking. Nothing is missing, so
+    nothing fails. (The rest of the daily job on this company's data is the history import's run.)"""
     truth, outcome = history
+    layout = copy_data(outcome.layout, tmp_path / "data")
+    delivered = write_history_next_day(layout)
+    day = HISTORY_NEXT_DAY.isoformat()
+    with pipeline_environment(layout):
+        from orchestration.defs.pipeline import load_raw
+
+        result = load_raw(temp_instance(layout.dagster_home), [day])
+    failed = sorted(e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE")
+    assert (failed, result.success) == ([], True)
+    # the day's load manifests: one row per delivered file, none for the sources not delivered
+    manifests = duckdb.execute(
+        "select source_system || '.' || table_name, rows_loaded from read_parquet(?)",
+        [str(layout.raw / "ingest" / "load_manifest" / f"arrival_date={day}" / "*.parquet")],
+    ).fetchall()
+    manifests = dict(manifests)
+    empty = dict.fromkeys(["trade.fund_accounts", "trade.holdings", "trade.sip_agreements"], 0)
+    assert manifests == {**empty, **{f"trade.{table}": rows for table, rows in delivered.items()}}
+
+
+def test_history_company_publishes(history):
+    truth, outcome = history
+    assert outcome.failures() == {}
     assert_published(outcome, truth.last_day)
     assert outcome.warehouse("select count(*) from main_marts.persons") == [(HISTORY_CUSTOMERS,)]
 
 
 def test_three_years_of_daily_deliveries_are_loaded(history):
     truth, outcome = history
+    assert outcome.failures() == {}
     assert len(truth.trade_days) == 1092 and truth.first_day == "2023-06-30"
     loaded_days = outcome.warehouse(
         "select distinct cast(arrival_date as varchar) from main_staging.stg_ingest__load_manifests"
         " where source_system = 'trade' order by 1"
     )
     assert [day for (day,) in loaded_days] == truth.trade_days
-    orders = outcome.warehouse("select count(*), sum(amount) from main_staging.stg_trade__trade_orders")
+    orders = outcome.warehouse("select count(*), sum(amount_cny) from main_staging.stg_trade__trade_orders")
     assert orders == [(truth.orders, pytest.approx(truth.order_amount_total))]
     # rows read = loaded + quarantined for every file, and nothing quarantined in this clean history
     assert outcome.warehouse(
@@ -190,6 +234,7 @@ def test_three_years_of_daily_deliveries_are_loaded(history):
 
 def test_company_without_tracking_publishes_without_tracking_tags(history):
     truth, outcome = history
+    assert outcome.failures() == {}
     assert outcome.checks["gx_tag_coverage"]
     assert outcome.warehouse(
         "select count(*) from main_staging.stg_ingest__load_manifests where source_system = 'tracking'"
@@ -206,6 +251,7 @@ def test_company_without_tracking_publishes_without_tracking_tags(history):
 
 def test_weekly_crm_passes_on_a_day_without_crm(history):
     truth, outcome = history
+    assert outcome.failures() == {}
     assert len(truth.crm_days) == 156
     assert {date.fromisoformat(day).isoweekday() for day in truth.crm_days} == {1}
     crm_days = outcome.warehouse(
@@ -223,6 +269,7 @@ def test_weekly_crm_passes_on_a_day_without_crm(history):
 
 def test_days_with_nothing_delivered(history):
     truth, outcome = history
+    assert outcome.failures() == {}
     # Spring Festival weeks and the as-of Sunday: every trade file header-only
     assert len(truth.empty_trade_days) == 22 and truth.last_day in truth.empty_trade_days
     empty = outcome.warehouse(
@@ -244,6 +291,7 @@ def test_days_with_nothing_delivered(history):
 
 def test_ninety_percent_churned(history):
     truth, outcome = history
+    assert outcome.failures() == {}
     stages = dict(
         outcome.warehouse(
             "select customers.customer_no, profile.lifecycle_stage"
@@ -273,8 +321,9 @@ def tracked(tmp_path_factory) -> tuple[TrackedCompany, Build]:
     return truth, build(layout, truth.delivery_days[0], truth.as_of)
 
 
-def test_tracked_company_daily_run_publishes(tracked):
+def test_tracked_company_publishes(tracked):
     truth, outcome = tracked
+    assert outcome.failures() == {}
     assert_published(outcome, truth.as_of)
     # 30 customers, the chain and the stranger
     assert outcome.warehouse("select count(*) from main_marts.persons") == [(truth.customers + 2,)]
@@ -282,6 +331,7 @@ def test_tracked_company_daily_run_publishes(tracked):
 
 def test_chain_person_is_quarantined_and_everyone_else_published(tracked):
     truth, outcome = tracked
+    assert outcome.failures() == {}
     chain = person_of(outcome, "login_id", system_hash("login_id", "L00000"))
     assert person_of(outcome, "login_id", system_hash("login_id", f"L{truth.chain_logins - 1:05d}")) == chain
     assert outcome.warehouse(
@@ -299,6 +349,7 @@ def test_chain_person_is_quarantined_and_everyone_else_published(tracked):
 
 def test_recycled_phone_does_not_merge_a_stranger_into_its_former_holder(tracked):
     truth, outcome = tracked
+    assert outcome.failures() == {}
     former_holder = person_of(outcome, "customer_no", system_hash("customer_no", RECYCLED_CUSTOMER))
     stranger = person_of(outcome, "login_id", system_hash("login_id", STRANGER_LOGIN))
     assert stranger != former_holder

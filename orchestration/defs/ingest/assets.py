@@ -6,7 +6,12 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import dagster as dg
 import duckdb
 
-from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, import_days_of_run
+from orchestration.defs.partitions import (
+    DUCKDB_WRITER_POOL,
+    days,
+    import_days_of_run,
+    is_history_import,
+)
 from orchestration.defs.privacy.assets import DELETION_REQUESTS
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.erasure import load_tombstones
@@ -154,8 +159,12 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         purged = purged_tracking_days(layout) if spec.source == "tracking" else set()
         loaded_days = {str(row.get("arrival_date")) for row in history}
         # A history import (the tag fundcdp/history_from on a run of one day) loads every delivered day
-        # from that day to the run's day; any other run loads its own days.
-        run_days = import_days_of_run(context.run.tags, layout, spec.source) or list(context.partition_keys)
+        # from that day to the run's day (none for a source without any folder); any other run loads its
+        # own days.
+        if is_history_import(context.run.tags):
+            run_days = import_days_of_run(context.run.tags, layout, spec.source)
+        else:
+            run_days = list(context.partition_keys)
         days_to_load = [day for day in run_days if day not in purged]
         for day in sorted(set(run_days) & purged):
             context.log.info(f"{spec.source}.{spec.name} {day}: purged by retention, not reloaded")
