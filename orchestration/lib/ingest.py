@@ -305,19 +305,14 @@ def _write_parquet_atomically(table: pa.Table, path: Path, order_by: str) -> Non
     """Write ``table`` (sorted by ``order_by`` if given) to ``path`` through a temporary file. pyarrow's
     writer, not DuckDB's COPY: it takes 110 ms for a day's tracking file where COPY takes 240 ms, and it
     leaves the parsing thread's DuckDB alone. Small and empty tables take the cheap ways above."""
+    if not path.parent.is_dir():
+        path.parent.mkdir(parents=True, exist_ok=True)  # the first file of a partition
     temporary = path.with_name(f".{path.name}.tmp")
-    for attempt in (1, 2):
-        try:
-            if table.num_rows == 0:
-                temporary.write_bytes(_empty_parquet_bytes(table.schema))
-            else:
-                ordered = table.sort_by(order_by) if order_by and table.num_rows > 1 else table
-                pq.write_table(ordered, temporary, **_parquet_options(table.num_rows))
-            break
-        except FileNotFoundError:
-            if attempt == 2:
-                raise
-            path.parent.mkdir(parents=True, exist_ok=True)  # the first file of a partition
+    if table.num_rows == 0:
+        temporary.write_bytes(_empty_parquet_bytes(table.schema))
+    else:
+        ordered = table.sort_by(order_by) if order_by and table.num_rows > 1 else table
+        pq.write_table(ordered, temporary, **_parquet_options(table.num_rows))
     os.replace(temporary, path)
 
 
