@@ -14,10 +14,11 @@ from orchestration.defs.partitions import (
 )
 from orchestration.defs.privacy.assets import DELETION_REQUESTS
 from orchestration.defs.resources import FundcdpSettings
-from orchestration.lib.erasure import load_tombstones
+from orchestration.lib.erasure import Tombstones, load_tombstones
 from orchestration.lib.ingest import (
     WRITTEN_STATUSES,
     DayOutcome,
+    PreparedFile,
     ingest_limits,
     land_table_day,
     prepare_days,
@@ -96,8 +97,8 @@ def _load_day(
     junk: JunkRules,
     rules: dict,
     history: list[dict],
-    tombstones,
-    prepared,
+    tombstones: Tombstones,
+    prepared: dict[str, PreparedFile] | None,
     failures: dict[str, str],
 ) -> DayOutcome | None:
     """Load one day of the table; a refused or malformed delivery is recorded in ``failures`` (None)."""
