@@ -27,6 +27,7 @@ from orchestration.lib.ingest import (
 )
 from orchestration.lib.loader import LoadError
 from orchestration.lib.privacy import purged_tracking_days
+from orchestration.lib.raw_placeholder import ensure_raw_table
 from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES, TableSpec
@@ -197,6 +198,9 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
                         context.log.info(_day_line(outcome))
         if not log_each_day:
             context.log.info(_run_line(spec, days_to_load, outcomes))
+        # A table the company never delivered (no tracking at all) gets an empty file for dbt to read.
+        if ensure_raw_table(layout, spec, context.partition_keys[-1], key, junk) is not None:
+            context.log.info(f"{spec.source}.{spec.name}: never delivered; an empty table stands in for it")
         if failures:
             # Good days are already in raw/ (each day is written atomically per file); the failed
             # days are named so that they can be re-delivered and re-run.
