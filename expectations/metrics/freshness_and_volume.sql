@@ -1,10 +1,14 @@
--- One row per source table: freshness (days from the latest event / trade to the partition date) and
--- volume: the rows loaded on the partition date against the table's own last $quality_history_loads
--- delivery days that loaded rows, its first (initial full) delivery left out (z-score; null with fewer than $quality_min_history_loads of them,
--- reported as insufficient_history), judged only when also beyond $quality_max_change_factor times the
--- mean. A day on which a table loaded no rows (nothing delivered, an empty
--- file, a weekly source between deliveries) has no volume to judge: silence is the freshness row's
--- business. Thresholds: vars fundcdp quality freshness_and_volume.
+-- One row per source table: freshness and volume against the partition (as-of) date.
+-- Freshness: how long since the table's latest event / trade. Tracking is counted in calendar days (apps
+-- are used on weekends and holidays); the trade system in trading days, because trades happen only then:
+-- weekdays that are not in $quality_non_trading_days (the exchange closures, bound as a DATE list, never
+-- SQL text), so a Spring Festival week is as silent as a weekend and neither counts.
+-- Volume: the rows loaded on the partition date against the table's own last $quality_history_loads
+-- delivery days that loaded rows, its first (initial full) delivery left out (z-score; null with fewer
+-- than $quality_min_history_loads of them, reported as insufficient_history), judged only when also
+-- beyond $quality_max_change_factor times the mean. A day on which a table loaded no rows (nothing
+-- delivered, an empty file, a weekly source between deliveries) has no volume to judge: silence is the
+-- freshness row's business. Thresholds: vars fundcdp quality freshness_and_volume.
 with loads as (
     select source_system || '.' || table_name as source_table, arrival_date, sum(rows_loaded) as rows_loaded
     from main_staging.stg_ingest__load_manifests
@@ -30,13 +34,36 @@ stats as (
 ),
 latest as (
     -- records dated after the as-of date (client clocks) are no evidence of fresh data
-    select 'tracking.events' as source_table, max(event_date) as latest_date
+    select 'tracking.events' as source_table, false as is_judged_in_trading_days, max(event_date) as latest_date
     from main_staging.stg_tracking__events
     where arrival_date <= cast($as_of_date as date) and event_date <= cast($as_of_date as date)
     union all
-    select 'trade.trade_orders', max(coalesce(confirm_date, order_date))
+    select 'trade.trade_orders', true, max(coalesce(confirm_date, order_date))
     from main_staging.stg_trade__trade_orders
     where arrival_date <= cast($as_of_date as date) and coalesce(confirm_date, order_date) <= cast($as_of_date as date)
+),
+non_trading_days as (
+    select unnest(cast($quality_non_trading_days as date[])) as calendar_date
+),
+days_after_latest as (
+    -- each calendar day after a trade-system table's latest record, up to and including the as-of date
+    select
+        source_table,
+        cast(unnest(generate_series(
+            latest_date + interval 1 day, cast($as_of_date as timestamp), interval 1 day
+        )) as date) as calendar_date
+    from latest
+    where is_judged_in_trading_days
+),
+trading_days_after_latest as (
+    -- weekends are never trading days (a make-up working Saturday included: the exchanges stay closed)
+    select source_table, count(*) as trading_days
+    from days_after_latest
+    where isodow(calendar_date) <= 5
+        and not exists (
+            select 1 from non_trading_days where non_trading_days.calendar_date = days_after_latest.calendar_date
+        )
+    group by all
 ),
 judged as (
     select
@@ -69,7 +96,19 @@ select
             or judged.rows_loaded * $quality_max_change_factor < judged.mean_rows
             then abs(judged.rows_z_score)
     end as rows_abs_z_score,
-    date_diff('day', latest.latest_date, cast($as_of_date as date)) as days_since_latest_record
+    latest.latest_date as latest_record_date,
+    -- judged against max_days_since_latest_record (calendar days): null for tables judged in trading days
+    case
+        when not latest.is_judged_in_trading_days
+            then date_diff('day', latest.latest_date, cast($as_of_date as date))
+    end as days_since_latest_record,
+    -- judged against max_trading_days_since_latest_record: trading days after the latest record up to the
+    -- as-of date (0: a record on the as-of date, or only weekends and closures since)
+    case
+        when latest.is_judged_in_trading_days and latest.latest_date is not null
+            then coalesce(trading_days_after_latest.trading_days, 0)
+    end as trading_days_since_latest_record
 from judged
 left join latest on latest.source_table = judged.source_table
+left join trading_days_after_latest on trading_days_after_latest.source_table = judged.source_table
 order by 1

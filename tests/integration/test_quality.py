@@ -34,7 +34,7 @@ AS_OF = "2026-06-30"  # the shared build's as-of date (tests/conftest.py DEMO_EN
 def test_every_suite_loads_all_its_expectations():
     counts = {name: loaded_expectation_count(suite.path) for name, suite in SUITES.items()}
     assert counts == {
-        "freshness_and_volume": 2,
+        "freshness_and_volume": 3,
         "int_events_valid": 2,
         "person_profile": 10,
         "persons": 6,
@@ -473,7 +473,7 @@ def test_volume_gate_passes_quiet_days_weekly_sources_and_a_quarter_end_but_not_
     assert frame.rows_abs_z_score.isna().all()
     assert frame.loc["crm.customers", "prior_loads"] == 4  # the Mondays after the first delivery
     outcome = outcome_of(path, "freshness_and_volume")
-    assert (outcome.success, outcome.evaluated) == (True, 2)
+    assert (outcome.success, outcome.evaluated) == (True, 3)
 
 
 class _Receiver(BaseHTTPRequestHandler):

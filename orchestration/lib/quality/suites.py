@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,7 @@ from orchestration.lib.rules import load_business_rules
 from orchestration.paths import EXPECTATIONS_DIR
 
 _PARAMETER = re.compile(r"\$(\w+)")
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 @dataclass(frozen=True)
@@ -66,12 +68,17 @@ def discover_suites(directory: Path = EXPECTATIONS_DIR) -> list[Suite]:
 
 def metric_parameters(rules: dict | None = None) -> dict[str, object]:
     """The values a metric query may bind, from ``vars: fundcdp: quality:`` (``rules``: the business
-    rules, default the dbt project's), checked for type: lists of text or numbers only, never SQL text.
+    rules, default the dbt project's), checked for type: lists of text, numbers or dates only, never SQL
+    text.
 
     ``$quality_sources``: the configured sources (systems or ``system.table``), empty for ``auto``
     (detected: a table with rows loaded); ``$quality_floor_tags`` / ``$quality_floor_values``: the
     coverage floors; ``$quality_history_loads``, ``$quality_min_history_loads``,
-    ``$quality_max_change_factor``: the volume rule.
+    ``$quality_max_change_factor``: the volume rule; ``$quality_non_trading_days``: the exchange closures
+    of the freshness rule (:func:`non_trading_days`), bound as a DATE list.
+
+    Raises:
+        ValueError: naming the setting and the value that does not fit.
     """
     quality = (rules or load_business_rules())["quality"]
     sources = quality["sources"]
@@ -95,7 +102,34 @@ def metric_parameters(rules: dict | None = None) -> dict[str, object]:
         "quality_history_loads": int(volume["history_loads"]),
         "quality_min_history_loads": int(volume["min_history_loads"]),
         "quality_max_change_factor": float(volume["max_change_factor"]),
+        "quality_non_trading_days": non_trading_days(volume.get("non_trading_days")),
     }
+
+
+def non_trading_days(configured: object) -> list[date]:
+    """``vars: fundcdp: quality: freshness_and_volume: non_trading_days`` as sorted unique dates: a list of
+    ``YYYY-MM-DD`` texts (or YAML dates); missing or empty means every weekday trades.
+
+    Raises:
+        ValueError: naming the setting and the first entry that is not a ``YYYY-MM-DD`` calendar date.
+    """
+    setting = "vars: fundcdp: quality: freshness_and_volume: non_trading_days"
+    if configured is None:
+        return []
+    if not isinstance(configured, list):
+        raise ValueError(f"{setting} must be a list of YYYY-MM-DD dates, not {configured!r}")
+    days = set()
+    for position, entry in enumerate(configured, start=1):
+        if isinstance(entry, date) and not isinstance(entry, datetime):
+            days.add(entry)
+            continue
+        try:
+            if not isinstance(entry, str) or not _ISO_DATE.fullmatch(entry):
+                raise ValueError("not YYYY-MM-DD")
+            days.add(date.fromisoformat(entry))
+        except ValueError:
+            raise ValueError(f"{setting}: entry {position} is not a YYYY-MM-DD date: {entry!r}") from None
+    return sorted(days)
 
 
 def metric_frame(warehouse_db: Path, suite: Suite, as_of_date: str, rules: dict | None = None):
