@@ -28,6 +28,7 @@ from __future__ import annotations
 import csv
 import os
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -502,6 +503,36 @@ def prepare_days(layout: DataLayout, spec: TableSpec, days: list[str]) -> dict[s
     return prepared
 
 
+def _call(function, *arguments) -> None:
+    function(*arguments)
+
+
+class FileWriter:
+    """Writes a run's raw files on one thread of its own, in the order they were handed over, while the
+    caller goes on with the next day (a history import writes three small files per table and day, most of
+    the time in file system calls). :meth:`wait` raises the first error of the writes handed over since the
+    last wait."""
+
+    def __init__(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-writer")
+        self._pending: list[Future] = []
+
+    def submit(self, function, *arguments) -> None:
+        self._pending.append(self._thread.submit(function, *arguments))
+
+    def wait(self) -> None:
+        pending, self._pending = self._pending, []
+        for write in pending:
+            write.result()
+
+    def __enter__(self) -> FileWriter:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        # On an error the writes already handed over still finish (each file is atomic), none is added.
+        self._thread.shutdown(wait=True)
+
+
 def _protect(rows: pa.Table, spec: TableSpec, hash_key: bytes, junk: JunkRules) -> tuple[pa.Table, pa.Table]:
     """:func:`protect_table`, skipped for a table without personal columns (it would return the rows as
     they are and no private table)."""
@@ -530,13 +561,15 @@ def land_table_day(
     tombstones: Tombstones | None = None,
     reload_files: frozenset[str] = frozenset(),
     prepared: dict[str, PreparedFile] | None = None,
+    writer: FileWriter | None = None,
 ) -> DayOutcome:
     """Load one table's files of one arrival day. Raises :class:`LoadError` before writing anything
     if the delivery is incomplete or does not reconcile with its control file.
 
     ``history`` is the table's manifest rows over all days (read from ``raw/`` when not given); a caller
     loading many days passes one list, which this function extends with the rows it writes. ``prepared``:
-    files of this day already read and parsed by :func:`prepare_day`."""
+    files of this day already read and parsed by :func:`prepare_day`. ``writer``: a :class:`FileWriter`
+    that writes the files in the background; the caller waits for it before relying on them."""
     day_dir = layout.landing_day(spec.source, day)
     if not day_dir.is_dir():
         raise LoadError(f"{day_dir}: no delivery for {spec.source} on {day}")
@@ -640,14 +673,19 @@ def land_table_day(
         to_write.append((path, parsed, previous, protected, erased, redacted and unchanged))
 
     loaded_at = (now or datetime.now(SHANGHAI)).replace(tzinfo=None, microsecond=0)
+    # Each file's Parquet, quarantine and manifest files are written in this order, here or by the
+    # caller's writer thread (which keeps the order); its private rows are replaced here.
+    write = writer.submit if writer is not None else _call
     for path, parsed, previous, (public, private), erased, redacted in to_write:
-        _write_parquet_atomically(
+        write(
+            _write_parquet_atomically,
             public,
             layout.raw_partition(spec.source, spec.name, day) / f"{_stem(path.name)}.parquet",
             "_source_line",
         )
-        crash_if_armed("raw_partition_write")
-        _write_parquet_atomically(
+        write(crash_if_armed, "raw_partition_write")
+        write(
+            _write_parquet_atomically,
             parsed.quarantine.drop_columns(["line_text"]),
             _quarantine_dir(layout, day) / _meta_name(spec, path.name),
             "line_number",
@@ -673,7 +711,9 @@ def land_table_day(
             previous,
             loaded_at,
         )
-        _write_parquet_atomically(manifest, _manifest_dir(layout, day) / _meta_name(spec, path.name), "")
+        write(
+            _write_parquet_atomically, manifest, _manifest_dir(layout, day) / _meta_name(spec, path.name), ""
+        )
         history.extend({**row, "arrival_date": day} for row in manifest.to_pylist())
         reasons = pc.value_counts(parsed.quarantine.column("reason")).to_pylist()
         outcome.files.append(
@@ -700,7 +740,9 @@ def land_table_day(
             this_day.get(path.name),
             loaded_at,
         )
-        _write_parquet_atomically(manifest, _manifest_dir(layout, day) / _meta_name(spec, path.name), "")
+        write(
+            _write_parquet_atomically, manifest, _manifest_dir(layout, day) / _meta_name(spec, path.name), ""
+        )
         history.extend({**row, "arrival_date": day} for row in manifest.to_pylist())
     outcome.files.sort(key=lambda f: f.file_name)
     return outcome

@@ -18,6 +18,7 @@ from orchestration.lib.erasure import Tombstones, load_tombstones
 from orchestration.lib.ingest import (
     WRITTEN_STATUSES,
     DayOutcome,
+    FileWriter,
     PreparedFile,
     ingest_limits,
     land_table_day,
@@ -101,6 +102,7 @@ def _load_day(
     tombstones: Tombstones,
     prepared: dict[str, PreparedFile] | None,
     failures: dict[str, str],
+    writer: FileWriter,
 ) -> DayOutcome | None:
     """Load one day of the table; a refused or malformed delivery is recorded in ``failures`` (None)."""
     refusal = settings.demo_file_refusal(spec, day)  # the demo key on a file not the demo's
@@ -119,18 +121,31 @@ def _load_day(
             history=history,
             tombstones=tombstones,
             prepared=prepared,
+            writer=writer,
         )
     except LoadError as error:
         failures[day] = str(error)
         context.log.error(f"{spec.source}.{spec.name} {day}: {error}")
         return None
     except (OSError, duckdb.Error) as error:
-        if is_transient_error(str(error)):
-            # Each file is written atomically and idempotently: the retry redoes this day.
-            context.log.warning(f"{spec.source}.{spec.name} {day}: transient failure, retrying: {error}")
-            raise dg.RetryRequested(
-                max_retries=TRANSIENT_RETRIES, seconds_to_wait=retry_wait_seconds()
-            ) from error
+        _retry_if_transient(context, f"{spec.source}.{spec.name} {day}", error)
+        raise
+
+
+def _retry_if_transient(context: dg.AssetExecutionContext, what: str, error: Exception) -> None:
+    if is_transient_error(str(error)):
+        # Each file is written atomically and idempotently: the retry redoes these days.
+        context.log.warning(f"{what}: transient failure, retrying: {error}")
+        raise dg.RetryRequested(
+            max_retries=TRANSIENT_RETRIES, seconds_to_wait=retry_wait_seconds()
+        ) from error
+
+
+def _wait_for_writes(context: dg.AssetExecutionContext, spec: TableSpec, writer: FileWriter) -> None:
+    try:
+        writer.wait()
+    except (OSError, duckdb.Error) as error:
+        _retry_if_transient(context, f"{spec.source}.{spec.name}", error)
         raise
 
 
@@ -178,6 +193,7 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         with (
             private_store_session(layout.private_db),
             ThreadPoolExecutor(max_workers=PARSE_AHEAD_BATCHES) as parser,
+            FileWriter() as writer,
         ):
             ahead: dict[int, Future] = {}
             for index, batch in enumerate(batches):
@@ -189,13 +205,15 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 for day in batch:
                     outcome = _load_day(
                         context, settings, spec, day, key, junk, rules, history, tombstones,
-                        prepared_batch.get(day), failures,
+                        prepared_batch.get(day), failures, writer,
                     )  # fmt: skip
                     if outcome is None:
                         continue
                     outcomes.append(outcome)
                     if log_each_day:
                         context.log.info(_day_line(outcome))
+                # The batch's files are written (by the writer thread) before the next batch starts.
+                _wait_for_writes(context, spec, writer)
         if not log_each_day:
             context.log.info(_run_line(spec, days_to_load, outcomes))
         # A table the company never delivered (no tracking at all) gets an empty file for dbt to read.
