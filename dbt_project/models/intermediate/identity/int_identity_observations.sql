@@ -92,24 +92,53 @@ phone_holdings as (
 ),
 
 -- A phone is released phone_reassignment_days after a holding ended, unless a CRM record held it
--- again (or still) before that day: a number in transition stays with its holder.
-holding_ends as (
+-- again (or still) before that day: a number in transition stays with its holder. So the holdings of a
+-- phone, in order of their start, form spells: a holding starting phone_reassignment_days or more after
+-- the latest end of every earlier one (none open) starts a new spell, and a spell without an open holding
+-- releases the phone after its latest end. Windows, not a self-join of the holdings: a phone held by
+-- many records (or a CRM re-delivering every record) has many holdings, and pairing them is quadratic.
+holding_gaps as (
+    select
+        phone_hash,
+        held_from,
+        held_to,
+        max(held_to) over (
+            partition by phone_hash order by held_from, held_to
+            rows between unbounded preceding and 1 preceding
+        ) as earlier_end,
+        max(case when held_to is null then 1 else 0 end) over (
+            partition by phone_hash order by held_from, held_to
+            rows between unbounded preceding and 1 preceding
+        ) as is_earlier_open
+    from phone_holdings
+),
+
+holding_spells as (
     select
         phone_hash,
         held_to,
-        {{ days_after('cast(held_to as date)', reassignment_days) }} as released_on
-    from phone_holdings
-    where held_to is not null
+        sum(
+            case
+                when is_earlier_open is null then 1
+                when is_earlier_open = 0
+                    and cast(held_from as date) >= {{ days_after('cast(earlier_end as date)', reassignment_days) }}
+                    then 1
+                else 0
+            end
+        ) over (
+            partition by phone_hash order by held_from, held_to
+            rows between unbounded preceding and current row
+        ) as spell
+    from holding_gaps
 ),
 
 phone_releases as (
-    select distinct holding_ends.phone_hash, holding_ends.released_on
-    from holding_ends
-    left join phone_holdings as held_again
-        on holding_ends.phone_hash = held_again.phone_hash
-        and cast(held_again.held_from as date) < holding_ends.released_on
-        and (held_again.held_to is null or held_again.held_to > holding_ends.held_to)
-    where held_again.phone_hash is null
+    select
+        phone_hash,
+        {{ days_after('cast(max(held_to) as date)', reassignment_days) }} as released_on
+    from holding_spells
+    group by phone_hash, spell
+    having max(case when held_to is null then 1 else 0 end) = 0
 ),
 
 -- (left identifier, right identifier or null, first and last seen, how often, where): one row per
