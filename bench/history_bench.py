@@ -8,7 +8,7 @@ The shape is the outside tester's (issue 30: a real public transaction log, 23k 
 trade only): ``bench/history_data.py`` writes it. Each variant gets a fresh data directory under
 ``$FUNDCDP_BENCH_DIR/history`` (default ``$FUNDCDP_DATA_DIR/bench/history``) and runs in a process of its
 own, timed from start to exit (Python, Dagster and dbt start-up included, generation not); with
-``--repeats K`` the variants alternate K times and each keeps its fastest run. Per variant the
+``--repeats K`` the variants alternate K times and each keeps its fastest successful run. Per variant the
 seconds of its Dagster steps are split into ingest (privacy step and raw loads), dbt, and the rest (gates,
 models, publish, segments). ``--backfill`` also times ``cli backfill`` of the N days (the daily job over a
 range: one dbt build per day; slow). Writes ``bench/results/<date>-history-<N>d.json`` and prints a table.
@@ -147,7 +147,9 @@ def main() -> int:
             measured = {"deliveries": len(delivered), **run_variant(layout, command, arguments.memory_limit)}
             print(f"{name} (run {repeat + 1}): {json.dumps(measured)}", flush=True)
             measured["runs_seconds"] = [*results.get(name, {}).get("runs_seconds", []), measured["seconds"]]
-            if name not in results or measured["seconds"] < results[name]["seconds"]:
+            # The fastest run that succeeded (a failed gate skips the publish steps: not comparable).
+            rank = (not measured["success"], measured["seconds"])
+            if name not in results or rank < (not results[name]["success"], results[name]["seconds"]):
                 results[name] = measured
             else:
                 results[name]["runs_seconds"] = measured["runs_seconds"]
