@@ -76,7 +76,7 @@ def run_pipeline(history_days: int = 14) -> int:
         return 2
     import dagster as dg
 
-    from orchestration.defs.pipeline import build_warehouse, load_raw
+    from orchestration.defs.pipeline import build_warehouse, load_history
     from orchestration.defs.resources import FundcdpSettings
     from orchestration.lib.deliveries import delivery_days
     from orchestration.lib.summary import format_summary
@@ -85,7 +85,7 @@ def run_pipeline(history_days: int = 14) -> int:
     instance = dg.DagsterInstance.get()
     started = time.monotonic()
     print(f"loading {len(days)} delivery days {days[0]} .. {days[-1]} into raw/", flush=True)
-    load = load_raw(instance, days)
+    load = load_history(instance, days[0], days[-1])  # one run of the last day, as cli import-history
     failures = _failure_messages(load)
     print(
         f"raw layer loaded in {time.monotonic() - started:.1f} s; building the warehouse with dbt", flush=True

@@ -82,6 +82,22 @@ def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProce
     )
 
 
+def load_history(instance: dg.DagsterInstance, first: str, last: str) -> dg.ExecuteInProcessResult:
+    """The privacy step, then every raw asset, for every delivered day from ``first`` to ``last`` as one
+    run of the day ``last`` (tag ``fundcdp/history_from``): what :func:`load_raw` loads, with one partition
+    to plan and record per asset instead of one per asset and day."""
+    restrict_umask()
+    reap_dead_runs(instance)
+    return dg.materialize(
+        [privacy, *raw_assets],
+        instance=instance,
+        resources={"settings": FundcdpSettings()},
+        partition_key=last,
+        tags={HISTORY_FROM_TAG: first, **_process_tags()},
+        raise_on_error=False,
+    )
+
+
 def build_warehouse(instance: dg.DagsterInstance, as_of: str) -> dg.ExecuteInProcessResult:
     """Build (run + test) every dbt model as of ``as_of``, run the quality gates, and publish
     analytics.duckdb and the segments if they passed (raw/ must already hold the deliveries)."""
