@@ -248,8 +248,12 @@ def test_beyond_either_cap_the_gate_fails_and_publishing_is_blocked(lowered, tmp
     base = {"max_identifiers_per_person": LOW_LIMIT, "max_quarantined_share": 1.0}
     assert failing(rules_with(**base, max_quarantined_persons=quarantined)) == {}
     assert failing(rules_with(**base, max_quarantined_persons=quarantined - 1)) == {"quarantined_persons": 1}
-    share = rules_with(**{**base, "max_quarantined_share": (quarantined - 1) / persons})
-    assert failing(share) == {"quarantined_share": 1}
+    # the share is judged only beyond the free count of quarantined persons
+    share = {**base, "max_quarantined_share": (quarantined - 1) / persons}
+    assert failing(rules_with(**share, max_quarantined_free_persons=quarantined - 1)) == {
+        "judged_quarantined_share": 1
+    }
+    assert failing(rules_with(**share, max_quarantined_free_persons=quarantined)) == {}
 
     # through the check and the publish step: the failure alert, and the old analytics file stays
     (before,) = query(layout.analytics_db, "select count(*) from person_quarantine")[0]

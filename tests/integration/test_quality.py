@@ -37,7 +37,7 @@ def test_every_suite_loads_all_its_expectations():
         "freshness_and_volume": 3,
         "int_events_valid": 2,
         "person_profile": 10,
-        "persons": 6,
+        "persons": 7,
         "stg_crm__customers": 5,
         "stg_ingest__load_manifests": 3,
         "stg_tracking__events": 6,

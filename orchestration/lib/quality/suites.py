@@ -75,7 +75,8 @@ def metric_parameters(rules: dict | None = None) -> dict[str, object]:
     (detected: a table with rows loaded); ``$quality_floor_tags`` / ``$quality_floor_values``: the
     coverage floors; ``$quality_history_loads``, ``$quality_min_history_loads``,
     ``$quality_max_change_factor``: the volume rule; ``$quality_non_trading_days``: the exchange closures
-    of the freshness rule (:func:`non_trading_days`), bound as a DATE list.
+    of the freshness rule (:func:`non_trading_days`), bound as a DATE list;
+    ``$quality_max_quarantined_free_persons``: quarantined persons the persons gate's share leaves free.
 
     Raises:
         ValueError: naming the setting and the value that does not fit.
@@ -103,6 +104,7 @@ def metric_parameters(rules: dict | None = None) -> dict[str, object]:
         "quality_min_history_loads": int(volume["min_history_loads"]),
         "quality_max_change_factor": float(volume["max_change_factor"]),
         "quality_non_trading_days": non_trading_days(volume.get("non_trading_days")),
+        "quality_max_quarantined_free_persons": int(quality["persons"]["max_quarantined_free_persons"]),
     }
 
 
