@@ -18,6 +18,7 @@ No figure is asserted anywhere; the issue's target is a ratio of at most 1.5.
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import platform
@@ -28,6 +29,8 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+
+import duckdb
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
@@ -161,7 +164,14 @@ def main() -> int:
         "customers": arguments.customers,
         "orders": arguments.orders,
         "first_day": first.isoformat(),
-        "machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
+        "machine": {
+            "cores": os.cpu_count(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
+            "python": platform.python_version(),
+            "duckdb": duckdb.__version__,
+            "dagster": importlib.metadata.version("dagster"),
+            "duckdb_memory_limit": arguments.memory_limit,
+        },
         "repeats": arguments.repeats,
         "variants": results,
         "ratio": ratio,
