@@ -320,6 +320,9 @@ def run_erase(identifier_type: str, value: str, request_id: str | None, now: boo
         print("the next run of the daily job honours it (or run again with --now)")
         return 0
     for row in honour_pending_requests(layout, FundcdpSettings().hash_key_bytes(), load_business_rules()):
+        if row["status"] == erasure.HELD:
+            print(f"held {row['request_id']}, nobody erased: {row['status_reason']}")
+            continue
         print(
             f"honoured {row['request_id']}: {row['persons_found']} person(s); raw rows removed "
             f"{row['raw_rows_removed_by_table']}; {row['landing_files_rewritten']} landing files rewritten; "

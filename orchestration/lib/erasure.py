@@ -430,10 +430,16 @@ def _adjust_control(control_path: Path, file_name: str, removed: int, amount_rem
 
 @dataclass
 class ErasureScope:
-    """Everything that is one person's: identity hashes by type, their person ids and devices."""
+    """Everything that is one person's: identity hashes by type, their person ids and devices.
+
+    ``held_reason`` is set (and nothing else resolved) when the named identifier cannot name one person:
+    a phone number reassigned between persons (one node per epoch, docs/identity.md) was held by more
+    than one of them over time, and erasing "its person" by guesswork could erase a stranger."""
 
     person_ids: set[str] = field(default_factory=set)
     hashes: dict[str, set[str]] = field(default_factory=dict)  # identifier type -> identity hashes
+    held_reason: str | None = None
+    holders_over_time: int = 0
 
     def add(self, identifier_type: str, hashed: str) -> None:
         self.hashes.setdefault(identifier_type, set()).add(hashed)
@@ -491,6 +497,10 @@ def resolve(layout: DataLayout, key: bytes, request: ErasureRequest) -> ErasureS
     if layout.warehouse_db.exists():
         con = duckdb.connect(str(layout.warehouse_db), read_only=True)
         try:
+            scope.holders_over_time = holders_over_time(con, request.identifier_type, requested)
+            if scope.holders_over_time > 1:
+                scope.held_reason = held_reason(request.identifier_type, scope.holders_over_time)
+                return scope
             scope.person_ids = {
                 row[0]
                 for row in con.execute(
@@ -546,6 +556,45 @@ def resolve(layout: DataLayout, key: bytes, request: ErasureRequest) -> ErasureS
     finally:
         con.close()
     return scope
+
+
+def holders_over_time(con: duckdb.DuckDBPyConnection, identifier_type: str, identifier_hash: str) -> int:
+    """How many persons held an identifier over time: the identity clusters holding any epoch of it.
+
+    ``person_identifiers`` lists a reassigned phone only with its current holder; the earlier epochs are
+    nodes of their own (``int_identity_identifiers``) in their holders' clusters (``int_identity_clusters``),
+    so counting the clusters of all its nodes counts every holder, even one whose only node is the old
+    epoch. 0 when the warehouse has no identity graph (nothing built yet)."""
+    tables = {
+        row[0]
+        for row in con.execute(
+            "select table_name from information_schema.tables where table_schema = 'main_intermediate' "
+            "and table_name in ('int_identity_identifiers', 'int_identity_clusters')"
+        ).fetchall()
+    }
+    if len(tables) < 2:
+        return 0
+    (holders,) = con.execute(
+        "select count(distinct clusters.cluster_node_id) "
+        "from main_intermediate.int_identity_identifiers as identifiers "
+        "inner join main_intermediate.int_identity_clusters as clusters "
+        "on clusters.node_id = identifiers.node_id "
+        "where identifiers.identifier_type = ? and identifiers.identifier_hash = ? "
+        "and not identifiers.is_hub",
+        [identifier_type, identifier_hash],
+    ).fetchall()[0]
+    return int(holders)
+
+
+def held_reason(identifier_type: str, holders: int) -> str:
+    """Why a request naming an identifier held by ``holders`` persons over time is held (never the value)."""
+    what = (
+        "the number was reassigned" if identifier_type == "phone" else f"the {identifier_type} was reassigned"
+    )
+    return (
+        f"{what}: held by {holders} persons over time; file the request with a second identifier such as "
+        "customer_no or id_number"
+    )
 
 
 def _register_ids(con: duckdb.DuckDBPyConnection, scope: ErasureScope) -> None:
@@ -1013,8 +1062,14 @@ DELETION_LOG_SCHEMA = pa.schema(
         # raw rows were purged without a reload, their landing files cut line by line (lines counted)
         ("days_not_reloaded", pa.int64()),
         ("not_reloaded_lines_removed", pa.int64()),
+        # honoured, or held: nothing erased (status_reason says why and what to file instead; a held
+        # request's id may be filed again, and is honoured then). Rows written before had no status.
+        ("status", pa.string()),
+        ("status_reason", pa.string()),
+        ("held_at", pa.timestamp("us")),
     ]
 )
+HONOURED, HELD = "honoured", "held"
 
 
 def deletion_log_dir(layout: DataLayout) -> Path:
@@ -1050,6 +1105,43 @@ def read_log(layout: DataLayout) -> list[dict]:
         return [dict(zip(names, row, strict=True)) for row in result.fetchall()]
     finally:
         con.close()
+
+
+def hold_request(layout: DataLayout, request: ErasureRequest, scope: ErasureScope, now: datetime) -> dict:
+    """Record a request that erases nobody (``scope.held_reason``): its log row (status ``held``, the
+    reason, how many persons the identifier named over time, every count 0, never the identifier) and one
+    ``erasure_held`` alert naming the request id and the reason. Returns the log row."""
+    from orchestration.lib.alerts import Alert, send_alert
+
+    row = {
+        column: 0
+        for column in DELETION_LOG_SCHEMA.names
+        if DELETION_LOG_SCHEMA.field(column).type == pa.int64()
+    }
+    row |= {
+        "request_id": request.request_id,
+        "identifier_type": request.identifier_type,
+        "requested_at": request.requested_at,
+        "honoured_at": None,
+        "persons_found": scope.holders_over_time,
+        "raw_rows_removed_by_table": json_counts({}),
+        "derived_rows_removed_by_store": json_counts({}),
+        "status": HELD,
+        "status_reason": scope.held_reason,
+        "held_at": now,
+    }
+    write_log(layout, row)
+    send_alert(
+        Alert(
+            kind="erasure_held",
+            summary=f"deletion request {request.request_id} held, nobody erased: {scope.held_reason}",
+            asset="privacy/deletion_requests",
+            details={"request_id": request.request_id, "identifier_type": request.identifier_type,
+                     "persons_over_time": scope.holders_over_time},
+        ),
+        layout.alerts_log,
+    )  # fmt: skip
+    return row
 
 
 def json_counts(counts: dict[str, int]) -> str:

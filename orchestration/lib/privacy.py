@@ -102,6 +102,8 @@ def honour(
     """Erase the person a request names (see :mod:`orchestration.lib.erasure`); returns its log row."""
     now = _now(now)
     scope = erasure.resolve(layout, key, request)
+    if scope.held_reason:  # a reassigned number names several persons: erase nobody by guesswork
+        return erasure.hold_request(layout, request, scope, now)
     identifiers = erasure.clear_identifiers(layout, scope)
     # The named identifier is tombstoned even when no row holds it yet, unless it is someone else's too.
     named = erasure.normalise(request.identifier_type, request.identifier_value)
@@ -192,6 +194,7 @@ def honour(
         "unloaded_lines_removed": unloaded_lines,
         "days_not_reloaded": len(not_reloaded),
         "not_reloaded_lines_removed": not_reloaded_lines,
+        "status": erasure.HONOURED,
     }
     erasure.write_log(layout, row)
     return row
@@ -201,8 +204,9 @@ def honour_pending_requests(
     layout: DataLayout, key: bytes, rules: dict[str, Any], now: datetime | None = None
 ) -> list[dict]:
     """Honour every request file in ``landing/deletion_requests/``; each file is deleted once all its
-    requests are honoured. Requests already in the deletion log are not honoured twice."""
-    done = {row["request_id"] for row in erasure.read_log(layout)}
+    requests are honoured (or held). Requests already honoured are not honoured twice; a held request's
+    id may be filed again (with another identifier) and is honoured then."""
+    done = {row["request_id"] for row in erasure.read_log(layout) if row.get("status") != erasure.HELD}
     by_file: dict[Path | None, list[erasure.ErasureRequest]] = defaultdict(list)
     for request in erasure.read_requests(layout):
         by_file[request.path].append(request)

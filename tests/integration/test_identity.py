@@ -10,11 +10,13 @@ changed on FEB20 (released on FEB20 + 90 days = 2026-05-21, before day 1) or on 
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import shutil
 import subprocess
 import sys
 from collections import Counter
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -478,3 +480,93 @@ def test_tags_as_of_a_day_do_not_change_when_later_data_arrives(identity_runs):
     persons_on_day1 = len(set(identity_runs["day1"].values()))
     assert [len(rows) for rows in before.values()] == [persons_on_day1] * 5
     assert after == before
+
+
+def raw_rows(layout: DataLayout, source: str, table: str, column: str, value: str) -> int:
+    """Rows of a raw table whose ``column`` is ``value``."""
+    files = str(layout.raw_table(source, table) / "*" / "*.parquet")
+    con = duckdb.connect()
+    try:
+        return con.execute(
+            f"select count(*) from read_parquet(?, hive_partitioning = true, union_by_name = true) "
+            f"where {column} = ?",
+            [files, value],
+        ).fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_a_deletion_request_by_a_reassigned_phone_is_held_and_erases_nobody(identity_runs, tmp_path):
+    """C1001 gave up phone 1001 on FEB20, a stranger signed up with it on day 1 (a second epoch). The old
+    holder asking to be erased by that number names two persons over time: the request is held with its
+    reason and alerted, nobody is erased; filed again (same request id) by customer_no it erases the old
+    holder only, and the stranger who holds the number now is untouched."""
+    from orchestration.lib import erasure
+    from orchestration.lib.privacy import honour_pending_requests
+
+    shutil.copytree(identity_runs["layout"].root, tmp_path / "data")
+    layout = DataLayout.at(tmp_path / "data")
+    rules = load_business_rules()
+    before = person_map(layout)
+    old_holder = person_id_of(*hashed("id_number", id_number(910)))
+    stranger = person_id_of(*hashed("phone", phone(1001)), epoch=1)
+    assert before[hashed("phone", phone(1001))] == stranger  # the number is listed with its current holder
+    counts = {
+        "C1001": raw_rows(layout, "crm", "customers", "customer_no", "C1001"),
+        "LA1001": raw_rows(layout, "tracking", "events", "login_id", "LA1001"),
+        "L1001": raw_rows(layout, "tracking", "events", "login_id", "L1001"),
+    }
+    assert counts == {"C1001": 2, "LA1001": 1, "L1001": 1}
+
+    # a number held by one person only resolves as before: C1001's new number names the old holder
+    scope = erasure.resolve(
+        layout, KEY, erasure.ErasureRequest("R0", "phone", phone(1002), datetime(2026, 6, 2, 9))
+    )
+    assert (scope.held_reason, scope.holders_over_time, scope.person_ids) == (None, 1, {old_holder})
+
+    erasure.submit_request(layout, "phone", phone(1001), "DR-1", now=datetime(2026, 6, 2, 9))
+    [held] = honour_pending_requests(layout, KEY, rules, now=datetime(2026, 6, 2, 10))
+    reason = (
+        "the number was reassigned: held by 2 persons over time; file the request with a second "
+        "identifier such as customer_no or id_number"
+    )
+    assert (held["status"], held["status_reason"], held["persons_found"]) == ("held", reason, 2)
+    assert (held["tombstones_written"], held["raw_rows_removed"], held["derived_rows_removed"]) == (0, 0, 0)
+    assert not list(erasure.requests_dir(layout).glob("*.csv"))  # it held the number in the clear
+    [logged] = erasure.read_log(layout)
+    assert (logged["request_id"], logged["status"], logged["honoured_at"]) == ("DR-1", "held", None)
+    assert logged["held_at"] == datetime(2026, 6, 2, 10)
+    alerts = [json.loads(line)["alert"] for line in layout.alerts_log.read_text().splitlines()]
+    assert [(a["kind"], a["summary"]) for a in alerts] == [
+        ("erasure_held", f"deletion request DR-1 held, nobody erased: {reason}")
+    ]
+    assert phone(1001) not in layout.alerts_log.read_text()
+    # nobody erased: every raw row and every person's identifiers as they were, no tombstone
+    assert person_map(layout) == before
+    assert {name: raw_rows(layout, *where) for name, where in (
+        ("C1001", ("crm", "customers", "customer_no", "C1001")),
+        ("LA1001", ("tracking", "events", "login_id", "LA1001")),
+        ("L1001", ("tracking", "events", "login_id", "L1001")),
+    )} == counts  # fmt: skip
+    assert not erasure.load_tombstones(layout)
+
+    # the same request, filed again by customer number: the old holder only
+    erasure.submit_request(layout, "customer_no", "C1001", "DR-1", now=datetime(2026, 6, 2, 11))
+    [honoured] = honour_pending_requests(layout, KEY, rules, now=datetime(2026, 6, 2, 12))
+    assert (honoured["status"], honoured["persons_found"]) == ("honoured", 1)
+    after = person_map(layout)
+    assert old_holder not in after.values()
+    for identifier in (("customer_no", "C1001"), ("login_id", "LA1001"), ("id_number", id_number(910)),
+                       ("phone", phone(1002))):  # fmt: skip
+        assert hashed(*identifier) not in after
+    assert raw_rows(layout, "crm", "customers", "customer_no", "C1001") == 0
+    assert raw_rows(layout, "tracking", "events", "login_id", "LA1001") == 0
+    # the stranger: its login, the number and its raw event untouched, under the same person id
+    assert after[hashed("login_id", "L1001")] == stranger
+    assert after[hashed("phone", phone(1001))] == stranger
+    assert raw_rows(layout, "tracking", "events", "login_id", "L1001") == 1
+    assert {k: v for k, v in after.items() if v != old_holder} == {
+        k: v for k, v in before.items() if v != old_holder
+    }
+    [logged] = erasure.read_log(layout)
+    assert (logged["request_id"], logged["status"], logged["status_reason"]) == ("DR-1", "honoured", None)

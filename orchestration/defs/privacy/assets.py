@@ -45,6 +45,9 @@ def privacy(context: dg.AssetExecutionContext, settings: FundcdpSettings):
     rules = load_business_rules()
     honoured = honour_pending_requests(layout, settings.hash_key_bytes(), rules)
     for row in honoured:
+        if row.get("status_reason"):  # held: nobody erased (erasure.hold_request alerted)
+            context.log.warning(f"deletion request {row['request_id']} held: {row['status_reason']}")
+            continue
         context.log.info(
             f"deletion request {row['request_id']} honoured: {row['persons_found']} person(s), "
             f"{row['raw_rows_removed']} raw rows, {row['derived_rows_removed']} derived rows, "
@@ -65,7 +68,8 @@ def privacy(context: dg.AssetExecutionContext, settings: FundcdpSettings):
     yield dg.MaterializeResult(
         asset_key=DELETION_REQUESTS,
         metadata={
-            "requests_honoured": dg.MetadataValue.int(len(honoured)),
+            "requests_honoured": dg.MetadataValue.int(sum(1 for r in honoured if not r.get("status_reason"))),
+            "requests_held": dg.MetadataValue.int(sum(1 for r in honoured if r.get("status_reason"))),
             "raw_rows_removed": dg.MetadataValue.int(sum(r["raw_rows_removed"] for r in honoured)),
             "derived_rows_removed": dg.MetadataValue.int(sum(r["derived_rows_removed"] for r in honoured)),
         },
