@@ -8,6 +8,9 @@ e-mail address or an app login id. It arrives as a CSV file in ``landing/deletio
    everything that is theirs: their identifiers (customer numbers, fund accounts, login ids, phone, ID
    number, e-mail, WeChat ids, bank cards) and the devices only they used. A personal identifier that
    another person's rows also carry (a shared family phone) is not theirs alone and is left in place.
+   A phone reassigned between persons (one identity node per epoch) that more than one person held over
+   time names nobody for sure: the request is **held** (logged with status ``held`` and the reason,
+   alerted, nothing erased) until it is filed with a second identifier (:func:`hold_request`).
 2. **Tombstone** each of them in ``private.duckdb``: ``HMAC(tombstone secret, "<type>|<clear value>")``
    with a random secret kept there too, so a tombstone equals no hash stored anywhere and survives a
    rotation of ``FUNDCDP_HASH_KEY``. Ingestion drops a delivered row that carries a
