@@ -4,6 +4,8 @@
   day, the quality gates, publish and segments. Over a range of days it is one run (a backfill).
 - ``fundcdp_daily_schedule`` (FUNDCDP_DAILY_RUN_AT, default 07:30 Asia/Shanghai) runs yesterday's day
   if its delivery is complete and no run built it yet.
+- A day's delivery is complete when every source due that day (``vars: fundcdp: deliveries: schedule:``:
+  daily, some weekdays, or none) delivered; a source not due is not waited for, nor alerted on.
 - ``landing_delivery_sensor`` launches a day as soon as its delivery is complete and settled, re-runs a
   corrected day and the days after it, reports incomplete days in its tick and alerts once when a day is
   still incomplete after FUNDCDP_DELIVERY_DEADLINE. Switched on after a history import, it starts from
@@ -30,8 +32,18 @@ from orchestration.defs.resources import FundcdpSettings, parse_clock_time
 from orchestration.defs.segments.assets import segments
 from orchestration.defs.transform.dbt import fundcdp_dbt_models
 from orchestration.lib.alerts import Alert, send_alert
-from orchestration.lib.deliveries import SHANGHAI, SensorState, decide, delivery_days, inspect_day
+from orchestration.lib.deliveries import (
+    NOTHING_DUE,
+    SHANGHAI,
+    SensorState,
+    decide,
+    delivery_days,
+    inspect_day,
+    nothing_due_days,
+)
+from orchestration.lib.delivery_schedule import DeliverySchedule
 from orchestration.lib.layout import SOURCES
+from orchestration.lib.rules import load_business_rules
 
 DAILY_JOB = "fundcdp_daily"
 
@@ -93,6 +105,7 @@ def _waiting_text(waiting: dict[str, list[str]], limit: int = 10) -> str:
 )
 def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: FundcdpSettings):
     layout = settings.layout()
+    schedule = DeliverySchedule.from_rules(load_business_rules())
     state = SensorState.from_cursor(context.cursor)
     first_day = days.start.strftime("%Y-%m-%d")
     now = datetime.now(SHANGHAI)
@@ -100,7 +113,7 @@ def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: Fundc
     # Not the partitions' last day: a day delivered after the code location loaded lies past it.
     last_day = (now.date() - timedelta(days=1)).isoformat()
     deliveries = [
-        inspect_day(layout, day, state.line_counts, state.launched.get(day))
+        inspect_day(layout, day, state.line_counts, state.launched.get(day), schedule)
         for day in delivery_days(layout)
         if first_day <= day <= last_day
     ]
@@ -113,10 +126,14 @@ def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: Fundc
         for delivery in deliveries:
             if latest_built is not None and delivery.day <= latest_built and delivery.complete:
                 state.launched[delivery.day] = delivery.fingerprint
+        for day in nothing_due_days(deliveries, schedule):
+            if latest_built is not None and day <= latest_built:
+                state.launched[day] = NOTHING_DUE
     decision = decide(
-        deliveries, state, now, settings.delivery_settle_seconds(), settings.delivery_deadline()
+        deliveries, state, now, settings.delivery_settle_seconds(), settings.delivery_deadline(), schedule
     )
-    fingerprints = {delivery.day: delivery.fingerprint for delivery in deliveries}
+    fingerprints = {day: NOTHING_DUE for day in nothing_due_days(deliveries, schedule)}
+    fingerprints.update({delivery.day: delivery.fingerprint for delivery in deliveries})
     for day in decision.overdue:
         alert = Alert(
             kind="stale_data",
@@ -172,7 +189,8 @@ def daily_schedule(run_at: str) -> dg.ScheduleDefinition:
     def fundcdp_daily_schedule(context: dg.ScheduleEvaluationContext, settings: FundcdpSettings):
         scheduled = context.scheduled_execution_time or datetime.now(SHANGHAI)
         day = (scheduled.astimezone(SHANGHAI).date() - timedelta(days=1)).isoformat()
-        delivery = inspect_day(settings.layout(), day, {})
+        schedule = DeliverySchedule.from_rules(load_business_rules())
+        delivery = inspect_day(settings.layout(), day, {}, schedule=schedule)
         if not delivery.complete:
             return dg.SkipReason(f"delivery for {day} incomplete: {'; '.join(delivery.problems)}")
         if day in context.instance.get_materialized_partitions(dg.AssetKey("segments")):

@@ -1,9 +1,12 @@
 """Is a day's delivery in ``landing/`` complete, and which days should run? (The delivery sensor's logic.)
 
-A day is *ready* when, for every source, its control file is there and readable, every file it lists is
-present with exactly the listed number of data lines, and no file of the day changed for the settle period
-(a file still being copied is not loaded half-way). A day that is not ready holds back the days after it:
-they run once it is ready, so days are always built in date order.
+A day is *ready* when, for every source due that day (``vars: fundcdp: deliveries: schedule:``,
+:mod:`orchestration.lib.delivery_schedule`) and every other source that delivered anyway, its control file
+is there and readable, every file it lists is present with exactly the listed number of data lines, and no
+file of the day changed for the settle period (a file still being copied is not loaded half-way). A source
+not due that delivered nothing is not waited for. A day on which no source is due and none delivered is
+ready as it is. A day that is not ready holds back the days after it: they run once it is ready, so days
+are always built in date order.
 
 Each day's *fingerprint* (names, sizes and modification times of its files) is remembered once the day was
 launched; a ready day whose fingerprint changed since (a corrected re-delivery) is launched again together
@@ -19,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
+from orchestration.lib.delivery_schedule import DeliverySchedule
 from orchestration.lib.ingest import control_file_path, read_control_file, refused_file_names
 from orchestration.lib.layout import SOURCES, DataLayout
 from orchestration.lib.loader import LoadError, read_file
@@ -73,9 +77,23 @@ class Decision:
     overdue: list[str]  # days past their delivery deadline and not ready, not alerted before
 
 
+# The fingerprint of a day on which no source was due and nothing was delivered.
+NOTHING_DUE = "nothing-due"
+
+
 def delivery_days(layout: DataLayout) -> list[str]:
     """Every day with a folder in landing/ for any source, sorted."""
     return sorted({day for source in SOURCES for day in layout.landing_days(source)})
+
+
+def nothing_due_days(deliveries: list[DayDelivery], schedule: DeliverySchedule) -> list[str]:
+    """Days between the first and the last delivery with no delivery at all and no source due."""
+    delivered = {delivery.day for delivery in deliveries}
+    if not delivered:
+        return []
+    first, last = date.fromisoformat(min(delivered)), date.fromisoformat(max(delivered))
+    span = [(first + timedelta(days=n)).isoformat() for n in range((last - first).days + 1)]
+    return [day for day in span if day not in delivered and not schedule.due_sources(day)]
 
 
 def _spec_for(source: str, file_name: str, day: str) -> TableSpec | None:
@@ -93,10 +111,16 @@ def _line_count(path: Path, spec, cache: dict[str, list[int]]) -> int:
 
 
 def inspect_day(
-    layout: DataLayout, day: str, line_counts: dict[str, list[int]], launched_fingerprint: str | None = None
+    layout: DataLayout,
+    day: str,
+    line_counts: dict[str, list[int]],
+    launched_fingerprint: str | None = None,
+    schedule: DeliverySchedule | None = None,
 ) -> DayDelivery:
     """Check one day's delivery against its control files (``line_counts`` caches counted files). A day
-    whose files are unchanged since it was launched (``launched_fingerprint``) is not read again."""
+    whose files are unchanged since it was launched (``launched_fingerprint``) is not read again. Only a
+    source due that day by ``schedule`` (default: every source daily) is missed when it delivered nothing."""
+    schedule = schedule or DeliverySchedule.daily()
     entries = []
     newest = 0.0
     for source in SOURCES:
@@ -113,7 +137,8 @@ def inspect_day(
     for source in SOURCES:
         folder = layout.landing_day(source, day)
         if not folder.is_dir():
-            problems.append(f"{source}: nothing delivered")
+            if schedule.is_due(source, day):
+                problems.append(f"{source}: nothing delivered (due: {schedule.describe(source)})")
             continue
         control_path = control_file_path(layout, source, day)
         if not control_path.exists():
@@ -161,9 +186,14 @@ def decide(
     now: datetime,
     settle_seconds: float,
     deadline: time,
+    schedule: DeliverySchedule | None = None,
 ) -> Decision:
-    """Which days to launch now (one range, in date order), which wait and why, which are overdue."""
+    """Which days to launch now (one range, in date order), which wait and why, which are overdue. A day
+    between delivered days with no delivery at all waits unless no source is due on it by ``schedule``
+    (default: every source daily); then it is ready as it is (a trade system's weekend)."""
+    schedule = schedule or DeliverySchedule.daily()
     by_day = {delivery.day: delivery for delivery in deliveries}
+    by_day.update({day: DayDelivery(day, NOTHING_DUE, 0.0) for day in nothing_due_days(deliveries, schedule)})
     waiting: dict[str, list[str]] = {}
     overdue: list[str] = []
     ready: list[str] = []
@@ -177,7 +207,8 @@ def decide(
     for day in all_days:
         delivery = by_day.get(day)
         if delivery is None:
-            reasons = ["nothing delivered for this day"]
+            due = ", ".join(schedule.due_sources(day))
+            reasons = [f"nothing delivered for this day (due: {due})"]
         elif not delivery.complete:
             reasons = list(delivery.problems)
         elif now.timestamp() - delivery.newest_change < settle_seconds:

@@ -121,6 +121,8 @@ class DayOutcome:
     table: str
     day: str
     files: list[FileOutcome] = field(default_factory=list)
+    # The source was not due that day (vars fundcdp.deliveries.schedule) and delivered nothing: no files.
+    not_due: bool = False
 
     @property
     def rows_loaded(self) -> int:
@@ -562,6 +564,7 @@ def land_table_day(
     reload_files: frozenset[str] = frozenset(),
     prepared: dict[str, PreparedFile] | None = None,
     writer: FileWriter | None = None,
+    due: bool = True,
 ) -> DayOutcome:
     """Load one table's files of one arrival day. Raises :class:`LoadError` before writing anything
     if the delivery is incomplete or does not reconcile with its control file.
@@ -569,10 +572,17 @@ def land_table_day(
     ``history`` is the table's manifest rows over all days (read from ``raw/`` when not given); a caller
     loading many days passes one list, which this function extends with the rows it writes. ``prepared``:
     files of this day already read and parsed by :func:`prepare_day`. ``writer``: a :class:`FileWriter`
-    that writes the files in the background; the caller waits for it before relying on them."""
+    that writes the files in the background; the caller waits for it before relying on them. ``due``:
+    whether the source was due to deliver that day (:mod:`orchestration.lib.delivery_schedule`); a source
+    not due that delivered nothing is an empty outcome marked ``not_due``, one that delivered is loaded."""
     day_dir = layout.landing_day(spec.source, day)
     if not day_dir.is_dir():
-        raise LoadError(f"{day_dir}: no delivery for {spec.source} on {day}")
+        if not due:
+            return DayOutcome(spec.source, spec.name, day, not_due=True)
+        raise LoadError(
+            f"{day_dir}: no delivery for {spec.source} on {day}, which was due (vars fundcdp.deliveries."
+            "schedule)"
+        )
     control = read_control_file(control_file_path(layout, spec.source, day))
     absent = sorted(name for name in control if not (day_dir / name).exists())
     if absent:

@@ -7,6 +7,8 @@ threshold is changed in exactly one place.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -16,10 +18,34 @@ import yaml
 
 from orchestration.paths import DBT_PROJECT_FILE
 
+# Rules set in-process by :func:`business_rules_overridden` (tests of companies configured unlike the
+# demo); None: the project file's.
+_overridden: dict[str, Any] | None = None
+
+
+def load_business_rules(project_file: Path = DBT_PROJECT_FILE) -> dict[str, Any]:
+    """The ``vars: fundcdp:`` block of the dbt project as a dict (read once per file)."""
+    if _overridden is not None and project_file == DBT_PROJECT_FILE:
+        return _overridden
+    return _read_business_rules(project_file)
+
+
+@contextmanager
+def business_rules_overridden(rules: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """Within the block, :func:`load_business_rules` of this process returns ``rules`` (a complete
+    ``vars: fundcdp:`` block, e.g. a deep copy of the project's with one setting changed) instead of the
+    project file's. For tests of a company configured unlike the demo: Python readers of the rules (loads,
+    sensor, gates) see it; dbt, a separate process, still reads dbt_project.yml unless given ``--vars``."""
+    global _overridden
+    previous, _overridden = _overridden, rules
+    try:
+        yield rules
+    finally:
+        _overridden = previous
+
 
 @lru_cache(maxsize=4)
-def load_business_rules(project_file: Path = DBT_PROJECT_FILE) -> dict[str, Any]:
-    """The ``vars: fundcdp:`` block of the dbt project as a dict."""
+def _read_business_rules(project_file: Path) -> dict[str, Any]:
     with open(project_file, encoding="utf-8") as handle:
         project = yaml.safe_load(handle)
     try:

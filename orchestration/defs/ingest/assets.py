@@ -14,6 +14,7 @@ from orchestration.defs.partitions import (
 )
 from orchestration.defs.privacy.assets import DELETION_REQUESTS
 from orchestration.defs.resources import FundcdpSettings
+from orchestration.lib.delivery_schedule import DeliverySchedule
 from orchestration.lib.erasure import Tombstones, load_tombstones
 from orchestration.lib.ingest import (
     WRITTEN_STATUSES,
@@ -46,6 +47,8 @@ MAX_DAYS_LOGGED = 7
 
 
 def _day_metadata(outcomes: list[DayOutcome]) -> dict[str, dg.MetadataValue]:
+    not_due = sorted(o.day for o in outcomes if o.not_due)
+    outcomes = [o for o in outcomes if not o.not_due]
     by_status = Counter(f.status for outcome in outcomes for f in outcome.files)
     reasons: Counter[str] = Counter()
     redactions: Counter[str] = Counter()
@@ -64,10 +67,17 @@ def _day_metadata(outcomes: list[DayOutcome]) -> dict[str, dg.MetadataValue]:
         # Phones, ID numbers, e-mails, card numbers found in free text and replaced by placeholders.
         "free_text_redactions": dg.MetadataValue.int(sum(redactions.values())),
         "free_text_redactions_by_kind": dg.MetadataValue.json(dict(sorted(redactions.items()))),
+        # Days the source was not due (vars fundcdp.deliveries.schedule) and delivered nothing.
+        "days_not_due": dg.MetadataValue.json(not_due),
     }
 
 
-def _day_line(outcome: DayOutcome) -> str:
+def _day_line(outcome: DayOutcome, schedule: DeliverySchedule) -> str:
+    if outcome.not_due:
+        return (
+            f"{outcome.source}.{outcome.table} {outcome.day}: not due (schedule: "
+            f"{schedule.describe(outcome.source)}) and nothing delivered; nothing to load"
+        )
     return (
         f"{outcome.source}.{outcome.table} {outcome.day}: {outcome.rows_loaded} rows loaded, "
         f"{outcome.rows_quarantined} quarantined, files "
@@ -80,8 +90,11 @@ def _run_line(spec: TableSpec, days_to_load: list[str], outcomes: list[DayOutcom
     by_status = Counter(f.status for outcome in outcomes for f in outcome.files)
     quarantined = [f"{o.day} ({o.rows_quarantined})" for o in outcomes if o.rows_quarantined]
     span = f"{days_to_load[0]} .. {days_to_load[-1]}" if days_to_load else "no day"
+    not_due = sum(o.not_due for o in outcomes)
     return (
-        f"{spec.source}.{spec.name} {span}: {len(outcomes)} of {len(days_to_load)} day(s) loaded, "
+        f"{spec.source}.{spec.name} {span}: {len(outcomes) - not_due} of {len(days_to_load)} day(s) loaded"
+        + (f" ({not_due} not due and not delivered)" if not_due else "")
+        + ", "
         f"{sum(o.rows_loaded for o in outcomes)} rows loaded, "
         f"{sum(o.rows_quarantined for o in outcomes)} quarantined; files by status "
         f"{dict(sorted(by_status.items()))}"
@@ -103,6 +116,7 @@ def _load_day(
     prepared: dict[str, PreparedFile] | None,
     failures: dict[str, str],
     writer: FileWriter,
+    schedule: DeliverySchedule,
 ) -> DayOutcome | None:
     """Load one day of the table; a refused or malformed delivery is recorded in ``failures`` (None)."""
     refusal = settings.demo_file_refusal(spec, day)  # the demo key on a file not the demo's
@@ -122,6 +136,7 @@ def _load_day(
             tombstones=tombstones,
             prepared=prepared,
             writer=writer,
+            due=schedule.is_due(spec.source, day),
         )
     except LoadError as error:
         failures[day] = str(error)
@@ -168,6 +183,7 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         layout.ensure()
         rules = load_business_rules()
         junk = JunkRules.from_rules(rules)
+        schedule = DeliverySchedule.from_rules(rules)
         key = settings.loading_hash_key(context)  # refuses the demo key on real data, marks a demo load
         outcomes: list[DayOutcome] = []
         failures: dict[str, str] = {}
@@ -205,13 +221,13 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
                 for day in batch:
                     outcome = _load_day(
                         context, settings, spec, day, key, junk, rules, history, tombstones,
-                        prepared_batch.get(day), failures, writer,
+                        prepared_batch.get(day), failures, writer, schedule,
                     )  # fmt: skip
                     if outcome is None:
                         continue
                     outcomes.append(outcome)
                     if log_each_day:
-                        context.log.info(_day_line(outcome))
+                        context.log.info(_day_line(outcome, schedule))
                 # The batch's files are written (by the writer thread) before the next batch starts.
                 _wait_for_writes(context, spec, writer)
         if not log_each_day:
