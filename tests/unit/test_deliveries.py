@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from datetime import datetime, time
 
 import pytest
 
-from orchestration.lib.deliveries import SHANGHAI, DayDelivery, SensorState, decide
+from orchestration.lib.deliveries import SHANGHAI, DayDelivery, SensorState, decide, inspect_day
+from orchestration.lib.delivery_schedule import DeliverySchedule
 from orchestration.lib.failpoints import armed
+from orchestration.lib.layout import DataLayout
 from orchestration.lib.retries import is_transient_error
+from tests.foreign_data import write_source_day
 
 NOW = datetime(2026, 7, 5, 12, 0, tzinfo=SHANGHAI)
 SETTLED = NOW.timestamp() - 3600
@@ -46,7 +50,7 @@ def test_an_incomplete_day_waits_with_its_problems_and_holds_back_the_days_after
 def test_a_day_missing_between_delivered_days_waits():
     decision = decide([ready("2026-07-01"), ready("2026-07-03")], SensorState(), NOW, 300, DEADLINE)
     assert decision.run_days == ["2026-07-01"]
-    assert decision.waiting["2026-07-02"] == ["nothing delivered for this day"]
+    assert decision.waiting["2026-07-02"] == ["nothing delivered for this day (due: trade, crm, tracking)"]
 
 
 def test_files_still_changing_wait_for_the_settle_period():
@@ -74,6 +78,124 @@ def test_an_incomplete_day_is_overdue_after_its_deadline_once_per_version():
     assert decide([incomplete], SensorState(), NOW, 300, DEADLINE).overdue == ["2026-07-04"]
     alerted = SensorState(alerted={"2026-07-04": "x"})
     assert decide([incomplete], alerted, NOW, 300, DEADLINE).overdue == []
+
+
+# --- the delivery schedule (vars fundcdp.deliveries.schedule): a weekly CRM, no tracking ------------------
+
+# 2026-06-29 is a Monday
+WEEKLY_CRM_NO_TRACKING = DeliverySchedule.from_rules(
+    {"deliveries": {"schedule": {"trade": "daily", "crm": ["mon"], "tracking": "none"}}}
+)
+
+
+def test_the_schedule_says_which_sources_are_due_on_which_day():
+    assert WEEKLY_CRM_NO_TRACKING.due_sources("2026-06-29") == ["trade", "crm"]
+    assert WEEKLY_CRM_NO_TRACKING.due_sources("2026-06-30") == ["trade"]
+    assert [WEEKLY_CRM_NO_TRACKING.describe(s) for s in ("trade", "crm", "tracking")] == [
+        "daily",
+        "mon",
+        "none",
+    ]
+    # not listed: daily (the project's default for all three)
+    assert DeliverySchedule.from_rules({}).due_sources("2026-07-04") == ["trade", "crm", "tracking"]
+    weekdays = DeliverySchedule.from_rules({"deliveries": {"schedule": {"trade": ["Fri", "mon", "thu"]}}})
+    assert weekdays.describe("trade") == "mon, thu, fri"
+    assert [weekdays.is_due("trade", f"2026-07-0{n}") for n in range(1, 7)] == [
+        False, True, True, False, False, True
+    ]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("schedule", "message"),
+    [
+        ({"crm": "weekly"}, "crm: 'weekly' is not 'daily', 'none' or a non-empty list of weekdays"),
+        ({"crm": []}, "crm: [] is not 'daily', 'none' or a non-empty list"),
+        ({"crm": ["monday"]}, "crm: monday is no weekday; expected some of mon, tue"),
+        ({"erp": "daily"}, "unknown source system(s) erp; expected trade, crm, tracking"),
+    ],
+)
+def test_a_wrong_schedule_is_refused_naming_the_setting(schedule, message):
+    with pytest.raises(ValueError, match=r"vars fundcdp\.deliveries\.schedule") as error:
+        DeliverySchedule.from_rules({"deliveries": {"schedule": schedule}})
+    assert message in str(error.value)
+
+
+@pytest.fixture
+def landing(tmp_path) -> DataLayout:
+    """Trade on Mon 06-29 and Tue 06-30, CRM on Mon 06-29 only, no tracking ever; Wed 07-01 trade and a
+    CRM folder delivered anyway (not due) without its control file."""
+    layout = DataLayout.at(tmp_path / "data")
+    for day in ("2026-06-29", "2026-06-30", "2026-07-01"):
+        write_source_day(layout, "trade", day, {})
+    write_source_day(layout, "crm", "2026-06-29", {})
+    layout.landing_day("crm", "2026-07-01").mkdir(parents=True)
+    for path in layout.landing.rglob("*"):
+        os.utime(path, (SETTLED, SETTLED))  # delivered an hour before NOW: settled
+    return layout
+
+
+def test_a_day_is_complete_when_every_due_source_delivered(landing):
+    schedule = WEEKLY_CRM_NO_TRACKING
+    assert inspect_day(landing, "2026-06-29", {}, schedule=schedule).problems == []
+    assert inspect_day(landing, "2026-06-30", {}, schedule=schedule).problems == []
+    # a source delivered anyway is checked like a due one
+    assert inspect_day(landing, "2026-07-01", {}, schedule=schedule).problems == [
+        "crm: control file _control_20260701.csv not arrived"
+    ]
+    # every source daily (the default): the Tuesday misses CRM and tracking
+    assert inspect_day(landing, "2026-06-30", {}).problems == [
+        "crm: nothing delivered (due: daily)",
+        "tracking: nothing delivered (due: daily)",
+    ]
+    # the next Monday without its CRM export
+    write_source_day(landing, "trade", "2026-07-06", {})
+    assert inspect_day(landing, "2026-07-06", {}, schedule=schedule).problems == [
+        "crm: nothing delivered (due: mon)"
+    ]
+
+
+def test_sensor_runs_days_without_a_source_not_due_and_alerts_only_for_a_due_one(landing):
+    schedule = WEEKLY_CRM_NO_TRACKING
+    deliveries = [inspect_day(landing, day, {}, schedule=schedule) for day in ("2026-06-29", "2026-06-30")]
+    decision = decide(deliveries, SensorState(), NOW, 300, DEADLINE, schedule)
+    assert decision.run_days == ["2026-06-29", "2026-06-30"]
+    assert (decision.waiting, decision.overdue) == ({}, [])
+    # the same deliveries with every source daily: both days wait and are overdue
+    daily = [inspect_day(landing, day, {}) for day in ("2026-06-29", "2026-06-30")]
+    decision = decide(daily, SensorState(), NOW, 300, DEADLINE)
+    assert decision.run_days == []
+    assert decision.waiting == {
+        "2026-06-29": ["tracking: nothing delivered (due: daily)"],
+        "2026-06-30": ["crm: nothing delivered (due: daily)", "tracking: nothing delivered (due: daily)"],
+    }
+    assert decision.overdue == ["2026-06-29", "2026-06-30"]
+    # a Monday without its CRM export waits, is overdue after its deadline, and holds back the Tuesday
+    monday = DayDelivery("2026-07-06", "m", SETTLED, ["crm: nothing delivered (due: mon)"])
+    later = datetime(2026, 7, 8, 12, 0, tzinfo=SHANGHAI)
+    decision = decide([monday, ready("2026-07-07")], SensorState(), later, 300, DEADLINE, schedule)
+    assert (decision.run_days, decision.overdue) == ([], ["2026-07-06"])
+    assert decision.waiting["2026-07-07"] == ["waits for 2026-07-06 (days are built in date order)"]
+
+
+def test_a_day_with_no_source_due_and_nothing_delivered_runs_between_delivered_days():
+    weekdays = DeliverySchedule.from_rules(
+        {"deliveries": {"schedule": {"trade": ["mon", "tue", "wed", "thu", "fri"], "crm": ["mon"],
+                                     "tracking": "none"}}}
+    )  # fmt: skip
+    # Friday 07-03 and Monday 07-06 delivered; the weekend has nothing due
+    deliveries = [ready("2026-07-03"), ready("2026-07-06")]
+    later = datetime(2026, 7, 8, 12, 0, tzinfo=SHANGHAI)
+    decision = decide(deliveries, SensorState(), later, 300, DEADLINE, weekdays)
+    assert decision.run_days == ["2026-07-03", "2026-07-04", "2026-07-05", "2026-07-06"]
+    assert (decision.waiting, decision.overdue) == ({}, [])
+    # launched once, the weekend is not run again
+    launched = SensorState(launched={day: "nothing-due" for day in ("2026-07-04", "2026-07-05")})
+    launched.launched.update({d.day: d.fingerprint for d in deliveries})
+    assert decide(deliveries, launched, later, 300, DEADLINE, weekdays).run_days == []
+    # with trade daily the weekend waits: trade was due
+    decision = decide(deliveries, SensorState(), later, 300, DEADLINE, WEEKLY_CRM_NO_TRACKING)
+    assert decision.run_days == ["2026-07-03"]
+    assert decision.waiting["2026-07-04"] == ["nothing delivered for this day (due: trade)"]
 
 
 def test_sensor_state_round_trips_through_the_cursor():
