@@ -18,6 +18,7 @@ Each writer returns what it wrote (the truth the tests assert against), computed
 
 from __future__ import annotations
 
+import copy
 import csv
 import gzip
 import io
@@ -27,6 +28,7 @@ from datetime import date, timedelta
 
 from orchestration.lib import pii
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.rules import load_business_rules
 from orchestration.lib.sources import TableSpec, tables_of
 from tests.landing_builder import epoch_ms
 
@@ -172,6 +174,19 @@ class HistoryCompany:
     @property
     def delivery_days(self) -> list[str]:
         return sorted(set(self.trade_days) | set(self.crm_days))
+
+
+# How the history company configures its deliveries (vars fundcdp.deliveries.schedule): the CRM exports on
+# Mondays, there is no tracking source. Trade stays daily: it delivers a folder every day but holidays.
+HISTORY_DELIVERY_SCHEDULE = {"trade": "daily", "crm": ["mon"], "tracking": "none"}
+
+
+def history_company_rules() -> dict:
+    """The project's business rules with the history company's delivery schedule (a deep copy: use it with
+    orchestration.lib.rules.business_rules_overridden)."""
+    rules = copy.deepcopy(load_business_rules())
+    rules["deliveries"]["schedule"] = dict(HISTORY_DELIVERY_SCHEDULE)
+    return rules
 
 
 def _is_trading_day(day: date, empty: set[date]) -> bool:

@@ -34,7 +34,8 @@ import pytest
 
 from orchestration.lib import pii
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.rules import load_business_rules
+from orchestration.lib.rules import business_rules_overridden, load_business_rules
+from orchestration.lib.sources import ALL_TABLES
 from orchestration.paths import PROJECT_ROOT
 from tests.conftest import TEST_HASH_KEY, pipeline_environment, temp_instance
 from tests.foreign_data import (
@@ -45,6 +46,7 @@ from tests.foreign_data import (
     STRANGER_LOGIN,
     HistoryCompany,
     TrackedCompany,
+    history_company_rules,
     write_history_company,
     write_history_next_day,
     write_tracked_company,
@@ -123,10 +125,11 @@ def _query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
         con.close()
 
 
-def build(layout: DataLayout, first: str, last: str) -> Build:
+def build(layout: DataLayout, first: str, last: str, rules: dict | None = None) -> Build:
     """The daily job for ``last`` as a history import (orchestration/defs/pipeline.py import_history):
-    loading every day delivered since ``first``, then building, gating and publishing as of ``last``."""
-    with pipeline_environment(layout):
+    loading every day delivered since ``first``, then building, gating and publishing as of ``last``; with
+    the company's business ``rules`` where given (else the project's)."""
+    with pipeline_environment(layout), business_rules_overridden(rules or load_business_rules()):
         from orchestration.defs.pipeline import import_history
 
         started = time.perf_counter()
@@ -183,13 +186,15 @@ def history(tmp_path_factory) -> tuple[HistoryCompany, Build]:
     truth = write_history_company(layout)
     # one run: the daily job for the last day (a Sunday: an empty trade folder, no CRM, no tracking),
     # importing the three years before it
-    return truth, build(layout, truth.first_day, truth.last_day)
+    return truth, build(layout, truth.first_day, truth.last_day, history_company_rules())
 
 
 def test_daily_load_of_a_day_without_crm_or_tracking(history, tmp_path):
     """The next daily run's loads (the raw half of the daily job: pipeline.load_raw) on a Tuesday with a
-    trade delivery only: the CRM delivers on Mondays, the company has no tracking. Nothing is missing, so
-    nothing fails. (The rest of the daily job on this company's data is the history import's run.)"""
+    trade delivery only: the CRM delivers on Mondays, the company has no tracking (its
+    deliveries.schedule: crm [mon], tracking none). Nothing due is missing, so nothing fails; the CRM and
+    tracking tables load nothing, as "not due". (The rest of the daily job on this company's data is the
+    history import's run.)"""
     truth, outcome = history
     # what the loads read: landing/, raw/ and the private store (not the warehouse and what is built on it)
     shutil.copytree(
@@ -204,12 +209,22 @@ def test_daily_load_of_a_day_without_crm_or_tracking(history, tmp_path):
     layout.ensure()
     delivered = write_history_next_day(layout)
     day = HISTORY_NEXT_DAY.isoformat()
-    with pipeline_environment(layout):
+    with pipeline_environment(layout), business_rules_overridden(history_company_rules()):
         from orchestration.defs.pipeline import load_raw
 
         result = load_raw(temp_instance(layout.dagster_home), [day])
     failed = sorted(e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE")
     assert (failed, result.success) == ([], True)
+    not_due = {
+        "/".join(event.asset_key.path): event.materialization.metadata["days_not_due"].value
+        for event in result.get_asset_materialization_events()
+        if "days_not_due" in event.materialization.metadata
+    }
+    # the CRM and tracking tables: "not due" that day; the trade tables loaded
+    assert not_due == {
+        f"{spec.source}/{spec.name}": [day] if spec.source in ("crm", "tracking") else []
+        for spec in ALL_TABLES
+    }
     # the day's load manifests: one row per delivered file, none for the sources not delivered
     manifests = duckdb.execute(
         "select source_system || '.' || table_name, rows_loaded from read_parquet(?)",

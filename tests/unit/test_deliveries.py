@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from datetime import datetime, time
 
@@ -10,8 +11,12 @@ import pytest
 from orchestration.lib.deliveries import SHANGHAI, DayDelivery, SensorState, decide, inspect_day
 from orchestration.lib.delivery_schedule import DeliverySchedule
 from orchestration.lib.failpoints import armed
+from orchestration.lib.ingest import land_table_day
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.loader import LoadError
 from orchestration.lib.retries import is_transient_error
+from orchestration.lib.rules import JunkRules, load_business_rules
+from orchestration.lib.sources import TABLES_BY_KEY
 from tests.foreign_data import write_source_day
 
 NOW = datetime(2026, 7, 5, 12, 0, tzinfo=SHANGHAI)
@@ -196,6 +201,23 @@ def test_a_day_with_no_source_due_and_nothing_delivered_runs_between_delivered_d
     decision = decide(deliveries, SensorState(), later, 300, DEADLINE, WEEKLY_CRM_NO_TRACKING)
     assert decision.run_days == ["2026-07-03"]
     assert decision.waiting["2026-07-04"] == ["nothing delivered for this day (due: trade)"]
+
+
+def test_a_load_of_a_source_not_due_and_not_delivered_loads_nothing_and_a_due_one_fails(landing):
+    customers = TABLES_BY_KEY[("crm", "customers")]
+    junk = JunkRules.from_rules(load_business_rules())
+    load = functools.partial(land_table_day, landing, customers, "2026-06-30", b"key", junk, 0.05)
+    outcome = load(due=False)
+    assert (outcome.not_due, outcome.files, outcome.rows_loaded) == (True, [], 0)
+    folder = landing.landing_day("crm", "2026-06-30")
+    with pytest.raises(LoadError) as error:
+        load(due=True)
+    assert str(error.value) == (
+        f"{folder}: no delivery for crm on 2026-06-30, which was due (vars fundcdp.deliveries.schedule)"
+    )
+    # delivered though not due: loaded as any delivery
+    delivered = land_table_day(landing, customers, "2026-06-29", b"key", junk, 0.05, due=False)
+    assert (delivered.not_due, [f.status for f in delivered.files]) == (False, ["loaded"])
 
 
 def test_sensor_state_round_trips_through_the_cursor():
