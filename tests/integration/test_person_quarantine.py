@@ -3,14 +3,12 @@
 a failure of the whole table (beyond the caps, an empty graph) still blocks.
 
 Cheap tests run on a copy of the shared demo build with person_quarantine rebuilt through dbt ``--vars``
-at a lower identifier limit; one test loads a company with a real chain of 3,003 identifiers (1,500 logins
-and 1,501 phones linked by login events, plus a CRM record) through the whole pipeline."""
+at a lower identifier limit. A real chain of 50,001 identifiers goes through the whole pipeline in
+tests/integration/test_foreign_data.py (the tracked company)."""
 
 from __future__ import annotations
 
 import copy
-import gzip
-import hashlib
 import json
 import os
 import shutil
@@ -25,7 +23,6 @@ import pytest
 
 from orchestration.defs.quality.checks import run_quality_check
 from orchestration.defs.resources import FundcdpSettings
-from orchestration.lib import pii
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.quality.gx_runner import validate_frame
 from orchestration.lib.quality.results import latest_suite_results
@@ -34,11 +31,7 @@ from orchestration.lib.rules import load_business_rules
 from orchestration.paths import DBT_PROJECT_DIR
 from tests.conftest import (
     DEMO_END_DATE,
-    generate_demo,
-    pipeline_environment,
-    temp_instance,
 )
-from tests.landing_builder import event
 from tests.security.test_reidentification import ordered_by_published_ids
 
 pytestmark = pytest.mark.integration
@@ -322,118 +315,3 @@ def test_a_quarantined_person_is_excluded_before_any_other_reason_and_gets_no_gr
     assert query(tmp_path / "segments.duckdb", "select excluded_quarantined, excluded_no_customer_number"
                  " from segment_versions") == [(2, 0)]  # fmt: skip
     assert set(current_members(tmp_path / "segments.duckdb")["probe"]) == {"P2", "P3", "P4", "P5"}
-
-
-# --- one real chain of a few thousand identifiers, through the whole pipeline -------------------------
-
-CHAIN_LOGINS = 1500  # logins L0..L1499 and phones P0..P1500: login Li signs in with Pi and with Pi+1
-CHAIN_CUSTOMER = "C88888888"
-CHAIN_IDENTIFIERS = CHAIN_LOGINS + (CHAIN_LOGINS + 1) + 2  # + the CRM record's customer_no and ID number
-
-
-def chain_phone(index: int) -> str:
-    return f"1995{index:07d}"
-
-
-def chain_id_number() -> str:
-    body = "11010519800101123"
-    return body + pii.id_check_char(body)
-
-
-def plant_chain(layout: DataLayout) -> None:
-    """Append the chain's login events, spread evenly over every delivered tracking day (so that no day's
-    volume jumps), and its CRM record to the first CRM delivery; control files counted."""
-    days = layout.landing_days("tracking")
-    added: dict[str, list[dict]] = {day: [] for day in days}
-    for j in range(2 * CHAIN_LOGINS):
-        login, phone = j // 2, j // 2 + j % 2
-        day = days[j % len(days)]
-        at = f"{day} 10:{(j // 60) % 60:02d}:{j % 60:02d}"
-        added[day].append(
-            event(f"chain-{j}", "login", at, f"chain-device-{login}", f"chain-L{login}",
-                  phone=chain_phone(phone))
-        )  # fmt: skip
-    for day, events in added.items():
-        folder = layout.landing_day("tracking", day)
-        (events_file,) = folder.glob("events_*.jsonl.gz")
-        text = gzip.decompress(events_file.read_bytes()).decode("utf-8")
-        text += "".join(json.dumps(item, ensure_ascii=False) + "\n" for item in events)
-        events_file.write_bytes(gzip.compress(text.encode("utf-8"), mtime=0))
-        bump_control(folder, events_file.name, len(events))
-    day = layout.landing_days("crm")[0]
-    folder = layout.landing_day("crm", day)
-    customers = folder / f"customers_{day.replace('-', '')}.csv"
-    with open(customers, "a", encoding="utf-8") as handle:
-        handle.write(
-            f"{CHAIN_CUSTOMER},链条测试,M,1980-01-01,ID_CARD,{chain_id_number()},{chain_phone(0)},,上海,上海,"
-            f"C3,2026-01-05,verified,{day},app,{day} 08:00:00\n"
-        )
-    bump_control(folder, customers.name, 1)
-
-
-def bump_control(folder: Path, file_name: str, rows: int) -> None:
-    (control,) = folder.glob("_control_*.csv")
-    lines = control.read_text(encoding="utf-8").splitlines()
-    for index, line in enumerate(lines):
-        name, count, amount = line.split(",")
-        if name == file_name:
-            lines[index] = f"{name},{int(count) + rows},{amount}"
-    control.write_text("\n".join(lines) + "\n", encoding="utf-8")
-
-
-@pytest.fixture(scope="module")
-def chain_build(tmp_path_factory) -> DataLayout:
-    data_dir = tmp_path_factory.mktemp("chain") / "data"
-    layout = DataLayout.at(data_dir)
-    layout.ensure()
-    generate_demo(data_dir)
-    plant_chain(layout)
-    with pipeline_environment(layout):
-        from orchestration.defs.pipeline import build_warehouse, load_raw
-        from orchestration.lib.deliveries import delivery_days
-
-        instance = temp_instance(layout.dagster_home)
-        load_raw(instance, delivery_days(layout))  # the demo's injected incomplete days fail alone
-        build_warehouse(instance, AS_OF)
-    return layout
-
-
-def test_a_real_chain_of_3003_identifiers_is_one_quarantined_person_and_everything_publishes(chain_build):
-    layout = chain_build
-    customer_hash = hashlib.sha256(f"customer_no:{CHAIN_CUSTOMER}".encode()).hexdigest()
-    ((person,),) = query(
-        layout.warehouse_db,
-        "select person_id from main_marts.person_identifiers where identifier_type = 'customer_no'"
-        " and identifier_hash = ?",
-        [customer_hash],
-    )
-    assert query(
-        layout.warehouse_db,
-        "select person_id, quarantine_reason, identifier_count from main_marts.person_quarantine",
-    ) == [(person, "oversized_identity", CHAIN_IDENTIFIERS)]
-    assert query(
-        layout.warehouse_db,
-        "select identifier_type, count(*) from main_marts.person_identifiers where person_id = ?"
-        " group by 1 order by 1",
-        [person],
-    ) == [("customer_no", 1), ("id_number", 1), ("login_id", CHAIN_LOGINS), ("phone", CHAIN_LOGINS + 1)]
-    # every gate passed, so the analytics file and the segments were published for everyone else
-    assert set(latest_suite_results(layout.quality_db, AS_OF).values()) == {True}
-    assert query(layout.analytics_db, "select person_id, quarantine_reason from person_quarantine") == [
-        (published_id(layout, person), "oversized_identity")
-    ]
-    (persons,) = query(layout.warehouse_db, "select count(*) from main_marts.persons")[0]
-    assert query(layout.analytics_db, "select count(*) from persons")[0][0] == persons
-    # the chain's CRM record registered and never invested: it matched that segment and was left out
-    versions = latest_versions(layout.segments_db)
-    assert {segment: row[2] for segment, row in versions.items() if row[2]} == {
-        "registered_never_invested": 1
-    }
-    assert all(person not in members for members in current_members(layout.segments_db).values())
-    (warning,) = alert_lines(layout, "persons_quarantined")
-    assert warning["details"] == {"quarantined_persons": 1, "reasons": {"oversized_identity": 1}}
-
-
-def test_chain_helpers_make_valid_identifiers():
-    assert pii.is_valid_id_number(chain_id_number())
-    assert [pii.normalise_phone(chain_phone(i)) for i in (0, CHAIN_LOGINS)] == ["19950000000", "19950001500"]
