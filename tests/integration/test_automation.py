@@ -3,9 +3,11 @@ instance settings (pools, run queue), and the pool on every asset and check that
 
 from __future__ import annotations
 
+import copy
 import gzip
 import json
 import os
+import shutil
 import subprocess
 import sys
 from datetime import datetime
@@ -18,6 +20,7 @@ from orchestration.defs.partitions import DUCKDB_WRITER_POOL, RANGE_END_TAG, RAN
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.deliveries import SHANGHAI
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.rules import business_rules_overridden, load_business_rules
 from tests.conftest import temp_instance
 from tests.landing_builder import event, write_delivery
 
@@ -152,6 +155,48 @@ def test_the_schedule_runs_yesterday_when_its_delivery_is_complete(landing, inst
     )
     with pytest.raises(ValueError, match="FUNDCDP_DAILY_RUN_AT='7h30' is not a time of day in HH:MM form"):
         daily_schedule("7h30")
+
+
+def weekly_crm_without_tracking() -> dict:
+    """The project's rules with deliveries.schedule crm [mon] (2026-07-06 is a Monday), tracking none."""
+    rules = copy.deepcopy(load_business_rules())
+    rules["deliveries"]["schedule"] = {"trade": "daily", "crm": ["mon"], "tracking": "none"}
+    return rules
+
+
+def test_sensor_and_schedule_wait_only_for_the_sources_due(landing, instance):
+    # Wed 07-01 .. Fri 07-03: trade only (the CRM exports on Mondays; no tracking at all)
+    shutil.rmtree(landing.landing / "tracking")
+    for day in DAYS:
+        shutil.rmtree(landing.landing_day("crm", day))
+    # the project's default (every source daily): nothing runs, every day waits for CRM and tracking
+    result = tick(landing, instance)
+    assert result.run_requests == []
+    assert "2026-07-01: crm: nothing delivered (due: daily); tracking: nothing delivered (due: daily)" in (
+        result.skip_reason.skip_message
+    )
+    settings = FundcdpSettings(data_dir=str(landing.root))
+    context = dg.build_schedule_context(
+        instance=instance,
+        scheduled_execution_time=datetime(2026, 7, 3, 7, 30, tzinfo=SHANGHAI),
+        resources={"settings": settings},
+    )
+    with business_rules_overridden(weekly_crm_without_tracking()):
+        [request] = tick(landing, instance).run_requests
+        assert (request.tags[RANGE_START_TAG], request.tags[RANGE_END_TAG]) == ("2026-07-01", "2026-07-03")
+        scheduled = daily_schedule("07:30")(context)
+        assert isinstance(scheduled, dg.RunRequest) and scheduled.partition_key == "2026-07-02"
+        # Monday 07-06 without its CRM export: waits and is alerted after its deadline, naming CRM only
+        deliver(landing, "2026-07-06")
+        shutil.rmtree(landing.landing_day("crm", "2026-07-06"))
+        shutil.rmtree(landing.landing / "tracking")
+        settle(landing)
+        result = tick(landing, instance, tick(landing, instance).cursor)
+    assert "2026-07-06: crm: nothing delivered (due: mon)" in result.skip_reason.skip_message
+    alerts = [json.loads(line)["alert"] for line in landing.alerts_log.read_text().splitlines()]
+    assert [(a["partition"], a["details"]["problems"]) for a in alerts if a["partition"] == "2026-07-06"] == [
+        ("2026-07-06", ["crm: nothing delivered (due: mon)"])
+    ]
 
 
 def test_the_instance_settings_serialise_warehouse_writers_and_runs(tmp_path):
