@@ -203,7 +203,9 @@ def run_import_history(first: str | None, last: str | None, history_days: int) -
             if first <= earlier:
                 steps = [first, earlier, last]
         for day in steps:
-            date.fromisoformat(day)
+            # canonical YYYY-MM-DD only: the days are compared as text (20230301 would select none)
+            if date.fromisoformat(day).isoformat() != day:
+                raise ValueError(f"{day!r} is not a date in YYYY-MM-DD form")
     except ValueError as problem:
         print(f"cannot import {first} .. {last}: {problem}", file=sys.stderr)
         return 2

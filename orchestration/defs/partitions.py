@@ -86,6 +86,10 @@ def import_days_of_run(tags: dict[str, str], layout: DataLayout, source: str) ->
         return []
     last = tags[PARTITION_TAG]
     try:
+        # The days are compared as text below: a form fromisoformat also takes (20230301, 2023-W09-3)
+        # would select no day at all, so only the canonical YYYY-MM-DD is accepted.
+        if date.fromisoformat(first).isoformat() != first:
+            raise ValueError(first)
         reversed_range = date.fromisoformat(first) > date.fromisoformat(last)
     except ValueError:
         raise dg.Failure(f"{HISTORY_FROM_TAG}={first!r} is not a date in YYYY-MM-DD form") from None

@@ -102,6 +102,10 @@ def test_an_import_run_covers_the_delivered_days_of_its_source_from_the_tag_to_i
     assert import_days_of_run({PARTITION_TAG: "2023-03-09"}, layout, "trade") == []
     with pytest.raises(dg.Failure, match="fundcdp/history_from=2023-03-10 is after the run's day 2023-03-09"):
         import_days_of_run({**tags, HISTORY_FROM_TAG: "2023-03-10"}, layout, "trade")
+    # forms fromisoformat also takes would select no day (compared as text): refused, not an empty import
+    for form in ("20230301", "2023-W09-3"):
+        with pytest.raises(dg.Failure, match=f"fundcdp/history_from='{form}' is not a date in YYYY-MM-DD"):
+            import_days_of_run({**tags, HISTORY_FROM_TAG: form}, layout, "trade")
 
 
 ORDER = (
