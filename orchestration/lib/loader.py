@@ -454,9 +454,11 @@ def parse_csv_files(contents: list[FileContent], spec: TableSpec) -> list[Parsed
         ).fetchall():
             type_rejects[index].append((line, *reject.split("|", 1)))
         columns = ", ".join(quote_identifier(name) for name in spec.column_names)
-        # One thread, rows in insertion order: each file's rows are contiguous and in line order.
+        # Ordered explicitly: each file's rows contiguous and in line order, whatever DuckDB's scan order
+        # (the slices below hand each file the rows of its own index).
         typed = con.sql(
             f"select {columns}, _source_line, _file_index from typed where _reject is null"
+            " order by _file_index, _source_line"
         ).to_arrow_table()
         con.execute("drop table typed")
     finally:
