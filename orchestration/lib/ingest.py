@@ -513,14 +513,26 @@ class FileWriter:
     """Writes a run's raw files on one thread of its own, in the order they were handed over, while the
     caller goes on with the next day (a history import writes three small files per table and day, most of
     the time in file system calls). :meth:`wait` raises the first error of the writes handed over since the
-    last wait."""
+    last wait. Once a write failed, none of the writes handed over after it runs: a file's manifest row is
+    handed over after its Parquet and quarantine files, so a failed write never leaves a manifest row that
+    would make the retry skip the file as ``unchanged``."""
 
     def __init__(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="raw-writer")
         self._pending: list[Future] = []
+        self._failed: BaseException | None = None
+
+    def _guarded(self, function, *arguments) -> None:
+        if self._failed is not None:
+            raise RuntimeError("not written: an earlier raw write of this run failed") from self._failed
+        try:
+            function(*arguments)
+        except BaseException as error:
+            self._failed = error
+            raise
 
     def submit(self, function, *arguments) -> None:
-        self._pending.append(self._thread.submit(function, *arguments))
+        self._pending.append(self._thread.submit(self._guarded, function, *arguments))
 
     def wait(self) -> None:
         pending, self._pending = self._pending, []

@@ -363,3 +363,22 @@ def test_a_file_parsed_ahead_is_used_only_while_it_is_unchanged(layout):
     broken.mkdir(parents=True)
     (broken / "events_20260602.jsonl.gz").write_text("not gzip")
     assert prepare_day(layout, EVENTS, day) == {}
+
+
+def test_file_writer_runs_nothing_after_a_failed_write():
+    """A file's manifest row is handed over after its Parquet file: when that write fails, the manifest row
+    must not be written, or the retry would skip the file as unchanged."""
+    from orchestration.lib.ingest import FileWriter
+
+    done: list[str] = []
+
+    def parquet_write() -> None:
+        raise OSError("No space left on device")
+
+    with FileWriter() as writer:
+        writer.submit(done.append, "first file's manifest row")
+        writer.submit(parquet_write)
+        writer.submit(done.append, "second file's manifest row")
+        with pytest.raises(OSError, match="No space left on device"):
+            writer.wait()
+    assert done == ["first file's manifest row"]
