@@ -8,9 +8,11 @@
   ends at the wall clock), ``today`` (Dagster's own end: the day before the current day, Asia/Shanghai),
   or a date. A day still in progress never has a partition: its delivery waits for the day to be over.
 
-Both are read when the code location loads (a process start). A day delivered later is still run by the
-delivery sensor and the schedule (see ``orchestration/defs/automation.py``); the UI lists it after the code
-location is reloaded.
+Both are read when the code location loads (a process start). With ``latest`` or ``today``, a day
+delivered later is still run by the delivery sensor and the schedule (see
+``orchestration/defs/automation.py``); the UI lists it after the code location is reloaded. A fixed last day
+freezes the calendar: a day after it has no partition in any process, and a run requested for it fails
+(for a reload of a fixed period or a test, not for daily operation).
 """
 
 from __future__ import annotations
