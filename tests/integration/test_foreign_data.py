@@ -227,7 +227,7 @@ def test_daily_load_of_a_day_without_crm_or_tracking(history, tmp_path):
     }
     # the day's load manifests: one row per delivered file, none for the sources not delivered
     manifests = duckdb.execute(
-        "select source_system || '.' || table_name, rows_loaded from read_parquet(?)",
+        "select source || '.' || table_name, rows_loaded from read_parquet(?)",
         [str(layout.raw / "ingest" / "load_manifest" / f"arrival_date={day}" / "*.parquet")],
     ).fetchall()
     manifests = dict(manifests)
