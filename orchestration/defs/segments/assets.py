@@ -27,6 +27,8 @@ from orchestration.lib.segments.publish import evaluate, members_without_consent
     description="Every segment under segments/ evaluated as of the build and published as a new version "
     "(segments.duckdb, outbox/segments/<segment>/<version>/) when the quality gates passed and its size and "
     "change are within bounds; otherwise the last good version stays and an alert goes out. A segment "
+    "identical to its current version of the same as-of date (definition, members, groups, exclusions) "
+    "publishes nothing: status unchanged. A segment "
     "naming a model tag whose model gave no tags that day (model_tags_unavailable in its summary) matches "
     "no one on that tag.",
 )
@@ -88,6 +90,10 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
             "as_of_date": as_of.isoformat(),
             "report": report,
             "published": sum(1 for item in summary.values() if item["status"] == "published"),
+            # identical to their current version of this as-of date: no version, no export (a re-run)
+            "unchanged": dg.MetadataValue.json(
+                sorted(name for name, item in summary.items() if item["status"] == "unchanged")
+            ),
             "blocked": dg.MetadataValue.json(
                 {name: item["reason"] for name, item in summary.items() if item["status"] == "blocked"}
             ),

@@ -3,6 +3,10 @@
 Everything is kept in ``segments.duckdb`` (its own file: the warehouse keeps one writer) and exports go to
 ``outbox/segments/<segment>/<version>/`` (members.csv, members.parquet, manifest.json). Exports carry the
 CRM customer number and the experiment group only: never a phone, e-mail, ID number or name.
+
+Publishing is idempotent: a segment whose evaluation is identical to its current version for the same as-of
+date (same :func:`content_sha256`: the definition and every match with its exclusion and group) publishes
+nothing, neither a version nor an export (status ``unchanged``); docs/segments.md "Versions".
 """
 
 from __future__ import annotations
@@ -12,7 +16,7 @@ import json
 import os
 import shutil
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, date, datetime
 from pathlib import Path
 
@@ -40,11 +44,13 @@ STORE_DDL = (
         segment varchar, version integer, person_id varchar, customer_no varchar, change varchar)""",
     # persons quarantined by the persons gate (docs/quality.md); added to stores made before it
     "alter table segment_versions add column if not exists excluded_quarantined bigint",
+    # what a re-run compares to publish nothing when nothing changed (content_sha256); null on older rows
+    "alter table segment_versions add column if not exists content_sha256 varchar",
 )
 VERSION_COLUMNS = (
     "segment, version, as_of_date, status, blocked_reason, size, excluded_no_consent, excluded_unsuitable, "
     "excluded_no_customer_number, entered, exited, checks_passed, split_counts, compiled_sql_sha256, "
-    "published_at, excluded_quarantined"
+    "published_at, excluded_quarantined, content_sha256"
 )
 
 
@@ -146,10 +152,28 @@ def preview_segment(warehouse_db: Path, segment: Segment, catalog: Catalog, as_o
     }
 
 
+def content_sha256(evaluation: Evaluation) -> str:
+    """What a version is, as one SHA-256: the definition (every field but the rule and the file it came
+    from, and the compiled SQL, which is the rule as of the date) and every match sorted by person, each
+    with its customer number, exclusion reason (null for a member) and experiment group. Two evaluations
+    with the same hash export the same members and groups and record the same counts."""
+    segment = evaluation.segment
+    definition = {f.name: getattr(segment, f.name) for f in fields(segment) if f.name not in ("rule", "file")}
+    digest = hashlib.sha256()
+    digest.update(json.dumps(definition, sort_keys=True, default=str).encode())
+    digest.update(b"\x00" + evaluation.sql.encode() + b"\x00")
+    matches = sorted((str(row[0]), row[1], row[5], row[6]) for row in evaluation.rows)
+    for match in matches:
+        digest.update(json.dumps(match).encode() + b"\n")
+    return digest.hexdigest()
+
+
 @dataclass
 class PublishOutcome:
     segment: str
-    status: str  # published | blocked | skipped (an earlier date than the current version)
+    # published | blocked | skipped (an earlier date than the current version) | unchanged (identical to
+    # the current version of the same date: nothing published)
+    status: str
     version: int | None
     size: int
     entered: int = 0
@@ -182,6 +206,19 @@ def current_version(store_db: Path, segment: str) -> tuple[int | None, date | No
     return (row[0], row[1]) if row else (None, None)
 
 
+def _current_content(store_db: Path, segment: str) -> tuple[int, date, str | None] | None:
+    """The latest published version of ``segment``: its number, as-of date and content hash."""
+    con = _store(store_db)
+    try:
+        return con.execute(
+            "select version, as_of_date, content_sha256 from segment_versions "
+            "where segment = ? and status = 'published' order by version desc limit 1",
+            [segment],
+        ).fetchone()
+    finally:
+        con.close()
+
+
 def current_members(store_db: Path, segment: str) -> tuple[int | None, dict[str, str | None]]:
     """The latest published version of ``segment`` and its members (person_id -> customer_no)."""
     if not store_db.exists():
@@ -206,7 +243,9 @@ def publish_segment(
     store_db: Path, outbox: Path, evaluation: Evaluation, checks_passed: bool = True
 ) -> PublishOutcome:
     """Publish a new version unless the size or the change from the last version is out of bounds (or
-    the data's checks did not pass): then record the attempt as blocked and keep the last good version."""
+    the data's checks did not pass): then record the attempt as blocked and keep the last good version.
+    An evaluation identical to the current version of the same as-of date (:func:`content_sha256`)
+    publishes nothing and records nothing: status ``unchanged``, the current version and its export."""
     segment = evaluation.segment
     members = {row[0]: row for row in evaluation.members}
     _, current_as_of = current_version(store_db, segment.name)
@@ -234,6 +273,14 @@ def publish_segment(
                 f"version's {len(previous)} members exceeds max_change {segment.max_change:.0%}"
             )
     excluded = evaluation.excluded()
+    content_sha = content_sha256(evaluation)
+    current = _current_content(store_db, segment.name) if store_db.exists() else None
+    if reason is None and current is not None and current[1:] == (evaluation.as_of, content_sha):
+        return PublishOutcome(
+            segment.name, "unchanged", current[0], size,
+            reason=f"identical to version {current[0]} as of {evaluation.as_of}: nothing published",
+            export_dir=outbox / "segments" / segment.name / f"v{current[0]:04d}", excluded=excluded,
+        )  # fmt: skip
     split_counts: dict[str, int] = {}
     for row in members.values():
         if row[6] is not None:
@@ -244,14 +291,14 @@ def publish_segment(
         evaluation.as_of, size,
         excluded["no_consent"], excluded["unsuitable"], excluded["no_customer_number"],
         len(entered), len(exited), checks_passed, json.dumps(split_counts, sort_keys=True), sql_sha, now,
-        excluded["quarantined"],
+        excluded["quarantined"], content_sha,
     ]  # fmt: skip
     if reason is not None:
         con = _store(store_db)
         try:
             con.execute(
                 f"insert into segment_versions ({VERSION_COLUMNS}) "
-                "values (?, null, ?, 'blocked', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "values (?, null, ?, 'blocked', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [segment.name, base[0], reason, *base[1:]],
             )
         finally:
@@ -269,7 +316,7 @@ def publish_segment(
             con.execute("begin transaction")
             con.execute(
                 f"insert into segment_versions ({VERSION_COLUMNS}) "
-                "values (?, ?, ?, 'published', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "values (?, ?, ?, 'published', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [segment.name, version, *base],
             )
             member_rows = [(segment.name, version, pid, row[1], row[6]) for pid, row in members.items()]
