@@ -7,8 +7,13 @@ also re-checks ``dq_results`` itself (a publish materialised on its own must not
 
 The persons gate judges the persons not quarantined (``person_quarantine``, docs/quality.md): when it
 passes with quarantined persons, one ``persons_quarantined`` warning alert names their count and reasons.
+
+Every gate first checks that the warehouse is as of its run's day (:mod:`orchestration.lib.quality.
+warehouse_as_of`): if another run rebuilt it for another day, the gate fails naming both dates, records a
+failed result for its day (so the publish step holds back) and alerts; the suite is not evaluated.
 """
 
+import json
 from datetime import date
 
 import dagster as dg
@@ -17,12 +22,16 @@ from orchestration.defs.partitions import DUCKDB_WRITER_POOL, run_as_of_date
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.quality.gx_runner import ExpectationOutcome, SuiteOutcome
 from orchestration.lib.quality.quarantine import quarantine_alert, quarantine_summary
 from orchestration.lib.quality.results import record_results
 from orchestration.lib.quality.suites import Suite, discover_suites, metric_frame
+from orchestration.lib.quality.warehouse_as_of import warehouse_as_of_dates, warehouse_as_of_problem
 from orchestration.lib.rules import load_business_rules
 
 FRESHNESS_SUITE = "freshness_and_volume"
+# the expectation name a gate records when the warehouse was not as of its day (dq_results)
+WAREHOUSE_AS_OF_EXPECTATION = "warehouse_is_as_of_run_day"
 PERSONS_SUITE = "persons"
 
 
@@ -40,6 +49,9 @@ def run_quality_check(
 
     layout = settings.layout()
     as_of = resolve_as_of_date(settings, as_of_date).isoformat()
+    mismatch = warehouse_as_of_problem(layout.warehouse_db, as_of)
+    if mismatch is not None:
+        return _wrong_warehouse(suite, layout, run_id, as_of, mismatch, log)
     frame = metric_frame(layout.warehouse_db, suite, as_of, rules)
     outcome = validate_frame(suite.path, frame, layout.gx, parameters=rules)
     asset = "/".join(suite.guards)
@@ -103,6 +115,48 @@ def run_quality_check(
         passed=outcome.success,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata=metadata,
+    )
+
+
+def _wrong_warehouse(suite: Suite, layout, run_id: str, as_of: str, problem: str, log) -> dg.AssetCheckResult:
+    """The gate's result when the warehouse is not as of ``as_of``: failed, recorded failed for ``as_of``
+    (the publish step reads the latest result per day), alerted; the suite is not evaluated."""
+    built = [day.isoformat() for day in warehouse_as_of_dates(layout.warehouse_db)]
+    asset = "/".join(suite.guards)
+    outcome = SuiteOutcome(
+        suite.name,
+        False,
+        (ExpectationOutcome(WAREHOUSE_AS_OF_EXPECTATION, None, False, json.dumps(built), None, None),),
+    )
+    record_results(layout.quality_db, run_id, asset, as_of, suite.name, outcome)
+    alert = Alert(
+        kind="check_failed",
+        summary=f"quality gate gx_{suite.name} failed: {problem}",
+        asset=asset,
+        partition=as_of,
+        run_id=run_id,
+        details={"run_day": as_of, "warehouse_as_of": built},
+    )
+    deliveries = send_alert(alert, layout.alerts_log)
+    if log is not None:
+        log.error(alert.text())
+    return dg.AssetCheckResult(
+        check_name=f"gx_{suite.name}",
+        asset_key=dg.AssetKey(suite.asset_path),
+        passed=False,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=problem,
+        metadata={
+            "as_of_date": as_of,
+            "warehouse_as_of": dg.MetadataValue.json(built),
+            "suite": suite.name,
+            "evaluated": 0,
+            "failed": 1,
+            "failed_expectations": dg.MetadataValue.json([problem]),
+            "alert_deliveries": dg.MetadataValue.json(
+                [{"channel": d.channel, "ok": d.ok, "error": d.error} for d in deliveries]
+            ),
+        },
     )
 
 

@@ -9,6 +9,7 @@ from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.models import store as model_store
 from orchestration.lib.publish import publish_analytics
+from orchestration.lib.quality.warehouse_as_of import warehouse_as_of_problem
 from orchestration.lib.report import write_report
 from orchestration.lib.segments.compiler import referenced_tags
 from orchestration.lib.segments.definition import Catalog, SegmentError, load_segments
@@ -41,6 +42,9 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
     except SegmentError as problem:
         raise dg.Failure(description=f"invalid segment definition: {problem}") from problem
     problems = publish_problems(layout, as_of.isoformat())
+    # another run may have rebuilt the warehouse for another day since this run's gates passed
+    if (other_day := warehouse_as_of_problem(layout.warehouse_db, as_of)) is not None:
+        problems = [*problems, other_day]
     checks_passed = not problems
     # a model that gave no tags today: segments naming its tags match no one on them (they are null)
     unavailable = model_store.unavailable_models(layout.warehouse_db, as_of)
