@@ -85,6 +85,9 @@ MANIFEST_SCHEMA = pa.schema(
         # Phones, ID numbers, e-mails, card numbers replaced by placeholders in free-text columns (null in
         # manifests written before the scanner existed; readers use union_by_name).
         ("free_text_redactions", pa.int64()),
+        # BOMs and zero-width characters removed from the file's fields and header (null in manifests
+        # written before the loader stripped them).
+        ("invisible_characters_stripped", pa.int64()),
     ]
 )
 
@@ -111,6 +114,7 @@ class FileOutcome:
     duplicate_of: str | None = None
     rows_erased: int = 0  # rows of erased persons dropped (and cut from the landing file) before loading
     free_text_redactions: dict[str, int] = field(default_factory=dict)  # by kind: phone, email, ...
+    invisible_characters_stripped: int = 0  # BOMs and zero-width characters removed
 
 
 @dataclass
@@ -422,8 +426,19 @@ def _reconcile(path: Path, spec: TableSpec, parsed: ParsedFile, control: Control
     if control.amount_total is not None and loaded is not None and loaded != control.amount_total:
         raise LoadError(
             f"{path}: control file says {spec.amount_column} total {control.amount_total}, loaded "
-            f"{loaded} (difference {loaded - control.amount_total:+})"
+            f"{loaded} (difference {loaded - control.amount_total:+})" + _quarantined_lines_text(parsed)
         )
+
+
+def _quarantined_lines_text(parsed: ParsedFile, shown: int = 10) -> str:
+    """The quarantined lines that may explain a control-total difference (their amounts were not
+    loaded), as text for the message: ``; quarantined lines: 3 (bad_number amount), …``."""
+    if not parsed.rows_quarantined:
+        return "; no line quarantined"
+    lines = parsed.quarantine.select(["line_number", "reason", "detail"]).slice(0, shown).to_pylist()
+    listed = ", ".join(f"{line['line_number']} ({line['reason']} {line['detail']})".strip() for line in lines)
+    more = f" and {parsed.rows_quarantined - shown} more" if parsed.rows_quarantined > shown else ""
+    return f"; quarantined lines: {listed}{more}"
 
 
 def ingest_limits(rules: dict) -> dict[str, float | int]:
@@ -748,6 +763,7 @@ def land_table_day(
                 {r["values"]: r["counts"] for r in reasons},
                 rows_erased=erased,
                 free_text_redactions=dict(sorted(parsed.free_text_redactions.items())),
+                invisible_characters_stripped=parsed.invisible_characters_stripped,
             )
         )
     for path, sha, first_name in duplicates:
@@ -808,5 +824,6 @@ def _manifest_row(
         "ignored_columns": ",".join(parsed.ignored_columns) if parsed and parsed.ignored_columns else None,
         "loaded_at": loaded_at,
         "free_text_redactions": sum(parsed.free_text_redactions.values()) if parsed else None,
+        "invisible_characters_stripped": parsed.invisible_characters_stripped if parsed else None,
     }
     return pa.Table.from_pylist([row], schema=MANIFEST_SCHEMA)

@@ -6,8 +6,19 @@ Every physical data line of a file ends up either as a typed row or as a quarant
 - ``malformed_json``: not a JSON object (tracking);
 - ``unterminated_quote``: an odd number of ``"`` on the line (CSV records never span lines);
 - ``wrong_column_count``: more or fewer fields than the header;
-- ``bad_number`` / ``bad_date``: a non-empty value that does not cast to the column's type;
-- ``missing_key``: a key column is empty.
+- ``bad_number`` / ``bad_date``: a non-empty value that does not cast to the column's type (after the
+  normalisation below);
+- ``missing_key``: a key column is empty or holds a "no value" placeholder (``NULL``, ``None``, ``N/A``,
+  …: ``vars: fundcdp: ingest: null_placeholders``);
+- ``implausible_date``: a date before the column's floor year or after the delivery year
+  (``vars: fundcdp: ingest: dates``);
+- ``future_date``: a date (or an event's receive time) later than the delivery day plus
+  ``max_future_days``.
+
+Text hygiene: BOMs and zero-width characters (:data:`INVISIBLE_CHARACTERS`) are removed anywhere in a
+field and in the header's names, and counted (:attr:`ParsedFile.invisible_characters_stripped`); a number
+that does not cast as delivered is retried with full-width digits made ASCII and well-formed thousands
+separators (``1,234.50``) removed. Error messages show invisible characters escaped (:func:`visible`).
 
 A file that cannot be read at all (bad gzip, unreadable encoding, missing columns) raises
 :class:`LoadError` naming the file, and the column or line where it broke.
@@ -26,6 +37,7 @@ import re
 import zlib
 from collections import Counter
 from dataclasses import dataclass, field
+from datetime import date
 from functools import cached_property, lru_cache
 from pathlib import Path
 
@@ -35,6 +47,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.lib.free_text import redact_table
+from orchestration.lib.rules import load_business_rules
 from orchestration.lib.sources import SQL_TYPES, Column, TableSpec
 from orchestration.lib.sql import quote_identifier, quote_literal
 
@@ -45,11 +58,66 @@ QUARANTINE_REASONS = (
     "bad_number",
     "bad_date",
     "missing_key",
+    "implausible_date",
+    "future_date",
 )
+
+# Byte order marks and zero-width characters: invisible, never part of a value (a BOM mid-file, where two
+# exports were concatenated, or a zero-width space pasted into an id).
+INVISIBLE_CHARACTERS = "\ufeff\u200b\u200c\u200d\u2060"
+# Full-width digits and signs (an export typed with a Chinese input method), as ASCII.
+_FULL_WIDTH = "０１２３４５６７８９．，－＋"
+_ASCII_NUMBER = "0123456789.,-+"
+# The China Standard Time offset (no daylight saving): an epoch instant's date in Shanghai.
+_SHANGHAI_OFFSET_HOURS = 8
+
+
+def visible(text: str) -> str:
+    """``text`` with every character that does not print (BOM, zero-width, control characters, …)
+    escaped as ``\\uXXXX`` / ``\\xXX``, so that an error message shows what the file really holds."""
+    if text.isprintable():
+        return text
+    return "".join(
+        character if character.isprintable() else character.encode("unicode_escape").decode("ascii")
+        for character in text
+    )
 
 
 class LoadError(Exception):
-    """A delivered file that cannot be loaded; the message names the file and what is wrong."""
+    """A delivered file that cannot be loaded; the message names the file and what is wrong. Invisible
+    characters in the message are shown escaped (:func:`visible`)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(visible(message))
+
+
+@dataclass(frozen=True)
+class TextHygiene:
+    """What the loader treats as missing or implausible (``vars: fundcdp: ingest:``)."""
+
+    null_placeholders: tuple[str, ...]
+    max_future_days: int
+    min_year: int
+    min_year_by_column: dict[str, int]
+    future_allowed_columns: frozenset[str]
+
+    @classmethod
+    def from_rules(cls, rules: dict) -> TextHygiene:
+        """The settings of a ``vars: fundcdp:`` block."""
+        ingest = rules["ingest"]
+        dates = ingest["dates"]
+        return cls(
+            null_placeholders=tuple(str(text) for text in ingest["null_placeholders"]),
+            max_future_days=int(dates["max_future_days"]),
+            min_year=int(dates["min_year"]),
+            min_year_by_column={str(k): int(v) for k, v in (dates.get("min_year_by_column") or {}).items()},
+            future_allowed_columns=frozenset(str(c) for c in dates.get("future_allowed_columns") or ()),
+        )
+
+    @classmethod
+    def current(cls) -> TextHygiene:
+        """The settings of the project's rules (or of rules overridden in-process)."""
+        return cls.from_rules(load_business_rules())
 
 
 @dataclass(frozen=True)
@@ -82,8 +150,15 @@ class FileContent:
         """The column names of a CSV file (None for a tracking file)."""
         if not self.has_header:
             return None
+        return [_without_invisible(name).strip() for name in self.delivered_header or []]
+
+    @cached_property
+    def delivered_header(self) -> list[str] | None:
+        """The header's names as delivered (invisible characters kept), for messages."""
+        if not self.has_header:
+            return None
         first_line = self.text.split("\n", 1)[0].removesuffix("\r")
-        return [name.strip() for name in next(csv.reader([first_line]), [])]
+        return next(csv.reader([first_line]), [])
 
     @property
     def first_data_line_number(self) -> int:
@@ -116,6 +191,8 @@ class ParsedFile:
     ignored_columns: tuple[str, ...]
     # Personal values replaced by placeholders in free-text columns, by kind (phone, id_number, ...).
     free_text_redactions: Counter[str] = field(default_factory=Counter)
+    # BOMs and zero-width characters removed from the file's fields and header names.
+    invisible_characters_stripped: int = 0
 
     @property
     def lines_read(self) -> int:
@@ -128,6 +205,13 @@ class ParsedFile:
     @property
     def rows_quarantined(self) -> int:
         return self.quarantine.num_rows
+
+
+_INVISIBLE_TABLE = str.maketrans("", "", INVISIBLE_CHARACTERS)
+
+
+def _without_invisible(text: str) -> str:
+    return text.translate(_INVISIBLE_TABLE)
 
 
 def read_file(path: Path, spec: TableSpec) -> FileContent:
@@ -152,13 +236,13 @@ def read_file(path: Path, spec: TableSpec) -> FileContent:
 def _csv_fields(
     content: FileContent, spec: TableSpec
 ) -> tuple[pa.Table, list[tuple[int, str, str]], tuple[str, ...]]:
-    """Split CSV lines into string columns; structural rejects returned as (line, reason, detail)."""
+    """Split CSV lines into string columns (with the file's ``_delivery_day``); structural rejects
+    returned as (line, reason, detail)."""
     header = content.header or []
     missing = [name for name in spec.column_names if name not in header]
     if missing:
-        raise LoadError(
-            f"{content.path}: missing column(s) {', '.join(missing)} (header has: {', '.join(header)})"
-        )
+        delivered = ", ".join(content.delivered_header or [])
+        raise LoadError(f"{content.path}: missing column(s) {', '.join(missing)} (header has: {delivered})")
     ignored = tuple(name for name in header if name not in spec.column_names)
     positions = [header.index(name) for name in spec.column_names]
     rejects: list[tuple[int, str, str]] = []
@@ -184,7 +268,22 @@ def _csv_fields(
             slot.append(fields[position])
     columns = {name: pa.array(v, type=pa.string()) for name, v in zip(spec.column_names, values, strict=True)}
     columns["_source_line"] = pa.array(line_numbers, type=pa.int64())
+    columns["_delivery_day"] = _constant_dates(_delivery_date(content, spec), len(line_numbers))
     return pa.table(columns), rejects, ignored
+
+
+def _delivery_date(content: FileContent, spec: TableSpec) -> date | None:
+    """The delivery day the file's name carries (None for a name outside the pattern: no future check)."""
+    day = spec.delivery_day(content.path.name)
+    return date.fromisoformat(day) if day else None
+
+
+def _constant_dates(day: date | None, count: int) -> pa.Array:
+    return pa.array([day], type=pa.date32()).take(pa.array(np.zeros(count, np.int32)))
+
+
+def _header_invisible_count(content: FileContent) -> int:
+    return sum(len(name) - len(_without_invisible(name)) for name in content.delivered_header or [])
 
 
 _PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -222,7 +321,9 @@ def read_json_columns(spec: TableSpec) -> tuple[str, str] | None:
     return "{" + ", ".join(types) + "}", ", ".join(selects)
 
 
-def _json_typed_natively(content: FileContent, spec: TableSpec, con: duckdb.DuckDBPyConnection) -> bool:
+def _json_typed_natively(
+    content: FileContent, spec: TableSpec, con: duckdb.DuckDBPyConnection, hygiene: TextHygiene
+) -> bool:
     """Parse and type a clean tracking file in one statement: DuckDB's ``read_json`` straight from the file
     into the temp table ``typed`` (see :func:`_create_typed`), without a table of strings in between. Returns
     False, leaving nothing behind, when the file is not clean: a line that is not a JSON object, a
@@ -234,12 +335,19 @@ def _json_typed_natively(content: FileContent, spec: TableSpec, con: duckdb.Duck
         return False
     types, selects = columns
     source = (
-        f"select {selects}, ordinality as _source_line "
+        f"select {selects}, ordinality as _source_line, cast(? as date) as _delivery_day "
         f"from read_json(?, format = 'newline_delimited', compression = 'gzip', "
         f"columns = {types}, maximum_object_size = 16777216) with ordinality"
     )
     try:
-        _create_typed(spec, con, source, flag_all_null=True, parameters=[str(content.path)])
+        _create_typed(
+            spec,
+            con,
+            source,
+            hygiene,
+            flag_all_null=True,
+            parameters=[_delivery_date(content, spec), str(content.path)],
+        )
     except duckdb.InvalidInputException:  # what read_json raises on every kind of unclean line
         return False
     # A ``null`` line reads as a row of nulls (an empty object too: both go the careful way); a blank
@@ -253,13 +361,18 @@ def _json_typed_natively(content: FileContent, spec: TableSpec, con: duckdb.Duck
 
 def _json_fields(
     content: FileContent, spec: TableSpec, con: duckdb.DuckDBPyConnection
-) -> list[tuple[int, str, str]]:
+) -> tuple[list[tuple[int, str, str]], int]:
     """Extract the tracking fields of every line as strings into the temp table ``string_rows``; lines
-    that are not JSON objects are rejected. (A clean file takes :func:`_json_typed_natively` instead.)"""
+    that are not JSON objects are rejected. Invisible characters written as such are removed from each
+    line first (a BOM before an object, where two files were concatenated, is no reason to lose the
+    event), and counted; those written as JSON escapes (``\\ufeff``) are removed by
+    :func:`_create_typed`. Returns the rejects and the count. (A clean file takes
+    :func:`_json_typed_natively` instead.)"""
     lines = pa.table(
         {
             "_source_line": pa.array(range(1, len(content.lines) + 1), type=pa.int64()),
             "line": pa.array(content.lines, type=pa.string()),
+            "_delivery_day": _constant_dates(_delivery_date(content, spec), len(content.lines)),
         }
     )
     con.register("json_lines", lines)
@@ -270,18 +383,24 @@ def _json_fields(
     con.execute(
         f"""
         create or replace temp table parsed as
-        with checked as (
-            select _source_line, line,
+        with cleaned as (
+            select _source_line, _delivery_day, strlen(line) as delivered_bytes,
+                   translate(line, {quote_literal(INVISIBLE_CHARACTERS)}, '') as line
+            from json_lines
+        ),
+        checked as (
+            select _source_line, _delivery_day, line, delivered_bytes,
                    -- CASE, not AND: DuckDB would otherwise evaluate json_type on invalid JSON
                    case when json_valid(line) then json_type(line) = 'OBJECT' else false end as is_object
-            from json_lines
+            from cleaned
         )
-        select _source_line, is_object,
+        select _source_line, _delivery_day, is_object, (delivered_bytes - strlen(line)) // 3 as stripped,
                case when is_object then json_extract_string(line, [{paths}]) end as fields
         from checked
         """
     )
     con.unregister("json_lines")
+    (stripped,) = con.execute("select coalesce(sum(stripped), 0) from parsed").fetchone()
     rejects = [
         (line, "malformed_json", "")
         for (line,) in con.execute(
@@ -290,15 +409,30 @@ def _json_fields(
     ]
     con.execute(
         f"create or replace temp table string_rows as "
-        f"select {selects}, _source_line from parsed where is_object order by _source_line"
+        f"select {selects}, _source_line, _delivery_day from parsed where is_object order by _source_line"
     )
     con.execute("drop table parsed")
-    return rejects
+    return rejects, int(stripped)
+
+
+def _normalised_number(value: str) -> str:
+    """SQL giving a delivered number as a cast can take it: invisible characters removed, full-width
+    digits and signs made ASCII, thousands separators removed where they group digits by three
+    (``1,234.50``; ``1,2`` stays and fails)."""
+    # translate() deletes the characters it has no counterpart for: the invisible ones.
+    from_characters = quote_literal(_FULL_WIDTH + INVISIBLE_CHARACTERS)
+    ascii_text = f"translate({value}, {from_characters}, {quote_literal(_ASCII_NUMBER)})"
+    grouped = quote_literal(r"[+-]?[0-9]{1,3}(,[0-9]{3})+(\.[0-9]+)?")
+    return (
+        f"(case when regexp_full_match({ascii_text}, {grouped}) "
+        f"then replace({ascii_text}, ',', '') else {ascii_text} end)"
+    )
 
 
 def _typed_expression(column: Column) -> tuple[str, str | None]:
     """SQL giving the typed value from the column's trimmed, empty-as-null string, and the reject reason
-    if it fails."""
+    if it fails. A number that does not cast as delivered is cast again normalised
+    (:func:`_normalised_number`); the second cast runs only for the values the first could not take."""
     value = quote_identifier(column.name)
     if column.kind == "text":
         return value, None
@@ -306,25 +440,67 @@ def _typed_expression(column: Column) -> tuple[str, str | None]:
         return f"cast(try_strptime({value}, '%Y-%m-%d') as date)", "bad_date"
     if column.kind == "timestamp":
         return f"try_strptime({value}, ['%Y-%m-%d %H:%M:%S', '%Y-%m-%d %H:%M:%S.%f'])", "bad_date"
-    return f"try_cast({value} as {SQL_TYPES[column.kind]})", "bad_number"
+    sql_type = SQL_TYPES[column.kind]
+    return (
+        f"coalesce(try_cast({value} as {sql_type}), try_cast({_normalised_number(value)} as {sql_type}))",
+        "bad_number",
+    )
+
+
+def _date_checks(column: Column, typed: str, hygiene: TextHygiene) -> list[str]:
+    """CASE branches quarantining an implausible or future date of a date, timestamp or epoch column
+    (``typed`` is its typed value); the delivery day is the row's ``_delivery_day`` (null: not judged)."""
+    if column.kind == "date":
+        day = typed
+    elif column.kind == "timestamp":
+        day = f"cast({typed} as date)"
+    elif column.epoch_ms:
+        day = f"cast(epoch_ms({typed}) + interval {_SHANGHAI_OFFSET_HOURS} hour as date)"
+    else:
+        return []
+    floor = hygiene.min_year_by_column.get(column.name, hygiene.min_year)
+    future_allowed = column.name in hygiene.future_allowed_columns
+    last_year = "year(_delivery_day) + 1" if future_allowed else "year(_delivery_day)"
+    checks = [
+        f"when year({day}) < {int(floor)} or year({day}) > {last_year} "
+        f"then {quote_literal(f'implausible_date|{column.name}')}"
+    ]
+    if not future_allowed:
+        checks.append(
+            f"when {day} > _delivery_day + {int(hygiene.max_future_days)} "
+            f"then {quote_literal(f'future_date|{column.name}')}"
+        )
+    return checks
 
 
 def _create_typed(
     spec: TableSpec,
     con: duckdb.DuckDBPyConnection,
     source: str,
+    hygiene: TextHygiene,
     flag_all_null: bool = False,
-    parameters: list[str] | None = None,
+    parameters: list | None = None,
     carried_columns: tuple[str, ...] = (),
 ) -> None:
-    """Cast every column of the string rows ``source`` (a table or a query with the spec's columns and
-    ``_source_line``) explicitly into the temp table ``typed``, with ``_reject``: the first column that
-    fails names the line's reject reason. Each value is trimmed and cast once. ``flag_all_null`` adds
+    """Cast every column of the string rows ``source`` (a table or a query with the spec's columns,
+    ``_source_line`` and ``_delivery_day``) explicitly into the temp table ``typed``, with ``_reject``: the
+    first column that fails names the line's reject reason, and ``_stripped``: the invisible characters
+    removed from the line. Each value is cleaned, trimmed and cast once. ``flag_all_null`` adds
     ``_all_null``: every column of the line was absent (before trimming). ``parameters`` are bound to the
     ``?`` of ``source``. ``carried_columns`` (internal names, not delivered ones) pass through unchanged."""
-    # rtrim(ltrim()): the same as trim() and here twice as fast
     names = {column.name: quote_identifier(column.name) for column in spec.columns}
+    # translate() with an empty target deletes the characters: one pass over each value, far cheaper
+    # than a regular expression (it runs on every field of every line).
+    invisible = quote_literal(INVISIBLE_CHARACTERS)
+    cleaned = ", ".join(
+        f"translate({names[c.name]}, {invisible}, '') as {names[c.name]}" for c in spec.columns
+    )
+    # Bytes, not characters: strlen() reads the stored size, length() counts characters; every invisible
+    # character is 3 bytes in UTF-8.
+    delivered_length = " + ".join(f"coalesce(strlen({name}), 0)" for name in names.values())
+    # rtrim(ltrim()): the same as trim() and here twice as fast
     trimmed = ", ".join(f"nullif(rtrim(ltrim({names[c.name]})), '') as {names[c.name]}" for c in spec.columns)
+    placeholders = ", ".join(quote_literal(text.strip().lower()) for text in hygiene.null_placeholders)
     casts: list[str] = []
     outputs: list[str] = []
     checks: list[str] = []
@@ -332,7 +508,10 @@ def _create_typed(
         expression, reason = _typed_expression(column)
         name = names[column.name]
         if column.required:
-            checks.append(f"when {name} is null then {quote_literal(f'missing_key|{column.name}')}")
+            missing = f"{name} is null"
+            if placeholders:
+                missing += f" or lower({name}) in ({placeholders})"
+            checks.append(f"when {missing} then {quote_literal(f'missing_key|{column.name}')}")
         if reason is None:
             outputs.append(name)
             continue
@@ -342,18 +521,27 @@ def _create_typed(
             f"when _typed_{position} is null and {name} is not null "
             f"then {quote_literal(f'{reason}|{column.name}')}"
         )
+        checks.extend(_date_checks(column, f"_typed_{position}", hygiene))
     reject = f"case {' '.join(checks)} end" if checks else "cast(null as varchar)"
     all_null = " and ".join(f"{names[c.name]} is null" for c in spec.columns)
     flag = f", ({all_null}) as _all_null" if flag_all_null else ""
     carried = ", _all_null" if flag_all_null else ""
     carried += "".join(f", {quote_identifier(name)}" for name in carried_columns)
+    cleaned_length = delivered_length
     con.execute(
         f"""
         create or replace temp table typed as
-        with string_rows as (select *{flag} from ({source})),
-        trimmed as (select {trimmed}, _source_line{carried} from string_rows),
+        with string_rows as (select *{flag}, {delivered_length} as _delivered_length from ({source})),
+        cleaned as (
+            select {cleaned}, _source_line, _delivery_day, _delivered_length{carried} from string_rows
+        ),
+        trimmed as (
+            select {trimmed}, _source_line, _delivery_day,
+                   (_delivered_length - ({cleaned_length})) // 3 as _stripped{carried}
+            from cleaned
+        ),
         typed_once as (select *{"".join(casts)} from trimmed)
-        select {", ".join(outputs)}, _source_line, {reject} as _reject{carried} from typed_once
+        select {", ".join(outputs)}, _source_line, {reject} as _reject, _stripped{carried} from typed_once
         """,
         parameters,
     )
@@ -361,9 +549,9 @@ def _create_typed(
 
 def _typed_rows(
     spec: TableSpec, con: duckdb.DuckDBPyConnection
-) -> tuple[pa.Table, list[tuple[int, str, str]]]:
-    """The good rows of the temp table ``typed`` (in its order: line order) and its rejects, as
-    (line, reason, column); drops ``typed``."""
+) -> tuple[pa.Table, list[tuple[int, str, str]], int]:
+    """The good rows of the temp table ``typed`` (in its order: line order), its rejects, as
+    (line, reason, column), and the invisible characters stripped; drops ``typed``."""
     rejects = [
         (line, *reject.split("|", 1))
         for line, reject in con.execute(
@@ -372,8 +560,9 @@ def _typed_rows(
     ]
     columns = ", ".join(quote_identifier(name) for name in spec.column_names)
     rows = con.sql(f"select {columns}, _source_line from typed where _reject is null").to_arrow_table()
+    (stripped,) = con.execute("select coalesce(sum(_stripped), 0) from typed").fetchone()
     con.execute("drop table typed")
-    return rows, rejects
+    return rows, rejects, int(stripped)
 
 
 @lru_cache(maxsize=1)
@@ -393,6 +582,7 @@ def _parsed(
     rejects: list[tuple[int, str, str]],
     ignored: tuple[str, ...],
     redact: bool = True,
+    stripped: int = 0,
 ) -> ParsedFile:
     """Redact free text (unless the caller found none to redact), stamp the file name and build the
     quarantine table of one file's typed rows."""
@@ -414,7 +604,7 @@ def _parsed(
             "line_text": pa.array([line_text[r[0]] for r in rejects], type=pa.string()),
         }
     )
-    parsed = ParsedFile(content, rows, quarantine, ignored, redactions)
+    parsed = ParsedFile(content, rows, quarantine, ignored, redactions, stripped)
     if parsed.lines_read != parsed.rows_loaded + parsed.rows_quarantined:  # pragma: no cover - invariant
         raise LoadError(
             f"{content.path}: {parsed.lines_read} lines read but {parsed.rows_loaded} loaded + "
@@ -423,12 +613,15 @@ def _parsed(
     return parsed
 
 
-def parse_csv_files(contents: list[FileContent], spec: TableSpec) -> list[ParsedFile]:
+def parse_csv_files(
+    contents: list[FileContent], spec: TableSpec, hygiene: TextHygiene | None = None
+) -> list[ParsedFile]:
     """Parse many CSV files of one table (a history import: one file a day over many days) with one
     DuckDB typing statement for all of them instead of one per file; each file's outcome is exactly what
     :func:`parse_file` gives it (rows in line order, every line loaded or quarantined with its reason).
     Raises :class:`LoadError` for the first file that cannot be read; the caller then parses file by
-    file to place the failure."""
+    file to place the failure. ``hygiene``: the project's rules' when not given."""
+    hygiene = hygiene or TextHygiene.current()
     if spec.file_format != "csv":
         raise ValueError(f"{spec.name}: parse_csv_files takes CSV tables only")
     if not contents:
@@ -446,13 +639,18 @@ def parse_csv_files(contents: list[FileContent], spec: TableSpec) -> list[Parsed
     con = scratch_database().cursor()
     try:
         con.register("csv_strings", pa.concat_tables(pieces))
-        _create_typed(spec, con, "select * from csv_strings", carried_columns=("_file_index",))
+        _create_typed(spec, con, "select * from csv_strings", hygiene, carried_columns=("_file_index",))
         con.unregister("csv_strings")
         type_rejects: list[list[tuple[int, str, str]]] = [[] for _ in contents]
         for index, line, reject in con.execute(
             "select _file_index, _source_line, _reject from typed where _reject is not null order by 1, 2"
         ).fetchall():
             type_rejects[index].append((line, *reject.split("|", 1)))
+        stripped = dict(
+            con.execute(
+                "select _file_index, sum(_stripped) from typed group by 1 having sum(_stripped) > 0"
+            ).fetchall()
+        )
         columns = ", ".join(quote_identifier(name) for name in spec.column_names)
         # Ordered explicitly: each file's rows contiguous and in line order, whatever DuckDB's scan order
         # (the slices below hand each file the rows of its own index).
@@ -484,6 +682,7 @@ def parse_csv_files(contents: list[FileContent], spec: TableSpec) -> list[Parsed
                 structural[index] + type_rejects[index],
                 ignored[index],
                 redact=bool(found),
+                stripped=int(stripped.get(index, 0)) + _header_invisible_count(content),
             )
         )
     return parsed
@@ -492,7 +691,7 @@ def parse_csv_files(contents: list[FileContent], spec: TableSpec) -> list[Parsed
 _EMPTY_TYPED: dict[tuple[str, str], pa.Table] = {}
 
 
-def _empty_typed_rows(spec: TableSpec) -> pa.Table:
+def _empty_typed_rows(spec: TableSpec, hygiene: TextHygiene) -> pa.Table:
     """The typed rows of a file without data lines: an empty table with the columns and types a file with
     lines gets (typed by DuckDB once per table and process: a statement typing a tracking file's 25
     columns costs 20 ms to prepare, the same for no line as for a million)."""
@@ -500,35 +699,48 @@ def _empty_typed_rows(spec: TableSpec) -> pa.Table:
         con = scratch_database().cursor()
         try:
             empty = {column.name: pa.array([], type=pa.string()) for column in spec.columns}
-            con.register("no_strings", pa.table({**empty, "_source_line": pa.array([], type=pa.int64())}))
-            _create_typed(spec, con, "select * from no_strings")
+            lines = {
+                "_source_line": pa.array([], type=pa.int64()),
+                "_delivery_day": pa.array([], pa.date32()),
+            }
+            con.register("no_strings", pa.table({**empty, **lines}))
+            _create_typed(spec, con, "select * from no_strings", hygiene)
             con.unregister("no_strings")
-            _EMPTY_TYPED[spec.key], _ = _typed_rows(spec, con)
+            _EMPTY_TYPED[spec.key], _, _ = _typed_rows(spec, con)
         finally:
             con.close()
     return _EMPTY_TYPED[spec.key]
 
 
-def parse_file(content: FileContent, spec: TableSpec, source_file: str) -> ParsedFile:
-    """Parse and type every line of a file; ``source_file`` is the name stamped on rows and rejects."""
+def parse_file(
+    content: FileContent, spec: TableSpec, source_file: str, hygiene: TextHygiene | None = None
+) -> ParsedFile:
+    """Parse and type every line of a file; ``source_file`` is the name stamped on rows and rejects.
+    ``hygiene``: the project's rules' when not given."""
+    hygiene = hygiene or TextHygiene.current()
     con = scratch_database().cursor()
     try:
         ignored: tuple[str, ...] = ()
         rejects: list[tuple[int, str, str]] = []
+        stripped_early = 0
         if spec.file_format == "csv":
             strings, rejects, ignored = _csv_fields(content, spec)
+            stripped_early = _header_invisible_count(content)
             if content.line_count == 0:  # a header-only file: nothing to type
-                return _parsed(content, spec, source_file, _empty_typed_rows(spec), [], ignored)
+                empty = _empty_typed_rows(spec, hygiene)
+                return _parsed(content, spec, source_file, empty, [], ignored, stripped=stripped_early)
             con.register("csv_strings", strings)
-            _create_typed(spec, con, "select * from csv_strings")
+            _create_typed(spec, con, "select * from csv_strings", hygiene)
             con.unregister("csv_strings")
         elif content.line_count == 0:  # an empty day's file: nothing to parse
-            return _parsed(content, spec, source_file, _empty_typed_rows(spec), [], ignored)
-        elif not _json_typed_natively(content, spec, con):
-            rejects = _json_fields(content, spec, con)
-            _create_typed(spec, con, "select * from string_rows")
+            return _parsed(content, spec, source_file, _empty_typed_rows(spec, hygiene), [], ignored)
+        elif not _json_typed_natively(content, spec, con, hygiene):
+            rejects, stripped_early = _json_fields(content, spec, con)
+            _create_typed(spec, con, "select * from string_rows", hygiene)
             con.execute("drop table string_rows")
-        rows, type_rejects = _typed_rows(spec, con)
+        rows, type_rejects, stripped = _typed_rows(spec, con)
     finally:
         con.close()
-    return _parsed(content, spec, source_file, rows, rejects + type_rejects, ignored)
+    return _parsed(
+        content, spec, source_file, rows, rejects + type_rejects, ignored, stripped=stripped + stripped_early
+    )

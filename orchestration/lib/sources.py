@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Literal
 
 # Longest accepted landing file name: far above any real one (``marketing_consents_20260630_resend.csv``
@@ -40,6 +41,8 @@ class Column:
     referrers, utm parameters, search terms, user agents, names of places): phones, ID numbers, e-mails
     and card numbers inside them are replaced by placeholders at ingestion
     (:mod:`orchestration.lib.free_text`). Keys, codes and identifiers are not free text.
+    ``epoch_ms`` marks an ``int`` column holding an instant in epoch milliseconds whose (Shanghai) date is
+    judged at ingestion like a date column's (``vars: fundcdp: ingest: dates``).
     """
 
     name: str
@@ -48,6 +51,7 @@ class Column:
     pii: PiiKind | None = None
     json_path: str | None = None
     free_text: bool = False
+    epoch_ms: bool = False
 
 
 @dataclass(frozen=True)
@@ -99,6 +103,20 @@ class TableSpec:
             return False
         match = self._file_pattern.fullmatch(file_name)
         return match is not None and match.group("ymd") == day.replace("-", "")
+
+    def delivery_day(self, file_name: str) -> str | None:
+        """The delivery day (YYYY-MM-DD) a file name of this table carries; None if the name does not fit
+        :attr:`file_pattern` or its 8 digits are not a date."""
+        match = self._file_pattern.fullmatch(file_name)
+        if match is None:
+            return None
+        ymd = match.group("ymd")
+        day = f"{ymd[:4]}-{ymd[4:6]}-{ymd[6:]}"
+        try:
+            date.fromisoformat(day)
+        except ValueError:
+            return None
+        return day
 
     def claims_file(self, file_name: str) -> bool:
         """True if ``file_name`` looks meant for this table (it starts with the table name, in any case),
@@ -279,7 +297,9 @@ TRACKING_TABLES = (
             Column("event_id", required=True, json_path="$.event_id"),
             Column("event_name", required=True, json_path="$.event"),
             Column("client_time_ms", "int", required=True, json_path="$.time"),
-            Column("receive_time_ms", "int", required=True, json_path="$.receive_time"),
+            # The collector's clock: judged against the delivery day. The client clock (time) is not: phones
+            # with wrong clocks are flagged downstream (stg_tracking__events, clock_skew), not quarantined.
+            Column("receive_time_ms", "int", required=True, json_path="$.receive_time", epoch_ms=True),
             Column("anonymous_id", json_path="$.anonymous_id"),
             Column("login_id", json_path="$.login_id"),
             _p("platform", free_text=True),

@@ -86,11 +86,11 @@ def test_each_kind_of_bad_csv_line_is_quarantined_with_its_reason(layout):
         (6, "bad_date", "confirm_date"),
         (7, "bad_date", "confirm_date"),
         (8, "missing_key", "order_id"),
-        (10, "bad_number", "amount"),
     }
-    assert parsed.rows.column("order_id").to_pylist() == ["O1", "O7"]
-    assert parsed.rows.column("amount").to_pylist() == [Decimal("1000.00"), None]
-    assert (parsed.lines_read, parsed.rows_loaded, parsed.rows_quarantined) == (9, 2, 7)
+    # line 10: a quoted "1,000.00" is normalised (tests/unit/test_text_hygiene.py)
+    assert parsed.rows.column("order_id").to_pylist() == ["O1", "O7", "O8"]
+    assert parsed.rows.column("amount").to_pylist() == [Decimal("1000.00"), None, Decimal("1000.00")]
+    assert (parsed.lines_read, parsed.rows_loaded, parsed.rows_quarantined) == (9, 3, 6)
 
 
 def test_an_unterminated_quote_does_not_swallow_the_following_lines(layout):
@@ -138,7 +138,8 @@ EVENT_LINE = (
             '{"event_id":"x","event":"page_view","properties":"ios"}',
             "missing_key",
         ),  # properties not an object
-        ("\ufeff" + EVENT_LINE.format(id="x", phone="null"), "malformed_json"),  # byte order mark
+        # a byte order mark before the object: the careful path strips it and loads the event
+        ("\ufeff" + EVENT_LINE.format(id="x", phone="null"), None),
     ],
 )
 def test_a_clean_file_read_natively_gives_the_rows_of_the_line_by_line_path(layout, bad_line, reason):
@@ -155,7 +156,9 @@ def test_a_clean_file_read_natively_gives_the_rows_of_the_line_by_line_path(layo
     natively = parse_file(read_file(paths["clean"], EVENTS), EVENTS, "events_20260630.jsonl.gz")
     careful = parse_file(read_file(paths["unusual"], EVENTS), EVENTS, "events_20260630.jsonl.gz")
     assert natively.quarantine.num_rows == 0 and natively.lines_read == 3
-    assert [(r["line_number"], r["reason"]) for r in careful.quarantine.to_pylist()] == [(3, reason)]
+    assert [(r["line_number"], r["reason"]) for r in careful.quarantine.to_pylist()] == (
+        [(3, reason)] if reason else []
+    )
     assert careful.lines_read == 4
     expected = natively.rows.to_pylist()
     assert [row["event_id"] for row in expected] == ["e1", "e2", "e3"]
@@ -163,7 +166,7 @@ def test_a_clean_file_read_natively_gives_the_rows_of_the_line_by_line_path(layo
     assert [row["phone"] for row in expected] == [None, "138 0013 8000", None]
     assert str(expected[0]["amount"]) == "12.50" and expected[0]["client_time_ms"] == 1751245261123
     # the same values from both paths; only the line numbers after the unusual line differ
-    assert [{**row, "_source_line": None} for row in careful.rows.to_pylist()] == [
+    assert [{**row, "_source_line": None} for row in careful.rows.to_pylist() if row["event_id"] != "x"] == [
         {**row, "_source_line": None} for row in expected
     ]
 
