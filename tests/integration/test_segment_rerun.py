@@ -131,3 +131,41 @@ def test_the_content_hash_ignores_match_order_and_breakdowns_only(tmp_path):
     )
     assert content_sha256(reordered) == content_sha256(other_tier) == content_sha256(evaluation)
     assert content_sha256(other_group) != content_sha256(evaluation)
+
+
+def test_rerunning_the_segments_of_the_demo_build_publishes_nothing_new(built_warehouse, tmp_path):
+    """The segments asset re-run for the shared build's day (its gates passed, every segment published
+    as of that day): every segment is unchanged, no version row, no outbox folder, the same exports."""
+    import dagster as dg
+
+    from orchestration.defs.resources import FundcdpSettings
+    from orchestration.defs.segments.assets import segments
+    from orchestration.lib.segments.definition import load_segments
+    from tests.conftest import DEMO_END_DATE
+    from tests.operations_dataset import copy_data
+
+    layout = copy_data(built_warehouse.layout, tmp_path / "data")
+    names = sorted(definition.name for definition in load_segments())
+
+    def snapshot() -> tuple[list[tuple], dict[str, bytes]]:
+        rows = versions(layout.segments_db)
+        files = {
+            str(path.relative_to(layout.outbox)): path.read_bytes()
+            for path in sorted((layout.outbox / "segments").rglob("*"))
+            if path.is_file()
+        }
+        return rows, files
+
+    before = snapshot()
+    assert len(before[0]) == 2 * len(names)  # the earlier and the final build published one each
+    result = dg.materialize(
+        [segments],
+        partition_key=DEMO_END_DATE,
+        resources={"settings": FundcdpSettings(data_dir=str(layout.root))},
+    )
+    (materialization,) = result.asset_materializations_for_node("segments")
+    metadata = materialization.metadata
+    assert metadata["published"].value == 0
+    assert metadata["unchanged"].value == names
+    assert {item["status"] for item in metadata["segments"].value.values()} == {"unchanged"}
+    assert snapshot() == before
