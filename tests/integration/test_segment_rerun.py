@@ -4,6 +4,7 @@ definition, or another as-of date, does. On the tiny purpose-built warehouses of
 
 from __future__ import annotations
 
+import json
 from datetime import date
 from pathlib import Path
 
@@ -169,3 +170,51 @@ def test_rerunning_the_segments_of_the_demo_build_publishes_nothing_new(built_wa
     assert metadata["unchanged"].value == names
     assert {item["status"] for item in metadata["segments"].value.values()} == {"unchanged"}
     assert snapshot() == before
+
+
+def test_segments_of_a_warehouse_rebuilt_for_another_day_are_held_back(built_warehouse, tmp_path):
+    """The shared build's day (its gates passed), but another run has since rebuilt the warehouse as of
+    2026-06-29 (its stamps rewritten here): no segment publishes and the consent gate fails naming both."""
+    import dagster as dg
+
+    from orchestration.defs.resources import FundcdpSettings
+    from orchestration.defs.segments.assets import segment_members_have_consent, segments
+    from orchestration.lib.segments.definition import load_segments
+    from tests.conftest import DEMO_END_DATE
+    from tests.operations_dataset import copy_data
+
+    layout = copy_data(built_warehouse.layout, tmp_path / "data")
+    con = duckdb.connect(str(layout.warehouse_db))
+    for relation in ("main_marts.tag_coverage", "main_marts.person_profile"):
+        con.execute(f"update {relation} set as_of_date = date '2026-06-29'")
+    con.close()
+    before = versions(layout.segments_db)
+    result = dg.materialize(
+        [segments, segment_members_have_consent],
+        partition_key=DEMO_END_DATE,
+        resources={"settings": FundcdpSettings(data_dir=str(layout.root))},
+        raise_on_error=False,
+    )
+    problem = (
+        "the warehouse is as of 2026-06-29, not the run's day 2026-06-30: another run rebuilt it since this "
+        "run's dbt build (or the build did not finish); not validated, re-run the day"
+    )
+    (materialization,) = result.asset_materializations_for_node("segments")
+    summary = materialization.metadata["segments"].value
+    assert {name: item["status"] for name, item in summary.items()} == {
+        definition.name: "blocked" for definition in load_segments()
+    }
+    assert {item["reason"] for item in summary.values()} == {"the data's quality gates did not pass"}
+    after = versions(layout.segments_db)
+    assert [row for row in after if row[1] == "published"] == before
+    assert sorted(row[:3] for row in after if row[1] != "published") == [
+        (None, "blocked", DEMO_END_DATE)
+    ] * len(summary)  # fmt: skip
+    (consent,) = result.get_asset_check_evaluations()
+    assert (consent.check_name, consent.passed, consent.description) == (
+        "segment_members_have_consent", False, problem,
+    )  # fmt: skip
+    alerts = [json.loads(line)["alert"] for line in layout.alerts_log.read_text().splitlines()]
+    held = [a for a in alerts if a["asset"] == "segments" and a["partition"] == DEMO_END_DATE]
+    assert len(held) == len(summary)
+    assert all(problem in a["details"]["gates"] for a in held)

@@ -114,8 +114,19 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
     description="Zero members of the current version of any marketing segment without consent for its "
     "channel on the as-of date (most restrictive across merged CRM records; unknown means no).",
 )
-def segment_members_have_consent(settings: FundcdpSettings) -> dg.AssetCheckResult:
+def segment_members_have_consent(
+    context: dg.AssetCheckExecutionContext, settings: FundcdpSettings
+) -> dg.AssetCheckResult:
     layout = settings.layout()
+    day = run_as_of_date(context.run.tags)
+    if day is not None and (other_day := warehouse_as_of_problem(layout.warehouse_db, day)) is not None:
+        # consent as of another day than the run's: the warehouse was rebuilt by another run since
+        return dg.AssetCheckResult(
+            passed=False,
+            severity=dg.AssetCheckSeverity.ERROR,
+            description=other_day,
+            metadata={"as_of_date": day.isoformat(), "problem": other_day},
+        )
     missing = members_without_consent(layout.segments_db, layout.warehouse_db, load_segments())
     return dg.AssetCheckResult(
         passed=missing == 0,
