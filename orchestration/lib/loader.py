@@ -363,11 +363,11 @@ def _json_fields(
     content: FileContent, spec: TableSpec, con: duckdb.DuckDBPyConnection
 ) -> tuple[list[tuple[int, str, str]], int]:
     """Extract the tracking fields of every line as strings into the temp table ``string_rows``; lines
-    that are not JSON objects are rejected. Invisible characters written as such are removed from each
-    line first (a BOM before an object, where two files were concatenated, is no reason to lose the
-    event), and counted; those written as JSON escapes (``\\ufeff``) are removed by
-    :func:`_create_typed`. Returns the rejects and the count. (A clean file takes
-    :func:`_json_typed_natively` instead.)"""
+    that are not JSON objects are rejected. A line that is not valid JSON as delivered is read again
+    without its invisible characters (a BOM before an object, where two files were concatenated, is no
+    reason to lose the event), and those are counted; in a valid line they, and those written as JSON
+    escapes (``\\ufeff``), are removed with the fields by :func:`_create_typed`. Returns the rejects and
+    the count. (A clean file takes :func:`_json_typed_natively` instead.)"""
     lines = pa.table(
         {
             "_source_line": pa.array(range(1, len(content.lines) + 1), type=pa.int64()),
@@ -383,16 +383,20 @@ def _json_fields(
     con.execute(
         f"""
         create or replace temp table parsed as
-        with cleaned as (
-            select _source_line, _delivery_day, strlen(line) as delivered_bytes,
-                   case when regexp_matches(line, {quote_literal(f"[{INVISIBLE_CHARACTERS}]")})
-                        then translate(line, {quote_literal(INVISIBLE_CHARACTERS)}, '') else line end as line
-            from json_lines
+        with delivered as (select *, json_valid(line) as is_valid from json_lines),
+        cleaned as (
+            -- only a line that is not valid JSON as delivered is cleaned here: invisible characters
+            -- inside a valid line's values are removed (and counted) with the fields
+            select _source_line, _delivery_day, is_valid, strlen(line) as delivered_bytes,
+                   case when is_valid then line
+                        else translate(line, {quote_literal(INVISIBLE_CHARACTERS)}, '') end as line
+            from delivered
         ),
         checked as (
             select _source_line, _delivery_day, line, delivered_bytes,
                    -- CASE, not AND: DuckDB would otherwise evaluate json_type on invalid JSON
-                   case when json_valid(line) then json_type(line) = 'OBJECT' else false end as is_object
+                   case when is_valid or json_valid(line) then json_type(line) = 'OBJECT' else false end
+                       as is_object
             from cleaned
         )
         select _source_line, _delivery_day, is_object, (delivered_bytes - strlen(line)) // 3 as stripped,
