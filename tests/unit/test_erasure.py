@@ -113,29 +113,33 @@ def test_reloading_a_loaded_file_with_a_new_tombstone_redacts_it(layout):
     ]
 
 
+# 2026-06-03 10:00 Asia/Shanghai: a receive time on the delivery day (an epoch near 0 is an implausible date).
+AT_MS = 1_780_452_000_000
+
+
 def test_a_tombstoned_device_erases_only_its_anonymous_events(layout):
     events = [
         {
             "event_id": "e1",
             "event": "page_view",
-            "time": 1,
-            "receive_time": 2,
+            "time": AT_MS,
+            "receive_time": AT_MS + 1000,
             "anonymous_id": "D1",
             "login_id": None,
         },
         {
             "event_id": "e2",
             "event": "page_view",
-            "time": 1,
-            "receive_time": 2,
+            "time": AT_MS,
+            "receive_time": AT_MS + 1000,
             "anonymous_id": "D1",
             "login_id": "U2",
         },
         {
             "event_id": "e3",
             "event": "page_view",
-            "time": 1,
-            "receive_time": 2,
+            "time": AT_MS,
+            "receive_time": AT_MS + 1000,
             "anonymous_id": "D2",
             "login_id": None,
         },
