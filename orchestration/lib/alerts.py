@@ -53,6 +53,7 @@ in clear, URL-encoded, or base64-encoded alone or inside a longer base64 text (t
 from __future__ import annotations
 
 import base64
+import fcntl
 import hashlib
 import hmac
 import json
@@ -77,8 +78,21 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
-KINDS = ("check_failed", "run_failed", "stale_data", "model_unavailable", "persons_quarantined")
+KINDS = (
+    "check_failed",
+    "run_failed",
+    "stale_data",
+    "model_unavailable",
+    "persons_quarantined",
+    "load_failed",
+    "run_crashed",
+    "delivery_missing",
+    "publish_held",
+)
 CHANNELS = ("webhook", "slack", "wecom", "dingtalk", "email")
+SKIPPED = "skipped"
+"""The channel of the one :class:`Delivery` returned when an alert's ``once_key`` was already sent."""
+SENT_KEYS_FILE = "alerts_sent.jsonl"
 
 ENV_WEBHOOK_URL = "FUNDCDP_ALERT_WEBHOOK_URL"
 ENV_SLACK_WEBHOOK_URL = "FUNDCDP_ALERT_SLACK_WEBHOOK_URL"
@@ -112,9 +126,11 @@ class Alert:
 
     ``kind`` is one of :data:`KINDS` (``check_failed``, ``run_failed``, ``stale_data``, ``model_unavailable``
     (a warning: a model gives no tags for the day), ``persons_quarantined`` (a warning: persons left out of
-    the segments by the persons gate's quarantine, the others published); not enforced,
-    so a typo never stops an alert). ``details`` holds JSON-friendly values (failing counts, names of
-    failed checks); anything else is rendered with ``str``.
+    the segments by the persons gate's quarantine, the others published), ``load_failed`` (a source
+    table's day did not load), ``run_crashed`` (a run's process died), ``delivery_missing`` (a day still
+    incomplete past its deadline), ``publish_held`` (publishing held back by the completeness ledger); not
+    enforced, so a typo never stops an alert). ``details`` holds JSON-friendly values (failing counts,
+    names of failed checks); anything else is rendered with ``str``.
     """
 
     kind: str
@@ -151,7 +167,8 @@ class Alert:
 
 @dataclass(frozen=True)
 class Delivery:
-    """The outcome of one channel: ``channel`` is one of :data:`CHANNELS` or ``"log"``."""
+    """The outcome of one channel: ``channel`` is one of :data:`CHANNELS` or ``"log"``, or :data:`SKIPPED`
+    (the alert's ``once_key`` was sent before: nothing delivered, nothing logged)."""
 
     channel: str
     ok: bool
@@ -175,12 +192,80 @@ def send_alert(
     log_path: Path,
     environ: Mapping[str, str] | None = None,
     timeout_s: float = 5.0,
+    once_key: str | None = None,
 ) -> list[Delivery]:
     """Deliver ``alert`` to every configured channel, then append it with the outcomes to ``log_path``.
 
     Returns one :class:`Delivery` per configured channel (order of :data:`CHANNELS`) followed by the
     ``log`` delivery. Never raises for delivery or log-writing problems.
+
+    With a ``once_key`` (one cause: a run id, a source, table, day and message, ...) the alert is sent at
+    most once per key: the keys sent are recorded (as SHA-256) in :data:`SENT_KEYS_FILE` beside the alert
+    log, under an exclusive file lock held while sending, so concurrent processes do not both send. A key
+    already recorded sends nothing, logs nothing and returns ``[Delivery(SKIPPED, True, None)]``
+    (:func:`was_skipped`). A key is recorded once the log line was written or a channel took the alert;
+    when everything failed it is not, so the next attempt tries again.
     """
+    if once_key is None:
+        return _send(alert, log_path, environ, timeout_s)
+    return _send_once(alert, log_path, environ, timeout_s, once_key)
+
+
+def was_skipped(deliveries: list[Delivery]) -> bool:
+    """Whether :func:`send_alert` skipped the alert because its ``once_key`` was sent before."""
+    return [d.channel for d in deliveries] == [SKIPPED]
+
+
+def sent_keys_path(log_path: Path) -> Path:
+    """Where the ``once_key`` s sent are recorded: :data:`SENT_KEYS_FILE` beside the alert log."""
+    return Path(log_path).with_name(SENT_KEYS_FILE)
+
+
+def _key_digest(once_key: str) -> str:
+    return hashlib.sha256(once_key.encode("utf-8", errors="surrogatepass")).hexdigest()
+
+
+def _send_once(
+    alert: Alert, log_path: Path, environ: Mapping[str, str] | None, timeout_s: float, once_key: str
+) -> list[Delivery]:
+    digest = _key_digest(once_key)
+    path = sent_keys_path(log_path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle = open(path, "a+", encoding="utf-8")
+    except OSError as exc:  # no record possible: better a repeated alert than a lost one
+        log.warning("fundcdp alert: cannot record sent alerts in %s: %s", path, _describe(exc))
+        return _send(alert, log_path, environ, timeout_s)
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        handle.seek(0)
+        for line in handle:
+            try:
+                if json.loads(line).get("key_sha256") == digest:
+                    return [Delivery(SKIPPED, True, None)]
+            except (ValueError, AttributeError):
+                continue  # a torn line (a crash mid-write) is ignored, not fatal
+        deliveries = _send(alert, log_path, environ, timeout_s)
+        if any(d.ok for d in deliveries):
+            record = {
+                "key_sha256": digest,
+                "kind": alert.kind,
+                "run_id": alert.run_id,
+                "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
+            }
+            try:
+                handle.seek(0, os.SEEK_END)
+                handle.write(json.dumps(record) + "\n")
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError as exc:
+                log.warning("fundcdp alert: cannot record the sent alert in %s: %s", path, _describe(exc))
+        return deliveries
+
+
+def _send(
+    alert: Alert, log_path: Path, environ: Mapping[str, str] | None, timeout_s: float
+) -> list[Delivery]:
     env = os.environ if environ is None else environ
     secrets = secret_forms(env)
     channels = channels_from_env(env)

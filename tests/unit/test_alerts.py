@@ -8,6 +8,7 @@ import email.policy
 import hashlib
 import hmac
 import json
+import multiprocessing
 import socket
 import socketserver
 import threading
@@ -21,11 +22,14 @@ from pathlib import Path
 import pytest
 
 from orchestration.lib.alerts import (
+    SKIPPED,
     Alert,
     Delivery,
     channels_from_env,
     redact_url,
     send_alert,
+    sent_keys_path,
+    was_skipped,
     wecom_markdown,
 )
 
@@ -462,3 +466,71 @@ def test_wecom_content_is_cut_to_4096_bytes():
 )
 def test_redact_url(url, shown):
     assert redact_url(url) == shown
+
+
+# --- once per cause ------------------------------------------------------------------------------
+
+
+def test_once_key_sends_once_and_a_new_key_again(tmp_path, http_server, smtp_server):
+    env = {"FUNDCDP_ALERT_WEBHOOK_URL": f"{http_server.base}/generic/hook", **_smtp_env(smtp_server)}
+    log_path = tmp_path / "logs" / "alerts.log"
+    first = send_alert(ALERT, log_path, environ=env, timeout_s=2, once_key="run:abc")
+    assert [d.channel for d in first] == ["webhook", "email", "log"] and all(d.ok for d in first)
+    assert not was_skipped(first)
+    repeat = send_alert(ALERT, log_path, environ=env, timeout_s=2, once_key="run:abc")
+    assert repeat == [Delivery(SKIPPED, True, None)] and was_skipped(repeat)
+    assert len(http_server.requests) == 1 and len(smtp_server.messages) == 1
+    assert len(_log_lines(log_path)) == 1
+    other = send_alert(ALERT, log_path, environ=env, timeout_s=2, once_key="run:def")
+    assert not was_skipped(other)
+    assert len(http_server.requests) == 2 and len(smtp_server.messages) == 2
+    # no once_key: always sent
+    send_alert(ALERT, log_path, environ=env, timeout_s=2)
+    send_alert(ALERT, log_path, environ=env, timeout_s=2)
+    assert len(http_server.requests) == 4 and len(_log_lines(log_path)) == 4
+    # the keys are recorded as digests beside the log, never in clear
+    sent = sent_keys_path(log_path)
+    assert sent == tmp_path / "logs" / "alerts_sent.jsonl"
+    recorded = [json.loads(line) for line in sent.read_text().splitlines()]
+    assert [r["key_sha256"] for r in recorded] == [
+        hashlib.sha256(b"run:abc").hexdigest(),
+        hashlib.sha256(b"run:def").hexdigest(),
+    ]
+    assert "run:abc" not in sent.read_text()
+
+
+def test_once_key_not_recorded_when_nothing_took_the_alert(tmp_path, closed_port):
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the log directory should be")
+    env = {"FUNDCDP_ALERT_WEBHOOK_URL": f"http://127.0.0.1:{closed_port}/hook"}
+    # the log directory cannot exist: no record either, and the alert is attempted again next time
+    first = send_alert(ALERT, blocker / "alerts.log", environ=env, timeout_s=2, once_key="k")
+    second = send_alert(ALERT, blocker / "alerts.log", environ=env, timeout_s=2, once_key="k")
+    assert [d.channel for d in first] == [d.channel for d in second] == ["webhook", "log"]
+    assert not any(d.ok for d in first + second)
+    # every channel failed but the log line was written: recorded, the repeat is skipped
+    log_path = tmp_path / "alerts.log"
+    send_alert(ALERT, log_path, environ=env, timeout_s=2, once_key="k")
+    assert was_skipped(send_alert(ALERT, log_path, environ=env, timeout_s=2, once_key="k"))
+    assert len(_log_lines(log_path)) == 1
+
+
+def _send_from_another_process(log_path: str, url: str) -> bool:
+    env = {"FUNDCDP_ALERT_WEBHOOK_URL": url}
+    return was_skipped(send_alert(ALERT, Path(log_path), environ=env, timeout_s=2, once_key="same-cause"))
+
+
+def test_once_key_is_sent_once_by_concurrent_processes(tmp_path, http_server):
+    url = f"{http_server.base}/slow/hook"  # held until released: every process waits on the lock meanwhile
+    context = multiprocessing.get_context("spawn")
+    with context.Pool(4) as pool:
+        pending = pool.starmap_async(_send_from_another_process, [(str(tmp_path / "alerts.log"), url)] * 4)
+        for _ in range(600):  # until one process holds the lock and is sending (bounded: never hangs)
+            if http_server.requests:
+                break
+            time.sleep(0.05)
+        http_server.release.set()
+        skipped = pending.get(timeout=60)
+    assert sorted(skipped) == [False, True, True, True]
+    assert len(http_server.requests) == 1
+    assert len(_log_lines(tmp_path / "alerts.log")) == 1
