@@ -1,4 +1,4 @@
-"""``python -m orchestration.cli run|day|backfill|import-history|segments|erase|rotate-key|ui``: what
+"""``python -m orchestration.cli run|day|backfill|import-history|waive|segments|erase|rotate-key|ui``: what
 ``make run`` and ``make ui`` call, and the operator's commands."""
 
 from __future__ import annotations
@@ -40,6 +40,20 @@ def _generate_demo_data(layout: DataLayout) -> None:
     )
 
 
+def _waive_planted_demo_days(layout: DataLayout) -> None:
+    """The demo plants one incomplete day on purpose (its truth says which): waived, so that it does not
+    hold publishing back; one line says so."""
+    from orchestration.lib.completeness import waive_planted_demo_days
+
+    for waiver, _ in waive_planted_demo_days(layout):
+        print(
+            f"waived {waiver.source} {waiver.day} ({waiver.reason}); "
+            f"`python -m orchestration.cli waive --withdraw --source {waiver.source} --day {waiver.day}` "
+            "withdraws it",
+            flush=True,
+        )
+
+
 def _hash_key_refused(announce_demo_key: bool = True) -> bool:
     """Without FUNDCDP_HASH_KEY only the demo sources load: True, with why not printed (one line). With the
     demo key on the demo sources, one line says so (``run`` says it in its summary instead)."""
@@ -72,6 +86,7 @@ def run_pipeline(history_days: int = 14) -> int:
     layout = _prepare_environment()
     if _landing_is_empty(layout):
         _generate_demo_data(layout)
+        _waive_planted_demo_days(layout)
     if _hash_key_refused(announce_demo_key=False):
         return 2
     import dagster as dg
@@ -99,7 +114,16 @@ def run_pipeline(history_days: int = 14) -> int:
     build = build_warehouse(instance, latest)
     failures += _failure_messages(build)
     print(f"done in {time.monotonic() - started:.1f} s\n", flush=True)
-    print(format_summary(layout, failures, demo_key=FundcdpSettings().uses_demo_key()))
+    from orchestration.defs.publish.assets import completeness_ledger
+
+    print(
+        format_summary(
+            layout,
+            failures,
+            demo_key=FundcdpSettings().uses_demo_key(),
+            ledger=completeness_ledger(layout, latest),
+        )
+    )
     gates = {
         evaluation.check_name: evaluation.passed
         for evaluation in build.get_asset_check_evaluations()
@@ -244,6 +268,39 @@ def run_import_history(first: str | None, last: str | None, history_days: int) -
         success = success and result.success
     print(f"{'succeeded' if success else 'FAILED'} in {time.monotonic() - started:.1f} s")
     return 0 if success else 1
+
+
+def run_waive(source: str | None, day: str | None, reason: str | None, withdraw: bool, list_all: bool) -> int:
+    """Waive a source's day (it no longer holds publishing back), withdraw a waiver, or list them."""
+    layout = _prepare_environment()
+    from orchestration.lib import completeness
+
+    if list_all:
+        listed = completeness.waivers(layout, include_withdrawn=True)
+        for w in listed:
+            state = f"withdrawn by {w.withdrawn_by} at {w.withdrawn_at}" if w.withdrawn_at else "active"
+            print(f"{w.source} {w.day}: {w.reason} (waived by {w.waived_by} at {w.waived_at}; {state})")
+        if not listed:
+            print(f"no waivers in {completeness.state_file(layout)}")
+        return 0
+    try:
+        if withdraw:
+            waiver = completeness.withdraw_waiver(layout, source or "", day or "")
+            print(f"withdrew the waiver of {waiver.source} {waiver.day} ({waiver.reason})")
+            return 0
+        waiver, new = completeness.waive(layout, source or "", day or "", reason or "")
+    except completeness.WaiverError as problem:
+        print(f"nothing waived: {problem}", file=sys.stderr)
+        return 2
+    if new:
+        print(f"waived {waiver.source} {waiver.day}: {waiver.reason}")
+        print(f"(by {waiver.waived_by} at {waiver.waived_at}; stored in {completeness.state_file(layout)})")
+    else:
+        print(
+            f"{waiver.source} {waiver.day} already waived by {waiver.waived_by} at {waiver.waived_at}: "
+            f"{waiver.reason} (unchanged; --withdraw first to give another reason)"
+        )
+    return 0
 
 
 def run_ui(port: int) -> int:
@@ -408,6 +465,16 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also build as of this many days before the last day first (tag_history then holds 2 dates)",
     )
+    waive = commands.add_parser(
+        "waive",
+        help="waive a source's day so that it no longer holds publishing back; --withdraw, --list",
+    )
+    waive.add_argument("--source", help="trade, crm or tracking")
+    waive.add_argument("--day", help="YYYY-MM-DD")
+    waive.add_argument("--reason", help="why the day may stay incomplete (required to waive)")
+    waive_action = waive.add_mutually_exclusive_group()
+    waive_action.add_argument("--withdraw", action="store_true", help="withdraw the day's waiver")
+    waive_action.add_argument("--list", dest="list_all", action="store_true", help="list every waiver")
     erase = commands.add_parser("erase", help="file a deletion request for a person (PIPL Art. 47)")
     named = erase.add_mutually_exclusive_group(required=True)
     named.add_argument("--customer-no")
@@ -433,6 +500,10 @@ def main(argv: list[str] | None = None) -> int:
         return run_range(args.first, args.last)
     if args.command == "import-history":
         return run_import_history(args.first, args.last, args.history_days)
+    if args.command == "waive":
+        if not args.list_all and (not args.source or not args.day):
+            parser.error("waive needs --source and --day (or --list)")
+        return run_waive(args.source, args.day, args.reason, args.withdraw, args.list_all)
     if args.command == "erase":
         kind = next(
             k

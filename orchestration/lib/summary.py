@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
+from orchestration.lib.completeness import LedgerDay, ledger_lines
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.sql import quote_qualified
 
@@ -143,8 +144,11 @@ def model_summary(layout: DataLayout) -> list[str]:
     return lines
 
 
-def format_summary(layout: DataLayout, failures: list[str], demo_key: bool = False) -> str:
-    """The text printed at the end of ``make run``; ``demo_key``: the run hashed with the public demo key."""
+def format_summary(
+    layout: DataLayout, failures: list[str], demo_key: bool = False, ledger: list[LedgerDay] | None = None
+) -> str:
+    """The text printed at the end of ``make run``; ``demo_key``: the run hashed with the public demo key;
+    ``ledger``: the completeness ledger as of the build (lib/completeness.py), shown when given."""
     lines = [f"fundcdp — data directory {layout.root}"]
     if demo_key:
         lines.append(DEMO_KEY_SUMMARY)
@@ -175,6 +179,9 @@ def format_summary(layout: DataLayout, failures: list[str], demo_key: bool = Fal
     models = model_summary(layout)
     if models:
         lines += ["", *models]
+    if ledger is not None:
+        lines += ["", "Completeness (per source: days loaded / not due / waived; every other day named):"]
+        lines += [f"  {line}" for line in ledger_lines(ledger)]
     if failures:
         lines += ["", "NOT LOADED / FAILED (fix or re-deliver, then run again):"]
         lines += [f"  {failure}" for failure in failures]

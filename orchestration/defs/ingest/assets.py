@@ -14,6 +14,7 @@ from orchestration.defs.partitions import (
 )
 from orchestration.defs.privacy.assets import DELETION_REQUESTS
 from orchestration.defs.resources import FundcdpSettings
+from orchestration.lib.completeness import record_load_attempts
 from orchestration.lib.delivery_schedule import DeliverySchedule
 from orchestration.lib.erasure import Tombstones, load_tombstones
 from orchestration.lib.ingest import (
@@ -235,6 +236,11 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         # A table the company never delivered (no tracking at all) gets an empty file for dbt to read.
         if ensure_raw_table(layout, spec, context.partition_keys[-1], key, junk) is not None:
             context.log.info(f"{spec.source}.{spec.name}: never delivered; an empty table stands in for it")
+        # The completeness ledger's facts: each failed day with its message, until a later load of it
+        # succeeds (a day not due and not delivered supersedes an earlier failure too).
+        record_load_attempts(
+            layout, spec.source, spec.name, failures, [o.day for o in outcomes], context.run.run_id
+        )
         if failures:
             # Good days are already in raw/ (each day is written atomically per file); the failed
             # days are named so that they can be re-delivered and re-run.

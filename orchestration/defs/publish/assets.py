@@ -2,14 +2,25 @@
 
 import dagster as dg
 
-from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
+from orchestration.defs.partitions import DUCKDB_WRITER_POOL, bounds, days, run_as_of_date
 from orchestration.defs.quality.checks import SUITES
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.completeness import (
+    LedgerDay,
+    build_ledger,
+    held_days,
+    held_key,
+    held_text,
+    ledger_counts,
+    ledger_markdown,
+)
+from orchestration.lib.delivery_schedule import DeliverySchedule
 from orchestration.lib.models.churn import MODEL_NAME as CHURN_MODEL
 from orchestration.lib.models.store import PUBLISHED as MODEL_TABLES
 from orchestration.lib.models.store import latest_run
+from orchestration.lib.privacy import purged_tracking_days
 from orchestration.lib.publish import (
     PUBLISHED_TABLES,
     PublishError,
@@ -18,6 +29,7 @@ from orchestration.lib.publish import (
     publish_analytics,
 )
 from orchestration.lib.quality.results import latest_suite_results
+from orchestration.lib.rules import load_business_rules
 
 GUARDING_SUITES = tuple(suite.name for suite in SUITES)
 
@@ -42,6 +54,53 @@ def publish_problems(layout, as_of: str) -> list[str]:
     return gate_problems(latest_suite_results(layout.quality_db, as_of), run)
 
 
+COMPLETENESS_CHECK = "completeness"
+
+
+def completeness_ledger(layout, as_of: str) -> list[LedgerDay]:
+    """The completeness ledger (lib/completeness.py) of every source from the partitions' first day (or
+    the first delivery, if later) to ``as_of``."""
+    schedule = DeliverySchedule.from_rules(load_business_rules())
+    return build_ledger(layout, bounds.first_day, as_of, schedule, purged_tracking_days(layout))
+
+
+def hold_for_completeness(layout, as_of: str, asset: str, run_id: str | None) -> tuple[list, list]:
+    """The ledger as of ``as_of`` and the days in it that hold publishing back (failed, missing, delivered
+    but not loaded, and not waived). When some do, one ``publish_held`` alert per held set goes out
+    (however many assets and runs are held by the same days)."""
+    ledger = completeness_ledger(layout, as_of)
+    held = held_days(ledger)
+    if held:
+        alert = Alert(
+            kind="publish_held",
+            summary=f"{held_text(held)}; nothing published as of {as_of}, the previous version stays "
+            "(re-deliver and re-run the days, or waive them: python -m orchestration.cli waive)",
+            asset=asset,
+            partition=as_of,
+            run_id=run_id,
+            details={"held": [entry.describe() for entry in held[:50]], "days_held": len(held)},
+        )
+        send_alert(alert, layout.alerts_log, once_key=held_key(held))
+    return ledger, held
+
+
+def completeness_result(ledger: list, held: list, as_of: str) -> dg.AssetCheckResult:
+    """The ``completeness`` check's result: the ledger as a table, the held days named."""
+    return dg.AssetCheckResult(
+        check_name=COMPLETENESS_CHECK,
+        passed=not held,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=held_text(held) if held else f"every source complete up to {as_of}",
+        metadata={
+            "as_of_date": as_of,
+            "days_held": len(held),
+            "held": dg.MetadataValue.json([entry.describe() for entry in held]),
+            "days_by_status": dg.MetadataValue.json(ledger_counts(ledger)),
+            "ledger": dg.MetadataValue.md(ledger_markdown(ledger)),
+        },
+    )
+
+
 @dg.asset(
     key=["analytics"],
     # the dbt marts, and tags_model (after the model assets, which write the other model tables)
@@ -51,13 +110,32 @@ def publish_problems(layout, as_of: str) -> list[str]:
     pool=DUCKDB_WRITER_POOL,
     partitions_def=days,
     backfill_policy=dg.BackfillPolicy.single_run(),
+    # Checked before anything is published, by the asset itself: a check of its own shows the ledger in
+    # the UI (Checks tab of analytics) whether it holds or not; a failed one means nothing was published.
+    check_specs=[
+        dg.AssetCheckSpec(
+            COMPLETENESS_CHECK,
+            asset="analytics",
+            blocking=True,
+            description="Every day up to the as-of date of every source loaded, not due or waived "
+            "(the completeness ledger); otherwise nothing is published and the previous version stays.",
+        )
+    ],
     description="analytics.duckdb: the analyst-facing marts and tags, written to a fresh file and swapped in "
-    "atomically, only when the latest result of every quality gate for the as-of date passed. Person ids are "
+    "atomically, only when every source is complete up to the as-of date (check completeness) and the "
+    "latest result of every quality gate for the as-of date passed. Person ids are "
     "published pseudonyms, identifiers dropped, gender / birth year / city k-anonymous.",
 )
-def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
+def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings):
     layout = settings.layout()
     as_of = resolve_as_of_date(settings, run_as_of_date(context.run.tags)).isoformat()
+    ledger, held = hold_for_completeness(layout, as_of, "analytics", context.run.run_id)
+    yield completeness_result(ledger, held, as_of)
+    if held:
+        raise dg.Failure(
+            description=f"{held_text(held)}: analytics.duckdb not published, the previous version stays",
+            metadata={"held": dg.MetadataValue.json([entry.describe() for entry in held])},
+        )
     problems = publish_problems(layout, as_of)
     if problems:
         alert = Alert(
@@ -88,10 +166,11 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> d
     except Exception as problem:  # Data Docs are a convenience: never fail a publish over them
         context.log.warning(f"GX Data Docs not built: {problem}")
         docs = "not built"
-    return dg.MaterializeResult(
+    yield dg.MaterializeResult(
         metadata={
             "as_of_date": as_of,
             "path": str(layout.analytics_db),
+            "days_by_status": dg.MetadataValue.json(ledger_counts(ledger)),
             "rows": dg.MetadataValue.json(counts),
             "preview": dg.MetadataValue.md(preview_markdown(layout.analytics_db)),
             # k-anonymity of gender / birth year / city: smallest group before and after, counts generalised

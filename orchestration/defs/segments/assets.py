@@ -3,10 +3,11 @@
 import dagster as dg
 
 from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
-from orchestration.defs.publish.assets import publish_problems
+from orchestration.defs.publish.assets import hold_for_completeness, publish_problems
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.completeness import held_text
 from orchestration.lib.models import store as model_store
 from orchestration.lib.publish import publish_analytics
 from orchestration.lib.quality.warehouse_as_of import warehouse_as_of_problem
@@ -26,7 +27,8 @@ from orchestration.lib.segments.publish import evaluate, members_without_consent
     partitions_def=days,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="Every segment under segments/ evaluated as of the build and published as a new version "
-    "(segments.duckdb, outbox/segments/<segment>/<version>/) when the quality gates passed and its size and "
+    "(segments.duckdb, outbox/segments/<segment>/<version>/) when every source is complete up to the as-of "
+    "date (the completeness ledger), the quality gates passed and its size and "
     "change are within bounds; otherwise the last good version stays and an alert goes out. A segment "
     "identical to its current version of the same as-of date (definition, members, groups, exclusions) "
     "publishes nothing: status unchanged. A segment "
@@ -41,6 +43,14 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
         definitions = load_segments(catalog=catalog)
     except SegmentError as problem:
         raise dg.Failure(description=f"invalid segment definition: {problem}") from problem
+    # A day of a source not loaded (nor waived) up to the as-of date: no segment is published at all
+    # (the same held set alerts once, whether analytics or this asset notices it first).
+    _, held = hold_for_completeness(layout, as_of.isoformat(), "segments", context.run.run_id)
+    if held:
+        raise dg.Failure(
+            description=f"{held_text(held)}: no segment published, their previous versions stay",
+            metadata={"held": dg.MetadataValue.json([entry.describe() for entry in held])},
+        )
     problems = publish_problems(layout, as_of.isoformat())
     # another run may have rebuilt the warehouse for another day since this run's gates passed
     if (other_day := warehouse_as_of_problem(layout.warehouse_db, as_of)) is not None:

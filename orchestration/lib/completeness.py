@@ -1,0 +1,409 @@
+"""The completeness ledger: per source system and day, was the delivery loaded, and if not, why not.
+
+Statuses, computed each time from the facts already kept (nothing here is a second copy of the data):
+
+- ``loaded``: every raw table of the source has load-manifest rows for that arrival day
+  (``raw/ingest/load_manifest/arrival_date=<day>/<source>__<table>__*.parquet``), or retention purged the
+  day on purpose (``lib.privacy.purged_tracking_days``);
+- ``failed``: the last load attempt of one of its tables failed (recorded by the raw assets in
+  ``state/completeness.sqlite``, with the loader's message; a later successful load removes the record);
+- ``waived``: an engineer waived the day (``cli waive``), whatever the status under it was;
+- ``delivered``: a folder ``landing/<source>/<day>/`` is there but not loaded yet;
+- ``not_due``: the source was not due that day (``vars: fundcdp: deliveries: schedule:``) and delivered
+  nothing;
+- ``missing``: due, and nothing delivered.
+
+Publishing as of day D needs every day up to D of every source to be ``loaded``, ``not_due`` or
+``waived`` (:func:`held_days`). The ledger starts at the later of the partitions' first day and the first
+day anything was delivered: a calendar set to begin before the company's first delivery (a fixed
+``first_partition_date``, the fallback date) does not make the days before it missing.
+
+The state file is SQLite (the standard library's, transactional, safe for the loader and the command
+line writing it at once). Waivers are never deleted: a withdrawn waiver keeps who withdrew it and when.
+"""
+
+from __future__ import annotations
+
+import csv
+import getpass
+import hashlib
+import os
+import sqlite3
+from collections.abc import Iterable, Iterator
+from contextlib import closing, contextmanager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+from orchestration.lib.delivery_schedule import DeliverySchedule
+from orchestration.lib.layout import SOURCES, DataLayout
+from orchestration.lib.partition_calendar import delivered_days
+from orchestration.lib.sources import tables_of
+
+LOADED, NOT_DUE, WAIVED, FAILED, DELIVERED, MISSING = (
+    "loaded",
+    "not_due",
+    "waived",
+    "failed",
+    "delivered",
+    "missing",
+)
+STATUSES = (LOADED, NOT_DUE, WAIVED, FAILED, DELIVERED, MISSING)
+# The statuses that let a day be published over; any other holds publishing back.
+PUBLISHABLE = frozenset({LOADED, NOT_DUE, WAIVED})
+
+_SCHEMA = """
+create table if not exists load_failures (
+    source text not null, table_name text not null, day text not null,
+    message text not null, failed_at text not null, run_id text,
+    primary key (source, table_name, day)
+);
+create table if not exists waivers (
+    source text not null, day text not null, reason text not null,
+    waived_by text not null, waived_at text not null,
+    withdrawn_by text, withdrawn_at text
+);
+create unique index if not exists one_active_waiver on waivers (source, day) where withdrawn_at is null;
+"""
+
+
+class WaiverError(ValueError):
+    """A waiver command that names no known source, no valid day, or gives no reason."""
+
+
+@dataclass(frozen=True)
+class LedgerDay:
+    """One source's status for one day; ``detail``: the failure message(s), or a waiver's reason."""
+
+    source: str
+    day: str
+    status: str
+    detail: str = ""
+
+    def describe(self) -> str:
+        """``crm 2026-06-30 failed (<message>)``."""
+        return f"{self.source} {self.day} {self.status}" + (f" ({self.detail})" if self.detail else "")
+
+
+@dataclass(frozen=True)
+class Waiver:
+    """An engineer's waiver of one source's day."""
+
+    source: str
+    day: str
+    reason: str
+    waived_by: str
+    waived_at: str
+    withdrawn_by: str | None = None
+    withdrawn_at: str | None = None
+
+
+def state_file(layout: DataLayout) -> Path:
+    """``<data dir>/state/completeness.sqlite``: the load failures and the waivers."""
+    return layout.root / "state" / "completeness.sqlite"
+
+
+@contextmanager
+def _state(layout: DataLayout) -> Iterator[sqlite3.Connection]:
+    path = state_file(layout)
+    # Owner-only whatever the caller's umask: who waived what is the engineers' business.
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    if not path.exists():
+        path.touch(mode=0o600)
+    with closing(sqlite3.connect(path, timeout=30)) as con:
+        con.executescript(_SCHEMA)
+        with con:  # one transaction: committed on leaving, rolled back on an error
+            yield con
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+# --- load failures (written by the raw assets) ------------------------------------------------------
+
+
+def record_load_attempts(
+    layout: DataLayout,
+    source: str,
+    table: str,
+    failed: dict[str, str],
+    loaded: Iterable[str],
+    run_id: str | None = None,
+) -> None:
+    """After a raw table's load: remember each failed day with its message, and forget the failures of the
+    days that loaded (the last attempt is what counts). One transaction."""
+    loaded = sorted(set(loaded) - set(failed))
+    if not failed and not loaded and not state_file(layout).exists():
+        return
+    at = _now()
+    with _state(layout) as con:
+        con.executemany(
+            "delete from load_failures where source = ? and table_name = ? and day = ?",
+            [(source, table, day) for day in loaded],
+        )
+        con.executemany(
+            "insert or replace into load_failures values (?, ?, ?, ?, ?, ?)",
+            [(source, table, day, message, at, run_id) for day, message in sorted(failed.items())],
+        )
+
+
+def load_failures(layout: DataLayout) -> dict[tuple[str, str], dict[str, str]]:
+    """The recorded failures: {(source, day): {table: message}}."""
+    if not state_file(layout).exists():
+        return {}
+    with _state(layout) as con:
+        rows = con.execute("select source, day, table_name, message from load_failures").fetchall()
+    failures: dict[tuple[str, str], dict[str, str]] = {}
+    for source, day, table, message in rows:
+        failures.setdefault((source, day), {})[table] = message
+    return failures
+
+
+# --- waivers (written by `cli waive`) ---------------------------------------------------------------
+
+
+def validate_waiver(source: str, day: str, reason: str | None = None, check_reason: bool = True) -> str:
+    """The canonical day; raises :class:`WaiverError` naming what is wrong with the source, day or reason."""
+    if source not in SOURCES:
+        raise WaiverError(f"unknown source {source!r}: expected one of {', '.join(SOURCES)}")
+    try:
+        canonical = date.fromisoformat(day).isoformat()
+    except ValueError:
+        canonical = None
+    if canonical != day:
+        raise WaiverError(f"{day!r} is not a day in YYYY-MM-DD form")
+    if check_reason and not (reason or "").strip():
+        raise WaiverError('a waiver needs a reason (--reason "..."): why may this day stay incomplete?')
+    return canonical
+
+
+def _who() -> str:
+    return os.environ.get("USER") or getpass.getuser()
+
+
+def waive(
+    layout: DataLayout, source: str, day: str, reason: str, who: str | None = None
+) -> tuple[Waiver, bool]:
+    """Waive ``source``'s ``day``; returns the active waiver and whether it is new. Waiving a day already
+    waived keeps the first waiver (idempotent); withdraw it first to give another reason."""
+    day = validate_waiver(source, day, reason)
+    with _state(layout) as con:
+        current = _active(con, source, day)
+        if current is not None:
+            return current, False
+        con.execute(
+            "insert into waivers (source, day, reason, waived_by, waived_at) values (?, ?, ?, ?, ?)",
+            (source, day, reason.strip(), who or _who(), _now()),
+        )
+        return _active(con, source, day), True
+
+
+def withdraw_waiver(layout: DataLayout, source: str, day: str, who: str | None = None) -> Waiver:
+    """Withdraw the active waiver of ``source``'s ``day`` (kept, marked withdrawn); raises
+    :class:`WaiverError` when there is none."""
+    day = validate_waiver(source, day, check_reason=False)
+    with _state(layout) as con:
+        current = _active(con, source, day)
+        if current is None:
+            raise WaiverError(f"no active waiver for {source} {day}: nothing withdrawn")
+        con.execute(
+            "update waivers set withdrawn_by = ?, withdrawn_at = ? "
+            "where source = ? and day = ? and withdrawn_at is null",
+            (who or _who(), _now(), source, day),
+        )
+    return current
+
+
+def waivers(layout: DataLayout, include_withdrawn: bool = False) -> list[Waiver]:
+    """The waivers, by source and day (only the active ones unless ``include_withdrawn``)."""
+    if not state_file(layout).exists():
+        return []
+    with _state(layout) as con:
+        rows = con.execute(
+            "select source, day, reason, waived_by, waived_at, withdrawn_by, withdrawn_at from waivers "
+            + ("" if include_withdrawn else "where withdrawn_at is null ")
+            + "order by source, day, waived_at"
+        ).fetchall()
+    return [Waiver(*row) for row in rows]
+
+
+def _active(con: sqlite3.Connection, source: str, day: str) -> Waiver | None:
+    row = con.execute(
+        "select source, day, reason, waived_by, waived_at, withdrawn_by, withdrawn_at from waivers "
+        "where source = ? and day = ? and withdrawn_at is null",
+        (source, day),
+    ).fetchone()
+    return Waiver(*row) if row else None
+
+
+# --- the ledger -------------------------------------------------------------------------------------
+
+
+def _manifest_tables(layout: DataLayout) -> dict[str, set[tuple[str, str]]]:
+    """{arrival day: {(source, table)}} from the manifest files' names (no file is read)."""
+    found: dict[str, set[tuple[str, str]]] = {}
+    root = layout.raw / "ingest" / "load_manifest"
+    if not root.is_dir():
+        return found
+    for folder in root.iterdir():
+        if not folder.is_dir() or not folder.name.startswith("arrival_date="):
+            continue
+        day = folder.name.removeprefix("arrival_date=")
+        for file in folder.glob("*__*__*.parquet"):
+            source, table, _ = file.name.split("__", 2)
+            found.setdefault(day, set()).add((source, table))
+    return found
+
+
+def ledger_start(layout: DataLayout, first_partition_day: date | str) -> str | None:
+    """The ledger's first day: the later of the partitions' first day and the first delivery day (None:
+    nothing delivered yet)."""
+    delivered = delivered_days(layout)
+    if not delivered:
+        return None
+    return max(str(first_partition_day), delivered[0])
+
+
+def build_ledger(
+    layout: DataLayout,
+    first_partition_day: date | str,
+    as_of: date | str,
+    schedule: DeliverySchedule,
+    purged_days: Iterable[str] = (),
+) -> list[LedgerDay]:
+    """Every source's status for every day from :func:`ledger_start` to ``as_of``, by source then day.
+    ``purged_days``: tracking days retention purged (they count as loaded)."""
+    start = ledger_start(layout, first_partition_day)
+    as_of = str(as_of)
+    if start is None or start > as_of:
+        return []
+    manifests = _manifest_tables(layout)
+    failures = load_failures(layout)
+    waived = {(w.source, w.day): w for w in waivers(layout)}
+    purged = set(purged_days)
+    landed = {source: set(layout.landing_days(source)) for source in SOURCES}
+    days = _days(start, as_of)
+    ledger = []
+    for source in SOURCES:
+        tables = {(source, spec.name) for spec in tables_of(source)}
+        for day in days:
+            ledger.append(_status(source, day, tables, manifests, failures, waived, purged, landed, schedule))
+    return ledger
+
+
+def _days(first: str, last: str) -> list[str]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
+
+
+def _status(source, day, tables, manifests, failures, waived, purged, landed, schedule) -> LedgerDay:
+    if source == "tracking" and day in purged:
+        return LedgerDay(source, day, LOADED, "purged by retention")
+    waiver = waived.get((source, day))
+    failed = failures.get((source, day))
+    if failed:  # the last attempt failed: a manifest of an earlier attempt does not make it loaded
+        if waiver is not None:
+            return LedgerDay(source, day, WAIVED, waiver.reason)
+        return LedgerDay(
+            source, day, FAILED, "; ".join(f"{table}: {message}" for table, message in sorted(failed.items()))
+        )
+    if tables <= manifests.get(day, set()):
+        return LedgerDay(source, day, LOADED)
+    if waiver is not None:
+        return LedgerDay(source, day, WAIVED, waiver.reason)
+    if day in landed[source]:
+        return LedgerDay(source, day, DELIVERED)
+    if not schedule.is_due(source, day):
+        return LedgerDay(source, day, NOT_DUE)
+    return LedgerDay(source, day, MISSING)
+
+
+def held_days(ledger: list[LedgerDay]) -> list[LedgerDay]:
+    """The days that hold publishing back: neither loaded, not due nor waived."""
+    return [entry for entry in ledger if entry.status not in PUBLISHABLE]
+
+
+def held_text(held: list[LedgerDay], limit: int = 10) -> str:
+    """``held: crm 2026-06-30 failed (<message>), trade 2026-07-01 missing`` (at most ``limit`` named)."""
+    named = ", ".join(entry.describe() for entry in held[:limit])
+    more = f" and {len(held) - limit} more" if len(held) > limit else ""
+    return f"held: {named}{more}"
+
+
+def held_key(held: list[LedgerDay]) -> str:
+    """One key per held set (which days, which statuses): its alert goes out once."""
+    text = "\n".join(f"{e.source}|{e.day}|{e.status}" for e in held)
+    return "publish_held:" + hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def ledger_counts(ledger: list[LedgerDay]) -> dict[str, dict[str, int]]:
+    """{source: {status: days}} (statuses with no day left out)."""
+    counts: dict[str, dict[str, int]] = {}
+    for entry in ledger:
+        per_source = counts.setdefault(entry.source, {})
+        per_source[entry.status] = per_source.get(entry.status, 0) + 1
+    return counts
+
+
+def ledger_lines(ledger: list[LedgerDay]) -> list[str]:
+    """Compact text: per source the days loaded / not due / waived, then every other day by name."""
+    if not ledger:
+        return ["(nothing delivered yet)"]
+    lines = []
+    for source, counts in ledger_counts(ledger).items():
+        days = [e for e in ledger if e.source == source]
+        lines.append(
+            f"{source:<9}{days[0].day} .. {days[-1].day}: {counts.get(LOADED, 0)} loaded, "
+            f"{counts.get(NOT_DUE, 0)} not due, {counts.get(WAIVED, 0)} waived"
+            + "".join(f", {counts[s]} {s}" for s in (FAILED, DELIVERED, MISSING) if counts.get(s))
+        )
+        for entry in days:
+            if entry.status in (WAIVED, FAILED, DELIVERED, MISSING):
+                lines.append(f"  {entry.describe()}")
+    return lines
+
+
+def ledger_markdown(ledger: list[LedgerDay]) -> str:
+    """The ledger for the Dagster UI: counts per source, then a row per day not simply loaded/not due."""
+    if not ledger:
+        return "Nothing delivered yet."
+    counts = ledger_counts(ledger)
+    out = ["| source | " + " | ".join(STATUSES) + " |", "|---" * (len(STATUSES) + 1) + "|"]
+    for source, per_status in counts.items():
+        out.append(f"| {source} | " + " | ".join(str(per_status.get(s, 0)) for s in STATUSES) + " |")
+    notable = [e for e in ledger if e.status not in (LOADED, NOT_DUE)]
+    if notable:
+        out += ["", "| source | day | status | detail |", "|---|---|---|---|"]
+        for entry in notable:
+            detail = entry.detail.replace("|", "\\|").replace("\n", " ")
+            out.append(f"| {entry.source} | {entry.day} | {entry.status} | {detail} |")
+    return "\n".join(out)
+
+
+# --- the demo's planted incomplete day --------------------------------------------------------------
+
+DEMO_WAIVER_REASON = "planted by the demo generator: {detail}"
+
+
+def planted_demo_days(layout: DataLayout) -> list[tuple[str, str, str]]:
+    """(source, day, what) of the deliveries the demo generator left incomplete on purpose, from its truth
+    (``demo_truth/defects.csv``, kind ``incomplete_day``); none without a truth."""
+    truth = layout.demo_truth / "defects.csv"
+    if not truth.exists():
+        return []
+    with open(truth, encoding="utf-8", newline="") as handle:
+        rows = [row for row in csv.DictReader(handle) if row.get("kind") == "incomplete_day"]
+    planted = []
+    for row in rows:
+        source, day, name = row["file"].split("/", 2)
+        planted.append((source, day, f"{name} {row.get('detail') or 'missing'}".strip()))
+    return planted
+
+
+def waive_planted_demo_days(layout: DataLayout) -> list[tuple[Waiver, bool]]:
+    """Waive each day the demo generator left incomplete on purpose (idempotent)."""
+    return [
+        waive(layout, source, day, DEMO_WAIVER_REASON.format(detail=what), who="demo generator")
+        for source, day, what in planted_demo_days(layout)
+    ]
