@@ -23,10 +23,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from orchestration.lib.delivery_schedule import DeliverySchedule
-from orchestration.lib.ingest import control_file_path, read_control_file, refused_file_names
 from orchestration.lib.layout import SOURCES, DataLayout
 from orchestration.lib.loader import LoadError, read_file
-from orchestration.lib.sources import TableSpec, tables_of
+from orchestration.lib.reconcile import reconcile_delivery
+from orchestration.lib.sources import tables_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 
@@ -96,10 +96,6 @@ def nothing_due_days(deliveries: list[DayDelivery], schedule: DeliverySchedule) 
     return [day for day in span if day not in delivered and not schedule.due_sources(day)]
 
 
-def _spec_for(source: str, file_name: str, day: str) -> TableSpec | None:
-    return next((spec for spec in tables_of(source) if spec.matches_file(file_name, day)), None)
-
-
 def _line_count(path: Path, spec, cache: dict[str, list[int]]) -> int:
     stat = path.stat()
     cached = cache.get(str(path))
@@ -140,33 +136,16 @@ def inspect_day(
             if schedule.is_due(source, day):
                 problems.append(f"{source}: nothing delivered (due: {schedule.describe(source)})")
             continue
-        control_path = control_file_path(layout, source, day)
-        if not control_path.exists():
-            problems.append(f"{source}: control file {control_path.name} not arrived")
-            continue
-        try:
-            control = read_control_file(control_path)
-        except LoadError as error:
-            problems.append(f"{source}: {error}")
-            continue
-        refused = sorted(
-            {name for spec in tables_of(source) for name in refused_file_names(layout, spec, day)}
-        )
-        if refused:
-            problems.append(
-                f"{source}: file name(s) not accepted: {', '.join(repr(name) for name in refused)}; expected "
-                f"<table>_<YYYYMMDD>[_<letters or digits>...].{'jsonl.gz' if source == 'tracking' else 'csv'}"
-            )
-        for name, entry in sorted(control.items()):
-            path = folder / name
-            spec = _spec_for(source, name, day)
-            if spec is None:
-                problems.append(f"{source}: control file lists {name!r}, which is no {source} table of {day}")
-            elif not path.exists():
-                problems.append(f"{source}: {name} not arrived")
-            else:
+        # The loader's reconciliation: a day the sensor launches is one the loader reads whole.
+        reconciliation = reconcile_delivery(layout, source, day)
+        problems.extend(reconciliation.sensor_problems())
+        for spec in tables_of(source):
+            for name in reconciliation.files_of(spec.name):
+                entry = reconciliation.control.get(name)
+                if entry is None:
+                    continue  # a re-send of a listed or loaded file: not loaded again
                 try:
-                    lines = _line_count(path, spec, line_counts)
+                    lines = _line_count(folder / name, spec, line_counts)
                 except LoadError as error:
                     problems.append(f"{source}: {error}")
                     continue

@@ -25,14 +25,13 @@ the replacements per file (``free_text_redactions``).
 
 from __future__ import annotations
 
-import csv
 import os
 from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -58,8 +57,16 @@ from orchestration.lib.loader import (
     read_file,
 )
 from orchestration.lib.personal_data import protect_table
+from orchestration.lib.reconcile import (
+    ControlEntry,
+    control_file_path,
+    read_control_file,
+    reconcile_delivery,
+)
+from orchestration.lib.reconcile import refused_file_message as refused_file_message  # re-exported
+from orchestration.lib.reconcile import refused_file_names as refused_file_names  # re-exported
 from orchestration.lib.rules import JunkRules
-from orchestration.lib.sources import MAX_FILE_NAME_LENGTH, TableSpec, tables_of
+from orchestration.lib.sources import TableSpec
 from orchestration.lib.sql import quote_identifier
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -90,15 +97,6 @@ MANIFEST_SCHEMA = pa.schema(
         ("invisible_characters_stripped", pa.int64()),
     ]
 )
-
-
-@dataclass(frozen=True)
-class ControlEntry:
-    """One line of a day's control file."""
-
-    file_name: str
-    row_count: int
-    amount_total: Decimal | None
 
 
 @dataclass
@@ -149,88 +147,6 @@ class DayOutcome:
                 for kind, count in file.free_text_redactions.items():
                     total[kind] = total.get(kind, 0) + count
         return total
-
-
-def control_file_path(layout: DataLayout, source: str, day: str) -> Path:
-    return layout.landing_day(source, day) / f"_control_{day.replace('-', '')}.csv"
-
-
-# Parsed control files by path, with the (inode, size, modification time) they were parsed at: each table
-# of a source reads its day's control file, twice when its day was parsed ahead.
-_CONTROL_FILES: dict[str, tuple[tuple[int, ...], dict[str, ControlEntry]]] = {}
-
-
-def read_control_file(path: Path) -> dict[str, ControlEntry]:
-    """Parse a control file (``file_name,row_count,amount_total``) keyed by file name (a copy: the caller
-    may change it)."""
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        raise LoadError(f"{path}: control file missing; the day's delivery cannot be reconciled") from None
-    identity = (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns)
-    cached = _CONTROL_FILES.get(str(path))
-    if cached is not None and cached[0] == identity:
-        return dict(cached[1])
-    entries = _parse_control_file(path)
-    if len(_CONTROL_FILES) > 10_000:
-        _CONTROL_FILES.clear()
-    _CONTROL_FILES[str(path)] = (identity, entries)
-    return dict(entries)
-
-
-def _parse_control_file(path: Path) -> dict[str, ControlEntry]:
-    if not path.exists():
-        raise LoadError(f"{path}: control file missing; the day's delivery cannot be reconciled")
-    entries: dict[str, ControlEntry] = {}
-    with open(path, encoding="utf-8-sig", newline="") as handle:
-        reader = csv.DictReader(handle)
-        missing = {"file_name", "row_count", "amount_total"} - set(reader.fieldnames or ())
-        if missing:
-            raise LoadError(f"{path}: control file lacks column(s) {', '.join(sorted(missing))}")
-        for line_number, record in enumerate(reader, start=2):
-            try:
-                amount = record["amount_total"].strip()
-                entries[record["file_name"].strip()] = ControlEntry(
-                    record["file_name"].strip(),
-                    int(record["row_count"]),
-                    Decimal(amount) if amount else None,
-                )
-            except (ValueError, InvalidOperation, AttributeError):
-                raise LoadError(f"{path}: line {line_number} of the control file is not readable") from None
-    return entries
-
-
-def refused_file_names(layout: DataLayout, spec: TableSpec, day: str) -> list[str]:
-    """Files of the day's folder that this table must refuse: they claim to be this table's (their name
-    starts with it) but do not fit its pattern for the day, or they fit no table of the source and claim
-    none. The control file and hidden files (``.name``) are neither."""
-    folder = layout.landing_day(spec.source, day)
-    if not folder.is_dir():
-        return []
-    specs = tables_of(spec.source)
-    control = control_file_path(layout, spec.source, day).name
-    refused = []
-    for path in sorted(folder.iterdir()):
-        name = path.name
-        if name == control or name.startswith(".") or not path.is_file():
-            continue
-        if any(other.matches_file(name, day) for other in specs):
-            continue
-        claimed_by = [other for other in specs if other.claims_file(name)]
-        if spec in claimed_by or not claimed_by:
-            refused.append(name)
-    return refused
-
-
-def refused_file_message(layout: DataLayout, spec: TableSpec, day: str, names: list[str]) -> str:
-    """One line naming the refused files (as Python literals: a name may hold quotes or control
-    characters) and the pattern expected."""
-    folder = layout.landing_day(spec.source, day)
-    return (
-        f"{folder}: file name(s) not accepted, not loaded: {', '.join(repr(n) for n in names)}; a "
-        f"{spec.name} file of {day} must be named {spec.file_pattern_text} (pattern "
-        f"^{spec.file_pattern}$, ASCII only, at most {MAX_FILE_NAME_LENGTH} characters)"
-    )
 
 
 def _read_parquet_rows(pattern: str) -> list[dict]:
@@ -610,25 +526,19 @@ def land_table_day(
             f"{day_dir}: no delivery for {spec.source} on {day}, which was due (vars fundcdp.deliveries."
             "schedule)"
         )
-    control = read_control_file(control_file_path(layout, spec.source, day))
-    absent = sorted(name for name in control if not (day_dir / name).exists())
-    if absent:
-        raise LoadError(
-            f"{day_dir}: incomplete delivery, listed in the control file but missing: {', '.join(absent)}"
-        )
-    refused = refused_file_names(layout, spec, day)
-    if refused:
-        raise LoadError(refused_file_message(layout, spec, day, refused))
-    # Files the control file lists come first, so that a re-sent copy is the one seen as the duplicate.
-    files = sorted(
-        (p for p in day_dir.iterdir() if p.is_file() and spec.matches_file(p.name, day)),
-        key=lambda p: (p.name not in control, p.name),
+    if history is None:
+        history = previous_manifest(layout, spec)
+    # Every listed file read by a table, or the load fails naming it (the sensor checks the same).
+    reconciliation = reconcile_delivery(
+        layout, spec.source, day, loaded_hashes=lambda _: _loaded_hashes(history), table=spec.name
     )
+    reconciliation.raise_for(spec, layout)
+    control = reconciliation.control
+    # Files the control file lists come first, so that a re-sent copy is the one seen as the duplicate.
+    files = [day_dir / name for name in reconciliation.files_of(spec.name)]
     if not files:
         raise LoadError(f"{day_dir}: no {spec.name} file delivered (expected {spec.name}_<YYYYMMDD>.*)")
 
-    if history is None:
-        history = previous_manifest(layout, spec)
     if isinstance(history, ManifestHistory):
         loaded_hashes = dict(history.loaded_hashes)
         this_day = dict(history.by_day.get(day, {}))
@@ -784,6 +694,17 @@ def land_table_day(
         history.extend({**row, "arrival_date": day} for row in manifest.to_pylist())
     outcome.files.sort(key=lambda f: f.file_name)
     return outcome
+
+
+def _loaded_hashes(history: list[dict]) -> dict[str, str]:
+    """Content SHA-256 -> file name of the files ``history`` (manifest rows) loaded."""
+    if isinstance(history, ManifestHistory):
+        return history.loaded_hashes
+    return {
+        row["content_sha256"]: row["file_name"]
+        for row in history
+        if row["status"] in (*WRITTEN_STATUSES, "unchanged")
+    }
 
 
 def _unchanged(file_name: str, previous: dict) -> FileOutcome:
