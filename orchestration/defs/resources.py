@@ -4,13 +4,17 @@ Nothing reads the environment at import time: values are resolved when a run use
 and any of them can be overridden in run config (e.g. from the Launchpad).
 """
 
+import contextlib
+import logging
 import os
+from collections.abc import Iterator
 from datetime import date, time
 
 import dagster as dg
 from pydantic import Field
 
 from orchestration.lib.layout import DEMO_MARKER, DataLayout, analytics_group_readable
+from orchestration.lib.run_lock import hold_run_lock
 from orchestration.lib.sources import TableSpec
 
 # Deliberately recognisable: a scan for it must find nothing, and a deployment must never run on it.
@@ -25,7 +29,14 @@ HASH_KEY_METADATA = "hash_key"
 
 
 class FundcdpSettings(dg.ConfigurableResource):
-    """Deployment settings: data directory, hash key, optional as-of date."""
+    """Deployment settings: data directory, hash key, optional as-of date.
+
+    Every step of every fundcdp run requires this resource, so it also holds the data directory's run
+    lock (:mod:`orchestration.lib.run_lock`) for the run: under the in-process executor (the code
+    location's, and ``execute_in_process`` / ``materialize``) a resource is set up once per run, before the
+    first step, and torn down after the last, so two runs over one data directory never interleave,
+    whoever launched them. Sensors, schedules and direct calls (no run) take no lock.
+    """
 
     data_dir: str | None = Field(
         default=None, description="Root of everything fundcdp writes (FUNDCDP_DATA_DIR, default ./data)."
@@ -38,6 +49,21 @@ class FundcdpSettings(dg.ConfigurableResource):
     as_of_date: str | None = Field(
         default=None, description="Override of the as-of date, YYYY-MM-DD (FUNDCDP_AS_OF_DATE)."
     )
+
+    @contextlib.contextmanager
+    def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["FundcdpSettings"]:
+        """Hold the data directory's run lock from the run's start to its end (waiting for another run
+        that holds it, with a log line naming it); outside a run, nothing to hold."""
+        if context.dagster_run is None:
+            with super().yield_for_execution(context) as settings:
+                yield settings
+            return
+        log = context.log.info if context.log is not None else logging.getLogger(__name__).info
+        with hold_run_lock(self.layout().root, run=context.run_id, log=log) as grant:
+            if grant.waited_seconds >= 1:
+                log(f"run lock {grant.path} acquired after waiting {grant.waited_seconds:.1f} s")
+            with super().yield_for_execution(context) as settings:
+                yield settings
 
     def layout(self) -> DataLayout:
         """The data directory, absolute."""

@@ -4,11 +4,13 @@ is past its retention (see :mod:`orchestration.lib.privacy`)."""
 from datetime import date
 
 import dagster as dg
+import duckdb
 
 from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.loader import LoadError
 from orchestration.lib.privacy import RetentionRules, apply_retention, honour_pending_requests
+from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
 from orchestration.lib.rules import load_business_rules
 
 DELETION_REQUESTS = dg.AssetKey(["privacy", "deletion_requests"])
@@ -40,6 +42,21 @@ IDENTITY_LINK_ARCHIVE = dg.AssetKey(["archive", "identity_links"])
     can_subset=False,
 )
 def privacy(context: dg.AssetExecutionContext, settings: FundcdpSettings):
+    try:
+        yield from _privacy(context, settings)
+    except (OSError, duckdb.Error) as error:
+        # private.duckdb or the warehouse locked by another process (an analyst's session, `cli erase
+        # --now`): retried like the raw loads (each erasure and purge is idempotent). Anything else fails
+        # the step as it is.
+        if not is_transient_error(str(error)):
+            raise
+        context.log.warning(f"privacy step: {error}; retrying in {retry_wait_seconds():g} s")
+        raise dg.RetryRequested(
+            max_retries=TRANSIENT_RETRIES, seconds_to_wait=retry_wait_seconds()
+        ) from error
+
+
+def _privacy(context: dg.AssetExecutionContext, settings: FundcdpSettings):
     layout = settings.layout()
     layout.ensure()
     rules = load_business_rules()

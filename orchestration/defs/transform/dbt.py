@@ -10,6 +10,7 @@ import importlib.metadata
 import json
 import os
 import shutil
+import signal
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -22,17 +23,20 @@ from packaging import version
 
 from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days
 from orchestration.defs.resources import FundcdpSettings
+from orchestration.lib import dbt_child
 from orchestration.lib.as_of import latest_arrival_date
 from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
 from orchestration.lib.sql import quote_identifier, quote_qualified
-from orchestration.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR
+from orchestration.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR, PROJECT_ROOT
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=DBT_PARSE_TARGET_DIR)
 
 # The failpoint `dbt_build` fires when this model has committed: an incremental aggregate is new, the tags
 # built from it are not.
 FAILPOINT_AFTER_MODEL = "model.fundcdp.int_daily_login_activity"
+# dbt's launcher: dbt dies with the run and leads its own process group (orchestration/lib/dbt_child.py).
+DBT_LAUNCHER = PROJECT_ROOT / "orchestration" / "bin" / "dbt-child"
 
 
 def resolve_as_of_date(settings: FundcdpSettings, as_of: date | None = None) -> date:
@@ -74,10 +78,15 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings:
 
 
 def _stop(invocation: DbtCliInvocation) -> None:
-    """Make sure dbt is gone (its DuckDB lock released) before anything else opens the warehouse."""
+    """Make sure dbt is gone (its DuckDB lock released) before anything else opens the warehouse, and
+    with it anything it started (dbt leads its own process group, see orchestration/lib/dbt_child.py)."""
     if invocation.process.poll() is None:
         invocation.process.terminate()
     invocation.process.wait()
+    try:
+        os.killpg(invocation.process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass  # the group is gone with dbt (or dbt ran without the launcher)
 
 
 def _raise_if_failed(invocation: DbtCliInvocation, day: str) -> None:
@@ -123,7 +132,8 @@ def fundcdp_dbt_models(
         for event in invocation.stream():
             unique_id = _unique_id(event)
             if unique_id == FAILPOINT_AFTER_MODEL:
-                crash_if_armed("dbt_build", also_kill=invocation.process.pid)
+                # Only the run is killed: dbt must die with it by itself (its parent-death signal).
+                crash_if_armed("dbt_build")
             if isinstance(event, dg.Output):
                 materialized[unique_id] = event.output_name
             yield event
@@ -226,7 +236,10 @@ class FundcdpDbtCliResource(DbtCliResource):
     """DbtCliResource without two start-up costs of every invocation that fundcdp has no use for (about 4 s
     of each dbt build): ``dbt --version`` in a subprocess (the version is the installed dbt-core's, the
     same virtual environment) and an in-process dbt adapter, which only ``fetch_row_counts`` and
-    ``fetch_column_metadata`` use (fundcdp counts its rows itself, see :func:`rows_written`)."""
+    ``fetch_column_metadata`` use (fundcdp counts its rows itself, see :func:`rows_written`).
+
+    dbt is started through ``orchestration/bin/dbt-child`` (:mod:`orchestration.lib.dbt_child`): it dies
+    with the process that started it, even on ``kill -9``, and runs in its own process group."""
 
     @property
     def _cli_version(self) -> version.Version:
@@ -235,12 +248,32 @@ class FundcdpDbtCliResource(DbtCliResource):
     def _initialize_dbt_core_adapter(self, args):
         return None
 
+    def cli(self, *args, **kwargs) -> DbtCliInvocation:
+        """:meth:`DbtCliResource.cli`, with the launcher told which Python and dbt to use and which
+        process dbt must die with (this one: the thread calling here waits for dbt)."""
+        os.environ.update(dbt_launcher_environment())
+        return super().cli(*args, **kwargs)
 
-def dbt_resource() -> DbtCliResource:
+
+def real_dbt_executable() -> str:
     """dbt from the same virtual environment as Dagster, whatever the caller's PATH holds."""
     venv_dbt = Path(sys.executable).with_name("dbt")
+    return str(venv_dbt) if venv_dbt.exists() else (shutil.which("dbt") or "dbt")
+
+
+def dbt_launcher_environment() -> dict[str, str]:
+    """What orchestration/bin/dbt-child reads: this Python, the real dbt, and this process's id."""
+    return {
+        dbt_child.PYTHON_ENV: sys.executable,
+        dbt_child.EXECUTABLE_ENV: real_dbt_executable(),
+        dbt_child.PARENT_PID_ENV: str(os.getpid()),
+    }
+
+
+def dbt_resource() -> DbtCliResource:
+    """dbt (through its launcher) from the same virtual environment as Dagster."""
     return FundcdpDbtCliResource(
         project_dir=dbt_project,
         profiles_dir=str(DBT_PROJECT_DIR),
-        dbt_executable=str(venv_dbt) if venv_dbt.exists() else "dbt",
+        dbt_executable=str(DBT_LAUNCHER),
     )

@@ -1,0 +1,217 @@
+"""The data-directory run lock: one run at a time over one data directory, whatever started it.
+
+Dagster's pool and run queue serialise only the runs Dagster itself queues; two ``cli day`` runs (each an
+in-process run) or a command-line run beside a run launched from the UI do not go through the queue. So
+every run holds an exclusive ``fcntl.flock`` on ``<data dir>/state/run.lock`` from its first step to its
+end, and a second run waits for it.
+
+- The lock belongs to the open file, so a holder that dies (even ``kill -9``) frees it at once; the file
+  itself stays and only shows who holds it (pid, host, run, since when), for the waiting run's log line.
+- Re-entrant within one process: ``cli run`` holds it for the whole command while each of its in-process
+  runs takes it again. (flock on a second open file of the same path in the same process would block on
+  itself, so a nested acquisition reuses the first one's descriptor.)
+- A waiting run polls, logs who it waits for, and gives up after ``FUNDCDP_RUN_LOCK_TIMEOUT`` seconds
+  (default 6 h) with a message naming the holder.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+RUN_LOCK_TIMEOUT_ENV = "FUNDCDP_RUN_LOCK_TIMEOUT"
+# Long enough for the longest run seen (a history import of years of days), short enough that a stuck
+# holder is noticed the same working day.
+DEFAULT_TIMEOUT_SECONDS = 6 * 3600.0
+POLL_SECONDS = 0.5
+# How often a waiting run repeats its log line (it always logs when the holder changes).
+REPORT_EVERY_SECONDS = 60.0
+
+
+class RunLockTimeout(RuntimeError):
+    """Another run held the data directory for longer than the configured timeout."""
+
+
+def lock_path(data_dir: Path | str) -> Path:
+    """Where the run lock of the data directory ``data_dir`` lives."""
+    return Path(data_dir) / "state" / "run.lock"
+
+
+def run_lock_timeout_seconds() -> float:
+    """``FUNDCDP_RUN_LOCK_TIMEOUT`` in seconds (default 6 h); a value that is not a number >= 0 is an error
+    naming the setting."""
+    value = os.environ.get(RUN_LOCK_TIMEOUT_ENV, "").strip()
+    if not value:
+        return DEFAULT_TIMEOUT_SECONDS
+    try:
+        seconds = float(value)
+    except ValueError:
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses nan
+        raise ValueError(f"{RUN_LOCK_TIMEOUT_ENV}={value!r} is not a number of seconds >= 0")
+    return seconds
+
+
+def read_holder(path: Path) -> dict | None:
+    """Who holds the lock at ``path`` as its holder wrote it (pid, host, run, started), or None if nobody
+    wrote (or the text is being rewritten just now)."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+    try:
+        holder = json.loads(text)
+    except ValueError:
+        return None
+    return holder if isinstance(holder, dict) else None
+
+
+def describe_holder(holder: dict | None, path: Path) -> str:
+    """``run X (pid N on host H) holding <path> since <started>`` (or an unknown holder)."""
+    if not holder:
+        return f"another run (holder not recorded) holding {path}"
+    return (
+        f"run {holder.get('run', '?')} (pid {holder.get('pid', '?')} on {holder.get('host', '?')}) "
+        f"holding {path} since {holder.get('started', '?')}"
+    )
+
+
+@dataclass
+class RunLockGrant:
+    """What an acquisition got: the lock file, the seconds spent waiting, and whether this process already
+    held the lock (a nested acquisition, no waiting)."""
+
+    path: Path
+    waited_seconds: float
+    nested: bool
+
+
+@dataclass
+class _Held:
+    fd: int
+    depth: int = 0
+    holders: list[dict] = field(default_factory=list)
+
+
+# Locks this process holds, by lock file path; guarded by _GUARD.
+_HELD: dict[str, _Held] = {}
+_GUARD = threading.Lock()
+
+
+def _forget_in_child() -> None:
+    # A forked child shares the parent's open lock file: it must neither think it holds the lock nor keep
+    # it alive after the parent ends (closing its copy leaves the parent's lock in place).
+    for held in _HELD.values():
+        with contextlib.suppress(OSError):
+            os.close(held.fd)
+    _HELD.clear()
+
+
+os.register_at_fork(after_in_child=_forget_in_child)
+
+
+def _write_holder(fd: int, holder: dict) -> None:
+    data = json.dumps(holder, sort_keys=True).encode("utf-8")
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, data, 0)
+
+
+def _open_lock_file(path: Path) -> int:
+    path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+    # O_CLOEXEC (Python's default): dbt and other children never inherit the lock.
+    return os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+
+
+def _wait_for_lock(
+    fd: int, path: Path, timeout: float, log: Callable[[str], None], sleep: Callable[[float], None]
+) -> float:
+    """Block until ``fd`` holds the exclusive flock; returns the seconds waited."""
+    started = time.monotonic()
+    last_report, last_holder = None, None
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return time.monotonic() - started
+        except BlockingIOError:
+            pass
+        now = time.monotonic()
+        holder = read_holder(path)
+        if now - started >= timeout:
+            raise RunLockTimeout(
+                f"gave up after {now - started:.0f} s ({RUN_LOCK_TIMEOUT_ENV}={timeout:g}) waiting for "
+                f"{describe_holder(holder, path)}; if that run is stuck, stop it (the lock is freed when its "
+                "process ends)"
+            )
+        if last_report is None or holder != last_holder or now - last_report >= REPORT_EVERY_SECONDS:
+            log(f"waiting for {describe_holder(holder, path)} (waited {now - started:.0f} s)")
+            last_report, last_holder = now, holder
+        sleep(POLL_SECONDS)
+
+
+@contextlib.contextmanager
+def hold_run_lock(
+    data_dir: Path | str,
+    run: str,
+    *,
+    timeout: float | None = None,
+    log: Callable[[str], None] = print,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Iterator[RunLockGrant]:
+    """Hold the run lock of ``data_dir`` for the ``with`` block, waiting for another holder up to
+    ``timeout`` seconds (default ``FUNDCDP_RUN_LOCK_TIMEOUT``); ``run`` names this run in the holder info.
+    Re-entrant within the process: a nested acquisition returns at once and records its run as the holder
+    until it ends. Raises :class:`RunLockTimeout` (naming the holder) when the wait times out."""
+    path = lock_path(data_dir).absolute()
+    key = str(path)
+    limit = run_lock_timeout_seconds() if timeout is None else timeout
+    holder = {
+        "pid": os.getpid(),
+        "host": socket.gethostname(),
+        "run": run,
+        "started": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+    with _GUARD:
+        held = _HELD.get(key)
+        if held is not None:
+            held.depth += 1
+            held.holders.append(holder)
+            _write_holder(held.fd, holder)
+    if held is not None:
+        try:
+            yield RunLockGrant(path, 0.0, nested=True)
+        finally:
+            with _GUARD:
+                held.depth -= 1
+                held.holders.pop()
+                _write_holder(held.fd, held.holders[-1])
+        return
+
+    fd = _open_lock_file(path)
+    try:
+        waited = _wait_for_lock(fd, path, limit, log, sleep)
+    except BaseException:
+        os.close(fd)
+        raise
+    held = _Held(fd=fd, depth=1, holders=[holder])
+    with _GUARD:
+        _HELD[key] = held
+        _write_holder(fd, holder)
+    try:
+        yield RunLockGrant(path, waited, nested=False)
+    finally:
+        with _GUARD:
+            _HELD.pop(key, None)
+            # Cleared before unlocking: a waiting run never reads a finished holder as the current one.
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            os.close(fd)
