@@ -336,7 +336,7 @@ def _reconcile(path: Path, spec: TableSpec, parsed: ParsedFile, control: Control
     if parsed.lines_read != control.row_count:
         raise LoadError(
             f"{path}: control file says {control.row_count} rows, the file has {parsed.lines_read} "
-            f"(difference {parsed.lines_read - control.row_count:+d})"
+            f"(difference {parsed.lines_read - control.row_count:+d})" + _repeated_header_text(parsed)
         )
     loaded = _amount_loaded(spec, parsed.rows)
     if control.amount_total is not None and loaded is not None and loaded != control.amount_total:
@@ -344,6 +344,16 @@ def _reconcile(path: Path, spec: TableSpec, parsed: ParsedFile, control: Control
             f"{path}: control file says {spec.amount_column} total {control.amount_total}, loaded "
             f"{loaded} (difference {loaded - control.amount_total:+})" + _quarantined_lines_text(parsed)
         )
+
+
+def _repeated_header_text(parsed: ParsedFile) -> str:
+    """The lines that are the header again (two exports concatenated), which a control file may not count:
+    ``; line(s) 5 repeat the header (quarantined as repeated_header)``."""
+    reasons = parsed.quarantine.column("reason")
+    numbers = parsed.quarantine.filter(pc.equal(reasons, "repeated_header")).column("line_number").to_pylist()
+    if not numbers:
+        return ""
+    return f"; line(s) {', '.join(map(str, numbers))} repeat the header (quarantined as repeated_header)"
 
 
 def _quarantined_lines_text(parsed: ParsedFile, shown: int = 10) -> str:

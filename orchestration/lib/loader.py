@@ -7,13 +7,15 @@ Every physical data line of a file ends up either as a typed row or as a quarant
 - ``unterminated_quote``: an odd number of ``"`` on the line (CSV records never span lines);
 - ``wrong_column_count``: more or fewer fields than the header;
 - ``bad_number`` / ``bad_date``: a non-empty value that does not cast to the column's type (after the
-  normalisation below);
+  normalisation below); a "no value" placeholder (``NULL``, ``N/A``, …) in a typed column that is not a
+  key is no value and loads as NULL, like an empty field (in a text column it is kept as delivered);
 - ``missing_key``: a key column is empty or holds a "no value" placeholder (``NULL``, ``None``, ``N/A``,
   …: ``vars: fundcdp: ingest: null_placeholders``);
 - ``implausible_date``: a date before the column's floor year or after the delivery year
   (``vars: fundcdp: ingest: dates``);
 - ``future_date``: a date (or an event's receive time) later than the delivery day plus
-  ``max_future_days``.
+  ``max_future_days``;
+- ``repeated_header``: a CSV line that is the header again (two exports concatenated into one file).
 
 Text hygiene: BOMs and zero-width characters (:data:`INVISIBLE_CHARACTERS`) are removed anywhere in a
 field and in the header's names, and counted (:attr:`ParsedFile.invisible_characters_stripped`); a number
@@ -60,6 +62,7 @@ QUARANTINE_REASONS = (
     "missing_key",
     "implausible_date",
     "future_date",
+    "repeated_header",
 )
 
 # Byte order marks and zero-width characters: invisible, never part of a value (a BOM mid-file, where two
@@ -221,6 +224,10 @@ def read_file(path: Path, spec: TableSpec) -> FileContent:
     size = len(data)
     sha = hashlib.sha256(data).hexdigest()
     if spec.file_format == "jsonl":
+        if not data:  # a gzip of no lines is 20 bytes: zero bytes is a copy that failed, not an empty day
+            raise LoadError(
+                f"{path}: empty file (0 bytes), not a gzip file; a day without events is a gzip of no lines"
+            )
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as broken:
@@ -260,6 +267,15 @@ def _csv_fields(
     values: list[list[str]] = [[] for _ in positions]
     line_numbers: list[int] = []
     for number, fields in zip(balanced_numbers, csv.reader(balanced_lines), strict=True):
+        # Two exports concatenated: the second one's header is no record (its dates would fail as bad_date).
+        if (
+            fields
+            and header
+            and _without_invisible(fields[0]).strip() == header[0]
+            and _is_header(fields, header)
+        ):
+            rejects.append((number, "repeated_header", ""))
+            continue
         if len(fields) != len(header):
             rejects.append((number, "wrong_column_count", f"{len(fields)} fields, header has {len(header)}"))
             continue
@@ -270,6 +286,11 @@ def _csv_fields(
     columns["_source_line"] = pa.array(line_numbers, type=pa.int64())
     columns["_delivery_day"] = _constant_dates(_delivery_date(content, spec), len(line_numbers))
     return pa.table(columns), rejects, ignored
+
+
+def _is_header(fields: list[str], header: list[str]) -> bool:
+    """True if a line's fields are the header's names (invisible characters and spaces aside)."""
+    return [_without_invisible(value).strip() for value in fields] == header
 
 
 def _delivery_date(content: FileContent, spec: TableSpec) -> date | None:
@@ -349,6 +370,10 @@ def _json_typed_natively(
             parameters=[_delivery_date(content, spec), str(content.path)],
         )
     except duckdb.InvalidInputException:  # what read_json raises on every kind of unclean line
+        return False
+    except duckdb.IOException:
+        # A gzip stream Python read whole but DuckDB's reader refuses (zero padding after its end): the
+        # line-by-line path reads the content Python decompressed.
         return False
     # A ``null`` line reads as a row of nulls (an empty object too: both go the careful way); a blank
     # line is skipped and two objects on one line read as two rows: the count tells.
@@ -529,8 +554,13 @@ def _create_typed(
             continue
         casts.append(f", {expression} as _typed_{position}")
         outputs.append(f"_typed_{position} as {name}")
+        # A placeholder in a typed column that is not a key means no value, as an empty field: it fails its
+        # cast and loads as NULL, it is no bad_number / bad_date (a key's is missing_key, above).
+        no_value = (
+            f" and lower({name}) not in ({placeholders})" if placeholders and not column.required else ""
+        )
         checks.append(
-            f"when _typed_{position} is null and {name} is not null "
+            f"when _typed_{position} is null and {name} is not null{no_value} "
             f"then {quote_literal(f'{reason}|{column.name}')}"
         )
         checks.extend(_date_checks(column, f"_typed_{position}", hygiene))
