@@ -21,6 +21,7 @@ final as (
         replaced_sha256,
         ignored_columns,
         free_text_redactions,
+        invisible_characters_stripped,
         cast(loaded_at as timestamp) as loaded_at
     from source
 )
