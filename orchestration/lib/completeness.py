@@ -381,6 +381,21 @@ def ledger_markdown(ledger: list[LedgerDay]) -> str:
     return "\n".join(out)
 
 
+def waive_missing_days(
+    layout: DataLayout,
+    first_partition_day: date | str,
+    as_of: date | str,
+    schedule: DeliverySchedule,
+    reason: str,
+    who: str | None = None,
+) -> list[Waiver]:
+    """Waive every day of the ledger up to ``as_of`` on which a due source delivered nothing (``missing``),
+    e.g. the holidays of a company's history before it is imported. Returns the new waivers."""
+    ledger = build_ledger(layout, first_partition_day, as_of, schedule)
+    waived = [waive(layout, e.source, e.day, reason, who) for e in ledger if e.status == MISSING]
+    return [waiver for waiver, new in waived if new]
+
+
 # --- the demo's planted incomplete day --------------------------------------------------------------
 
 DEMO_WAIVER_REASON = "planted by the demo generator: {detail}"

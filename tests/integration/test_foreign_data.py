@@ -125,6 +125,15 @@ def _query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
         con.close()
 
 
+def waive_missing(layout: DataLayout, first: str, last: str, rules: dict) -> None:
+    """Waive the days from ``first`` to ``last`` on which a source due by ``rules`` delivered nothing."""
+    from orchestration.lib.completeness import waive_missing_days
+    from orchestration.lib.delivery_schedule import DeliverySchedule
+
+    schedule = DeliverySchedule.from_rules(rules)
+    waive_missing_days(layout, first, last, schedule, "the company delivered nothing that day", "test")
+
+
 def build(layout: DataLayout, first: str, last: str, rules: dict | None = None) -> Build:
     """The daily job for ``last`` as a history import (orchestration/defs/pipeline.py import_history):
     loading every day delivered since ``first``, then building, gating and publishing as of ``last``; with
@@ -184,6 +193,9 @@ def history(tmp_path_factory) -> tuple[HistoryCompany, Build]:
     layout = DataLayout.at(tmp_path_factory.mktemp("foreign_history") / "data")
     layout.ensure()
     truth = write_history_company(layout)
+    # the days its trade system delivered no folder: waived by the engineer importing the history, or the
+    # completeness ledger holds publishing back (orchestration/lib/completeness.py)
+    waive_missing(layout, truth.first_day, truth.last_day, history_company_rules())
     # one run: the daily job for the last day (a Sunday: an empty trade folder, no CRM, no tracking),
     # importing the three years before it
     return truth, build(layout, truth.first_day, truth.last_day, history_company_rules())
@@ -333,6 +345,7 @@ def tracked(tmp_path_factory) -> tuple[TrackedCompany, Build]:
     layout.ensure()
     reassignment_days = int(load_business_rules()["identity"]["phone_reassignment_days"])
     truth = write_tracked_company(layout, reassignment_days)
+    waive_missing(layout, truth.delivery_days[0], truth.as_of, load_business_rules())  # the weeks between
     # one run: the daily job for the stranger's sign-up day, importing every delivery since the first
     return truth, build(layout, truth.delivery_days[0], truth.as_of)
 
