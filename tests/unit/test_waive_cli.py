@@ -1,0 +1,70 @@
+"""``python -m orchestration.cli waive``: who waived which day and why, and the errors it refuses with."""
+
+from __future__ import annotations
+
+import pytest
+
+from orchestration import cli
+from orchestration.lib.completeness import waivers
+from orchestration.lib.layout import DataLayout
+
+
+@pytest.fixture
+def data_dir(tmp_path, monkeypatch) -> DataLayout:
+    layout = DataLayout.at(tmp_path / "data")
+    monkeypatch.setenv("FUNDCDP_DATA_DIR", str(layout.root))
+    monkeypatch.setenv("DAGSTER_HOME", str(layout.dagster_home))
+    monkeypatch.setenv("USER", "wang.engineer")
+    return layout
+
+
+def waive(*args: str) -> int:
+    return cli.main(["waive", *args])
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--source", "erp", "--day", "2026-06-30", "--reason", "x"], "unknown source 'erp': expected one of "
+         "trade, crm, tracking"),
+        (["--source", "crm", "--day", "2026-6-30", "--reason", "x"], "'2026-6-30' is not a day in YYYY"),
+        (["--source", "crm", "--day", "2026-02-30", "--reason", "x"], "'2026-02-30' is not a day"),
+        (["--source", "crm", "--day", "2026-06-30"], "a waiver needs a reason"),
+        (["--source", "crm", "--day", "2026-06-30", "--reason", " \t"], "a waiver needs a reason"),
+        (["--source", "crm", "--day", "2026-06-30", "--withdraw"], "no active waiver for crm 2026-06-30"),
+    ],
+)  # fmt: skip
+def test_a_refused_waiver_says_why_and_records_nothing(data_dir, capsys, args, message):
+    assert waive(*args) == 2
+    assert message in capsys.readouterr().err
+    assert waivers(data_dir, include_withdrawn=True) == []
+
+
+def test_source_and_day_are_required(data_dir, capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        waive("--source", "crm", "--reason", "x")
+    assert exit_code.value.code == 2
+    assert "waive needs --source and --day (or --list)" in capsys.readouterr().err
+
+
+def test_waive_is_idempotent_listed_and_withdrawn_with_who_and_when(data_dir, capsys):
+    assert waive("--source", "crm", "--day", "2026-06-30", "--reason", "CRM outage, ticket 7") == 0
+    assert waive("--source", "crm", "--day", "2026-06-30", "--reason", "another reason") == 0
+    assert "already waived by wang.engineer" in capsys.readouterr().out
+    (waiver,) = waivers(data_dir)
+    assert (waiver.source, waiver.day, waiver.reason, waiver.waived_by) == (
+        "crm", "2026-06-30", "CRM outage, ticket 7", "wang.engineer",
+    )  # fmt: skip
+    assert waiver.waived_at[:2] == "20" and waiver.withdrawn_at is None
+    assert waive("--withdraw", "--source", "crm", "--day", "2026-06-30") == 0
+    assert waivers(data_dir) == []
+    # withdrawn, not forgotten; waiving again is a new waiver
+    assert waive("--source", "crm", "--day", "2026-06-30", "--reason", "re-delivery refused") == 0
+    capsys.readouterr()
+    assert waive("--list") == 0
+    listed = capsys.readouterr().out.splitlines()
+    assert len(listed) == 2
+    assert listed[0].startswith("crm 2026-06-30: CRM outage, ticket 7 (waived by wang.engineer at ")
+    assert "; withdrawn by wang.engineer at " in listed[0]
+    assert listed[1].startswith("crm 2026-06-30: re-delivery refused (") and listed[1].endswith("; active)")
+    assert data_dir.root.joinpath("state", "completeness.sqlite").stat().st_mode & 0o777 == 0o600
