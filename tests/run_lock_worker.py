@@ -5,13 +5,15 @@ require fundcdp's settings resource, one after the other, each appending its sta
 id, the lock holder read from the lock file, and which acquisition of the lock it runs under) to the
 record file, one JSON object per line. ``materialize`` is the command line's path (``dg.materialize``,
 in-process); ``execute_job`` runs a reconstructable job with the code location's executor, as a run worker
-launched by the daemon does. ``hold <data dir> <run name>``: hold the lock until killed.
+launched by the daemon does. With ``RUN_LOCK_RELEASE`` set, the first step waits until that file exists.
+``hold <data dir> <run name>``: hold the lock until killed.
 """
 
 import json
 import os
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -34,6 +36,8 @@ def _record(context: dg.AssetExecutionContext, step: str, event: str) -> None:
         "pid": os.getpid(),
         "holder": run_lock.read_holder(run_lock.lock_path(data_dir)),
         "acquisition": id(held) if held else None,
+        # dbt is started from the step's thread: its parent-death signal fires when that thread ends
+        "main_thread": threading.current_thread() is threading.main_thread(),
     }
     with open(os.environ["RUN_LOCK_RECORD"], "a", encoding="utf-8") as out:
         out.write(json.dumps(line) + "\n")
@@ -42,6 +46,11 @@ def _record(context: dg.AssetExecutionContext, step: str, event: str) -> None:
 @dg.asset
 def first_step(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> None:
     _record(context, "first_step", "start")
+    release = os.environ.get("RUN_LOCK_RELEASE")
+    if release:  # hold the run open until the test has seen the other run waiting
+        deadline = time.monotonic() + 300
+        while not Path(release).exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
     time.sleep(STEP_SECONDS)
     _record(context, "first_step", "end")
 

@@ -87,12 +87,13 @@ def describe_holder(holder: dict | None, path: Path) -> str:
 
 @dataclass
 class RunLockGrant:
-    """What an acquisition got: the lock file, the seconds spent waiting, and whether this process already
-    held the lock (a nested acquisition, no waiting)."""
+    """What an acquisition got: the lock file, the seconds spent waiting, whether it had to wait for
+    another holder, and whether this process already held the lock (a nested acquisition, no waiting)."""
 
     path: Path
     waited_seconds: float
     nested: bool
+    contended: bool = False
 
 
 @dataclass
@@ -133,14 +134,14 @@ def _open_lock_file(path: Path) -> int:
 
 def _wait_for_lock(
     fd: int, path: Path, timeout: float, log: Callable[[str], None], sleep: Callable[[float], None]
-) -> float:
-    """Block until ``fd`` holds the exclusive flock; returns the seconds waited."""
+) -> float | None:
+    """Block until ``fd`` holds the exclusive flock; returns the seconds waited, None if it was free."""
     started = time.monotonic()
     last_report, last_holder = None, None
     while True:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return time.monotonic() - started
+            return None if last_report is None else time.monotonic() - started
         except BlockingIOError:
             pass
         now = time.monotonic()
@@ -206,7 +207,7 @@ def hold_run_lock(
         _HELD[key] = held
         _write_holder(fd, holder)
     try:
-        yield RunLockGrant(path, waited, nested=False)
+        yield RunLockGrant(path, waited or 0.0, nested=False, contended=waited is not None)
     finally:
         with _GUARD:
             _HELD.pop(key, None)

@@ -1,0 +1,160 @@
+"""The data-directory run lock (orchestration/lib/run_lock.py) and dbt's launcher
+(orchestration/lib/dbt_child.py, orchestration/bin/dbt-child), without Dagster."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from orchestration.lib import run_lock
+from orchestration.lib.run_lock import RunLockTimeout, hold_run_lock, lock_path, read_holder
+from orchestration.paths import PROJECT_ROOT
+
+LAUNCHER = PROJECT_ROOT / "orchestration" / "bin" / "dbt-child"
+
+
+def start_holder(data_dir: Path, run: str) -> subprocess.Popen:
+    """Another process holding the lock of ``data_dir`` (until killed), once it says so."""
+    holder = subprocess.Popen(
+        [sys.executable, "-m", "tests.run_lock_worker", "hold", str(data_dir), run],
+        cwd=PROJECT_ROOT,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def gone(pid: int, patience: float = 20.0) -> bool:
+    """True once process ``pid`` no longer exists (or is a zombie), polling up to ``patience`` seconds."""
+    deadline = time.monotonic() + patience
+    while time.monotonic() < deadline:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            return True
+        if state == "Z":
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_nested_acquisition_in_one_process_does_not_block_and_names_the_inner_run(tmp_path):
+    with hold_run_lock(tmp_path, run="cli day 2026-07-01", timeout=0) as outer:
+        assert not outer.nested and outer.path == lock_path(tmp_path).absolute()
+        assert read_holder(outer.path)["run"] == "cli day 2026-07-01"
+        with hold_run_lock(tmp_path, run="run-1", timeout=0) as inner:
+            assert inner.nested and inner.waited_seconds == 0
+            holder = read_holder(outer.path)
+            assert (holder["run"], holder["pid"]) == ("run-1", os.getpid())
+        assert read_holder(outer.path)["run"] == "cli day 2026-07-01"
+    assert read_holder(lock_path(tmp_path)) is None  # released: nobody named
+    assert oct(lock_path(tmp_path).stat().st_mode & 0o777) == "0o600"
+
+
+def test_a_second_process_waits_names_the_holder_and_times_out(tmp_path):
+    holder = start_holder(tmp_path, "run-held-elsewhere")
+    try:
+        lines: list[str] = []
+        with pytest.raises(RunLockTimeout) as timeout:
+            with hold_run_lock(tmp_path, run="mine", timeout=1.2, log=lines.append):
+                pass
+        message = str(timeout.value)
+        assert f"waiting for run run-held-elsewhere (pid {holder.pid} on " in lines[0]
+        assert f"holding {lock_path(tmp_path).absolute()} since 20" in lines[0]
+        assert "FUNDCDP_RUN_LOCK_TIMEOUT=1.2" in message and f"pid {holder.pid}" in message
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_the_lock_of_a_killed_holder_is_free_at_once(tmp_path):
+    holder = start_holder(tmp_path, "doomed")
+    holder.send_signal(signal.SIGKILL)
+    holder.wait()
+    with hold_run_lock(tmp_path, run="next", timeout=0) as grant:
+        assert not grant.nested
+        assert read_holder(grant.path)["run"] == "next"
+
+
+def test_a_waiting_run_gets_the_lock_when_the_holder_ends(tmp_path):
+    holder = start_holder(tmp_path, "first")
+    lines: list[str] = []
+
+    def end_holder_while_waiting(seconds: float) -> None:
+        if holder.poll() is None:
+            holder.terminate()
+            holder.wait()
+        time.sleep(seconds)
+
+    with hold_run_lock(tmp_path, run="second", timeout=60, log=lines.append, sleep=end_holder_while_waiting):
+        assert read_holder(lock_path(tmp_path))["run"] == "second"
+    assert len(lines) == 1 and lines[0].startswith("waiting for run first (pid ")
+
+
+@pytest.mark.parametrize("value", ["six hours", "-5", "nan"])
+def test_a_bad_timeout_setting_is_an_error_naming_it(monkeypatch, value):
+    monkeypatch.setenv("FUNDCDP_RUN_LOCK_TIMEOUT", value)
+    with pytest.raises(ValueError, match=f"FUNDCDP_RUN_LOCK_TIMEOUT={value!r} is not a number"):
+        run_lock.run_lock_timeout_seconds()
+    monkeypatch.setenv("FUNDCDP_RUN_LOCK_TIMEOUT", "90")
+    assert run_lock.run_lock_timeout_seconds() == 90.0
+    monkeypatch.delenv("FUNDCDP_RUN_LOCK_TIMEOUT")
+    assert run_lock.run_lock_timeout_seconds() == 6 * 3600
+
+
+def test_a_forked_child_does_not_inherit_the_lock(tmp_path):
+    with hold_run_lock(tmp_path, run="parent", timeout=0):
+        pid = os.fork()
+        if pid == 0:  # the child: it must wait like any other process
+            try:
+                with hold_run_lock(tmp_path, run="child", timeout=0.3, log=lambda _: None):
+                    os._exit(1)
+            except RunLockTimeout:
+                os._exit(0)
+            os._exit(2)
+        _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+
+
+PARENT = """
+import os, subprocess, sys, time
+env = {**os.environ, "FUNDCDP_DBT_PYTHON": sys.executable, "FUNDCDP_DBT_EXECUTABLE": "/bin/sleep",
+       "FUNDCDP_DBT_PARENT_PID": str(os.getpid())}
+child = subprocess.Popen([sys.argv[1], "300"], env=env)
+print(child.pid, flush=True)
+time.sleep(300)
+"""
+
+
+def test_dbt_started_through_the_launcher_dies_with_a_killed_parent_and_leads_its_group(tmp_path):
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, str(LAUNCHER)], stdout=subprocess.PIPE, text=True
+    )
+    child = int(parent.stdout.readline())
+    deadline = time.monotonic() + 20
+    while Path(f"/proc/{child}/comm").read_text().strip() != "sleep" and time.monotonic() < deadline:
+        time.sleep(0.05)  # until the launcher has become the "dbt" (here: sleep)
+    stat = Path(f"/proc/{child}/stat").read_text().rsplit(")", 1)[1].split()
+    assert int(stat[2]) == child  # process group: its own
+    assert int(stat[1]) == parent.pid  # parent: the run
+    parent.send_signal(signal.SIGKILL)
+    parent.wait()
+    assert gone(child), f"the dbt stand-in {child} outlived its killed parent"
+
+
+def test_the_launcher_refuses_to_start_dbt_for_a_parent_already_gone():
+    result = subprocess.run(
+        [str(LAUNCHER), "300"],
+        env={**os.environ, "FUNDCDP_DBT_PYTHON": sys.executable, "FUNDCDP_DBT_EXECUTABLE": "/bin/sleep",
+             "FUNDCDP_DBT_PARENT_PID": "1"},
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 70
+    assert "the run (pid 1) is gone before dbt started; not starting dbt" in result.stderr
