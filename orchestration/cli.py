@@ -427,6 +427,23 @@ def _built_as_of(layout: DataLayout) -> date:
     return built_as_of_date(layout.warehouse_db)
 
 
+def _holding_run_lock(command: str, run) -> int:
+    """``run()`` holding the data directory's run lock (orchestration/lib/run_lock.py) for the whole
+    command: another run over the same data directory waits, and this command's in-process runs take the
+    lock again without waiting. 1 if the lock could not be had in FUNDCDP_RUN_LOCK_TIMEOUT."""
+    from orchestration.lib.run_lock import RunLockTimeout, hold_run_lock
+
+    root = DataLayout.at(os.environ.get("FUNDCDP_DATA_DIR") or "data").root
+    try:
+        with hold_run_lock(
+            root, run=f"cli {command}", log=lambda line: print(line, file=sys.stderr, flush=True)
+        ):
+            return run()
+    except RunLockTimeout as problem:
+        print(f"not run: {problem}", file=sys.stderr)
+        return 1
+
+
 def main(argv: list[str] | None = None) -> int:
     restrict_umask()  # owner-only files whatever the caller's umask; dbt and dagster dev inherit it
     parser = argparse.ArgumentParser(prog="fundcdp")
@@ -491,15 +508,19 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=int(os.environ.get("FUNDCDP_UI_PORT", "3000")))
     args = parser.parse_args(argv)
     if args.command == "run":
-        return run_pipeline(args.history_days)
+        return _holding_run_lock("run", lambda: run_pipeline(args.history_days))
     if args.command == "segments":
         return run_segments(args.action, args.name, args.dialect)
     if args.command == "day":
-        return run_range(args.day, args.day)
+        return _holding_run_lock(f"day {args.day}", lambda: run_range(args.day, args.day))
     if args.command == "backfill":
-        return run_range(args.first, args.last)
+        return _holding_run_lock(
+            f"backfill {args.first} {args.last}", lambda: run_range(args.first, args.last)
+        )
     if args.command == "import-history":
-        return run_import_history(args.first, args.last, args.history_days)
+        return _holding_run_lock(
+            "import-history", lambda: run_import_history(args.first, args.last, args.history_days)
+        )
     if args.command == "waive":
         if not args.list_all and (not args.source or not args.day):
             parser.error("waive needs --source and --day (or --list)")
@@ -516,9 +537,10 @@ def main(argv: list[str] | None = None) -> int:
 
         if args.request_id is not None and (problem := request_id_problem(args.request_id)):
             parser.error(f"--request-id refused, nothing filed: {problem}")
-        return run_erase(kind, getattr(args, kind), args.request_id, args.now)
+        erase_now = lambda: run_erase(kind, getattr(args, kind), args.request_id, args.now)  # noqa: E731
+        return _holding_run_lock("erase --now", erase_now) if args.now else erase_now()
     if args.command == "rotate-key":
-        return run_rotate_key()
+        return _holding_run_lock("rotate-key", run_rotate_key)
     return run_ui(args.port)
 
 
