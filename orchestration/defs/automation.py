@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import os
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import dagster as dg
 
@@ -31,13 +32,14 @@ from orchestration.defs.publish.assets import analytics
 from orchestration.defs.resources import FundcdpSettings, parse_clock_time
 from orchestration.defs.segments.assets import segments
 from orchestration.defs.transform.dbt import fundcdp_dbt_models
-from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.alerts import Alert, send_alert, was_skipped
 from orchestration.lib.deliveries import (
     NOTHING_DUE,
     SHANGHAI,
     SensorState,
     decide,
     delivery_days,
+    delivery_deadline,
     inspect_day,
     nothing_due_days,
 )
@@ -87,6 +89,43 @@ def run_request_for(run_days: list[str], fingerprints: dict[str, str], reason: s
     )
 
 
+def missing_delivery_alerts(day: str, problems: list[str]) -> list[tuple[Alert, str]]:
+    """One ``delivery_missing`` alert per source incomplete on ``day``, with its ``once_key``.
+
+    A problem reading ``<source>: ...`` counts for that source, any other (files still changing) for
+    ``landing``. A source's day is alerted once, however often the sensor or the schedule finds it still
+    incomplete, and by whichever of them finds it first."""
+    by_source: dict[str, list[str]] = {}
+    for problem in problems:
+        source = problem.partition(": ")[0]
+        by_source.setdefault(source if source in SOURCES else "landing", []).append(problem)
+    missing = sorted(by_source)
+    return [
+        (
+            Alert(
+                kind="delivery_missing",
+                summary=f"{source} delivery for {day} still incomplete after its deadline; the day is not "
+                f"loaded (sources incomplete: {', '.join(missing)})",
+                asset=f"landing/{source}",
+                partition=day,
+                run_id=None,
+                details={"source": source, "sources_incomplete": missing, "problems": source_problems},
+            ),
+            f"delivery_missing:{source}:{day}",
+        )
+        for source, source_problems in sorted(by_source.items())
+    ]
+
+
+def alert_missing_delivery(log_path: Path, day: str, problems: list[str]) -> list[Alert]:
+    """Send :func:`missing_delivery_alerts` (each once); returns the alerts sent now."""
+    sent = []
+    for alert, once_key in missing_delivery_alerts(day, problems):
+        if not was_skipped(send_alert(alert, log_path, once_key=once_key)):
+            sent.append(alert)
+    return sent
+
+
 def _waiting_text(waiting: dict[str, list[str]], limit: int = 10) -> str:
     lines = [f"{day}: {'; '.join(reasons)}" for day, reasons in sorted(waiting.items())]
     if len(lines) > limit:
@@ -134,17 +173,13 @@ def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: Fundc
     )
     fingerprints = {day: NOTHING_DUE for day in nothing_due_days(deliveries, schedule)}
     fingerprints.update({delivery.day: delivery.fingerprint for delivery in deliveries})
+    inspected = {delivery.day: delivery for delivery in deliveries}
     for day in decision.overdue:
-        alert = Alert(
-            kind="stale_data",
-            summary=f"delivery for {day} still incomplete after its deadline; the day is not loaded",
-            asset="landing",
-            partition=day,
-            run_id=None,
-            details={"problems": decision.waiting.get(day, [])},
-        )
-        send_alert(alert, layout.alerts_log)
-        context.log.error(alert.text())
+        # A day without any folder is inspected too: its problems then name each source due.
+        delivery = inspected.get(day) or inspect_day(layout, day, {}, schedule=schedule)
+        problems = delivery.problems or decision.waiting.get(day, [])
+        for alert in alert_missing_delivery(layout.alerts_log, day, problems):
+            context.log.error(alert.text())
         state.alerted[day] = fingerprints.get(day, "missing")
     if decision.waiting:
         context.log.info("waiting:\n" + _waiting_text(decision.waiting))
@@ -173,6 +208,38 @@ def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: Fundc
     )
 
 
+SCHEDULE_LOOKBACK_DAYS = 2
+
+
+def alert_overdue_days(
+    context: dg.ScheduleEvaluationContext,
+    settings: FundcdpSettings,
+    schedule: DeliverySchedule,
+    scheduled: datetime,
+) -> None:
+    """The schedule's own check (the delivery sensor may be off): yesterday and the day before, when
+    still incomplete past their deadline and not built, alert ``delivery_missing`` (once per source and
+    day, shared with the sensor). With the default 07:30 run and 09:00 deadline, a day missing is alerted
+    by the run of the day after next; with a deadline before the run time, by the next day's run."""
+    layout = settings.layout()
+    now = scheduled.astimezone(SHANGHAI)
+    first_day = days.start.strftime("%Y-%m-%d")
+    built: set[str] | None = None
+    for back in range(SCHEDULE_LOOKBACK_DAYS, 0, -1):
+        day = (now.date() - timedelta(days=back)).isoformat()
+        if day < first_day or now < delivery_deadline(day, settings.delivery_deadline()):
+            continue
+        delivery = inspect_day(layout, day, {}, schedule=schedule)
+        if delivery.complete:
+            continue
+        if built is None:
+            built = set(context.instance.get_materialized_partitions(dg.AssetKey("segments")))
+        if day in built:
+            continue
+        for alert in alert_missing_delivery(layout.alerts_log, day, delivery.problems):
+            context.log.error(alert.text())
+
+
 def daily_schedule(run_at: str) -> dg.ScheduleDefinition:
     """The daily schedule at ``run_at`` (HH:MM, Asia/Shanghai), for the day before."""
     at = parse_clock_time(run_at, "FUNDCDP_DAILY_RUN_AT")
@@ -191,6 +258,7 @@ def daily_schedule(run_at: str) -> dg.ScheduleDefinition:
         day = (scheduled.astimezone(SHANGHAI).date() - timedelta(days=1)).isoformat()
         schedule = DeliverySchedule.from_rules(load_business_rules())
         delivery = inspect_day(settings.layout(), day, {}, schedule=schedule)
+        alert_overdue_days(context, settings, schedule, scheduled)
         if not delivery.complete:
             return dg.SkipReason(f"delivery for {day} incomplete: {'; '.join(delivery.problems)}")
         if day in context.instance.get_materialized_partitions(dg.AssetKey("segments")):

@@ -6,8 +6,12 @@ Used by the CLI (``make run``, ``cli day``, ``cli backfill``) and by the test su
 same path as a run launched from the UI.
 """
 
+import functools
 import os
 import socket
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 
 import dagster as dg
 
@@ -16,13 +20,14 @@ from orchestration.defs.models.assets import model_assets, model_checks
 from orchestration.defs.partitions import HISTORY_FROM_TAG, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.defs.privacy.assets import privacy
 from orchestration.defs.publish.assets import analytics
+from orchestration.defs.quality.alerting import PID_TAG, alert_crashed_run, alert_failed_run
 from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.segments.assets import segment_members_have_consent, segments
 from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
+from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.layout import restrict_umask
 
-PID_TAG = "fundcdp/pid"
 HOST_TAG = "fundcdp/host"
 
 
@@ -61,14 +66,68 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         pid = run.tags.get(PID_TAG)
         if pid is None or int(pid) == os.getpid() or _alive(int(pid)):
             continue
-        instance.report_run_failed(
-            run, f"the process of run {run.run_id} (pid {pid}) is gone: killed or crashed"
-        )
+        message = f"the process of run {run.run_id} (pid {pid}) is gone: killed or crashed"
+        instance.report_run_failed(run, message)
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
+        alert_crashed_run(instance, run, message)
         reaped.append(run.run_id)
     return reaped
 
 
+def alerts_on_failure(
+    execute: Callable[..., dg.ExecuteInProcessResult],
+) -> Callable[..., dg.ExecuteInProcessResult]:
+    """An in-process run that does not succeed alerts (:func:`alert_failed_run`: its loads that failed,
+    then the run, once per cause); an exception escaping the run alerts ``run_failed`` too, then
+    propagates. The run-failure sensor may see the same run: the run id keys both, so one alert."""
+
+    @functools.wraps(execute)
+    def run_and_alert(instance: dg.DagsterInstance, *args, **kwargs) -> dg.ExecuteInProcessResult:
+        started = time.time()
+        try:
+            result = execute(instance, *args, **kwargs)
+        except Exception as error:
+            _alert_escaped(instance, execute.__name__, args, started, error)
+            raise
+        if not result.success:
+            run = instance.get_run_by_id(result.run_id) or result.dagster_run
+            failure = next((e for e in result.all_events if e.is_run_failure), None)
+            alert_failed_run(instance, run, failure.message if failure else None)
+        return result
+
+    return run_and_alert
+
+
+def _alert_escaped(
+    instance: dg.DagsterInstance, what: str, args: tuple, started: float, error: Exception
+) -> None:
+    """Alert an exception that escaped an in-process run: for the run it started if any (keyed by its
+    id), else for the call (``what`` and its days)."""
+    message = f"{type(error).__name__}: {error}"
+    try:
+        runs = instance.get_runs(
+            dg.RunsFilter(
+                tags={PID_TAG: str(os.getpid())}, created_after=datetime.fromtimestamp(started, UTC)
+            ),
+            limit=1,
+        )
+    except Exception:  # the instance itself is broken: alert for the call
+        runs = []
+    if runs:
+        alert_failed_run(instance, runs[0], message)
+        return
+    days = [str(day) for arg in args for day in (arg if isinstance(arg, list) else [arg])]
+    span = days[0] if len(set(days)) == 1 else f"{days[0]}..{days[-1]}" if days else ""
+    alert = Alert(
+        kind="run_failed",
+        summary=f"{what} for {span or '-'} failed before its run started: {message}"[:500],
+        partition=span or None,
+        details={"error": message[:2000]},
+    )
+    send_alert(alert, FundcdpSettings().layout().alerts_log)
+
+
+@alerts_on_failure
 def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProcessResult:
     """The privacy step, then every raw asset, for the arrival days ``days[0] .. days[-1]`` in one run."""
     restrict_umask()
@@ -82,6 +141,7 @@ def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProce
     )
 
 
+@alerts_on_failure
 def load_history(instance: dg.DagsterInstance, first: str, last: str) -> dg.ExecuteInProcessResult:
     """The privacy step, then every raw asset, for every delivered day from ``first`` to ``last`` as one
     run of the day ``last`` (tag ``fundcdp/history_from``): what :func:`load_raw` loads, with one partition
@@ -98,6 +158,7 @@ def load_history(instance: dg.DagsterInstance, first: str, last: str) -> dg.Exec
     )
 
 
+@alerts_on_failure
 def build_warehouse(instance: dg.DagsterInstance, as_of: str) -> dg.ExecuteInProcessResult:
     """Build (run + test) every dbt model as of ``as_of``, run the quality gates, and publish
     analytics.duckdb and the segments if they passed (raw/ must already hold the deliveries)."""
@@ -121,6 +182,7 @@ def build_warehouse(instance: dg.DagsterInstance, as_of: str) -> dg.ExecuteInPro
     )
 
 
+@alerts_on_failure
 def run_days(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProcessResult:
     """The daily job for one day, or for consecutive ``days`` as one run (a backfill): exactly what the
     schedule, the delivery sensor or a backfill from the UI launch."""
@@ -137,6 +199,7 @@ def run_days(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProce
     return job.execute_in_process(instance=instance, tags=_range_tags(days), raise_on_error=False)
 
 
+@alerts_on_failure
 def import_history(instance: dg.DagsterInstance, first: str, last: str) -> dg.ExecuteInProcessResult:
     """A history import: the daily job for the day ``last`` with the tag ``fundcdp/history_from=first``.
     The raw assets load every delivered day from ``first`` to ``last`` in one pass; dbt builds once, as of

@@ -116,7 +116,7 @@ def test_an_incomplete_day_past_its_deadline_is_alerted_once(landing, instance):
     tick(landing, instance, first.cursor)
     alerts = [json.loads(line)["alert"] for line in landing.alerts_log.read_text().splitlines()]
     assert [(a["kind"], a["partition"], a["details"]["problems"]) for a in alerts] == [
-        ("stale_data", "2026-07-03", ["trade: trade_orders_20260703.csv not arrived"])
+        ("delivery_missing", "2026-07-03", ["trade: trade_orders_20260703.csv not arrived"])
     ]
 
 
