@@ -41,11 +41,11 @@ def _generate_demo_data(layout: DataLayout) -> None:
 
 
 def _waive_planted_demo_days(layout: DataLayout) -> None:
-    """The demo plants one incomplete day on purpose (its truth says which): waived, so that it does not
-    hold publishing back; one line says so."""
+    """The demo plants one incomplete day on purpose (its truth says which): waived once, so that it does
+    not hold publishing back; one line says so."""
     from orchestration.lib.completeness import waive_planted_demo_days
 
-    for waiver, _ in waive_planted_demo_days(layout):
+    for waiver in waive_planted_demo_days(layout):
         print(
             f"waived {waiver.source} {waiver.day} ({waiver.reason}); "
             f"`python -m orchestration.cli waive --withdraw --source {waiver.source} --day {waiver.day}` "
@@ -86,6 +86,7 @@ def run_pipeline(history_days: int = 14) -> int:
     layout = _prepare_environment()
     if _landing_is_empty(layout):
         _generate_demo_data(layout)
+    if layout.is_demo_landing():
         _waive_planted_demo_days(layout)
     if _hash_key_refused(announce_demo_key=False):
         return 2

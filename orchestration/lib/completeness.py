@@ -416,9 +416,12 @@ def planted_demo_days(layout: DataLayout) -> list[tuple[str, str, str]]:
     return planted
 
 
-def waive_planted_demo_days(layout: DataLayout) -> list[tuple[Waiver, bool]]:
-    """Waive each day the demo generator left incomplete on purpose (idempotent)."""
+def waive_planted_demo_days(layout: DataLayout) -> list[Waiver]:
+    """Waive each day the demo generator left incomplete on purpose, unless it was waived before (a waiver
+    an engineer withdrew stays withdrawn); returns the new waivers."""
+    before = {(w.source, w.day) for w in waivers(layout, include_withdrawn=True)}
     return [
-        waive(layout, source, day, DEMO_WAIVER_REASON.format(detail=what), who="demo generator")
+        waive(layout, source, day, DEMO_WAIVER_REASON.format(detail=what), who="demo generator")[0]
         for source, day, what in planted_demo_days(layout)
+        if (source, day) not in before
     ]
