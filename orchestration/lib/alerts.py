@@ -216,6 +216,14 @@ def was_skipped(deliveries: list[Delivery]) -> bool:
     return [d.channel for d in deliveries] == [SKIPPED]
 
 
+def content_key(alert: Alert) -> str:
+    """A ``once_key`` of what an alert says (kind, summary, asset, details), not of when or where it was
+    raised (run id, partition): a warning that every run would repeat unchanged is sent once, and again
+    when it changes."""
+    content = {"kind": alert.kind, "summary": alert.summary, "asset": alert.asset, "details": alert.details}
+    return "content:" + json.dumps(_jsonable(content), sort_keys=True, ensure_ascii=False)
+
+
 def sent_keys_path(log_path: Path) -> Path:
     """Where the ``once_key`` s sent are recorded: :data:`SENT_KEYS_FILE` beside the alert log."""
     return Path(log_path).with_name(SENT_KEYS_FILE)

@@ -22,6 +22,7 @@ from orchestration.lib.alerts import (
     Alert,
     Delivery,
     channels_from_env,
+    content_key,
     redact_url,
     send_alert,
     sent_keys_path,
@@ -403,3 +404,18 @@ def test_once_key_is_sent_once_by_concurrent_processes(tmp_path, http_server):
     assert sorted(skipped) == [False, True, True, True]
     assert len(http_server.requests) == 1
     assert len(_log_lines(tmp_path / "alerts.log")) == 1
+
+
+def test_content_key_ignores_run_and_partition_only(tmp_path):
+    again = Alert(ALERT.kind, ALERT.summary, ALERT.asset, "2026-07-01", "another-run", dict(ALERT.details))
+    assert content_key(again) == content_key(ALERT)
+    changed = Alert(ALERT.kind, ALERT.summary, ALERT.asset, ALERT.partition, ALERT.run_id, {"evaluated": 10})
+    assert content_key(changed) != content_key(ALERT)
+    log_path = tmp_path / "alerts.log"
+    assert not was_skipped(send_alert(ALERT, log_path, environ={}, once_key=content_key(ALERT)))
+    assert was_skipped(send_alert(again, log_path, environ={}, once_key=content_key(again)))
+    assert not was_skipped(send_alert(changed, log_path, environ={}, once_key=content_key(changed)))
+    assert [line["alert"]["details"] for line in _log_lines(log_path)] == [
+        ALERT.to_json()["details"],
+        {"evaluated": 10},
+    ]

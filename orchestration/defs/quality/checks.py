@@ -21,7 +21,7 @@ import dagster as dg
 from orchestration.defs.partitions import DUCKDB_WRITER_POOL, run_as_of_date
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
-from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.alerts import Alert, content_key, send_alert
 from orchestration.lib.quality.gx_runner import ExpectationOutcome, SuiteOutcome
 from orchestration.lib.quality.quarantine import quarantine_alert, quarantine_summary
 from orchestration.lib.quality.results import record_results
@@ -85,7 +85,8 @@ def run_quality_check(
         warning = quarantine_alert(quarantined, asset, as_of, run_id) if outcome.success else None
         if warning is not None:
             # the others publish; a failed gate (beyond the caps) sends the failure alert below instead
-            send_alert(warning, layout.alerts_log)
+            # once per content: the same quarantine found by every run is not news
+            send_alert(warning, layout.alerts_log, once_key=content_key(warning))
             if log is not None:
                 log.warning(warning.text())
     if not outcome.success:
