@@ -1,0 +1,141 @@
+"""The ledger's rules on facts laid down by hand (manifest file names, landing folders, recorded failures),
+and how the summary and the UI show it."""
+
+from __future__ import annotations
+
+from orchestration.lib.completeness import (
+    build_ledger,
+    held_key,
+    held_text,
+    ledger_lines,
+    ledger_markdown,
+    record_load_attempts,
+    waive,
+    waive_planted_demo_days,
+    withdraw_waiver,
+)
+from orchestration.lib.delivery_schedule import DeliverySchedule
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.sources import tables_of
+
+SCHEDULE = DeliverySchedule({"trade": frozenset(range(7)), "crm": frozenset({0}), "tracking": frozenset()})
+# 2026-03-02 is a Monday
+
+
+def loaded(layout: DataLayout, source: str, day: str, tables: list[str] | None = None) -> None:
+    folder = layout.raw / "ingest" / "load_manifest" / f"arrival_date={day}"
+    folder.mkdir(parents=True, exist_ok=True)
+    for table in tables or [spec.name for spec in tables_of(source)]:
+        (folder / f"{source}__{table}__{table}_{day.replace('-', '')}.parquet").write_bytes(b"")
+
+
+def delivered(layout: DataLayout, source: str, day: str) -> None:
+    layout.landing_day(source, day).mkdir(parents=True, exist_ok=True)
+
+
+def company(tmp_path) -> DataLayout:
+    layout = DataLayout.at(tmp_path / "data")
+    layout.ensure()
+    for day in ("2026-03-02", "2026-03-03", "2026-03-04"):
+        delivered(layout, "trade", day)
+    loaded(layout, "trade", "2026-03-02")
+    loaded(layout, "trade", "2026-03-03", ["trade_orders"])  # one table only: not loaded
+    delivered(layout, "crm", "2026-03-02")
+    loaded(layout, "crm", "2026-03-02")
+    loaded(layout, "tracking", "2026-03-04")  # delivered though never due, landing since removed
+    return layout
+
+
+def statuses(layout: DataLayout, as_of: str = "2026-03-05", purged=()) -> list[str]:
+    return [e.describe() for e in build_ledger(layout, "2026-01-01", as_of, SCHEDULE, purged)]
+
+
+def test_statuses_per_source_and_day(tmp_path):
+    layout = company(tmp_path)
+    assert statuses(layout) == [
+        "trade 2026-03-02 loaded", "trade 2026-03-03 delivered", "trade 2026-03-04 delivered",
+        "trade 2026-03-05 missing",
+        "crm 2026-03-02 loaded", "crm 2026-03-03 not_due", "crm 2026-03-04 not_due", "crm 2026-03-05 not_due",
+        "tracking 2026-03-02 not_due", "tracking 2026-03-03 not_due", "tracking 2026-03-04 loaded",
+        "tracking 2026-03-05 not_due",
+    ]  # fmt: skip
+    # nothing before the first delivery, nothing after the as-of day, nothing at all before any delivery
+    assert statuses(layout, "2026-03-02")[0] == "trade 2026-03-02 loaded"
+    assert build_ledger(layout, "2026-03-04", "2026-03-04", SCHEDULE)[0].day == "2026-03-04"
+    assert build_ledger(DataLayout.at(tmp_path / "empty"), "2026-01-01", "2026-03-05", SCHEDULE) == []
+
+
+def test_a_failure_wins_over_an_earlier_load_until_a_later_load_and_a_waiver_answers_it(tmp_path):
+    layout = company(tmp_path)
+    record_load_attempts(layout, "crm", "customers", {"2026-03-02": "bad control total"}, [])
+    assert statuses(layout)[4] == "crm 2026-03-02 failed (customers: bad control total)"
+    waive(layout, "crm", "2026-03-02", "CRM confirmed the total", who="li")
+    assert statuses(layout)[4] == "crm 2026-03-02 waived (CRM confirmed the total)"
+    withdraw_waiver(layout, "crm", "2026-03-02", who="li")
+    record_load_attempts(layout, "crm", "customers", {}, ["2026-03-02"])
+    assert statuses(layout)[4] == "crm 2026-03-02 loaded"
+    # a waiver of a day delivered but not loaded, and of a missing day
+    waive(layout, "trade", "2026-03-05", "exchange closed", who="li")
+    assert statuses(layout)[3] == "trade 2026-03-05 waived (exchange closed)"
+
+
+def test_a_day_purged_by_retention_counts_as_loaded(tmp_path):
+    layout = company(tmp_path)
+    schedule = DeliverySchedule.daily()
+    purged = build_ledger(layout, "2026-01-01", "2026-03-03", schedule, purged_days={"2026-03-03"})
+    assert [e.describe() for e in purged if e.source == "tracking"] == [
+        "tracking 2026-03-02 missing",
+        "tracking 2026-03-03 loaded (purged by retention)",
+    ]
+
+
+def test_summary_lines_and_markdown(tmp_path):
+    layout = company(tmp_path)
+    record_load_attempts(layout, "crm", "bank_cards", {"2026-03-02": "listed but missing: x.csv"}, [])
+    ledger = build_ledger(layout, "2026-01-01", "2026-03-05", SCHEDULE)
+    assert ledger_lines(ledger) == [
+        "trade    2026-03-02 .. 2026-03-05: 1 loaded, 0 not due, 0 waived, 2 delivered, 1 missing",
+        "  trade 2026-03-03 delivered",
+        "  trade 2026-03-04 delivered",
+        "  trade 2026-03-05 missing",
+        "crm      2026-03-02 .. 2026-03-05: 0 loaded, 3 not due, 0 waived, 1 failed",
+        "  crm 2026-03-02 failed (bank_cards: listed but missing: x.csv)",
+        "tracking 2026-03-02 .. 2026-03-05: 1 loaded, 3 not due, 0 waived",
+    ]
+    markdown = ledger_markdown(ledger).splitlines()
+    assert markdown[:5] == [
+        "| source | loaded | not_due | waived | failed | delivered | missing |",
+        "|---|---|---|---|---|---|---|",
+        "| trade | 1 | 0 | 0 | 0 | 2 | 1 |",
+        "| crm | 0 | 3 | 0 | 1 | 0 | 0 |",
+        "| tracking | 1 | 3 | 0 | 0 | 0 | 0 |",
+    ]
+    assert "| crm | 2026-03-02 | failed | bank_cards: listed but missing: x.csv |" in markdown
+    held = [e for e in ledger if e.status in ("failed", "missing")]
+    assert held_text(held) == (
+        "held: trade 2026-03-05 missing, crm 2026-03-02 failed (bank_cards: listed but missing: x.csv)"
+    )
+    assert held_text(held, limit=1) == "held: trade 2026-03-05 missing and 1 more"
+    assert held_key(held) == held_key(list(held)) != held_key(held[:1])
+
+
+def test_the_demos_planted_day_is_waived_once_from_the_generators_truth(tmp_path, monkeypatch):
+    monkeypatch.setenv("FUNDCDP_DEMO_TRUTH_DIR", str(tmp_path / "truth"))
+    layout = DataLayout.at(tmp_path / "data")
+    layout.demo_truth.mkdir(parents=True)
+    (layout.demo_truth / "defects.csv").write_text(
+        "file,line,kind,detail\n"
+        "crm/2026-06-12/marketing_consents_20260612.csv,,incomplete_day,listed in _control_20260612.csv "
+        "(41 rows) but missing\n"
+        "trade/2026-06-13/trade_orders_20260613.csv,7,bad_number,amount=abc\n",
+        encoding="utf-8",
+    )
+    (waiver,) = waive_planted_demo_days(layout)
+    assert (waiver.source, waiver.day, waiver.waived_by) == ("crm", "2026-06-12", "demo generator")
+    assert waiver.reason == (
+        "planted by the demo generator: marketing_consents_20260612.csv listed in _control_20260612.csv "
+        "(41 rows) but missing"
+    )
+    assert waive_planted_demo_days(layout) == []
+    withdraw_waiver(layout, "crm", "2026-06-12")
+    assert waive_planted_demo_days(layout) == []  # an engineer's withdrawal stands
