@@ -319,3 +319,37 @@ def test_the_schedule_alerts_a_missing_delivery_too(late_landing, channels):
         if ticked.day == 4:
             assert received(channels) == []
     assert_missing_alerts(channels)
+
+
+def test_the_sensor_alerts_a_run_that_has_no_code_location(layout, channels):
+    """A run started in-process (no code location origin) failing while the daemon's sensor, which belongs
+    to the code location's repository, ticks: the sensor alerts it (it used to skip such runs)."""
+    from orchestration.defs.ingest.assets import raw_assets
+    from orchestration.defs.quality.alerting import alert_on_run_failure
+    from orchestration.defs.resources import FundcdpSettings
+
+    write_delivery(layout, DAY, {})
+    path = break_trade_orders(layout, line=2)
+    instance = temp_instance(layout.dagster_home)
+    [trade_orders] = [a for a in raw_assets if a.key == dg.AssetKey(["trade", "trade_orders"])]
+    with pipeline_environment(layout):
+        with dg.build_sensor_context(instance=instance, repository_name="fundcdp") as context:
+            alert_on_run_failure.evaluate_tick(context)  # the first tick starts the cursor
+            cursor = context.cursor
+        failed = dg.materialize(
+            [trade_orders], instance=instance, resources={"settings": FundcdpSettings()},
+            partition_key=DAY, raise_on_error=False,
+        )  # fmt: skip
+        assert not failed.success and received(channels) == []  # a run outside pipeline.py: no alert yet
+        for _ in range(2):  # a second tick: nothing new
+            with dg.build_sensor_context(
+                instance=instance, cursor=cursor, repository_name="fundcdp"
+            ) as context:
+                alert_on_run_failure.evaluate_tick(context)
+                cursor = context.cursor
+    alerts = [body for body, _, _ in received(channels)]
+    assert [(a["kind"], a["run_id"]) for a in alerts] == [
+        ("load_failed", failed.run_id),
+        ("run_failed", failed.run_id),
+    ]
+    assert alerts[0]["details"]["file"] == path and alerts[0]["details"]["line"] == 2
