@@ -4,6 +4,7 @@ past its deadline (sensor and schedule), each received by a local webhook and a 
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import subprocess
@@ -353,3 +354,24 @@ def test_the_sensor_alerts_a_run_that_has_no_code_location(layout, channels):
         ("run_failed", failed.run_id),
     ]
     assert alerts[0]["details"]["file"] == path and alerts[0]["details"]["line"] == 2
+
+
+def test_a_run_failing_many_days_sends_twenty_load_alerts_and_one_for_the_rest(layout, monkeypatch):
+    from orchestration.defs.quality import alerting
+
+    failures = [("trade", "nav", f"2026-03-{day:02d}", f"refusing to load day {day}") for day in range(1, 24)]
+    monkeypatch.setattr(alerting, "load_failures", lambda instance, run: failures)
+    instance = temp_instance(layout.dagster_home)
+    run = instance.add_run(dg.DagsterRun(job_name="fundcdp_daily", tags={"dagster/partition": "2026-03-23"}))
+    for _ in range(2):  # the same failures again: nothing new
+        alerting.alert_failed_run(instance, run, "boom", layout.alerts_log, environ={})
+    alerts = [json.loads(line)["alert"] for line in layout.alerts_log.read_text().splitlines()]
+    assert [(a["kind"], a["partition"]) for a in alerts] == [
+        *(("load_failed", f"2026-03-{day:02d}") for day in range(1, 21)),
+        ("load_failed", "2026-03-21..2026-03-23"),
+        ("run_failed", "2026-03-23"),
+    ]
+    assert alerts[20]["summary"] == "3 more source table day(s) not loaded, 2026-03-21 .. 2026-03-23"
+    assert alerts[20]["details"] == {
+        "not_loaded": [f"trade.nav 2026-03-{day}: refusing to load day {day}" for day in (21, 22, 23)]
+    }

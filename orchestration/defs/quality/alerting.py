@@ -31,6 +31,10 @@ PID_TAG = "fundcdp/pid"
 CRASH_MESSAGES = ("is gone: killed or crashed", "Detected run worker status")
 # An error text in an alert is cut here (a traceback-sized message would drown the channel).
 MAX_ERROR_CHARS = 2000
+# A history import failing every day the same way (a refused key) must not send one alert per table and
+# day: past this many in one run, the rest go out as one alert listing them (the first MAX_LISTED of them).
+MAX_LOAD_ALERTS_PER_RUN = 20
+MAX_LISTED_LOAD_FAILURES = 200
 # The step key of each raw asset (its op name: the asset key joined by "__").
 RAW_STEPS = {dg.AssetKey([spec.source, spec.name]).to_python_identifier(): spec for spec in ALL_TABLES}
 
@@ -118,6 +122,29 @@ def load_failure_alert(run: dg.DagsterRun, source: str, table: str, day: str, me
         partition=day,
         run_id=run.run_id,
         details=details,
+    )
+
+
+def more_load_failures_alert(run: dg.DagsterRun, rest: list[tuple[str, str, str, str]]) -> Alert:
+    """One ``load_failed`` for the failures of a run past :data:`MAX_LOAD_ALERTS_PER_RUN`."""
+    days = sorted({day for _, _, day, _ in rest})
+    return Alert(
+        kind="load_failed",
+        summary=f"{len(rest)} more source table day(s) not loaded, {days[0]} .. {days[-1]}",
+        asset=None,
+        partition=days[0] if len(days) == 1 else f"{days[0]}..{days[-1]}",
+        run_id=run.run_id,
+        details={
+            "not_loaded": [
+                f"{source}.{table} {day}: {_clip(message, 300)}"
+                for source, table, day, message in rest[:MAX_LISTED_LOAD_FAILURES]
+            ]
+            + (
+                [f"... and {len(rest) - MAX_LISTED_LOAD_FAILURES} more"]
+                if len(rest) > MAX_LISTED_LOAD_FAILURES
+                else []
+            )
+        },
     )
 
 
@@ -209,10 +236,15 @@ def alert_failed_run(
     log_path = log_path or FundcdpSettings().layout().alerts_log
     sent: list[list[Delivery]] = []
     try:
-        for source, table, day, message in load_failures(instance, run):
+        failures = load_failures(instance, run)
+        for source, table, day, message in failures[:MAX_LOAD_ALERTS_PER_RUN]:
             alert = load_failure_alert(run, source, table, day, message)
             key = load_failure_key(source, table, day, message)
             sent.append(send_alert(alert, log_path, environ, once_key=key))
+        rest = failures[MAX_LOAD_ALERTS_PER_RUN:]
+        if rest:
+            key = "\n".join(load_failure_key(*failure) for failure in rest)
+            sent.append(send_alert(more_load_failures_alert(run, rest), log_path, environ, once_key=key))
         if is_crash(error):
             alert = run_crash_alert(run, error, steps_in_progress(instance, run.run_id))
         else:
