@@ -240,7 +240,8 @@ def _send_once(
     path = sent_keys_path(log_path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(path, "a+", encoding="utf-8")
+        # owner-only like everything in the data directory, whatever the umask of the process
+        handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+", encoding="utf-8")
     except OSError as exc:  # no record possible: better a repeated alert than a lost one
         log.warning("fundcdp alert: cannot record sent alerts in %s: %s", path, _describe(exc))
         return _send(alert, log_path, environ, timeout_s)

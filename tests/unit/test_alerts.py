@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import json
 import multiprocessing
+import os
 import time
 import urllib.parse
 from datetime import date
@@ -419,3 +420,12 @@ def test_content_key_ignores_run_and_partition_only(tmp_path):
         ALERT.to_json()["details"],
         {"evaluated": 10},
     ]
+
+
+def test_the_sent_keys_file_is_owner_only(tmp_path):
+    old = os.umask(0o022)
+    try:
+        send_alert(ALERT, tmp_path / "alerts.log", environ={}, once_key="k")
+    finally:
+        os.umask(old)
+    assert sent_keys_path(tmp_path / "alerts.log").stat().st_mode & 0o777 == 0o600
