@@ -7,6 +7,9 @@
 - run monitoring and run retries: a run whose process died is detected and, per the daily job's tags,
   retried from the failed step.
 
+Runs that do not pass through the queue (the command line's in-process runs) are kept apart by the data
+directory's run lock instead (:mod:`orchestration.lib.run_lock`), which every run holds whoever launched it.
+
 An existing dagster.yaml is left as it is (a deployment may have its own storage, launcher, …); it should
 keep these settings.
 """

@@ -207,3 +207,18 @@ def test_a_run_killed_while_dbt_builds_leaves_no_dbt_and_the_rerun_is_clean(ops,
     _, err = rerun.communicate(timeout=900)
     assert rerun.returncode == 0, err[-3000:]
     assert_same_state(state(layout), ops["day2_state"])
+
+
+def test_every_step_of_the_code_location_takes_the_run_lock():
+    """The lock is held by the settings resource: every executable asset and check must require it, or a
+    run of only that step would run unlocked."""
+    from orchestration.definitions import defs
+
+    executable = [assets for assets in defs().resolve_asset_graph().assets_defs if assets.is_executable]
+    assert len(executable) > 20
+    unlocked = [
+        sorted(key.to_user_string() for key in assets.keys) or sorted(str(key) for key in assets.check_keys)
+        for assets in executable
+        if "settings" not in assets.required_resource_keys
+    ]
+    assert unlocked == []
