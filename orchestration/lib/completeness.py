@@ -134,8 +134,8 @@ def record_load_attempts(
     """After a raw table's load: remember each failed day with its message, and forget the failures of the
     days that loaded (the last attempt is what counts). One transaction."""
     loaded = sorted(set(loaded) - set(failed))
-    if not failed and not loaded and not state_file(layout).exists():
-        return
+    if not failed and not state_file(layout).exists():
+        return  # no failure ever recorded here: nothing to forget
     at = _now()
     with _state(layout) as con:
         con.executemany(
