@@ -64,10 +64,17 @@ def instance(tmp_path) -> dg.DagsterInstance:
 
 
 def tick(layout: DataLayout, instance: dg.DagsterInstance, cursor: str | None = None) -> dg.SensorResult:
-    context = dg.build_sensor_context(
+    # FundcdpSettings holds a run's lock (a generator resource): its context is opened as a context manager
+    with dg.build_sensor_context(
         cursor=cursor, instance=instance, resources={"settings": FundcdpSettings(data_dir=str(layout.root))}
-    )
-    return landing_delivery_sensor(context)
+    ) as context:
+        return landing_delivery_sensor(context)
+
+
+def opened(context):
+    """A sensor or schedule context with its resources open (FundcdpSettings is a generator resource: it
+    holds a run's lock), for a test to evaluate several times."""
+    return context.__enter__()
 
 
 def remove_listed_file(layout: DataLayout, day: str) -> str:
@@ -139,10 +146,12 @@ def test_the_schedule_runs_yesterday_when_its_delivery_is_complete(landing, inst
     schedule = daily_schedule("07:30")
     assert schedule.cron_schedule == "30 7 * * *" and schedule.execution_timezone == "Asia/Shanghai"
     settings = FundcdpSettings(data_dir=str(landing.root))
-    context = dg.build_schedule_context(
-        instance=instance,
-        scheduled_execution_time=datetime(2026, 7, 4, 7, 30, tzinfo=SHANGHAI),
-        resources={"settings": settings},
+    context = opened(
+        dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=datetime(2026, 7, 4, 7, 30, tzinfo=SHANGHAI),
+            resources={"settings": settings},
+        )
     )
     request = schedule(context)
     assert isinstance(request, dg.RunRequest) and request.partition_key == "2026-07-03"
@@ -176,10 +185,12 @@ def test_sensor_and_schedule_wait_only_for_the_sources_due(landing, instance):
         result.skip_reason.skip_message
     )
     settings = FundcdpSettings(data_dir=str(landing.root))
-    context = dg.build_schedule_context(
-        instance=instance,
-        scheduled_execution_time=datetime(2026, 7, 3, 7, 30, tzinfo=SHANGHAI),
-        resources={"settings": settings},
+    context = opened(
+        dg.build_schedule_context(
+            instance=instance,
+            scheduled_execution_time=datetime(2026, 7, 3, 7, 30, tzinfo=SHANGHAI),
+            resources={"settings": settings},
+        )
     )
     with business_rules_overridden(weekly_crm_without_tracking()):
         [request] = tick(landing, instance).run_requests
