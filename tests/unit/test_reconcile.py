@@ -316,3 +316,24 @@ def test_a_placeholder_in_a_typed_column_outside_a_key_loads_as_null(layout):
         ("N3", Decimal("550.00"), JULY_1, None, "app"),
         ("N4", Decimal("600.00"), JULY_1, ORDERED, "NULL"),
     ]
+
+
+# --- the manifest's invisible_characters_stripped, as analysts' staging model shows it ----------------------
+
+
+def test_the_load_manifest_model_shows_the_invisible_characters_stripped(layout):
+    lines = [ORDER_HEADER, order_line("V1\u200b", confirm_date=DAY), order_line("\ufeffV2", confirm_date=DAY)]
+    name = f"trade_orders_{YMD}.csv"
+    write_day(layout, "trade", DAY, {name: "\n".join(lines) + "\n"}, {name: (2, "2000.00")})
+    land(layout, ORDERS)
+    # The model's SQL, its source() read from this test's raw/ (the source's external_location does that).
+    model = Path(__file__).parents[2] / "dbt_project/models/staging/ingest/stg_ingest__load_manifests.sql"
+    sql = model.read_text(encoding="utf-8").replace(
+        "{{ source('ingest', 'load_manifest') }}",
+        "read_parquet($manifests, hive_partitioning = true, union_by_name = true)",
+    )
+    manifests = str(layout.raw / "ingest" / "load_manifest" / "*" / "*.parquet")
+    rows = duckdb.execute(
+        f"select file_name, lines_read, invisible_characters_stripped from ({sql})", {"manifests": manifests}
+    ).fetchall()
+    assert rows == [(name, 2, 2)]
