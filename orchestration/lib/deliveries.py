@@ -2,11 +2,13 @@
 
 A day is *ready* when, for every source due that day (``vars: fundcdp: deliveries: schedule:``,
 :mod:`orchestration.lib.delivery_schedule`) and every other source that delivered anyway, its control file
-is there and readable, every file it lists is present with exactly the listed number of data lines, and no
-file of the day changed for the settle period (a file still being copied is not loaded half-way). A source
-not due that delivered nothing is not waited for. A day on which no source is due and none delivered is
-ready as it is. A day that is not ready holds back the days after it: they run once it is ready, so days
-are always built in date order.
+is there and readable, the loader's reconciliation finds nothing wrong
+(:func:`orchestration.lib.reconcile.reconcile_delivery`: every listed file present and read by a table, no
+file of another day, no unlisted file that is not a re-send), every listed file has exactly the listed
+number of data lines, and no file of the day changed for the settle period (a file still being copied is
+not loaded half-way). A source not due that delivered nothing is not waited for. A day on which no source
+is due and none delivered is ready as it is. A day that is not ready holds back the days after it: they run
+once it is ready, so days are always built in date order.
 
 Each day's *fingerprint* (names, sizes and modification times of its files) is remembered once the day was
 launched; a ready day whose fingerprint changed since (a corrected re-delivery) is launched again together

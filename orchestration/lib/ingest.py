@@ -1,8 +1,11 @@
 """Land one table's delivery for one arrival day into ``raw/`` (Parquet) and ``private.duckdb``.
 
-Per file, in order: the control file is checked (every listed file present), unchanged files are
-skipped, a file the control file does not list is accepted only as a re-send of content already loaded
-(recognised by content hash, recorded as ``duplicate``, not loaded), the rest are parsed
+First the day's delivery is reconciled with its control file by name
+(:func:`orchestration.lib.reconcile.reconcile_delivery`, which the delivery sensor calls too): every
+listed file present and read by a table, no file of another day, a file the control file does not list
+accepted only as a re-send of content already loaded (recognised by content hash, recorded as
+``duplicate``, not loaded); otherwise the load fails naming each file and why. Then per file, in order:
+unchanged files are skipped, the rest are parsed
 (:mod:`orchestration.lib.loader`), reconciled against the control file (row count, amount total)
 and only then written. Writes are idempotent per file: a file's Parquet, its quarantine rows, its
 manifest row and its private rows are replaced together, so loading the same delivery twice leaves
