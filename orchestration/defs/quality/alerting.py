@@ -19,7 +19,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import dagster as dg
-from dagster._core.execution.stats import StepEventStatus
 
 from orchestration.defs.partitions import HISTORY_FROM_TAG, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.defs.resources import FundcdpSettings
@@ -210,11 +209,11 @@ def load_failures(instance: dg.DagsterInstance, run: dg.DagsterRun) -> list[tupl
 
 def steps_in_progress(instance: dg.DagsterInstance, run_id: str) -> list[str]:
     """The steps a run had started and not finished (where a killed run was)."""
-    finished = {StepEventStatus.SUCCESS, StepEventStatus.FAILURE, StepEventStatus.SKIPPED}
+    finished = {"SUCCESS", "FAILURE", "SKIPPED"}  # StepEventStatus values (not exported by dagster)
     return sorted(
         stats.step_key
         for stats in instance.get_run_step_stats(run_id)
-        if stats.end_time is None and stats.status not in finished
+        if stats.end_time is None and getattr(stats.status, "value", None) not in finished
     )
 
 
