@@ -375,3 +375,40 @@ def test_a_run_failing_many_days_sends_twenty_load_alerts_and_one_for_the_rest(l
     assert alerts[20]["details"] == {
         "not_loaded": [f"trade.nav 2026-03-{day}: refusing to load day {day}" for day in (21, 22, 23)]
     }
+
+
+def test_a_raw_step_failing_unexpectedly_is_a_load_failure_of_the_runs_days(layout):
+    from dagster._core.execution.plan.objects import StepFailureData
+    from dagster._utils.error import SerializableErrorInfo
+
+    from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
+    from orchestration.defs.quality.alerting import failed_steps, load_failures
+
+    instance = temp_instance(layout.dagster_home)
+    run = instance.add_run(
+        dg.DagsterRun(
+            job_name="fundcdp_daily", tags={RANGE_START_TAG: "2026-07-01", RANGE_END_TAG: "2026-07-03"}
+        )
+    )
+    # what Dagster records for an exception escaping a step: its wrapper, caused by the exception
+    error = SerializableErrorInfo(
+        message='dagster._core.errors.DagsterExecutionStepExecutionError: Error occurred while executing op '
+        '"tracking__events":\n',
+        stack=[], cls_name="DagsterExecutionStepExecutionError",
+        cause=SerializableErrorInfo(
+            message="OSError: IO Error: could not read events_20260702.jsonl.gz\n", stack=[],
+            cls_name="OSError",
+        ),
+    )  # fmt: skip
+    for step, data in (
+        ("tracking__events", StepFailureData(error=error, user_failure_data=None)),
+        ("fundcdp_dbt_models", StepFailureData(error=error, user_failure_data=None)),  # not a load
+    ):
+        instance.report_dagster_event(
+            dg.DagsterEvent(event_type_value="STEP_FAILURE", job_name=run.job_name, step_key=step,
+                            event_specific_data=data),
+            run_id=run.run_id,
+        )  # fmt: skip
+    message = "OSError: IO Error: could not read events_20260702.jsonl.gz"
+    assert load_failures(instance, run) == [("tracking", "events", "2026-07-01..2026-07-03", message)]
+    assert failed_steps(instance, run.run_id) == {"tracking__events": message, "fundcdp_dbt_models": message}
