@@ -59,9 +59,7 @@ class FundcdpSettings(dg.ConfigurableResource):
                 yield settings
             return
         log = context.log.info if context.log is not None else logging.getLogger(__name__).info
-        with hold_run_lock(self.layout().root, run=context.run_id, log=log) as grant:
-            if grant.contended:
-                log(f"run lock {grant.path} acquired after waiting {grant.waited_seconds:.1f} s")
+        with hold_run_lock(self.layout().root, run=context.run_id, log=log):
             with super().yield_for_execution(context) as settings:
                 yield settings
 

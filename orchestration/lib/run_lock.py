@@ -170,7 +170,8 @@ def hold_run_lock(
     """Hold the run lock of ``data_dir`` for the ``with`` block, waiting for another holder up to
     ``timeout`` seconds (default ``FUNDCDP_RUN_LOCK_TIMEOUT``); ``run`` names this run in the holder info.
     Re-entrant within the process: a nested acquisition returns at once and records its run as the holder
-    until it ends. Raises :class:`RunLockTimeout` (naming the holder) when the wait times out."""
+    until it ends. ``log`` gets the waiting lines and, after a wait, how long it
+    took. Raises :class:`RunLockTimeout` (naming the holder) when the wait times out."""
     path = lock_path(data_dir).absolute()
     key = str(path)
     limit = run_lock_timeout_seconds() if timeout is None else timeout
@@ -202,6 +203,8 @@ def hold_run_lock(
     except BaseException:
         os.close(fd)
         raise
+    if waited is not None:
+        log(f"run lock {path} acquired after waiting {waited:.1f} s")
     held = _Held(fd=fd, depth=1, holders=[holder])
     with _GUARD:
         _HELD[key] = held

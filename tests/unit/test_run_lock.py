@@ -95,7 +95,8 @@ def test_a_waiting_run_gets_the_lock_when_the_holder_ends(tmp_path):
 
     with hold_run_lock(tmp_path, run="second", timeout=60, log=lines.append, sleep=end_holder_while_waiting):
         assert read_holder(lock_path(tmp_path))["run"] == "second"
-    assert len(lines) == 1 and lines[0].startswith("waiting for run first (pid ")
+    assert len(lines) == 2 and lines[0].startswith("waiting for run first (pid ")
+    assert lines[1].startswith(f"run lock {lock_path(tmp_path).absolute()} acquired after waiting ")
 
 
 @pytest.mark.parametrize("value", ["six hours", "-5", "nan"])
