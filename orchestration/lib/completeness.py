@@ -305,9 +305,7 @@ def _status(source, day, tables, manifests, failures, waived, purged, landed, sc
     if failed:  # the last attempt failed: a manifest of an earlier attempt does not make it loaded
         if waiver is not None:
             return LedgerDay(source, day, WAIVED, waiver.reason)
-        return LedgerDay(
-            source, day, FAILED, "; ".join(f"{table}: {message}" for table, message in sorted(failed.items()))
-        )
+        return LedgerDay(source, day, FAILED, _failure_detail(failed))
     if tables <= manifests.get(day, set()):
         return LedgerDay(source, day, LOADED)
     if waiver is not None:
@@ -317,6 +315,14 @@ def _status(source, day, tables, manifests, failures, waived, purged, landed, sc
     if not schedule.is_due(source, day):
         return LedgerDay(source, day, NOT_DUE)
     return LedgerDay(source, day, MISSING)
+
+
+def _failure_detail(failed: dict[str, str]) -> str:
+    """``bank_cards, customers: <message>; nav: <other message>``: tables with one message named once."""
+    by_message: dict[str, list[str]] = {}
+    for table, message in sorted(failed.items()):
+        by_message.setdefault(message, []).append(table)
+    return "; ".join(f"{', '.join(tables)}: {message}" for message, tables in by_message.items())
 
 
 def held_days(ledger: list[LedgerDay]) -> list[LedgerDay]:

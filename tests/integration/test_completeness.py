@@ -99,7 +99,9 @@ def test_ledger_statuses(company):
     )
     ledger = build_ledger(company, FIRST_PARTITION_DAY, TUE, schedule())
     (crm_tuesday,) = [e for e in ledger if e.status not in ("loaded", "not_due")]
-    assert crm_tuesday.describe().startswith("crm 2026-06-02 failed (bank_cards: ")
+    assert crm_tuesday.describe().startswith(
+        "crm 2026-06-02 failed (bank_cards, customers, marketing_consents: "
+    )
 
 
 def test_the_ledger_starts_at_the_first_delivery_and_ends_at_the_as_of_day(company):
@@ -145,16 +147,16 @@ def test_publishing_is_held_with_one_alert_then_released_by_waivers(company, tmp
             assert not result.success
             (check,) = result.get_asset_check_evaluations()
             assert (check.check_name, check.passed) == ("completeness", False)
-            assert check.metadata["held"].value == [
-                "trade 2026-06-03 delivered",
-                "crm 2026-06-02 failed ("
-                + "; ".join(
-                    f"{table}: {message}"
-                    for table, message in sorted(load_failures(layout)[("crm", TUE)].items())
-                )
-                + ")",
-                "crm 2026-06-03 missing",
-            ]
+            assert (
+                check.metadata["held"].value
+                == [
+                    "trade 2026-06-03 delivered",
+                    "crm 2026-06-02 failed (bank_cards, customers, marketing_consents: "  # one message: once
+                    + next(iter(set(load_failures(layout)[("crm", TUE)].values())))
+                    + ")",
+                    "crm 2026-06-03 missing",
+                ]
+            )
             assert "| crm | 1 | 0 | 0 | 1 | 0 | 1 |" in check.metadata["ledger"].value
             assert result.get_asset_materialization_events() == []
         assert not layout.analytics_db.exists()

@@ -92,6 +92,8 @@ def test_a_day_purged_by_retention_counts_as_loaded(tmp_path):
 def test_summary_lines_and_markdown(tmp_path):
     layout = company(tmp_path)
     record_load_attempts(layout, "crm", "bank_cards", {"2026-03-02": "listed but missing: x.csv"}, [])
+    record_load_attempts(layout, "crm", "customers", {"2026-03-02": "listed but missing: x.csv"}, [])
+    record_load_attempts(layout, "crm", "marketing_consents", {"2026-03-02": "bad control total"}, [])
     ledger = build_ledger(layout, "2026-01-01", "2026-03-05", SCHEDULE)
     assert ledger_lines(ledger) == [
         "trade    2026-03-02 .. 2026-03-05: 1 loaded, 0 not due, 0 waived, 2 delivered, 1 missing",
@@ -99,7 +101,8 @@ def test_summary_lines_and_markdown(tmp_path):
         "  trade 2026-03-04 delivered",
         "  trade 2026-03-05 missing",
         "crm      2026-03-02 .. 2026-03-05: 0 loaded, 3 not due, 0 waived, 1 failed",
-        "  crm 2026-03-02 failed (bank_cards: listed but missing: x.csv)",
+        "  crm 2026-03-02 failed (bank_cards, customers: listed but missing: x.csv; marketing_consents: bad "
+        "control total)",
         "tracking 2026-03-02 .. 2026-03-05: 1 loaded, 3 not due, 0 waived",
     ]
     markdown = ledger_markdown(ledger).splitlines()
@@ -110,10 +113,14 @@ def test_summary_lines_and_markdown(tmp_path):
         "| crm | 0 | 3 | 0 | 1 | 0 | 0 |",
         "| tracking | 1 | 3 | 0 | 0 | 0 | 0 |",
     ]
-    assert "| crm | 2026-03-02 | failed | bank_cards: listed but missing: x.csv |" in markdown
+    assert (
+        "| crm | 2026-03-02 | failed | bank_cards, customers: listed but missing: x.csv; marketing_consents: "
+        "bad control total |"
+    ) in markdown
     held = [e for e in ledger if e.status in ("failed", "missing")]
     assert held_text(held) == (
-        "held: trade 2026-03-05 missing, crm 2026-03-02 failed (bank_cards: listed but missing: x.csv)"
+        "held: trade 2026-03-05 missing, crm 2026-03-02 failed (bank_cards, customers: listed but missing: "
+        "x.csv; marketing_consents: bad control total)"
     )
     assert held_text(held, limit=1) == "held: trade 2026-03-05 missing and 1 more"
     assert held_key(held) == held_key(list(held)) != held_key(held[:1])
