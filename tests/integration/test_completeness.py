@@ -132,6 +132,7 @@ def held_alerts(layout: DataLayout) -> list[dict]:
 def test_publishing_is_held_with_one_alert_then_released_by_waivers(company, tmp_path):
     from orchestration.defs.publish.assets import analytics, hold_for_completeness
     from orchestration.defs.resources import FundcdpSettings
+    from orchestration.defs.segments.assets import segments
 
     layout = copy_of(company, tmp_path)
     # the analytics asset for Wednesday: its completeness check fails naming the days, nothing published
@@ -147,20 +148,30 @@ def test_publishing_is_held_with_one_alert_then_released_by_waivers(company, tmp
             assert not result.success
             (check,) = result.get_asset_check_evaluations()
             assert (check.check_name, check.passed) == ("completeness", False)
-            assert (
-                check.metadata["held"].value
-                == [
-                    "trade 2026-06-03 delivered",
-                    "crm 2026-06-02 failed (bank_cards, customers, marketing_consents: "  # one message: once
-                    + next(iter(set(load_failures(layout)[("crm", TUE)].values())))
-                    + ")",
-                    "crm 2026-06-03 missing",
-                ]
-            )
+            assert check.metadata["held"].value == [
+                "trade 2026-06-03 delivered",
+                "crm 2026-06-02 failed (bank_cards, customers, marketing_consents: "  # one message: once
+                + next(iter(set(load_failures(layout)[("crm", TUE)].values())))
+                + ")",
+                "crm 2026-06-03 missing",
+            ]
             assert "| crm | 1 | 0 | 0 | 1 | 0 | 1 |" in check.metadata["ledger"].value
             assert result.get_asset_materialization_events() == []
         assert not layout.analytics_db.exists()
-        # two runs held by the same days: one alert
+        # the segments asset on its own: held the same way, no version
+        result = dg.materialize(
+            [segments],
+            instance=temp_instance(layout.dagster_home),
+            partition_key=WED,
+            resources={"settings": FundcdpSettings()},
+            raise_on_error=False,
+        )
+        (failure,) = [e for e in result.all_events if e.is_step_failure]
+        assert "held: trade 2026-06-03 delivered, crm 2026-06-02 failed (" in (
+            failure.step_failure_data.error.message
+        )
+        assert not layout.segments_db.exists()
+        # three runs held by the same days: one alert
         (alert,) = held_alerts(layout)
         assert alert["summary"].startswith("held: trade 2026-06-03 delivered, crm 2026-06-02 failed (")
         assert (alert["asset"], alert["partition"], alert["details"]["days_held"]) == ("analytics", WED, 3)
