@@ -1,4 +1,5 @@
-"""The publish step: ``analytics.duckdb`` for analysts, only from data whose quality gates passed."""
+"""The publish step: ``analytics.duckdb`` for analysts, only when every source is complete up to the as-of
+date (the completeness ledger) and the quality gates passed."""
 
 import dagster as dg
 
