@@ -9,7 +9,7 @@ only, no site-packages: ``python -S``). In the child, before dbt starts, it
    parent is still the run (``FUNDCDP_DBT_PARENT_PID``): a run killed before the call would otherwise
    leave dbt running on its own;
 2. moves into a process group of its own, so a Ctrl-C in the terminal reaches only the run, which then
-   stops dbt itself (and a group kill takes any process dbt starts);
+   stops dbt itself;
 3. execs dbt (``FUNDCDP_DBT_EXECUTABLE``, default the ``dbt`` beside this Python); the death signal
    survives exec.
 

@@ -10,7 +10,6 @@ import importlib.metadata
 import json
 import os
 import shutil
-import signal
 import sys
 from collections.abc import Iterator
 from datetime import date
@@ -78,15 +77,11 @@ def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings:
 
 
 def _stop(invocation: DbtCliInvocation) -> None:
-    """Make sure dbt is gone (its DuckDB lock released) before anything else opens the warehouse, and
-    with it anything it started (dbt leads its own process group, see orchestration/lib/dbt_child.py)."""
+    """Make sure dbt is gone (its DuckDB lock released) before anything else opens the warehouse. (dbt
+    leads its own process group, so a Ctrl-C in the terminal reaches only the run, which stops it here.)"""
     if invocation.process.poll() is None:
         invocation.process.terminate()
     invocation.process.wait()
-    try:
-        os.killpg(invocation.process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass  # the group is gone with dbt (or dbt ran without the launcher)
 
 
 def _raise_if_failed(invocation: DbtCliInvocation, day: str) -> None:
