@@ -7,7 +7,12 @@ misconfiguration) becomes ``Delivery(ok=False, error=...)``, is recorded in the 
 warning; no exception escapes, so alerting never fails the pipeline. Channels are contacted in
 parallel, so a slow channel costs about ``timeout_s`` once, not once per channel.
 
-Only the standard library is used (``urllib.request``, ``smtplib``, ``email``). HTTP(S) requests honour
+Personal data typed into an alert's text (a delivered value quoted in an error message) is replaced
+before anything is sent or logged: the summary and every text in the details go through
+:func:`orchestration.lib.free_text.redact` (phones, ID numbers, e-mail addresses, card numbers become
+``[phone]``, ``[id_number]``, ...). A safety net: the messages themselves are built not to quote data.
+
+Delivery uses the standard library (``urllib.request``, ``smtplib``, ``email``). HTTP(S) requests honour
 the usual ``HTTPS_PROXY`` / ``HTTP_PROXY`` / ``NO_PROXY`` variables.
 
 Environment variables (unset or blank = not configured):
@@ -76,6 +81,8 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from orchestration.lib.free_text import redact
+
 log = logging.getLogger(__name__)
 
 KINDS = (
@@ -93,6 +100,11 @@ CHANNELS = ("webhook", "slack", "wecom", "dingtalk", "email")
 SKIPPED = "skipped"
 """The channel of the one :class:`Delivery` returned when an alert's ``once_key`` was already sent."""
 SENT_KEYS_FILE = "alerts_sent.jsonl"
+# Past this size the sent-keys file drops records older than SENT_KEYS_KEEP_DAYS (the last of each
+# stream kept): a cause that has not recurred for over a year (a day's load, a run id) will not, and the
+# file, read whole by every keyed alert, stays small.
+SENT_KEYS_PRUNE_BYTES = 1_000_000
+SENT_KEYS_KEEP_DAYS = 400
 
 ENV_WEBHOOK_URL = "FUNDCDP_ALERT_WEBHOOK_URL"
 ENV_SLACK_WEBHOOK_URL = "FUNDCDP_ALERT_SLACK_WEBHOOK_URL"
@@ -193,6 +205,7 @@ def send_alert(
     environ: Mapping[str, str] | None = None,
     timeout_s: float = 5.0,
     once_key: str | None = None,
+    stream: str | None = None,
 ) -> list[Delivery]:
     """Deliver ``alert`` to every configured channel, then append it with the outcomes to ``log_path``.
 
@@ -203,12 +216,46 @@ def send_alert(
     most once per key: the keys sent are recorded (as SHA-256) in :data:`SENT_KEYS_FILE` beside the alert
     log, under an exclusive file lock held while sending, so concurrent processes do not both send. A key
     already recorded sends nothing, logs nothing and returns ``[Delivery(SKIPPED, True, None)]``
-    (:func:`was_skipped`). A key is recorded once the log line was written or a channel took the alert;
-    when everything failed it is not, so the next attempt tries again.
+    (:func:`was_skipped`). A key is recorded once a configured channel took the alert (with no channel
+    configured: once the log line was written); when every configured channel failed it is not, so the
+    next attempt tries again (the log line alone reaches nobody).
+
+    With a ``stream`` too (one warning's name, e.g. ``persons_quarantined:<asset>``), the key is compared
+    only with the last key sent on that stream: the alert is sent whenever what it says differs from the
+    last one sent, so a warning going A, A, B, A sends A, B, A.
+
+    The summary and the details' texts are redacted first (:func:`redact_alert`).
     """
+    alert = redact_alert(alert)
     if once_key is None:
         return _send(alert, log_path, environ, timeout_s)
-    return _send_once(alert, log_path, environ, timeout_s, once_key)
+    return _send_once(alert, log_path, environ, timeout_s, once_key, stream)
+
+
+def redact_alert(alert: Alert) -> Alert:
+    """``alert`` with phones, ID numbers, e-mail addresses and card numbers in its summary and in every
+    text of its details (keys, values, list items) replaced by placeholders (:mod:`orchestration.lib.
+    free_text`)."""
+    return Alert(
+        kind=alert.kind,
+        summary=redact(str(alert.summary)),
+        asset=alert.asset,
+        partition=alert.partition,
+        run_id=alert.run_id,
+        details={redact(str(key)): _redacted(value) for key, value in alert.details.items()},
+    )
+
+
+def _redacted(value: object) -> object:
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, Mapping):
+        return {redact(str(key)): _redacted(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [_redacted(item) for item in value]
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return redact(str(value))  # rendered with str anyway (Decimal, date, ...)
 
 
 def was_skipped(deliveries: list[Delivery]) -> bool:
@@ -234,42 +281,100 @@ def _key_digest(once_key: str) -> str:
 
 
 def _send_once(
-    alert: Alert, log_path: Path, environ: Mapping[str, str] | None, timeout_s: float, once_key: str
+    alert: Alert,
+    log_path: Path,
+    environ: Mapping[str, str] | None,
+    timeout_s: float,
+    once_key: str,
+    stream: str | None = None,
 ) -> list[Delivery]:
     digest = _key_digest(once_key)
+    stream_digest = _key_digest(stream) if stream is not None else None
     path = sent_keys_path(log_path)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         # owner-only like everything in the data directory, whatever the umask of the process
-        handle = os.fdopen(os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600), "a+", encoding="utf-8")
+        handle = os.fdopen(
+            os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600),
+            "a+",
+            encoding="utf-8",
+            errors="replace",
+        )
     except OSError as exc:  # no record possible: better a repeated alert than a lost one
         log.warning("fundcdp alert: cannot record sent alerts in %s: %s", path, _describe(exc))
         return _send(alert, log_path, environ, timeout_s)
     with handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
         handle.seek(0)
-        for line in handle:
-            try:
-                if json.loads(line).get("key_sha256") == digest:
-                    return [Delivery(SKIPPED, True, None)]
-            except (ValueError, AttributeError):
-                continue  # a torn line (a crash mid-write) is ignored, not fatal
+        lines = handle.readlines()
+        records = [record for record in map(_sent_record, lines) if record is not None]
+        if stream_digest is None:
+            sent_before = any(record.get("key_sha256") == digest for record in records)
+        else:
+            on_stream = [record for record in records if record.get("stream_sha256") == stream_digest]
+            sent_before = bool(on_stream) and on_stream[-1].get("key_sha256") == digest
+        if sent_before:
+            return [Delivery(SKIPPED, True, None)]
         deliveries = _send(alert, log_path, environ, timeout_s)
-        if any(d.ok for d in deliveries):
+        if _taken(deliveries):
             record = {
                 "key_sha256": digest,
                 "kind": alert.kind,
                 "run_id": alert.run_id,
                 "sent_at": datetime.now(UTC).isoformat(timespec="seconds"),
             }
+            if stream_digest is not None:
+                record["stream_sha256"] = stream_digest
             try:
-                handle.seek(0, os.SEEK_END)
+                if os.fstat(handle.fileno()).st_size > SENT_KEYS_PRUNE_BYTES:
+                    _rewrite_pruned(handle, records)
+                elif lines and not lines[-1].endswith("\n"):
+                    handle.write("\n")  # a crash cut the last line short: the new record on its own line
                 handle.write(json.dumps(record) + "\n")
                 handle.flush()
                 os.fsync(handle.fileno())
             except OSError as exc:
                 log.warning("fundcdp alert: cannot record the sent alert in %s: %s", path, _describe(exc))
         return deliveries
+
+
+def _taken(deliveries: list[Delivery]) -> bool:
+    """Whether someone got the alert: a configured channel took it, or (none configured) the log line
+    was written."""
+    channels = [d for d in deliveries if d.channel != "log"]
+    return any(d.ok for d in channels) if channels else any(d.ok for d in deliveries)
+
+
+def _sent_record(line: str) -> dict | None:
+    try:
+        record = json.loads(line)
+    except ValueError:
+        return None  # a torn line (a crash mid-write) is ignored, not fatal
+    return record if isinstance(record, dict) else None
+
+
+def _rewrite_pruned(handle, records: list[dict]) -> None:
+    """Rewrite the sent-keys file (in place, under its lock) without records older than
+    :data:`SENT_KEYS_KEEP_DAYS`; the last record of each stream stays whatever its age."""
+    cutoff = datetime.now(UTC).timestamp() - SENT_KEYS_KEEP_DAYS * 86400
+    last_of_stream = {
+        record["stream_sha256"]: index for index, record in enumerate(records) if "stream_sha256" in record
+    }
+    kept = [
+        record
+        for index, record in enumerate(records)
+        if _sent_at(record) >= cutoff or last_of_stream.get(record.get("stream_sha256")) == index
+    ]
+    handle.seek(0)
+    handle.truncate()
+    handle.write("".join(json.dumps(record) + "\n" for record in kept))
+
+
+def _sent_at(record: dict) -> float:
+    try:
+        return datetime.fromisoformat(str(record.get("sent_at"))).timestamp()
+    except ValueError:
+        return 0.0  # no readable time: old
 
 
 def _send(

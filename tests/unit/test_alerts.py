@@ -12,12 +12,13 @@ import multiprocessing
 import os
 import time
 import urllib.parse
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
+from orchestration.lib import alerts
 from orchestration.lib.alerts import (
     SKIPPED,
     Alert,
@@ -379,11 +380,126 @@ def test_once_key_not_recorded_when_nothing_took_the_alert(tmp_path, closed_port
     second = send_alert(ALERT, blocker / "alerts.log", environ=env, timeout_s=2, once_key="k")
     assert [d.channel for d in first] == [d.channel for d in second] == ["webhook", "log"]
     assert not any(d.ok for d in first + second)
-    # every channel failed but the log line was written: recorded, the repeat is skipped
+    # every configured channel failed, only the log line was written: nobody was told, not recorded,
+    # so the next attempt sends again
     log_path = tmp_path / "alerts.log"
-    send_alert(ALERT, log_path, environ=env, timeout_s=2, once_key="k")
+    down = send_alert(ALERT, log_path, environ=env, timeout_s=2, once_key="k")
+    assert [(d.channel, d.ok) for d in down] == [("webhook", False), ("log", True)]
+    assert not was_skipped(send_alert(ALERT, log_path, environ=env, timeout_s=2, once_key="k"))
+    assert len(_log_lines(log_path)) == 2
+    assert not sent_keys_path(log_path).read_text()
+
+
+def test_once_key_recorded_when_one_configured_channel_took_the_alert(tmp_path, http_server, closed_port):
+    env = {
+        "FUNDCDP_ALERT_WEBHOOK_URL": f"{http_server.base}/generic/hook",
+        "FUNDCDP_ALERT_SMTP_HOST": "127.0.0.1",
+        "FUNDCDP_ALERT_SMTP_PORT": str(closed_port),
+        "FUNDCDP_ALERT_SMTP_FROM": "cdp@example.com",
+        "FUNDCDP_ALERT_SMTP_TO": "ops@example.com",
+    }
+    log_path = tmp_path / "alerts.log"
+    first = send_alert(ALERT, log_path, environ=env, timeout_s=2, once_key="k")
+    assert [(d.channel, d.ok) for d in first] == [("webhook", True), ("email", False), ("log", True)]
     assert was_skipped(send_alert(ALERT, log_path, environ=env, timeout_s=2, once_key="k"))
-    assert len(_log_lines(log_path)) == 1
+    # no channel configured: the log line is the delivery, recorded once written
+    quiet = tmp_path / "quiet" / "alerts.log"
+    assert send_alert(ALERT, quiet, environ={}, once_key="k") == [Delivery("log", True, None)]
+    assert was_skipped(send_alert(ALERT, quiet, environ={}, once_key="k"))
+    assert len(_log_lines(quiet)) == 1
+
+
+def test_a_record_cut_short_by_a_crash_does_not_swallow_the_next_one(tmp_path):
+    log_path = tmp_path / "alerts.log"
+    send_alert(ALERT, log_path, environ={}, once_key="first")
+    sent = sent_keys_path(log_path)
+    whole = sent.read_text()
+    sent.write_text(whole + whole[:30])  # a crash mid-write: a torn last line without newline
+    send_alert(ALERT, log_path, environ={}, once_key="second")
+    lines = sent.read_text().splitlines()
+    assert lines[1] == whole[:30]
+    assert json.loads(lines[2])["key_sha256"] == hashlib.sha256(b"second").hexdigest()
+    assert was_skipped(send_alert(ALERT, log_path, environ={}, once_key="second"))
+    assert was_skipped(send_alert(ALERT, log_path, environ={}, once_key="first"))
+
+
+def test_a_large_sent_keys_file_drops_records_older_than_400_days(tmp_path, monkeypatch):
+    log_path = tmp_path / "alerts.log"
+    sent = sent_keys_path(log_path)
+
+    def record(key: str, sent_at: str, stream: str | None = None) -> str:
+        fields = {"key_sha256": hashlib.sha256(key.encode()).hexdigest(), "kind": "k", "sent_at": sent_at}
+        if stream is not None:
+            fields["stream_sha256"] = hashlib.sha256(stream.encode()).hexdigest()
+        return json.dumps(fields) + "\n"
+
+    now = datetime.now(UTC)
+    old, recent = (now - timedelta(days=401)).isoformat(), (now - timedelta(days=399)).isoformat()
+    sent.write_text(
+        record("old", old) + "torn {\n" + record("recent", recent) + record("old-warning", old, "warnings")
+    )
+    monkeypatch.setattr(alerts, "SENT_KEYS_PRUNE_BYTES", 10_000)  # not yet past the size: nothing pruned
+    send_alert(ALERT, log_path, environ={}, once_key="new")
+    assert len(sent.read_text().splitlines()) == 5
+    monkeypatch.setattr(alerts, "SENT_KEYS_PRUNE_BYTES", 100)
+    send_alert(ALERT, log_path, environ={}, once_key="newer")
+    kept = [json.loads(line)["key_sha256"] for line in sent.read_text().splitlines()]
+    # the old record and the torn line gone; the last record of a stream stays whatever its age
+    assert kept == [
+        hashlib.sha256(key.encode()).hexdigest() for key in ("recent", "old-warning", "new", "newer")
+    ]
+    assert not was_skipped(send_alert(ALERT, log_path, environ={}, once_key="old"))
+    assert was_skipped(send_alert(ALERT, log_path, environ={}, once_key="recent"))
+    assert was_skipped(send_alert(ALERT, log_path, environ={}, once_key="old-warning", stream="warnings"))
+
+
+def test_a_stream_sends_whenever_the_content_differs_from_the_last_sent(tmp_path, http_server):
+    env = {"FUNDCDP_ALERT_WEBHOOK_URL": f"{http_server.base}/generic/hook"}
+    log_path = tmp_path / "alerts.log"
+    a = Alert("persons_quarantined", "3 persons quarantined", "main_marts/person_profile")
+    b = Alert("persons_quarantined", "4 persons quarantined", "main_marts/person_profile")
+    other = Alert("persons_quarantined", "3 persons quarantined", "main_marts/other")
+    sent = [
+        not was_skipped(send_alert(alert, log_path, environ=env, once_key=content_key(alert), stream=stream))
+        for alert, stream in [(a, "q:p"), (a, "q:p"), (b, "q:p"), (a, "q:p"), (other, "q:o"), (a, "q:p")]
+    ]
+    assert sent == [True, False, True, True, True, False]
+    assert [r["body"]["summary"] for r in http_server.requests] == [
+        "3 persons quarantined",
+        "4 persons quarantined",
+        "3 persons quarantined",
+        "3 persons quarantined",
+    ]
+
+
+def test_personal_data_in_an_alert_is_redacted_before_anything_is_sent(tmp_path, http_server, smtp_server):
+    env = {"FUNDCDP_ALERT_WEBHOOK_URL": f"{http_server.base}/generic/hook", **_smtp_env(smtp_server)}
+    log_path = tmp_path / "alerts.log"
+    alert = Alert(
+        "load_failed",
+        "crm.customers for 2026-07-01 not loaded: line 2 has 13800138000",
+        details={
+            "error": "fields: C312004407, 张三, 110101198001011232, 13800138000, zs@example.com",
+            "lines": ["id 110101198001011232", {"mobile": "138-0013-8000"}],
+            "rows": 3,
+        },
+    )
+    send_alert(alert, log_path, environ=env, timeout_s=2)
+    body = http_server.requests[0]["body"]
+    assert body["summary"] == "crm.customers for 2026-07-01 not loaded: line 2 has [phone]"
+    assert body["details"] == {
+        "error": "fields: C312004407, 张三, [id_number], [phone], [email]",
+        "lines": ["id [id_number]", {"mobile": "[phone]"}],
+        "rows": 3,
+    }
+    [mail] = alert_servers.received_mails(smtp_server)
+    assert "line 2 has [phone]" in mail[
+        "Subject"
+    ] and "[id_number], [phone], [email]" in alert_servers.mail_text(mail)
+    logged = log_path.read_text()
+    for value in ("13800138000", "110101198001011232", "zs@example.com", "138-0013-8000"):
+        assert value not in logged and value not in alert_servers.mail_text(mail)
+    assert _log_lines(log_path)[0]["alert"] == body
 
 
 def _send_from_another_process(log_path: str, url: str) -> bool:
