@@ -92,13 +92,15 @@ def run_pipeline(history_days: int = 14) -> int:
         return 2
     import dagster as dg
 
-    from orchestration.defs.pipeline import build_warehouse, load_history
+    from orchestration.defs.pipeline import build_warehouse, load_history, reap_dead_runs
     from orchestration.defs.resources import FundcdpSettings
     from orchestration.lib.deliveries import delivery_days
     from orchestration.lib.summary import format_summary
 
     days = delivery_days(layout)
     instance = dg.DagsterInstance.get()
+    for run_id in reap_dead_runs(instance):
+        print(f"run {run_id} was killed or crashed: marked failed, its pool slots freed", flush=True)
     started = time.monotonic()
     print(f"loading {len(days)} delivery days {days[0]} .. {days[-1]} into raw/", flush=True)
     load = load_history(instance, days[0], days[-1])  # one run of the last day, as cli import-history
@@ -431,17 +433,20 @@ def _built_as_of(layout: DataLayout) -> date:
 def _holding_run_lock(command: str, run) -> int:
     """``run()`` holding the data directory's run lock (orchestration/lib/run_lock.py) for the whole
     command: another run over the same data directory waits, and this command's in-process runs take the
-    lock again without waiting. 1 if the lock could not be had in FUNDCDP_RUN_LOCK_TIMEOUT."""
-    from orchestration.lib.run_lock import RunLockTimeout, hold_run_lock
+    lock again without waiting. 1 if the lock could not be had in FUNDCDP_RUN_LOCK_TIMEOUT, alerted
+    ``run_failed`` (the command, the holder, the wait; once per command and start)."""
+    from orchestration.lib.run_lock import RunLockTimeout, alert_lock_timeout, hold_run_lock
 
-    root = DataLayout.at(os.environ.get("FUNDCDP_DATA_DIR") or "data").root
+    layout = DataLayout.at(os.environ.get("FUNDCDP_DATA_DIR") or "data")
+    started = time.time()
     try:
         with hold_run_lock(
-            root, run=f"cli {command}", log=lambda line: print(line, file=sys.stderr, flush=True)
+            layout.root, run=f"cli {command}", log=lambda line: print(line, file=sys.stderr, flush=True)
         ):
             return run()
     except RunLockTimeout as problem:
         print(f"not run: {problem}", file=sys.stderr)
+        alert_lock_timeout(layout.alerts_log, f"cli {command}", problem, started)
         return 1
 
 

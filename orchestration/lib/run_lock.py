@@ -7,9 +7,10 @@ end, and a second run waits for it.
 
 - The lock belongs to the open file, so a holder that dies (even ``kill -9``) frees it at once; the file
   itself stays and only shows who holds it (pid, host, run, since when), for the waiting run's log line.
-- Re-entrant within one process: ``cli run`` holds it for the whole command while each of its in-process
+- Re-entrant within one thread: ``cli run`` holds it for the whole command while each of its in-process
   runs takes it again. (flock on a second open file of the same path in the same process would block on
-  itself, so a nested acquisition reuses the first one's descriptor.)
+  itself, so a nested acquisition reuses the first one's descriptor.) Another thread of the same process
+  opens its own file and waits like another process: two runs in two threads never interleave.
 - A waiting run polls, logs who it waits for, and gives up after ``FUNDCDP_RUN_LOCK_TIMEOUT`` seconds
   (default 6 h) with a message naming the holder.
 """
@@ -28,6 +29,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
+from orchestration.lib.alerts import Alert, send_alert, was_skipped
+
 RUN_LOCK_TIMEOUT_ENV = "FUNDCDP_RUN_LOCK_TIMEOUT"
 # Long enough for the longest run seen (a history import of years of days), short enough that a stuck
 # holder is noticed the same working day.
@@ -38,7 +41,14 @@ REPORT_EVERY_SECONDS = 60.0
 
 
 class RunLockTimeout(RuntimeError):
-    """Another run held the data directory for longer than the configured timeout."""
+    """Another run held the data directory for longer than the configured timeout: ``holder`` as it wrote
+    itself (or None), ``waited_seconds``, the lock file ``path``."""
+
+    def __init__(self, message: str, holder: dict | None, waited_seconds: float, path: Path) -> None:
+        super().__init__(message)
+        self.holder = holder
+        self.waited_seconds = waited_seconds
+        self.path = path
 
 
 def lock_path(data_dir: Path | str) -> Path:
@@ -103,14 +113,17 @@ class _Held:
     holders: list[dict] = field(default_factory=list)
 
 
-# Locks this process holds, by lock file path; guarded by _GUARD.
-_HELD: dict[str, _Held] = {}
+# Locks this process holds, by lock file path and holding thread; guarded by _GUARD.
+_HELD: dict[tuple[str, int], _Held] = {}
 _GUARD = threading.Lock()
 
 
 def _forget_in_child() -> None:
     # A forked child shares the parent's open lock file: it must neither think it holds the lock nor keep
-    # it alive after the parent ends (closing its copy leaves the parent's lock in place).
+    # it alive after the parent ends (closing its copy leaves the parent's lock in place). _GUARD is made
+    # anew: a fork while another thread held it would leave it locked for ever in the child.
+    global _GUARD
+    _GUARD = threading.Lock()
     for held in _HELD.values():
         with contextlib.suppress(OSError):
             os.close(held.fd)
@@ -150,7 +163,10 @@ def _wait_for_lock(
             raise RunLockTimeout(
                 f"gave up after {now - started:.0f} s ({RUN_LOCK_TIMEOUT_ENV}={timeout:g}) waiting for "
                 f"{describe_holder(holder, path)}; if that run is stuck, stop it (the lock is freed when its "
-                "process ends)"
+                "process ends)",
+                holder,
+                now - started,
+                path,
             )
         if last_report is None or holder != last_holder or now - last_report >= REPORT_EVERY_SECONDS:
             log(f"waiting for {describe_holder(holder, path)} (waited {now - started:.0f} s)")
@@ -169,11 +185,11 @@ def hold_run_lock(
 ) -> Iterator[RunLockGrant]:
     """Hold the run lock of ``data_dir`` for the ``with`` block, waiting for another holder up to
     ``timeout`` seconds (default ``FUNDCDP_RUN_LOCK_TIMEOUT``); ``run`` names this run in the holder info.
-    Re-entrant within the process: a nested acquisition returns at once and records its run as the holder
-    until it ends. ``log`` gets the waiting lines and, after a wait, how long it
-    took. Raises :class:`RunLockTimeout` (naming the holder) when the wait times out."""
+    Re-entrant within the thread: a nested acquisition returns at once and records its run as the holder
+    until it ends; another thread waits like another process. ``log`` gets the waiting lines and, after
+    a wait, how long it took. Raises :class:`RunLockTimeout` (naming the holder) when the wait times out."""
     path = lock_path(data_dir).absolute()
-    key = str(path)
+    key = (str(path), threading.get_ident())
     limit = run_lock_timeout_seconds() if timeout is None else timeout
     holder = {
         "pid": os.getpid(),
@@ -184,9 +200,9 @@ def hold_run_lock(
     with _GUARD:
         held = _HELD.get(key)
         if held is not None:
+            _write_holder(held.fd, holder)  # first: if it fails, the outer acquisition is left as it was
             held.depth += 1
             held.holders.append(holder)
-            _write_holder(held.fd, holder)
     if held is not None:
         try:
             yield RunLockGrant(path, 0.0, nested=True)
@@ -203,19 +219,42 @@ def hold_run_lock(
     except BaseException:
         os.close(fd)
         raise
-    if waited is not None:
-        log(f"run lock {path} acquired after waiting {waited:.1f} s")
     held = _Held(fd=fd, depth=1, holders=[holder])
-    with _GUARD:
-        _HELD[key] = held
-        _write_holder(fd, holder)
+    # Registered inside the try: whatever fails from here on (writing the holder, the log) unlocks and
+    # forgets the lock, so no later acquisition in this thread takes itself for a nested one.
     try:
+        with _GUARD:
+            _HELD[key] = held
+            _write_holder(fd, holder)
+        if waited is not None:
+            log(f"run lock {path} acquired after waiting {waited:.1f} s")
         yield RunLockGrant(path, waited or 0.0, nested=False, contended=waited is not None)
     finally:
         with _GUARD:
-            _HELD.pop(key, None)
-            # Cleared before unlocking: a waiting run never reads a finished holder as the current one.
-            with contextlib.suppress(OSError):
-                os.ftruncate(fd, 0)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            # A forked child that inherited this block finds its copy forgotten (and closed) already.
+            if _HELD.get(key) is held:
+                del _HELD[key]
+                # Cleared before unlocking: a waiting run never reads a finished holder as the current one.
+                with contextlib.suppress(OSError):
+                    os.ftruncate(fd, 0)
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+
+
+def alert_lock_timeout(alerts_log: Path, command: str, problem: RunLockTimeout, started: float) -> bool:
+    """Alert ``run_failed`` for ``command`` (e.g. ``cli day 2026-07-01``) that gave up waiting for the run
+    lock (``problem``) after starting to wait at ``started`` (epoch seconds): the command, the holder and
+    the wait. Once per command and start (``lock-timeout:<command>:<start>``). True if sent now."""
+    start = datetime.fromtimestamp(started, UTC).isoformat(timespec="seconds")
+    alert = Alert(
+        kind="run_failed",
+        summary=f"{command} not run: {problem}"[:500],
+        details={
+            "command": command,
+            "holder": problem.holder,
+            "waited_seconds": round(problem.waited_seconds, 1),
+            "lock": str(problem.path),
+            "started": start,
+        },
+    )
+    return not was_skipped(send_alert(alert, alerts_log, once_key=f"lock-timeout:{command}:{start}"))
