@@ -23,7 +23,10 @@ that does not cast as delivered is retried with full-width digits made ASCII and
 separators (``1,234.50``) removed. Error messages show invisible characters escaped (:func:`visible`).
 
 A file that cannot be read at all (bad gzip, unreadable encoding, missing columns) raises
-:class:`LoadError` naming the file, and the column or line where it broke.
+:class:`LoadError` naming the file, and the column or line where it broke. Its message quotes no
+delivered value: a header missing columns is listed only when every name looks like a column name
+(``[a-z_][a-z0-9_]*``), else the first line "is not a header" (a headerless file's first line is a
+customer's data).
 
 No delivered text becomes SQL: the file's path reaches DuckDB as a bound parameter (``read_json(?, …)``),
 column names and JSON paths (from the committed specs) go through :mod:`orchestration.lib.sql`. Free-text
@@ -211,6 +214,9 @@ class ParsedFile:
 
 
 _INVISIBLE_TABLE = str.maketrans("", "", INVISIBLE_CHARACTERS)
+# What a delivered header name must look like (after hygiene) to be quoted in an error message: anything
+# else may be a data line taken for the header, and its values personal data.
+_COLUMN_NAME = re.compile(r"[a-z_][a-z0-9_]*")
 
 
 def _without_invisible(text: str) -> str:
@@ -248,6 +254,12 @@ def _csv_fields(
     header = content.header or []
     missing = [name for name in spec.column_names if name not in header]
     if missing:
+        if not all(_COLUMN_NAME.fullmatch(name) for name in header):
+            # a headerless file: its first line is data (names, ID numbers, phones), never quoted
+            raise LoadError(
+                f"{content.path}: the first line is not a header ({len(header)} fields); "
+                f"expected the header {','.join(spec.column_names)}"
+            )
         delivered = ", ".join(content.delivered_header or [])
         raise LoadError(f"{content.path}: missing column(s) {', '.join(missing)} (header has: {delivered})")
     ignored = tuple(name for name in header if name not in spec.column_names)
