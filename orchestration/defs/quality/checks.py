@@ -15,13 +15,14 @@ failed result for its day (so the publish step holds back) and alerts; the suite
 
 import json
 from datetime import date
+from pathlib import Path
 
 import dagster as dg
 
 from orchestration.defs.partitions import DUCKDB_WRITER_POOL, run_as_of_date
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
-from orchestration.lib.alerts import Alert, content_key, send_alert
+from orchestration.lib.alerts import Alert, Delivery, content_key, send_alert
 from orchestration.lib.quality.gx_runner import ExpectationOutcome, SuiteOutcome
 from orchestration.lib.quality.quarantine import quarantine_alert, quarantine_summary
 from orchestration.lib.quality.results import record_results
@@ -85,8 +86,7 @@ def run_quality_check(
         warning = quarantine_alert(quarantined, asset, as_of, run_id) if outcome.success else None
         if warning is not None:
             # the others publish; a failed gate (beyond the caps) sends the failure alert below instead
-            # once per content: the same quarantine found by every run is not news
-            send_alert(warning, layout.alerts_log, once_key=content_key(warning))
+            send_quarantine_warning(warning, layout.alerts_log)
             if log is not None:
                 log.warning(warning.text())
     if not outcome.success:
@@ -116,6 +116,15 @@ def run_quality_check(
         passed=outcome.success,
         severity=dg.AssetCheckSeverity.ERROR,
         metadata=metadata,
+    )
+
+
+def send_quarantine_warning(warning: Alert, log_path: Path) -> list[Delivery]:
+    """Send a ``persons_quarantined`` warning when it differs from the last one sent for its asset: the
+    same quarantine found by every run is not news, a change is, also back to an earlier content (A, A,
+    B, A sends A, B, A)."""
+    return send_alert(
+        warning, log_path, once_key=content_key(warning), stream=f"{warning.kind}:{warning.asset or '-'}"
     )
 
 
