@@ -27,7 +27,7 @@ STEP_SECONDS = 1.0
 
 def _record(context: dg.AssetExecutionContext, step: str, event: str) -> None:
     data_dir = Path(os.environ["FUNDCDP_DATA_DIR"])
-    held = run_lock._HELD.get(str(run_lock.lock_path(data_dir).absolute()))
+    held = run_lock._HELD.get((str(run_lock.lock_path(data_dir).absolute()), threading.get_ident()))
     line = {
         "run_id": context.run_id,
         "step": step,

@@ -159,3 +159,84 @@ def test_the_launcher_refuses_to_start_dbt_for_a_parent_already_gone():
     )  # fmt: skip
     assert result.returncode == 70
     assert "the run (pid 1) is gone before dbt started; not starting dbt" in result.stderr
+
+
+def test_a_failure_after_taking_the_lock_releases_it(tmp_path, monkeypatch):
+    def refuse(fd: int, holder: dict) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(run_lock, "_write_holder", refuse)
+    with pytest.raises(OSError, match="No space left"):
+        with hold_run_lock(tmp_path, run="run-1", timeout=0):
+            pytest.fail("the run must not start without its holder recorded")
+    assert run_lock._HELD == {}
+    monkeypatch.undo()
+    # not a nested acquisition of a lock left locked: another process gets it at once
+    holder = start_holder(tmp_path, "other process")
+    holder.kill()
+    holder.wait()
+    with hold_run_lock(tmp_path, run="run-2", timeout=0) as grant:
+        assert (grant.nested, grant.contended) == (False, False)
+
+
+def test_another_thread_waits_like_another_process(tmp_path):
+    import threading
+
+    held, release = threading.Event(), threading.Event()
+
+    def first_run() -> None:
+        with hold_run_lock(tmp_path, run="thread run", timeout=0):
+            held.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=first_run)
+    thread.start()
+    assert held.wait(10)
+    lines: list[str] = []
+    try:
+        with pytest.raises(RunLockTimeout, match=r"waiting for run thread run \(pid") as timeout:
+            with hold_run_lock(tmp_path, run="main run", timeout=0.3, log=lines.append, sleep=lambda _: None):
+                pytest.fail("two threads held the run lock at once")
+        assert timeout.value.holder["run"] == "thread run"
+        assert lines[0].startswith("waiting for run thread run (pid")
+    finally:
+        release.set()
+        thread.join(10)
+    with hold_run_lock(tmp_path, run="main run", timeout=0) as grant:
+        assert not grant.nested
+        with hold_run_lock(tmp_path, run="nested", timeout=0) as inner:  # same thread: still re-entrant
+            assert inner.nested
+
+
+def test_a_fork_while_another_thread_holds_the_guard_does_not_hang_the_child(tmp_path):
+    import threading
+
+    guard_taken, release = threading.Event(), threading.Event()
+
+    def hold_guard() -> None:
+        with run_lock._GUARD:
+            guard_taken.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=hold_guard)
+    thread.start()
+    assert guard_taken.wait(10)
+    try:
+        pid = os.fork()
+        if pid == 0:
+            try:
+                with hold_run_lock(tmp_path, run="child", timeout=0, log=lambda _: None):
+                    os._exit(0)
+            finally:
+                os._exit(3)
+        deadline = time.monotonic() + 10
+        while (done := os.waitpid(pid, os.WNOHANG))[0] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if done[0] == 0:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+            pytest.fail("the forked child hung on the run lock's guard")
+        assert os.waitstatus_to_exitcode(done[1]) == 0
+    finally:
+        release.set()
+        thread.join(10)
