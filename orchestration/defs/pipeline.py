@@ -20,7 +20,12 @@ from orchestration.defs.models.assets import model_assets, model_checks
 from orchestration.defs.partitions import HISTORY_FROM_TAG, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.defs.privacy.assets import privacy
 from orchestration.defs.publish.assets import analytics
-from orchestration.defs.quality.alerting import PID_TAG, alert_crashed_run, alert_failed_run
+from orchestration.defs.quality.alerting import (
+    PID_TAG,
+    alert_crashed_run,
+    alert_failed_run,
+    run_failure_error,
+)
 from orchestration.defs.quality.checks import quality_checks
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.segments.assets import segment_members_have_consent, segments
@@ -92,7 +97,7 @@ def alerts_on_failure(
         if not result.success:
             run = instance.get_run_by_id(result.run_id) or result.dagster_run
             failure = next((e for e in result.all_events if e.is_run_failure), None)
-            alert_failed_run(instance, run, failure.message if failure else None)
+            alert_failed_run(instance, run, run_failure_error(failure))
         return result
 
     return run_and_alert

@@ -412,3 +412,38 @@ def test_a_raw_step_failing_unexpectedly_is_a_load_failure_of_the_runs_days(layo
     message = "OSError: IO Error: could not read events_20260702.jsonl.gz"
     assert load_failures(instance, run) == [("tracking", "events", "2026-07-01..2026-07-03", message)]
     assert failed_steps(instance, run.run_id) == {"tracking__events": message, "fundcdp_dbt_models": message}
+
+
+def test_a_run_failing_before_any_step_alerts_the_users_exception(layout, channels, monkeypatch):
+    from orchestration.defs.pipeline import load_raw
+    from orchestration.defs.quality.alerting import run_failure_error
+    from tests.unit.test_run_lock import start_holder
+
+    monkeypatch.setenv("FUNDCDP_RUN_LOCK_TIMEOUT", "1")
+    instance = temp_instance(layout.dagster_home)
+    holder = start_holder(layout.root, "run-held-by-another-process")
+    try:
+        with pipeline_environment(layout):
+            result = load_raw(instance, [DAY])
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not result.success
+    [(body, subject, text)] = received(channels)
+    error = body["details"]["error"]
+    # the run lock's own words (the lock, the holder), not Dagster's "An exception was thrown"
+    assert error.startswith(
+        "orchestration.lib.run_lock.RunLockTimeout: gave up after 1 s (FUNDCDP_RUN_LOCK_TIMEOUT=1) waiting "
+        f"for run run-held-by-another-process (pid {holder.pid} on "
+    )
+    assert f"holding {layout.root / 'state' / 'run.lock'} since " in error
+    assert "An exception was thrown" not in json.dumps(body)
+    assert (body["kind"], body["run_id"]) == ("run_failed", result.run_id)
+    one_line = " ".join(error.split())
+    shown = one_line if len(one_line) <= 300 else one_line[:299] + "…"
+    assert body["summary"] == f"in-process asset run for {DAY} failed: {shown}"
+    assert subject.startswith(f"[fundcdp] run_failed: in-process asset run for {DAY} failed: ")
+    assert f"error: {' '.join(error.split())}" in text
+    # the run-failure sensor reads the same failure event the same way
+    failure = next(event for event in result.all_events if event.is_run_failure)
+    assert run_failure_error(failure) == error

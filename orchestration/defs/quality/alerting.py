@@ -68,10 +68,13 @@ def run_failure_alert(
     if failed_steps:
         details["failed_steps"] = [f"{step}: {_clip(message, 300)}" for step, message in failed_steps.items()]
     days = run_days_text(run)
+    if failed_steps:
+        where = f" in step(s) {', '.join(failed_steps)}"
+    else:  # failed before or between steps (a resource's setup: the run lock timing out): say why
+        where = f": {_clip(' '.join((error or '').split()), 300)}" if error else ""
     return Alert(
         kind="run_failed",
-        summary=f"{_run_label(run)}{f' for {days}' if days else ''} failed"
-        + (f" in step(s) {', '.join(failed_steps)}" if failed_steps else ""),
+        summary=f"{_run_label(run)}{f' for {days}' if days else ''} failed{where}",
         asset=None,
         partition=days,
         run_id=run.run_id,
@@ -179,6 +182,16 @@ def _error_text(event: dg.DagsterEvent) -> str:
     return error.message.strip()
 
 
+def run_failure_error(event: dg.DagsterEvent | None) -> str | None:
+    """The error of a run's failure event: the user's exception when one failed the run outside any step
+    (a resource's setup, e.g. the run lock timing out: ``RunLockTimeout: gave up after ...``), not
+    Dagster's "An exception was thrown during execution."; else the event's message (the steps that
+    failed, the reaper's "is gone: killed or crashed")."""
+    if event is None:
+        return None
+    return _error_text(event)
+
+
 def failed_steps(instance: dg.DagsterInstance, run_id: str) -> dict[str, str]:
     """Each failed step of the run and its error (first failure per step)."""
     steps: dict[str, str] = {}
@@ -284,5 +297,4 @@ def _clip(text: str, limit: int = MAX_ERROR_CHARS) -> str:
     monitor_all_code_locations=True,
 )
 def alert_on_run_failure(context: dg.RunFailureSensorContext) -> None:
-    message = context.failure_event.message if context.failure_event else None
-    alert_failed_run(context.instance, context.dagster_run, message)
+    alert_failed_run(context.instance, context.dagster_run, run_failure_error(context.failure_event))
