@@ -5,7 +5,12 @@ import os
 
 import dagster as dg
 
-from orchestration.defs.automation import daily_job, daily_schedule, landing_delivery_sensor
+from orchestration.defs.automation import (
+    daily_job,
+    daily_schedule,
+    dead_run_reaper,
+    landing_delivery_sensor,
+)
 from orchestration.defs.ingest.assets import raw_assets
 from orchestration.defs.models.assets import model_assets, model_checks
 from orchestration.defs.privacy.assets import privacy
@@ -53,7 +58,7 @@ def defs() -> dg.Definitions:
         asset_checks=[*quality_checks, *model_checks, segment_members_have_consent],
         jobs=[daily_job],
         schedules=[daily_schedule(os.environ.get("FUNDCDP_DAILY_RUN_AT", "07:30"))],
-        sensors=[alert_on_run_failure, landing_delivery_sensor],
+        sensors=[alert_on_run_failure, landing_delivery_sensor, dead_run_reaper],
         resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
         # One process per run: DuckDB files accept one writer at a time and dbt runs as a subprocess of
         # it. The pool duckdb_writer (limit 1) serialises the writing steps under any other executor too.

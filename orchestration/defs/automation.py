@@ -11,8 +11,13 @@
   still incomplete after FUNDCDP_DELIVERY_DEADLINE. Switched on after a history import, it starts from
   the days that import built.
 
-Schedule and sensor are off until switched on (in the UI, or ``dagster schedule|sensor start``), so
-opening the UI on the demo data does not start a backfill of every demo day.
+- ``dead_run_reaper`` (on by default, every 30 s) marks failed, frees the pool slots of and alerts
+  ``run_crashed`` for any run whose process is gone (``kill -9``, out of memory), whoever launched it: every
+  run is tagged with its process's pid and host when it starts (``FundcdpSettings``), and under the default
+  run launcher Dagster's run monitoring never fails a daemon-launched run whose worker died.
+
+Schedule and the delivery sensor are off until switched on (in the UI, or ``dagster schedule|sensor
+start``), so opening the UI on the demo data does not start a backfill of every demo day.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ import dagster as dg
 from orchestration.defs.ingest.assets import raw_assets
 from orchestration.defs.models.assets import model_assets
 from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, days
+from orchestration.defs.pipeline import reap_dead_runs
 from orchestration.defs.privacy.assets import privacy
 from orchestration.defs.publish.assets import analytics
 from orchestration.defs.resources import FundcdpSettings, parse_clock_time
@@ -205,6 +211,24 @@ def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: Fundc
     return dg.SensorResult(
         run_requests=[run_request_for(decision.run_days, fingerprints, decision.reason)],
         cursor=state.to_cursor(),
+    )
+
+
+@dg.sensor(
+    name="dead_run_reaper",
+    minimum_interval_seconds=30,
+    default_status=dg.DefaultSensorStatus.RUNNING,
+    description="Every 30 s: a started run whose process (pid and host in its tags) is gone is marked "
+    "failed, its pool slots freed and run_crashed alerted once, so it neither blocks the queue nor "
+    "goes unnoticed.",
+)
+def dead_run_reaper(context: dg.SensorEvaluationContext):
+    # One query of the started runs of this host and a signal-0 probe per run: cheap at every tick.
+    reaped = reap_dead_runs(context.instance)
+    for run_id in reaped:
+        context.log.error(f"run {run_id}: its process is gone (killed or crashed); marked failed")
+    return dg.SkipReason(
+        f"reaped {len(reaped)} dead run(s): {', '.join(reaped)}" if reaped else "no dead run"
     )
 
 

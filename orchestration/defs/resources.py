@@ -7,6 +7,7 @@ and any of them can be overridden in run config (e.g. from the Launchpad).
 import contextlib
 import logging
 import os
+import socket
 from collections.abc import Iterator
 from datetime import date, time
 
@@ -52,12 +53,25 @@ class FundcdpSettings(dg.ConfigurableResource):
 
     @contextlib.contextmanager
     def yield_for_execution(self, context: dg.InitResourceContext) -> Iterator["FundcdpSettings"]:
-        """Hold the data directory's run lock from the run's start to its end (waiting for another run
-        that holds it, with a log line naming it); outside a run, nothing to hold."""
+        """Tag the run with the pid and host of the process that holds it, then hold the data directory's
+        run lock from the run's start to its end (waiting for another run that holds it, with a log line
+        naming it); outside a run, nothing to tag or hold.
+
+        The tags let ``reap_dead_runs`` (the reaper sensor, the command line) see that a run's process is
+        gone whoever launched it: the daemon's run worker too, which Dagster's run monitoring does not
+        watch under the default run launcher. Written before waiting, so a run killed while waiting is
+        reaped as well; a retried run's tags (copied from its dead parent) are replaced here."""
         if context.dagster_run is None:
             with super().yield_for_execution(context) as settings:
                 yield settings
             return
+        # Imported here: defs/pipeline.py imports this module.
+        from orchestration.defs.pipeline import HOST_TAG, PID_TAG
+
+        if context.instance is not None:
+            context.instance.add_run_tags(
+                context.run_id, {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+            )
         log = context.log.info if context.log is not None else logging.getLogger(__name__).info
         with hold_run_lock(self.layout().root, run=context.run_id, log=log):
             with super().yield_for_execution(context) as settings:

@@ -128,4 +128,5 @@ def test_the_ui_serves_the_code_location_with_assets_checks_job_schedule_and_sen
     assert {sensor["name"] for sensor in repository["sensors"]} == {
         "alert_on_run_failure",
         "landing_delivery_sensor",
+        "dead_run_reaper",
     }
