@@ -5,7 +5,8 @@ require fundcdp's settings resource, one after the other, each appending its sta
 id, the lock holder read from the lock file, and which acquisition of the lock it runs under) to the
 record file, one JSON object per line. ``materialize`` is the command line's path (``dg.materialize``,
 in-process); ``execute_job`` runs a reconstructable job with the code location's executor, as a run worker
-launched by the daemon does. With ``RUN_LOCK_RELEASE`` set, the first step waits until that file exists.
+launched by the daemon does. With ``RUN_LOCK_RELEASE`` set, the first step waits until that file exists;
+with ``RUN_LOCK_INSTANCE``, the run is recorded in the Dagster instance in that directory.
 ``hold <data dir> <run name>``: hold the lock until killed.
 """
 
@@ -82,8 +83,9 @@ def main(argv: list[str]) -> int:
     data_dir, record, mode = argv
     os.environ["FUNDCDP_DATA_DIR"] = data_dir
     os.environ["RUN_LOCK_RECORD"] = record
+    # RUN_LOCK_INSTANCE: an instance directory the test reads afterwards (default: a throwaway one)
     with tempfile.TemporaryDirectory() as home:
-        instance = dg.DagsterInstance.local_temp(home)
+        instance = dg.DagsterInstance.local_temp(os.environ.get("RUN_LOCK_INSTANCE") or home)
         if mode == "materialize":
             result = dg.materialize(
                 [first_step, second_step], instance=instance, resources={"settings": FundcdpSettings()}
