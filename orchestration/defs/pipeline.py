@@ -34,6 +34,9 @@ from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.layout import restrict_umask
 
 HOST_TAG = "fundcdp/host"
+# The run whose own process wrote PID_TAG (the settings resource, when the run starts): a retried run is
+# created with its parent's tags, dead pid included, and is not judged by them until its process re-tags it.
+PID_RUN_TAG = "fundcdp/pid_of_run"
 
 
 def _process_tags() -> dict[str, str]:
@@ -71,6 +74,8 @@ def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
         pid = run.tags.get(PID_TAG)
         if pid is None or int(pid) == os.getpid() or _alive(int(pid)):
             continue
+        if run.tags.get("dagster/parent_run_id") and run.tags.get(PID_RUN_TAG) != run.run_id:
+            continue  # a retry still carrying its parent's pid (Dagster's start timeout covers it)
         message = f"the process of run {run.run_id} (pid {pid}) is gone: killed or crashed"
         instance.report_run_failed(run, message)
         instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)

@@ -60,17 +60,19 @@ class FundcdpSettings(dg.ConfigurableResource):
         The tags let ``reap_dead_runs`` (the reaper sensor, the command line) see that a run's process is
         gone whoever launched it: the daemon's run worker too, which Dagster's run monitoring does not
         watch under the default run launcher. Written before waiting, so a run killed while waiting is
-        reaped as well; a retried run's tags (copied from its dead parent) are replaced here."""
+        reaped as well. A retried run's tags (copied from its dead parent) are replaced here, and marked as
+        its own (``PID_RUN_TAG``): the reaper ignores a retry's pid until then."""
         if context.dagster_run is None:
             with super().yield_for_execution(context) as settings:
                 yield settings
             return
         # Imported here: defs/pipeline.py imports this module.
-        from orchestration.defs.pipeline import HOST_TAG, PID_TAG
+        from orchestration.defs.pipeline import HOST_TAG, PID_RUN_TAG, PID_TAG
 
         if context.instance is not None:
             context.instance.add_run_tags(
-                context.run_id, {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname()}
+                context.run_id,
+                {PID_TAG: str(os.getpid()), HOST_TAG: socket.gethostname(), PID_RUN_TAG: context.run_id},
             )
         log = context.log.info if context.log is not None else logging.getLogger(__name__).info
         with hold_run_lock(self.layout().root, run=context.run_id, log=log):

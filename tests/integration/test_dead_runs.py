@@ -22,7 +22,7 @@ import sys
 import dagster as dg
 import pytest
 
-from orchestration.defs.pipeline import HOST_TAG, PID_TAG
+from orchestration.defs.pipeline import HOST_TAG, PID_RUN_TAG, PID_TAG
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.run_lock import lock_path, read_holder
@@ -64,7 +64,11 @@ def test_the_settings_resource_tags_each_run_with_the_process_that_holds_it(layo
         )  # fmt: skip
     for result in (plain, retried):
         tags = instance.get_run_by_id(result.run_id).tags
-        assert (tags[PID_TAG], tags[HOST_TAG]) == (str(os.getpid()), socket.gethostname())
+        assert (tags[PID_TAG], tags[HOST_TAG], tags[PID_RUN_TAG]) == (
+            str(os.getpid()),
+            socket.gethostname(),
+            result.run_id,
+        )
 
 
 def test_a_run_worker_killed_with_kill_9_is_reaped_by_the_sensor_and_alerted_once(layout, tmp_path):
@@ -102,6 +106,37 @@ def test_a_run_worker_killed_with_kill_9_is_reaped_by_the_sensor_and_alerted_onc
     assert read_holder(lock_path(layout.root)) is not None  # killed: its text stays, the lock is free
     with dg.build_sensor_context(instance=instance) as context:
         assert dead_run_reaper(context).skip_message == "no dead run"
+
+
+def dead_pid() -> int:
+    child = subprocess.Popen(["true"])
+    child.wait()
+    return child.pid
+
+
+def test_a_retry_is_not_judged_by_the_pid_copied_from_its_dead_parent(layout):
+    from orchestration.defs.automation import dead_run_reaper
+
+    instance = temp_instance(layout.dagster_home)
+    parent_pid, own_pid = dead_pid(), dead_pid()
+    retry = instance.add_run(
+        dg.DagsterRun(
+            job_name="fundcdp_daily",
+            status=dg.DagsterRunStatus.STARTING,  # its run worker still loading the code
+            tags={
+                "dagster/parent_run_id": "parent-run",
+                PID_TAG: str(parent_pid),
+                HOST_TAG: socket.gethostname(),
+            },
+        )
+    )
+    with pipeline_environment(layout), dg.build_sensor_context(instance=instance) as context:
+        assert dead_run_reaper(context).skip_message == "no dead run"
+        assert instance.get_run_by_id(retry.run_id).status == dg.DagsterRunStatus.STARTING
+        # its own process tagged it (the settings resource), then died
+        instance.add_run_tags(retry.run_id, {PID_TAG: str(own_pid), PID_RUN_TAG: retry.run_id})
+        assert dead_run_reaper(context).skip_message == f"reaped 1 dead run(s): {retry.run_id}"
+    assert [(a["kind"], a["details"]["pid"]) for a in alerts(layout)] == [("run_crashed", str(own_pid))]
 
 
 def test_a_command_giving_up_on_the_run_lock_alerts_run_failed(layout, monkeypatch, capsys):
