@@ -59,9 +59,10 @@ def _alive(pid: int) -> bool:
 
 
 def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Mark in-process runs of this host whose process is gone (killed, crashed) as failed and free their
-    pool slots, so that the next run is not blocked by a slot a dead run still holds. (Runs launched by the
-    daemon are watched by Dagster's run monitoring instead.) Returns the run ids reaped."""
+    """Mark runs of this host whose process is gone (killed, crashed) as failed and free their
+    pool slots, so that the next run is not blocked by a slot a dead run still holds. Daemon-launched runs
+    too: the settings resource tags every run with its process (called by the dead_run_reaper sensor and
+    at every command's start). Returns the run ids reaped."""
     host = socket.gethostname()
     records = instance.get_run_records(
         dg.RunsFilter(
