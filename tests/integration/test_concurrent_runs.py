@@ -222,3 +222,23 @@ def test_every_step_of_the_code_location_takes_the_run_lock():
         if "settings" not in assets.required_resource_keys
     ]
     assert unlocked == []
+
+
+def test_a_run_inside_a_command_holding_the_lock_takes_it_nested_without_waiting(tmp_path, monkeypatch):
+    # The lock is re-entrant per thread: the command's thread is the one that sets up the run's resources.
+    from orchestration.lib.run_lock import hold_run_lock
+
+    monkeypatch.setenv("FUNDCDP_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("FUNDCDP_RUN_LOCK_TIMEOUT", "0")  # waiting at all would fail the run
+    seen = []
+
+    @dg.asset
+    def holder_seen(settings: FundcdpSettings) -> None:
+        seen.append(read_holder(lock_path(tmp_path / "data"))["run"])
+
+    with hold_run_lock(tmp_path / "data", run="cli day 2026-07-01", timeout=0):
+        (tmp_path / "home").mkdir()
+        instance = temp_instance(tmp_path / "home")
+        result = dg.materialize([holder_seen], instance=instance, resources={"settings": FundcdpSettings()})
+        assert read_holder(lock_path(tmp_path / "data"))["run"] == "cli day 2026-07-01"
+    assert result.success and seen == [result.run_id]
