@@ -273,8 +273,16 @@ def run_import_history(first: str | None, last: str | None, history_days: int) -
     return 0 if success else 1
 
 
-def run_waive(source: str | None, day: str | None, reason: str | None, withdraw: bool, list_all: bool) -> int:
-    """Waive a source's day (it no longer holds publishing back), withdraw a waiver, or list them."""
+def run_waive(
+    source: str | None,
+    day: str | None,
+    reason: str | None,
+    withdraw: bool,
+    list_all: bool,
+    to: str | None = None,
+) -> int:
+    """Waive a source's day, or each day of ``day .. to`` (it no longer holds publishing back), withdraw
+    waivers, or list them."""
     layout = _prepare_environment()
     from orchestration.lib import completeness
 
@@ -287,9 +295,20 @@ def run_waive(source: str | None, day: str | None, reason: str | None, withdraw:
             print(f"no waivers in {completeness.state_file(layout)}")
         return 0
     try:
+        days = completeness.waiver_days(source or "", day or "", to)
         if withdraw:
-            waiver = completeness.withdraw_waiver(layout, source or "", day or "")
-            print(f"withdrew the waiver of {waiver.source} {waiver.day} ({waiver.reason})")
+            active = {w.day for w in completeness.waivers(layout) if w.source == source}
+            # a range withdraws the waivers it holds; one day without a waiver is an error
+            for one in [d for d in days if d in active] if len(days) > 1 else days:
+                waiver = completeness.withdraw_waiver(layout, source or "", one)
+                print(f"withdrew the waiver of {waiver.source} {waiver.day} ({waiver.reason})")
+            return 0
+        if len(days) > 1:
+            fresh = [completeness.waive(layout, source or "", one, reason or "")[1] for one in days]
+            print(
+                f"waived {source} {days[0]} .. {days[-1]}: {sum(fresh)} new waiver(s), "
+                f"{len(days) - sum(fresh)} day(s) already waived (kept); reason: {reason.strip()}"
+            )
             return 0
         waiver, new = completeness.waive(layout, source or "", day or "", reason or "")
     except completeness.WaiverError as problem:
@@ -494,6 +513,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     waive.add_argument("--source", help="trade, crm or tracking")
     waive.add_argument("--day", help="YYYY-MM-DD")
+    waive.add_argument(
+        "--to", help="YYYY-MM-DD: every day from --day to this one (a source that began later)"
+    )
     waive.add_argument("--reason", help="why the day may stay incomplete (required to waive)")
     waive_action = waive.add_mutually_exclusive_group()
     waive_action.add_argument("--withdraw", action="store_true", help="withdraw the day's waiver")
@@ -530,7 +552,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "waive":
         if not args.list_all and (not args.source or not args.day):
             parser.error("waive needs --source and --day (or --list)")
-        return run_waive(args.source, args.day, args.reason, args.withdraw, args.list_all)
+        return run_waive(args.source, args.day, args.reason, args.withdraw, args.list_all, args.to)
     if args.command == "erase":
         kind = next(
             k

@@ -178,6 +178,24 @@ def validate_waiver(source: str, day: str, reason: str | None = None, check_reas
     return canonical
 
 
+MAX_WAIVED_DAYS = 3660  # one command waives at most ten years of one source
+
+
+def waiver_days(source: str, day: str, to: str | None = None) -> list[str]:
+    """The days one waive command names: ``day``, or every day of ``day .. to``; raises
+    :class:`WaiverError` naming what is wrong (the reason is checked by :func:`waive`)."""
+    first = validate_waiver(source, day, check_reason=False)
+    if to is None:
+        return [first]
+    last = validate_waiver(source, to, check_reason=False)
+    if last < first:
+        raise WaiverError(f"--to {last} is before --day {first}")
+    days = _days(first, last)
+    if len(days) > MAX_WAIVED_DAYS:
+        raise WaiverError(f"{len(days)} days in {first} .. {last}: at most {MAX_WAIVED_DAYS} per command")
+    return days
+
+
 def _who() -> str:
     return os.environ.get("USER") or getpass.getuser()
 

@@ -68,3 +68,34 @@ def test_waive_is_idempotent_listed_and_withdrawn_with_who_and_when(data_dir, ca
     assert "; withdrawn by wang.engineer at " in listed[0]
     assert listed[1].startswith("crm 2026-06-30: re-delivery refused (") and listed[1].endswith("; active)")
     assert data_dir.root.joinpath("state", "completeness.sqlite").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_range_is_waived_day_by_day_keeping_earlier_waivers_and_withdrawn_as_a_range(data_dir, capsys):
+    assert waive("--source", "crm", "--day", "2026-06-02", "--reason", "ticket 7") == 0
+    assert (
+        waive("--source", "crm", "--day", "2026-06-01", "--to", "2026-06-04", "--reason", "CRM began 06-05")
+        == 0
+    )
+    assert (
+        "waived crm 2026-06-01 .. 2026-06-04: 3 new waiver(s), 1 day(s) already waived"
+        in capsys.readouterr().out
+    )
+    assert [(w.day, w.reason) for w in waivers(data_dir)] == [
+        ("2026-06-01", "CRM began 06-05"),
+        ("2026-06-02", "ticket 7"),
+        ("2026-06-03", "CRM began 06-05"),
+        ("2026-06-04", "CRM began 06-05"),
+    ]
+    assert waive("--withdraw", "--source", "crm", "--day", "2026-06-03", "--to", "2026-06-09") == 0
+    assert [w.day for w in waivers(data_dir)] == ["2026-06-01", "2026-06-02"]
+
+
+@pytest.mark.parametrize(
+    ("to", "message"),
+    [("2026-05-31", "--to 2026-05-31 is before --day 2026-06-01"), ("2046-06-01", "7306 days in 2026-06-01 .. 2046-06-01: at most 3660"),
+     ("2026-6-9", "'2026-6-9' is not a day")],
+)  # fmt: skip
+def test_a_refused_range_records_nothing(data_dir, capsys, to, message):
+    assert waive("--source", "crm", "--day", "2026-06-01", "--to", to, "--reason", "x") == 2
+    assert message in capsys.readouterr().err
+    assert waivers(data_dir, include_withdrawn=True) == []
