@@ -123,6 +123,28 @@ def _now() -> str:
 # --- load failures (written by the raw assets) ------------------------------------------------------
 
 
+# The message of a day whose load started and never finished: the raw asset marks every day it is about to
+# load with it, and replaces it once the day's files are written (or with the loader's message).
+UNFINISHED = "load did not finish (crashed?)"
+
+
+def mark_loads_started(
+    layout: DataLayout, source: str, table: str, days: Iterable[str], run_id: str | None = None
+) -> None:
+    """Before a raw table's load: mark each day to load "started, not finished" (a failure with the message
+    :data:`UNFINISHED`), in one transaction. :func:`record_load_attempts` after the load replaces the mark
+    of each day that failed or finished; a crash leaves it, so the day holds publishing."""
+    days = sorted(set(days))
+    if not days:
+        return
+    at = _now()
+    with _state(layout) as con:
+        con.executemany(
+            "insert or replace into load_failures values (?, ?, ?, ?, ?, ?)",
+            [(source, table, day, UNFINISHED, at, run_id) for day in days],
+        )
+
+
 def record_load_attempts(
     layout: DataLayout,
     source: str,

@@ -191,3 +191,41 @@ def test_publishing_is_held_with_one_alert_then_released_by_waivers(company, tmp
         _, held = hold_for_completeness(layout, WED, "analytics", None)
         assert [e.describe() for e in held] == ["crm 2026-06-03 missing"]
         assert len(held_alerts(layout)) == 3
+
+
+def test_a_crashed_load_keeps_the_failures_before_it_and_leaves_its_days_unfinished(
+    company, tmp_path, monkeypatch
+):
+    """A CRM load crashing on Thursday (an unexpected error, not a LoadError): Tuesday's LoadError earlier
+    in the same run is still recorded, and Monday, loaded before but re-loaded in the crashed run (its
+    files not known to be written), is no longer `loaded` on its old manifests."""
+    import duckdb
+
+    import orchestration.defs.ingest.assets as raw_module
+    from orchestration.lib.completeness import UNFINISHED, state_file
+
+    layout = copy_of(company, tmp_path)
+    state_file(layout).unlink()  # nothing recorded yet: only this run's facts count
+    real = raw_module.land_table_day
+
+    def crashing(**kwargs):
+        if kwargs["spec"].source == "crm" and kwargs["day"] == THU:
+            raise duckdb.Error("simulated crash of the loader")
+        return real(**kwargs)
+
+    monkeypatch.setattr(raw_module, "land_table_day", crashing)
+    assert not load(layout, [MON, THU]).success
+    failures = load_failures(layout)
+    # Wednesday (no folder) was reached before the crash too, its outcome not yet known to be final
+    assert set(failures) == {("crm", MON), ("crm", TUE), ("crm", WED), ("crm", THU)}
+    assert "customers_20260602.csv" in failures[("crm", TUE)]["customers"]
+    assert (
+        failures[("crm", THU)]
+        == failures[("crm", MON)]
+        == dict.fromkeys(("customers", "bank_cards", "marketing_consents"), UNFINISHED)
+    )
+    ledger = {(e.source, e.day): e for e in build_ledger(layout, FIRST_PARTITION_DAY, THU, schedule())}
+    assert ledger[("crm", MON)].describe() == (
+        "crm 2026-06-01 failed (bank_cards, customers, marketing_consents: load did not finish (crashed?))"
+    )
+    assert ledger[("trade", THU)].status == "loaded"  # the other sources' steps finished

@@ -14,7 +14,7 @@ from orchestration.defs.partitions import (
 )
 from orchestration.defs.privacy.assets import DELETION_REQUESTS
 from orchestration.defs.resources import FundcdpSettings
-from orchestration.lib.completeness import record_load_attempts
+from orchestration.lib.completeness import mark_loads_started, record_load_attempts
 from orchestration.lib.delivery_schedule import DeliverySchedule
 from orchestration.lib.erasure import Tombstones, load_tombstones
 from orchestration.lib.ingest import (
@@ -28,6 +28,7 @@ from orchestration.lib.ingest import (
     previous_manifest,
     private_store_session,
 )
+from orchestration.lib.layout import DataLayout
 from orchestration.lib.loader import LoadError
 from orchestration.lib.privacy import purged_tracking_days
 from orchestration.lib.raw_placeholder import ensure_raw_table
@@ -165,6 +166,57 @@ def _wait_for_writes(context: dg.AssetExecutionContext, spec: TableSpec, writer:
         raise
 
 
+def _load_days(
+    context: dg.AssetExecutionContext,
+    settings: FundcdpSettings,
+    spec: TableSpec,
+    layout: DataLayout,
+    batches: list[list[str]],
+    loaded_days: set[str],
+    key: bytes,
+    junk: JunkRules,
+    rules: dict,
+    history: list[dict],
+    tombstones: Tombstones,
+    failures: dict[str, str],
+    schedule: DeliverySchedule,
+    outcomes: list[DayOutcome],
+    finished: list[str],
+    log_each_day: bool,
+) -> None:
+    """Load the batches of days; each day whose files are written is added to ``finished``."""
+    # private.duckdb stays open across the days of this run (one writer: the raw assets share a pool).
+    # The next batches of days never loaded before are parsed by other threads while this one is written.
+    with (
+        private_store_session(layout.private_db),
+        ThreadPoolExecutor(max_workers=PARSE_AHEAD_BATCHES) as parser,
+        FileWriter() as writer,
+    ):
+        ahead: dict[int, Future] = {}
+        for index, batch in enumerate(batches):
+            for following in range(index, min(index + 1 + PARSE_AHEAD_BATCHES, len(batches))):
+                new_days = [day for day in batches[following] if day not in loaded_days]
+                if following not in ahead and new_days:
+                    ahead[following] = parser.submit(prepare_days, layout, spec, new_days)
+            prepared_batch = ahead.pop(index).result() if index in ahead else {}
+            written: list[str] = []
+            for day in batch:
+                outcome = _load_day(
+                    context, settings, spec, day, key, junk, rules, history, tombstones,
+                    prepared_batch.get(day), failures, writer, schedule,
+                )  # fmt: skip
+                if outcome is None:
+                    continue
+                outcomes.append(outcome)
+                written.append(outcome.day)
+                if log_each_day:
+                    context.log.info(_day_line(outcome, schedule))
+            # The batch's files are written (by the writer thread) before the next batch starts; only then
+            # are its days finished.
+            _wait_for_writes(context, spec, writer)
+            finished.extend(written)
+
+
 def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
     """The raw asset of one table: loads each requested arrival day from ``landing/``."""
 
@@ -205,42 +257,25 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         log_each_day = len(days_to_load) <= MAX_DAYS_LOGGED
         batch_days = CSV_BATCH_DAYS if spec.file_format == "csv" else 1
         batches = [days_to_load[i : i + batch_days] for i in range(0, len(days_to_load), batch_days)]
-        # private.duckdb stays open across the days of this run (one writer: the raw assets share a pool).
-        # The next batches of days never loaded before are parsed by other threads while this one is written.
-        with (
-            private_store_session(layout.private_db),
-            ThreadPoolExecutor(max_workers=PARSE_AHEAD_BATCHES) as parser,
-            FileWriter() as writer,
-        ):
-            ahead: dict[int, Future] = {}
-            for index, batch in enumerate(batches):
-                for following in range(index, min(index + 1 + PARSE_AHEAD_BATCHES, len(batches))):
-                    new_days = [day for day in batches[following] if day not in loaded_days]
-                    if following not in ahead and new_days:
-                        ahead[following] = parser.submit(prepare_days, layout, spec, new_days)
-                prepared_batch = ahead.pop(index).result() if index in ahead else {}
-                for day in batch:
-                    outcome = _load_day(
-                        context, settings, spec, day, key, junk, rules, history, tombstones,
-                        prepared_batch.get(day), failures, writer, schedule,
-                    )  # fmt: skip
-                    if outcome is None:
-                        continue
-                    outcomes.append(outcome)
-                    if log_each_day:
-                        context.log.info(_day_line(outcome, schedule))
-                # The batch's files are written (by the writer thread) before the next batch starts.
-                _wait_for_writes(context, spec, writer)
+        # The completeness ledger's facts: every day to load is "started, not finished" (failed, in one
+        # transaction) until its files are written; a crash anywhere below (an unexpected error, transient
+        # retries running out, kill -9) leaves it so, and an earlier load's manifests do not make it loaded.
+        mark_loads_started(layout, spec.source, spec.name, days_to_load, context.run.run_id)
+        finished: list[str] = []  # days whose files the writer has written
+        try:
+            _load_days(
+                context, settings, spec, layout, batches, loaded_days, key, junk, rules, history,
+                tombstones, failures, schedule, outcomes, finished, log_each_day,
+            )  # fmt: skip
+        finally:
+            # Each failed day with its message, until a later load of it succeeds (a day not due and not
+            # delivered supersedes an earlier failure too); the days not finished stay marked.
+            record_load_attempts(layout, spec.source, spec.name, failures, finished, context.run.run_id)
         if not log_each_day:
             context.log.info(_run_line(spec, days_to_load, outcomes))
         # A table the company never delivered (no tracking at all) gets an empty file for dbt to read.
         if ensure_raw_table(layout, spec, context.partition_keys[-1], key, junk) is not None:
             context.log.info(f"{spec.source}.{spec.name}: never delivered; an empty table stands in for it")
-        # The completeness ledger's facts: each failed day with its message, until a later load of it
-        # succeeds (a day not due and not delivered supersedes an earlier failure too).
-        record_load_attempts(
-            layout, spec.source, spec.name, failures, [o.day for o in outcomes], context.run.run_id
-        )
         if failures:
             # Good days are already in raw/ (each day is written atomically per file); the failed
             # days are named so that they can be re-delivered and re-run.
