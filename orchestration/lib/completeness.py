@@ -3,8 +3,9 @@
 Statuses, computed each time from the facts already kept (nothing here is a second copy of the data):
 
 - ``loaded``: every raw table of the source has load-manifest rows for that arrival day
-  (``raw/ingest/load_manifest/arrival_date=<day>/<source>__<table>__*.parquet``), or retention purged the
-  day on purpose (``lib.privacy.purged_tracking_days``);
+  (``raw/ingest/load_manifest/arrival_date=<day>/<source>__<table>__*.parquet``) and, while the day's
+  landing folder is there, every file its control file lists has its own, or retention purged the day on
+  purpose (``lib.privacy.purged_tracking_days``);
 - ``failed``: the last load attempt of one of its tables failed (recorded by the raw assets in
   ``state/completeness.sqlite``, with the loader's message; a later successful load removes the record);
 - ``waived``: an engineer waived the day (``cli waive``), whatever the status under it was;
@@ -37,7 +38,9 @@ from pathlib import Path
 
 from orchestration.lib.delivery_schedule import DeliverySchedule
 from orchestration.lib.layout import SOURCES, DataLayout
+from orchestration.lib.loader import LoadError
 from orchestration.lib.partition_calendar import delivered_days
+from orchestration.lib.reconcile import control_file_path, read_control_file
 from orchestration.lib.sources import tables_of
 
 LOADED, NOT_DUE, WAIVED, FAILED, DELIVERED, MISSING = (
@@ -280,9 +283,10 @@ def _active(con: sqlite3.Connection, source: str, day: str) -> Waiver | None:
 # --- the ledger -------------------------------------------------------------------------------------
 
 
-def _manifest_tables(layout: DataLayout) -> dict[str, set[tuple[str, str]]]:
-    """{arrival day: {(source, table)}} from the manifest files' names (no file is read)."""
-    found: dict[str, set[tuple[str, str]]] = {}
+def _manifest_files(layout: DataLayout) -> dict[str, dict[tuple[str, str], set[str]]]:
+    """{arrival day: {(source, table): {file stem}}} from the manifest files' names (no file is read):
+    ``<source>__<table>__<file stem>.parquet``, one per delivered file (lib.ingest ``_meta_name``)."""
+    found: dict[str, dict[tuple[str, str], set[str]]] = {}
     root = layout.raw / "ingest" / "load_manifest"
     if not root.is_dir():
         return found
@@ -291,9 +295,28 @@ def _manifest_tables(layout: DataLayout) -> dict[str, set[tuple[str, str]]]:
             continue
         day = folder.name.removeprefix("arrival_date=")
         for file in folder.glob("*__*__*.parquet"):
-            source, table, _ = file.name.split("__", 2)
-            found.setdefault(day, set()).add((source, table))
+            source, table, stem = file.name.removesuffix(".parquet").split("__", 2)
+            found.setdefault(day, {}).setdefault((source, table), set()).add(stem)
     return found
+
+
+def _listed_without_manifest(
+    layout: DataLayout, source: str, day: str, loaded_files: dict[tuple[str, str], set[str]]
+) -> list[str]:
+    """The files the day's control file lists for a table of ``source`` that have no manifest row that day
+    (by name only: a crash between one file's manifest and the next's). None when the control file is not
+    there or not readable: the load then failed on it, and that failure is what the ledger shows."""
+    try:
+        listed = read_control_file(control_file_path(layout, source, day))
+    except LoadError:
+        return []
+    specs = tables_of(source)
+    unloaded = []
+    for name in sorted(listed):
+        spec = next((spec for spec in specs if spec.matches_file(name, day)), None)
+        if spec is not None and name.split(".", 1)[0] not in loaded_files.get((source, spec.name), set()):
+            unloaded.append(name)
+    return unloaded
 
 
 def ledger_start(layout: DataLayout, first_partition_day: date | str) -> str | None:
@@ -318,7 +341,7 @@ def build_ledger(
     as_of = str(as_of)
     if start is None or start > as_of:
         return []
-    manifests = _manifest_tables(layout)
+    manifests = _manifest_files(layout)
     failures = load_failures(layout)
     waived = {(w.source, w.day): w for w in waivers(layout)}
     purged = set(purged_days)
@@ -328,7 +351,9 @@ def build_ledger(
     for source in SOURCES:
         tables = {(source, spec.name) for spec in tables_of(source)}
         for day in days:
-            ledger.append(_status(source, day, tables, manifests, failures, waived, purged, landed, schedule))
+            ledger.append(
+                _status(layout, source, day, tables, manifests, failures, waived, purged, landed, schedule)
+            )
     return ledger
 
 
@@ -337,7 +362,7 @@ def _days(first: str, last: str) -> list[str]:
     return [(start + timedelta(days=n)).isoformat() for n in range((end - start).days + 1)]
 
 
-def _status(source, day, tables, manifests, failures, waived, purged, landed, schedule) -> LedgerDay:
+def _status(layout, source, day, tables, manifests, failures, waived, purged, landed, schedule) -> LedgerDay:
     if source == "tracking" and day in purged:
         return LedgerDay(source, day, LOADED, "purged by retention")
     waiver = waived.get((source, day))
@@ -346,12 +371,19 @@ def _status(source, day, tables, manifests, failures, waived, purged, landed, sc
         if waiver is not None:
             return LedgerDay(source, day, WAIVED, waiver.reason)
         return LedgerDay(source, day, FAILED, _failure_detail(failed))
-    if tables <= manifests.get(day, set()):
-        return LedgerDay(source, day, LOADED)
+    loaded_files = manifests.get(day, {})
+    unloaded: list[str] = []
+    if tables <= loaded_files.keys():
+        # While the delivery is there, every file its control file lists must have its manifest row.
+        if day in landed[source]:
+            unloaded = _listed_without_manifest(layout, source, day, loaded_files)
+        if not unloaded:
+            return LedgerDay(source, day, LOADED)
     if waiver is not None:
         return LedgerDay(source, day, WAIVED, waiver.reason)
     if day in landed[source]:
-        return LedgerDay(source, day, DELIVERED)
+        detail = f"listed but not loaded: {', '.join(unloaded)}" if unloaded else ""
+        return LedgerDay(source, day, DELIVERED, detail)
     if not schedule.is_due(source, day):
         return LedgerDay(source, day, NOT_DUE)
     return LedgerDay(source, day, MISSING)

@@ -3,6 +3,8 @@ and how the summary and the UI show it."""
 
 from __future__ import annotations
 
+import shutil
+
 from orchestration.lib.completeness import (
     build_ledger,
     held_key,
@@ -146,3 +148,26 @@ def test_the_demos_planted_day_is_waived_once_from_the_generators_truth(tmp_path
     assert waive_planted_demo_days(layout) == []
     withdraw_waiver(layout, "crm", "2026-06-12")
     assert waive_planted_demo_days(layout) == []  # an engineer's withdrawal stands
+
+
+def test_a_day_is_loaded_only_when_every_file_its_control_file_lists_has_a_manifest(tmp_path):
+    """A crash (or a full disk) after part1's manifest and before part2's: the trade day is not loaded."""
+    layout = company(tmp_path)
+    folder = layout.landing_day("trade", "2026-03-02")
+    (folder / "_control_20260302.csv").write_text(
+        "file_name,row_count,amount_total\n"
+        "trade_orders_20260302.csv,3,\ntrade_orders_20260302_part2.csv,2,\n"
+        "nav_20260302.csv,1,\n",
+        encoding="utf-8",
+    )
+    assert statuses(layout)[0] == (
+        "trade 2026-03-02 delivered (listed but not loaded: trade_orders_20260302_part2.csv)"
+    )
+    loaded(layout, "trade", "2026-03-02", ["trade_orders"])  # the same name again: nothing new
+    manifests = layout.raw / "ingest" / "load_manifest" / "arrival_date=2026-03-02"
+    (manifests / "trade__trade_orders__trade_orders_20260302_part2.parquet").write_bytes(b"")
+    assert statuses(layout)[0] == "trade 2026-03-02 loaded"
+    # without its landing folder (retention, a moved archive) the manifests alone decide
+    (manifests / "trade__trade_orders__trade_orders_20260302_part2.parquet").unlink()
+    shutil.rmtree(folder)
+    assert statuses(layout)[0] == "trade 2026-03-02 loaded"
