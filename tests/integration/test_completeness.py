@@ -129,12 +129,23 @@ def held_alerts(layout: DataLayout) -> list[dict]:
     return [alert for alert in alerts if alert["kind"] == "publish_held"]
 
 
-def test_publishing_is_held_with_one_alert_then_released_by_waivers(company, tmp_path):
+def test_publishing_is_held_with_one_alert_then_released_by_waivers(company, tmp_path, monkeypatch):
+    import orchestration.defs.publish.assets as publish_module
     from orchestration.defs.publish.assets import analytics, hold_for_completeness
     from orchestration.defs.resources import FundcdpSettings
     from orchestration.defs.segments.assets import segments
 
     layout = copy_of(company, tmp_path)
+    # Everything but the ledger would let it publish: the gates pass, and a publish writes a new file over
+    # the previous version. Only the hold keeps the previous version's bytes.
+    monkeypatch.setattr(publish_module, "publish_problems", lambda layout, as_of: [])
+
+    def publish(warehouse_db, analytics_db, *args, **kwargs):
+        analytics_db.write_bytes(b"a new version")
+        return {}
+
+    monkeypatch.setattr(publish_module, "publish_analytics", publish)
+    layout.analytics_db.write_bytes(b"the previous version")
     # the analytics asset for Wednesday: its completeness check fails naming the days, nothing published
     with pipeline_environment(layout), business_rules_overridden(company_rules()):
         for _ in range(2):
@@ -157,7 +168,12 @@ def test_publishing_is_held_with_one_alert_then_released_by_waivers(company, tmp
             ]
             assert "| crm | 1 | 0 | 0 | 1 | 0 | 1 |" in check.metadata["ledger"].value
             assert result.get_asset_materialization_events() == []
-        assert not layout.analytics_db.exists()
+            (failure,) = [e for e in result.all_events if e.is_step_failure]
+            assert "held: trade 2026-06-03 delivered, crm 2026-06-02 failed (" in (
+                failure.step_failure_data.error.message
+            )
+            assert layout.analytics_db.read_bytes() == b"the previous version"
+        assert layout.analytics_db.read_bytes() == b"the previous version"
         # the segments asset on its own: held the same way, no version
         result = dg.materialize(
             [segments],
