@@ -297,14 +297,17 @@ def run_waive(
     try:
         days = completeness.waiver_days(source or "", day or "", to)
         if withdraw:
-            active = {w.day for w in completeness.waivers(layout) if w.source == source}
-            # a range withdraws the waivers it holds; one day without a waiver is an error
-            for one in [d for d in days if d in active] if len(days) > 1 else days:
-                waiver = completeness.withdraw_waiver(layout, source or "", one)
+            # a range withdraws the waivers it holds (one transaction); one day without a waiver is an error
+            if len(days) > 1:
+                withdrawn = completeness.withdraw_waivers(layout, source or "", days)
+            else:
+                withdrawn = [completeness.withdraw_waiver(layout, source or "", days[0])]
+            for waiver in withdrawn:
                 print(f"withdrew the waiver of {waiver.source} {waiver.day} ({waiver.reason})")
             return 0
         if len(days) > 1:
-            fresh = [completeness.waive(layout, source or "", one, reason or "")[1] for one in days]
+            # the whole range in one transaction: all waived, or (an error) none
+            fresh = [new for _, new in completeness.waive_days(layout, source or "", days, reason or "")]
             print(
                 f"waived {source} {days[0]} .. {days[-1]}: {sum(fresh)} new waiver(s), "
                 f"{len(days) - sum(fresh)} day(s) already waived (kept); reason: {reason.strip()}"

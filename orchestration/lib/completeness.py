@@ -113,10 +113,17 @@ def _state(layout: DataLayout) -> Iterator[sqlite3.Connection]:
     path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
     if not path.exists():
         path.touch(mode=0o600)
-    with closing(sqlite3.connect(path, timeout=30)) as con:
+    # Autocommit mode, and one explicit transaction taking the write lock at once (BEGIN IMMEDIATE): a
+    # check-then-write (an active waiver? then insert) cannot interleave with another writer's.
+    with closing(sqlite3.connect(path, timeout=30, isolation_level=None)) as con:
         con.executescript(_SCHEMA)
-        with con:  # one transaction: committed on leaving, rolled back on an error
+        con.execute("begin immediate")
+        try:
             yield con
+        except BaseException:
+            con.execute("rollback")
+            raise
+        con.execute("commit")
 
 
 def _now() -> str:
@@ -240,6 +247,52 @@ def waive(
             (source, day, reason.strip(), who or _who(), _now()),
         )
         return _active(con, source, day), True
+
+
+def waive_days(
+    layout: DataLayout, source: str, days: list[str], reason: str, who: str | None = None
+) -> list[tuple[Waiver, bool]]:
+    """Waive each of ``days`` of ``source`` in one transaction (all or none); returns, per day, the active
+    waiver and whether it is new (a day already waived keeps its first waiver, as with :func:`waive`)."""
+    days = [validate_waiver(source, day, reason) for day in days]
+    who, at = who or _who(), _now()
+    with _state(layout) as con:
+        before = _active_days(con, source, days)
+        con.executemany(
+            "insert into waivers (source, day, reason, waived_by, waived_at) values (?, ?, ?, ?, ?)",
+            [(source, day, reason.strip(), who, at) for day in sorted(set(days) - before.keys())],
+        )
+        after = _active_days(con, source, days)
+    return [(after[day], day not in before) for day in days]
+
+
+def withdraw_waivers(
+    layout: DataLayout, source: str, days: list[str], who: str | None = None
+) -> list[Waiver]:
+    """Withdraw the active waivers among ``days`` of ``source`` in one transaction; returns them (days
+    without an active waiver are left alone)."""
+    days = [validate_waiver(source, day, check_reason=False) for day in days]
+    with _state(layout) as con:
+        active = _active_days(con, source, days)
+        con.executemany(
+            "update waivers set withdrawn_by = ?, withdrawn_at = ? "
+            "where source = ? and day = ? and withdrawn_at is null",
+            [(who or _who(), _now(), source, day) for day in sorted(active)],
+        )
+    return [active[day] for day in sorted(active)]
+
+
+def _active_days(con: sqlite3.Connection, source: str, days: list[str]) -> dict[str, Waiver]:
+    """The active waivers of ``source`` among ``days``, by day (one query over the days' span)."""
+    if not days:
+        return {}
+    wanted = set(days)
+    rows = con.execute(
+        "select source, day, reason, waived_by, waived_at, withdrawn_by, withdrawn_at from waivers "
+        "where source = ? and day between ? and ? and withdrawn_at is null",
+        (source, min(days), max(days)),
+    ).fetchall()
+    return {row[1]: Waiver(*row) for row in rows if row[1] in wanted}
 
 
 def withdraw_waiver(layout: DataLayout, source: str, day: str, who: str | None = None) -> Waiver:

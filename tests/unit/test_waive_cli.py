@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import sqlite3
+from contextlib import closing
+
 import pytest
 
 from orchestration import cli
-from orchestration.lib.completeness import waivers
+from orchestration.lib.completeness import _state, state_file, waivers
 from orchestration.lib.layout import DataLayout
 
 
@@ -92,10 +95,37 @@ def test_a_range_is_waived_day_by_day_keeping_earlier_waivers_and_withdrawn_as_a
 
 @pytest.mark.parametrize(
     ("to", "message"),
-    [("2026-05-31", "--to 2026-05-31 is before --day 2026-06-01"), ("2046-06-01", "7306 days in 2026-06-01 .. 2046-06-01: at most 3660"),
+    [("2026-05-31", "--to 2026-05-31 is before --day 2026-06-01"),
+     ("2046-06-01", "7306 days in 2026-06-01 .. 2046-06-01: at most 3660"),
      ("2026-6-9", "'2026-6-9' is not a day")],
 )  # fmt: skip
 def test_a_refused_range_records_nothing(data_dir, capsys, to, message):
     assert waive("--source", "crm", "--day", "2026-06-01", "--to", to, "--reason", "x") == 2
     assert message in capsys.readouterr().err
     assert waivers(data_dir, include_withdrawn=True) == []
+
+
+def test_a_range_is_one_transaction_a_failure_halfway_waives_nothing(data_dir, capsys):
+    """A write failing on the fifth day of the range (a trigger standing in for a full disk): no day of the
+    range is waived, not the four before it."""
+    state = data_dir.root / "state" / "completeness.sqlite"
+    assert waive("--source", "crm", "--day", "2026-05-01", "--reason", "ticket 1") == 0  # creates the file
+    with closing(sqlite3.connect(state)) as con, con:
+        con.execute(
+            "create trigger full_disk before insert on waivers when new.day = '2026-06-05' "
+            "begin select raise(abort, 'database or disk is full'); end"
+        )
+    with pytest.raises(sqlite3.IntegrityError, match="disk is full"):
+        waive("--source", "crm", "--day", "2026-06-01", "--to", "2026-06-09", "--reason", "CRM began 06-10")
+    assert [w.day for w in waivers(data_dir, include_withdrawn=True)] == ["2026-05-01"]
+
+
+def test_the_state_transaction_takes_the_write_lock_before_it_reads(tmp_path):
+    """Checking for an active waiver and inserting one happen under one write lock: another writer cannot
+    start between them."""
+    layout = DataLayout.at(tmp_path / "data")
+    with _state(layout) as con:
+        con.execute("select count(*) from waivers").fetchone()  # a read only, so far
+        with closing(sqlite3.connect(state_file(layout), timeout=0)) as other:
+            with pytest.raises(sqlite3.OperationalError, match="locked"):
+                other.execute("begin immediate")
