@@ -455,10 +455,60 @@ def held_days(ledger: list[LedgerDay]) -> list[LedgerDay]:
     return [entry for entry in ledger if entry.status not in PUBLISHABLE]
 
 
+@dataclass(frozen=True)
+class LedgerRun:
+    """Consecutive days of one source with one status and one detail: shown as one line."""
+
+    source: str
+    first: str
+    last: str
+    status: str
+    detail: str = ""
+    days: int = 1
+
+    def describe(self) -> str:
+        """``crm 2024-01-01 .. 2024-06-30 waived (CRM went live 2024-07-01)``; one day as
+        :meth:`LedgerDay.describe`."""
+        span = self.first if self.first == self.last else f"{self.first} .. {self.last}"
+        return f"{self.source} {span} {self.status}" + (f" ({self.detail})" if self.detail else "")
+
+
+def ledger_runs(entries: list[LedgerDay]) -> list[LedgerRun]:
+    """``entries`` (in ledger order) with each run of consecutive days of one source, status and detail
+    collapsed into one :class:`LedgerRun`: 180 waived days with one reason are one line, not 180."""
+    runs: list[LedgerRun] = []
+    for entry in entries:
+        last = runs[-1] if runs else None
+        if (
+            last is not None
+            and (last.source, last.status, last.detail) == (entry.source, entry.status, entry.detail)
+            and date.fromisoformat(last.last) + timedelta(days=1) == date.fromisoformat(entry.day)
+        ):
+            runs[-1] = LedgerRun(last.source, last.first, entry.day, last.status, last.detail, last.days + 1)
+        else:
+            runs.append(LedgerRun(entry.source, entry.day, entry.day, entry.status, entry.detail))
+    return runs
+
+
+def _capped(lines: list[str], limit: int) -> list[str]:
+    return lines if len(lines) <= limit else [*lines[:limit], f"and {len(lines) - limit} more"]
+
+
+# At most this many runs of held days are named in metadata, alerts and failures (the count says the rest).
+HELD_LIST_LIMIT = 50
+
+
+def held_list(held: list[LedgerDay], limit: int = HELD_LIST_LIMIT) -> list[str]:
+    """The held days as runs (:func:`ledger_runs`), at most ``limit`` named, then ``and N more``."""
+    return _capped([run.describe() for run in ledger_runs(held)], limit)
+
+
 def held_text(held: list[LedgerDay], limit: int = 10) -> str:
-    """``held: crm 2026-06-30 failed (<message>), trade 2026-07-01 missing`` (at most ``limit`` named)."""
-    named = ", ".join(entry.describe() for entry in held[:limit])
-    more = f" and {len(held) - limit} more" if len(held) > limit else ""
+    """``held: crm 2026-06-30 failed (<message>), trade 2026-07-01 .. 2026-07-03 missing`` (runs of days
+    collapsed, at most ``limit`` runs named)."""
+    runs = [run.describe() for run in ledger_runs(held)]
+    named = ", ".join(runs[:limit])
+    more = f" and {len(runs) - limit} more" if len(runs) > limit else ""
     return f"held: {named}{more}"
 
 
@@ -477,8 +527,13 @@ def ledger_counts(ledger: list[LedgerDay]) -> dict[str, dict[str, int]]:
     return counts
 
 
+# At most this many runs of notable days per source in the summary and the UI's table.
+DISPLAY_RUNS_LIMIT = 50
+
+
 def ledger_lines(ledger: list[LedgerDay]) -> list[str]:
-    """Compact text: per source the days loaded / not due / waived, then every other day by name."""
+    """Compact text: per source the days loaded / not due / waived, then the other days (and the waived
+    ones) as runs of consecutive days with one status and detail (at most :data:`DISPLAY_RUNS_LIMIT`)."""
     if not ledger:
         return ["(nothing delivered yet)"]
     lines = []
@@ -489,14 +544,15 @@ def ledger_lines(ledger: list[LedgerDay]) -> list[str]:
             f"{counts.get(NOT_DUE, 0)} not due, {counts.get(WAIVED, 0)} waived"
             + "".join(f", {counts[s]} {s}" for s in (FAILED, DELIVERED, MISSING) if counts.get(s))
         )
-        for entry in days:
-            if entry.status in (WAIVED, FAILED, DELIVERED, MISSING):
-                lines.append(f"  {entry.describe()}")
+        notable = [e for e in days if e.status in (WAIVED, FAILED, DELIVERED, MISSING)]
+        runs = [run.describe() for run in ledger_runs(notable)]
+        lines += [f"  {line}" for line in _capped(runs, DISPLAY_RUNS_LIMIT)]
     return lines
 
 
 def ledger_markdown(ledger: list[LedgerDay]) -> str:
-    """The ledger for the Dagster UI: counts per source, then a row per day not simply loaded/not due."""
+    """The ledger for the Dagster UI: counts per source, then a row per run of days not simply loaded / not
+    due (consecutive days with one status and detail; at most :data:`DISPLAY_RUNS_LIMIT` per source)."""
     if not ledger:
         return "Nothing delivered yet."
     counts = ledger_counts(ledger)
@@ -506,9 +562,14 @@ def ledger_markdown(ledger: list[LedgerDay]) -> str:
     notable = [e for e in ledger if e.status not in (LOADED, NOT_DUE)]
     if notable:
         out += ["", "| source | day | status | detail |", "|---|---|---|---|"]
-        for entry in notable:
-            detail = entry.detail.replace("|", "\\|").replace("\n", " ")
-            out.append(f"| {entry.source} | {entry.day} | {entry.status} | {detail} |")
+        for source in counts:
+            runs = ledger_runs([e for e in notable if e.source == source])
+            for run in runs[:DISPLAY_RUNS_LIMIT]:
+                span = run.first if run.first == run.last else f"{run.first} .. {run.last}"
+                detail = run.detail.replace("|", "\\|").replace("\n", " ")
+                out.append(f"| {run.source} | {span} | {run.status} | {detail} |")
+            if len(runs) > DISPLAY_RUNS_LIMIT:
+                out.append(f"| {source} | and {len(runs) - DISPLAY_RUNS_LIMIT} more | | |")
     return "\n".join(out)
 
 

@@ -6,13 +6,17 @@ from __future__ import annotations
 import shutil
 
 from orchestration.lib.completeness import (
+    _days,
     build_ledger,
+    held_days,
     held_key,
+    held_list,
     held_text,
     ledger_lines,
     ledger_markdown,
     record_load_attempts,
     waive,
+    waive_days,
     waive_planted_demo_days,
     withdraw_waiver,
 )
@@ -99,8 +103,7 @@ def test_summary_lines_and_markdown(tmp_path):
     ledger = build_ledger(layout, "2026-01-01", "2026-03-05", SCHEDULE)
     assert ledger_lines(ledger) == [
         "trade    2026-03-02 .. 2026-03-05: 1 loaded, 0 not due, 0 waived, 2 delivered, 1 missing",
-        "  trade 2026-03-03 delivered",
-        "  trade 2026-03-04 delivered",
+        "  trade 2026-03-03 .. 2026-03-04 delivered",  # consecutive days, one status: one line
         "  trade 2026-03-05 missing",
         "crm      2026-03-02 .. 2026-03-05: 0 loaded, 3 not due, 0 waived, 1 failed",
         "  crm 2026-03-02 failed (bank_cards, customers: listed but missing: x.csv; marketing_consents: bad "
@@ -119,6 +122,7 @@ def test_summary_lines_and_markdown(tmp_path):
         "| crm | 2026-03-02 | failed | bank_cards, customers: listed but missing: x.csv; marketing_consents: "
         "bad control total |"
     ) in markdown
+    assert "| trade | 2026-03-03 .. 2026-03-04 | delivered |  |" in markdown
     held = [e for e in ledger if e.status in ("failed", "missing")]
     assert held_text(held) == (
         "held: trade 2026-03-05 missing, crm 2026-03-02 failed (bank_cards, customers: listed but missing: "
@@ -126,6 +130,43 @@ def test_summary_lines_and_markdown(tmp_path):
     )
     assert held_text(held, limit=1) == "held: trade 2026-03-05 missing and 1 more"
     assert held_key(held) == held_key(list(held)) != held_key(held[:1])
+
+
+def test_runs_of_days_are_one_line_and_held_lists_are_capped(tmp_path):
+    """Half a year of waived CRM days before it went live (one reason), one day waived with another reason
+    inside them, and 120 missing trade days every other day: the summary, the UI table and the held list
+    stay short."""
+    layout = DataLayout.at(tmp_path / "data")
+    delivered(layout, "trade", "2026-01-01")
+    waive_days(layout, "crm", _days("2026-01-01", "2026-06-29"), "CRM went live 2026-06-30", who="li")
+    withdraw_waiver(layout, "crm", "2026-03-01", who="li")
+    waive(layout, "crm", "2026-03-01", "ticket 9", who="li")
+    schedule = DeliverySchedule(
+        {"trade": frozenset({0, 2, 4}), "crm": frozenset({0}), "tracking": frozenset()}
+    )
+    ledger = build_ledger(layout, "2026-01-01", "2026-06-29", schedule)
+    lines = ledger_lines(ledger)
+    crm = lines[lines.index(next(line for line in lines if line.startswith("crm "))) :][:5]
+    assert crm == [
+        "crm      2026-01-01 .. 2026-06-29: 0 loaded, 0 not due, 180 waived",
+        "  crm 2026-01-01 .. 2026-02-28 waived (CRM went live 2026-06-30)",
+        "  crm 2026-03-01 waived (ticket 9)",
+        "  crm 2026-03-02 .. 2026-06-29 waived (CRM went live 2026-06-30)",
+        "tracking 2026-01-01 .. 2026-06-29: 0 loaded, 180 not due, 0 waived",
+    ]
+    # trade: delivered on the first day, then due Mon/Wed/Fri and missing on each, never two days in a
+    # row: 78 runs, 50 named
+    trade = [line for line in lines if line.startswith("  trade ")]
+    assert len(trade) == 50 and lines[lines.index(trade[-1]) + 1] == "  and 28 more"
+    assert "| crm | 2026-01-01 .. 2026-02-28 | waived | CRM went live 2026-06-30 |" in ledger_markdown(ledger)
+    assert len(ledger_markdown(ledger).splitlines()) == 5 + 3 + 50 + 1 + 3
+    held = held_days(ledger)
+    assert len(held) == 78
+    listed = held_list(held)
+    assert (len(listed), listed[0], listed[-1]) == (51, "trade 2026-01-01 delivered", "and 28 more")
+    assert held_list(held[:3]) == [
+        "trade 2026-01-01 delivered", "trade 2026-01-02 missing", "trade 2026-01-05 missing",
+    ]  # fmt: skip
 
 
 def test_the_demos_planted_day_is_waived_once_from_the_generators_truth(tmp_path, monkeypatch):

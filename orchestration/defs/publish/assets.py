@@ -13,6 +13,7 @@ from orchestration.lib.completeness import (
     build_ledger,
     held_days,
     held_key,
+    held_list,
     held_text,
     ledger_counts,
     ledger_markdown,
@@ -79,7 +80,7 @@ def hold_for_completeness(layout, as_of: str, asset: str, run_id: str | None) ->
             asset=asset,
             partition=as_of,
             run_id=run_id,
-            details={"held": [entry.describe() for entry in held[:50]], "days_held": len(held)},
+            details={"held": held_list(held), "days_held": len(held)},
         )
         send_alert(alert, layout.alerts_log, once_key=held_key(held))
     return ledger, held
@@ -95,7 +96,7 @@ def completeness_result(ledger: list, held: list, as_of: str) -> dg.AssetCheckRe
         metadata={
             "as_of_date": as_of,
             "days_held": len(held),
-            "held": dg.MetadataValue.json([entry.describe() for entry in held]),
+            "held": dg.MetadataValue.json(held_list(held)),
             "days_by_status": dg.MetadataValue.json(ledger_counts(ledger)),
             "ledger": dg.MetadataValue.md(ledger_markdown(ledger)),
         },
@@ -135,7 +136,7 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings):
     if held:
         raise dg.Failure(
             description=f"{held_text(held)}: analytics.duckdb not published, the previous version stays",
-            metadata={"held": dg.MetadataValue.json([entry.describe() for entry in held])},
+            metadata={"held": dg.MetadataValue.json(held_list(held))},
         )
     problems = publish_problems(layout, as_of)
     if problems:

@@ -7,7 +7,7 @@ from orchestration.defs.publish.assets import hold_for_completeness, publish_pro
 from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.transform.dbt import resolve_as_of_date
 from orchestration.lib.alerts import Alert, send_alert
-from orchestration.lib.completeness import held_text
+from orchestration.lib.completeness import held_list, held_text
 from orchestration.lib.models import store as model_store
 from orchestration.lib.publish import publish_analytics
 from orchestration.lib.quality.warehouse_as_of import warehouse_as_of_problem
@@ -49,7 +49,7 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
     if held:
         raise dg.Failure(
             description=f"{held_text(held)}: no segment published, their previous versions stay",
-            metadata={"held": dg.MetadataValue.json([entry.describe() for entry in held])},
+            metadata={"held": dg.MetadataValue.json(held_list(held))},
         )
     problems = publish_problems(layout, as_of.isoformat())
     # another run may have rebuilt the warehouse for another day since this run's gates passed
