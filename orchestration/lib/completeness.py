@@ -35,6 +35,7 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from orchestration.lib.delivery_schedule import DeliverySchedule
 from orchestration.lib.layout import SOURCES, DataLayout
@@ -59,6 +60,11 @@ _SCHEMA = """
 create table if not exists load_failures (
     source text not null, table_name text not null, day text not null,
     message text not null, failed_at text not null, run_id text,
+    primary key (source, table_name, day)
+);
+create table if not exists load_starts (
+    source text not null, table_name text not null, day text not null,
+    started_at text not null, run_id text,
     primary key (source, table_name, day)
 );
 create table if not exists waivers (
@@ -127,31 +133,31 @@ def _state(layout: DataLayout) -> Iterator[sqlite3.Connection]:
 
 
 def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+    # Microseconds: a failure and a waiver within one second must still be ordered (which answers which).
+    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
-# --- load failures (written by the raw assets) ------------------------------------------------------
+# --- load attempts (written by the raw assets) ------------------------------------------------------
 
 
-# The message of a day whose load started and never finished: the raw asset marks every day it is about to
-# load with it, and replaces it once the day's files are written (or with the loader's message).
+# The message of a day whose load started and never finished (a crash, kill -9, retries running out).
 UNFINISHED = "load did not finish (crashed?)"
 
 
 def mark_loads_started(
     layout: DataLayout, source: str, table: str, days: Iterable[str], run_id: str | None = None
 ) -> None:
-    """Before a raw table's load: mark each day to load "started, not finished" (a failure with the message
-    :data:`UNFINISHED`), in one transaction. :func:`record_load_attempts` after the load replaces the mark
-    of each day that failed or finished; a crash leaves it, so the day holds publishing."""
+    """Before a raw table's load: mark each day to load "started, not finished", in one transaction.
+    :func:`record_load_attempts` after the load clears the mark of each day that failed or finished; a
+    crash leaves it, and the ledger shows the day ``failed`` with the message :data:`UNFINISHED`."""
     days = sorted(set(days))
     if not days:
         return
     at = _now()
     with _state(layout) as con:
         con.executemany(
-            "insert or replace into load_failures values (?, ?, ?, ?, ?, ?)",
-            [(source, table, day, UNFINISHED, at, run_id) for day in days],
+            "insert or replace into load_starts values (?, ?, ?, ?, ?)",
+            [(source, table, day, at, run_id) for day in days],
         )
 
 
@@ -163,8 +169,10 @@ def record_load_attempts(
     loaded: Iterable[str],
     run_id: str | None = None,
 ) -> None:
-    """After a raw table's load: remember each failed day with its message, and forget the failures of the
-    days that loaded (the last attempt is what counts). One transaction."""
+    """After a raw table's load: remember each failed day with its message, forget the failures of the
+    days that loaded (the last attempt is what counts), and clear both's "started" marks. One transaction.
+    A day failing again with the same message keeps the time it first failed so: a waiver given since
+    still answers it; a new message is a new failure."""
     loaded = sorted(set(loaded) - set(failed))
     if not failed and not state_file(layout).exists():
         return  # no failure ever recorded here: nothing to forget
@@ -175,21 +183,40 @@ def record_load_attempts(
             [(source, table, day) for day in loaded],
         )
         con.executemany(
-            "insert or replace into load_failures values (?, ?, ?, ?, ?, ?)",
+            "insert into load_failures values (?, ?, ?, ?, ?, ?) "
+            "on conflict (source, table_name, day) do update set "
+            "message = excluded.message, failed_at = excluded.failed_at, run_id = excluded.run_id "
+            "where load_failures.message <> excluded.message",
             [(source, table, day, message, at, run_id) for day, message in sorted(failed.items())],
+        )
+        con.executemany(
+            "delete from load_starts where source = ? and table_name = ? and day = ?",
+            [(source, table, day) for day in [*loaded, *failed]],
         )
 
 
-def load_failures(layout: DataLayout) -> dict[tuple[str, str], dict[str, str]]:
-    """The recorded failures: {(source, day): {table: message}}."""
+def _attempts(layout: DataLayout) -> dict[tuple[str, str], dict[str, tuple[str, str]]]:
+    """{(source, day): {table: (message, when)}}: the recorded failures, and the loads started and not
+    finished (:data:`UNFINISHED`, when started), which supersede an older failure of the same table."""
     if not state_file(layout).exists():
         return {}
     with _state(layout) as con:
-        rows = con.execute("select source, day, table_name, message from load_failures").fetchall()
-    failures: dict[tuple[str, str], dict[str, str]] = {}
-    for source, day, table, message in rows:
-        failures.setdefault((source, day), {})[table] = message
-    return failures
+        failures = con.execute("select source, day, table_name, message, failed_at from load_failures")
+        rows = failures.fetchall()
+        starts = con.execute("select source, day, table_name, ?, started_at from load_starts", (UNFINISHED,))
+        rows += starts.fetchall()
+    attempts: dict[tuple[str, str], dict[str, tuple[str, str]]] = {}
+    for source, day, table, message, when in rows:  # the started marks come last: they win
+        attempts.setdefault((source, day), {})[table] = (message, when)
+    return attempts
+
+
+def load_failures(layout: DataLayout) -> dict[tuple[str, str], dict[str, str]]:
+    """The recorded failures and unfinished loads: {(source, day): {table: message}}."""
+    return {
+        key: {table: message for table, (message, _) in tables.items()}
+        for key, tables in _attempts(layout).items()
+    }
 
 
 # --- waivers (written by `cli waive`) ---------------------------------------------------------------
@@ -228,16 +255,44 @@ def waiver_days(source: str, day: str, to: str | None = None) -> list[str]:
     return days
 
 
+SHANGHAI = ZoneInfo("Asia/Shanghai")
+
+
+def _today() -> date:
+    """Today, Asia/Shanghai (the partitions' time zone)."""
+    return datetime.now(SHANGHAI).date()
+
+
+def _refuse_future(days: list[str]) -> None:
+    """Raise :class:`WaiverError` if a day is after today: a waiver answers what has happened."""
+    today = _today().isoformat()
+    future = [day for day in days if day > today]
+    if future:
+        span = future[0] if len(future) == 1 else f"{future[0]} .. {future[-1]}"
+        raise WaiverError(
+            f"{span} is after today ({today}, Asia/Shanghai): a waiver answers what has happened; waive a "
+            "day once it is over"
+        )
+
+
 def _who() -> str:
     return os.environ.get("USER") or getpass.getuser()
 
 
 def waive(
-    layout: DataLayout, source: str, day: str, reason: str, who: str | None = None
+    layout: DataLayout,
+    source: str,
+    day: str,
+    reason: str,
+    who: str | None = None,
+    allow_future: bool = False,
 ) -> tuple[Waiver, bool]:
     """Waive ``source``'s ``day``; returns the active waiver and whether it is new. Waiving a day already
-    waived keeps the first waiver (idempotent); withdraw it first to give another reason."""
+    waived keeps the first waiver (idempotent); withdraw it first to give another reason. A day after
+    today is refused unless ``allow_future`` (the demo's planted day, whose calendar is its own)."""
     day = validate_waiver(source, day, reason)
+    if not allow_future:
+        _refuse_future([day])
     with _state(layout) as con:
         current = _active(con, source, day)
         if current is not None:
@@ -253,8 +308,10 @@ def waive_days(
     layout: DataLayout, source: str, days: list[str], reason: str, who: str | None = None
 ) -> list[tuple[Waiver, bool]]:
     """Waive each of ``days`` of ``source`` in one transaction (all or none); returns, per day, the active
-    waiver and whether it is new (a day already waived keeps its first waiver, as with :func:`waive`)."""
+    waiver and whether it is new (a day already waived keeps its first waiver, as with :func:`waive`).
+    Days after today are refused (nothing waived)."""
     days = [validate_waiver(source, day, reason) for day in days]
+    _refuse_future(days)
     who, at = who or _who(), _now()
     with _state(layout) as con:
         before = _active_days(con, source, days)
@@ -395,7 +452,7 @@ def build_ledger(
     if start is None or start > as_of:
         return []
     manifests = _manifest_files(layout)
-    failures = load_failures(layout)
+    failures = _attempts(layout)
     waived = {(w.source, w.day): w for w in waivers(layout)}
     purged = set(purged_days)
     landed = {source: set(layout.landing_days(source)) for source in SOURCES}
@@ -421,9 +478,19 @@ def _status(layout, source, day, tables, manifests, failures, waived, purged, la
     waiver = waived.get((source, day))
     failed = failures.get((source, day))
     if failed:  # the last attempt failed: a manifest of an earlier attempt does not make it loaded
-        if waiver is not None:
+        detail = _failure_detail({table: message for table, (message, _) in failed.items()})
+        last_failed_at = max(when for _, when in failed.values())
+        if waiver is None:
+            return LedgerDay(source, day, FAILED, detail)
+        if last_failed_at <= waiver.waived_at:  # a waiver answers what happened before it only
             return LedgerDay(source, day, WAIVED, waiver.reason)
-        return LedgerDay(source, day, FAILED, _failure_detail(failed))
+        return LedgerDay(
+            source,
+            day,
+            FAILED,
+            f"{detail}; the waiver ({waiver.reason}; {waiver.waived_by}, {waiver.waived_at[:19]}) predates "
+            "this failure",
+        )
     loaded_files = manifests.get(day, {})
     unloaded: list[str] = []
     if tables <= loaded_files.keys():
@@ -613,7 +680,9 @@ def waive_planted_demo_days(layout: DataLayout) -> list[Waiver]:
     an engineer withdrew stays withdrawn); returns the new waivers."""
     before = {(w.source, w.day) for w in waivers(layout, include_withdrawn=True)}
     return [
-        waive(layout, source, day, DEMO_WAIVER_REASON.format(detail=what), who="demo generator")[0]
+        waive(
+            layout, source, day, DEMO_WAIVER_REASON.format(detail=what), "demo generator", allow_future=True
+        )[0]
         for source, day, what in planted_demo_days(layout)
         if (source, day) not in before
     ]

@@ -4,8 +4,12 @@ and how the summary and the UI show it."""
 from __future__ import annotations
 
 import shutil
+from datetime import date
+
+import pytest
 
 from orchestration.lib.completeness import (
+    WaiverError,
     _days,
     build_ledger,
     held_days,
@@ -14,10 +18,12 @@ from orchestration.lib.completeness import (
     held_text,
     ledger_lines,
     ledger_markdown,
+    mark_loads_started,
     record_load_attempts,
     waive,
     waive_days,
     waive_planted_demo_days,
+    waivers,
     withdraw_waiver,
 )
 from orchestration.lib.delivery_schedule import DeliverySchedule
@@ -212,3 +218,41 @@ def test_a_day_is_loaded_only_when_every_file_its_control_file_lists_has_a_manif
     (manifests / "trade__trade_orders__trade_orders_20260302_part2.parquet").unlink()
     shutil.rmtree(folder)
     assert statuses(layout)[0] == "trade 2026-03-02 loaded"
+
+
+def test_a_waiver_answers_only_the_failures_before_it(tmp_path):
+    layout = company(tmp_path)
+    record_load_attempts(layout, "crm", "customers", {"2026-03-02": "bad control total"}, [])
+    waive(layout, "crm", "2026-03-02", "CRM confirmed the total", who="li")
+    # the same failure again (a re-run of the same delivery): still answered
+    record_load_attempts(layout, "crm", "customers", {"2026-03-02": "bad control total"}, [])
+    assert statuses(layout)[4] == "crm 2026-03-02 waived (CRM confirmed the total)"
+    # a new failure after the waiver (a corrected re-delivery failing otherwise): held again
+    record_load_attempts(layout, "crm", "customers", {"2026-03-02": "missing column(s) phone"}, [])
+    (waiver,) = waivers(layout)
+    assert statuses(layout)[4] == (
+        "crm 2026-03-02 failed (customers: missing column(s) phone; the waiver (CRM confirmed the total; "
+        f"li, {waiver.waived_at[:19]}) predates this failure)"
+    )
+    # a load started after the waiver that never finished holds it too
+    record_load_attempts(layout, "crm", "customers", {}, ["2026-03-02"])
+    waive(layout, "trade", "2026-03-03", "trade re-sends tomorrow", who="li")
+    assert statuses(layout)[1] == "trade 2026-03-03 waived (trade re-sends tomorrow)"
+    mark_loads_started(layout, "trade", "nav", ["2026-03-03"])
+    assert statuses(layout)[1].startswith(
+        "trade 2026-03-03 failed (nav: load did not finish (crashed?); the waiver (trade re-sends"
+    )
+
+
+def test_a_day_after_today_is_not_waived(tmp_path, monkeypatch):
+    import orchestration.lib.completeness as completeness
+
+    monkeypatch.setattr(completeness, "_today", lambda: date(2026, 3, 5))
+    layout = company(tmp_path)
+    with pytest.raises(WaiverError, match=r"2026-03-06 is after today \(2026-03-05, Asia/Shanghai\)"):
+        waive(layout, "trade", "2026-03-06", "holiday", who="li")
+    with pytest.raises(WaiverError, match=r"2026-03-06 \.\. 2026-03-08 is after today \(2026-03-05"):
+        waive_days(layout, "trade", _days("2026-03-04", "2026-03-08"), "holiday", who="li")
+    assert waivers(layout, include_withdrawn=True) == []
+    waive(layout, "trade", "2026-03-05", "exchange closed", who="li")  # today: allowed
+    assert [w.day for w in waivers(layout)] == ["2026-03-05"]

@@ -35,6 +35,9 @@ def waive(*args: str) -> int:
         (["--source", "crm", "--day", "2026-06-30"], "a waiver needs a reason"),
         (["--source", "crm", "--day", "2026-06-30", "--reason", " \t"], "a waiver needs a reason"),
         (["--source", "crm", "--day", "2026-06-30", "--withdraw"], "no active waiver for crm 2026-06-30"),
+        (["--source", "crm", "--day", "2999-01-01", "--reason", "x"], "2999-01-01 is after today ("),
+        (["--source", "crm", "--day", "2998-12-30", "--to", "2999-01-02", "--reason", "x"],
+         "2998-12-30 .. 2999-01-02 is after today ("),
     ],
 )  # fmt: skip
 def test_a_refused_waiver_says_why_and_records_nothing(data_dir, capsys, args, message):
