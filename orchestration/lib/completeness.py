@@ -2,10 +2,11 @@
 
 Statuses, computed each time from the facts already kept (nothing here is a second copy of the data):
 
-- ``loaded``: every raw table of the source has load-manifest rows for that arrival day
-  (``raw/ingest/load_manifest/arrival_date=<day>/<source>__<table>__*.parquet``) and, while the day's
+- ``loaded``: every raw table of the source required that day has load-manifest rows for that arrival
+  day (``raw/ingest/load_manifest/arrival_date=<day>/<source>__<table>__*.parquet``) and, while the day's
   landing folder is there, every file its control file lists has its own, or retention purged the day on
-  purpose (``lib.privacy.purged_tracking_days``);
+  purpose (``lib.privacy.purged_tracking_days``). A table is required from the first day it was loaded,
+  and on any day whose control file lists a file of it (a table added later does not hold all history);
 - ``failed``: the last load attempt of one of its tables failed (recorded by the raw assets in
   ``state/completeness.sqlite``, with the loader's message; a later successful load removes the record);
 - ``waived``: an engineer waived the day (``cli waive``), whatever the status under it was;
@@ -410,23 +411,30 @@ def _manifest_files(layout: DataLayout) -> dict[str, dict[tuple[str, str], set[s
     return found
 
 
-def _listed_without_manifest(
-    layout: DataLayout, source: str, day: str, loaded_files: dict[tuple[str, str], set[str]]
-) -> list[str]:
-    """The files the day's control file lists for a table of ``source`` that have no manifest row that day
-    (by name only: a crash between one file's manifest and the next's). None when the control file is not
-    there or not readable: the load then failed on it, and that failure is what the ledger shows."""
+def _listed_files(layout: DataLayout, source: str, day: str) -> dict[tuple[str, str], list[str]]:
+    """{(source, table): [file name]}: the files the day's control file lists, by the table that reads them
+    (names only). Empty when the control file is not there or not readable: the load then failed on it,
+    and that failure is what the ledger shows."""
     try:
         listed = read_control_file(control_file_path(layout, source, day))
     except LoadError:
-        return []
+        return {}
     specs = tables_of(source)
-    unloaded = []
+    by_table: dict[tuple[str, str], list[str]] = {}
     for name in sorted(listed):
         spec = next((spec for spec in specs if spec.matches_file(name, day)), None)
-        if spec is not None and name.split(".", 1)[0] not in loaded_files.get((source, spec.name), set()):
-            unloaded.append(name)
-    return unloaded
+        if spec is not None:
+            by_table.setdefault((source, spec.name), []).append(name)
+    return by_table
+
+
+def _first_manifest_days(manifests: dict[str, dict[tuple[str, str], set[str]]]) -> dict[tuple[str, str], str]:
+    """{(source, table): the first arrival day with a manifest of the table}."""
+    first: dict[tuple[str, str], str] = {}
+    for day in sorted(manifests):
+        for table in manifests[day]:
+            first.setdefault(table, day)
+    return first
 
 
 def ledger_start(layout: DataLayout, first_partition_day: date | str) -> str | None:
@@ -458,11 +466,16 @@ def build_ledger(
     landed = {source: set(layout.landing_days(source)) for source in SOURCES}
     days = _days(start, as_of)
     ledger = []
+    # A table is required from the first day it was ever loaded (or a control file lists a file of it): a
+    # table the company added later does not make every earlier day incomplete.
+    first_loaded = _first_manifest_days(manifests)
+    ledger = []
     for source in SOURCES:
-        tables = {(source, spec.name) for spec in tables_of(source)}
+        tables = [(source, spec.name) for spec in tables_of(source)]
         for day in days:
+            required = {table for table in tables if first_loaded.get(table, "9999-12-31") <= day}
             ledger.append(
-                _status(layout, source, day, tables, manifests, failures, waived, purged, landed, schedule)
+                _status(layout, source, day, required, manifests, failures, waived, purged, landed, schedule)
             )
     return ledger
 
@@ -492,17 +505,22 @@ def _status(layout, source, day, tables, manifests, failures, waived, purged, la
             "this failure",
         )
     loaded_files = manifests.get(day, {})
-    unloaded: list[str] = []
-    if tables <= loaded_files.keys():
-        # While the delivery is there, every file its control file lists must have its manifest row.
-        if day in landed[source]:
-            unloaded = _listed_without_manifest(layout, source, day, loaded_files)
-        if not unloaded:
-            return LedgerDay(source, day, LOADED)
+    # While the delivery is there, every file its control file lists must have its manifest row.
+    listed = _listed_files(layout, source, day) if day in landed[source] else {}
+    unloaded = [
+        name
+        for table, names in listed.items()
+        for name in names
+        if name.split(".", 1)[0] not in loaded_files.get(table, set())  # lib.ingest _meta_name's stem
+    ]
+    required = tables | listed.keys()
+    if required and required <= loaded_files.keys() and not unloaded:
+        return LedgerDay(source, day, LOADED)
     if waiver is not None:
         return LedgerDay(source, day, WAIVED, waiver.reason)
     if day in landed[source]:
-        detail = f"listed but not loaded: {', '.join(unloaded)}" if unloaded else ""
+        # named when part of the day was loaded (a delivery not loaded at all is just delivered)
+        detail = f"listed but not loaded: {', '.join(unloaded)}" if unloaded and loaded_files else ""
         return LedgerDay(source, day, DELIVERED, detail)
     if not schedule.is_due(source, day):
         return LedgerDay(source, day, NOT_DUE)

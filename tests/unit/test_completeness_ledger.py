@@ -256,3 +256,24 @@ def test_a_day_after_today_is_not_waived(tmp_path, monkeypatch):
     assert waivers(layout, include_withdrawn=True) == []
     waive(layout, "trade", "2026-03-05", "exchange closed", who="li")  # today: allowed
     assert [w.day for w in waivers(layout)] == ["2026-03-05"]
+
+
+def test_a_table_added_later_is_required_from_its_first_load_or_listing_only(tmp_path):
+    """The trade system starts sending holdings on 03-04: the days before it are loaded without them;
+    from 03-04 on they are required, and a control file listing one earlier requires it that day."""
+    layout = DataLayout.at(tmp_path / "data")
+    without_holdings = [spec.name for spec in tables_of("trade") if spec.name != "holdings"]
+    for day in ("2026-03-02", "2026-03-03", "2026-03-05"):
+        delivered(layout, "trade", day)
+        loaded(layout, "trade", day, without_holdings)
+    delivered(layout, "trade", "2026-03-04")
+    loaded(layout, "trade", "2026-03-04")
+    (layout.landing_day("trade", "2026-03-03") / "_control_20260303.csv").write_text(
+        "file_name,row_count,amount_total\nholdings_20260303.csv,4,\n", encoding="utf-8"
+    )
+    assert statuses(layout)[:4] == [
+        "trade 2026-03-02 loaded",
+        "trade 2026-03-03 delivered (listed but not loaded: holdings_20260303.csv)",
+        "trade 2026-03-04 loaded",
+        "trade 2026-03-05 delivered",  # holdings required since 03-04
+    ]
