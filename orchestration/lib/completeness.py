@@ -8,8 +8,10 @@ Statuses, computed each time from the facts already kept (nothing here is a seco
   purpose (``lib.privacy.purged_tracking_days``). A table is required from the first day it was loaded,
   and on any day whose control file lists a file of it (a table added later does not hold all history);
 - ``failed``: the last load attempt of one of its tables failed (recorded by the raw assets in
-  ``state/completeness.sqlite``, with the loader's message; a later successful load removes the record);
-- ``waived``: an engineer waived the day (``cli waive``), whatever the status under it was;
+  ``state/completeness.sqlite``, with the loader's message; a later successful load removes the record),
+  or started and never finished (a crash: :data:`UNFINISHED`);
+- ``waived``: an engineer waived the day (``cli waive``), whatever the status under it was, except a
+  failure recorded after the waiver (a waiver answers what happened before it);
 - ``delivered``: a folder ``landing/<source>/<day>/`` is there but not loaded yet;
 - ``not_due``: the source was not due that day (``vars: fundcdp: deliveries: schedule:``) and delivered
   nothing;
