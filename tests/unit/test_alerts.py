@@ -8,8 +8,9 @@ import email.policy
 import hashlib
 import hmac
 import json
-import multiprocessing
 import os
+import subprocess
+import sys
 import time
 import urllib.parse
 from datetime import UTC, date, datetime, timedelta
@@ -31,6 +32,7 @@ from orchestration.lib.alerts import (
     was_skipped,
     wecom_markdown,
 )
+from orchestration.paths import PROJECT_ROOT
 from tests import alert_servers
 
 # the local servers' fixtures, used by name
@@ -509,15 +511,29 @@ def _send_from_another_process(log_path: str, url: str) -> bool:
 
 def test_once_key_is_sent_once_by_concurrent_processes(tmp_path, http_server):
     url = f"{http_server.base}/slow/hook"  # held until released: every process waits on the lock meanwhile
-    context = multiprocessing.get_context("spawn")
-    with context.Pool(4) as pool:
-        pending = pool.starmap_async(_send_from_another_process, [(str(tmp_path / "alerts.log"), url)] * 4)
-        for _ in range(600):  # until one process holds the lock and is sending (bounded: never hangs)
-            if http_server.requests:
-                break
-            time.sleep(0.05)
-        http_server.release.set()
-        skipped = pending.get(timeout=60)
+    # Plain interpreters (not multiprocessing's spawn, which cannot re-import pytest-xdist's worker __main__).
+    script = (
+        "import sys; from tests.unit.test_alerts import _send_from_another_process as send; "
+        "print(send(sys.argv[1], sys.argv[2]))"
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, str(tmp_path / "alerts.log"), url],
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )  # fmt: skip
+        for _ in range(4)
+    ]
+    for _ in range(600):  # until one process holds the lock and is sending (bounded: never hangs)
+        if http_server.requests:
+            break
+        time.sleep(0.05)
+    http_server.release.set()
+    outputs = [process.communicate(timeout=120) for process in processes]
+    assert all(process.returncode == 0 for process in processes), [err for _, err in outputs]
+    skipped = [out.strip() == "True" for out, _ in outputs]
     assert sorted(skipped) == [False, True, True, True]
     assert len(http_server.requests) == 1
     assert len(_log_lines(tmp_path / "alerts.log")) == 1
