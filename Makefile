@@ -52,7 +52,7 @@ run: prepare  ## generate demo data if landing/ is empty, run the whole pipeline
 	$(BIN)/python -m orchestration.cli run
 
 test: prepare segments  ## validate the segment definitions, run the whole test suite (pytest drives dbt and Dagster)
-	$(BIN)/python -m pytest -n 2 --dist loadgroup tests/unit tests/security tests/integration
+	$(BIN)/python -m pytest -n 2 --dist loadgroup --durations=15 tests/unit tests/security tests/integration
 
 docs: prepare  ## dbt docs (static HTML, every analyst-facing column described) of the built warehouse
 	cd dbt_project && $(BIN)/dbt docs generate --static --target-path "$(FUNDCDP_DATA_DIR)/dbt_docs"
