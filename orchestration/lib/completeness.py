@@ -669,9 +669,14 @@ def waive_missing_days(
     who: str | None = None,
 ) -> list[Waiver]:
     """Waive every day of the ledger up to ``as_of`` on which a due source delivered nothing (``missing``),
-    e.g. the holidays of a company's history before it is imported. Returns the new waivers."""
+    e.g. the holidays of a company's history before it is imported. Returns the new waivers. One
+    transaction per source (a failure leaves none of that source's days waived)."""
     ledger = build_ledger(layout, first_partition_day, as_of, schedule)
-    waived = [waive(layout, e.source, e.day, reason, who) for e in ledger if e.status == MISSING]
+    waived = []
+    for source in SOURCES:
+        days = [e.day for e in ledger if e.source == source and e.status == MISSING]
+        if days:
+            waived += waive_days(layout, source, days, reason, who)
     return [waiver for waiver, new in waived if new]
 
 
