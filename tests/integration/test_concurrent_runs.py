@@ -183,6 +183,15 @@ def dbt_processes_of(pid: int) -> list[int]:
     return [child for child in found if not gone(child, patience=0)]
 
 
+def launched(pid: int) -> bool:
+    """Whether the process ``pid`` found by the launcher's marker is dbt itself, no longer the launcher."""
+    try:
+        command = (Path("/proc") / str(pid) / "cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"dbt_child" not in command and b"dbt-child" not in command
+
+
 def test_two_cli_days_started_together_run_in_turn_and_end_as_daily_runs(ops, tmp_path):
     layout = copy_data(ops["base"], tmp_path / "pair")
     first, second, first_err, second_err = two_day_runs_started_together(layout)
@@ -196,7 +205,10 @@ def test_two_cli_days_started_together_run_in_turn_and_end_as_daily_runs(ops, tm
 def test_a_run_killed_while_dbt_builds_leaves_no_dbt_and_the_rerun_is_clean(ops, tmp_path):
     layout = copy_data(ops["after_day1"], tmp_path / "killed")
     run = cli(layout, "day", DAY2)
-    dbt = wait_for(lambda: dbt_processes_of(run.pid), "dbt to start under the run")
+    # dbt itself, once the launcher (found by the same marker) has set its process group and exec'd it
+    dbt = wait_for(
+        lambda: [p for p in dbt_processes_of(run.pid) if launched(p)], "dbt to start under the run"
+    )
     assert os.getpgid(dbt[0]) == dbt[0]  # dbt leads its own process group
     run.send_signal(signal.SIGKILL)  # a plain kill -9 of the run, not of dbt
     run.communicate(timeout=60)
