@@ -332,7 +332,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """CLI entry point: generate, print a summary; 2 when landing/ is not empty."""
-    os.umask(0o077)  # owner-only files and folders, whatever the caller's umask (README "The data directory")
+    os.umask(0o077)  # owner-only files and folders, whatever the caller's umask (docs/data_directory.md)
     args = parse_args(argv)
     dirt = DirtConfig() if args.dirt == "default" else DirtConfig.none()
     try:

@@ -5,7 +5,7 @@ one: an analyst holding a connection keeps a consistent old view, a new connecti
 analysts never block the pipeline (they never open the warehouse), and a failure leaves the previous file
 untouched.
 
-Analysts are not trusted with anything that leads back to a person (see README "Security"). On the way
+Analysts are not trusted with anything that leads back to a person (see docs/security.md). On the way
 into the file every table goes through one column policy (:func:`published_select`):
 
 - **person ids** (``person_id``, ``old_person_id``, ``new_person_id``…) are replaced by published ids,

@@ -108,7 +108,7 @@ def test_a_backfill_of_both_days_in_one_run_equals_the_daily_runs(ops, tmp_path)
     daily = {part: tables for part, tables in ops["day2_state"].items() if part != "segments"}
     expected = {**daily, "analytics": state(ops["daily"], segments=False)["analytics"]}
     actual = state(layout, segments=False)
-    # The models train once per run, as of its last day (README "Predictive tags"): the daily runs' DAY1
+    # The models train once per run, as of its last day (docs/predictive_tags.md): the daily runs' DAY1
     # model history has no counterpart in the backfill, and their DAY2 clusters were matched to DAY1's.
     models = {part: model_history(snapshot) for part, snapshot in (("daily", expected), ("backfill", actual))}
     assert_same_state(actual, expected)

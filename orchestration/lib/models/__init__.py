@@ -1,1 +1,1 @@
-"""Predictive and cluster tags: churn propensity and behaviour clusters (README "Predictive tags")."""
+"""Predictive and cluster tags: churn propensity and behaviour clusters (docs/predictive_tags.md)."""

@@ -369,7 +369,7 @@ def _build_models(catalog: Catalog) -> dict[str, Any]:
         max: Size | None = None
 
     class SegmentFile(_Model):
-        """A segment definition (segments/<name>.yml). See README "Segments"."""
+        """A segment definition (segments/<name>.yml). See docs/segments.md."""
 
         model_config = ConfigDict(title="fundcdp segment definition")
 

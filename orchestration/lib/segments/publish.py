@@ -6,7 +6,7 @@ CRM customer number and the experiment group only: never a phone, e-mail, ID num
 
 Publishing is idempotent: a segment whose evaluation is identical to its current version for the same as-of
 date (same :func:`content_sha256`: the definition and every match with its exclusion and group) publishes
-nothing, neither a version nor an export (status ``unchanged``; README "Publishing").
+nothing, neither a version nor an export (status ``unchanged``; docs/segments.md).
 """
 
 from __future__ import annotations
