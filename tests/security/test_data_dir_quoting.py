@@ -125,14 +125,14 @@ class _Return(Exception):  # noqa: N818 - dbt's return() is an exception too
 
 
 def _spark_macros(data_dir: str) -> SimpleNamespace:
-    """The project's sql_text.sql and sources.sql macros in plain Jinja, in dbt's context for Spark."""
+    """The project's SQL literal and source() override macros in plain Jinja, in dbt's context for Spark."""
 
     def dbt_return(value):
         raise _Return(value)
 
     macros = "".join(
         (DBT_PROJECT_DIR / "macros" / name).read_text(encoding="utf-8")
-        for name in ("sql_text.sql", "sources.sql")
+        for name in ("engine/sql_literals.sql", "overrides/override_source.sql")
     )
     fundcdp = SimpleNamespace()
     module = (
