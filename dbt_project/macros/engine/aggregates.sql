@@ -31,3 +31,16 @@ min_by({{ value }}, struct({{ order_columns | join(', ') }}))
 {% macro duckdb__ordering_key(order_columns) -%}
 struct_pack({% for column in order_columns %}k{{ loop.index }} := {{ column }}{{ ', ' if not loop.last }}{% endfor %})
 {%- endmacro %}
+
+{#- Comma-separated sorted distinct values of a string expression (an aggregate). -#}
+{% macro distinct_list(expression) -%}
+{{ return(adapter.dispatch('distinct_list', 'fundcdp')(expression)) }}
+{%- endmacro %}
+
+{% macro duckdb__distinct_list(expression) -%}
+string_agg(distinct {{ expression }}, ',' order by {{ expression }})
+{%- endmacro %}
+
+{% macro default__distinct_list(expression) -%}
+array_join(array_sort(collect_set({{ expression }})), ',')
+{%- endmacro %}

@@ -22,3 +22,27 @@
 {% macro spark_backquoted(value) -%}
 `{{ value | replace("`", "``") }}`
 {%- endmacro %}
+
+{#- SQL list of date literals; a null date when the list is empty (matches nothing with `in`). -#}
+{% macro date_list(days) %}
+    {%- if days | length == 0 -%}
+        {{ return('cast(null as date)') }}
+    {%- endif -%}
+    {%- set literals = [] -%}
+    {%- for day in days -%}
+        {%- do literals.append("cast('" ~ day ~ "' as date)") -%}
+    {%- endfor -%}
+    {{ return(literals | join(', ')) }}
+{% endmacro %}
+
+{#- Rows as a portable inline relation: `select ... union all select ...`, or an empty typed relation. -#}
+{% macro inline_rows(rows, columns, types) -%}
+    {%- if rows | length == 0 -%}
+        select {% for c in columns %}cast(null as {{ types[loop.index0] }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %} where 1 = 0
+    {%- else -%}
+        {%- for row in rows %}
+        select {% for c in columns %}cast({{ "null" if row[loop.index0] is none else ("'" ~ row[loop.index0] ~ "'" if types[loop.index0] in ('varchar', 'string', 'timestamp') else row[loop.index0]) }} as {{ types[loop.index0] }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %}
+        {{- " union all" if not loop.last }}
+        {%- endfor -%}
+    {%- endif -%}
+{%- endmacro %}

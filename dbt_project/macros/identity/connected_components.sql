@@ -106,3 +106,18 @@
 {#- Does nothing: lets a benchmark measure dbt's own start-up time. -#}
 {% macro cc_noop() %}
 {% endmacro %}
+
+{#- A pseudo-random priority of an integer node for contraction round `round_number`. Engines
+    differ (DuckDB hash vs Spark xxhash64); only the number of passes depends on it, never the
+    partition or the person ids. -#}
+{% macro node_priority(node, round_number) -%}
+{{ return(adapter.dispatch('node_priority', 'fundcdp')(node, round_number)) }}
+{%- endmacro %}
+
+{% macro duckdb__node_priority(node, round_number) -%}
+hash({{ node }}, {{ round_number }})
+{%- endmacro %}
+
+{% macro default__node_priority(node, round_number) -%}
+xxhash64({{ node }}, {{ round_number }})
+{%- endmacro %}

@@ -78,15 +78,3 @@
     {%- endfor -%}
     {{ return(state.node) }}
 {% endmacro %}
-
-{#- Rows as a portable inline relation: `select ... union all select ...`, or an empty typed relation. -#}
-{% macro inline_rows(rows, columns, types) -%}
-    {%- if rows | length == 0 -%}
-        select {% for c in columns %}cast(null as {{ types[loop.index0] }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %} where 1 = 0
-    {%- else -%}
-        {%- for row in rows %}
-        select {% for c in columns %}cast({{ "null" if row[loop.index0] is none else ("'" ~ row[loop.index0] ~ "'" if types[loop.index0] in ('varchar', 'string', 'timestamp') else row[loop.index0]) }} as {{ types[loop.index0] }}) as {{ c }}{{ ", " if not loop.last }}{% endfor %}
-        {{- " union all" if not loop.last }}
-        {%- endfor -%}
-    {%- endif -%}
-{%- endmacro %}
