@@ -75,7 +75,7 @@ GROUPS = {
 
 
 def behaviour_features(per_group: int = 60, seed: int = 3, shift: dict[str, dict[str, float]] | None = None):
-    """int_behaviour_features rows in three groups (GROUPS), with a little noise; ``shift`` moves a
+    """behaviour_features rows in three groups (GROUPS), with a little noise; ``shift`` moves a
     group's values (feature -> added value)."""
     rng = np.random.default_rng(seed)
     frames = []

@@ -6,5 +6,5 @@ select
     risk_level,
     kyc_status,
     gender
-from main_staging.stg_crm__customer_history
+from main_intermediate.int_crm__customer_history
 where arrival_date = cast($as_of_date as date)

@@ -14,9 +14,9 @@ staged as (
         union all select source_file from main_staging.stg_trade__fund_products where arrival_date = cast($as_of_date as date)
         union all select source_file from main_staging.stg_trade__fund_accounts where arrival_date = cast($as_of_date as date)
         union all select source_file from main_staging.stg_trade__sip_agreements where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_staging.stg_crm__customer_history where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_staging.stg_crm__bank_card_history where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_staging.stg_crm__marketing_consent_history where arrival_date = cast($as_of_date as date)
+        union all select source_file from main_intermediate.int_crm__customer_history where arrival_date = cast($as_of_date as date)
+        union all select source_file from main_intermediate.int_crm__bank_card_history where arrival_date = cast($as_of_date as date)
+        union all select source_file from main_intermediate.int_crm__marketing_consent_history where arrival_date = cast($as_of_date as date)
     ) group by source_file
 )
 select

@@ -54,7 +54,7 @@ def test_the_shared_build_has_too_little_history_for_a_model_but_clusters_and_ta
         "select count(*), count(churn_propensity), count(behaviour_cluster) from main_marts.tags_model"
     ).fetchone()
     (resolved,) = con.execute("select count(*) from main_marts.persons").fetchone()
-    (behaviour,) = con.execute("select count(*) from main_intermediate.int_behaviour_features").fetchone()
+    (behaviour,) = con.execute("select count(*) from main_marts.behaviour_features").fetchone()
     names = con.execute(
         "select count(*), count(distinct cluster_name), sum(persons) from main_marts.behaviour_clusters "
         "where as_of_date = ?",

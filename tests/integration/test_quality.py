@@ -165,15 +165,15 @@ def test_id_number_validity_and_risk_level_gate(bad_copy):
     path, spoil = bad_copy
     assert outcome_of(path, "stg_crm__customers").success
     spoil(
-        "main_staging.stg_crm__customer_history",
+        "main_intermediate.int_crm__customer_history",
         "select * replace (false as is_id_number_valid,"
         " case when arrival_date = date '2026-06-30' then 'C9' else risk_level end as risk_level)"
-        " from main_staging.stg_crm__customer_history",
+        " from main_intermediate.int_crm__customer_history",
     )
     outcome = outcome_of(path, "stg_crm__customers")
     con = duckdb.connect(str(path), read_only=True)
     (delivered,) = con.execute(
-        "select count(*) from main_staging.stg_crm__customer_history where arrival_date = date '2026-06-30'"
+        "select count(*) from main_intermediate.int_crm__customer_history where arrival_date = date '2026-06-30'"
     ).fetchone()
     con.close()
     assert failing(outcome) == {"id_number_valid": delivered, "risk_level": delivered}
@@ -293,8 +293,8 @@ def test_crm_gate_passes_a_day_without_crm_records_and_a_weekly_crm(bad_copy):
     path, spoil = bad_copy
     # the CRM delivers on Mondays only: on the as-of date (a Tuesday) no record arrived
     spoil(
-        "main_staging.stg_crm__customer_history",
-        "select * from main_staging.stg_crm__customer_history where isodow(arrival_date) = 1",
+        "main_intermediate.int_crm__customer_history",
+        "select * from main_intermediate.int_crm__customer_history where isodow(arrival_date) = 1",
     )
     assert len(frame_of(path, "stg_crm__customers")) == 0
     outcome = outcome_of(path, "stg_crm__customers")
@@ -312,19 +312,19 @@ def test_crm_validity_shares_come_from_the_rules(bad_copy):
     assert delivered > 0
     con = duckdb.connect(str(path), read_only=True)
     expected_invalid = con.execute(
-        "select count(*) filter (where not is_id_number_valid) from main_staging.stg_crm__customer_history"
+        "select count(*) filter (where not is_id_number_valid) from main_intermediate.int_crm__customer_history"
         " where arrival_date = date '2026-06-30'"
     ).fetchone()[0]
     con.close()
     assert invalid_ids == expected_invalid
     # one invalid ID number more: the configured share decides, exactly at its boundary
     spoil(
-        "main_staging.stg_crm__customer_history",
+        "main_intermediate.int_crm__customer_history",
         "select * replace (case when arrival_date = date '2026-06-30' and customer_no = ("
-        "select min(customer_no) from main_staging.stg_crm__customer_history"
+        "select min(customer_no) from main_intermediate.int_crm__customer_history"
         " where arrival_date = date '2026-06-30'"
         " and is_id_number_valid) then false else is_id_number_valid end as is_id_number_valid)"
-        " from main_staging.stg_crm__customer_history",
+        " from main_intermediate.int_crm__customer_history",
     )
     share = (delivered - invalid_ids - 1) / delivered
     at_share = outcome_of(path, "stg_crm__customers", rules_with(crm={"min_valid_id_number_share": share}))

@@ -103,10 +103,10 @@ def tiny_warehouse(path: Path, consents: dict[tuple[str, str], bool] | None = No
     }
     rows = [(p, c, granted) for (p, c), granted in {**everyone, **(consents or {})}.items()]
     insert_rows(con, "main_intermediate.int_person_consents", rows)
-    # what segment queries read: the dbt model int_segment_persons (its unit test pins the same rules)
+    # what segment queries read: the dbt model segment_persons (its unit test pins the same rules)
     channels = CATALOG.consent_channels
     con.execute(
-        "create table main_intermediate.int_segment_persons as select profile.*, customers.customer_no, "
+        "create table main_marts.segment_persons as select profile.*, customers.customer_no, "
         + ", ".join(
             f"coalesce(bool_or(consents.channel = '{channel}' and consents.is_consented), false)"
             f" as is_{channel}_consented"

@@ -357,7 +357,7 @@ def tiny_warehouse(root: Path) -> tuple[Path, Path]:
     con = duckdb.connect(str(warehouse))
     con.execute("create schema main_intermediate; create schema main_marts")
     con.execute(
-        "create table main_intermediate.int_segment_persons as select * from (values"
+        "create table main_marts.segment_persons as select * from (values"
         " ('P1', 'C1', 'growth', 'mass', 'ios', 'Shanghai', 1000.0, date '2026-01-01', false, 'C4',"
         "  date '2027-01-01', true),"
         " ('P2', 'C2', 'mature', 'affluent', 'web', 'Beijing', 500000.0, date '2025-12-01', false, 'C5',"
@@ -459,7 +459,7 @@ def test_the_base_selects_exactly_p1_on_the_tiny_warehouse(tmp_path):
 
 HOSTILE_SQL = {
     "two statements": (
-        "select person_id from main_intermediate.int_segment_persons; select 1",
+        "select person_id from main_marts.segment_persons; select 1",
         "2 statements, not exactly one SELECT",
     ),
     "read_csv": (
@@ -475,16 +475,16 @@ HOSTILE_SQL = {
         "reads main_marts.person_profile, outside the segment relations",
     ),
     "other catalog": (
-        "select * from private.main_intermediate.int_segment_persons",
-        "reads private.main_intermediate.int_segment_persons, not a segment relation",
+        "select * from private.main_marts.segment_persons",
+        "reads private.main_marts.segment_persons, not a segment relation",
     ),
     "file by name": ("select * from 'members.csv'", "reads members.csv, outside the segment relations"),
     "scalar function": (
-        "select getenv('HOME') from main_intermediate.int_segment_persons",
+        "select getenv('HOME') from main_marts.segment_persons",
         "calls getenv(), which segments never use",
     ),
     "subquery table function": (
-        "select (select count(*) from read_parquet('x.parquet')) from main_intermediate.int_segment_persons",
+        "select (select count(*) from read_parquet('x.parquet')) from main_marts.segment_persons",
         "reads the table function READ_PARQUET(), not a relation",
     ),
     "cte": (
@@ -492,7 +492,7 @@ HOSTILE_SQL = {
         "uses a with, which segments never use",
     ),
     "union": (
-        "select person_id from main_intermediate.int_segment_persons union all select '1'",
+        "select person_id from main_marts.segment_persons union all select '1'",
         "not a SELECT but UNION",
     ),
 }
@@ -509,9 +509,9 @@ def test_the_guard_refuses_hand_made_sql(name):
 
 
 def test_the_guard_checks_spark_relations_too():
-    with pytest.raises(SegmentSQLRefused, match="reads main_intermediate.int_segment_persons, outside"):
-        check_segment_sql("select person_id from main_intermediate.int_segment_persons", "spark", "s")
-    assert check_segment_sql("select person_id from fundcdp_intermediate.int_segment_persons", "spark", "s")
+    with pytest.raises(SegmentSQLRefused, match="reads main_marts.segment_persons, outside"):
+        check_segment_sql("select person_id from main_marts.segment_persons", "spark", "s")
+    assert check_segment_sql("select person_id from fundcdp_marts.segment_persons", "spark", "s")
 
 
 def test_every_execution_point_refuses_what_the_guard_refuses(tmp_path, monkeypatch, capsys):
@@ -520,7 +520,7 @@ def test_every_execution_point_refuses_what_the_guard_refuses(tmp_path, monkeypa
     warehouse, private = tiny_warehouse(tmp_path)
     target = tmp_path / "leak.csv"
     hostile = (
-        "select person_id from main_intermediate.int_segment_persons as profile where true;\n"
+        "select person_id from main_marts.segment_persons as profile where true;\n"
         f"attach '{private}' as p; copy (select * from p.person_identifiers) to '{target}'\n"
     )
     monkeypatch.setattr(publish_module, "compile_segment", lambda *args: hostile)

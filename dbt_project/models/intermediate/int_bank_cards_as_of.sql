@@ -2,7 +2,7 @@
 with
 
 history as (
-    select * from {{ ref('stg_crm__bank_card_history') }}
+    select * from {{ ref('int_crm__bank_card_history') }}
 ),
 
 final as (

@@ -2,7 +2,7 @@
 with
 
 history as (
-    select * from {{ ref('stg_crm__customer_history') }}
+    select * from {{ ref('int_crm__customer_history') }}
 ),
 
 final as (

@@ -2,7 +2,7 @@
 with
 
 history as (
-    select * from {{ ref('stg_crm__marketing_consent_history') }}
+    select * from {{ ref('int_crm__marketing_consent_history') }}
 ),
 
 final as (

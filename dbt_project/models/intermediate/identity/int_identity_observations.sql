@@ -16,7 +16,7 @@
 with
 
 customers as (
-    select * from {{ ref('stg_crm__customer_history') }}
+    select * from {{ ref('int_crm__customer_history') }}
     where arrival_date <= cast('{{ as_of }}' as date)
         and cast(valid_from as date) <= cast('{{ as_of }}' as date)
 ),
@@ -32,7 +32,7 @@ events as (
     where arrival_date <= cast('{{ as_of }}' as date)
         and event_date <= cast('{{ as_of }}' as date)
     union all
-    select {{ link_columns }} from {{ source('archive', 'identity_links') }}
+    select {{ link_columns }} from {{ ref('stg_archive__identity_links') }}
     where arrival_date <= cast('{{ as_of }}' as date)
         and event_date <= cast('{{ as_of }}' as date)
 ),

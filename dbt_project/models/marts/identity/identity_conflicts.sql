@@ -58,11 +58,13 @@ junk as (
     group by identifier_type, identifier_hash
 ),
 
+-- `union`, not `union all`: two epochs of a reassigned phone are two nodes but one (type, hash) here, so
+-- a hub or split of both could repeat a row word for word; one row per conflict (its tested key).
 final as (
     select *, cast('{{ var("as_of_date") }}' as date) as as_of_date from hubs
-    union all
+    union
     select *, cast('{{ var("as_of_date") }}' as date) as as_of_date from splits
-    union all
+    union
     select *, cast('{{ var("as_of_date") }}' as date) as as_of_date from junk
 )
 
