@@ -1,5 +1,6 @@
 """The dbt unit tests on DuckDB. They check SQL (tag rules, engine-dispatched macros), not data, so the
-daily build leaves them out, with the fixture models they read; they run here once, and on Spark in tests/spark."""
+daily build leaves them out (and the fixture models they read); they run here once, and on Spark in
+tests/spark."""
 
 from __future__ import annotations
 
