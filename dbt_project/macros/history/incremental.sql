@@ -31,10 +31,11 @@
       query of that earliest day with the placeholder __NEW_ARRIVALS__ for the predicate on arrival_date
       selecting what arrived after the last run (up to the as-of date), and __EARLIER_ARRIVALS__ for
       what had arrived by then.
-    Rows of the restated days are deleted here (DuckDB) or their partitions dropped (Spark) only when dbt
-    really runs the model: a crash between the delete and the insert leaves an earlier last run date, so
-    the next run restates at least as much. -#}
-{% macro daily_restatement(date_column, changed_dates_sql, extra_days=0, scratch_tables={}, force_full=false) %}
+    Only reads while the model renders. With apply=true (the model's pre-hook, when dbt runs the model)
+    it also creates the scratch tables and deletes the rows of the restated days (DuckDB, in the model's
+    transaction) or drops their partitions (Spark). A crash between the delete and the insert leaves an
+    earlier last run date, so the next run restates at least as much. -#}
+{% macro daily_restatement(date_column, changed_dates_sql, extra_days=0, scratch_tables={}, force_full=false, apply=false) %}
     {%- set as_of = var('as_of_date') -%}
     {%- set full = {'full': true, 'since': none} -%}
     {#- a unit test renders an incremental model without a relation (`this` is none): a full build -#}
@@ -63,8 +64,8 @@
             | replace('__NEW_ARRIVALS__', arrived ~ " and arrival_date <= cast('" ~ as_of ~ "' as date)")
             | replace('__EARLIER_ARRIVALS__', before) -%}
         {%- set changed = run_query(changed_sql).columns[0].values()[0] -%}
-        {#- scratch_tables: relation -> query with the same placeholders, created when dbt runs the model -#}
-        {%- if flags.WHICH in ('run', 'build', 'retry') -%}
+        {#- scratch_tables: relation -> query with the same placeholders, created by the pre-hook -#}
+        {%- if apply -%}
             {%- for relation, query in scratch_tables.items() -%}
                 {%- do run_query('create or replace table ' ~ relation ~ ' as ' ~ (query
                     | replace('__NEW_ARRIVALS__', arrived ~ " and arrival_date <= cast('" ~ as_of ~ "' as date)")
@@ -77,7 +78,7 @@
         {%- endif -%}
         {%- set window = {'full': false, 'since': since.isoformat()} -%}
     {%- endif -%}
-    {%- if flags.WHICH in ('run', 'build', 'retry') -%}
+    {%- if apply -%}
         {%- do fundcdp.delete_days_from(this, date_column, window['since']) -%}
     {%- endif -%}
     {{ return(window) }}
@@ -144,9 +145,9 @@
     built_as_of_date), or none when this build is a full one: a first build or --full-refresh, a table
     without the `required` columns (built before they existed: an upgrade), other business rules, a last
     build that stopped midway (its scratch table <scratch_prefix><model> is still there), or a build for
-    an earlier as-of date than the last one. In the last four cases the rows are deleted here, when dbt
-    really runs the model (the model then inserts everything). -#}
-{% macro incremental_last_build(scratch_prefix, required=['built_as_of_date']) %}
+    an earlier as-of date than the last one. In the last four cases the rows are deleted here with
+    apply=true (the model's pre-hook; the model then inserts everything). -#}
+{% macro incremental_last_build(scratch_prefix, required=['built_as_of_date'], apply=false) %}
     {%- if not execute or this is none or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
@@ -155,7 +156,7 @@
     {%- set last = none if missing else run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0] -%}
     {%- if last is none or fundcdp.rules_changed() or fundcdp.unfinished_build(scratch_prefix)
         or modules.datetime.date.fromisoformat(var('as_of_date')) < modules.datetime.date.fromisoformat((last | string)[:10]) -%}
-        {%- if flags.WHICH in ('run', 'build', 'retry') -%}
+        {%- if apply -%}
             {%- do run_query('delete from ' ~ this) -%}
         {%- endif -%}
         {{ return(none) }}

@@ -1,13 +1,14 @@
 {#- daily_restatement() of the tracking aggregates: the earliest event day among events delivered since
     the last run, and the earliest anonymous event a newly delivered login takes over: when the login is
     now the device's first (earlier than every login on the device delivered before), the device's events
-    within identity.anonymous_attribution_days before it. -#}
-{% macro tracking_restatement(date_column) %}
-    {{ return(adapter.dispatch('tracking_restatement', 'fundcdp')(date_column)) }}
+    within identity.anonymous_attribution_days before it. Only reads while the model renders; with
+    apply=true (the model's pre-hook) it also deletes the restated rows (see daily_restatement()). -#}
+{% macro tracking_restatement(date_column, apply=false) %}
+    {{ return(adapter.dispatch('tracking_restatement', 'fundcdp')(date_column, apply)) }}
 {% endmacro %}
 
 {#- Spark drops whole day partitions: every login's rows from the earliest claimed day on. -#}
-{% macro default__tracking_restatement(date_column) %}
+{% macro default__tracking_restatement(date_column, apply=false) %}
     {%- set changed_sql -%}
         {{ fundcdp.tracking_claims_ctes() }}
         select least(
@@ -15,7 +16,7 @@
             (select min(claimed_from) from claims)
         )
     {%- endset -%}
-    {{ return(fundcdp.daily_restatement(date_column, changed_sql)) }}
+    {{ return(fundcdp.daily_restatement(date_column, changed_sql, apply=apply)) }}
 {% endmacro %}
 
 {#- DuckDB deletes rows: all logins' rows from the earliest newly delivered event day on, and before that
@@ -23,7 +24,7 @@
     (which takes the anonymous events over) and its previous first login (which had them). Those logins
     go to the scratch table __claims_<model> (dropped after the build; a build that finds it still there
     is a full one). Returns daily_restatement()'s window plus 'claims', the scratch relation. -#}
-{% macro duckdb__tracking_restatement(date_column) %}
+{% macro duckdb__tracking_restatement(date_column, apply=false) %}
     {%- set claims = this.schema ~ '.__claims_' ~ this.identifier if this is not none else none -%}
     {%- set changed_sql -%}
         {{ fundcdp.tracking_claims_ctes() }}
@@ -41,8 +42,8 @@
         group by login_id
     {%- endset -%}
     {%- set window = fundcdp.daily_restatement(date_column, changed_sql, scratch_tables={claims: claims_sql},
-        force_full=fundcdp.unfinished_build('__claims_')) -%}
-    {%- if not window['full'] and flags.WHICH in ('run', 'build', 'retry') -%}
+        force_full=fundcdp.unfinished_build('__claims_'), apply=apply) -%}
+    {%- if not window['full'] and apply -%}
         {%- do run_query(
             'delete from ' ~ this ~ ' as aggregated using ' ~ claims ~ ' as claimed'
             ~ ' where aggregated.login_key = claimed.login_key and aggregated.' ~ date_column ~ ' >= claimed.claimed_from'

@@ -9,8 +9,10 @@
     day among the valid events delivered since the last run (and at least the last
     daily_aggregates.restate_days days), and, before that, the anonymous events a newly delivered first
     login of their device takes over (tracking_claims_ctes(); the scratch table __claims_<model>, dropped
-    after the build). Returns daily_restatement()'s window plus 'claims', the scratch relation. -#}
-{% macro attributed_events_restatement() %}
+    after the build). Returns daily_restatement()'s window plus 'claims', the scratch relation.
+    Only reads while the model renders. With apply=true (the model's pre-hook, in the model's transaction)
+    it creates the scratch table, deletes the restated days' rows and runs attributed_events_maintenance(). -#}
+{% macro attributed_events_restatement(apply=false) %}
     {%- set claims = this.schema ~ '.__claims_' ~ this.identifier -%}
     {%- set changed_sql -%}
         {{ fundcdp.tracking_claims_ctes() }}
@@ -55,18 +57,21 @@
         {%- endif -%}
     {%- endif -%}
     {%- set window = fundcdp.daily_restatement('event_date', changed_sql, scratch_tables={claims: claims_sql},
-        force_full=force_full) -%}
+        force_full=force_full, apply=apply) -%}
     {%- do window.update({'claims': claims}) -%}
+    {%- if apply -%}
+        {%- do fundcdp.attributed_events_maintenance(window) -%}
+    {%- endif -%}
     {{ return(window) }}
 {% endmacro %}
 
 {#- The earlier rows of int_events_attributed (before the restated days) that an incremental build
-    changes in place, when dbt really runs the model: the events claimed by a new first login are
+    changes in place (called by attributed_events_restatement(apply=true), the model's pre-hook): the events claimed by a new first login are
     deleted (the model writes them again), rows whose event is no longer valid (its device
     flagged since, retention or an erasure removed it) are deleted, and rows whose login now belongs to
     another person (a merge or split of the identity graph), or to none, take that person id. -#}
 {% macro attributed_events_maintenance(window) %}
-    {%- if window['full'] or not execute or flags.WHICH not in ('run', 'build', 'retry') -%}
+    {%- if window['full'] or not execute -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set since = "cast('" ~ window['since'] ~ "' as date)" -%}

@@ -9,20 +9,20 @@
     from int_events_attributed or belongs to another person now (then both persons are renumbered).
     The earlier events keep their numbers; the renumbering continues from the person's last kept event.
     Those persons and times go to the scratch table __restate_<model> (dropped after the build); their
-    rows from those times on are deleted here, only when dbt really runs the model. A first build,
+    rows from those times on are deleted here, only
+    with apply=true (the model's pre-hook, in the model's transaction); rendering only reads. A first build,
     --full-refresh, a table built before built_as_of_date existed, other business rules, a last build that
     stopped between its deletes and its insert (its scratch table is still there), and a build for an
     earlier as-of date than the last one renumber everything. Returns {'full': bool, 'scratch': relation}. -#}
-{% macro session_events_restatement() %}
-    {%- set last = fundcdp.incremental_last_build('__restate_') -%}
+{% macro session_events_restatement(apply=false) %}
+    {%- set last = fundcdp.incremental_last_build('__restate_', apply=apply) -%}
     {%- if last is none -%}
         {{ return({'full': true}) }}
     {%- endif -%}
-    {%- set running = flags.WHICH in ('run', 'build', 'retry') -%}
     {%- set as_of = var('as_of_date') -%}
     {%- set attributed = ref('int_events_attributed') -%}
     {%- set scratch = this.schema ~ '.__restate_' ~ this.identifier -%}
-    {%- if running -%}
+    {%- if apply -%}
         {%- set scratch_sql -%}
             create or replace table {{ scratch }} as
             with changed as (

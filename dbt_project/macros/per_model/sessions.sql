@@ -9,18 +9,17 @@
     int_session_events or that exist on one side only (events taken away from a person without a new
     numbering of the person's later ones: a move to another person, an event no longer valid). They go
     to the scratch table __restate_<model> (dropped after the build); their rows are deleted here, only
-    when dbt really runs the model. Everything again on a first build, --full-refresh, a table built
-    before built_as_of_date existed, other business rules, a last build that stopped midway, and a build
-    for an earlier as-of date than the last one. Returns {'full': bool, 'scratch': relation}. -#}
-{% macro sessions_restatement() %}
-    {%- set last = fundcdp.incremental_last_build('__restate_') -%}
+    with apply=true (the model's pre-hook, in the model's transaction); rendering only reads. Everything
+    again on a first build, --full-refresh, a table built before built_as_of_date existed, other business
+    rules, a last build that stopped midway, and a build for an earlier as-of date than the last one. Returns {'full': bool, 'scratch': relation}. -#}
+{% macro sessions_restatement(apply=false) %}
+    {%- set last = fundcdp.incremental_last_build('__restate_', apply=apply) -%}
     {%- if last is none -%}
         {{ return({'full': true}) }}
     {%- endif -%}
-    {%- set running = flags.WHICH in ('run', 'build', 'retry') -%}
     {%- set numbered = ref('int_session_events') -%}
     {%- set scratch = this.schema ~ '.__restate_' ~ this.identifier -%}
-    {%- if running -%}
+    {%- if apply -%}
         {%- set scratch_sql -%}
             create or replace table {{ scratch }} as
             with renumbered as (

@@ -11,11 +11,12 @@
     bot / test-device flags of a device. So the rows of other days re-classified are those sharing an
     event id with a rewritten day, and those of a device seen in a rewritten day that is flagged now or
     was before. Those ids and devices go to the scratch table __restate_<model> (dropped after the
-    build), and the rewritten days' rows are deleted here, only when dbt really runs the model.
+    build), and the rewritten days' rows are deleted here: only with apply=true (the model's pre-hook, in the
+    model's transaction); while the model renders this only reads.
     Returns {'full': true} on a first build or --full-refresh, else {'full': false, 'days': [...],
     'scratch': relation}. A change of vars fundcdp.tracking rules applies to old events only with
     --full-refresh. -#}
-{% macro staged_events_restatement() %}
+{% macro staged_events_restatement(apply=false) %}
     {%- if not execute or this is none or not is_incremental() -%}
         {{ return({'full': true}) }}
     {%- endif -%}
@@ -25,7 +26,7 @@
     {%- if 'staged_as_of_date' not in columns or fundcdp.rules_changed() or fundcdp.unfinished_build('__restate_') -%}
         {#- built with other business rules, before staged_as_of_date existed (an upgrade), or the last
             incremental build stopped between its deletes and its insert: everything again -#}
-        {%- if flags.WHICH in ('run', 'build', 'retry') -%}
+        {%- if apply -%}
             {%- do run_query('delete from ' ~ this) -%}
         {%- endif -%}
         {{ return({'full': true}) }}
@@ -58,7 +59,7 @@
     {%- endset -%}
     {%- set days = run_query(days_sql).columns[0].values() | list -%}
     {%- set day_list = fundcdp.date_list(days) -%}
-    {%- if flags.WHICH in ('run', 'build', 'retry') -%}
+    {%- if apply -%}
         {%- set scratch_sql -%}
             create or replace table {{ scratch }} as
             with restated as (

@@ -1,4 +1,4 @@
-{{ config(**fundcdp.segment_events_config()) }}
+{{ config(pre_hook="{% do fundcdp.segment_events_restatement(apply=true) %}", **fundcdp.segment_events_config()) }}
 -- The attributed events as segment rules read them (`event` and `sequence` conditions without a `where`
 -- on event properties): the four columns they read, sorted by event name and day, so the scan of a rule
 -- skips every row group of other events and other days (zone maps). The same rules on

@@ -1,4 +1,4 @@
-{{ config(**fundcdp.session_events_config()) }}
+{{ config(pre_hook="{% do fundcdp.session_events_restatement(apply=true) %}", **fundcdp.session_events_config()) }}
 -- Valid attributed events numbered into sessions: a new session starts after
 -- vars fundcdp.analytics.session_gap_minutes (30) without an event. Keyed on person_id, so a session
 -- continues across a login. page_position numbers the page views within the session.

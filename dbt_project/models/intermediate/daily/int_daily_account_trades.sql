@@ -1,14 +1,12 @@
-{{ config(materialized='incremental', on_schema_change='fail', meta={'day_column': 'confirm_date'}, **fundcdp.daily_aggregate_config('confirm_date')) }}
+{{ config(materialized='incremental', on_schema_change='fail', meta={'day_column': 'confirm_date'},
+    pre_hook="{% do fundcdp.daily_account_trades_restatement(apply=true) %}",
+    **fundcdp.daily_aggregate_config('confirm_date')) }}
+-- depends_on: {{ ref('stg_trade__trade_orders') }}
 -- Confirmed trades (not flagged with an exclusion_reason) per fund account, fund, trade type and confirmation day (latest delivered version of
 -- each order). Incremental by day: a corrected order re-delivered later restates its old and new days.
 {%- set as_of = var('as_of_date') %}
-{%- set orders = ref('stg_trade__trade_orders') %}
-{%- set window = fundcdp.daily_restatement(
-    'confirm_date',
-    "select min(confirm_date) from " ~ orders ~ " where arrival_date <= cast('" ~ as_of ~ "' as date)"
-    ~ " and order_id in (select order_id from " ~ orders
-    ~ " where __NEW_ARRIVALS__)",
-) %}
+-- Rendering only reads (which days to restate); the pre-hook deletes their rows when dbt runs the model.
+{%- set window = fundcdp.daily_account_trades_restatement() %}
 
 with
 

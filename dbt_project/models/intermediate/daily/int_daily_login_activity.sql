@@ -1,4 +1,6 @@
-{{ config(materialized='incremental', on_schema_change='fail', meta={'day_column': 'activity_date'}, **fundcdp.daily_aggregate_config('activity_date')) }}
+{{ config(materialized='incremental', on_schema_change='fail', meta={'day_column': 'activity_date'},
+    pre_hook="{% do fundcdp.tracking_restatement('activity_date', apply=true) %}",
+    **fundcdp.daily_aggregate_config('activity_date')) }}
 -- Activity per login and day: events, sessions started, first and last event, first campaign touch.
 -- Incremental by day (macro daily_restatement): a daily run rebuilds the recent days only, and on DuckDB
 -- the earlier days of the logins a newly delivered first login changes (macro tracking_restatement).

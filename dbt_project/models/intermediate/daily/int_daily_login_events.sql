@@ -1,4 +1,6 @@
-{{ config(materialized='incremental', on_schema_change='fail', meta={'day_column': 'activity_date'}, **fundcdp.daily_aggregate_config('activity_date')) }}
+{{ config(materialized='incremental', on_schema_change='fail', meta={'day_column': 'activity_date'},
+    pre_hook="{% do fundcdp.tracking_restatement('activity_date', apply=true) %}",
+    **fundcdp.daily_aggregate_config('activity_date')) }}
 -- Events per login, day, platform, app section and event name (section and event preferences, main
 -- platform, sign-up day). Incremental by day like int_daily_login_activity.
 {%- set as_of = var('as_of_date') %}

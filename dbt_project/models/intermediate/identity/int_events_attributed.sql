@@ -1,4 +1,4 @@
-{{ config(**fundcdp.attributed_events_config()) }}
+{{ config(pre_hook="{% do fundcdp.attributed_events_restatement(apply=true) %}", **fundcdp.attributed_events_config()) }}
 -- depends_on: {{ ref('stg_tracking__events') }}
 -- Valid events with the person behind them. Device ids stay out of the person graph: an event is
 -- attributed to its own login, else to the login active on the device at that time (the latest earlier
@@ -10,6 +10,8 @@
 -- Incremental by event day on DuckDB like the daily tracking aggregates (macro tracking_restatement): a
 -- daily build rewrites the days from the restatement window on, drops earlier rows no longer valid and
 -- moves earlier rows to the person their login belongs to in this build: macro attributed_events_maintenance.
+-- Rendering only reads (which days to restate); the pre-hook makes those deletes and updates when dbt runs
+-- the model, in the model's transaction.
 
 {%- set as_of = var('as_of_date') %}
 {%- set window_days = var('fundcdp')['identity']['anonymous_attribution_days'] %}
@@ -20,7 +22,6 @@
 {%- set in_window -%}
     {%- if not window['full'] %} and event_date >= cast('{{ window["since"] }}' as date){% endif -%}
 {%- endset %}
-{%- do fundcdp.attributed_events_maintenance(window) %}
 {%- set own_login_key -%}
     case when not {{ is_junk_identifier('login_id') }} then {{ sha256_hex("'login_id:' || login_id") }} end
 {%- endset %}

@@ -4,7 +4,7 @@
 -- Incremental on DuckDB (macro sessions_restatement): a daily build rewrites the sessions whose events
 -- int_session_events numbered since, or that differ from it; a first build, --full-refresh and Spark
 -- build everything.
-{{ config(**fundcdp.sessions_config()) }}
+{{ config(pre_hook="{% do fundcdp.sessions_restatement(apply=true) %}", **fundcdp.sessions_config()) }}
 {%- set restate = fundcdp.sessions_restatement() %}
 with
 

@@ -1,4 +1,4 @@
-{{ config(**fundcdp.staged_events_config()) }}
+{{ config(pre_hook="{% do fundcdp.staged_events_restatement(apply=true) %}", **fundcdp.staged_events_config()) }}
 
 {%- set rules = var('fundcdp')['tracking'] %}
 {#- the delivered columns, as raw/ names them -#}
