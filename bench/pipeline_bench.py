@@ -45,8 +45,8 @@ import duckdb
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from orchestration.defs.ingest.loader import read_json_columns  # noqa: E402
 from orchestration.lib.layout import SOURCES, DataLayout  # noqa: E402
-from orchestration.lib.loader import read_json_columns  # noqa: E402
 from orchestration.lib.sources import SQL_TYPES, tables_of  # noqa: E402
 from orchestration.lib.sql import quote_qualified  # noqa: E402
 
@@ -440,8 +440,8 @@ def main() -> int:
     )
     import dagster as dg
 
-    from orchestration.defs.pipeline import build_warehouse, load_raw, run_days
     from orchestration.lib.instance import ensure_instance_config
+    from orchestration.runner import build_warehouse, load_raw, run_days
 
     sys.path.insert(0, str(REPO / "bench"))
     from preview_bench import preview_latency

@@ -34,10 +34,10 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from orchestration.defs.segments.definition import Catalog, load_segments  # noqa: E402
+from orchestration.defs.segments.versions import evaluate, preview_segment  # noqa: E402
 from orchestration.lib.as_of import built_as_of_date  # noqa: E402
 from orchestration.lib.layout import DataLayout  # noqa: E402
-from orchestration.lib.segments.definition import Catalog, load_segments  # noqa: E402
-from orchestration.lib.segments.publish import evaluate, preview_segment  # noqa: E402
 
 TARGET_P95_MS = 200.0
 

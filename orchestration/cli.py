@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 from orchestration.lib.layout import SOURCES, DataLayout, restrict_umask
-from orchestration.paths import PROJECT_ROOT, WORKSPACE_FILE
+from orchestration.lib.paths import PROJECT_ROOT, WORKSPACE_FILE
 
 
 def _prepare_environment() -> DataLayout:
@@ -43,7 +43,7 @@ def _generate_demo_data(layout: DataLayout) -> None:
 def _waive_planted_demo_days(layout: DataLayout) -> None:
     """The demo plants one incomplete day on purpose (its truth says which): waived once, so that it does
     not hold publishing back; one line says so."""
-    from orchestration.lib.completeness import waive_planted_demo_days
+    from orchestration.defs.ingest.completeness import waive_planted_demo_days
 
     for waiver in waive_planted_demo_days(layout):
         print(
@@ -57,7 +57,7 @@ def _waive_planted_demo_days(layout: DataLayout) -> None:
 def _hash_key_refused(announce_demo_key: bool = True) -> bool:
     """Without FUNDCDP_HASH_KEY only the demo sources load: True, with why not printed (one line). With the
     demo key on the demo sources, one line says so (``run`` says it in its summary instead)."""
-    from orchestration.defs.resources import DEMO_KEY_NOTICE, FundcdpSettings
+    from orchestration.lib.settings import DEMO_KEY_NOTICE, FundcdpSettings
 
     settings = FundcdpSettings()
     refusal = settings.demo_key_refusal()
@@ -91,10 +91,11 @@ def run_pipeline(history_days: int = 14) -> int:
         return 2
     import dagster as dg
 
-    from orchestration.defs.pipeline import build_warehouse, load_history, reap_dead_runs
-    from orchestration.defs.resources import FundcdpSettings
-    from orchestration.lib.deliveries import delivery_days
-    from orchestration.lib.summary import format_summary
+    from orchestration.defs.automation.dead_runs import reap_dead_runs
+    from orchestration.defs.automation.summary import format_summary
+    from orchestration.defs.ingest.deliveries import delivery_days
+    from orchestration.lib.settings import FundcdpSettings
+    from orchestration.runner import build_warehouse, load_history
 
     days = delivery_days(layout)
     instance = dg.DagsterInstance.get()
@@ -160,7 +161,7 @@ def run_pipeline(history_days: int = 14) -> int:
             print(f"report: {metadata['report'].value}")
     truth = layout.demo_truth / "identities.csv"
     if build.success and truth.exists():
-        from orchestration.lib.identity_quality import pair_quality
+        from orchestration.defs.quality.identity_quality import pair_quality
 
         quality = pair_quality(truth, layout.warehouse_db, FundcdpSettings().hash_key_bytes())
         print(
@@ -176,8 +177,9 @@ def run_range(first: str, last: str) -> int:
     layout = _prepare_environment()
     import dagster as dg
 
-    from orchestration.defs.partitions import days as partitions
-    from orchestration.defs.pipeline import reap_dead_runs, run_days
+    from orchestration.defs.automation.dead_runs import reap_dead_runs
+    from orchestration.lib.partitions import days as partitions
+    from orchestration.runner import run_days
 
     try:
         covered = partitions.get_partition_keys_in_range(dg.PartitionKeyRange(first, last))
@@ -216,9 +218,10 @@ def run_import_history(first: str | None, last: str | None, history_days: int) -
         return 2
     import dagster as dg
 
-    from orchestration.defs.partitions import days as partitions
-    from orchestration.defs.pipeline import import_history, reap_dead_runs
-    from orchestration.lib.deliveries import delivery_days
+    from orchestration.defs.automation.dead_runs import reap_dead_runs
+    from orchestration.defs.ingest.deliveries import delivery_days
+    from orchestration.lib.partitions import days as partitions
+    from orchestration.runner import import_history
 
     delivered = delivery_days(layout)
     if not delivered:
@@ -286,7 +289,7 @@ def run_waive(
     """Waive a source's day, or each day of ``day .. to`` (it no longer holds publishing back), withdraw
     waivers, or list them."""
     layout = _prepare_environment()
-    from orchestration.lib import completeness
+    from orchestration.defs.ingest import completeness
 
     if list_all:
         listed = completeness.waivers(layout, include_withdrawn=True)
@@ -352,9 +355,9 @@ def run_segments(action: str, name: str | None, dialect: str) -> int:
     warehouse (a compiled segment is printed or run only after the guard passed it)."""
     import json
 
-    from orchestration.lib.segments.compiler import DIALECTS, compile_segment
-    from orchestration.lib.segments.definition import Catalog, json_schema, load_segments, validate_all
-    from orchestration.lib.segments.guard import SegmentSQLRefused, check_segment_sql
+    from orchestration.defs.segments.compiler import DIALECTS, compile_segment
+    from orchestration.defs.segments.definition import Catalog, json_schema, load_segments, validate_all
+    from orchestration.defs.segments.guard import SegmentSQLRefused, check_segment_sql
 
     catalog = Catalog.load()
     if action == "schema":
@@ -373,7 +376,7 @@ def run_segments(action: str, name: str | None, dialect: str) -> int:
         return 2
     layout = _prepare_environment()
     as_of = _built_as_of(layout)
-    from orchestration.lib.segments.publish import preview_segment
+    from orchestration.defs.segments.versions import preview_segment
 
     started = time.monotonic()
     try:
@@ -394,10 +397,10 @@ def run_segments(action: str, name: str | None, dialect: str) -> int:
 def run_erase(identifier_type: str, value: str, request_id: str | None, now: bool) -> int:
     """File a deletion request (the next run honours it), or with ``now`` honour it at once."""
     layout = _prepare_environment()
-    from orchestration.defs.resources import FundcdpSettings
-    from orchestration.lib import erasure
-    from orchestration.lib.privacy import honour_pending_requests
+    from orchestration.defs.privacy import erasure
+    from orchestration.defs.privacy.step import honour_pending_requests
     from orchestration.lib.rules import load_business_rules
+    from orchestration.lib.settings import FundcdpSettings
 
     request = erasure.submit_request(layout, identifier_type, value, request_id)
     # Never print the identifier: the request id is what the log and the user refer to.
@@ -420,9 +423,9 @@ def run_erase(identifier_type: str, value: str, request_id: str | None, now: boo
 
 
 def run_rotate_key() -> int:
-    """Re-hash everything from FUNDCDP_HASH_KEY to FUNDCDP_NEW_HASH_KEY (see lib/key_rotation.py)."""
+    """Re-hash everything from FUNDCDP_HASH_KEY to FUNDCDP_NEW_HASH_KEY (see defs/privacy/key_rotation.py)."""
     layout = _prepare_environment()
-    from orchestration.lib.key_rotation import RotationError, rotate
+    from orchestration.defs.privacy.key_rotation import RotationError, rotate
 
     old, new = os.environ.get("FUNDCDP_HASH_KEY"), os.environ.get("FUNDCDP_NEW_HASH_KEY")
     if not old or not new:
@@ -566,7 +569,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         if not getattr(args, kind).strip():
             parser.error(f"--{kind.replace('_', '-')} needs a value")
-        from orchestration.lib.erasure import request_id_problem
+        from orchestration.defs.privacy.erasure import request_id_problem
 
         if args.request_id is not None and (problem := request_id_problem(args.request_id)):
             parser.error(f"--request-id refused, nothing filed: {problem}")

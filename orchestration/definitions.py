@@ -5,22 +5,22 @@ import os
 
 import dagster as dg
 
-from orchestration.defs.automation import (
+from orchestration.defs.automation.alerting import alert_on_run_failure
+from orchestration.defs.automation.jobs import (
     daily_job,
     daily_schedule,
     dead_run_reaper,
     landing_delivery_sensor,
 )
 from orchestration.defs.ingest.assets import raw_assets
-from orchestration.defs.models.assets import model_assets, model_checks
+from orchestration.defs.ml.assets import model_assets, model_checks
 from orchestration.defs.privacy.assets import privacy
 from orchestration.defs.publish.assets import analytics
-from orchestration.defs.quality.alerting import alert_on_run_failure
 from orchestration.defs.quality.checks import quality_checks
-from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.segments.assets import segment_members_have_consent, segments
 from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
 from orchestration.lib.layout import restrict_umask
+from orchestration.lib.settings import FundcdpSettings
 
 ingest_meta_specs = [
     dg.AssetSpec(

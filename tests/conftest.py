@@ -15,7 +15,7 @@ import duckdb
 import pytest
 
 from orchestration.lib.layout import DataLayout
-from orchestration.paths import DBT_PROJECT_DIR
+from orchestration.lib.paths import DBT_PROJECT_DIR
 
 # pytest-xdist workers run under `python -c`, so their __main__ has neither __spec__ nor __file__.
 # pyspark.sql.connect, which great_expectations imports when pyspark is installed (after
@@ -25,7 +25,7 @@ _main = sys.modules["__main__"]
 if getattr(_main, "__spec__", None) is None and not hasattr(_main, "__file__"):
     _main.__file__ = "<pytest-xdist worker>"
 
-# The partitions' days are read from the data directory when orchestration.defs.partitions is first
+# The partitions' days are read from the data directory when orchestration.lib.partitions is first
 # imported (lib/partition_calendar.py); the tests deliver days anywhere in 2026 into data directories of
 # their own, so the test process keeps a fixed calendar (2026-01-01 to the wall clock), whatever landing/
 # FUNDCDP_DATA_DIR holds. tests/*/test_history_import.py test the calendar from the data itself.
@@ -210,9 +210,9 @@ def built_warehouse(tmp_path_factory: pytest.TempPathFactory) -> BuiltWarehouse:
     generate_demo(data_dir)
     plant_canary(layout)
     with pipeline_environment(layout):
-        from orchestration.defs.pipeline import build_warehouse, load_raw
-        from orchestration.lib.completeness import waive_planted_demo_days
-        from orchestration.lib.deliveries import delivery_days
+        from orchestration.defs.ingest.completeness import waive_planted_demo_days
+        from orchestration.defs.ingest.deliveries import delivery_days
+        from orchestration.runner import build_warehouse, load_raw
 
         instance = temp_instance(layout.dagster_home)
         load = load_raw(instance, delivery_days(layout))

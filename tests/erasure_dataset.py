@@ -22,10 +22,11 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib import erasure, pii
+from orchestration.defs.privacy import erasure
+from orchestration.lib import pii
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.paths import PROJECT_ROOT
 from orchestration.lib.rules import load_business_rules
-from orchestration.paths import PROJECT_ROOT
 from tests.conftest import TEST_HASH_KEY, environment, pipeline_environment, temp_instance
 from tests.operations_dataset import DAY2, copy_data
 from tests.privacy_scan import files_holding
@@ -121,7 +122,7 @@ def everything_of(layout: DataLayout, person_id: str) -> dict[str, set[str]]:
 
 
 def published_person_id(layout: DataLayout, person_id: str) -> set[str]:
-    from orchestration.lib.pseudonyms import published_ids
+    from orchestration.defs.privacy.pseudonyms import published_ids
 
     published = published_ids(layout.private_db).get(person_id)
     return {published} if published else set()
@@ -160,7 +161,7 @@ def plant_malformed_line(layout: DataLayout, login_id: str, phone: str) -> tuple
     """Append a malformed (cut short) tracking line carrying the person's login id and phone to the
     delivery of the latest day after the retention cutoff on which they have no event, and reload that
     file so that the line is quarantined. Returns (day, file name)."""
-    from orchestration.lib.ingest import ingest_limits, land_table_day
+    from orchestration.defs.ingest.land import ingest_limits, land_table_day
     from orchestration.lib.rules import JunkRules
     from orchestration.lib.sources import TABLES_BY_KEY
 
@@ -280,7 +281,7 @@ def build_erased(ops: dict, tmp_path_factory) -> dict:
     try:
         with pipeline_environment(layout):
             os.environ["FUNDCDP_HASH_KEY"] = NEW_KEY
-            from orchestration.defs.pipeline import run_days
+            from orchestration.runner import run_days
 
             result = run_days(temp_instance(layout.dagster_home), [DAY2])
     finally:

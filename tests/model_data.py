@@ -8,7 +8,7 @@ from datetime import date, timedelta
 import numpy as np
 import pandas as pd
 
-from orchestration.lib.models.clusters import FEATURES as CLUSTER_FEATURES
+from orchestration.defs.ml.clusters import FEATURES as CLUSTER_FEATURES
 
 
 def churn_snapshots(

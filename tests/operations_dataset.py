@@ -18,7 +18,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.lib.layout import DataLayout
-from orchestration.paths import PROJECT_ROOT
+from orchestration.lib.paths import PROJECT_ROOT
 from tests.conftest import environment, pipeline_environment, temp_instance
 
 BASE_DAY, DAY1, DAY2 = "2026-06-30", "2026-07-01", "2026-07-02"
@@ -109,7 +109,7 @@ def raw_tables(layout: DataLayout) -> dict[str, list[tuple]]:
 def state(layout: DataLayout, segments: bool = True) -> dict[str, dict[str, list[tuple]]]:
     """What a run leaves behind, for comparing two runs; without the segment versions if not ``segments``
     (a backfill publishes segments for its last day only: marketing never gets lists for past days)."""
-    from orchestration.lib.publish import SEGMENT_TABLES
+    from orchestration.defs.publish.analytics import SEGMENT_TABLES
 
     analytics = database_tables(layout.analytics_db)
     if not segments:
@@ -173,8 +173,8 @@ def login_day_events(layout: DataLayout, login_id: str, day: str) -> int:
 def build_ops(tmp_path_factory) -> dict:
     """The base warehouse (as of BASE_DAY), then DAY1 and DAY2 by the daily job; states after each."""
 
-    from orchestration.defs.pipeline import build_warehouse, load_raw, run_days
-    from orchestration.lib.deliveries import delivery_days
+    from orchestration.defs.ingest.deliveries import delivery_days
+    from orchestration.runner import build_warehouse, load_raw, run_days
 
     root = tmp_path_factory.mktemp("ops")
     base = DataLayout.at(root / "base")

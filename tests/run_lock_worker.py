@@ -20,8 +20,8 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib import run_lock
+from orchestration.lib.settings import FundcdpSettings
 
 STEP_SECONDS = 1.0
 

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
 import duckdb
 
 from orchestration.lib.layout import SOURCES, DataLayout
+from orchestration.lib.settings import FundcdpSettings
 
 
 def latest_arrival_date(layout: DataLayout) -> date | None:
@@ -27,3 +29,17 @@ def built_as_of_date(warehouse_db: Path) -> date | None:
     finally:
         con.close()
     return as_of
+
+
+def resolve_as_of_date(settings: FundcdpSettings, as_of: date | None = None) -> date:
+    """``as_of`` (the run's day) if given, else FUNDCDP_AS_OF_DATE, else the latest arrival date in raw/
+    (never the wall clock)."""
+    if as_of is not None:
+        return as_of
+    override = settings.as_of_override()
+    if override is not None:
+        return override
+    latest = latest_arrival_date(settings.layout())
+    if latest is None:
+        raise dg.Failure("nothing loaded into raw/ yet: load the sources before building the warehouse")
+    return latest

@@ -5,7 +5,7 @@ re-running after a crash there ends with exactly the tables of a clean run.
   manifest row (the partition is half-written);
 - ``dbt_build``: in the middle of ``dbt build``, after the first incremental daily aggregate committed
   and before the tags are built (only the run is killed: dbt dies of its parent-death signal, see
-  :mod:`orchestration.lib.dbt_child`);
+  :mod:`orchestration.defs.transform.dbt_child`);
 - ``analytics_swap``: after the fresh ``analytics.duckdb`` is written, before it is swapped in.
 
 Never set it in production. It is read when the point is reached, not at import.

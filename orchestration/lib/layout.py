@@ -17,6 +17,8 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from orchestration.lib.privacy_records import ensure_archive
+
 SOURCES = ("trade", "crm", "tracking")
 
 # Written by the demo generator into landing/: it lists every file the generator wrote (path relative to
@@ -254,8 +256,6 @@ class DataLayout:
             path.mkdir(mode=PRIVATE_DIR_MODE, exist_ok=True)
             path.chmod(PRIVATE_DIR_MODE)
         self.share_with_analysts()
-        from orchestration.lib.privacy import ensure_archive  # noqa: PLC0415 - privacy imports this module
-
         ensure_archive(self)
 
     def share_with_analysts(self) -> None:

@@ -10,7 +10,8 @@
 
 Both are read when the code location loads (a process start). With ``latest`` or ``today``, a day
 delivered later is still run by the delivery sensor and the schedule (see
-``orchestration/defs/automation.py``); the UI lists it after the code location is reloaded. A fixed last day
+``orchestration/defs/automation/jobs.py``); the UI lists it after the code location is reloaded. A fixed last
+day
 freezes the calendar: a day after it has no partition in any process, and a run requested for it fails
 (for a reload of a fixed period or a test, not for daily operation).
 """

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from orchestration.paths import DBT_PROJECT_FILE
+from orchestration.lib.paths import DBT_PROJECT_FILE
 
 # Rules set in-process by :func:`business_rules_overridden` (tests of companies configured unlike the
 # demo); None: the project file's.

@@ -71,8 +71,8 @@ def break_trade_orders(layout: DataLayout, line: int) -> str:
 
 
 def test_a_failed_load_alerts_per_table_and_day_once_per_cause(layout, channels):
-    from orchestration.defs.pipeline import load_raw
-    from orchestration.defs.quality.alerting import alert_on_run_failure
+    from orchestration.defs.automation.alerting import alert_on_run_failure
+    from orchestration.runner import load_raw
 
     write_delivery(layout, DAY, {})
     path = break_trade_orders(layout, line=2)
@@ -139,7 +139,7 @@ def test_a_failed_load_alerts_per_table_and_day_once_per_cause(layout, channels)
 
 
 def test_an_exception_escaping_an_in_process_run_alerts(layout, channels):
-    from orchestration.defs.pipeline import alerts_on_failure
+    from orchestration.runner import alerts_on_failure
 
     def load_something(instance, days):
         raise RuntimeError("the landing zone is not mounted")
@@ -167,7 +167,7 @@ def dead_pid() -> int:
 
 def started_run(instance: dg.DagsterInstance, pid: int, step: str) -> dg.DagsterRun:
     """A run record as an in-process run leaves it when its process is killed in ``step``."""
-    from orchestration.defs.pipeline import HOST_TAG, PID_TAG
+    from orchestration.lib.settings import HOST_TAG, PID_TAG
 
     run = instance.add_run(
         dg.DagsterRun(
@@ -184,8 +184,8 @@ def started_run(instance: dg.DagsterInstance, pid: int, step: str) -> dg.Dagster
 
 
 def test_a_killed_run_alerts_run_crashed_once(layout, channels):
-    from orchestration.defs.pipeline import reap_dead_runs
-    from orchestration.defs.quality.alerting import alert_on_run_failure
+    from orchestration.defs.automation.alerting import alert_on_run_failure
+    from orchestration.defs.automation.dead_runs import reap_dead_runs
 
     instance = temp_instance(layout.dagster_home)
     pid = dead_pid()
@@ -226,7 +226,7 @@ def test_a_killed_run_alerts_run_crashed_once(layout, channels):
 
 
 def test_a_run_whose_worker_died_under_the_daemon_alerts_run_crashed(layout, channels):
-    from orchestration.defs.quality.alerting import alert_on_run_failure
+    from orchestration.defs.automation.alerting import alert_on_run_failure
 
     instance = temp_instance(layout.dagster_home)
     run = started_run(instance, os.getpid(), "trade__trade_orders")
@@ -290,8 +290,8 @@ def assert_missing_alerts(channels) -> None:
 
 
 def test_a_delivery_missing_past_its_deadline_alerts_once_per_source_and_day(late_landing, channels):
-    from orchestration.defs.automation import landing_delivery_sensor
-    from orchestration.defs.resources import FundcdpSettings
+    from orchestration.defs.automation.jobs import landing_delivery_sensor
+    from orchestration.lib.settings import FundcdpSettings
 
     instance = temp_instance(late_landing.dagster_home)
     resources = {"settings": FundcdpSettings(data_dir=str(late_landing.root))}
@@ -303,9 +303,9 @@ def test_a_delivery_missing_past_its_deadline_alerts_once_per_source_and_day(lat
 
 
 def test_the_schedule_alerts_a_missing_delivery_too(late_landing, channels):
-    from orchestration.defs.automation import daily_schedule
-    from orchestration.defs.resources import FundcdpSettings
-    from orchestration.lib.deliveries import SHANGHAI
+    from orchestration.defs.automation.jobs import daily_schedule
+    from orchestration.defs.ingest.deliveries import SHANGHAI
+    from orchestration.lib.settings import FundcdpSettings
 
     instance = temp_instance(late_landing.dagster_home)
     schedule = daily_schedule("07:30")
@@ -325,9 +325,9 @@ def test_the_schedule_alerts_a_missing_delivery_too(late_landing, channels):
 def test_the_sensor_alerts_a_run_that_has_no_code_location(layout, channels):
     """A run started in-process (no code location origin) failing while the daemon's sensor, which belongs
     to the code location's repository, ticks: the sensor alerts it (it used to skip such runs)."""
+    from orchestration.defs.automation.alerting import alert_on_run_failure
     from orchestration.defs.ingest.assets import raw_assets
-    from orchestration.defs.quality.alerting import alert_on_run_failure
-    from orchestration.defs.resources import FundcdpSettings
+    from orchestration.lib.settings import FundcdpSettings
 
     write_delivery(layout, DAY, {})
     path = break_trade_orders(layout, line=2)
@@ -381,8 +381,8 @@ def test_a_raw_step_failing_unexpectedly_is_a_load_failure_of_the_runs_days(layo
     from dagster._core.execution.plan.objects import StepFailureData
     from dagster._utils.error import SerializableErrorInfo
 
-    from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG
-    from orchestration.defs.quality.alerting import failed_steps, load_failures
+    from orchestration.defs.automation.alerting import failed_steps, load_failures
+    from orchestration.lib.partitions import RANGE_END_TAG, RANGE_START_TAG
 
     instance = temp_instance(layout.dagster_home)
     run = instance.add_run(
@@ -415,8 +415,8 @@ def test_a_raw_step_failing_unexpectedly_is_a_load_failure_of_the_runs_days(layo
 
 
 def test_a_run_failing_before_any_step_alerts_the_users_exception(layout, channels, monkeypatch):
-    from orchestration.defs.pipeline import load_raw
-    from orchestration.defs.quality.alerting import run_failure_error
+    from orchestration.defs.automation.alerting import run_failure_error
+    from orchestration.runner import load_raw
     from tests.unit.test_run_lock import start_holder
 
     monkeypatch.setenv("FUNDCDP_RUN_LOCK_TIMEOUT", "1")

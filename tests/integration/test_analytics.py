@@ -120,8 +120,8 @@ def test_every_published_dbt_column_is_described(built_warehouse):
     """dbt docs (make docs) describe every column analysts get; person_profile's come from the tag tables."""
     import json
 
-    from orchestration.lib.publish import ADDED_COLUMNS
-    from orchestration.paths import DBT_PARSE_TARGET_DIR
+    from orchestration.defs.publish.analytics import ADDED_COLUMNS
+    from orchestration.lib.paths import DBT_PARSE_TARGET_DIR
 
     manifest = json.loads((DBT_PARSE_TARGET_DIR / "manifest.json").read_text())
     nodes = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")}
@@ -149,7 +149,7 @@ def test_every_published_dbt_column_is_described(built_warehouse):
 
 def test_analysts_see_the_warehouse_persons_under_their_published_ids(built_warehouse):
     """The same persons with the same tags, through private.duckdb's mapping (which analysts lack)."""
-    from orchestration.lib.pseudonyms import published_ids
+    from orchestration.defs.privacy.pseudonyms import published_ids
 
     layout = built_warehouse.layout
     mapping = published_ids(layout.private_db)
@@ -181,7 +181,7 @@ def test_analysts_see_the_warehouse_persons_under_their_published_ids(built_ware
 
 
 def test_quasi_identifiers_are_k_anonymous_and_no_birth_date_is_published(built_warehouse):
-    from orchestration.lib.publish import k_anonymity, privacy_report
+    from orchestration.defs.publish.analytics import k_anonymity, privacy_report
 
     layout = built_warehouse.layout
     k = k_anonymity()
@@ -228,7 +228,7 @@ def test_quasi_identifiers_are_k_anonymous_and_no_birth_date_is_published(built_
 def test_analysts_get_registration_months_no_account_age_no_experiment_group(built_warehouse):
     """registration_date to the first day of its month, account_age_days and split_group not at all;
     tag_catalog and tag_coverage list exactly the tags analysts get, with the published coverage."""
-    from orchestration.lib.pseudonyms import published_ids
+    from orchestration.defs.privacy.pseudonyms import published_ids
 
     layout = built_warehouse.layout
     mapping = published_ids(layout.private_db)

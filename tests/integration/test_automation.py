@@ -15,12 +15,12 @@ from datetime import datetime
 import dagster as dg
 import pytest
 
-from orchestration.defs.automation import daily_schedule, landing_delivery_sensor
-from orchestration.defs.partitions import DUCKDB_WRITER_POOL, RANGE_END_TAG, RANGE_START_TAG
-from orchestration.defs.resources import FundcdpSettings
-from orchestration.lib.deliveries import SHANGHAI
+from orchestration.defs.automation.jobs import daily_schedule, landing_delivery_sensor
+from orchestration.defs.ingest.deliveries import SHANGHAI
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.partitions import DUCKDB_WRITER_POOL, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.lib.rules import business_rules_overridden, load_business_rules
+from orchestration.lib.settings import FundcdpSettings
 from tests.conftest import temp_instance
 from tests.landing_builder import event, write_delivery
 

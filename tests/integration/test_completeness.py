@@ -1,4 +1,5 @@
-"""The completeness ledger (orchestration/lib/completeness.py) on a small purpose-made company: a weekly
+"""The completeness ledger (orchestration/defs/ingest/completeness.py) on a small purpose-made company: a
+weekly
 tracking feed (Mondays), a CRM day whose control file lists a file that never came, a CRM day with no folder
 at all, and days delivered but not loaded yet. The raw assets run through Dagster (no dbt): they record the
 failed day; the ledger, the publish hold and the waivers are checked on what they left."""
@@ -12,14 +13,14 @@ import shutil
 import dagster as dg
 import pytest
 
-from orchestration.lib.completeness import (
+from orchestration.defs.ingest.completeness import (
     build_ledger,
     held_days,
     load_failures,
     waive,
     withdraw_waiver,
 )
-from orchestration.lib.delivery_schedule import DeliverySchedule
+from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.rules import business_rules_overridden, load_business_rules
 from tests.conftest import pipeline_environment, temp_instance
@@ -43,7 +44,7 @@ def schedule() -> DeliverySchedule:
 
 def load(layout: DataLayout, days: list[str]) -> dg.ExecuteInProcessResult:
     with pipeline_environment(layout), business_rules_overridden(company_rules()):
-        from orchestration.defs.pipeline import load_raw
+        from orchestration.runner import load_raw
 
         return load_raw(temp_instance(layout.dagster_home), days)
 
@@ -132,8 +133,8 @@ def held_alerts(layout: DataLayout) -> list[dict]:
 def test_publishing_is_held_with_one_alert_then_released_by_waivers(company, tmp_path, monkeypatch):
     import orchestration.defs.publish.assets as publish_module
     from orchestration.defs.publish.assets import analytics, hold_for_completeness
-    from orchestration.defs.resources import FundcdpSettings
     from orchestration.defs.segments.assets import segments
+    from orchestration.lib.settings import FundcdpSettings
 
     layout = copy_of(company, tmp_path)
     # Everything but the ledger would let it publish: the gates pass, and a publish writes a new file over
@@ -218,7 +219,7 @@ def test_a_crashed_load_keeps_the_failures_before_it_and_leaves_its_days_unfinis
     import duckdb
 
     import orchestration.defs.ingest.assets as raw_module
-    from orchestration.lib.completeness import UNFINISHED, state_file
+    from orchestration.defs.ingest.completeness import UNFINISHED, state_file
 
     layout = copy_of(company, tmp_path)
     state_file(layout).unlink()  # nothing recorded yet: only this run's facts count

@@ -24,10 +24,10 @@ import dagster as dg
 import duckdb
 
 from orchestration.defs.privacy import assets as privacy_assets
-from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.paths import PROJECT_ROOT
 from orchestration.lib.run_lock import lock_path, read_holder
-from orchestration.paths import PROJECT_ROOT
+from orchestration.lib.settings import FundcdpSettings
 from tests.conftest import environment, temp_instance
 from tests.operations_dataset import DAY1, DAY2, assert_same_state, copy_data, state
 from tests.unit.test_run_lock import gone, start_holder

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from orchestration.paths import DBT_PROJECT_DIR
+from orchestration.lib.paths import DBT_PROJECT_DIR
 from tests.conftest import DEMO_END_DATE
 from tests.operations_dataset import copy_data
 

@@ -2,7 +2,7 @@
 alerts (issue 31).
 
 - Every run is tagged with the pid and host of the process that holds it (the settings resource), also
-  a run not started by ``orchestration.defs.pipeline`` (a run worker's path: a reconstructable job, as the
+  a run not started by ``orchestration.runner`` (a run worker's path: a reconstructable job, as the
   daemon launches it, which carries no tags of its own).
 - ``dead_run_reaper`` (a sensor, on by default) marks such a run failed and alerts ``run_crashed`` once
   after its process was killed with ``kill -9``.
@@ -22,11 +22,10 @@ import sys
 import dagster as dg
 import pytest
 
-from orchestration.defs.pipeline import HOST_TAG, PID_RUN_TAG, PID_TAG
-from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.paths import PROJECT_ROOT
 from orchestration.lib.run_lock import lock_path, read_holder
-from orchestration.paths import PROJECT_ROOT
+from orchestration.lib.settings import HOST_TAG, PID_RUN_TAG, PID_TAG, FundcdpSettings
 from tests.conftest import pipeline_environment, temp_instance
 from tests.integration.test_concurrent_runs import wait_for
 from tests.unit.test_run_lock import gone, start_holder
@@ -72,7 +71,7 @@ def test_the_settings_resource_tags_each_run_with_the_process_that_holds_it(layo
 
 
 def test_a_run_worker_killed_with_kill_9_is_reaped_by_the_sensor_and_alerted_once(layout, tmp_path):
-    from orchestration.defs.automation import dead_run_reaper
+    from orchestration.defs.automation.jobs import dead_run_reaper
 
     home, record, release = tmp_path / "instance", tmp_path / "record.jsonl", tmp_path / "release"
     home.mkdir()
@@ -115,7 +114,7 @@ def dead_pid() -> int:
 
 
 def test_a_retry_is_not_judged_by_the_pid_copied_from_its_dead_parent(layout):
-    from orchestration.defs.automation import dead_run_reaper
+    from orchestration.defs.automation.jobs import dead_run_reaper
 
     instance = temp_instance(layout.dagster_home)
     parent_pid, own_pid = dead_pid(), dead_pid()

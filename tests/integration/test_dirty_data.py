@@ -11,9 +11,9 @@ import shutil
 import duckdb
 import pytest
 
-from orchestration.lib.ingest import land_table_day
+from orchestration.defs.ingest.land import land_table_day
+from orchestration.defs.ingest.loader import parse_file, read_file
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import parse_file, read_file
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import TABLES_BY_KEY
 

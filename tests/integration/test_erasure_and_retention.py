@@ -19,8 +19,10 @@ import json
 import duckdb
 import pytest
 
-from orchestration.lib import erasure, pii
+from orchestration.defs.privacy import erasure
+from orchestration.lib import pii
 from orchestration.lib.rules import load_business_rules
+from orchestration.lib.tombstones import load_tombstones
 from tests.conftest import TEST_HASH_KEY
 from tests.erasure_dataset import CUTOFF, NEW_KEY, query
 from tests.operations_dataset import DAY2
@@ -117,7 +119,7 @@ def test_retention_purged_old_events_and_quarantine_but_kept_their_identity_link
 def test_a_re_sent_delivery_cannot_bring_the_person_back(erased):
     """The person's old CRM line, re-delivered after the key rotation: cut at ingestion (tombstones do not
     depend on the key), and the landing file rewritten without it."""
-    from orchestration.lib.ingest import land_table_day
+    from orchestration.defs.ingest.land import land_table_day
     from orchestration.lib.rules import JunkRules
     from orchestration.lib.sources import TABLES_BY_KEY
 
@@ -134,7 +136,7 @@ def test_a_re_sent_delivery_cannot_bring_the_person_back(erased):
     )
     outcome = land_table_day(
         layout, TABLES_BY_KEY[("crm", "customers")], day, NEW_KEY.encode(),
-        JunkRules.from_rules(load_business_rules()), 0.05, 10, tombstones=erasure.load_tombstones(layout),
+        JunkRules.from_rules(load_business_rules()), 0.05, 10, tombstones=load_tombstones(layout),
     )  # fmt: skip
     assert (outcome.rows_loaded, outcome.rows_erased) == (0, 1)
     assert (folder / "customers_20260703.csv").read_text(encoding="utf-8-sig") == header + "\n"

@@ -2,7 +2,7 @@
 which must publish (analytics.duckdb written, every gate passed, every segment evaluated).
 
 Two module-scoped builds (tests/foreign_data.py writes their deliveries), each one history import
-(orchestration/defs/pipeline.py import_history: the daily job for the last day, loading every day
+(orchestration/runner.py import_history: the daily job for the last day, loading every day
 delivered since the first):
 
 * the history company: three years of daily trade deliveries, a CRM delivering on Mondays only, no
@@ -34,9 +34,9 @@ import pytest
 
 from orchestration.lib import pii
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.paths import PROJECT_ROOT
 from orchestration.lib.rules import business_rules_overridden, load_business_rules
 from orchestration.lib.sources import ALL_TABLES
-from orchestration.paths import PROJECT_ROOT
 from tests.conftest import TEST_HASH_KEY, pipeline_environment, temp_instance
 from tests.foreign_data import (
     CHURNED_EVERY,
@@ -127,19 +127,19 @@ def _query(path: Path, sql: str, params: list | None = None) -> list[tuple]:
 
 def waive_missing(layout: DataLayout, first: str, last: str, rules: dict) -> None:
     """Waive the days from ``first`` to ``last`` on which a source due by ``rules`` delivered nothing."""
-    from orchestration.lib.completeness import waive_missing_days
-    from orchestration.lib.delivery_schedule import DeliverySchedule
+    from orchestration.defs.ingest.completeness import waive_missing_days
+    from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
 
     schedule = DeliverySchedule.from_rules(rules)
     waive_missing_days(layout, first, last, schedule, "the company delivered nothing that day", "test")
 
 
 def build(layout: DataLayout, first: str, last: str, rules: dict | None = None) -> Build:
-    """The daily job for ``last`` as a history import (orchestration/defs/pipeline.py import_history):
+    """The daily job for ``last`` as a history import (orchestration/runner.py import_history):
     loading every day delivered since ``first``, then building, gating and publishing as of ``last``; with
     the company's business ``rules`` where given (else the project's)."""
     with pipeline_environment(layout), business_rules_overridden(rules or load_business_rules()):
-        from orchestration.defs.pipeline import import_history
+        from orchestration.runner import import_history
 
         started = time.perf_counter()
         result = import_history(temp_instance(layout.dagster_home), first, last)
@@ -194,7 +194,7 @@ def history(tmp_path_factory) -> tuple[HistoryCompany, Build]:
     layout.ensure()
     truth = write_history_company(layout)
     # the days its trade system delivered no folder: waived by the engineer importing the history, or the
-    # completeness ledger holds publishing back (orchestration/lib/completeness.py)
+    # completeness ledger holds publishing back (orchestration/defs/ingest/completeness.py)
     waive_missing(layout, truth.first_day, truth.last_day, history_company_rules())
     # one run: the daily job for the last day (a Sunday: an empty trade folder, no CRM, no tracking),
     # importing the three years before it
@@ -222,7 +222,7 @@ def test_daily_load_of_a_day_without_crm_or_tracking(history, tmp_path):
     delivered = write_history_next_day(layout)
     day = HISTORY_NEXT_DAY.isoformat()
     with pipeline_environment(layout), business_rules_overridden(history_company_rules()):
-        from orchestration.defs.pipeline import load_raw
+        from orchestration.runner import load_raw
 
         result = load_raw(temp_instance(layout.dagster_home), [day])
     failed = sorted(e.step_key for e in result.all_events if e.event_type_value == "STEP_FAILURE")

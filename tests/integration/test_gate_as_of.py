@@ -11,12 +11,12 @@ import duckdb
 import pytest
 
 from orchestration.defs.quality.checks import WAREHOUSE_AS_OF_EXPECTATION, run_quality_check
-from orchestration.defs.resources import FundcdpSettings
+from orchestration.defs.quality.gx_runner import SuiteOutcome
+from orchestration.defs.quality.results import latest_suite_results, record_results
+from orchestration.defs.quality.suites import discover_suites
+from orchestration.defs.quality.warehouse_as_of import warehouse_as_of_dates, warehouse_as_of_problem
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.quality.gx_runner import SuiteOutcome
-from orchestration.lib.quality.results import latest_suite_results, record_results
-from orchestration.lib.quality.suites import discover_suites
-from orchestration.lib.quality.warehouse_as_of import warehouse_as_of_dates, warehouse_as_of_problem
+from orchestration.lib.settings import FundcdpSettings
 
 pytestmark = pytest.mark.integration
 

@@ -15,14 +15,14 @@ import duckdb
 import pytest
 
 from orchestration.defs.ingest.assets import raw_assets
-from orchestration.defs.partitions import HISTORY_FROM_TAG
+from orchestration.defs.ingest.land import ingest_limits, land_table_day, private_store_session
 from orchestration.defs.privacy.assets import privacy
-from orchestration.defs.resources import FundcdpSettings
-from orchestration.lib.ingest import ingest_limits, land_table_day, private_store_session
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.partitions import HISTORY_FROM_TAG
+from orchestration.lib.paths import PROJECT_ROOT
 from orchestration.lib.rules import JunkRules, load_business_rules
+from orchestration.lib.settings import FundcdpSettings
 from orchestration.lib.sources import ALL_TABLES
-from orchestration.paths import PROJECT_ROOT
 from tests.conftest import TEST_HASH_KEY, temp_instance
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
@@ -145,7 +145,7 @@ def test_raw_is_the_same_as_loading_the_days_one_by_one(imported):
 def test_in_a_fresh_process_the_partitions_follow_the_deliveries_or_the_first_day_setting(imported):
     layout, _, _, _ = imported
     probe = (
-        "from orchestration.defs.partitions import days; keys = days.get_partition_keys(); "
+        "from orchestration.lib.partitions import days; keys = days.get_partition_keys(); "
         "print(keys[0], keys[-1], len(keys))"
     )
     environment = {k: v for k, v in os.environ.items() if k not in ("FUNDCDP_FIRST_DAY", "FUNDCDP_LAST_DAY")}

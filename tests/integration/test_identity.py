@@ -22,12 +22,13 @@ from pathlib import Path
 import duckdb
 import pytest
 
+from orchestration.defs.ingest.land import land_table_day
 from orchestration.lib import pii
-from orchestration.lib.ingest import land_table_day
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.paths import DBT_PROJECT_DIR
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES
-from orchestration.paths import DBT_PROJECT_DIR
+from orchestration.lib.tombstones import load_tombstones
 from tests.landing_builder import event, write_delivery
 
 pytestmark = pytest.mark.integration
@@ -501,8 +502,8 @@ def test_a_deletion_request_by_a_reassigned_phone_is_held_and_erases_nobody(iden
     holder asking to be erased by that number names two persons over time: the request is held with its
     reason and alerted, nobody is erased; filed again (same request id) by customer_no it erases the old
     holder only, and the stranger who holds the number now is untouched."""
-    from orchestration.lib import erasure
-    from orchestration.lib.privacy import honour_pending_requests
+    from orchestration.defs.privacy import erasure
+    from orchestration.defs.privacy.step import honour_pending_requests
 
     shutil.copytree(identity_runs["layout"].root, tmp_path / "data")
     layout = DataLayout.at(tmp_path / "data")
@@ -548,7 +549,7 @@ def test_a_deletion_request_by_a_reassigned_phone_is_held_and_erases_nobody(iden
         ("LA1001", ("tracking", "events", "login_id", "LA1001")),
         ("L1001", ("tracking", "events", "login_id", "L1001")),
     )} == counts  # fmt: skip
-    assert not erasure.load_tombstones(layout)
+    assert not load_tombstones(layout)
 
     # the same request, filed again by customer number: the old holder only
     erasure.submit_request(layout, "customer_no", "C1001", "DR-1", now=datetime(2026, 6, 2, 11))

@@ -9,8 +9,8 @@ import dagster as dg
 import duckdb
 import pytest
 
-from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.settings import FundcdpSettings
 from tests.conftest import DEMO_END_DATE, EARLIER_AS_OF, FEATURES_SQL, person_identities
 from tests.model_data import churn_snapshots
 
@@ -94,15 +94,15 @@ def _replace_features(layout: DataLayout, signal: bool) -> list[str]:
 
 
 def test_a_model_below_its_auc_floor_blocks_tags_model_and_publishing_and_alerts(built_warehouse, tmp_path):
-    from orchestration.defs.models.assets import (
+    from orchestration.defs.ml.assets import (
         behaviour_clusters,
         churn_model_auc_floor,
         churn_propensity,
         tags_model,
     )
     from orchestration.defs.publish.assets import analytics
-    from orchestration.lib.segments.definition import Catalog, load_segments
-    from orchestration.lib.segments.publish import evaluate
+    from orchestration.defs.segments.definition import Catalog, load_segments
+    from orchestration.defs.segments.versions import evaluate
 
     layout = DataLayout.at(tmp_path / "data")
     layout.ensure()

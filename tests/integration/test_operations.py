@@ -98,7 +98,7 @@ def test_a_backfill_of_both_days_in_one_run_equals_the_daily_runs(ops, tmp_path)
     """One run over DAY1 .. DAY2 (what a backfill from the UI or `cli backfill` launches) leaves the raw
     layer, the warehouse and the analytics tables exactly as the two daily runs did."""
 
-    from orchestration.defs.pipeline import run_days
+    from orchestration.runner import run_days
 
     layout = copy_data(ops["base"], tmp_path / "backfill")
     with pipeline_environment(layout):
@@ -210,7 +210,7 @@ def dbt_run(layout: DataLayout, models: list[str], variables: str, *flags: str) 
     import sys
     from pathlib import Path
 
-    from orchestration.paths import DBT_PROJECT_DIR
+    from orchestration.lib.paths import DBT_PROJECT_DIR
 
     result = subprocess.run(
         [str(Path(sys.executable).with_name("dbt")), "run", *flags, "--select", *models,
@@ -459,7 +459,7 @@ def test_a_changed_tracking_rule_rebuilds_the_incremental_event_tables_in_full(o
 
     import yaml
 
-    from orchestration.paths import DBT_PROJECT_DIR
+    from orchestration.lib.paths import DBT_PROJECT_DIR
 
     rules = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]["fundcdp"]
     rules["tracking"]["bot_max_events_per_minute"] = 3

@@ -22,13 +22,13 @@ import duckdb
 import pytest
 
 from orchestration.defs.quality.checks import run_quality_check
-from orchestration.defs.resources import FundcdpSettings
+from orchestration.defs.quality.gx_runner import validate_frame
+from orchestration.defs.quality.results import latest_suite_results
+from orchestration.defs.quality.suites import discover_suites, metric_frame
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.quality.gx_runner import validate_frame
-from orchestration.lib.quality.results import latest_suite_results
-from orchestration.lib.quality.suites import discover_suites, metric_frame
+from orchestration.lib.paths import DBT_PROJECT_DIR
 from orchestration.lib.rules import load_business_rules
-from orchestration.paths import DBT_PROJECT_DIR
+from orchestration.lib.settings import FundcdpSettings
 from tests.conftest import (
     DEMO_END_DATE,
 )
@@ -286,7 +286,7 @@ def test_a_quarantined_person_is_excluded_before_any_other_reason_and_gets_no_gr
     """On the purpose-made warehouse of test_segments (no dbt): P1 (consented, exportable) and P6 (no
     customer number) are quarantined, P1 twice (two reasons): both are matches excluded as `quarantined`,
     in no experiment group, and a published version has neither among its members."""
-    from orchestration.lib.segments.publish import evaluate, publish_segment
+    from orchestration.defs.segments.versions import evaluate, publish_segment
     from tests.integration.test_segments import CATALOG, segment, tiny_warehouse
 
     path = tiny_warehouse(tmp_path / "w.duckdb")

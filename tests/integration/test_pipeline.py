@@ -51,7 +51,7 @@ def test_staging_holds_every_loaded_row(built_warehouse):
 
 
 def test_identity_partition_matches_the_demo_truth(built_warehouse):
-    from orchestration.lib.identity_quality import pair_quality
+    from orchestration.defs.quality.identity_quality import pair_quality
 
     layout = built_warehouse.layout
     quality = pair_quality(layout.demo_truth / "identities.csv", layout.warehouse_db, TEST_HASH_KEY.encode())
@@ -65,7 +65,7 @@ def test_reloading_a_partition_through_dagster_leaves_raw_identical(built_wareho
     import dagster as dg
 
     from orchestration.defs.ingest.assets import raw_assets
-    from orchestration.defs.resources import FundcdpSettings
+    from orchestration.lib.settings import FundcdpSettings
 
     layout = built_warehouse.layout
     day = layout.landing_days("trade")[3]

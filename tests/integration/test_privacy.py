@@ -10,11 +10,11 @@ import duckdb
 import pytest
 import yaml
 
+from orchestration.defs.publish.analytics import PUBLISHED_TABLES
+from orchestration.defs.segments.definition import load_segments
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.publish import PUBLISHED_TABLES
+from orchestration.lib.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR
 from orchestration.lib.rules import load_business_rules
-from orchestration.lib.segments.definition import load_segments
-from orchestration.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR
 from tests.conftest import CANARY, TEST_HASH_KEY, temp_instance
 from tests.privacy_scan import (
     Allowed,

@@ -18,12 +18,12 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.defs.resources import FundcdpSettings
+from orchestration.defs.quality.gx_runner import loaded_expectation_count, validate_frame
+from orchestration.defs.quality.results import latest_suite_results, record_results
+from orchestration.defs.quality.suites import discover_suites, metric_frame
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.quality.gx_runner import loaded_expectation_count, validate_frame
-from orchestration.lib.quality.results import latest_suite_results, record_results
-from orchestration.lib.quality.suites import discover_suites, metric_frame
 from orchestration.lib.rules import load_business_rules
+from orchestration.lib.settings import FundcdpSettings
 
 pytestmark = pytest.mark.integration
 
@@ -582,7 +582,7 @@ def test_definitions_put_a_blocking_gx_check_on_each_guarded_asset_and_the_alert
 
 
 def test_a_failed_run_becomes_an_alert_with_its_run_id_partition_and_error(tmp_path, webhook):
-    from orchestration.defs.quality.alerting import run_failure_alert
+    from orchestration.defs.automation.alerting import run_failure_alert
     from orchestration.lib.alerts import send_alert
 
     run = dg.DagsterRun(job_name="daily_build", run_id="run-42", tags={"dagster/partition": "2026-06-30"})

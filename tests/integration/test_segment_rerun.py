@@ -11,7 +11,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.segments.publish import content_sha256, current_members, evaluate, publish_segment
+from orchestration.defs.segments.versions import content_sha256, current_members, evaluate, publish_segment
 from tests.integration.test_segments import AS_OF, CATALOG, PERSONS, segment, tiny_warehouse
 
 pytestmark = pytest.mark.integration
@@ -139,9 +139,9 @@ def test_rerunning_the_segments_of_the_demo_build_publishes_nothing_new(built_wa
     as of that day): every segment is unchanged, no version row, no outbox folder, the same exports."""
     import dagster as dg
 
-    from orchestration.defs.resources import FundcdpSettings
     from orchestration.defs.segments.assets import segments
-    from orchestration.lib.segments.definition import load_segments
+    from orchestration.defs.segments.definition import load_segments
+    from orchestration.lib.settings import FundcdpSettings
     from tests.conftest import DEMO_END_DATE
     from tests.operations_dataset import copy_data
 
@@ -177,9 +177,9 @@ def test_segments_of_a_warehouse_rebuilt_for_another_day_are_held_back(built_war
     2026-06-29 (its stamps rewritten here): no segment publishes and the consent gate fails naming both."""
     import dagster as dg
 
-    from orchestration.defs.resources import FundcdpSettings
     from orchestration.defs.segments.assets import segment_members_have_consent, segments
-    from orchestration.lib.segments.definition import load_segments
+    from orchestration.defs.segments.definition import load_segments
+    from orchestration.lib.settings import FundcdpSettings
     from tests.conftest import DEMO_END_DATE
     from tests.operations_dataset import copy_data
 

@@ -14,9 +14,9 @@ import duckdb
 import pytest
 from sqlglot import exp
 
-from orchestration.lib.segments.compiler import DUCKDB, RuleCompiler
-from orchestration.lib.segments.definition import Catalog, Segment, load_segments
-from orchestration.lib.segments.publish import (
+from orchestration.defs.segments.compiler import DUCKDB, RuleCompiler
+from orchestration.defs.segments.definition import Catalog, Segment, load_segments
+from orchestration.defs.segments.versions import (
     current_members,
     evaluate,
     members_without_consent,

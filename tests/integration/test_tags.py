@@ -167,7 +167,7 @@ def test_incremental_daily_aggregates_equal_a_full_rebuild(built_warehouse, tmp_
     import sys
     from pathlib import Path
 
-    from orchestration.paths import DBT_PROJECT_DIR
+    from orchestration.lib.paths import DBT_PROJECT_DIR
 
     layout = built_warehouse.layout
     copy = tmp_path / "data"

@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from orchestration.lib.paths import PROJECT_ROOT, WORKSPACE_FILE
 from orchestration.lib.sources import ALL_TABLES
-from orchestration.paths import PROJECT_ROOT, WORKSPACE_FILE
 
 QUERY = """
 {

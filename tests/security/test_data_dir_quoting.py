@@ -17,11 +17,11 @@ import pytest
 import sqlglot
 from sqlglot import exp
 
-from orchestration.lib.ingest import land_table_day
+from orchestration.defs.ingest.land import land_table_day
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.paths import DBT_PROJECT_DIR
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES
-from orchestration.paths import DBT_PROJECT_DIR
 from tests.landing_builder import CUSTOMER, write_delivery
 
 DAY = "2026-06-30"

@@ -18,9 +18,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib import erasure
+from orchestration.defs.privacy import erasure
 from orchestration.lib.layout import DataLayout
-from orchestration.paths import PROJECT_ROOT
+from orchestration.lib.paths import PROJECT_ROOT
 from tests.erasure_dataset import MALFORMED_EVENT_ID, NEVER_LOADED_DAY, query
 from tests.privacy_scan import files_holding
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from orchestration.lib.layout import DataLayout
-from orchestration.paths import PROJECT_ROOT
+from orchestration.lib.paths import PROJECT_ROOT
 
 INHERITED_UMASK = 0o022
 os.umask(INHERITED_UMASK)  # what the shared build inherits, whatever the machine's default
@@ -60,8 +60,8 @@ def test_after_a_pipeline_run_every_folder_is_0700_and_every_file_0600(built_war
 
 @pytest.mark.integration
 def test_group_readable_analytics_is_0640_in_0750(built_warehouse, tmp_path: Path, monkeypatch) -> None:
-    from orchestration.lib.publish import publish_analytics
-    from orchestration.lib.report import write_report
+    from orchestration.defs.publish.analytics import publish_analytics
+    from orchestration.defs.publish.report import write_report
 
     monkeypatch.setenv("FUNDCDP_ANALYTICS_GROUP_READABLE", "true")
     source = built_warehouse.layout

@@ -15,11 +15,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from orchestration.defs.ingest.land import land_table_day
+from orchestration.defs.ingest.loader import parse_file, read_file
 from orchestration.lib import pii
 from orchestration.lib.free_text import PLACEHOLDERS, PREFILTER, redact, redact_table
-from orchestration.lib.ingest import land_table_day
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import parse_file, read_file
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES, TABLES_BY_KEY
 from tests.landing_builder import event, write_delivery

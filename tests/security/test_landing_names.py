@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.lib.deliveries import inspect_day
-from orchestration.lib.ingest import land_table_day, refused_file_names
+from orchestration.defs.ingest.deliveries import inspect_day
+from orchestration.defs.ingest.land import land_table_day, refused_file_names
+from orchestration.defs.ingest.loader import LoadError
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import LoadError
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import MAX_FILE_NAME_LENGTH, TABLES_BY_KEY
 from tests.landing_builder import CUSTOMER, write_delivery

@@ -44,7 +44,7 @@ def _write_parquet(path: Path, table: pa.Table) -> Path:
 
 
 def test_rotation_in_a_hostile_directory_on_a_file_named_with_a_quote(layout: DataLayout) -> None:
-    from orchestration.lib.key_rotation import rotate
+    from orchestration.defs.privacy.key_rotation import rotate
 
     phones = ["13800000001", "13800000002"]
     old = [pii.keyed_hash(OLD_KEY, p) for p in phones]
@@ -101,7 +101,7 @@ def test_rotation_in_a_hostile_directory_on_a_file_named_with_a_quote(layout: Da
 
 
 def test_retention_helpers_in_a_hostile_directory(layout: DataLayout) -> None:
-    from orchestration.lib import privacy
+    from orchestration.defs.privacy import step as privacy
 
     privacy.ensure_archive(layout)
     empty = privacy.archive_dir(layout) / "empty.parquet"
@@ -155,7 +155,7 @@ def test_retention_helpers_in_a_hostile_directory(layout: DataLayout) -> None:
 
 
 def test_experiment_results_in_a_hostile_directory(layout: DataLayout) -> None:
-    from orchestration.lib.experiments import experiment_results
+    from orchestration.defs.segments.experiments import experiment_results
 
     con = duckdb.connect(str(layout.segments_db))
     con.execute(
@@ -221,8 +221,8 @@ def test_summary_in_a_hostile_directory(layout: DataLayout) -> None:
 
 
 def test_model_store_and_dbt_counts_quote_catalogue_names(layout: DataLayout) -> None:
+    from orchestration.defs.ml.store import read_frame
     from orchestration.defs.transform.dbt import rows_written
-    from orchestration.lib.models.store import read_frame
 
     con = duckdb.connect(str(layout.warehouse_db))
     con.execute("create schema main_intermediate")

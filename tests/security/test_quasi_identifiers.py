@@ -12,9 +12,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from orchestration.lib import pseudonyms, quasi_identifiers
-from orchestration.lib.key_rotation import rewrite_database
-from orchestration.lib.publish import privacy_report, publish_analytics
+from orchestration.defs.privacy import pseudonyms, quasi_identifiers
+from orchestration.defs.privacy.key_rotation import rewrite_database
+from orchestration.defs.publish.analytics import privacy_report, publish_analytics
 
 # person_id, gender, birth_year, age_band, province, city
 PEOPLE = [

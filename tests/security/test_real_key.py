@@ -21,10 +21,10 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.defs.resources import DEMO_KEY_NOTICE, HASH_KEY_METADATA
 from orchestration.lib.layout import DEMO_MARKER, DataLayout
+from orchestration.lib.paths import DBT_PROJECT_DIR
+from orchestration.lib.settings import DEMO_KEY_NOTICE, HASH_KEY_METADATA
 from orchestration.lib.sources import ALL_TABLES
-from orchestration.paths import DBT_PROJECT_DIR
 from tests.conftest import temp_instance
 from tests.privacy_scan import files_holding
 
@@ -73,11 +73,11 @@ def test_the_demo_generator_marks_its_landing_and_writes_it_owner_only(demo_land
 def test_without_a_key_the_demo_sources_load_and_the_run_says_demo_key(
     demo_landing: DataLayout, no_key, tmp_path: Path
 ) -> None:
+    from orchestration.defs.automation.summary import DEMO_KEY_SUMMARY, format_summary
     from orchestration.defs.ingest.assets import raw_assets
-    from orchestration.defs.pipeline import load_raw
-    from orchestration.defs.resources import FundcdpSettings
-    from orchestration.lib.deliveries import delivery_days
-    from orchestration.lib.summary import DEMO_KEY_SUMMARY, format_summary
+    from orchestration.defs.ingest.deliveries import delivery_days
+    from orchestration.lib.settings import FundcdpSettings
+    from orchestration.runner import load_raw
 
     no_key(demo_landing)
     demo_landing.ensure()
@@ -100,8 +100,8 @@ def test_without_a_key_any_other_delivery_is_refused_in_one_line(
     demo_landing: DataLayout, no_key, tmp_path: Path, capsys: pytest.CaptureFixture
 ) -> None:
     from orchestration import cli
-    from orchestration.defs.pipeline import load_raw
-    from orchestration.lib.deliveries import delivery_days
+    from orchestration.defs.ingest.deliveries import delivery_days
+    from orchestration.runner import load_raw
 
     # the same files, but not marked as the demo's: a real delivery as far as anyone can tell
     layout = DataLayout.at(tmp_path / "data")
@@ -158,8 +158,8 @@ def test_without_a_key_a_file_the_generator_did_not_write_is_refused_and_the_gen
     demo_landing: DataLayout, no_key, tmp_path: Path
 ) -> None:
     from orchestration.defs.ingest.assets import raw_assets
-    from orchestration.defs.pipeline import load_raw
-    from orchestration.lib.deliveries import delivery_days
+    from orchestration.defs.ingest.deliveries import delivery_days
+    from orchestration.runner import load_raw
 
     layout = copy_demo_landing(demo_landing, tmp_path / "data")
     days = delivery_days(layout)
@@ -210,9 +210,9 @@ def test_without_a_key_a_file_the_generator_did_not_write_is_refused_and_the_gen
 def test_an_erasure_under_the_demo_key_keeps_the_marker_current_and_the_demo_loadable(
     demo_landing: DataLayout, no_key, tmp_path: Path
 ) -> None:
-    from orchestration.defs.pipeline import load_raw
-    from orchestration.lib import erasure
-    from orchestration.lib.deliveries import delivery_days
+    from orchestration.defs.ingest.deliveries import delivery_days
+    from orchestration.defs.privacy import erasure
+    from orchestration.runner import load_raw
 
     layout = copy_demo_landing(demo_landing, tmp_path / "data")
     no_key(layout)

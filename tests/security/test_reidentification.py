@@ -23,9 +23,9 @@ import duckdb
 import pyarrow as pa
 import pytest
 
-from orchestration.defs.resources import DEMO_HASH_KEY
+from orchestration.defs.privacy.pseudonyms import is_person_column, published_ids
 from orchestration.lib import pii
-from orchestration.lib.pseudonyms import is_person_column, published_ids
+from orchestration.lib.settings import DEMO_HASH_KEY
 
 pytestmark = pytest.mark.integration
 

@@ -20,12 +20,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
-from orchestration.lib.segments import compiler as compiler_module
-from orchestration.lib.segments import publish as publish_module
-from orchestration.lib.segments.compiler import DIALECTS, SEGMENT_RELATIONS, compile_segment
-from orchestration.lib.segments.definition import Catalog, SegmentError, load_segment, parse_segment
-from orchestration.lib.segments.guard import SegmentSQLRefused, check_segment_sql
-from orchestration.lib.segments.publish import evaluate, preview_segment
+from orchestration.defs.segments import compiler as compiler_module
+from orchestration.defs.segments import publish as publish_module
+from orchestration.defs.segments.compiler import DIALECTS, SEGMENT_RELATIONS, compile_segment
+from orchestration.defs.segments.definition import Catalog, SegmentError, load_segment, parse_segment
+from orchestration.defs.segments.guard import SegmentSQLRefused, check_segment_sql
+from orchestration.defs.segments.versions import evaluate, preview_segment
 
 CATALOG = Catalog.load()
 AS_OF = date(2026, 6, 30)

@@ -11,12 +11,12 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.ingest import land_table_day
+from orchestration.defs.ingest.land import land_table_day
+from orchestration.defs.ingest.loader import LoadError
 from orchestration.lib.layout import SOURCES, DataLayout
-from orchestration.lib.loader import LoadError
+from orchestration.lib.paths import DBT_PROJECT_DIR
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES
-from orchestration.paths import DBT_PROJECT_DIR
 
 KEY = b"spark-comparison-key"
 
@@ -131,10 +131,10 @@ def test_spark_incremental_tags_equal_duckdb_full_build(both_engines):
 def model_tags_on_both_engines(layout: DataLayout, as_of, spark) -> int:
     """tags_model through the model code on the DuckDB build (the models train in Python on DuckDB only),
     copied into Spark's fundcdp_marts so that rules naming model tags run on both. Returns its rows."""
-    from orchestration.defs.models.assets import BEHAVIOUR, FEATURES
-    from orchestration.lib.models import store
-    from orchestration.lib.models.churn import ChurnSettings, train_and_score
-    from orchestration.lib.models.clusters import ClusterSettings, fit_clusters
+    from orchestration.defs.ml import store
+    from orchestration.defs.ml.assets import BEHAVIOUR, FEATURES
+    from orchestration.defs.ml.churn import ChurnSettings, train_and_score
+    from orchestration.defs.ml.clusters import ClusterSettings, fit_clusters
 
     rules = load_business_rules()
     churn = ChurnSettings.from_rules(rules)
@@ -160,9 +160,9 @@ def test_every_starter_segment_compiles_and_runs_on_spark_with_duckdbs_members(b
 
     from pyspark.sql import SparkSession
 
-    from orchestration.lib.segments.compiler import SPARK, compile_segment
-    from orchestration.lib.segments.definition import Catalog, load_segments
-    from orchestration.lib.segments.publish import evaluate
+    from orchestration.defs.segments.compiler import SPARK, compile_segment
+    from orchestration.defs.segments.definition import Catalog, load_segments
+    from orchestration.defs.segments.versions import evaluate
 
     layout, _, _ = both_engines
     con = duckdb.connect(str(layout.warehouse_db), read_only=True)

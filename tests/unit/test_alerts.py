@@ -32,7 +32,7 @@ from orchestration.lib.alerts import (
     was_skipped,
     wecom_markdown,
 )
-from orchestration.paths import PROJECT_ROOT
+from orchestration.lib.paths import PROJECT_ROOT
 from tests import alert_servers
 
 # the local servers' fixtures, used by name

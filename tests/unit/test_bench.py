@@ -4,7 +4,7 @@ import json
 import sys
 from pathlib import Path
 
-from orchestration.paths import PROJECT_ROOT
+from orchestration.lib.paths import PROJECT_ROOT
 
 sys.path.insert(0, str(PROJECT_ROOT / "bench"))
 

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from orchestration.lib.completeness import (
+from orchestration.defs.ingest.completeness import (
     WaiverError,
     _days,
     build_ledger,
@@ -26,7 +26,7 @@ from orchestration.lib.completeness import (
     waivers,
     withdraw_waiver,
 )
-from orchestration.lib.delivery_schedule import DeliverySchedule
+from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.sources import tables_of
 
@@ -245,7 +245,7 @@ def test_a_waiver_answers_only_the_failures_before_it(tmp_path):
 
 
 def test_a_day_after_today_is_not_waived(tmp_path, monkeypatch):
-    import orchestration.lib.completeness as completeness
+    import orchestration.defs.ingest.completeness as completeness
 
     monkeypatch.setattr(completeness, "_today", lambda: date(2026, 3, 5))
     layout = company(tmp_path)

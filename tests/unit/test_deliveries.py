@@ -8,12 +8,12 @@ from datetime import datetime, time
 
 import pytest
 
-from orchestration.lib.deliveries import SHANGHAI, DayDelivery, SensorState, decide, inspect_day
-from orchestration.lib.delivery_schedule import DeliverySchedule
+from orchestration.defs.ingest.deliveries import SHANGHAI, DayDelivery, SensorState, decide, inspect_day
+from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
+from orchestration.defs.ingest.land import land_table_day
+from orchestration.defs.ingest.loader import LoadError
 from orchestration.lib.failpoints import armed
-from orchestration.lib.ingest import land_table_day
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import LoadError
 from orchestration.lib.retries import is_transient_error
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import TABLES_BY_KEY

@@ -9,10 +9,18 @@ from decimal import Decimal
 import duckdb
 import pytest
 
-from orchestration.lib import erasure, pii
-from orchestration.lib.erasure import ErasureScope, identity_hash
-from orchestration.lib.ingest import land_table_day
-from orchestration.lib.loader import LoadError
+from orchestration.defs.ingest.land import land_table_day
+from orchestration.defs.ingest.loader import LoadError
+from orchestration.defs.privacy import erasure
+from orchestration.defs.privacy.erasure import ErasureScope, identity_hash
+from orchestration.lib import pii
+from orchestration.lib.tombstones import (
+    Tombstones,
+    add_tombstones,
+    load_tombstones,
+    mentions_tombstoned,
+    tombstone,
+)
 from tests.unit.test_ingest import (
     CUSTOMERS,
     EVENTS,
@@ -38,8 +46,8 @@ def customer_line(customer_no: str, mobile: str, id_number: str = "") -> str:
 
 
 def write_tombstones(layout, pairs):
-    erasure.add_tombstones(layout, "R1", pairs, now=datetime(2026, 7, 1))
-    return erasure.load_tombstones(layout)
+    add_tombstones(layout, "R1", pairs, now=datetime(2026, 7, 1))
+    return load_tombstones(layout)
 
 
 def control_row(layout, source, day, name):
@@ -293,10 +301,10 @@ def test_a_quarantined_line_with_a_tombstoned_identifier_is_cut_when_its_file_is
 
 
 def test_line_text_matching_finds_identifiers_in_any_written_form():
-    tombstones = erasure.Tombstones(
+    tombstones = Tombstones(
         b"s",
         frozenset(
-            erasure.tombstone(b"s", kind, value)
+            tombstone(b"s", kind, value)
             for kind, value in (
                 ("phone", "13833334444"),
                 ("id_number", "11010519491231002X"),
@@ -306,9 +314,9 @@ def test_line_text_matching_finds_identifiers_in_any_written_form():
         ),  # fmt: skip
     )
     for text in ('{"p":"+86 138-3333-4444"', "x,11010519491231002x,y", "mailto:A.B@X.CN", "url=/a?u=U2&b=1"):
-        assert erasure.mentions_tombstoned(text, tombstones), text
+        assert mentions_tombstoned(text, tombstones), text
     for text in ('{"p":"13833334445"', "U22,U3", "a.b@x.cn.evil"):
-        assert not erasure.mentions_tombstoned(text, tombstones), text
+        assert not mentions_tombstoned(text, tombstones), text
 
 
 def test_honouring_a_request_cleans_deliveries_never_loaded(layout):
@@ -316,7 +324,7 @@ def test_honouring_a_request_cleans_deliveries_never_loaded(layout):
     control file lists a file that is missing) with the person's row, and a stray file named with a quote
     holding it too. The person's lines go from all three, other lines stay, nothing of theirs is left in
     raw/ or private.duckdb, and the log counts the lines cut from files never loaded."""
-    from orchestration.lib.privacy import honour
+    from orchestration.defs.privacy.step import honour
     from orchestration.lib.rules import load_business_rules
 
     person, other = customer_line("C2", "13833334444"), customer_line("C1", "13811112222")
@@ -365,7 +373,7 @@ def test_a_day_that_no_longer_loads_still_loses_the_persons_lines_in_landing(lay
     later: the day no longer loads as a whole (the name is refused), so the erasure cannot reload it. The
     person's lines still leave both landing files, their rows leave raw/, and the log says one day could
     not be reloaded, with the lines cut from it (a count, never the identifier)."""
-    from orchestration.lib.privacy import honour
+    from orchestration.defs.privacy.step import honour
     from orchestration.lib.rules import load_business_rules
     from tests.privacy_scan import files_holding
 

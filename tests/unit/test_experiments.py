@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from orchestration.lib.experiments import two_proportion_test
+from orchestration.defs.segments.experiments import two_proportion_test
 
 
 def test_two_proportion_test_matches_the_hand_computation():

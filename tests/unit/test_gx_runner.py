@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from orchestration.lib.quality.gx_runner import (
+from orchestration.defs.quality.gx_runner import (
     ExpectationOutcome,
     build_data_docs,
     load_suite_json,

@@ -8,8 +8,12 @@ from datetime import date, datetime, timedelta
 import dagster as dg
 import pytest
 
-from orchestration.defs.automation import run_request_for
-from orchestration.defs.partitions import (
+from orchestration.defs.automation.jobs import run_request_for
+from orchestration.defs.ingest.deliveries import SHANGHAI
+from orchestration.defs.ingest.loader import parse_csv_files, parse_file, read_file
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.partition_calendar import PartitionBounds, partition_bounds
+from orchestration.lib.partitions import (
     HISTORY_FROM_TAG,
     PARTITION_TAG,
     RANGE_END_TAG,
@@ -17,10 +21,6 @@ from orchestration.defs.partitions import (
     daily_partitions,
     import_days_of_run,
 )
-from orchestration.lib.deliveries import SHANGHAI
-from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import parse_csv_files, parse_file, read_file
-from orchestration.lib.partition_calendar import PartitionBounds, partition_bounds
 from orchestration.lib.sources import ALL_TABLES
 
 CALENDAR = {
@@ -156,7 +156,7 @@ def test_the_bench_report_shows_the_history_import_ratio_against_its_target(tmp_
     import json
     import sys
 
-    from orchestration.paths import PROJECT_ROOT
+    from orchestration.lib.paths import PROJECT_ROOT
 
     sys.path.insert(0, str(PROJECT_ROOT / "bench"))
     import report

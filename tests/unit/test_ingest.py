@@ -8,9 +8,9 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.ingest import land_table_day, prepare_day
+from orchestration.defs.ingest.land import land_table_day, prepare_day
+from orchestration.defs.ingest.loader import LoadError, parse_file, read_file
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import LoadError, parse_file, read_file
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import TABLES_BY_KEY
 
@@ -371,7 +371,7 @@ def test_a_file_parsed_ahead_is_used_only_while_it_is_unchanged(layout):
 def test_file_writer_runs_nothing_after_a_failed_write():
     """A file's manifest row is handed over after its Parquet file: when that write fails, the manifest row
     must not be written, or the retry would skip the file as unchanged."""
-    from orchestration.lib.ingest import FileWriter
+    from orchestration.defs.ingest.land import FileWriter
 
     done: list[str] = []
 

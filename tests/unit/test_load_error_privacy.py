@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from orchestration.lib.loader import LoadError, parse_file, read_file
+from orchestration.defs.ingest.loader import LoadError, parse_file, read_file
 from orchestration.lib.sources import TABLES_BY_KEY
 
 CUSTOMERS = TABLES_BY_KEY[("crm", "customers")]

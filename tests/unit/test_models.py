@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from orchestration.lib.models import store
-from orchestration.lib.models.churn import (
+from orchestration.defs.ml import store
+from orchestration.defs.ml.churn import (
     INSUFFICIENT_HISTORY,
     MISSING_SOURCE,
     NO_TRACKING_REASON,
@@ -18,8 +18,8 @@ from orchestration.lib.models.churn import (
     time_split,
     train_and_score,
 )
-from orchestration.lib.models.clusters import ClusterSettings, fit_clusters, trait_name
-from orchestration.lib.models.store import unavailable_tags
+from orchestration.defs.ml.clusters import ClusterSettings, fit_clusters, trait_name
+from orchestration.defs.ml.store import unavailable_tags
 from tests.model_data import behaviour_features, churn_snapshots
 
 AS_OF = date(2026, 6, 30)

@@ -1,11 +1,11 @@
-"""The quarantine summary and its warning alert (orchestration/lib/quality/quarantine.py), on tiny files."""
+"""The quarantine summary and its warning alert (orchestration/defs/quality/quarantine.py), on tiny files."""
 
 from __future__ import annotations
 
 import duckdb
 
+from orchestration.defs.quality.quarantine import QuarantineSummary, quarantine_alert, quarantine_summary
 from orchestration.lib.alerts import KINDS
-from orchestration.lib.quality.quarantine import QuarantineSummary, quarantine_alert, quarantine_summary
 
 
 def test_summary_counts_persons_once_and_per_reason(tmp_path):

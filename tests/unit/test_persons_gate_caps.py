@@ -13,8 +13,8 @@ import copy
 
 import duckdb
 
-from orchestration.lib.quality.gx_runner import validate_frame
-from orchestration.lib.quality.suites import discover_suites, metric_frame
+from orchestration.defs.quality.gx_runner import validate_frame
+from orchestration.defs.quality.suites import discover_suites, metric_frame
 from orchestration.lib.rules import load_business_rules
 
 SUITE = {suite.name: suite for suite in discover_suites()}["persons"]

@@ -7,8 +7,8 @@ import json
 import os
 
 from orchestration.defs.quality.checks import send_quarantine_warning
+from orchestration.defs.quality.quarantine import QuarantineSummary, quarantine_alert
 from orchestration.lib.alerts import was_skipped
-from orchestration.lib.quality.quarantine import QuarantineSummary, quarantine_alert
 
 ASSET = "main_marts/person_profile"
 

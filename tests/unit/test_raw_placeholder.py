@@ -6,9 +6,9 @@ from __future__ import annotations
 import pyarrow.parquet as pq
 import pytest
 
-from orchestration.lib.ingest import land_table_day
+from orchestration.defs.ingest.land import land_table_day
+from orchestration.defs.ingest.raw_placeholder import PLACEHOLDER_NAME, ensure_raw_table
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.raw_placeholder import PLACEHOLDER_NAME, ensure_raw_table
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import ALL_TABLES
 from tests.landing_builder import write_delivery

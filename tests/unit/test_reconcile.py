@@ -19,11 +19,11 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.deliveries import inspect_day
-from orchestration.lib.ingest import land_table_day
+from orchestration.defs.ingest.deliveries import inspect_day
+from orchestration.defs.ingest.land import land_table_day
+from orchestration.defs.ingest.loader import LoadError
+from orchestration.defs.ingest.reconcile import reconcile_delivery
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import LoadError
-from orchestration.lib.reconcile import reconcile_delivery
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import TABLES_BY_KEY, tables_of
 from tests.foreign_data import write_source_day

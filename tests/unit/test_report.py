@@ -7,7 +7,7 @@ import html
 
 import duckdb
 
-from orchestration.lib.report import STAGES, TIERS, Markup, _cell, write_report
+from orchestration.defs.publish.report import STAGES, TIERS, Markup, _cell, write_report
 
 PAYLOAD = "<script>alert(1)</script>"
 TABLES = """

@@ -1,5 +1,5 @@
 """The data-directory run lock (orchestration/lib/run_lock.py) and dbt's launcher
-(orchestration/lib/dbt_child.py, orchestration/bin/dbt-child), without Dagster."""
+(orchestration/defs/transform/dbt_child.py, orchestration/bin/dbt-child), without Dagster."""
 
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from orchestration.lib import run_lock
+from orchestration.lib.paths import PROJECT_ROOT
 from orchestration.lib.run_lock import RunLockTimeout, hold_run_lock, lock_path, read_holder
-from orchestration.paths import PROJECT_ROOT
 
 LAUNCHER = PROJECT_ROOT / "orchestration" / "bin" / "dbt-child"
 

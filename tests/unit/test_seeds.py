@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 
-from orchestration.paths import DBT_PROJECT_DIR
+from orchestration.lib.paths import DBT_PROJECT_DIR
 
 
 def test_no_seed_value_holds_a_single_quote():

@@ -7,14 +7,14 @@ import jsonschema
 import pytest
 import yaml
 
-from orchestration.lib.segments.definition import (
+from orchestration.defs.segments.definition import (
     Catalog,
     SegmentError,
     load_segment,
     load_segments,
     validate_all,
 )
-from orchestration.paths import SEGMENTS_DIR
+from orchestration.lib.paths import SEGMENTS_DIR
 
 CATALOG = Catalog.load()
 
@@ -121,7 +121,7 @@ def test_the_starter_library_is_valid_and_covers_the_required_audiences():
 
 
 def test_the_committed_json_schema_is_the_one_the_models_generate():
-    from orchestration.lib.segments.definition import SCHEMA_FILE, json_schema
+    from orchestration.defs.segments.definition import SCHEMA_FILE, json_schema
 
     # The schema lists the catalogued tags: a new tag means regenerating it
     # (`.venv/bin/python -m orchestration.cli segments schema > segments/segment.schema.json`).
@@ -153,7 +153,7 @@ def test_every_starter_segment_validates_against_the_json_schema_and_a_probe_doe
 
 
 def SCHEMA_FILE_TEXT() -> str:  # noqa: N802
-    from orchestration.lib.segments.definition import SCHEMA_FILE
+    from orchestration.defs.segments.definition import SCHEMA_FILE
 
     return SCHEMA_FILE.read_text(encoding="utf-8")
 
@@ -184,7 +184,7 @@ def test_where_values_have_the_declared_type(tmp_path, where, path, reason):
 def test_typed_where_values_compile_as_numbers_and_texts(tmp_path):
     from datetime import date
 
-    from orchestration.lib.segments.compiler import DUCKDB, SPARK, compile_segment
+    from orchestration.defs.segments.compiler import DUCKDB, SPARK, compile_segment
 
     rule = '  {event: purchase, last_days: 7, where: {fund_code: ["0\'1"], amount_cny: [100, 2.5]}}'
     segment = load_segment(write(tmp_path, rule), CATALOG)

@@ -15,8 +15,7 @@ from pathlib import Path
 import duckdb
 import pytest
 
-from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import (
+from orchestration.defs.ingest.loader import (
     QUARANTINE_REASONS,
     LoadError,
     ParsedFile,
@@ -26,6 +25,7 @@ from orchestration.lib.loader import (
     read_file,
     visible,
 )
+from orchestration.lib.layout import DataLayout
 from orchestration.lib.rules import business_rules_overridden, load_business_rules
 from orchestration.lib.sources import TABLES_BY_KEY
 from tests.unit.test_ingest import CUSTOMER_HEADER, ORDER_HEADER, land, order_line, write_day

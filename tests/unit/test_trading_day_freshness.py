@@ -13,8 +13,8 @@ import duckdb
 import pandas as pd
 import pytest
 
-from orchestration.lib.quality.gx_runner import validate_frame
-from orchestration.lib.quality.suites import (
+from orchestration.defs.quality.gx_runner import validate_frame
+from orchestration.defs.quality.suites import (
     discover_suites,
     metric_frame,
     metric_parameters,

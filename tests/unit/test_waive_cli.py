@@ -8,7 +8,7 @@ from contextlib import closing
 import pytest
 
 from orchestration import cli
-from orchestration.lib.completeness import _state, state_file, waivers
+from orchestration.defs.ingest.completeness import _state, state_file, waivers
 from orchestration.lib.layout import DataLayout
 
 

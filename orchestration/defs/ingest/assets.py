@@ -6,18 +6,9 @@ from concurrent.futures import Future, ThreadPoolExecutor
 import dagster as dg
 import duckdb
 
-from orchestration.defs.partitions import (
-    DUCKDB_WRITER_POOL,
-    days,
-    import_days_of_run,
-    is_history_import,
-)
-from orchestration.defs.privacy.assets import DELETION_REQUESTS
-from orchestration.defs.resources import FundcdpSettings
-from orchestration.lib.completeness import mark_loads_started, record_load_attempts
-from orchestration.lib.delivery_schedule import DeliverySchedule
-from orchestration.lib.erasure import Tombstones, load_tombstones
-from orchestration.lib.ingest import (
+from orchestration.defs.ingest.completeness import mark_loads_started, record_load_attempts
+from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
+from orchestration.defs.ingest.land import (
     WRITTEN_STATUSES,
     DayOutcome,
     FileWriter,
@@ -28,19 +19,28 @@ from orchestration.lib.ingest import (
     previous_manifest,
     private_store_session,
 )
+from orchestration.defs.ingest.loader import LoadError
+from orchestration.defs.ingest.raw_placeholder import ensure_raw_table
+from orchestration.lib.asset_keys import DELETION_REQUESTS
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import LoadError
-from orchestration.lib.privacy import purged_tracking_days
-from orchestration.lib.raw_placeholder import ensure_raw_table
+from orchestration.lib.partitions import (
+    DUCKDB_WRITER_POOL,
+    days,
+    import_days_of_run,
+    is_history_import,
+)
+from orchestration.lib.privacy_records import purged_tracking_days
 from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
 from orchestration.lib.rules import JunkRules, load_business_rules
+from orchestration.lib.settings import FundcdpSettings
 from orchestration.lib.sources import ALL_TABLES, TableSpec
+from orchestration.lib.tombstones import Tombstones, load_tombstones
 
 # Batches of days parsed ahead, each on a thread of its own, while the current batch is written: parsing
 # a day takes about twice as long as writing it, so two parsers and the writer keep both cores busy (SF1
 # tracking, 20 days outside Dagster: 11.1 s with one day ahead, 7.8 s with two, 7.9 s with three).
 PARSE_AHEAD_BATCHES = 2
-# Days of a CSV table typed by one DuckDB statement (lib.ingest.prepare_days): a history import's small
+# Days of a CSV table typed by one DuckDB statement (land.py prepare_days): a history import's small
 # daily files cost a statement per batch, not per file. Tracking files are parsed a day at a time.
 CSV_BATCH_DAYS = 32
 # A run over more days than this logs one summary line per table instead of one line per day: each line

@@ -1,20 +1,18 @@
 """The privacy step of every run, before the raw loads: honour pending deletion requests, then purge what
-is past its retention (see :mod:`orchestration.lib.privacy`)."""
+is past its retention (see :mod:`orchestration.defs.privacy.step`)."""
 
 from datetime import date
 
 import dagster as dg
 import duckdb
 
-from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
-from orchestration.defs.resources import FundcdpSettings
-from orchestration.lib.loader import LoadError
-from orchestration.lib.privacy import RetentionRules, apply_retention, honour_pending_requests
+from orchestration.defs.ingest.loader import LoadError
+from orchestration.defs.privacy.step import RetentionRules, apply_retention, honour_pending_requests
+from orchestration.lib.asset_keys import DELETION_REQUESTS, IDENTITY_LINK_ARCHIVE
+from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
 from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
 from orchestration.lib.rules import load_business_rules
-
-DELETION_REQUESTS = dg.AssetKey(["privacy", "deletion_requests"])
-IDENTITY_LINK_ARCHIVE = dg.AssetKey(["archive", "identity_links"])
+from orchestration.lib.settings import FundcdpSettings
 
 
 @dg.multi_asset(

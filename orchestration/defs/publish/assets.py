@@ -3,12 +3,7 @@ date (the completeness ledger) and the quality gates passed."""
 
 import dagster as dg
 
-from orchestration.defs.partitions import DUCKDB_WRITER_POOL, bounds, days, run_as_of_date
-from orchestration.defs.quality.checks import SUITES
-from orchestration.defs.resources import FundcdpSettings
-from orchestration.defs.transform.dbt import resolve_as_of_date
-from orchestration.lib.alerts import Alert, send_alert
-from orchestration.lib.completeness import (
+from orchestration.defs.ingest.completeness import (
     LedgerDay,
     build_ledger,
     held_days,
@@ -18,20 +13,25 @@ from orchestration.lib.completeness import (
     ledger_counts,
     ledger_markdown,
 )
-from orchestration.lib.delivery_schedule import DeliverySchedule
-from orchestration.lib.models.churn import MODEL_NAME as CHURN_MODEL
-from orchestration.lib.models.store import PUBLISHED as MODEL_TABLES
-from orchestration.lib.models.store import latest_run
-from orchestration.lib.privacy import purged_tracking_days
-from orchestration.lib.publish import (
+from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
+from orchestration.defs.ml.churn import MODEL_NAME as CHURN_MODEL
+from orchestration.defs.ml.store import PUBLISHED as MODEL_TABLES
+from orchestration.defs.ml.store import latest_run
+from orchestration.defs.publish.analytics import (
     PUBLISHED_TABLES,
     PublishError,
     preview_markdown,
     privacy_report,
     publish_analytics,
 )
-from orchestration.lib.quality.results import latest_suite_results
+from orchestration.defs.quality.checks import SUITES
+from orchestration.defs.quality.results import latest_suite_results
+from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.as_of import resolve_as_of_date
+from orchestration.lib.partitions import DUCKDB_WRITER_POOL, bounds, days, run_as_of_date
+from orchestration.lib.privacy_records import purged_tracking_days
 from orchestration.lib.rules import load_business_rules
+from orchestration.lib.settings import FundcdpSettings
 
 GUARDING_SUITES = tuple(suite.name for suite in SUITES)
 
@@ -60,7 +60,8 @@ COMPLETENESS_CHECK = "completeness"
 
 
 def completeness_ledger(layout, as_of: str) -> list[LedgerDay]:
-    """The completeness ledger (lib/completeness.py) of every source from the partitions' first day (or
+    """The completeness ledger (defs/ingest/completeness.py) of every source from the partitions' first day
+    (or
     the first delivery, if later) to ``as_of``."""
     schedule = DeliverySchedule.from_rules(load_business_rules())
     return build_ledger(layout, bounds.first_day, as_of, schedule, purged_tracking_days(layout))
@@ -162,7 +163,7 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings):
     except PublishError as problem:
         raise dg.Failure(description=str(problem)) from problem
     try:
-        from orchestration.lib.quality.gx_runner import build_data_docs
+        from orchestration.defs.quality.gx_runner import build_data_docs
 
         docs = str(build_data_docs(layout.gx))
     except Exception as problem:  # Data Docs are a convenience: never fail a publish over them

@@ -8,7 +8,7 @@ also re-checks ``dq_results`` itself (a publish materialised on its own must not
 The persons gate judges the persons not quarantined (``person_quarantine``, docs/quality.md): when it
 passes with quarantined persons, one ``persons_quarantined`` warning alert names their count and reasons.
 
-Every gate first checks that the warehouse is as of its run's day (:mod:`orchestration.lib.quality.
+Every gate first checks that the warehouse is as of its run's day (:mod:`orchestration.defs.quality.
 warehouse_as_of`): if another run rebuilt it for another day, the gate fails naming both dates, records a
 failed result for its day (so the publish step holds back) and alerts; the suite is not evaluated.
 """
@@ -19,16 +19,16 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.partitions import DUCKDB_WRITER_POOL, run_as_of_date
-from orchestration.defs.resources import FundcdpSettings
-from orchestration.defs.transform.dbt import resolve_as_of_date
+from orchestration.defs.quality.gx_runner import ExpectationOutcome, SuiteOutcome
+from orchestration.defs.quality.quarantine import quarantine_alert, quarantine_summary
+from orchestration.defs.quality.results import record_results
+from orchestration.defs.quality.suites import Suite, discover_suites, metric_frame
+from orchestration.defs.quality.warehouse_as_of import warehouse_as_of_dates, warehouse_as_of_problem
 from orchestration.lib.alerts import Alert, Delivery, content_key, send_alert
-from orchestration.lib.quality.gx_runner import ExpectationOutcome, SuiteOutcome
-from orchestration.lib.quality.quarantine import quarantine_alert, quarantine_summary
-from orchestration.lib.quality.results import record_results
-from orchestration.lib.quality.suites import Suite, discover_suites, metric_frame
-from orchestration.lib.quality.warehouse_as_of import warehouse_as_of_dates, warehouse_as_of_problem
+from orchestration.lib.as_of import resolve_as_of_date
+from orchestration.lib.partitions import DUCKDB_WRITER_POOL, run_as_of_date
 from orchestration.lib.rules import load_business_rules
+from orchestration.lib.settings import FundcdpSettings
 
 FRESHNESS_SUITE = "freshness_and_volume"
 # the expectation name a gate records when the warehouse was not as of its day (dq_results)
@@ -46,7 +46,7 @@ def run_quality_check(
 ) -> dg.AssetCheckResult:
     """Validate ``suite`` as of the run's as-of date (``as_of_date``, else the configured or latest one);
     record, alert, and describe the outcome (``rules``: the business rules, default the dbt project's)."""
-    from orchestration.lib.quality.gx_runner import validate_frame
+    from orchestration.defs.quality.gx_runner import validate_frame
 
     layout = settings.layout()
     as_of = resolve_as_of_date(settings, as_of_date).isoformat()

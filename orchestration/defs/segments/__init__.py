@@ -1,0 +1,1 @@
+"""Segments: declarative audiences (segments/*.yml) validated, compiled to SQL, previewed, published."""

@@ -2,20 +2,20 @@
 
 import dagster as dg
 
-from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
+from orchestration.defs.ingest.completeness import held_list, held_text
+from orchestration.defs.ml import store as model_store
+from orchestration.defs.publish.analytics import publish_analytics
 from orchestration.defs.publish.assets import hold_for_completeness, publish_problems
-from orchestration.defs.resources import FundcdpSettings
-from orchestration.defs.transform.dbt import resolve_as_of_date
+from orchestration.defs.publish.report import write_report
+from orchestration.defs.quality.warehouse_as_of import warehouse_as_of_problem
+from orchestration.defs.segments.compiler import referenced_tags
+from orchestration.defs.segments.definition import Catalog, SegmentError, load_segments
+from orchestration.defs.segments.guard import SegmentSQLRefused
+from orchestration.defs.segments.versions import evaluate, members_without_consent, publish_segment
 from orchestration.lib.alerts import Alert, send_alert
-from orchestration.lib.completeness import held_list, held_text
-from orchestration.lib.models import store as model_store
-from orchestration.lib.publish import publish_analytics
-from orchestration.lib.quality.warehouse_as_of import warehouse_as_of_problem
-from orchestration.lib.report import write_report
-from orchestration.lib.segments.compiler import referenced_tags
-from orchestration.lib.segments.definition import Catalog, SegmentError, load_segments
-from orchestration.lib.segments.guard import SegmentSQLRefused
-from orchestration.lib.segments.publish import evaluate, members_without_consent, publish_segment
+from orchestration.lib.as_of import resolve_as_of_date
+from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
+from orchestration.lib.settings import FundcdpSettings
 
 
 @dg.asset(

@@ -12,7 +12,6 @@ import os
 import shutil
 import sys
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import dagster as dg
@@ -20,36 +19,22 @@ import duckdb
 from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 from packaging import version
 
-from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days
-from orchestration.defs.resources import FundcdpSettings
-from orchestration.lib import dbt_child
-from orchestration.lib.as_of import latest_arrival_date
+from orchestration.defs.transform import dbt_child
 from orchestration.lib.failpoints import crash_if_armed
+from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days
+from orchestration.lib.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR, PROJECT_ROOT
 from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
+from orchestration.lib.settings import FundcdpSettings
 from orchestration.lib.sql import quote_identifier, quote_qualified
-from orchestration.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR, PROJECT_ROOT
 
 dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=DBT_PARSE_TARGET_DIR)
 
 # The failpoint `dbt_build` fires when this model has committed: an incremental aggregate is new, the tags
 # built from it are not.
 FAILPOINT_AFTER_MODEL = "model.fundcdp.int_daily_login_activity"
-# dbt's launcher: dbt dies with the run and leads its own process group (orchestration/lib/dbt_child.py).
+# dbt's launcher: dbt dies with the run and leads its own process group
+# (orchestration/defs/transform/dbt_child.py).
 DBT_LAUNCHER = PROJECT_ROOT / "orchestration" / "bin" / "dbt-child"
-
-
-def resolve_as_of_date(settings: FundcdpSettings, as_of: date | None = None) -> date:
-    """``as_of`` (the run's day) if given, else FUNDCDP_AS_OF_DATE, else the latest arrival date in raw/
-    (never the wall clock)."""
-    if as_of is not None:
-        return as_of
-    override = settings.as_of_override()
-    if override is not None:
-        return override
-    latest = latest_arrival_date(settings.layout())
-    if latest is None:
-        raise dg.Failure("nothing loaded into raw/ yet: load the sources before building the warehouse")
-    return latest
 
 
 def _seed_partial_parse(target: Path) -> None:
@@ -233,7 +218,8 @@ class FundcdpDbtCliResource(DbtCliResource):
     same virtual environment) and an in-process dbt adapter, which only ``fetch_row_counts`` and
     ``fetch_column_metadata`` use (fundcdp counts its rows itself, see :func:`rows_written`).
 
-    dbt is started through ``orchestration/bin/dbt-child`` (:mod:`orchestration.lib.dbt_child`): it dies
+    dbt is started through ``orchestration/bin/dbt-child`` (:mod:`orchestration.defs.transform.dbt_child`):
+    it dies
     with the process that started it, even on ``kill -9``, and runs in its own process group."""
 
     @property

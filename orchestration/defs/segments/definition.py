@@ -40,8 +40,8 @@ from pydantic import (
 )
 from pydantic import Tag as UnionTag
 
+from orchestration.lib.paths import DBT_PROJECT_DIR, SEGMENTS_DIR
 from orchestration.lib.rules import load_business_rules
-from orchestration.paths import DBT_PROJECT_DIR, SEGMENTS_DIR
 
 TAG_CATALOG_CSV = DBT_PROJECT_DIR / "seeds" / "tag_catalog.csv"
 SCHEMA_FILE = SEGMENTS_DIR / "segment.schema.json"

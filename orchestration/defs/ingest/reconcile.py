@@ -2,8 +2,9 @@
 
 :func:`reconcile_delivery` decides, by file name (and, for a file the control file does not list, by
 content), which file each table of the source reads that day and what is wrong with the delivery. The
-loader (:func:`orchestration.lib.ingest.land_table_day`: ``cli day``, backfills, history imports, the
-privacy step's reloads) and the delivery sensor (:func:`orchestration.lib.deliveries.inspect_day`) both
+loader (:func:`orchestration.defs.ingest.land.land_table_day`: ``cli day``, backfills, history imports, the
+privacy step's reloads) and the delivery sensor (:func:`orchestration.defs.ingest.deliveries.inspect_day`)
+both
 call it, so they cannot disagree on whether a day is complete. Every file the control file lists is read
 by a table of the source, or the day fails naming it and why:
 
@@ -37,8 +38,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
+from orchestration.defs.ingest.loader import LoadError, visible
+from orchestration.defs.ingest.manifest import previous_manifest
 from orchestration.lib.layout import DataLayout, file_sha256
-from orchestration.lib.loader import LoadError, visible
 from orchestration.lib.sources import MAX_FILE_NAME_LENGTH, TableSpec, tables_of
 
 
@@ -251,8 +253,6 @@ class Reconciliation:
 
 def _manifest_hashes(layout: DataLayout) -> LoadedHashes:
     def loaded(spec: TableSpec) -> Mapping[str, str]:
-        from orchestration.lib.ingest import previous_manifest  # noqa: PLC0415 - ingest imports this module
-
         return previous_manifest(layout, spec).loaded_hashes
 
     return loaded

@@ -1,6 +1,6 @@
 """Honour deletion requests and apply retention: the privacy step that runs before each day's loads.
 
-Deletion (what is erased and how): :mod:`orchestration.lib.erasure`. Retention (``vars: fundcdp:
+Deletion (what is erased and how): :mod:`orchestration.defs.privacy.erasure`. Retention (``vars: fundcdp:
 retention:``): raw tracking events older than ``tracking_event_days`` and quarantine rows older than
 ``quarantine_days`` (by arrival day, counted back from the run's as-of date) are purged from ``raw/``,
 ``landing/`` and ``private.duckdb``. The identity sightings those events carried (a login, seen with a
@@ -22,67 +22,20 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from orchestration.lib import erasure, erasure_landing, pseudonyms
-from orchestration.lib.ingest import SHANGHAI, ingest_limits, land_table_day
+from orchestration.defs.ingest.land import SHANGHAI, ingest_limits, land_table_day
+from orchestration.defs.ingest.loader import LoadError
+from orchestration.defs.privacy import erasure, erasure_landing, pseudonyms
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import LoadError
+from orchestration.lib.privacy_records import (
+    ARCHIVE_SCHEMA,
+    RETENTION_LOG_SCHEMA,
+    archive_dir,
+    ensure_archive,
+)
 from orchestration.lib.rules import JunkRules
 from orchestration.lib.sources import TABLES_BY_KEY
 from orchestration.lib.sql import quote_identifier
-
-# The identity-carrying columns of a valid logged-in tracking event (int_events_valid) kept when it is
-# purged: the first and the last event of each login / event name / carried identifiers.
-ARCHIVE_SCHEMA = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("event_name", pa.string()),
-        ("event_at", pa.timestamp("us")),
-        ("event_date", pa.date32()),
-        ("arrival_date", pa.date32()),
-        ("login_id", pa.string()),
-        ("customer_no", pa.string()),
-        ("phone_hash", pa.string()),
-        ("is_phone_valid", pa.bool_()),
-        ("is_phone_junk", pa.bool_()),
-        ("wx_openid_hash", pa.string()),
-        ("is_wx_openid_junk", pa.bool_()),
-        ("wx_unionid_hash", pa.string()),
-        ("is_wx_unionid_junk", pa.bool_()),
-    ]
-)
-RETENTION_LOG_SCHEMA = pa.schema(
-    [
-        ("as_of_date", pa.date32()),
-        ("applied_at", pa.timestamp("us")),
-        ("tracking_event_days", pa.int64()),
-        ("quarantine_days", pa.int64()),
-        ("event_days_purged", pa.string()),
-        ("event_rows_purged", pa.int64()),
-        ("identity_links_archived", pa.int64()),
-        ("landing_days_purged", pa.int64()),
-        ("quarantine_days_purged", pa.string()),
-        ("quarantine_rows_purged", pa.int64()),
-        ("private_rows_purged", pa.int64()),
-    ]
-)
-
-
-def archive_dir(layout: DataLayout) -> Path:
-    return layout.raw / "archive" / "identity_links"
-
-
-def ensure_archive(layout: DataLayout) -> None:
-    """An empty archive file, so that the dbt source always has a file to read (and a schema)."""
-    path = archive_dir(layout) / "empty.parquet"
-    if path.exists():
-        return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    try:
-        con.register("empty_archive", ARCHIVE_SCHEMA.empty_table())
-        con.execute("copy empty_archive to ? (format parquet)", [str(path)])
-    finally:
-        con.close()
+from orchestration.lib.tombstones import add_tombstones, load_tombstones, normalise, request_hash
 
 
 def _now(now: datetime | None) -> datetime:
@@ -99,20 +52,21 @@ def honour(
     rules: dict[str, Any],
     now: datetime | None = None,
 ) -> dict:
-    """Erase the person a request names (see :mod:`orchestration.lib.erasure`); returns its log row."""
+    """Erase the person a request names (see :mod:`orchestration.defs.privacy.erasure`); returns its log
+    row."""
     now = _now(now)
     scope = erasure.resolve(layout, key, request)
     if scope.held_reason:  # a reassigned number names several persons: erase nobody by guesswork
         return erasure.hold_request(layout, request, scope, now)
     identifiers = erasure.clear_identifiers(layout, scope)
     # The named identifier is tombstoned even when no row holds it yet, unless it is someone else's too.
-    named = erasure.normalise(request.identifier_type, request.identifier_value)
-    if erasure.request_hash(key, request.identifier_type, request.identifier_value) in scope.hashes.get(
+    named = normalise(request.identifier_type, request.identifier_value)
+    if request_hash(key, request.identifier_type, request.identifier_value) in scope.hashes.get(
         request.identifier_type, ()
     ):
         identifiers.add((request.identifier_type, named))
-    written = erasure.add_tombstones(layout, request.request_id, identifiers, now)
-    tombstones = erasure.load_tombstones(layout)
+    written = add_tombstones(layout, request.request_id, identifiers, now)
+    tombstones = load_tombstones(layout)
     junk = JunkRules.from_rules(rules)
     removed: Counter[str] = Counter()
     rewritten = 0
@@ -417,22 +371,3 @@ def _archive_links(layout: DataLayout, days: list[str]) -> int:
         finally:
             scratch.close()
     return links.num_rows
-
-
-def retention_log(layout: DataLayout) -> list[dict]:
-    folder = layout.raw / "ingest" / "retention_log"
-    if not any(folder.glob("*.parquet")):
-        return []
-    files = sorted(str(path) for path in folder.glob("*.parquet"))
-    return (
-        duckdb.sql("select * from read_parquet(?) order by applied_at", params=[files])
-        .to_arrow_table()
-        .to_pylist()
-    )
-
-
-def purged_tracking_days(layout: DataLayout) -> set[str]:
-    """Arrival days whose tracking events retention purged (their landing is gone on purpose)."""
-    return {
-        day for row in retention_log(layout) for day in (row["event_days_purged"] or "").split(",") if day
-    }

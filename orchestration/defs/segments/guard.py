@@ -6,7 +6,7 @@ CLI all go through :func:`check_segment_sql`). It parses the exact text about to
 
 - anything but exactly one statement, and a statement that is not a plain SELECT (DuckDB's own parser,
   ``extract_statements``, counts and types the statements; sqlglot parses them again);
-- a relation outside :data:`~orchestration.lib.segments.compiler.SEGMENT_RELATIONS` in the dialect's
+- a relation outside :data:`~orchestration.defs.segments.compiler.SEGMENT_RELATIONS` in the dialect's
   schemas (no other table or catalog, no file read by name);
 - a table function (``read_csv``, ``read_parquet``, ``glob``…), any function the compiler never emits,
   a CTE, a set operation, a parameter, and every statement kind but SELECT (ATTACH, COPY, PRAGMA, SET…).
@@ -23,7 +23,7 @@ import duckdb
 import sqlglot
 from sqlglot import exp
 
-from orchestration.lib.segments.compiler import DIALECTS
+from orchestration.defs.segments.compiler import DIALECTS
 
 # Node kinds a compiled segment (and the preview / evaluate wrappers around it) is made of.
 ALLOWED_NODES: frozenset[type[exp.Expression]] = frozenset(

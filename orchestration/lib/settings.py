@@ -18,6 +18,14 @@ from orchestration.lib.layout import DEMO_MARKER, DataLayout, analytics_group_re
 from orchestration.lib.run_lock import hold_run_lock
 from orchestration.lib.sources import TableSpec
 
+# Which process runs a run (written by the resource when the run starts): lets a later run, the reaper sensor
+# and the command line recognise a run whose process is gone (orchestration/runner.py, alerting.py).
+PID_TAG = "fundcdp/pid"
+HOST_TAG = "fundcdp/host"
+# The run whose own process wrote PID_TAG: a retried run is
+# created with its parent's tags, dead pid included, and is not judged by them until its process re-tags it.
+PID_RUN_TAG = "fundcdp/pid_of_run"
+
 # Deliberately recognisable: a scan for it must find nothing, and a deployment must never run on it.
 DEMO_HASH_KEY = "fundcdp-DEMO-hash-key-not-secret-set-FUNDCDP_HASH_KEY"
 # What a demo-key run says, once: in the CLI's output and summary, and on the raw assets in the UI.
@@ -66,9 +74,6 @@ class FundcdpSettings(dg.ConfigurableResource):
             with super().yield_for_execution(context) as settings:
                 yield settings
             return
-        # Imported here: defs/pipeline.py imports this module.
-        from orchestration.defs.pipeline import HOST_TAG, PID_RUN_TAG, PID_TAG
-
         if context.instance is not None:
             context.instance.add_run_tags(
                 context.run_id,

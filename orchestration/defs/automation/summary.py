@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import duckdb
 
-from orchestration.lib.completeness import LedgerDay, ledger_lines
+from orchestration.defs.ingest.completeness import LedgerDay, ledger_lines
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.sql import quote_qualified
 
@@ -148,7 +148,7 @@ def format_summary(
     layout: DataLayout, failures: list[str], demo_key: bool = False, ledger: list[LedgerDay] | None = None
 ) -> str:
     """The text printed at the end of ``make run``; ``demo_key``: the run hashed with the public demo key;
-    ``ledger``: the completeness ledger as of the build (lib/completeness.py), shown when given."""
+    ``ledger``: the completeness ledger as of the build (defs/ingest/completeness.py), shown when given."""
     lines = [f"fundcdp — data directory {layout.root}"]
     if demo_key:
         lines.append(DEMO_KEY_SUMMARY)

@@ -10,14 +10,14 @@ into the file every table goes through one column policy (:func:`published_selec
 
 - **person ids** (``person_id``, ``old_person_id``, ``new_person_id``…) are replaced by published ids,
   keyed with a secret that only ``private.duckdb`` holds and remembered there
-  (:mod:`orchestration.lib.pseudonyms`), and record ids
+  (:mod:`orchestration.defs.privacy.pseudonyms`), and record ids
   built from them (``sessions.session_id``) are rebuilt from the published id;
 - **identifiers are dropped**: customer numbers, fund accounts, login ids, devices, hashes, the identity
   anchor, and the birth date with what reveals it (``age``, ``days_until_birthday``); so are exact dates
   that single out a person with gender and birth year: ``account_age_days`` is not published and
   ``registration_date`` is truncated to its month (the first day of the month);
 - **quasi-identifiers** (gender, birth year, city) are published k-anonymous
-  (:mod:`orchestration.lib.quasi_identifiers`), in the wide tables and in the long forms
+  (:mod:`orchestration.defs.privacy.quasi_identifiers`), in the wide tables and in the long forms
   (``person_tags``, ``tag_history``) alike; what was generalised is recorded in ``publish_privacy``;
 - **row order says nothing**: every table with a person column is written ordered by its published ids
   (then by every other column), never in the warehouse's order, which follows warehouse person ids;
@@ -38,7 +38,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib import pseudonyms, quasi_identifiers
+from orchestration.defs.privacy import pseudonyms, quasi_identifiers
 from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.layout import analyst_file_mode
 from orchestration.lib.sql import quote_identifier, quote_literal
@@ -69,7 +69,7 @@ PUBLISHED_TABLES = (
     "retention_weekly",
     "lifecycle_daily",
     "lifecycle_transitions_monthly",
-    # written by the model assets (orchestration/lib/models/store.py)
+    # written by the model assets (orchestration/defs/ml/store.py)
     "tags_model",
     "model_runs",
     "model_evaluations",
@@ -397,7 +397,7 @@ def publish_analytics(
 
 def _attach_private(con: duckdb.DuckDBPyConnection, private_db: Path) -> None:
     """Attach the private store read-write (created owner-only if it does not exist yet)."""
-    from orchestration.lib.erasure import owner_only
+    from orchestration.defs.privacy.erasure import owner_only
 
     existed = private_db.exists()
     with owner_only():
@@ -441,7 +441,7 @@ def privacy_report(analytics_db: Path) -> dict:
 
 
 def _experiment_results(con: duckdb.DuckDBPyConnection, segments_db: Path, warehouse_db: Path) -> int:
-    from orchestration.lib.experiments import COLUMNS, experiment_results
+    from orchestration.defs.segments.experiments import COLUMNS, experiment_results
 
     results = experiment_results(segments_db, warehouse_db)
     con.execute(

@@ -7,16 +7,16 @@ from datetime import date
 import dagster as dg
 import pandas as pd
 
-from orchestration.defs.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
-from orchestration.defs.resources import FundcdpSettings
-from orchestration.defs.transform.dbt import resolve_as_of_date
+from orchestration.defs.ml import store
+from orchestration.defs.ml.churn import MODEL_NAME as CHURN_MODEL
+from orchestration.defs.ml.churn import ChurnSettings, flag, train_and_score
+from orchestration.defs.ml.clusters import MODEL_NAME as CLUSTER_MODEL
+from orchestration.defs.ml.clusters import ClusterSettings, fit_clusters
 from orchestration.lib.alerts import Alert, send_alert
-from orchestration.lib.models import store
-from orchestration.lib.models.churn import MODEL_NAME as CHURN_MODEL
-from orchestration.lib.models.churn import ChurnSettings, flag, train_and_score
-from orchestration.lib.models.clusters import MODEL_NAME as CLUSTER_MODEL
-from orchestration.lib.models.clusters import ClusterSettings, fit_clusters
+from orchestration.lib.as_of import resolve_as_of_date
+from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
 from orchestration.lib.rules import load_business_rules
+from orchestration.lib.settings import FundcdpSettings
 
 CHURN_KEY = dg.AssetKey(["models", "churn_propensity"])
 CLUSTERS_KEY = dg.AssetKey(["models", "behaviour_clusters"])

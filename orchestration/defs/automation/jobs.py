@@ -29,17 +29,9 @@ from pathlib import Path
 
 import dagster as dg
 
+from orchestration.defs.automation.dead_runs import reap_dead_runs
 from orchestration.defs.ingest.assets import raw_assets
-from orchestration.defs.models.assets import model_assets
-from orchestration.defs.partitions import RANGE_END_TAG, RANGE_START_TAG, days
-from orchestration.defs.pipeline import reap_dead_runs
-from orchestration.defs.privacy.assets import privacy
-from orchestration.defs.publish.assets import analytics
-from orchestration.defs.resources import FundcdpSettings, parse_clock_time
-from orchestration.defs.segments.assets import segments
-from orchestration.defs.transform.dbt import fundcdp_dbt_models
-from orchestration.lib.alerts import Alert, send_alert, was_skipped
-from orchestration.lib.deliveries import (
+from orchestration.defs.ingest.deliveries import (
     NOTHING_DUE,
     SHANGHAI,
     SensorState,
@@ -49,9 +41,17 @@ from orchestration.lib.deliveries import (
     inspect_day,
     nothing_due_days,
 )
-from orchestration.lib.delivery_schedule import DeliverySchedule
+from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
+from orchestration.defs.ml.assets import model_assets
+from orchestration.defs.privacy.assets import privacy
+from orchestration.defs.publish.assets import analytics
+from orchestration.defs.segments.assets import segments
+from orchestration.defs.transform.dbt import fundcdp_dbt_models
+from orchestration.lib.alerts import Alert, send_alert, was_skipped
 from orchestration.lib.layout import SOURCES
+from orchestration.lib.partitions import RANGE_END_TAG, RANGE_START_TAG, days
 from orchestration.lib.rules import load_business_rules
+from orchestration.lib.settings import FundcdpSettings, parse_clock_time
 
 DAILY_JOB = "fundcdp_daily"
 

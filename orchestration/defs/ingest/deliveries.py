@@ -1,9 +1,11 @@
 """Is a day's delivery in ``landing/`` complete, and which days should run? (The delivery sensor's logic.)
 
 A day is *ready* when, for every source due that day (``vars: fundcdp: deliveries: schedule:``,
-:mod:`orchestration.lib.delivery_schedule`) and every other source that delivered anyway, its control file
+:mod:`orchestration.defs.ingest.delivery_schedule`) and every other source that delivered anyway, its control
+file
 is there and readable, the loader's reconciliation finds nothing wrong
-(:func:`orchestration.lib.reconcile.reconcile_delivery`: every listed file present and read by a table, no
+(:func:`orchestration.defs.ingest.reconcile.reconcile_delivery`: every listed file present and read by a
+table, no
 file of another day, no unlisted file that is not a re-send), every listed file has exactly the listed
 number of data lines, and no file of the day changed for the settle period (a file still being copied is
 not loaded half-way). A source not due that delivered nothing is not waited for. A day on which no source
@@ -24,10 +26,10 @@ from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from orchestration.lib.delivery_schedule import DeliverySchedule
+from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
+from orchestration.defs.ingest.loader import LoadError, read_file
+from orchestration.defs.ingest.reconcile import reconcile_delivery
 from orchestration.lib.layout import SOURCES, DataLayout
-from orchestration.lib.loader import LoadError, read_file
-from orchestration.lib.reconcile import reconcile_delivery
 from orchestration.lib.sources import tables_of
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

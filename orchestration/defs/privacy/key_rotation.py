@@ -25,8 +25,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from orchestration.defs.privacy.erasure import compact_database, working_copy
 from orchestration.lib import pii
-from orchestration.lib.erasure import compact_database, working_copy
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.sql import quote_identifier, quote_qualified
 

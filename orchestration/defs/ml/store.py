@@ -15,10 +15,10 @@ from pathlib import Path
 import duckdb
 import pandas as pd
 
-from orchestration.lib.models.churn import MODEL_NAME as CHURN_MODEL
-from orchestration.lib.models.churn import ChurnResult
-from orchestration.lib.models.clusters import MODEL_NAME as CLUSTER_MODEL
-from orchestration.lib.models.clusters import ClusterResult
+from orchestration.defs.ml.churn import MODEL_NAME as CHURN_MODEL
+from orchestration.defs.ml.churn import ChurnResult
+from orchestration.defs.ml.clusters import MODEL_NAME as CLUSTER_MODEL
+from orchestration.defs.ml.clusters import ClusterResult
 from orchestration.lib.sql import quote_qualified
 
 TAG_TABLE = "tags_model"

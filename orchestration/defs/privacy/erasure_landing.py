@@ -1,7 +1,8 @@
 """Erasure in the delivered files that were never loaded.
 
 A loaded file holding an erased person's rows or quarantined lines is reloaded with the tombstones
-(:func:`orchestration.lib.ingest.land_table_day` cuts those lines from the landing file). A file that was
+(:func:`orchestration.defs.ingest.land.land_table_day` cuts those lines from the landing file). A file that
+was
 never loaded — a delivery day that is incomplete, a day not run yet, a re-sent copy recognised as a
 duplicate — has no rows in ``raw/`` to find it by, yet holds the person's lines in the clear. Each such
 file is parsed as ingestion would parse it (rows matched by their identifiers, malformed lines by the
@@ -24,19 +25,19 @@ import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from orchestration.lib.erasure import (
+from orchestration.defs.ingest.land import WRITTEN_STATUSES, control_file_path
+from orchestration.defs.ingest.loader import parse_file, read_file
+from orchestration.lib.layout import SOURCES, DataLayout
+from orchestration.lib.personal_data import protect_table
+from orchestration.lib.rules import JunkRules
+from orchestration.lib.sources import TableSpec, tables_of
+from orchestration.lib.tombstones import (
     Tombstones,
     erased_quarantine_lines,
     erased_rows_mask,
     mentions_tombstoned,
     redact_landing_file,
 )
-from orchestration.lib.ingest import WRITTEN_STATUSES, control_file_path
-from orchestration.lib.layout import SOURCES, DataLayout
-from orchestration.lib.loader import parse_file, read_file
-from orchestration.lib.personal_data import protect_table
-from orchestration.lib.rules import JunkRules
-from orchestration.lib.sources import TableSpec, tables_of
 
 
 def loaded_files(layout: DataLayout) -> set[tuple[str, str, str, str]]:

@@ -5,7 +5,8 @@ Statuses, computed each time from the facts already kept (nothing here is a seco
 - ``loaded``: every raw table of the source required that day has load-manifest rows for that arrival
   day (``raw/ingest/load_manifest/arrival_date=<day>/<source>__<table>__*.parquet``) and, while the day's
   landing folder is there, every file its control file lists has its own, or retention purged the day on
-  purpose (``lib.privacy.purged_tracking_days``). A table is required from the first day it was loaded,
+  purpose (``lib.privacy_records.purged_tracking_days``). A table is required from the first day it was
+  loaded,
   and on any day whose control file lists a file of it (a table added later does not hold all history);
 - ``failed``: the last load attempt of one of its tables failed (recorded by the raw assets in
   ``state/completeness.sqlite``, with the loader's message; a later successful load removes the record),
@@ -40,11 +41,11 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from orchestration.lib.delivery_schedule import DeliverySchedule
+from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
+from orchestration.defs.ingest.loader import LoadError
+from orchestration.defs.ingest.reconcile import control_file_path, read_control_file
 from orchestration.lib.layout import SOURCES, DataLayout
-from orchestration.lib.loader import LoadError
 from orchestration.lib.partition_calendar import delivered_days
-from orchestration.lib.reconcile import control_file_path, read_control_file
 from orchestration.lib.sources import tables_of
 
 LOADED, NOT_DUE, WAIVED, FAILED, DELIVERED, MISSING = (
@@ -398,7 +399,7 @@ def _active(con: sqlite3.Connection, source: str, day: str) -> Waiver | None:
 
 def _manifest_files(layout: DataLayout) -> dict[str, dict[tuple[str, str], set[str]]]:
     """{arrival day: {(source, table): {file stem}}} from the manifest files' names (no file is read):
-    ``<source>__<table>__<file stem>.parquet``, one per delivered file (lib.ingest ``_meta_name``)."""
+    ``<source>__<table>__<file stem>.parquet``, one per delivered file (land.py ``_meta_name``)."""
     found: dict[str, dict[tuple[str, str], set[str]]] = {}
     root = layout.raw / "ingest" / "load_manifest"
     if not root.is_dir():
@@ -513,7 +514,7 @@ def _status(layout, source, day, tables, manifests, failures, waived, purged, la
         name
         for table, names in listed.items()
         for name in names
-        if name.split(".", 1)[0] not in loaded_files.get(table, set())  # lib.ingest _meta_name's stem
+        if name.split(".", 1)[0] not in loaded_files.get(table, set())  # land.py _meta_name's stem
     ]
     required = tables | listed.keys()
     if required and required <= loaded_files.keys() and not unloaded:

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from orchestration.defs.ingest.loader import parse_file, read_file
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import parse_file, read_file
 from orchestration.lib.personal_data import protect_table
 from orchestration.lib.rules import JunkRules
 from orchestration.lib.sources import TableSpec

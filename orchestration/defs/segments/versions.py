@@ -23,10 +23,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from orchestration.defs.segments.compiler import DUCKDB, compile_segment
+from orchestration.defs.segments.definition import Catalog, Segment
+from orchestration.defs.segments.guard import check_segment_sql
 from orchestration.lib.as_of import built_as_of_date
-from orchestration.lib.segments.compiler import DUCKDB, compile_segment
-from orchestration.lib.segments.definition import Catalog, Segment
-from orchestration.lib.segments.guard import check_segment_sql
 from orchestration.lib.sql import quote_literal
 
 EXCLUSION_REASONS = ("quarantined", "no_consent", "unsuitable", "no_customer_number")

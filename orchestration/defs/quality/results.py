@@ -11,7 +11,7 @@ from pathlib import Path
 
 import duckdb
 
-from orchestration.lib.quality.gx_runner import SuiteOutcome
+from orchestration.defs.quality.gx_runner import SuiteOutcome
 
 DDL = """
 create table if not exists dq_results (

@@ -6,7 +6,7 @@ described by :class:`orchestration.lib.layout.DataLayout`; this module only know
 
 from pathlib import Path
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 DBT_PROJECT_FILE = DBT_PROJECT_DIR / "dbt_project.yml"
 DBT_PARSE_TARGET_DIR = DBT_PROJECT_DIR / "target"

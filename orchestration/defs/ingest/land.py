@@ -1,12 +1,12 @@
 """Land one table's delivery for one arrival day into ``raw/`` (Parquet) and ``private.duckdb``.
 
 First the day's delivery is reconciled with its control file by name
-(:func:`orchestration.lib.reconcile.reconcile_delivery`, which the delivery sensor calls too): every
+(:func:`orchestration.defs.ingest.reconcile.reconcile_delivery`, which the delivery sensor calls too): every
 listed file present and read by a table, no file of another day, a file the control file does not list
 accepted only as a re-send of content already loaded (recognised by content hash, recorded as
 ``duplicate``, not loaded); otherwise the load fails naming each file and why. Then per file, in order:
 unchanged files are skipped, the rest are parsed
-(:mod:`orchestration.lib.loader`), reconciled against the control file (row count, amount total)
+(:mod:`orchestration.defs.ingest.loader`), reconciled against the control file (row count, amount total)
 and only then written. Writes are idempotent per file: a file's Parquet, its quarantine rows, its
 manifest row and its private rows are replaced together, so loading the same delivery twice leaves
 ``raw/`` byte-identical.
@@ -43,15 +43,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from orchestration.lib.erasure import (
-    Tombstones,
-    erased_quarantine_lines,
-    erased_rows_mask,
-    redact_landing_file,
-)
-from orchestration.lib.failpoints import crash_if_armed
-from orchestration.lib.layout import DataLayout
-from orchestration.lib.loader import (
+from orchestration.defs.ingest.loader import (
     FileContent,
     LoadError,
     ParsedFile,
@@ -59,23 +51,30 @@ from orchestration.lib.loader import (
     parse_file,
     read_file,
 )
-from orchestration.lib.personal_data import protect_table
-from orchestration.lib.reconcile import (
+from orchestration.defs.ingest.manifest import WRITTEN_STATUSES as WRITTEN_STATUSES  # re-exported
+from orchestration.defs.ingest.manifest import ManifestHistory, previous_manifest
+from orchestration.defs.ingest.reconcile import (
     ControlEntry,
     control_file_path,
     read_control_file,
     reconcile_delivery,
 )
-from orchestration.lib.reconcile import refused_file_message as refused_file_message  # re-exported
-from orchestration.lib.reconcile import refused_file_names as refused_file_names  # re-exported
+from orchestration.defs.ingest.reconcile import refused_file_message as refused_file_message  # re-exported
+from orchestration.defs.ingest.reconcile import refused_file_names as refused_file_names  # re-exported
+from orchestration.lib.failpoints import crash_if_armed
+from orchestration.lib.layout import DataLayout
+from orchestration.lib.personal_data import protect_table
 from orchestration.lib.rules import JunkRules
 from orchestration.lib.sources import TableSpec
 from orchestration.lib.sql import quote_identifier
+from orchestration.lib.tombstones import (
+    Tombstones,
+    erased_quarantine_lines,
+    erased_rows_mask,
+    redact_landing_file,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# Manifest statuses of a file whose rows were (re)written: new, re-delivered with changes, or rewritten
-# without the rows of a person erased on request.
-WRITTEN_STATUSES = ("loaded", "corrected", "redacted")
 MANIFEST_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
@@ -152,14 +151,6 @@ class DayOutcome:
         return total
 
 
-def _read_parquet_rows(pattern: str) -> list[dict]:
-    try:
-        query = "select * from read_parquet(?, hive_partitioning = true, union_by_name = true)"
-        return duckdb.sql(query, params=[pattern]).to_arrow_table().to_pylist()
-    except duckdb.IOException:
-        return []
-
-
 def _manifest_dir(layout: DataLayout, day: str) -> Path:
     return layout.raw / "ingest" / "load_manifest" / f"arrival_date={day}"
 
@@ -174,34 +165,6 @@ def _meta_name(spec: TableSpec, file_name: str) -> str:
 
 def _stem(file_name: str) -> str:
     return file_name.split(".", 1)[0]
-
-
-class ManifestHistory(list):
-    """Manifest rows (a list, in order) indexed as :func:`land_table_day` looks them up: by arrival day and
-    file name, and the loaded content hashes. A run over many days looks up every day in one index rather
-    than scanning every row for every day (which grew with the square of the days)."""
-
-    def __init__(self, rows: list[dict] = ()) -> None:
-        super().__init__()
-        self.by_day: dict[str, dict[str, dict]] = {}
-        self.loaded_hashes: dict[str, str] = {}
-        self.extend(rows)
-
-    def append(self, row: dict) -> None:
-        super().append(row)
-        self.by_day.setdefault(str(row.get("arrival_date")), {})[row["file_name"]] = row
-        if row["status"] in (*WRITTEN_STATUSES, "unchanged"):
-            self.loaded_hashes[row["content_sha256"]] = row["file_name"]
-
-    def extend(self, rows) -> None:
-        for row in rows:
-            self.append(row)
-
-
-def previous_manifest(layout: DataLayout, spec: TableSpec) -> ManifestHistory:
-    """Every manifest row of this table over all days (to recognise duplicates and unchanged files)."""
-    pattern = layout.raw / "ingest" / "load_manifest" / "*" / f"{spec.source}__{spec.name}__*.parquet"
-    return ManifestHistory(_read_parquet_rows(str(pattern)))
 
 
 # Below this many rows a file is written without compression, dictionaries or statistics: a manifest row
@@ -413,7 +376,8 @@ def prepare_day(layout: DataLayout, spec: TableSpec, day: str) -> dict[str, Prep
 
 def prepare_days(layout: DataLayout, spec: TableSpec, days: list[str]) -> dict[str, dict[str, PreparedFile]]:
     """:func:`prepare_day` for many days at once (a history import): the CSV files of all ``days`` are
-    typed by one DuckDB statement (:func:`orchestration.lib.loader.parse_csv_files`) instead of one per
+    typed by one DuckDB statement (:func:`orchestration.defs.ingest.loader.parse_csv_files`) instead of one
+    per
     file, which is most of a small file's parsing cost. Tracking files are parsed one by one (each is a
     day's gzip stream). If any file of the batch cannot be parsed, each file is parsed on its own so that
     only that one is left out."""
@@ -529,7 +493,8 @@ def land_table_day(
     loading many days passes one list, which this function extends with the rows it writes. ``prepared``:
     files of this day already read and parsed by :func:`prepare_day`. ``writer``: a :class:`FileWriter`
     that writes the files in the background; the caller waits for it before relying on them. ``due``:
-    whether the source was due to deliver that day (:mod:`orchestration.lib.delivery_schedule`); a source
+    whether the source was due to deliver that day (:mod:`orchestration.defs.ingest.delivery_schedule`); a
+    source
     not due that delivered nothing is an empty outcome marked ``not_due``, one that delivered is loaded."""
     day_dir = layout.landing_day(spec.source, day)
     if not day_dir.is_dir():

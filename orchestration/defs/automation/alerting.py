@@ -1,9 +1,11 @@
 """Alerts for failed, crashed and failed-to-load runs (failed quality gates alert from the checks themselves).
 
 Every path ends in :func:`alert_failed_run` or :func:`alert_crashed_run`: the in-process runs of
-``defs/pipeline.py`` (``cli day``, backfills, history imports, ``make run``), the run-failure sensor for
+``orchestration/runner.py`` (``cli day``, backfills, history imports, ``make run``), the run-failure sensor
+for
 runs launched by the daemon or the UI (and, monitoring every code location, for in-process runs too while
-the daemon runs), and :func:`orchestration.defs.pipeline.reap_dead_runs` for a killed in-process run.
+the daemon runs), and :func:`orchestration.defs.automation.dead_runs.reap_dead_runs` for a killed in-process
+run.
 Each alert has a ``once_key`` (:func:`orchestration.lib.alerts.send_alert`), so a run that two paths see is
 alerted once, and a load failing the same way on every retry once per cause:
 
@@ -20,13 +22,12 @@ from pathlib import Path
 
 import dagster as dg
 
-from orchestration.defs.partitions import HISTORY_FROM_TAG, RANGE_END_TAG, RANGE_START_TAG
-from orchestration.defs.resources import FundcdpSettings
 from orchestration.lib.alerts import Alert, Delivery, send_alert
+from orchestration.lib.partitions import HISTORY_FROM_TAG, RANGE_END_TAG, RANGE_START_TAG
+from orchestration.lib.settings import PID_TAG, FundcdpSettings
 from orchestration.lib.sources import ALL_TABLES
 
-PID_TAG = "fundcdp/pid"
-# The reaper's message (defs/pipeline.py) and Dagster's run monitoring's, for a run whose process died.
+# The reaper's message (orchestration/runner.py) and Dagster's run monitoring's, for a run whose process died.
 CRASH_MESSAGES = ("is gone: killed or crashed", "Detected run worker status")
 # An error text in an alert is cut here (a traceback-sized message would drown the channel).
 MAX_ERROR_CHARS = 2000

@@ -18,8 +18,8 @@ from pathlib import Path
 import duckdb
 import jinja2
 
+from orchestration.lib.paths import EXPECTATIONS_DIR
 from orchestration.lib.rules import load_business_rules
-from orchestration.paths import EXPECTATIONS_DIR
 
 _PARAMETER = re.compile(r"\$(\w+)")
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")

@@ -15,28 +15,22 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from orchestration.defs.ingest.assets import raw_assets
-from orchestration.defs.models.assets import model_assets, model_checks
-from orchestration.defs.partitions import HISTORY_FROM_TAG, RANGE_END_TAG, RANGE_START_TAG
-from orchestration.defs.privacy.assets import privacy
-from orchestration.defs.publish.assets import analytics
-from orchestration.defs.quality.alerting import (
-    PID_TAG,
-    alert_crashed_run,
+from orchestration.defs.automation.alerting import (
     alert_failed_run,
     run_failure_error,
 )
+from orchestration.defs.automation.dead_runs import reap_dead_runs
+from orchestration.defs.ingest.assets import raw_assets
+from orchestration.defs.ml.assets import model_assets, model_checks
+from orchestration.defs.privacy.assets import privacy
+from orchestration.defs.publish.assets import analytics
 from orchestration.defs.quality.checks import quality_checks
-from orchestration.defs.resources import FundcdpSettings
 from orchestration.defs.segments.assets import segment_members_have_consent, segments
 from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.layout import restrict_umask
-
-HOST_TAG = "fundcdp/host"
-# The run whose own process wrote PID_TAG (the settings resource, when the run starts): a retried run is
-# created with its parent's tags, dead pid included, and is not judged by them until its process re-tags it.
-PID_RUN_TAG = "fundcdp/pid_of_run"
+from orchestration.lib.partitions import HISTORY_FROM_TAG, RANGE_END_TAG, RANGE_START_TAG
+from orchestration.lib.settings import HOST_TAG, PID_TAG, FundcdpSettings
 
 
 def _process_tags() -> dict[str, str]:
@@ -46,43 +40,6 @@ def _process_tags() -> dict[str, str]:
 
 def _range_tags(days: list[str]) -> dict[str, str]:
     return {RANGE_START_TAG: days[0], RANGE_END_TAG: days[-1], **_process_tags()}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def reap_dead_runs(instance: dg.DagsterInstance) -> list[str]:
-    """Mark runs of this host whose process is gone (killed, crashed) as failed and free their
-    pool slots, so that the next run is not blocked by a slot a dead run still holds. Daemon-launched runs
-    too: the settings resource tags every run with its process (called by the dead_run_reaper sensor and
-    at every command's start). Returns the run ids reaped."""
-    host = socket.gethostname()
-    records = instance.get_run_records(
-        dg.RunsFilter(
-            statuses=[dg.DagsterRunStatus.STARTED, dg.DagsterRunStatus.STARTING], tags={HOST_TAG: host}
-        )
-    )
-    reaped = []
-    for record in records:
-        run = record.dagster_run
-        pid = run.tags.get(PID_TAG)
-        if pid is None or int(pid) == os.getpid() or _alive(int(pid)):
-            continue
-        if run.tags.get("dagster/parent_run_id") and run.tags.get(PID_RUN_TAG) != run.run_id:
-            continue  # a retry still carrying its parent's pid (Dagster's start timeout covers it)
-        message = f"the process of run {run.run_id} (pid {pid}) is gone: killed or crashed"
-        instance.report_run_failed(run, message)
-        instance.event_log_storage.free_concurrency_slots_for_run(run.run_id)
-        alert_crashed_run(instance, run, message)
-        reaped.append(run.run_id)
-    return reaped
 
 
 def alerts_on_failure(
@@ -198,7 +155,7 @@ def run_days(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProce
     """The daily job for one day, or for consecutive ``days`` as one run (a backfill): exactly what the
     schedule, the delivery sensor or a backfill from the UI launch."""
     from orchestration.definitions import defs
-    from orchestration.defs.automation import DAILY_JOB
+    from orchestration.defs.automation.jobs import DAILY_JOB
 
     restrict_umask()
     reap_dead_runs(instance)
@@ -218,7 +175,7 @@ def import_history(instance: dg.DagsterInstance, first: str, last: str) -> dg.Ex
     whatever the number of days (the same run can be launched from the UI: the job, day ``last``, that
     tag)."""
     from orchestration.definitions import defs
-    from orchestration.defs.automation import DAILY_JOB
+    from orchestration.defs.automation.jobs import DAILY_JOB
 
     restrict_umask()
     reap_dead_runs(instance)

@@ -24,8 +24,7 @@ import sqlglot
 from pydantic import BaseModel
 from sqlglot import exp
 
-from orchestration.lib.rules import load_business_rules
-from orchestration.lib.segments.definition import (
+from orchestration.defs.segments.definition import (
     RELATIVE_DATE,
     SQL_NAME,
     Catalog,
@@ -35,6 +34,7 @@ from orchestration.lib.segments.definition import (
     parse_rule,
     where_items,
 )
+from orchestration.lib.rules import load_business_rules
 
 RISK_LEVELS = {"R1": 1, "R2": 2, "R3": 3, "R4": 4, "R5": 5}
 # Tags outside person_profile: the model tags, joined as `model_tags` when a rule names one.

@@ -1,1 +1,0 @@
-"""Segments: declarative audiences (segments/*.yml) validated, compiled to SQL, previewed, published."""
