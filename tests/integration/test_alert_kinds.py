@@ -357,7 +357,7 @@ def test_the_sensor_alerts_a_run_that_has_no_code_location(layout, channels):
 
 
 def test_a_run_failing_many_days_sends_twenty_load_alerts_and_one_for_the_rest(layout, monkeypatch):
-    from orchestration.defs.quality import alerting
+    from orchestration.defs.automation import alerting
 
     failures = [("trade", "nav", f"2026-03-{day:02d}", f"refusing to load day {day}") for day in range(1, 24)]
     monkeypatch.setattr(alerting, "load_failures", lambda instance, run: failures)

@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from sqlglot import exp
 
 from orchestration.defs.segments import compiler as compiler_module
-from orchestration.defs.segments import publish as publish_module
+from orchestration.defs.segments import versions as publish_module
 from orchestration.defs.segments.compiler import DIALECTS, SEGMENT_RELATIONS, compile_segment
 from orchestration.defs.segments.definition import Catalog, SegmentError, load_segment, parse_segment
 from orchestration.defs.segments.guard import SegmentSQLRefused, check_segment_sql

@@ -22,7 +22,7 @@ CHURN_KEY = dg.AssetKey(["models", "churn_propensity"])
 CLUSTERS_KEY = dg.AssetKey(["models", "behaviour_clusters"])
 TAGS_KEY = dg.AssetKey(["marts", "tags_model"])
 FEATURES = "main_intermediate.int_churn_feature_snapshots"
-BEHAVIOUR = "main_intermediate.int_behaviour_features"
+BEHAVIOUR = "main_marts.behaviour_features"
 
 
 def _as_of(context, settings: FundcdpSettings) -> date:
@@ -176,7 +176,7 @@ def churn_model_auc_floor(
 
 @dg.asset(
     key=CLUSTERS_KEY,
-    deps=[dg.AssetKey(["intermediate", "int_behaviour_features"])],
+    deps=[dg.AssetKey(["marts", "behaviour_features"])],
     group_name="models",
     kinds={"python", "scikitlearn", "duckdb"},
     pool=DUCKDB_WRITER_POOL,

@@ -1,5 +1,5 @@
 """Behaviour clusters: k-means on the standardised behaviour features (dbt model
-``int_behaviour_features``), k chosen by silhouette, each cluster named by its dominant traits.
+``behaviour_features``), k chosen by silhouette, each cluster named by its dominant traits.
 
 Stable across runs: a fixed seed, a deterministic order of the clusters, and a cluster whose centroid is
 within ``keep_name_max_distance`` (standard deviations) of a cluster of the previous run keeps that
@@ -58,7 +58,7 @@ class ClusterSettings:
 
 
 def feature_matrix(frame: pd.DataFrame) -> pd.DataFrame:
-    """The clustering inputs from int_behaviour_features: shares as they are, counts on a log scale.
+    """The clustering inputs from behaviour_features: shares as they are, counts on a log scale.
     A null (a share of no events or no purchases, e.g. a company without tracking) counts as 0."""
     out = pd.DataFrame(index=frame.index)
     for name in FEATURES:
@@ -133,7 +133,7 @@ def _choose_k(x: np.ndarray, settings: ClusterSettings) -> tuple[int, dict[int, 
 def fit_clusters(
     frame: pd.DataFrame, settings: ClusterSettings, previous: pd.DataFrame | None = None
 ) -> ClusterResult:
-    """Cluster ``frame`` (int_behaviour_features rows); ``previous`` is the last run's ``clusters``."""
+    """Cluster ``frame`` (behaviour_features rows); ``previous`` is the last run's ``clusters``."""
     from scipy.optimize import linear_sum_assignment
     from sklearn.preprocessing import StandardScaler
 

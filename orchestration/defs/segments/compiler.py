@@ -40,12 +40,12 @@ RISK_LEVELS = {"R1": 1, "R2": 2, "R3": 3, "R4": 4, "R5": 5}
 # Tags outside person_profile: the model tags, joined as `model_tags` when a rule names one.
 MODEL_TAG_TABLE = "tags_model"
 # What a segment query reads as `profile`: person_profile plus customer_no and is_<channel>_consented.
-SEGMENT_PERSONS = "int_segment_persons"
+SEGMENT_PERSONS = "segment_persons"
 # Persons quarantined by the persons gate (docs/quality.md): every segment excludes them (`quarantined`).
 QUARANTINE_TABLE = "person_quarantine"
 # Every relation a compiled segment may read, by layer (the guard allows these and nothing else).
 SEGMENT_RELATIONS = (
-    ("intermediate", SEGMENT_PERSONS),
+    ("marts", SEGMENT_PERSONS),
     ("intermediate", "int_segment_events"),
     ("intermediate", "int_events_attributed"),
     ("marts", MODEL_TAG_TABLE),
@@ -336,7 +336,7 @@ def segment_query(segment: Segment, catalog: Catalog, dialect: Dialect, as_of: d
         ),
         exp.alias_(reason, "exclusion_reason"),
         exp.alias_(split_sql, "split_group"),
-    ).from_(dialect.table("intermediate", SEGMENT_PERSONS, "profile"))  # fmt: skip
+    ).from_(dialect.table("marts", SEGMENT_PERSONS, "profile"))  # fmt: skip
     # one row per quarantined person (the table has one per reason); a left join, as Spark allows an IN
     # subquery only in a filter, not in the CASE of the exclusion reason
     quarantined = (
@@ -365,7 +365,7 @@ def compile_segment(segment: Segment, catalog: Catalog, dialect: Dialect, as_of:
     and a member's experiment group (null for an excluded match). Columns: person_id, customer_no,
     lifecycle_stage, value_tier, main_platform, exclusion_reason, split_group.
 
-    It reads ``int_segment_persons`` (the profile with the customer number and consent per channel
+    It reads ``segment_persons`` (the profile with the customer number and consent per channel
     joined in by dbt) as ``profile``: no join but to the model tags a rule names. The rule is the bare
     WHERE clause (a null condition drops the row as false would), so DuckDB pushes tag conditions into
     the scan and turns event conditions into semi joins whose probe side is filtered by the matches."""
