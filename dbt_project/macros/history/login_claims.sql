@@ -37,7 +37,7 @@
             union all
             select previous_login_id, claimed_from from claims where previous_login_id is not null
         )
-        select {{ sha256_hex("'login_id:' || login_id") }} as login_key, min(claimed_from) as claimed_from
+        select {{ identity_hash("'login_id'", 'login_id') }} as login_key, min(claimed_from) as claimed_from
         from claimed_logins
         group by login_id
     {%- endset -%}
