@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.lib import pii
+from orchestration.lib.identity_keys import identity_hash
 from orchestration.lib.layout import DataLayout, update_demo_marker
 
 # Identifier types whose identity hash is a keyed hash of the normalised value (ingestion writes them to
@@ -74,11 +75,6 @@ ERASABLE: dict[tuple[str, str], tuple[ErasableColumn, ...]] = {
 
 # Columns of derived tables (warehouse, analytics, segments, quality, exports) that key a row on a person.
 SYSTEM_COLUMNS = {"customer_no": "customer_no", "fund_account_id": "fund_account_id", "login_id": "login_id"}
-
-
-def identity_hash(identifier_type: str, value: str) -> str:
-    """The identity-graph hash of a system identifier: sha256 of ``<type>:<value>`` (as dbt computes it)."""
-    return hashlib.sha256(f"{identifier_type}:{value}".encode()).hexdigest()
 
 
 def tombstone(secret: bytes, identifier_type: str, clear_value: str) -> str:

@@ -18,7 +18,6 @@ carry the old ids. Deletion tombstones do not depend on the key and stay valid.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -27,6 +26,7 @@ import pyarrow as pa
 
 from orchestration.defs.privacy.erasure import compact_database, working_copy
 from orchestration.lib import pii
+from orchestration.lib.identity_keys import person_id
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.sql import quote_identifier, quote_qualified
 
@@ -87,9 +87,9 @@ def hash_mapping(layout: DataLayout, old_key: bytes, new_key: bytes) -> pa.Table
 
 
 def person_mapping(layout: DataLayout, hashes: pa.Table) -> pa.Table:
-    """old person id -> new person id: ``'P' || upper(sha256(anchor type || ':' || anchor hash))[:16]`` with
-    the anchor's new hash (int_identity_persons), for persons anchored on a personal identifier; an anchor
-    in a later epoch of a reassigned phone appends ``'#' || epoch`` (docs/identity.md)."""
+    """old person id -> new person id: the person id rule (:func:`orchestration.lib.identity_keys.person_id`,
+    as int_identity_persons derives it) applied to the anchor's new hash, for persons anchored on a personal
+    identifier."""
     empty = pa.table({"old_person_id": pa.array([], pa.string()), "new_person_id": pa.array([], pa.string())})
     if not layout.warehouse_db.exists():
         return empty
@@ -103,11 +103,7 @@ def person_mapping(layout: DataLayout, hashes: pa.Table) -> pa.Table:
     finally:
         con.close()
     old = [r[0] for r in rows]
-    new = [
-        "P"
-        + hashlib.sha256(f"{kind}:{hashed}{f'#{epoch}' if epoch else ''}".encode()).hexdigest()[:16].upper()
-        for _, kind, hashed, epoch in rows
-    ]
+    new = [person_id(kind, hashed, epoch) for _, kind, hashed, epoch in rows]
     return pa.table(
         {"old_person_id": pa.array(old, pa.string()), "new_person_id": pa.array(new, pa.string())}
     )

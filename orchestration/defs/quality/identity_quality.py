@@ -9,7 +9,6 @@ Only identifiers the warehouse saw and the truth assigns to a person are compare
 from __future__ import annotations
 
 import csv
-import hashlib
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.lib import pii
+from orchestration.lib.identity_keys import identity_hash
 
 PERSONAL_TYPES = {"phone", "id_number", "email", "wx_openid", "wx_unionid"}
 SYSTEM_TYPES = {"login_id", "customer_no", "fund_account_id"}
@@ -51,7 +51,7 @@ def identifier_hash(identifier_type: str, value: str, key: bytes) -> str | None:
         normalised = normalisers.get(identifier_type, lambda v: pii.fold_width(v).strip() or None)(value)
         return pii.keyed_hash(key, normalised)
     if identifier_type in SYSTEM_TYPES:
-        return hashlib.sha256(f"{identifier_type}:{value}".encode()).hexdigest()
+        return identity_hash(identifier_type, value)
     return None
 
 

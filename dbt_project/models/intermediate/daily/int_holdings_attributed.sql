@@ -25,7 +25,7 @@ final as (
             as is_latest
     from holdings
     inner join account_persons
-        on {{ sha256_hex("'fund_account_id:' || holdings.fund_account_id") }} = account_persons.identifier_hash
+        on {{ identity_hash("'fund_account_id'", 'holdings.fund_account_id') }} = account_persons.identifier_hash
 )
 
 select * from final

@@ -13,7 +13,7 @@ final as (
     select account_persons.person_id, daily.*
     from {{ ref('int_daily_account_trades') }} as daily
     inner join account_persons
-        on {{ sha256_hex("'fund_account_id:' || daily.fund_account_id") }} = account_persons.identifier_hash
+        on {{ identity_hash("'fund_account_id'", 'daily.fund_account_id') }} = account_persons.identifier_hash
 )
 
 select * from final

@@ -23,7 +23,7 @@
     {%- if not window['full'] %} and event_date >= cast('{{ window["since"] }}' as date){% endif -%}
 {%- endset %}
 {%- set own_login_key -%}
-    case when not {{ is_junk_identifier('login_id') }} then {{ sha256_hex("'login_id:' || login_id") }} end
+    case when not {{ is_junk_identifier('login_id') }} then {{ identity_hash("'login_id'", 'login_id') }} end
 {%- endset %}
 
 with
@@ -112,7 +112,7 @@ device_carry as (
     select
         earlier_login_times.anonymous_id,
         earlier_login_times.first_login_ms,
-        {{ sha256_hex("'login_id:' || earlier_logins.login_id") }} as last_login_key
+        {{ identity_hash("'login_id'", 'earlier_logins.login_id') }} as last_login_key
     from earlier_login_times
     inner join earlier_last_ids on earlier_login_times.anonymous_id = earlier_last_ids.anonymous_id
     inner join earlier_logins

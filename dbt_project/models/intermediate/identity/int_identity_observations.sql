@@ -168,7 +168,7 @@ sightings as (
     union all
     select
         'fund_account_id', fund_account_id, {{ is_junk_identifier('fund_account_id') }},
-        'customer_no', {{ sha256_hex("'customer_no:' || customer_no") }}, {{ is_junk_identifier('customer_no') }},
+        'customer_no', {{ identity_hash("'customer_no'", 'customer_no') }}, {{ is_junk_identifier('customer_no') }},
         coalesce(updated_at, cast(open_date as timestamp)), coalesce(updated_at, cast(open_date as timestamp)), 1,
         'trade.fund_accounts', false
     from fund_accounts
@@ -182,7 +182,7 @@ sightings as (
     union all
     select
         'login_id', login_id, {{ is_junk_identifier('login_id') }},
-        'customer_no', {{ sha256_hex("'customer_no:' || customer_no") }}, {{ is_junk_identifier('customer_no') }},
+        'customer_no', {{ identity_hash("'customer_no'", 'customer_no') }}, {{ is_junk_identifier('customer_no') }},
         first_seen_at, last_seen_at, sightings, seen_in, false
     from event_sightings
     where customer_no is not null
@@ -237,7 +237,7 @@ sightings_in_epochs as (
 final as (
     select
         left_type,
-        case when left_value is not null then {{ sha256_hex("left_type || ':' || left_value") }} end as left_hash,
+        case when left_value is not null then {{ identity_hash('left_type', 'left_value') }} end as left_hash,
         left_value is null or is_left_junk as is_left_junk,
         right_type,
         right_hash,

@@ -39,10 +39,7 @@ anchors as (
         identifier_type as anchor_type,
         identifier_hash as anchor_hash,
         identifier_epoch as anchor_epoch,
-        'P' || upper(substr({{ sha256_hex(
-            "identifier_type || ':' || identifier_hash"
-            ~ " || case when identifier_epoch > 0 then '#' || cast(identifier_epoch as " ~ dbt.type_string() ~ ") else '' end"
-        ) }}, 1, 16)) as person_id
+        {{ person_id_from_anchor('identifier_type', 'identifier_hash', 'identifier_epoch') }} as person_id
     from ranked
     where anchor_rank = 1
 ),

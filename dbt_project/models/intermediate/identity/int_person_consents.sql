@@ -19,7 +19,7 @@ channels as (
 
 consents as (
     select
-        {{ sha256_hex("'customer_no:' || customer_no") }} as identifier_hash,
+        {{ identity_hash("'customer_no'", 'customer_no') }} as identifier_hash,
         channel,
         is_consented
     from {{ ref('int_marketing_consents_as_of') }}

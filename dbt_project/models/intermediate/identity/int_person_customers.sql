@@ -23,7 +23,7 @@ ranked as (
         ) as customer_rank
     from customers
     inner join customer_persons
-        on {{ sha256_hex("'customer_no:' || customers.customer_no") }} = customer_persons.identifier_hash
+        on {{ identity_hash("'customer_no'", 'customers.customer_no') }} = customer_persons.identifier_hash
 ),
 
 final as (

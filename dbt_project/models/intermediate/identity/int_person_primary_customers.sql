@@ -22,7 +22,7 @@ ranked as (
         ) as recency_rank
     from customers
     inner join customer_numbers
-        on {{ sha256_hex("'customer_no:' || customers.customer_no") }} = customer_numbers.identifier_hash
+        on {{ identity_hash("'customer_no'", 'customers.customer_no') }} = customer_numbers.identifier_hash
 ),
 
 final as (

@@ -52,7 +52,7 @@ final as (
         latest.arrival_date
     from latest
     left join account_persons
-        on {{ sha256_hex("'fund_account_id:' || latest.fund_account_id") }} = account_persons.identifier_hash
+        on {{ identity_hash("'fund_account_id'", 'latest.fund_account_id') }} = account_persons.identifier_hash
 )
 
 select * from final

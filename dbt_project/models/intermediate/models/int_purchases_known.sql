@@ -37,7 +37,7 @@ final as (
         greatest(confirmed.arrival_date, confirmed.confirm_date) as known_date
     from confirmed
     inner join account_persons
-        on {{ sha256_hex("'fund_account_id:' || confirmed.fund_account_id") }} = account_persons.identifier_hash
+        on {{ identity_hash("'fund_account_id'", 'confirmed.fund_account_id') }} = account_persons.identifier_hash
     where confirmed.confirmed_rank = 1
 )
 

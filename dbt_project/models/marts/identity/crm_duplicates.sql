@@ -26,7 +26,7 @@ customers as (
 ),
 
 customer_hashes as (
-    select customer_no, {{ sha256_hex("'customer_no:' || customer_no") }} as identifier_hash
+    select customer_no, {{ identity_hash("'customer_no'", 'customer_no') }} as identifier_hash
     from customers
 ),
 

@@ -24,7 +24,7 @@ cards as (
     select customer_numbers.person_id, count(distinct cards.card_id) as bound_card_count
     from {{ ref('int_bank_cards_as_of') }} as cards
     inner join customer_numbers
-        on {{ sha256_hex("'customer_no:' || cards.customer_no") }} = customer_numbers.identifier_hash
+        on {{ identity_hash("'customer_no'", 'cards.customer_no') }} = customer_numbers.identifier_hash
     where cards.card_status = 'bound'
     group by customer_numbers.person_id
 ),
@@ -35,7 +35,7 @@ consents as (
         max(case when consents.consent_status = 'withdrawn' then 1 else 0 end) = 1 as has_opted_out
     from {{ ref('int_marketing_consents_as_of') }} as consents
     inner join customer_numbers
-        on {{ sha256_hex("'customer_no:' || consents.customer_no") }} = customer_numbers.identifier_hash
+        on {{ identity_hash("'customer_no'", 'consents.customer_no') }} = customer_numbers.identifier_hash
     group by customer_numbers.person_id
 ),
 
@@ -61,7 +61,7 @@ sips as (
     from sip_versions
     inner join {{ ref('int_identity_persons') }} as account_persons
         on account_persons.identifier_type = 'fund_account_id'
-        and {{ sha256_hex("'fund_account_id:' || sip_versions.fund_account_id") }} = account_persons.identifier_hash
+        and {{ identity_hash("'fund_account_id'", 'sip_versions.fund_account_id') }} = account_persons.identifier_hash
     where sip_versions.version_rank = 1
     group by account_persons.person_id
 ),
