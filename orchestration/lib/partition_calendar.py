@@ -5,7 +5,7 @@
   of ``raw/``, or ``first_partition_date_fallback`` when nothing has been delivered yet.
 - Last day: ``FUNDCDP_LAST_DAY`` if set, else ``calendar: last_partition_date``: ``latest`` (the latest
   delivery day, so the UI shows no empty days after the data; a fresh installation with nothing delivered
-  ends at the wall clock), ``today`` (Dagster's own end: the day before the current day, Asia/Shanghai),
+  ends at the wall clock), ``today`` (Dagster's own end: the day before the current local day),
   or a date. A day still in progress never has a partition: its delivery waits for the day to be over.
 
 Both are read when the code location loads (a process start). With ``latest`` or ``today``, a day

@@ -1,4 +1,4 @@
-"""The one partitioning of the pipeline: a day (Asia/Shanghai).
+"""The one partitioning of the pipeline: a day in the company's time zone (``vars: fundcdp: time_zone``).
 
 For the raw assets the day is the arrival day of a delivery (``landing/<source>/<day>/``); for everything
 built from them it is the as-of date: the day's run loads that day's delivery and builds the warehouse,
@@ -27,7 +27,7 @@ import dagster as dg
 
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.partition_calendar import PartitionBounds, partition_bounds
-from orchestration.lib.rules import load_business_rules
+from orchestration.lib.rules import load_business_rules, local_time_zone_name
 
 # Pool shared by everything that writes (or reads while others may write) a DuckDB file of the data
 # directory: one step at a time, whatever the executor. Its limit (1) is set in the instance's
@@ -42,11 +42,11 @@ HISTORY_FROM_TAG = "fundcdp/history_from"
 
 
 def daily_partitions(bounds: PartitionBounds) -> dg.DailyPartitionsDefinition:
-    """The day partitions from ``bounds.first_day`` to ``bounds.last_day`` (Asia/Shanghai)."""
+    """The day partitions from ``bounds.first_day`` to ``bounds.last_day`` (local days)."""
     return dg.DailyPartitionsDefinition(
         start_date=bounds.first_day.isoformat(),
         end_date=bounds.end_date,
-        timezone="Asia/Shanghai",
+        timezone=local_time_zone_name(),
         fmt="%Y-%m-%d",
     )
 

@@ -10,9 +10,11 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import yaml
 
@@ -52,6 +54,30 @@ def _read_business_rules(project_file: Path) -> dict[str, Any]:
         return project["vars"]["fundcdp"]
     except KeyError as missing:
         raise KeyError(f"{project_file} has no vars: fundcdp: block ({missing} missing)") from None
+
+
+def local_time_zone_name(rules: dict[str, Any] | None = None) -> str:
+    """The company's time zone (``vars: fundcdp: time_zone``, e.g. ``Asia/Shanghai``): its days are the
+    daily partitions, the delivery days and deadlines, the schedule's clock and the local times dbt derives
+    from epoch milliseconds."""
+    return str((rules if rules is not None else load_business_rules())["time_zone"])
+
+
+def local_zone(rules: dict[str, Any] | None = None) -> ZoneInfo:
+    """:func:`local_time_zone_name` as a ``ZoneInfo``: ``datetime.now(local_zone())`` is the local clock."""
+    return ZoneInfo(local_time_zone_name(rules))
+
+
+def fixed_utc_offset_minutes(rules: dict[str, Any] | None = None) -> int | None:
+    """The local time zone's offset from UTC in minutes when it keeps one offset all year (no daylight
+    saving this century: Asia/Shanghai, +480), else None. A fixed offset lets SQL turn an instant into a
+    local day by adding minutes, several times faster than a time-zone conversion."""
+    zone = local_zone(rules)
+    offsets = {zone.utcoffset(datetime(year, month, 1)) for year in range(2000, 2040) for month in (1, 7)}
+    if len(offsets) != 1:
+        return None
+    (offset,) = offsets
+    return int(offset.total_seconds() // 60) if offset is not None else None
 
 
 @dataclass(frozen=True)

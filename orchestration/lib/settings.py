@@ -15,6 +15,7 @@ import dagster as dg
 from pydantic import Field
 
 from orchestration.lib.layout import DEMO_MARKER, DataLayout, analytics_group_readable
+from orchestration.lib.rules import local_time_zone_name
 from orchestration.lib.run_lock import hold_run_lock
 from orchestration.lib.sources import TableSpec
 
@@ -167,7 +168,7 @@ class FundcdpSettings(dg.ConfigurableResource):
         return float(os.environ.get("FUNDCDP_DELIVERY_SETTLE_SECONDS", "300"))
 
     def delivery_deadline(self) -> time:
-        """When a day's delivery is due, on the next day, Asia/Shanghai (FUNDCDP_DELIVERY_DEADLINE, default
+        """When a day's delivery is due, on the next day, local time (FUNDCDP_DELIVERY_DEADLINE, default
         09:00): a day still incomplete then is alerted."""
         return parse_clock_time(
             os.environ.get("FUNDCDP_DELIVERY_DEADLINE", "09:00"), "FUNDCDP_DELIVERY_DEADLINE"
@@ -179,7 +180,7 @@ class FundcdpSettings(dg.ConfigurableResource):
         return {
             "FUNDCDP_DATA_DIR": str(layout.root),
             "DBT_LOG_PATH": str(layout.logs / "dbt"),
-            "TZ": "Asia/Shanghai",
+            "TZ": local_time_zone_name(),
         }
 
 

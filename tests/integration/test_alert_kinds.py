@@ -304,7 +304,7 @@ def test_a_delivery_missing_past_its_deadline_alerts_once_per_source_and_day(lat
 
 def test_the_schedule_alerts_a_missing_delivery_too(late_landing, channels):
     from orchestration.defs.automation.jobs import daily_schedule
-    from orchestration.defs.ingest.deliveries import SHANGHAI
+    from orchestration.lib.rules import local_zone
     from orchestration.lib.settings import FundcdpSettings
 
     instance = temp_instance(late_landing.dagster_home)
@@ -314,7 +314,9 @@ def test_the_schedule_alerts_a_missing_delivery_too(late_landing, channels):
     # past its own deadline yet); 07-05 again: nothing new
     for ticked in (datetime(2026, 7, 4, 7, 30), datetime(2026, 7, 5, 7, 30), datetime(2026, 7, 5, 8, 0)):
         with dg.build_schedule_context(
-            instance=instance, scheduled_execution_time=ticked.replace(tzinfo=SHANGHAI), resources=resources
+            instance=instance,
+            scheduled_execution_time=ticked.replace(tzinfo=local_zone()),
+            resources=resources,
         ) as context:
             schedule(context)
         if ticked.day == 4:

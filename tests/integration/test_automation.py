@@ -16,10 +16,9 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.automation.jobs import daily_schedule, landing_delivery_sensor
-from orchestration.defs.ingest.deliveries import SHANGHAI
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.partitions import DUCKDB_WRITER_POOL, RANGE_END_TAG, RANGE_START_TAG
-from orchestration.lib.rules import business_rules_overridden, load_business_rules
+from orchestration.lib.rules import business_rules_overridden, load_business_rules, local_zone
 from orchestration.lib.settings import FundcdpSettings
 from tests.conftest import temp_instance
 from tests.landing_builder import event, write_delivery
@@ -149,7 +148,7 @@ def test_the_schedule_runs_yesterday_when_its_delivery_is_complete(landing, inst
     context = opened(
         dg.build_schedule_context(
             instance=instance,
-            scheduled_execution_time=datetime(2026, 7, 4, 7, 30, tzinfo=SHANGHAI),
+            scheduled_execution_time=datetime(2026, 7, 4, 7, 30, tzinfo=local_zone()),
             resources={"settings": settings},
         )
     )
@@ -188,7 +187,7 @@ def test_sensor_and_schedule_wait_only_for_the_sources_due(landing, instance):
     context = opened(
         dg.build_schedule_context(
             instance=instance,
-            scheduled_execution_time=datetime(2026, 7, 3, 7, 30, tzinfo=SHANGHAI),
+            scheduled_execution_time=datetime(2026, 7, 3, 7, 30, tzinfo=local_zone()),
             resources={"settings": settings},
         )
     )

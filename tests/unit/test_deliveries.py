@@ -8,18 +8,18 @@ from datetime import datetime, time
 
 import pytest
 
-from orchestration.defs.ingest.deliveries import SHANGHAI, DayDelivery, SensorState, decide, inspect_day
+from orchestration.defs.ingest.deliveries import DayDelivery, SensorState, decide, inspect_day
 from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
 from orchestration.defs.ingest.land import land_table_day
 from orchestration.defs.ingest.loader import LoadError
 from orchestration.lib.failpoints import armed
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.retries import is_transient_error
-from orchestration.lib.rules import JunkRules, load_business_rules
+from orchestration.lib.rules import JunkRules, load_business_rules, local_zone
 from orchestration.lib.sources import TABLES_BY_KEY
 from tests.foreign_data import write_source_day
 
-NOW = datetime(2026, 7, 5, 12, 0, tzinfo=SHANGHAI)
+NOW = datetime(2026, 7, 5, 12, 0, tzinfo=local_zone())
 SETTLED = NOW.timestamp() - 3600
 DEADLINE = time(9, 0)
 
@@ -78,7 +78,7 @@ def test_an_incomplete_day_is_overdue_after_its_deadline_once_per_version():
     incomplete = DayDelivery(
         "2026-07-04", "x", SETTLED, ["crm: control file _control_20260704.csv not arrived"]
     )
-    before = datetime(2026, 7, 5, 8, 59, tzinfo=SHANGHAI)
+    before = datetime(2026, 7, 5, 8, 59, tzinfo=local_zone())
     assert decide([incomplete], SensorState(), before, 300, DEADLINE).overdue == []
     assert decide([incomplete], SensorState(), NOW, 300, DEADLINE).overdue == ["2026-07-04"]
     alerted = SensorState(alerted={"2026-07-04": "x"})
@@ -176,7 +176,7 @@ def test_sensor_runs_days_without_a_source_not_due_and_alerts_only_for_a_due_one
     assert decision.overdue == ["2026-06-29", "2026-06-30"]
     # a Monday without its CRM export waits, is overdue after its deadline, and holds back the Tuesday
     monday = DayDelivery("2026-07-06", "m", SETTLED, ["crm: nothing delivered (due: mon)"])
-    later = datetime(2026, 7, 8, 12, 0, tzinfo=SHANGHAI)
+    later = datetime(2026, 7, 8, 12, 0, tzinfo=local_zone())
     decision = decide([monday, ready("2026-07-07")], SensorState(), later, 300, DEADLINE, schedule)
     assert (decision.run_days, decision.overdue) == ([], ["2026-07-06"])
     assert decision.waiting["2026-07-07"] == ["waits for 2026-07-06 (days are built in date order)"]
@@ -189,7 +189,7 @@ def test_a_day_with_no_source_due_and_nothing_delivered_runs_between_delivered_d
     )  # fmt: skip
     # Friday 07-03 and Monday 07-06 delivered; the weekend has nothing due
     deliveries = [ready("2026-07-03"), ready("2026-07-06")]
-    later = datetime(2026, 7, 8, 12, 0, tzinfo=SHANGHAI)
+    later = datetime(2026, 7, 8, 12, 0, tzinfo=local_zone())
     decision = decide(deliveries, SensorState(), later, 300, DEADLINE, weekdays)
     assert decision.run_days == ["2026-07-03", "2026-07-04", "2026-07-05", "2026-07-06"]
     assert (decision.waiting, decision.overdue) == ({}, [])

@@ -2,8 +2,8 @@
 
 - ``fundcdp_daily`` builds one day end to end: load the day's delivery, stage, identity, tags as of the
   day, the quality gates, publish and segments. Over a range of days it is one run (a backfill).
-- ``fundcdp_daily_schedule`` (FUNDCDP_DAILY_RUN_AT, default 07:30 Asia/Shanghai) runs yesterday's day
-  if its delivery is complete and no run built it yet.
+- ``fundcdp_daily_schedule`` (FUNDCDP_DAILY_RUN_AT, default 07:30 local time: vars fundcdp.time_zone) runs
+  yesterday's day if its delivery is complete and no run built it yet.
 - A day's delivery is complete when every source due that day (``vars: fundcdp: deliveries: schedule:``:
   daily, some weekdays, or none) delivered; a source not due is not waited for, nor alerted on.
 - ``landing_delivery_sensor`` launches a day as soon as its delivery is complete and settled, re-runs a
@@ -33,7 +33,6 @@ from orchestration.defs.automation.dead_runs import reap_dead_runs
 from orchestration.defs.ingest.assets import raw_assets
 from orchestration.defs.ingest.deliveries import (
     NOTHING_DUE,
-    SHANGHAI,
     SensorState,
     decide,
     delivery_days,
@@ -50,7 +49,7 @@ from orchestration.defs.transform.dbt import fundcdp_dbt_models
 from orchestration.lib.alerts import Alert, send_alert, was_skipped
 from orchestration.lib.layout import SOURCES
 from orchestration.lib.partitions import RANGE_END_TAG, RANGE_START_TAG, days
-from orchestration.lib.rules import load_business_rules
+from orchestration.lib.rules import load_business_rules, local_time_zone_name, local_zone
 from orchestration.lib.settings import FundcdpSettings, parse_clock_time
 
 DAILY_JOB = "fundcdp_daily"
@@ -153,8 +152,8 @@ def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: Fundc
     schedule = DeliverySchedule.from_rules(load_business_rules())
     state = SensorState.from_cursor(context.cursor)
     first_day = days.start.strftime("%Y-%m-%d")
-    now = datetime.now(SHANGHAI)
-    # A day's partition opens when the day is over (Asia/Shanghai): a delivery dated today waits for it.
+    now = datetime.now(local_zone())
+    # A day's partition opens when the (local) day is over: a delivery dated today waits for it.
     # Not the partitions' last day: a day delivered after the code location loaded lies past it.
     last_day = (now.date() - timedelta(days=1)).isoformat()
     deliveries = [
@@ -246,7 +245,7 @@ def alert_overdue_days(
     day, shared with the sensor). With the default 07:30 run and 09:00 deadline, a day missing is alerted
     by the run of the day after next; with a deadline before the run time, by the next day's run."""
     layout = settings.layout()
-    now = scheduled.astimezone(SHANGHAI)
+    now = scheduled.astimezone(local_zone())
     first_day = days.start.strftime("%Y-%m-%d")
     built: set[str] | None = None
     for back in range(SCHEDULE_LOOKBACK_DAYS, 0, -1):
@@ -265,21 +264,21 @@ def alert_overdue_days(
 
 
 def daily_schedule(run_at: str) -> dg.ScheduleDefinition:
-    """The daily schedule at ``run_at`` (HH:MM, Asia/Shanghai), for the day before."""
+    """The daily schedule at ``run_at`` (HH:MM, local time: vars fundcdp.time_zone), for the day before."""
     at = parse_clock_time(run_at, "FUNDCDP_DAILY_RUN_AT")
 
     @dg.schedule(
         name="fundcdp_daily_schedule",
         job=daily_job,
         cron_schedule=f"{at.minute} {at.hour} * * *",
-        execution_timezone="Asia/Shanghai",
+        execution_timezone=local_time_zone_name(),
         default_status=dg.DefaultScheduleStatus.STOPPED,
-        description=f"Every day at {run_at} Asia/Shanghai: builds yesterday's day if its delivery is "
-        "complete and the delivery sensor has not built it already.",
+        description=f"Every day at {run_at} {local_time_zone_name()}: builds yesterday's day if its delivery "
+        "is complete and the delivery sensor has not built it already.",
     )
     def fundcdp_daily_schedule(context: dg.ScheduleEvaluationContext, settings: FundcdpSettings):
-        scheduled = context.scheduled_execution_time or datetime.now(SHANGHAI)
-        day = (scheduled.astimezone(SHANGHAI).date() - timedelta(days=1)).isoformat()
+        scheduled = context.scheduled_execution_time or datetime.now(local_zone())
+        day = (scheduled.astimezone(local_zone()).date() - timedelta(days=1)).isoformat()
         schedule = DeliverySchedule.from_rules(load_business_rules())
         delivery = inspect_day(settings.layout(), day, {}, schedule=schedule)
         alert_overdue_days(context, settings, schedule, scheduled)

@@ -39,13 +39,13 @@ from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
 from orchestration.defs.ingest.loader import LoadError
 from orchestration.defs.ingest.reconcile import control_file_path, read_control_file
 from orchestration.lib.layout import SOURCES, DataLayout
 from orchestration.lib.partition_calendar import delivered_days
+from orchestration.lib.rules import local_time_zone_name, local_zone
 from orchestration.lib.sources import tables_of
 
 LOADED, NOT_DUE, WAIVED, FAILED, DELIVERED, MISSING = (
@@ -259,12 +259,9 @@ def waiver_days(source: str, day: str, to: str | None = None) -> list[str]:
     return days
 
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
-
-
 def _today() -> date:
-    """Today, Asia/Shanghai (the partitions' time zone)."""
-    return datetime.now(SHANGHAI).date()
+    """Today in the local time zone (the partitions' time zone, ``vars: fundcdp: time_zone``)."""
+    return datetime.now(local_zone()).date()
 
 
 def _refuse_future(days: list[str]) -> None:
@@ -274,8 +271,8 @@ def _refuse_future(days: list[str]) -> None:
     if future:
         span = future[0] if len(future) == 1 else f"{future[0]} .. {future[-1]}"
         raise WaiverError(
-            f"{span} is after today ({today}, Asia/Shanghai): a waiver answers what has happened; waive a "
-            "day once it is over"
+            f"{span} is after today ({today}, {local_time_zone_name()}): a waiver answers what has happened; "
+            "waive a day once it is over"
         )
 
 

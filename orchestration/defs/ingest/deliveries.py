@@ -24,15 +24,13 @@ import json
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
 from orchestration.defs.ingest.loader import LoadError, read_file
 from orchestration.defs.ingest.reconcile import reconcile_delivery
 from orchestration.lib.layout import SOURCES, DataLayout
+from orchestration.lib.rules import local_zone
 from orchestration.lib.sources import tables_of
-
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 
 
 @dataclass
@@ -159,8 +157,8 @@ def inspect_day(
 
 
 def delivery_deadline(day: str, deadline: time) -> datetime:
-    """When a day's delivery is due: ``deadline`` (Asia/Shanghai) on the next day."""
-    return datetime.combine(date.fromisoformat(day) + timedelta(days=1), deadline, tzinfo=SHANGHAI)
+    """When a day's delivery is due: ``deadline`` (local time, vars fundcdp.time_zone) on the next day."""
+    return datetime.combine(date.fromisoformat(day) + timedelta(days=1), deadline, tzinfo=local_zone())
 
 
 def decide(

@@ -52,7 +52,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from orchestration.lib.free_text import redact_table
-from orchestration.lib.rules import load_business_rules
+from orchestration.lib.rules import fixed_utc_offset_minutes, load_business_rules, local_time_zone_name
 from orchestration.lib.sources import SQL_TYPES, Column, TableSpec
 from orchestration.lib.sql import quote_identifier, quote_literal
 
@@ -74,8 +74,6 @@ INVISIBLE_CHARACTERS = "\ufeff\u200b\u200c\u200d\u2060"
 # Full-width digits and signs (an export typed with a Chinese input method), as ASCII.
 _FULL_WIDTH = "０１２３４５６７８９．，－＋"
 _ASCII_NUMBER = "0123456789.,-+"
-# The China Standard Time offset (no daylight saving): an epoch instant's date in Shanghai.
-_SHANGHAI_OFFSET_HOURS = 8
 
 
 def visible(text: str) -> str:
@@ -492,6 +490,17 @@ def _typed_expression(column: Column) -> tuple[str, str | None]:
     )
 
 
+def _local_day_of_epoch_ms(typed: str) -> str:
+    """SQL of the local date (``vars: fundcdp: time_zone``) of an epoch-milliseconds expression: a fixed
+    offset added when the zone keeps one (Asia/Shanghai: 480 minutes), else a time-zone conversion."""
+    offset = fixed_utc_offset_minutes()
+    if offset is not None:
+        return f"cast(epoch_ms({typed}) + interval {offset} minute as date)"
+    return (
+        f"cast(timezone({quote_literal(local_time_zone_name())}, make_timestamptz({typed} * 1000)) as date)"
+    )
+
+
 def _date_checks(column: Column, typed: str, hygiene: TextHygiene) -> list[str]:
     """CASE branches quarantining an implausible or future date of a date, timestamp or epoch column
     (``typed`` is its typed value); the delivery day is the row's ``_delivery_day`` (null: not judged)."""
@@ -500,7 +509,7 @@ def _date_checks(column: Column, typed: str, hygiene: TextHygiene) -> list[str]:
     elif column.kind == "timestamp":
         day = f"cast({typed} as date)"
     elif column.epoch_ms:
-        day = f"cast(epoch_ms({typed}) + interval {_SHANGHAI_OFFSET_HOURS} hour as date)"
+        day = _local_day_of_epoch_ms(typed)
     else:
         return []
     floor = hygiene.min_year_by_column.get(column.name, hygiene.min_year)
