@@ -11,7 +11,7 @@
 -- freshness row's business. Thresholds: vars fundcdp quality freshness_and_volume.
 with loads as (
     select source_system || '.' || table_name as source_table, arrival_date, sum(rows_loaded) as rows_loaded
-    from main_staging.stg_ingest__load_manifests
+    from stg_ingest__load_manifests
     where load_status in ('loaded', 'corrected', 'redacted') and arrival_date <= cast($as_of_date as date)
     group by all
 ),
@@ -35,11 +35,11 @@ stats as (
 latest as (
     -- records dated after the as-of date (client clocks) are no evidence of fresh data
     select 'tracking.events' as source_table, false as is_judged_in_trading_days, max(event_date) as latest_date
-    from main_staging.stg_tracking__events
+    from stg_tracking__events
     where arrival_date <= cast($as_of_date as date) and event_date <= cast($as_of_date as date)
     union all
     select 'trade.trade_orders', true, max(coalesce(confirm_date, order_date))
-    from main_staging.stg_trade__trade_orders
+    from stg_trade__trade_orders
     where arrival_date <= cast($as_of_date as date) and coalesce(confirm_date, order_date) <= cast($as_of_date as date)
 ),
 non_trading_days as (

@@ -2,10 +2,10 @@
 -- worth and of each lifecycle stage, and their change against the previous as-of date in tag_history
 -- (null, and so not judged, when there is no earlier date).
 with profile as (
-    select * from main_marts.person_profile
+    select * from person_profile
 ),
 history as (
-    select * from main_marts.tag_history
+    select * from tag_history
     where tag_code in ('lifecycle_stage', 'is_high_net_worth') and as_of_date < cast($as_of_date as date)
 ),
 previous_date as (

@@ -1,4 +1,4 @@
--- One row judging the identity graph as a whole, after the per-person quarantine (main_marts.person_quarantine,
+-- One row judging the identity graph as a whole, after the per-person quarantine (person_quarantine,
 -- rules under vars fundcdp.quality.persons): how many persons, how many of them are quarantined (count and
 -- share, capped; the share judged only beyond $quality_max_quarantined_free_persons quarantined persons), the
 -- most CRM customer numbers one quarantined person holds (an over-merge of many customers is a failure of the
@@ -6,10 +6,10 @@
 -- holding two ID-card numbers (both must be within the rules: the quarantine should have caught them); plus the
 -- share of identifiers cut off as hubs.
 with identifiers as (
-    select person_id, identifier_type, is_corrected from main_marts.person_identifiers
+    select person_id, identifier_type, is_corrected from person_identifiers
 ),
 quarantined as (
-    select distinct person_id from main_marts.person_quarantine
+    select distinct person_id from person_quarantine
 ),
 per_person as (
     select
@@ -25,23 +25,23 @@ kept as (
     where quarantined.person_id is null
 ),
 hubs as (
-    select count(distinct identifier_hash) as hub_identifiers from main_marts.identity_conflicts
+    select count(distinct identifier_hash) as hub_identifiers from identity_conflicts
     where conflict_reason = 'hub'
 )
 select
-    (select count(*) from main_marts.persons) as persons,
+    (select count(*) from persons) as persons,
     (select count(*) from quarantined) as quarantined_persons,
-    (select count(*) from quarantined) * 1.0 / greatest((select count(*) from main_marts.persons), 1)
+    (select count(*) from quarantined) * 1.0 / greatest((select count(*) from persons), 1)
         as quarantined_share,
     -- the share the gate judges: 0 while no more than the free count are quarantined (a small company's
     -- single anomaly must not block everyone)
     case
         when (select count(*) from quarantined) > $quality_max_quarantined_free_persons
-            then (select count(*) from quarantined) * 1.0 / greatest((select count(*) from main_marts.persons), 1)
+            then (select count(*) from quarantined) * 1.0 / greatest((select count(*) from persons), 1)
         else 0.0
     end as judged_quarantined_share,
     (
-        select coalesce(max(persons.customer_no_count), 0) from main_marts.persons
+        select coalesce(max(persons.customer_no_count), 0) from persons
         inner join quarantined on quarantined.person_id = persons.person_id
     ) as max_customer_numbers_per_quarantined_person,
     (select coalesce(max(identifiers), 0) from kept) as max_identifiers_per_person,

@@ -6,5 +6,5 @@ select
     risk_level,
     kyc_status,
     gender
-from main_intermediate.int_crm__customer_history
+from int_crm__customer_history
 where arrival_date = cast($as_of_date as date)

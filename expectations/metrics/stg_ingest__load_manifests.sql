@@ -2,21 +2,21 @@
 -- quarantined lines), line balance
 -- (read = loaded + quarantined), and loaded rows against the rows staging holds for the file.
 with files as (
-    select * from main_staging.stg_ingest__load_manifests
+    select * from stg_ingest__load_manifests
     where arrival_date = cast($as_of_date as date) and load_status in ('loaded', 'corrected', 'redacted')
 ),
 staged as (
     select source_file, count(*) as staged_rows from (
-        select source_file from main_staging.stg_tracking__events where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_staging.stg_trade__trade_orders where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_staging.stg_trade__holdings where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_staging.stg_trade__navs where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_staging.stg_trade__fund_products where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_staging.stg_trade__fund_accounts where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_staging.stg_trade__sip_agreements where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_intermediate.int_crm__customer_history where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_intermediate.int_crm__bank_card_history where arrival_date = cast($as_of_date as date)
-        union all select source_file from main_intermediate.int_crm__marketing_consent_history where arrival_date = cast($as_of_date as date)
+        select source_file from stg_tracking__events where arrival_date = cast($as_of_date as date)
+        union all select source_file from stg_trade__trade_orders where arrival_date = cast($as_of_date as date)
+        union all select source_file from stg_trade__holdings where arrival_date = cast($as_of_date as date)
+        union all select source_file from stg_trade__navs where arrival_date = cast($as_of_date as date)
+        union all select source_file from stg_trade__fund_products where arrival_date = cast($as_of_date as date)
+        union all select source_file from stg_trade__fund_accounts where arrival_date = cast($as_of_date as date)
+        union all select source_file from stg_trade__sip_agreements where arrival_date = cast($as_of_date as date)
+        union all select source_file from int_crm__customer_history where arrival_date = cast($as_of_date as date)
+        union all select source_file from int_crm__bank_card_history where arrival_date = cast($as_of_date as date)
+        union all select source_file from int_crm__marketing_consent_history where arrival_date = cast($as_of_date as date)
     ) group by source_file
 )
 select

@@ -1,7 +1,7 @@
 -- One row for the events delivered on the partition date: how many, and the share flagged per
 -- exclusion reason (flagged events stay in staging and are removed in int_events_valid).
 with events as (
-    select exclusion_reason from main_staging.stg_tracking__events
+    select exclusion_reason from stg_tracking__events
     where arrival_date = cast($as_of_date as date)
 )
 select

@@ -3,7 +3,7 @@
 -- against shares x NAV of the snapshot day. Conversions move shares into target_fund_code.
 with snapshots as (
     select fund_account_id, fund_code, snapshot_date, sum(shares) as shares, sum(market_value_cny) as market_value_cny
-    from main_staging.stg_trade__holdings
+    from stg_trade__holdings
     where arrival_date <= cast($as_of_date as date) and snapshot_date <= cast($as_of_date as date)
     group by all
 ),
@@ -20,7 +20,7 @@ previous_snapshot as (
     select s.* from snapshots as s join latest_two as d on s.snapshot_date = d.snapshot_date and d.recency = 2
 ),
 orders as (
-    select * from main_staging.stg_trade__trade_orders
+    select * from stg_trade__trade_orders
     where order_status = 'confirmed' and arrival_date <= cast($as_of_date as date)
         and confirm_date > (select snapshot_date from latest_two where recency = 2)
         and confirm_date <= (select snapshot_date from latest_two where recency = 1)
@@ -42,7 +42,7 @@ conversion_credits as (
         orders.fund_account_id,
         orders.target_fund_code as fund_code,
         round((orders.amount_cny - coalesce(orders.fee_cny, 0)) / (
-            select arg_max(n.nav, n.nav_date) from main_staging.stg_trade__navs as n
+            select arg_max(n.nav, n.nav_date) from stg_trade__navs as n
             where n.fund_code = orders.target_fund_code and n.nav_date < orders.confirm_date
         ), 2) as share_change
     from orders
@@ -54,7 +54,7 @@ all_changes as (
     group by all
 ),
 navs as (
-    select fund_code, nav_date, max(nav) as nav from main_staging.stg_trade__navs group by all
+    select fund_code, nav_date, max(nav) as nav from stg_trade__navs group by all
 ),
 positions as (
     select

@@ -12,7 +12,7 @@ with floors as (
 ),
 delivered as (
     select distinct source_system || '.' || table_name as source_table
-    from main_staging.stg_ingest__load_manifests
+    from stg_ingest__load_manifests
     where arrival_date <= cast($as_of_date as date)
     group by source_system, table_name
     having sum(rows_loaded) > 0
@@ -20,7 +20,7 @@ delivered as (
 tag_sources as (
     -- only system.table entries are sources (model tags name intermediate models)
     select catalog.tag_code, source.source_table
-    from main_marts.tag_catalog as catalog,
+    from tag_catalog as catalog,
         unnest(string_split(catalog.source_tables, '|')) as source(source_table)
     where source.source_table like '%.%'
 ),
@@ -45,7 +45,7 @@ select
     case when missing.tag_code is null then coverage.persons_with_value end as persons_with_value,
     coverage.persons,
     missing.missing_sources
-from main_marts.tag_coverage as coverage
+from tag_coverage as coverage
 left join floors on floors.tag_code = coverage.tag_code
 left join missing on missing.tag_code = coverage.tag_code
 order by coverage.tag_code

@@ -9,6 +9,7 @@ import dagster as dg
 import duckdb
 
 from orchestration.lib.layout import SOURCES, DataLayout
+from orchestration.lib.relations import relation
 from orchestration.lib.settings import FundcdpSettings
 
 
@@ -25,7 +26,7 @@ def built_as_of_date(warehouse_db: Path) -> date | None:
     """The as-of date the warehouse's tags were last built for (None before the first build)."""
     con = duckdb.connect(str(warehouse_db), read_only=True)
     try:
-        (as_of,) = con.execute("select max(as_of_date) from main_marts.person_profile").fetchone()
+        (as_of,) = con.execute(f"select max(as_of_date) from {relation('person_profile')}").fetchone()
     finally:
         con.close()
     return as_of

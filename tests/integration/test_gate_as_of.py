@@ -95,6 +95,6 @@ def test_a_half_rebuilt_or_unbuilt_warehouse_fails_too(tmp_path):
     unbuilt.ensure()
     duckdb.connect(str(unbuilt.warehouse_db)).close()
     assert warehouse_as_of_problem(unbuilt.warehouse_db, RUN_DAY).startswith(
-        "the warehouse records no as-of date (no rows in main_marts.tag_coverage or "
-        "main_marts.person_profile), not the run's day 2026-07-02"
+        "the warehouse records no as-of date (no rows in tag_coverage or "
+        "person_profile), not the run's day 2026-07-02"
     )

@@ -223,6 +223,7 @@ def test_summary_in_a_hostile_directory(layout: DataLayout) -> None:
 def test_model_store_and_dbt_counts_quote_catalogue_names(layout: DataLayout) -> None:
     from orchestration.defs.ml.store import read_frame
     from orchestration.defs.transform.dbt import rows_written
+    from orchestration.lib.relations import ModelRelation
 
     con = duckdb.connect(str(layout.warehouse_db))
     con.execute("create schema main_intermediate")
@@ -233,7 +234,8 @@ def test_model_store_and_dbt_counts_quote_catalogue_names(layout: DataLayout) ->
         "from range(5) t(i)"
     )
     con.close()
-    assert len(read_frame(layout.warehouse_db, f"main_intermediate.{HOSTILE}")) == 5
+    hostile_model = ModelRelation(HOSTILE, "main_intermediate", HOSTILE, "intermediate")
+    assert len(read_frame(layout.warehouse_db, hostile_model)) == 5
     model = (quote_qualified("main_intermediate", HOSTILE), quote_identifier(HOSTILE))
     assert rows_written(layout.warehouse_db, "2026-06-30", {"model.x": model}) == {
         "model.x": {"2026-06-01": 3, "2026-06-02": 2}

@@ -20,6 +20,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlglot import exp
 
+from orchestration.defs.ml import store as ml_store
 from orchestration.defs.segments import compiler as compiler_module
 from orchestration.defs.segments import versions as publish_module
 from orchestration.defs.segments.compiler import DIALECTS, SEGMENT_RELATIONS, compile_segment
@@ -219,8 +220,7 @@ def assert_one_select_over_segment_relations(sql: str, dialect: str) -> exp.Sele
     assert len(statements) == 1
     (query,) = statements
     assert isinstance(query, exp.Select)
-    prefix = DIALECTS[dialect].schema_prefix
-    allowed = {(f"{prefix}{layer}", table) for layer, table in SEGMENT_RELATIONS}
+    allowed = {(DIALECTS[dialect].schema(table), table) for table in SEGMENT_RELATIONS}
     tables = list(query.find_all(exp.Table))
     assert tables and all(isinstance(t.this, exp.Identifier) and not t.catalog for t in tables)
     assert {(t.db, t.name) for t in tables} <= allowed
@@ -375,7 +375,9 @@ def tiny_warehouse(root: Path) -> tuple[Path, Path]:
         "create table main_intermediate.int_segment_events as select event_name, event_date, person_id,"
         " client_time_ms from main_intermediate.int_events_attributed"
     )
-    con.execute("create table main_marts.tags_model (person_id varchar, churn_risk_band varchar)")
+    # the model tags live in the schema the model assets write (not a dbt schema)
+    con.execute(f"create schema {ml_store.ML_SCHEMA}")
+    con.execute(f"create table {ml_store.TAGS} (person_id varchar, churn_risk_band varchar)")
     con.execute("create table main_marts.person_quarantine (person_id varchar, quarantine_reason varchar)")
     con.close()
     return warehouse, private

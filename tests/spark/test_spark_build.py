@@ -130,7 +130,8 @@ def test_spark_incremental_tags_equal_duckdb_full_build(both_engines):
 
 def model_tags_on_both_engines(layout: DataLayout, as_of, spark) -> int:
     """tags_model through the model code on the DuckDB build (the models train in Python on DuckDB only),
-    copied into Spark's fundcdp_marts so that rules naming model tags run on both. Returns its rows."""
+    copied into Spark's fundcdp_ml (the schema of the tables Python writes) so that rules naming model tags
+    run on both. Returns its rows."""
     from orchestration.defs.ml import store
     from orchestration.defs.ml.assets import BEHAVIOUR, FEATURES
     from orchestration.defs.ml.churn import ChurnSettings, train_and_score
@@ -147,9 +148,12 @@ def model_tags_on_both_engines(layout: DataLayout, as_of, spark) -> int:
     rows = store.write_tag_table(layout.warehouse_db, as_of)["persons"]
     parquet = layout.root / "tags_model.parquet"
     con = duckdb.connect(str(layout.warehouse_db), read_only=True)
-    con.execute(f"copy main_marts.tags_model to '{parquet}' (format parquet)")
+    con.execute(f"copy {store.TAGS} to '{parquet}' (format parquet)")
     con.close()
-    spark.read.parquet(str(parquet)).write.mode("overwrite").saveAsTable("fundcdp_marts.tags_model")
+    spark.sql(f"create database if not exists fundcdp_{store.ML_SCHEMA}")
+    spark.read.parquet(str(parquet)).write.mode("overwrite").saveAsTable(
+        f"fundcdp_{store.ML_SCHEMA}.tags_model"
+    )
     return rows
 
 

@@ -20,6 +20,8 @@ from orchestration.defs.ml.churn import (
 )
 from orchestration.defs.ml.clusters import ClusterSettings, fit_clusters, trait_name
 from orchestration.defs.ml.store import unavailable_tags
+from orchestration.lib.relations import model_relation
+from orchestration.lib.sql import quote_identifier
 from tests.model_data import behaviour_features, churn_snapshots
 
 AS_OF = date(2026, 6, 30)
@@ -253,8 +255,10 @@ def test_segments_naming_an_unavailable_model_tag_are_told_which_and_why():
 def test_tags_model_rows_say_why_a_model_tag_is_null(tmp_path):
     db = tmp_path / "warehouse.duckdb"
     con = store.connect(db)
+    persons = model_relation("persons")
+    con.execute(f"create schema {quote_identifier(persons.schema)}")
     con.execute(
-        "create table main_marts.persons as select * from (values ('p1'), ('p2'), ('p3')) t(person_id)"
+        f"create table {persons.quoted} as select * from (values ('p1'), ('p2'), ('p3')) t(person_id)"
     )
     con.close()
     frame = _as_from_duckdb(churn_snapshots(persons=20, weeks=20))
@@ -264,7 +268,7 @@ def test_tags_model_rows_say_why_a_model_tag_is_null(tmp_path):
     # tags_model before the clusters ran for the date, then after they found too few persons
     store.write_tag_table(db, AS_OF)
     read = duckdb.connect(str(db), read_only=True)
-    sql = "select * exclude (as_of_date) from main_marts.tags_model order by person_id"
+    sql = f"select * exclude (as_of_date) from {store.TAGS} order by person_id"
     assert read.execute(sql).fetchall() == [
         (p, None, None, None, "missing_source", "not_run") for p in ("p1", "p2", "p3")
     ]

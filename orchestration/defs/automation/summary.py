@@ -5,7 +5,9 @@ from __future__ import annotations
 import duckdb
 
 from orchestration.defs.ingest.completeness import LedgerDay, ledger_lines
+from orchestration.defs.ml import store as ml_store
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.relations import relation
 from orchestration.lib.sql import quote_qualified
 
 DEMO_KEY_SUMMARY = (
@@ -87,8 +89,8 @@ def exclusions_by_reason(layout: DataLayout) -> list[tuple[str, int]]:
     """Staged events per exclusion reason (events that parse but must not count)."""
     return _warehouse_rows(
         layout,
-        "select coalesce(exclusion_reason, '(valid)'), count(*) from main_staging.stg_tracking__events "
-        "group by all order by 1",
+        "select coalesce(exclusion_reason, '(valid)'), count(*) "
+        f"from {relation('stg_tracking__events')} group by all order by 1",
     )
 
 
@@ -97,14 +99,15 @@ def lifecycle_summary(layout: DataLayout) -> list[str]:
     order = ["introduction", "growth", "mature", "dormant", "churned"]
     stages = sorted(
         _warehouse_rows(
-            layout, "select as_of_date, lifecycle_stage, count(*) from main_marts.tags_activity group by all"
+            layout,
+            f"select as_of_date, lifecycle_stage, count(*) from {relation('tags_activity')} group by all",
         ),
         key=lambda row: order.index(row[1]) if row[1] in order else len(order),
     )
     transitions = _warehouse_rows(
         layout,
-        "select transition_date, from_stage, to_stage, count(*) from main_marts.lifecycle_transitions "
-        "group by all order by 1 desc, 4 desc, 2, 3 limit 8",
+        "select transition_date, from_stage, to_stage, count(*) "
+        f"from {relation('lifecycle_transitions')} group by all order by 1 desc, 4 desc, 2, 3 limit 8",
     )
     if not stages:
         return []
@@ -121,7 +124,7 @@ def model_summary(layout: DataLayout) -> list[str]:
     runs = _warehouse_rows(
         layout,
         "select model_name, status, reason, auc, baseline_auc, passed_floor, evaluation_from, evaluation_to, "
-        "as_of_date from main_marts.model_runs qualify row_number() over (partition by model_name "
+        f"as_of_date from {ml_store.RUNS} qualify row_number() over (partition by model_name "
         "order by as_of_date desc) = 1 order by 1",
     )
     lines = []
@@ -136,8 +139,8 @@ def model_summary(layout: DataLayout) -> list[str]:
             lines.append(f"Churn model as of {as_of}: not trained ({reason})")
     clusters = _warehouse_rows(
         layout,
-        "select cluster_name, persons from main_marts.behaviour_clusters where as_of_date = "
-        "(select max(as_of_date) from main_marts.behaviour_clusters) order by persons desc, cluster_name",
+        f"select cluster_name, persons from {ml_store.CLUSTERS} where as_of_date = "
+        f"(select max(as_of_date) from {ml_store.CLUSTERS}) order by persons desc, cluster_name",
     )
     if clusters:
         lines.append("Behaviour clusters: " + "; ".join(f"{name} {persons}" for name, persons in clusters))

@@ -21,8 +21,9 @@ from orchestration.lib.settings import FundcdpSettings
 CHURN_KEY = dg.AssetKey(["models", "churn_propensity"])
 CLUSTERS_KEY = dg.AssetKey(["models", "behaviour_clusters"])
 TAGS_KEY = dg.AssetKey(["marts", "tags_model"])
-FEATURES = "main_intermediate.int_churn_feature_snapshots"
-BEHAVIOUR = "main_marts.behaviour_features"
+# the dbt models the models read (their relations come from the manifest)
+FEATURES = "int_churn_feature_snapshots"
+BEHAVIOUR = "behaviour_features"
 
 
 def _as_of(context, settings: FundcdpSettings) -> date:
@@ -77,7 +78,7 @@ def _markdown_table(rows: list[dict]) -> str:
 @dg.asset(
     key=CHURN_KEY,
     deps=[dg.AssetKey(["intermediate", "int_churn_feature_snapshots"])],
-    group_name="models",
+    group_name="ml",
     kinds={"python", "scikitlearn", "duckdb"},
     pool=DUCKDB_WRITER_POOL,
     partitions_def=days,
@@ -177,7 +178,7 @@ def churn_model_auc_floor(
 @dg.asset(
     key=CLUSTERS_KEY,
     deps=[dg.AssetKey(["marts", "behaviour_features"])],
-    group_name="models",
+    group_name="ml",
     kinds={"python", "scikitlearn", "duckdb"},
     pool=DUCKDB_WRITER_POOL,
     partitions_def=days,
@@ -224,7 +225,7 @@ def behaviour_clusters(context: dg.AssetExecutionContext, settings: FundcdpSetti
 @dg.asset(
     key=TAGS_KEY,
     deps=[CHURN_KEY, CLUSTERS_KEY, dg.AssetKey(["marts", "persons"])],
-    group_name="models",
+    group_name="ml",
     kinds={"duckdb"},
     pool=DUCKDB_WRITER_POOL,
     partitions_def=days,

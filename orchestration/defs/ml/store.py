@@ -1,9 +1,12 @@
 """Where the model assets write, in ``warehouse.duckdb`` (one writer at a time: the writer pool).
 
-Analyst-facing, published to ``analytics.duckdb``: ``main_marts.tags_model`` (the sixth tag table),
-``main_marts.model_runs``, ``main_marts.model_evaluations`` and ``main_marts.behaviour_clusters`` (one set
-of rows per model and as-of date; a re-run of the date replaces them). Internal: ``main_models.churn_scores``
-and ``main_models.cluster_members`` (the latest run of each model only).
+Python writes these tables, not dbt, so they live in a schema of their own, ``ml`` (:data:`ML_SCHEMA`),
+never inside dbt's schemas. Analyst-facing, published to ``analytics.duckdb`` under the same names:
+``ml.tags_model`` (the sixth tag table), ``ml.model_runs``, ``ml.model_evaluations`` and
+``ml.behaviour_clusters`` (one set of rows per model and as-of date; a re-run of the date replaces them).
+Internal: ``ml.churn_scores`` and ``ml.cluster_members`` (the latest run of each model only). A warehouse
+written before they moved has them in dbt's marts schema (and ``main_models``): :func:`connect` moves them
+once. dbt models read none of them; what they read of dbt (``persons``) is named through the manifest.
 """
 
 from __future__ import annotations
@@ -19,36 +22,63 @@ from orchestration.defs.ml.churn import MODEL_NAME as CHURN_MODEL
 from orchestration.defs.ml.churn import ChurnResult
 from orchestration.defs.ml.clusters import MODEL_NAME as CLUSTER_MODEL
 from orchestration.defs.ml.clusters import ClusterResult
-from orchestration.lib.sql import quote_qualified
+from orchestration.lib.relations import ModelRelation, model_relation
+from orchestration.lib.sql import quote_identifier, quote_qualified
 
+# The schema of the tables Python writes (no dbt model lives there).
+ML_SCHEMA = "ml"
 TAG_TABLE = "tags_model"
 PUBLISHED = ("tags_model", "model_runs", "model_evaluations", "behaviour_clusters")
-RUN_INSERT = f"insert into main_marts.model_runs values ({', '.join(['?'] * 19)})"
-EVALUATION_INSERT = f"insert into main_marts.model_evaluations values ({', '.join(['?'] * 9)})"
+INTERNAL = ("churn_scores", "cluster_members")
+# Where a warehouse written before the move keeps them: the DuckDB schemas dbt's marts and the old
+# internal tables had then. Read only by the one-time move in connect().
+LEGACY_SCHEMAS = {**dict.fromkeys(PUBLISHED, "main_marts"), **dict.fromkeys(INTERNAL, "main_models")}
 
-DDL = """
-create schema if not exists main_marts;
-create schema if not exists main_models;
-create table if not exists main_marts.model_runs (
+
+def relation(table: str) -> str:
+    """``"ml"."<table>"`` of one of the tables the model assets write (published or internal).
+
+    Raises:
+        ValueError: for a table that is not one of them.
+    """
+    if table not in PUBLISHED + INTERNAL:
+        raise ValueError(
+            f"{table!r} is not a table the model assets write ({', '.join(PUBLISHED + INTERNAL)})"
+        )
+    return quote_qualified(ML_SCHEMA, table)
+
+
+RUNS, EVALUATIONS, CLUSTERS = (
+    relation("model_runs"),
+    relation("model_evaluations"),
+    relation("behaviour_clusters"),
+)
+SCORES, MEMBERS, TAGS = relation("churn_scores"), relation("cluster_members"), relation(TAG_TABLE)
+RUN_INSERT = f"insert into {RUNS} values ({', '.join(['?'] * 19)})"
+EVALUATION_INSERT = f"insert into {EVALUATIONS} values ({', '.join(['?'] * 9)})"
+
+DDL = f"""
+create schema if not exists {quote_identifier(ML_SCHEMA)};
+create table if not exists {RUNS} (
     model_name varchar, model_version varchar, algorithm varchar, status varchar, reason varchar,
     training_from date, training_to date, evaluated_training_from date, evaluated_training_to date,
     evaluation_from date, evaluation_to date, training_rows bigint, scored_persons bigint,
     auc double, baseline_auc double, min_auc double, passed_floor boolean, parameters varchar,
     as_of_date date
 );
-create table if not exists main_marts.model_evaluations (
+create table if not exists {EVALUATIONS} (
     model_name varchar, model_version varchar, metric varchar, calibration_bin integer, rows bigint,
     value double, baseline_value double, observed_rate double, as_of_date date
 );
-create table if not exists main_marts.behaviour_clusters (
+create table if not exists {CLUSTERS} (
     cluster_id integer, cluster_name varchar, persons bigint, name_kept boolean, centroid varchar,
     model_version varchar, as_of_date date
 );
-create table if not exists main_models.churn_scores (
+create table if not exists {SCORES} (
     person_id varchar, churn_propensity double, churn_risk_band varchar, model_version varchar,
     as_of_date date
 );
-create table if not exists main_models.cluster_members (
+create table if not exists {MEMBERS} (
     person_id varchar, cluster_id integer, model_version varchar, as_of_date date
 );
 """
@@ -56,15 +86,39 @@ create table if not exists main_models.cluster_members (
 
 def connect(warehouse_db: Path) -> duckdb.DuckDBPyConnection:
     con = duckdb.connect(str(warehouse_db))
+    _move_legacy_tables(con)
     con.execute(DDL)
     return con
 
 
-def read_frame(warehouse_db: Path, relation: str) -> pd.DataFrame:
-    """Every row of ``relation`` (``schema.table``), read-only."""
+def _move_legacy_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Move the tables of a warehouse written before they had a schema of their own into ``ml`` (once:
+    a table already in ``ml`` is left alone), so that the run history and the cluster ids carry over."""
+    found = con.execute(
+        "select table_schema, table_name from information_schema.tables "
+        "where table_catalog = current_database() and table_schema in (select unnest(?)) "
+        "and table_name in (select unnest(?))",
+        [sorted(set(LEGACY_SCHEMAS.values()) | {ML_SCHEMA}), list(LEGACY_SCHEMAS)],
+    ).fetchall()
+    in_ml = {table for schema, table in found if schema == ML_SCHEMA}
+    legacy = [(s, t) for s, t in found if s != ML_SCHEMA and LEGACY_SCHEMAS[t] == s and t not in in_ml]
+    if not legacy:
+        return
+    con.execute("begin")
+    con.execute(f"create schema if not exists {quote_identifier(ML_SCHEMA)}")
+    for schema, table in legacy:
+        con.execute(f"create table {relation(table)} as select * from {quote_qualified(schema, table)}")
+        con.execute(f"drop table {quote_qualified(schema, table)}")
+    con.execute("commit")
+
+
+def read_frame(warehouse_db: Path, model: str | ModelRelation) -> pd.DataFrame:
+    """Every row of the dbt model ``model`` (a name, looked up in the manifest, or its relation),
+    read-only."""
+    where = model if isinstance(model, ModelRelation) else model_relation(model)
     con = duckdb.connect(str(warehouse_db), read_only=True)
     try:
-        return con.execute(f"select * from {quote_qualified(*relation.split('.'))}").df()
+        return con.execute(f"select * from {where.quoted}").df()
     finally:
         con.close()
 
@@ -72,7 +126,7 @@ def read_frame(warehouse_db: Path, relation: str) -> pd.DataFrame:
 def _replace_run(con: duckdb.DuckDBPyConnection, model: str, as_of: date) -> None:
     for table in ("model_runs", "model_evaluations"):
         con.execute(
-            f"delete from {quote_qualified('main_marts', table)} where model_name = ? and as_of_date = ?",
+            f"delete from {relation(table)} where model_name = ? and as_of_date = ?",
             [model, as_of],
         )
 
@@ -109,10 +163,10 @@ def write_churn(warehouse_db: Path, result: ChurnResult, min_auc: float, paramet
             row = [CHURN_MODEL, version, "calibration", bin_, rows, predicted, None, observed, as_of]
             con.execute(EVALUATION_INSERT, row)
         scores = result.scores.assign(model_version=result.model_version, as_of_date=result.as_of)
-        con.execute("delete from main_models.churn_scores")
+        con.execute(f"delete from {SCORES}")
         con.register("scores_frame", scores)
         con.execute(
-            "insert into main_models.churn_scores select person_id, churn_propensity, churn_risk_band, "
+            f"insert into {SCORES} select person_id, churn_propensity, churn_risk_band, "
             "model_version, as_of_date from scores_frame"
         )
         con.unregister("scores_frame")
@@ -128,14 +182,12 @@ def latest_run(warehouse_db: Path, model: str, as_of: date) -> dict | None:
     con = duckdb.connect(str(warehouse_db), read_only=True)
     try:
         exists = con.execute(
-            "select count(*) from information_schema.tables "
-            "where table_schema = 'main_marts' and table_name = 'model_runs'"
+            "select count(*) from information_schema.tables where table_schema = ? and table_name = ?",
+            [ML_SCHEMA, "model_runs"],
         ).fetchone()[0]
         if not exists:
             return None
-        cursor = con.execute(
-            "select * from main_marts.model_runs where model_name = ? and as_of_date = ?", [model, as_of]
-        )
+        cursor = con.execute(f"select * from {RUNS} where model_name = ? and as_of_date = ?", [model, as_of])
         row = cursor.fetchone()
         return dict(zip([d[0] for d in cursor.description], row, strict=True)) if row else None
     finally:
@@ -147,9 +199,9 @@ def previous_clusters(warehouse_db: Path, as_of: date) -> pd.DataFrame | None:
     con = connect(warehouse_db)
     try:
         frame = con.execute(
-            "select cluster_id, cluster_name, centroid from main_marts.behaviour_clusters "
+            f"select cluster_id, cluster_name, centroid from {CLUSTERS} "
             "where as_of_date = "
-            "(select max(as_of_date) from main_marts.behaviour_clusters where as_of_date < ?) "
+            f"(select max(as_of_date) from {CLUSTERS} where as_of_date < ?) "
             "order by cluster_id",
             [as_of],
         ).df()
@@ -163,8 +215,8 @@ def write_clusters(warehouse_db: Path, result: ClusterResult, as_of: date, param
     try:
         con.execute("begin")
         _replace_run(con, CLUSTER_MODEL, as_of)
-        con.execute("delete from main_marts.behaviour_clusters where as_of_date = ?", [as_of])
-        con.execute("delete from main_models.cluster_members")
+        con.execute(f"delete from {CLUSTERS} where as_of_date = ?", [as_of])
+        con.execute(f"delete from {MEMBERS}")
         best = max(result.silhouettes.values()) if result.silhouettes else None
         con.execute(
             RUN_INSERT,
@@ -181,13 +233,13 @@ def write_clusters(warehouse_db: Path, result: ClusterResult, as_of: date, param
             clusters = result.clusters.assign(model_version=result.model_version, as_of_date=as_of)
             con.register("clusters_frame", clusters)
             con.execute(
-                "insert into main_marts.behaviour_clusters select cluster_id, cluster_name, persons, "
+                f"insert into {CLUSTERS} select cluster_id, cluster_name, persons, "
                 "name_kept, centroid, model_version, as_of_date from clusters_frame"
             )
             members = result.members.assign(model_version=result.model_version, as_of_date=as_of)
             con.register("members_frame", members)
             con.execute(
-                "insert into main_models.cluster_members "
+                f"insert into {MEMBERS} "
                 "select person_id, cluster_id, model_version, as_of_date from members_frame"
             )
         con.execute("commit")
@@ -223,8 +275,7 @@ def previous_run(warehouse_db: Path, model: str, as_of: date) -> dict | None:
     con = connect(warehouse_db)
     try:
         cursor = con.execute(
-            "select * from main_marts.model_runs where model_name = ? and as_of_date < ? "
-            "order by as_of_date desc limit 1",
+            f"select * from {RUNS} where model_name = ? and as_of_date < ? order by as_of_date desc limit 1",
             [model, as_of],
         )
         row = cursor.fetchone()
@@ -239,7 +290,7 @@ def unavailable_models(warehouse_db: Path, as_of: date) -> dict[str, str]:
     con = connect(warehouse_db)
     try:
         rows = con.execute(
-            "select model_name, status, reason from main_marts.model_runs where as_of_date = ?", [as_of]
+            f"select model_name, status, reason from {RUNS} where as_of_date = ?", [as_of]
         ).fetchall()
         runs = {model: (status, reason) for model, status, reason in rows}
     finally:
@@ -253,7 +304,7 @@ def unavailable_models(warehouse_db: Path, as_of: date) -> dict[str, str]:
 
 
 def write_tag_table(warehouse_db: Path, as_of: date) -> dict[str, int]:
-    """main_marts.tags_model: every person of ``persons`` with this date's churn score and cluster (null
+    """ml.tags_model: every person of ``persons`` with this date's churn score and cluster (null
     where there is none, and then ``churn_unavailable_reason`` / ``cluster_unavailable_reason`` say why:
     the model's status when it did not train (``insufficient_history``, ``missing_source``,
     ``insufficient_data``), ``not_run``, or ``not_scored`` / ``not_clustered`` for a person the trained
@@ -262,10 +313,10 @@ def write_tag_table(warehouse_db: Path, as_of: date) -> dict[str, int]:
     try:
         con.execute(
             f"""
-            create or replace table {quote_qualified("main_marts", TAG_TABLE)} as
+            create or replace table {TAGS} as
             with runs as (
                 select model_name, max(status) as status
-                from main_marts.model_runs
+                from {RUNS}
                 where as_of_date = cast(? as date)
                 group by model_name
             )
@@ -287,12 +338,12 @@ def write_tag_table(warehouse_db: Path, as_of: date) -> dict[str, int]:
                     else '{NOT_CLUSTERED}'
                 end as cluster_unavailable_reason,
                 cast(? as date) as as_of_date
-            from main_marts.persons as persons
-            left join main_models.churn_scores as scores
+            from {model_relation("persons").quoted} as persons
+            left join {SCORES} as scores
                 on scores.person_id = persons.person_id and scores.as_of_date = cast(? as date)
-            left join main_models.cluster_members as members
+            left join {MEMBERS} as members
                 on members.person_id = persons.person_id and members.as_of_date = cast(? as date)
-            left join main_marts.behaviour_clusters as clusters
+            left join {CLUSTERS} as clusters
                 on clusters.cluster_id = members.cluster_id and clusters.as_of_date = cast(? as date)
             left join runs as churn_run on churn_run.model_name = '{CHURN_MODEL}'
             left join runs as cluster_run on cluster_run.model_name = '{CLUSTER_MODEL}'
@@ -302,7 +353,7 @@ def write_tag_table(warehouse_db: Path, as_of: date) -> dict[str, int]:
         )
         persons, churn, band, cluster = con.execute(
             "select count(*), count(churn_propensity), count(churn_risk_band), count(behaviour_cluster) "
-            f"from {quote_qualified('main_marts', TAG_TABLE)}"
+            f"from {TAGS}"
         ).fetchone()
     finally:
         con.close()

@@ -31,6 +31,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from orchestration.lib.relations import existing_models, relation
+
 TABLE = "published_person_ids"
 SECRET_TABLE = "published_id_secret"
 
@@ -124,7 +126,7 @@ def published_ids(private_db: Path) -> dict[str, str]:
 
 
 def merged_into(warehouse_db: Path, person_ids: Iterable[str]) -> set[str]:
-    """Person ids that ``main_marts.identity_changes`` shows merged (directly or through earlier merges)
+    """Person ids that ``identity_changes`` shows merged (directly or through earlier merges)
     into one of ``person_ids`` and that no current person holds: the same person's earlier ids, whose
     published ids an erasure forgets too. (An id split into several persons is someone else's as well
     and stays.)"""
@@ -133,17 +135,11 @@ def merged_into(warehouse_db: Path, person_ids: Iterable[str]) -> set[str]:
         return found
     con = duckdb.connect(str(warehouse_db), read_only=True)
     try:
-        tables = {
-            name
-            for (name,) in con.execute(
-                "select table_name from information_schema.tables where table_schema = 'main_marts' "
-                "and table_name in ('identity_changes', 'persons')"
-            ).fetchall()
-        }
+        tables = existing_models(con, "identity_changes", "persons")
         if "identity_changes" not in tables:
             return found
         current = (
-            " and old_person_id not in (select person_id from main_marts.persons)"
+            f" and old_person_id not in (select person_id from {relation('persons')})"
             if "persons" in tables
             else ""
         )
@@ -152,7 +148,7 @@ def merged_into(warehouse_db: Path, person_ids: Iterable[str]) -> set[str]:
             earlier = {
                 old
                 for (old,) in con.execute(
-                    "select distinct old_person_id from main_marts.identity_changes "
+                    f"select distinct old_person_id from {relation('identity_changes')} "
                     "where change_reason = 'merged' and new_person_id in (select unnest(?))" + current,
                     [sorted(frontier)],
                 ).fetchall()

@@ -32,6 +32,7 @@ from orchestration.lib.privacy_records import (
     archive_dir,
     ensure_archive,
 )
+from orchestration.lib.relations import relation
 from orchestration.lib.rules import JunkRules
 from orchestration.lib.sources import TABLES_BY_KEY
 from orchestration.lib.sql import quote_identifier
@@ -349,7 +350,7 @@ def _archive_links(layout: DataLayout, days: list[str]) -> int:
         group = "login_id, event_name, customer_no, phone_hash, wx_openid_hash, wx_unionid_hash"
         links = con.sql(
             f"""
-            select {columns} from main_intermediate.int_events_valid
+            select {columns} from {relation("int_events_valid")}
             where list_contains(?, cast(arrival_date as varchar)) and login_id is not null
             qualify row_number() over (partition by {group} order by event_at, event_id) = 1
                 or row_number() over (partition by {group} order by event_at desc, event_id desc) = 1

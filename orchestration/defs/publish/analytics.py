@@ -38,12 +38,15 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.defs.ml import store as ml_store
 from orchestration.defs.privacy import pseudonyms, quasi_identifiers
 from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.layout import analyst_file_mode
+from orchestration.lib.relations import model_relation
 from orchestration.lib.sql import quote_identifier, quote_literal
 
-# Tables of the warehouse's main_marts schema published to analysts, in the file's main schema.
+# Tables of the warehouse published to analysts, in the file's main schema: dbt models (where the manifest
+# puts them) and the model assets' tables (their own schema, ml_store.ML_SCHEMA), under the same names.
 PUBLISHED_TABLES = (
     "persons",
     "identity_changes",
@@ -265,7 +268,7 @@ def catalog_relation(con: duckdb.DuckDBPyConnection, table: str, relation: str) 
             }
             kept = " ".join(
                 f"when {quote_literal(code)} then (select count({value}) from {quasi_identifiers.RESULT} q "
-                "where q.person_id in (select person_id from warehouse.main_marts.tags_basic))"
+                f"where q.person_id in (select person_id from {_warehouse_relation('tags_basic')}))"
                 for code, value in counted.items()
             )
             with_value = f"case when tag_table = 'tags_basic' then case tag_code {kept} end end"
@@ -280,6 +283,14 @@ def catalog_relation(con: duckdb.DuckDBPyConnection, table: str, relation: str) 
     )
     dropped = ", ".join(quote_literal(code) for code in CATALOG_DROPPED)
     return f"(select * replace ({replaced}) from {relation} where tag_code not in ({dropped}))"
+
+
+def _warehouse_relation(table: str) -> str:
+    """A published table in the warehouse attached as ``warehouse``: a model assets' table (ml schema) or
+    a dbt model (its relation from the manifest)."""
+    if table in ml_store.PUBLISHED:
+        return f"{quote_identifier('warehouse')}.{ml_store.relation(table)}"
+    return model_relation(table).in_catalog("warehouse")
 
 
 def _type(con: duckdb.DuckDBPyConnection, relation: str, column: str) -> str:
@@ -308,7 +319,8 @@ def _person_ids(con: duckdb.DuckDBPyConnection, relations: list[str]) -> None:
 def _quasi_identifier_source(con: duckdb.DuckDBPyConnection) -> None:
     """Temp view ``quasi_identifier_source``: each person's gender, birth year, age band, province and city
     from the warehouse's person_profile (one row per person)."""
-    columns = set(_columns(con, "warehouse.main_marts.person_profile"))
+    profile = _warehouse_relation("person_profile")
+    columns = set(_columns(con, profile))
 
     def pick(column: str, expression: str | None = None) -> str:
         return (expression or column) if column in columns else "null"
@@ -318,7 +330,7 @@ def _quasi_identifier_source(con: duckdb.DuckDBPyConnection) -> None:
         f"{pick('gender')}::varchar as gender, "
         f"{pick('birth_date', 'year(birth_date)')}::integer as birth_year, "
         f"{pick('age_band')}::varchar as age_band, {pick('province')}::varchar as province, "
-        f"{pick('city')}::varchar as city from warehouse.main_marts.person_profile"
+        f"{pick('city')}::varchar as city from {profile}"
     )
 
 
@@ -353,7 +365,7 @@ def publish_analytics(
         con = duckdb.connect(str(temporary))
         try:
             con.execute("attach ? as warehouse (read_only)", [str(warehouse_db)])
-            relations = {table: f"warehouse.main_marts.{quote_identifier(table)}" for table in tables}
+            relations = {table: _warehouse_relation(table) for table in tables}
             if quality_db is not None and quality_db.exists():
                 con.execute("attach ? as quality (read_only)", [str(quality_db)])
                 relations["dq_results"] = "quality.dq_results"

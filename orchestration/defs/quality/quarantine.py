@@ -1,4 +1,4 @@
-"""The persons quarantined by a per-person quality rule (``main_marts.person_quarantine``) and their alert.
+"""The persons quarantined by a per-person quality rule (dbt's ``person_quarantine``) and their alert.
 
 A person failing a per-person rule (an identity component above
 ``quality.persons.max_identifiers_per_person``, two values of a unique identifier type) is quarantined by
@@ -16,8 +16,9 @@ from pathlib import Path
 import duckdb
 
 from orchestration.lib.alerts import Alert
+from orchestration.lib.relations import relation
 
-QUARANTINE_RELATION = "main_marts.person_quarantine"
+QUARANTINE_MODEL = "person_quarantine"
 ALERT_KIND = "persons_quarantined"
 
 
@@ -32,15 +33,13 @@ class QuarantineSummary:
 def quarantine_summary(warehouse_db: Path) -> QuarantineSummary:
     """The quarantined persons of the warehouse's ``person_quarantine`` (read-only). A warehouse without
     the table (built before it existed) has none."""
+    quarantine = relation(QUARANTINE_MODEL)
     con = duckdb.connect(str(warehouse_db), read_only=True)
     try:
         try:
-            (persons,) = con.execute(
-                f"select count(distinct person_id) from {QUARANTINE_RELATION}"
-            ).fetchone()
+            (persons,) = con.execute(f"select count(distinct person_id) from {quarantine}").fetchone()
             rows = con.execute(
-                f"select quarantine_reason, count(distinct person_id) from {QUARANTINE_RELATION} "
-                "group by 1 order by 1"
+                f"select quarantine_reason, count(distinct person_id) from {quarantine} group by 1 order by 1"
             ).fetchall()
         except duckdb.CatalogException:
             return QuarantineSummary(0, {})

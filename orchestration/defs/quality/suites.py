@@ -5,6 +5,10 @@ and validates the frame returned by its metric query ``expectations/metrics/<nam
 (Jinja-rendered; ``$as_of_date`` bound to the partition date and the ``$quality_*`` parameters of
 :func:`metric_parameters` to the rules under ``vars: fundcdp: quality:``) computing per-partition rows or
 aggregates in SQL, so that GX (through pandas) never loads a large table and never sees personal values.
+
+A metric query names dbt models bare (``from person_profile``): :func:`qualified_metric_sql` parses it
+with sqlglot and puts each model's schema (from dbt's manifest, :mod:`orchestration.lib.relations`) on its
+table node, so no schema name is written in the queries and none is formatted into SQL text.
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from pathlib import Path
 
 import duckdb
 import jinja2
+import sqlglot
+from sqlglot import exp
 
 from orchestration.lib.paths import EXPECTATIONS_DIR
+from orchestration.lib.relations import UnknownModelError, model_relation
 from orchestration.lib.rules import load_business_rules
 
 _PARAMETER = re.compile(r"\$(\w+)")
@@ -134,10 +141,41 @@ def non_trading_days(configured: object) -> list[date]:
     return sorted(days)
 
 
+def qualified_metric_sql(sql: str, source: Path | str, resolve=model_relation) -> str:
+    """The DuckDB query ``sql`` with every bare table name that is not one of its CTEs replaced, in its
+    sqlglot syntax tree, by the dbt model's relation (``resolve``: model name -> ModelRelation, default
+    from the manifest). A table already naming its schema is left as written.
+
+    Raises:
+        ValueError: naming ``source`` and the model when a table is no dbt model (or the SQL does not
+            parse).
+    """
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except sqlglot.errors.ParseError as problem:
+        raise ValueError(f"{source}: not a query sqlglot can read: {problem}") from problem
+    ctes = {cte.alias_or_name for cte in tree.find_all(exp.CTE)}
+
+    def qualify(node: exp.Expression) -> exp.Expression:
+        if not isinstance(node, exp.Table) or node.args.get("db") or not node.name or node.name in ctes:
+            return node
+        try:
+            model = resolve(node.name)
+        except UnknownModelError as problem:
+            raise ValueError(f"{source}: table {node.name!r} is no dbt model: {problem}") from None
+        qualified = model.table()
+        if node.args.get("alias") is not None:
+            qualified.set("alias", node.args["alias"].copy())
+        return qualified
+
+    return tree.transform(qualify).sql(dialect="duckdb", pretty=True)
+
+
 def metric_frame(warehouse_db: Path, suite: Suite, as_of_date: str, rules: dict | None = None):
     """The suite's metric query run read-only against the warehouse, as a pandas DataFrame (``rules``:
     the business rules its ``$quality_*`` parameters come from, default the dbt project's)."""
-    sql = jinja2.Template(suite.metric_query.read_text()).render()
+    rendered = jinja2.Template(suite.metric_query.read_text()).render()
+    sql = qualified_metric_sql(rendered, suite.metric_query)
     available = {"as_of_date": as_of_date, **metric_parameters(rules)}
     used = set(_PARAMETER.findall(sql))
     unknown = sorted(used - set(available))

@@ -1,7 +1,7 @@
 """Is the warehouse a gate reads as of the gate's own day?
 
-Each dbt build stamps the dbt var ``as_of_date`` on every row of ``main_marts.tag_coverage`` (one row per
-catalogued tag, so never empty, whoever the persons are) and of ``main_marts.person_profile``; both are built
+Each dbt build stamps the dbt var ``as_of_date`` on every row of ``tag_coverage`` (one row per
+catalogued tag, so never empty, whoever the persons are) and of ``person_profile``; both are built
 near the end of the build, from every tag table. A gate that finds another date there (or several) validates a
 warehouse some other run rebuilt since this run's build (issue 31: two interleaved runs), so it must fail
 rather than record a pass for its day. Read-only; no value becomes SQL text.
@@ -14,7 +14,10 @@ from pathlib import Path
 
 import duckdb
 
-AS_OF_RELATIONS = ("main_marts.tag_coverage", "main_marts.person_profile")
+from orchestration.lib.relations import relation
+
+# dbt models (their relations come from the manifest)
+AS_OF_MODELS = ("tag_coverage", "person_profile")
 
 
 def warehouse_as_of_dates(warehouse_db: Path) -> list[date]:
@@ -24,10 +27,10 @@ def warehouse_as_of_dates(warehouse_db: Path) -> list[date]:
     con = duckdb.connect(str(warehouse_db), read_only=True)
     try:
         found: set[date] = set()
-        for relation in AS_OF_RELATIONS:  # constants of this module, not outside text
+        for model in AS_OF_MODELS:
             try:
                 rows = con.execute(
-                    f"select distinct as_of_date from {relation} where as_of_date is not null"
+                    f"select distinct as_of_date from {relation(model)} where as_of_date is not null"
                 ).fetchall()
             except duckdb.CatalogException:
                 continue
@@ -44,7 +47,7 @@ def warehouse_as_of_problem(warehouse_db: Path, run_day: date | str) -> str | No
     if dates == [day]:
         return None
     if not dates:
-        built = "records no as-of date (no rows in " + " or ".join(AS_OF_RELATIONS) + ")"
+        built = "records no as-of date (no rows in " + " or ".join(AS_OF_MODELS) + ")"
     else:
         built = "is as of " + " and ".join(d.isoformat() for d in dates)
     return (

@@ -7,8 +7,10 @@ int / float, dates ``CAST('YYYY-MM-DD' AS DATE)`` of a ``date``; relation and co
 catalog (checked to be plain names) and are identifiers. The only SQL text written here is constant: the
 two split-hash templates, which take their values as placeholders.
 
-The dialects differ only where the engines do: relation names (DuckDB schemas ``main_marts``… vs Spark
-databases ``fundcdp_marts``…), string literal escaping, and SHA-256 / hex parsing for the experiment split.
+The dialects differ only where the engines do: relation names (on DuckDB the schemas dbt's manifest gives,
+:mod:`orchestration.lib.relations`, and ``ml`` for the model tags Python writes; on Spark the databases
+``fundcdp_<folder schema>`` dbt names there, and ``fundcdp_ml``), string literal escaping, and SHA-256 /
+hex parsing for the experiment split.
 Relative dates (``-30d``) and event windows are resolved to literal dates here, from the as-of date, so
 the SQL itself carries no date arithmetic.
 """
@@ -24,6 +26,7 @@ import sqlglot
 from pydantic import BaseModel
 from sqlglot import exp
 
+from orchestration.defs.ml.store import ML_SCHEMA
 from orchestration.defs.segments.definition import (
     RELATIVE_DATE,
     SQL_NAME,
@@ -34,6 +37,7 @@ from orchestration.defs.segments.definition import (
     parse_rule,
     where_items,
 )
+from orchestration.lib.relations import model_relation
 from orchestration.lib.rules import load_business_rules
 
 RISK_LEVELS = {"R1": 1, "R2": 2, "R3": 3, "R4": 4, "R5": 5}
@@ -43,14 +47,17 @@ MODEL_TAG_TABLE = "tags_model"
 SEGMENT_PERSONS = "segment_persons"
 # Persons quarantined by the persons gate (docs/quality.md): every segment excludes them (`quarantined`).
 QUARANTINE_TABLE = "person_quarantine"
-# Every relation a compiled segment may read, by layer (the guard allows these and nothing else).
+# Every relation a compiled segment may read (the guard allows these and nothing else): dbt models, and
+# the model tags the model assets write in the schema of their own (ML_SCHEMA).
 SEGMENT_RELATIONS = (
-    ("marts", SEGMENT_PERSONS),
-    ("intermediate", "int_segment_events"),
-    ("intermediate", "int_events_attributed"),
-    ("marts", MODEL_TAG_TABLE),
-    ("marts", QUARANTINE_TABLE),
+    SEGMENT_PERSONS,
+    "int_segment_events",
+    "int_events_attributed",
+    MODEL_TAG_TABLE,
+    QUARANTINE_TABLE,
 )
+# Tables of SEGMENT_RELATIONS that Python writes (not dbt models).
+PYTHON_TABLES = frozenset({MODEL_TAG_TABLE})
 # 0 .. buckets-1 from the first 8 hex digits of sha256(value): identical on both engines.
 SPLIT_BUCKET_SQL = {
     "duckdb": "(cast(('0x' || substr(sha256(:value), 1, 8)) as bigint) % :buckets)",
@@ -68,23 +75,28 @@ def referenced_tags(node: Any) -> set[str]:
 @dataclass(frozen=True)
 class Dialect:
     name: str
-    schema_prefix: str
+    # Spark: the target's schema, which dbt puts before each folder's schema (fundcdp_marts…); DuckDB: the
+    # schemas come from the manifest as they are.
+    schema_prefix: str = ""
 
-    def schema(self, layer: str) -> str:
-        return f"{self.schema_prefix}{layer}"
+    def schema(self, table: str) -> str:
+        """The schema (Spark: database) holding ``table``, one of :data:`SEGMENT_RELATIONS`."""
+        if table in PYTHON_TABLES:
+            return f"{self.schema_prefix}{ML_SCHEMA}"
+        model = model_relation(table)
+        if self.name == "duckdb":
+            return model.schema
+        return f"{self.schema_prefix}{model.custom_schema}"
 
-    def relation(self, layer: str, table: str) -> str:
-        return f"{self.schema(layer)}.{table}"
-
-    def table(self, layer: str, table: str, alias: str) -> exp.Table:
-        return exp.table_(table, db=self.schema(layer), alias=alias)
+    def table(self, table: str, alias: str) -> exp.Table:
+        return exp.table_(table, db=self.schema(table), alias=alias)
 
     def string(self, value: str) -> str:
         """``value`` as a string literal of this dialect (rendered by sqlglot)."""
         return exp.Literal.string(value).sql(dialect=self.name)
 
     def allowed_relations(self) -> frozenset[tuple[str, str]]:
-        return frozenset((self.schema(layer), table) for layer, table in SEGMENT_RELATIONS)
+        return frozenset((self.schema(table), table) for table in SEGMENT_RELATIONS)
 
     def split_bucket(self, value: exp.Expression, buckets: int) -> exp.Expression:
         """0 .. buckets-1 from the first 8 hex digits of sha256(value): identical on both engines."""
@@ -92,7 +104,7 @@ class Dialect:
         return exp.replace_placeholders(template, value=value, buckets=number(buckets))
 
 
-DUCKDB = Dialect("duckdb", "main_")
+DUCKDB = Dialect("duckdb")
 SPARK = Dialect("spark", "fundcdp_")
 DIALECTS = {"duckdb": DUCKDB, "spark": SPARK}
 
@@ -216,7 +228,7 @@ class RuleCompiler:
         condition filters on event properties, which only int_events_attributed carries. Both hold the
         same attributed events with a person_id."""
         table = "int_events_attributed" if node is not None and where_items(node) else "int_segment_events"
-        return self.dialect.table("intermediate", table, alias)
+        return self.dialect.table(table, alias)
 
     def _membership(self, node: Any, subquery: exp.Select) -> exp.Expression:
         test = exp.In(this=column("profile", "person_id"), query=exp.Subquery(this=subquery))
@@ -336,12 +348,12 @@ def segment_query(segment: Segment, catalog: Catalog, dialect: Dialect, as_of: d
         ),
         exp.alias_(reason, "exclusion_reason"),
         exp.alias_(split_sql, "split_group"),
-    ).from_(dialect.table("marts", SEGMENT_PERSONS, "profile"))  # fmt: skip
+    ).from_(dialect.table(SEGMENT_PERSONS, "profile"))  # fmt: skip
     # one row per quarantined person (the table has one per reason); a left join, as Spark allows an IN
     # subquery only in a filter, not in the CASE of the exclusion reason
     quarantined = (
         exp.select(column("q", "person_id"))
-        .from_(dialect.table("marts", QUARANTINE_TABLE, "q"))
+        .from_(dialect.table(QUARANTINE_TABLE, "q"))
         .group_by(column("q", "person_id"))
     )
     query = query.join(
@@ -351,7 +363,7 @@ def segment_query(segment: Segment, catalog: Catalog, dialect: Dialect, as_of: d
     )
     if any(catalog.tags[code].table == MODEL_TAG_TABLE for code in referenced_tags(rule)):
         query = query.join(
-            dialect.table("marts", MODEL_TAG_TABLE, "model_tags"),
+            dialect.table(MODEL_TAG_TABLE, "model_tags"),
             on=exp.EQ(this=column("model_tags", "person_id"), expression=column("profile", "person_id")),
             join_type="left",
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 import duckdb
 
 from orchestration.lib.as_of import built_as_of_date
+from orchestration.lib.relations import model_relation
 from orchestration.lib.rules import load_business_rules
 
 
@@ -69,7 +70,7 @@ def experiment_results(segments_db: Path, warehouse_db: Path) -> list[tuple]:
         con.execute("attach ? as segments (read_only)", [str(segments_db)])
         con.execute("attach ? as warehouse (read_only)", [str(warehouse_db)])
         rows = con.execute(
-            """
+            f"""
             with versions as (
                 select segment, version, as_of_date from segments.segment_versions where status = 'published'
             ),
@@ -81,7 +82,7 @@ def experiment_results(segments_db: Path, warehouse_db: Path) -> list[tuple]:
             ),
             purchases as (
                 select distinct person_id, confirm_date
-                from warehouse.main_intermediate.int_person_daily_trades
+                from {model_relation("int_person_daily_trades").in_catalog("warehouse")}
                 where list_contains(?, trade_type)
             ),
             converted as (

@@ -27,6 +27,7 @@ from orchestration.defs.segments.compiler import DUCKDB, compile_segment
 from orchestration.defs.segments.definition import Catalog, Segment
 from orchestration.defs.segments.guard import check_segment_sql
 from orchestration.lib.as_of import built_as_of_date
+from orchestration.lib.relations import relation
 from orchestration.lib.sql import quote_literal
 
 EXCLUSION_REASONS = ("quarantined", "no_consent", "unsuitable", "no_customer_number")
@@ -421,7 +422,7 @@ def members_without_consent(store_db: Path, warehouse_db: Path, segments: list[S
         con.execute("create temp table members (channel varchar, person_id varchar)")
         _insert(con, "members", {"channel": pa.string(), "person_id": pa.string()}, to_check)
         (missing,) = con.execute(
-            "select count(*) from members left join main_intermediate.int_person_consents as c "
+            f"select count(*) from members left join {relation('int_person_consents')} as c "
             "on c.person_id = members.person_id and c.channel = members.channel "
             "where not coalesce(c.is_consented, false)"
         ).fetchone()
