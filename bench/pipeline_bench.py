@@ -47,6 +47,7 @@ sys.path.insert(0, str(REPO))
 
 from orchestration.defs.ingest.loader import read_json_columns  # noqa: E402
 from orchestration.lib.layout import SOURCES, DataLayout  # noqa: E402
+from orchestration.lib.relations import model_relation  # noqa: E402
 from orchestration.lib.sources import SQL_TYPES, tables_of  # noqa: E402
 from orchestration.lib.sql import quote_qualified  # noqa: E402
 
@@ -319,12 +320,15 @@ def completed(result) -> bool:
     return result.success or bool(failed_checks(result))
 
 
-def table_rows(database: Path, tables: list[str]) -> dict[str, int]:
+def table_rows(database: Path, models: list[str]) -> dict[str, int]:
+    """Rows per dbt model, keyed ``schema.identifier`` as the results have always named them."""
     con = duckdb.connect(str(database), read_only=True)
     try:
         return {
-            table: con.execute(f"select count(*) from {quote_qualified(*table.split('.', 1))}").fetchone()[0]
-            for table in tables
+            f"{where.schema}.{where.identifier}": con.execute(
+                f"select count(*) from {where.quoted}"
+            ).fetchone()[0]
+            for where in (model_relation(model) for model in models)
         }
     finally:
         con.close()
@@ -490,14 +494,8 @@ def main() -> int:
         "segment_preview": None,
         "rows_out": table_rows(
             layout.warehouse_db,
-            [
-                "main_staging.stg_tracking__events",
-                "main_marts.persons",
-                "main_marts.person_identifiers",
-                "main_marts.person_tags",
-                "main_marts.tag_history",
-            ],
-        ),  # fmt: skip
+            ["stg_tracking__events", "persons", "person_identifiers", "person_tags", "tag_history"],
+        ),
         "peak_memory_mib": peak_mib(),
     }
     out_dir = REPO / "bench" / "results"

@@ -44,6 +44,10 @@ import duckdb
 import yaml
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+from orchestration.lib.relations import model_relation  # noqa: E402
+
 DBT_PROJECT_DIR = REPO / "dbt_project"
 ENGINES = ("duckdb", "spark")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
@@ -242,7 +246,9 @@ def table_rows(scratch: Path) -> dict[str, dict[str, int | None]]:
         counts: dict[str, int | None] = {"duckdb": None, "spark": None}
         try:
             if con is not None:
-                counts["duckdb"] = con.execute(f"select count(*) from main_marts.{table}").fetchone()[0]
+                # where the DuckDB build put the model, from that build's own manifest
+                where = model_relation(table, scratch / "target_duckdb" / "manifest.json")
+                counts["duckdb"] = con.execute(f"select count(*) from {where.quoted}").fetchone()[0]
         except duckdb.Error:
             pass
         files = scratch / "spark" / "warehouse" / "fundcdp_marts.db" / table

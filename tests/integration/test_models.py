@@ -48,15 +48,15 @@ def test_the_shared_build_has_too_little_history_for_a_model_but_clusters_and_ta
     layout = built_warehouse.layout
     con = duckdb.connect(str(layout.warehouse_db), read_only=True)
     runs = con.execute(
-        "select model_name, status, cast(as_of_date as varchar) from main_marts.model_runs order by 1, 3"
+        "select model_name, status, cast(as_of_date as varchar) from ml.model_runs order by 1, 3"
     ).fetchall()
     persons, scored, clustered = con.execute(
-        "select count(*), count(churn_propensity), count(behaviour_cluster) from main_marts.tags_model"
+        "select count(*), count(churn_propensity), count(behaviour_cluster) from ml.tags_model"
     ).fetchone()
     (resolved,) = con.execute("select count(*) from main_marts.persons").fetchone()
     (behaviour,) = con.execute("select count(*) from main_marts.behaviour_features").fetchone()
     names = con.execute(
-        "select count(*), count(distinct cluster_name), sum(persons) from main_marts.behaviour_clusters "
+        "select count(*), count(distinct cluster_name), sum(persons) from ml.behaviour_clusters "
         "where as_of_date = ?",
         [DEMO_END_DATE],
     ).fetchone()
@@ -123,11 +123,11 @@ def test_a_model_below_its_auc_floor_blocks_tags_model_and_publishing_and_alerts
     assert alert["details"]["auc"] < 0.6 and alert["details"]["min_auc"] == 0.7
     con = duckdb.connect(str(layout.warehouse_db), read_only=True)
     run = con.execute(
-        "select status, passed_floor, auc, training_rows from main_marts.model_runs "
+        "select status, passed_floor, auc, training_rows from ml.model_runs "
         "where model_name = 'churn_propensity' and as_of_date = ?",
         [DEMO_END_DATE],
     ).fetchone()
-    (stale,) = con.execute("select count(churn_propensity) from main_marts.tags_model").fetchone()
+    (stale,) = con.execute("select count(churn_propensity) from ml.tags_model").fetchone()
     con.close()
     assert run[:2] == ("trained", False) and run[3] == 300 * 17  # 17 labelled Sundays with full history
     assert stale == 0  # tags_model is still the shared build's: the bad model's scores never reached it
@@ -143,22 +143,22 @@ def test_a_model_below_its_auc_floor_blocks_tags_model_and_publishing_and_alerts
     assert passed.success
     con = duckdb.connect(str(layout.warehouse_db), read_only=True)
     scored = con.execute(
-        "select person_id, churn_risk_band from main_marts.tags_model where churn_propensity is not null "
+        "select person_id, churn_risk_band from ml.tags_model where churn_propensity is not null "
         "order by 1"
     ).fetchall()
     expected_members = {
         p for (p,) in con.execute(
-            "select m.person_id from main_marts.tags_model as m join main_marts.person_profile as p "
+            "select m.person_id from ml.tags_model as m join main_marts.person_profile as p "
             "using (person_id) where m.churn_risk_band = 'high' and p.lifecycle_stage in ('growth', 'mature')"
         ).fetchall()
     }  # fmt: skip
     auc, baseline = con.execute(
-        "select auc, baseline_auc from main_marts.model_runs "
+        "select auc, baseline_auc from ml.model_runs "
         "where model_name = 'churn_propensity' and as_of_date = ?",
         [DEMO_END_DATE],
     ).fetchone()
     evaluations = con.execute(
-        "select metric, count(*) from main_marts.model_evaluations where model_name = 'churn_propensity' "
+        "select metric, count(*) from ml.model_evaluations where model_name = 'churn_propensity' "
         "and as_of_date = ? group by 1 order by 1",
         [DEMO_END_DATE],
     ).fetchall()
