@@ -28,6 +28,7 @@ from orchestration.defs.privacy.erasure import compact_database, working_copy
 from orchestration.lib import pii
 from orchestration.lib.identity_keys import person_id
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.relations import relation
 from orchestration.lib.sql import quote_identifier, quote_qualified
 
 
@@ -98,7 +99,7 @@ def person_mapping(layout: DataLayout, hashes: pa.Table) -> pa.Table:
         con.register("hash_map", hashes)
         rows = con.execute(
             "select distinct p.person_id, p.anchor_type, m.new_hash, p.anchor_epoch "
-            "from main_intermediate.int_identity_persons p join hash_map m on p.anchor_hash = m.old_hash"
+            f"from {relation('int_identity_persons')} p join hash_map m on p.anchor_hash = m.old_hash"
         ).fetchall()
     finally:
         con.close()

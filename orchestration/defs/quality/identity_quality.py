@@ -17,6 +17,7 @@ import duckdb
 
 from orchestration.lib import pii
 from orchestration.lib.identity_keys import identity_hash
+from orchestration.lib.relations import relation
 
 PERSONAL_TYPES = {"phone", "id_number", "email", "wx_openid", "wx_unionid"}
 SYSTEM_TYPES = {"login_id", "customer_no", "fund_account_id"}
@@ -74,7 +75,7 @@ def pair_quality(truth_file: Path, warehouse_db: Path, key: bytes) -> PairQualit
         predicted = {
             (t, h): p
             for t, h, p in con.execute(
-                "select identifier_type, identifier_hash, person_id from main_marts.person_identifiers"
+                f"select identifier_type, identifier_hash, person_id from {relation('person_identifiers')}"
             ).fetchall()
         }
     finally:
