@@ -12,11 +12,14 @@ import pytest
 from orchestration.defs.ingest.land import land_table_day
 from orchestration.defs.ingest.loader import LoadError
 from orchestration.defs.privacy import erasure
-from orchestration.defs.privacy.erasure import ErasureScope, identity_hash
+from orchestration.defs.privacy.erasure import ErasureScope
+from orchestration.defs.privacy.erasure import purge as erasure_purge
+from orchestration.defs.privacy.erasure import scope as erasure_scope
 from orchestration.lib import pii
 from orchestration.lib.tombstones import (
     Tombstones,
     add_tombstones,
+    identity_hash,
     load_tombstones,
     mentions_tombstoned,
     tombstone,
@@ -212,15 +215,15 @@ def test_derived_rows_are_matched_by_person_id_system_id_and_hash():
     scope.add("customer_no", identity_hash("customer_no", "C1"))
     scope.add("phone", "ab" * 32)
     con = duckdb.connect()
-    erasure._register_ids(con, scope)
-    erasure._register_persons(con, scope)
+    erasure_scope.register_ids(con, scope)
+    erasure_purge._register_persons(con, scope)
     con.execute(
         "create table t as select * from (values ('P1', 'C9', null), ('P2', 'C1', null), ('P3', 'C9', ?), "
         "('P4', 'C9', 'cd')) as v(old_person_id, customer_no, phone_hash)",
         ["ab" * 32],
     )
     columns = {"old_person_id": "VARCHAR", "customer_no": "VARCHAR", "phone_hash": "VARCHAR"}
-    predicate = erasure._derived_predicate(columns, scope)
+    predicate = erasure_purge._derived_predicate(columns, scope)
     kept = con.execute(f"select old_person_id from t where not ({predicate})").fetchall()
     assert kept == [("P4",)]
 
@@ -242,7 +245,7 @@ def test_a_phone_other_customers_also_carry_is_neither_erased_nor_tombstoned(lay
     scope.add("customer_no", identity_hash("customer_no", "C3"))
     scope.add("phone", pii.keyed_hash(KEY, "13899990000"))
     con = duckdb.connect()
-    erasure._drop_shared_identifiers(layout, con, scope)
+    erasure_scope._drop_shared_identifiers(layout, con, scope)
     assert scope.hashes["phone"] == {pii.keyed_hash(KEY, "13899990000")}
     # What gets tombstoned: the customer numbers, and only the phone that is theirs alone.
     assert erasure.clear_identifiers(layout, scope) == {
