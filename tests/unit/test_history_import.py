@@ -9,7 +9,6 @@ import dagster as dg
 import pytest
 
 from orchestration.defs.automation.jobs import run_request_for
-from orchestration.defs.ingest.deliveries import SHANGHAI
 from orchestration.defs.ingest.loader import parse_csv_files, parse_file, read_file
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.partition_calendar import PartitionBounds, partition_bounds
@@ -21,6 +20,7 @@ from orchestration.lib.partitions import (
     daily_partitions,
     import_days_of_run,
 )
+from orchestration.lib.rules import local_zone
 from orchestration.lib.sources import ALL_TABLES
 
 CALENDAR = {
@@ -87,7 +87,7 @@ def test_the_partitions_run_from_the_first_to_the_last_delivery_day_inclusive(la
 
 def test_a_day_past_the_partitions_is_requested_by_range_tags_a_known_day_by_its_key():
     # The test process's partitions run from 2026-01-01 to yesterday (tests/conftest.py).
-    future = (datetime.now(SHANGHAI).date() + timedelta(days=3)).isoformat()
+    future = (datetime.now(local_zone()).date() + timedelta(days=3)).isoformat()
     new = run_request_for([future], {future: "f1"}, "complete delivery")
     assert new.partition_key is None
     assert (new.tags[RANGE_START_TAG], new.tags[RANGE_END_TAG]) == (future, future)

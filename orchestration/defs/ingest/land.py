@@ -36,7 +36,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 import duckdb
 import pyarrow as pa
@@ -64,7 +63,7 @@ from orchestration.defs.ingest.reconcile import refused_file_names as refused_fi
 from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.personal_data import protect_table
-from orchestration.lib.rules import JunkRules
+from orchestration.lib.rules import JunkRules, local_zone
 from orchestration.lib.sources import TableSpec
 from orchestration.lib.sql import quote_identifier
 from orchestration.lib.tombstones import (
@@ -74,7 +73,6 @@ from orchestration.lib.tombstones import (
     redact_landing_file,
 )
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 MANIFEST_SCHEMA = pa.schema(
     [
         ("source", pa.string()),
@@ -597,7 +595,7 @@ def land_table_day(
         )
         to_write.append((path, parsed, previous, protected, erased, redacted and unchanged))
 
-    loaded_at = (now or datetime.now(SHANGHAI)).replace(tzinfo=None, microsecond=0)
+    loaded_at = (now or datetime.now(local_zone())).replace(tzinfo=None, microsecond=0)
     # Each file's Parquet, quarantine and manifest files are written in this order, here or by the
     # caller's writer thread (which keeps the order); its private rows are replaced here.
     write = writer.submit if writer is not None else _call

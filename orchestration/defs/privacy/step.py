@@ -22,7 +22,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 
-from orchestration.defs.ingest.land import SHANGHAI, ingest_limits, land_table_day
+from orchestration.defs.ingest.land import ingest_limits, land_table_day
 from orchestration.defs.ingest.loader import LoadError
 from orchestration.defs.privacy import erasure, erasure_landing, pseudonyms
 from orchestration.lib.layout import DataLayout
@@ -33,14 +33,14 @@ from orchestration.lib.privacy_records import (
     ensure_archive,
 )
 from orchestration.lib.relations import relation
-from orchestration.lib.rules import JunkRules
+from orchestration.lib.rules import JunkRules, local_zone
 from orchestration.lib.sources import TABLES_BY_KEY
 from orchestration.lib.sql import quote_identifier
 from orchestration.lib.tombstones import add_tombstones, load_tombstones, normalise, request_hash
 
 
 def _now(now: datetime | None) -> datetime:
-    return (now or datetime.now(SHANGHAI)).replace(tzinfo=None, microsecond=0)
+    return (now or datetime.now(local_zone())).replace(tzinfo=None, microsecond=0)
 
 
 # ------------------------------------------------------------------------------------------ deletion
