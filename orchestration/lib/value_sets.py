@@ -12,12 +12,14 @@ source is only allowed for a 0/1 flag (a share of valid records, ``value_set: [1
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from orchestration.lib.paths import DBT_PROJECT_DIR, EXPECTATIONS_DIR
+from orchestration.lib.rules import load_business_rules
 
 MODELS_DIR = DBT_PROJECT_DIR / "models"
 # Expectation types whose value_set is a set of accepted values.
@@ -34,12 +36,39 @@ VALUE_SET_TYPES = frozenset(
 FLAG_VALUE_SETS = ([1], [0, 1], [True], [False, True])
 
 
+# A set that is also a business rule is read from the var in the yml (dbt renders it into a list):
+# values: "{{ var('fundcdp')['segments']['consent_channels'] }}".
+_VAR_REFERENCE = re.compile(r"^\{\{\s*var\(\s*'fundcdp'\s*\)((?:\[\s*'\w+'\s*\])+)\s*\}\}$")
+_VAR_KEY = re.compile(r"'(\w+)'")
+
+
 class ValueSetError(ValueError):
     """A suite names a value set the dbt yml does not define (or defines twice)."""
 
 
-def dbt_accepted_values(models_dir: Path = MODELS_DIR) -> dict[str, list[Any]]:
-    """``"<model>.<column>"`` -> the values of its ``accepted_values`` data test, from every model yml."""
+def _resolve_var(values: Any, rules: dict[str, Any], origin: str) -> Any:
+    """``values`` as dbt renders it: a ``{{ var('fundcdp')[...] }}`` reference becomes the var's list."""
+    if not isinstance(values, str):
+        return values
+    reference = _VAR_REFERENCE.match(values.strip())
+    if reference is None:
+        raise ValueSetError(f"{origin}: accepted_values {values!r} is neither a list nor a fundcdp var")
+    resolved: Any = rules
+    for key in _VAR_KEY.findall(reference.group(1)):
+        if not isinstance(resolved, dict) or key not in resolved:
+            raise ValueSetError(
+                f"{origin}: accepted_values names vars fundcdp {values!r}, which has no {key!r}"
+            )
+        resolved = resolved[key]
+    return resolved
+
+
+def dbt_accepted_values(
+    models_dir: Path = MODELS_DIR, rules: dict[str, Any] | None = None
+) -> dict[str, list[Any]]:
+    """``"<model>.<column>"`` -> the values of its ``accepted_values`` data test, from every model yml (a
+    reference to a var read from ``rules``, default the project's ``vars: fundcdp:``)."""
+    rules = load_business_rules() if rules is None else rules
     accepted: dict[str, list[Any]] = {}
     for path in sorted(models_dir.rglob("*.yml")):
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -51,6 +80,7 @@ def dbt_accepted_values(models_dir: Path = MODELS_DIR) -> dict[str, list[Any]]:
                     spec = test["accepted_values"] or {}
                     values = (spec.get("arguments") or {}).get("values", spec.get("values"))
                     key = f"{model['name']}.{column['name']}"
+                    values = _resolve_var(values, rules, f"{path}: {key}")
                     if key in accepted:
                         raise ValueSetError(f"{path}: {key} has two accepted_values tests")
                     if not isinstance(values, list):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 
 import pytest
 
 from orchestration.lib.paths import EXPECTATIONS_DIR
+from orchestration.lib.rules import load_business_rules
 from orchestration.lib.value_sets import (
     MODELS_DIR,
     ValueSetError,
@@ -103,3 +105,17 @@ def test_a_suite_holding_its_own_list_or_naming_an_unknown_set_is_refused():
         ]
     }
     assert apply_value_sets(flag, accepted, "x.json") == flag
+
+
+def test_a_set_that_is_a_business_rule_is_read_from_the_var():
+    rules = load_business_rules()
+    accepted = dbt_accepted_values()
+    assert accepted["stg_crm__marketing_consents.channel"] == ["sms", "phone", "app_push", "wechat"]
+    assert accepted["stg_crm__marketing_consents.channel"] == rules["segments"]["consent_channels"]
+    assert accepted["person_identifiers.identifier_type"] == rules["identity"]["type_priority"]
+    changed = copy.deepcopy(rules)
+    changed["segments"]["consent_channels"] = ["sms", "email"]
+    assert dbt_accepted_values(rules=changed)["stg_crm__marketing_consents.channel"] == ["sms", "email"]
+    del changed["segments"]["consent_channels"]
+    with pytest.raises(ValueSetError, match="has no 'consent_channels'"):
+        dbt_accepted_values(rules=changed)
