@@ -120,7 +120,7 @@ def run_pipeline(history_days: int = 14) -> int:
     build = build_warehouse(instance, latest)
     failures += _failure_messages(build)
     print(f"done in {time.monotonic() - started:.1f} s\n", flush=True)
-    from orchestration.defs.publish.assets import completeness_ledger
+    from orchestration.defs.quality.publish_gate import completeness_ledger
 
     print(
         format_summary(
@@ -142,23 +142,21 @@ def run_pipeline(history_days: int = 14) -> int:
         )
         for name in failed_gates:
             print(f"  FAILED {name} (details: quality.duckdb dq_results, logs/alerts.log, gx/ Data Docs)")
-        published = any(
-            event.asset_key == dg.AssetKey("analytics") for event in build.get_asset_materialization_events()
-        )
+        materialized = {
+            event.asset_key: event.materialization.metadata
+            for event in build.get_asset_materialization_events()
+        }
+        published = materialized.get(dg.AssetKey("analytics"))
         print(
             f"analytics.duckdb: {'published' if published else 'NOT published (previous version kept)'} "
             f"at {layout.analytics_db}"
         )
-        segment_runs = [
-            event
-            for event in build.get_asset_materialization_events()
-            if event.asset_key == dg.AssetKey("segments")
-        ]
-        if segment_runs:
-            metadata = segment_runs[-1].materialization.metadata
+        if (metadata := materialized.get(dg.AssetKey("segments"))) is not None:
             blocked = metadata["blocked"].value or "none"
             print(f"segments: {metadata['published'].value} published, blocked: {blocked}")
-            print(f"report: {metadata['report'].value}")
+            # written with analytics.duckdb, after the segments
+            report = published["report"].value if published else "not written (quality gates did not pass)"
+            print(f"report: {report}")
     truth = layout.demo_truth / "identities.csv"
     if build.success and truth.exists():
         from orchestration.defs.quality.identity_quality import pair_quality

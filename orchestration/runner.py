@@ -15,22 +15,33 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
+from orchestration.definitions import defs
 from orchestration.defs.automation.alerting import (
     alert_failed_run,
     run_failure_error,
 )
 from orchestration.defs.automation.dead_runs import reap_dead_runs
-from orchestration.defs.ingest.assets import raw_assets
-from orchestration.defs.ml.assets import model_assets, model_checks
-from orchestration.defs.privacy.assets import privacy
-from orchestration.defs.publish.assets import analytics
-from orchestration.defs.quality.checks import quality_checks
-from orchestration.defs.segments.assets import segment_members_have_consent, segments
-from orchestration.defs.transform.dbt import dbt_resource, fundcdp_dbt_models
+from orchestration.defs.automation.jobs import BUILD, DAILY_JOB, LOAD
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.layout import restrict_umask
 from orchestration.lib.partitions import HISTORY_FROM_TAG, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.lib.settings import HOST_TAG, PID_TAG, FundcdpSettings
+
+
+def materialize(
+    instance: dg.DagsterInstance, selection: dg.AssetSelection, **kwargs
+) -> dg.ExecuteInProcessResult:
+    """An in-process run of the assembled definitions' assets (and their checks) in ``selection``, with
+    their resources (not the daily job: its alerts name such a run an in-process asset run)."""
+    definitions = defs()
+    return dg.materialize(
+        [*definitions.assets, *definitions.asset_checks],
+        selection=selection,
+        instance=instance,
+        resources=definitions.resources,
+        raise_on_error=False,
+        **kwargs,
+    )
 
 
 def _process_tags() -> dict[str, str]:
@@ -97,16 +108,11 @@ def _alert_escaped(
 
 @alerts_on_failure
 def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProcessResult:
-    """The privacy step, then every raw asset, for the arrival days ``days[0] .. days[-1]`` in one run."""
+    """The privacy step, then every raw asset (the daily job's load groups), for the arrival days
+    ``days[0] .. days[-1]`` in one run."""
     restrict_umask()
     reap_dead_runs(instance)
-    return dg.materialize(
-        [privacy, *raw_assets],
-        instance=instance,
-        resources={"settings": FundcdpSettings()},
-        tags=_range_tags(days),
-        raise_on_error=False,
-    )
+    return materialize(instance, LOAD, tags=_range_tags(days))
 
 
 @alerts_on_failure
@@ -116,47 +122,23 @@ def load_history(instance: dg.DagsterInstance, first: str, last: str) -> dg.Exec
     to plan and record per asset instead of one per asset and day."""
     restrict_umask()
     reap_dead_runs(instance)
-    return dg.materialize(
-        [privacy, *raw_assets],
-        instance=instance,
-        resources={"settings": FundcdpSettings()},
-        partition_key=last,
-        tags={HISTORY_FROM_TAG: first, **_process_tags()},
-        raise_on_error=False,
-    )
+    return materialize(instance, LOAD, partition_key=last, tags={HISTORY_FROM_TAG: first, **_process_tags()})
 
 
 @alerts_on_failure
 def build_warehouse(instance: dg.DagsterInstance, as_of: str) -> dg.ExecuteInProcessResult:
-    """Build (run + test) every dbt model as of ``as_of``, run the quality gates, and publish
-    analytics.duckdb and the segments if they passed (raw/ must already hold the deliveries)."""
+    """Build (run + test) every dbt model as of ``as_of``, run the quality gates and the models, and
+    publish the segments, then analytics.duckdb, if they passed (raw/ must already hold the deliveries):
+    the daily job's assets but the privacy step and the raw loads."""
     restrict_umask()
     reap_dead_runs(instance)
-    return dg.materialize(
-        [
-            fundcdp_dbt_models,
-            *quality_checks,
-            *model_assets,
-            *model_checks,
-            analytics,
-            segments,
-            segment_members_have_consent,
-        ],  # fmt: skip
-        instance=instance,
-        resources={"settings": FundcdpSettings(), "dbt": dbt_resource()},
-        partition_key=as_of,
-        tags=_process_tags(),
-        raise_on_error=False,
-    )
+    return materialize(instance, BUILD, partition_key=as_of, tags=_process_tags())
 
 
 @alerts_on_failure
 def run_days(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProcessResult:
     """The daily job for one day, or for consecutive ``days`` as one run (a backfill): exactly what the
     schedule, the delivery sensor or a backfill from the UI launch."""
-    from orchestration.definitions import defs
-    from orchestration.defs.automation.jobs import DAILY_JOB
-
     restrict_umask()
     reap_dead_runs(instance)
     job = defs().resolve_job_def(DAILY_JOB)
@@ -171,12 +153,9 @@ def run_days(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProce
 def import_history(instance: dg.DagsterInstance, first: str, last: str) -> dg.ExecuteInProcessResult:
     """A history import: the daily job for the day ``last`` with the tag ``fundcdp/history_from=first``.
     The raw assets load every delivered day from ``first`` to ``last`` in one pass; dbt builds once, as of
-    ``last``; the gates, publish and segments run for ``last``. One partition to plan and record per asset,
-    whatever the number of days (the same run can be launched from the UI: the job, day ``last``, that
-    tag)."""
-    from orchestration.definitions import defs
-    from orchestration.defs.automation.jobs import DAILY_JOB
-
+    ``last``; the gates, the segments and analytics run for ``last``. One partition to plan and record per
+    asset, whatever the number of days (the same run can be launched from the UI: the job, day ``last``,
+    that tag)."""
     restrict_umask()
     reap_dead_runs(instance)
     job = defs().resolve_job_def(DAILY_JOB)

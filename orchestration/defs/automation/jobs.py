@@ -1,7 +1,10 @@
 """The daily job, its schedule and the delivery sensor: what runs the pipeline without anyone watching.
 
 - ``fundcdp_daily`` builds one day end to end: load the day's delivery, stage, identity, tags as of the
-  day, the quality gates, publish and segments. Over a range of days it is one run (a backfill).
+  day, the quality gates, the models, the segments, then analytics.duckdb and the report (the last
+  step). It selects every asset of the code location (the dbt macro checks' fixture models are no
+  assets): the privacy and raw groups (:data:`LOAD`), then the rest (:data:`BUILD`); the in-process runs
+  of orchestration/runner.py use the same selections. Over a range of days it is one run (a backfill).
 - ``fundcdp_daily_schedule`` (FUNDCDP_DAILY_RUN_AT, default 07:30 local time: vars fundcdp.time_zone) runs
   yesterday's day if its delivery is complete and no run built it yet.
 - A day's delivery is complete when every source due that day (``vars: fundcdp: deliveries: schedule:``:
@@ -30,7 +33,7 @@ from pathlib import Path
 import dagster as dg
 
 from orchestration.defs.automation.dead_runs import reap_dead_runs
-from orchestration.defs.ingest.assets import raw_assets
+from orchestration.defs.ingest.definitions import RAW_GROUPS
 from orchestration.defs.ingest.deliveries import (
     NOTHING_DUE,
     SensorState,
@@ -41,11 +44,7 @@ from orchestration.defs.ingest.deliveries import (
     nothing_due_days,
 )
 from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
-from orchestration.defs.ml.assets import model_assets
-from orchestration.defs.privacy.assets import privacy
 from orchestration.defs.publish.assets import analytics
-from orchestration.defs.segments.assets import segments
-from orchestration.defs.transform.dbt import fundcdp_dbt_models
 from orchestration.lib.alerts import Alert, send_alert, was_skipped
 from orchestration.lib.layout import SOURCES
 from orchestration.lib.partitions import RANGE_END_TAG, RANGE_START_TAG, days
@@ -54,14 +53,23 @@ from orchestration.lib.settings import FundcdpSettings, parse_clock_time
 
 DAILY_JOB = "fundcdp_daily"
 
+# What a run does, by group (groups are named after the stage that defines the assets, the dbt models'
+# after their layer): the privacy step and the raw loads of landing/, then everything built from raw/
+# (the dbt models and their gates, the models, the segments, analytics). The fixture models of the dbt
+# macro checks are no assets (defs/transform/dbt.py), so they are in neither.
+LOAD = dg.AssetSelection.groups("privacy", *RAW_GROUPS)
+BUILD = dg.AssetSelection.all() - LOAD
+DAILY = LOAD | BUILD
+# A day is built once its run's last asset, analytics (after the segments), is materialised for it.
+LAST_ASSET = analytics.key
+
 daily_job = dg.define_asset_job(
     DAILY_JOB,
-    selection=dg.AssetSelection.assets(
-        privacy, *raw_assets, fundcdp_dbt_models, *model_assets, analytics, segments
-    ),
+    selection=DAILY,
     partitions_def=days,
-    description="One day end to end: load, stage, identity, tags as of the day, quality gates, publish, "
-    "segments. A range of days runs as one run, days in date order.",
+    description="One day end to end: the privacy step, the raw loads, the dbt models (stage, identity, tags "
+    "as of the day) and their quality gates, the models, the segments, then analytics.duckdb and the "
+    "report, last. A range of days runs as one run, days in date order.",
     tags={
         # A run whose process died (killed, out of memory, machine restart) is retried from the failed
         # step; a failed step (a quality gate, a bad delivery) is not: it alerts instead.
@@ -165,7 +173,7 @@ def landing_delivery_sensor(context: dg.SensorEvaluationContext, settings: Fundc
         # First tick (a fresh cursor): days already built by a run the sensor did not launch (a history
         # import, `make run`, a backfill) count as launched as they are now, so that switching the sensor
         # on does not rebuild them all as one range.
-        built = context.instance.get_materialized_partitions(dg.AssetKey("segments"))
+        built = context.instance.get_materialized_partitions(LAST_ASSET)
         latest_built = max(built) if built else None
         for delivery in deliveries:
             if latest_built is not None and delivery.day <= latest_built and delivery.complete:
@@ -256,7 +264,7 @@ def alert_overdue_days(
         if delivery.complete:
             continue
         if built is None:
-            built = set(context.instance.get_materialized_partitions(dg.AssetKey("segments")))
+            built = set(context.instance.get_materialized_partitions(LAST_ASSET))
         if day in built:
             continue
         for alert in alert_missing_delivery(layout.alerts_log, day, delivery.problems):
@@ -284,7 +292,7 @@ def daily_schedule(run_at: str) -> dg.ScheduleDefinition:
         alert_overdue_days(context, settings, schedule, scheduled)
         if not delivery.complete:
             return dg.SkipReason(f"delivery for {day} incomplete: {'; '.join(delivery.problems)}")
-        if day in context.instance.get_materialized_partitions(dg.AssetKey("segments")):
+        if day in context.instance.get_materialized_partitions(LAST_ASSET):
             return dg.SkipReason(f"{day} already built (by the delivery sensor or an earlier run)")
         if day < days.start.strftime("%Y-%m-%d"):
             return dg.SkipReason(f"{day} is before the first day of the partitions")

@@ -1,19 +1,12 @@
-"""The publish step: ``analytics.duckdb`` for analysts, only when every source is complete up to the as-of
-date (the completeness ledger) and the quality gates passed."""
+"""The publish step, the last of a run: ``analytics.duckdb`` for analysts and the HTML report, written
+once, after the segments, and only when every source is complete up to the as-of date (the completeness
+ledger) and the quality gates passed (:mod:`orchestration.defs.quality.publish_gate`)."""
+
+from datetime import date
 
 import dagster as dg
 
-from orchestration.defs.ingest.completeness import (
-    LedgerDay,
-    build_ledger,
-    held_days,
-    held_key,
-    held_list,
-    held_text,
-    ledger_counts,
-    ledger_markdown,
-)
-from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
+from orchestration.defs.ingest.completeness import held_list, held_text, ledger_counts
 from orchestration.defs.ml.churn import MODEL_NAME as CHURN_MODEL
 from orchestration.defs.ml.store import PUBLISHED as MODEL_TABLES
 from orchestration.defs.ml.store import latest_run
@@ -24,90 +17,35 @@ from orchestration.defs.publish.analytics import (
     privacy_report,
     publish_analytics,
 )
-from orchestration.defs.quality.checks import SUITES
-from orchestration.defs.quality.results import latest_suite_results
+from orchestration.defs.publish.report import write_report
+from orchestration.defs.quality import publish_gate
+from orchestration.defs.quality.publish_gate import (
+    COMPLETENESS_CHECK,
+    completeness_result,
+    hold_for_completeness,
+)
+from orchestration.defs.segments.assets import segments
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.as_of import resolve_as_of_date
-from orchestration.lib.partitions import DUCKDB_WRITER_POOL, bounds, days, run_as_of_date
-from orchestration.lib.privacy_records import purged_tracking_days
-from orchestration.lib.rules import load_business_rules
+from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
 from orchestration.lib.settings import FundcdpSettings
-
-GUARDING_SUITES = tuple(suite.name for suite in SUITES)
-
-
-def gate_problems(results: dict[str, bool], model_run: dict | None = None) -> list[str]:
-    """Why publishing must not happen: guarding suites not validated for the date, or failed; the churn
-    model (its latest run for the date, ``model_run``) not run, or below its AUC floor."""
-    missing = [f"gx_{name}: not validated for this date" for name in GUARDING_SUITES if name not in results]
-    failed = [f"gx_{name}: failed" for name in GUARDING_SUITES if results.get(name) is False]
-    if model_run is None:
-        failed.append("churn_model_auc_floor: the churn model has not run for this date")
-    elif model_run["status"] == "trained" and not model_run["passed_floor"]:
-        failed.append(f"churn_model_auc_floor: failed (AUC {model_run['auc']:.4f} < {model_run['min_auc']})")
-    return missing + failed
 
 
 def publish_problems(layout, as_of: str) -> list[str]:
-    """:func:`gate_problems` for the as-of date, from quality.duckdb and the warehouse's model runs."""
-    from datetime import date
-
+    """The gates' problems for ``as_of`` (:func:`publish_gate.publish_problems`), with the churn model's
+    run for that day."""
     run = latest_run(layout.warehouse_db, CHURN_MODEL, date.fromisoformat(as_of))
-    return gate_problems(latest_suite_results(layout.quality_db, as_of), run)
-
-
-COMPLETENESS_CHECK = "completeness"
-
-
-def completeness_ledger(layout, as_of: str) -> list[LedgerDay]:
-    """The completeness ledger (defs/ingest/completeness.py) of every source from the partitions' first day
-    (or
-    the first delivery, if later) to ``as_of``."""
-    schedule = DeliverySchedule.from_rules(load_business_rules())
-    return build_ledger(layout, bounds.first_day, as_of, schedule, purged_tracking_days(layout))
-
-
-def hold_for_completeness(layout, as_of: str, asset: str, run_id: str | None) -> tuple[list, list]:
-    """The ledger as of ``as_of`` and the days in it that hold publishing back (failed, missing, delivered
-    but not loaded, and not waived). When some do, one ``publish_held`` alert per held set goes out
-    (however many assets and runs are held by the same days)."""
-    ledger = completeness_ledger(layout, as_of)
-    held = held_days(ledger)
-    if held:
-        alert = Alert(
-            kind="publish_held",
-            summary=f"{held_text(held)}; nothing published as of {as_of}, the previous version stays "
-            "(re-deliver and re-run the days, or waive them: python -m orchestration.cli waive)",
-            asset=asset,
-            partition=as_of,
-            run_id=run_id,
-            details={"held": held_list(held), "days_held": len(held)},
-        )
-        send_alert(alert, layout.alerts_log, once_key=held_key(held))
-    return ledger, held
-
-
-def completeness_result(ledger: list, held: list, as_of: str) -> dg.AssetCheckResult:
-    """The ``completeness`` check's result: the ledger as a table, the held days named."""
-    return dg.AssetCheckResult(
-        check_name=COMPLETENESS_CHECK,
-        passed=not held,
-        severity=dg.AssetCheckSeverity.ERROR,
-        description=held_text(held) if held else f"every source complete up to {as_of}",
-        metadata={
-            "as_of_date": as_of,
-            "days_held": len(held),
-            "held": dg.MetadataValue.json(held_list(held)),
-            "days_by_status": dg.MetadataValue.json(ledger_counts(ledger)),
-            "ledger": dg.MetadataValue.md(ledger_markdown(ledger)),
-        },
-    )
+    return publish_gate.publish_problems(layout, as_of, run)
 
 
 @dg.asset(
     key=["analytics"],
-    # the dbt marts, and tags_model (after the model assets, which write the other model tables)
-    deps=[dg.AssetKey(["marts", table]) for table in PUBLISHED_TABLES if table not in MODEL_TABLES[1:]],
+    # the dbt marts, tags_model (after the model assets, which write the other model tables), and the
+    # segments: their new versions are published here, so analytics.duckdb is written once, last
+    deps=[
+        *(dg.AssetKey(["marts", table]) for table in PUBLISHED_TABLES if table not in MODEL_TABLES[1:]),
+        segments,
+    ],
     group_name="publish",
     kinds={"duckdb"},
     pool=DUCKDB_WRITER_POOL,
@@ -124,8 +62,9 @@ def completeness_result(ledger: list, held: list, as_of: str) -> dg.AssetCheckRe
             "(the completeness ledger); otherwise nothing is published and the previous version stays.",
         )
     ],
-    description="analytics.duckdb: the analyst-facing marts and tags, written to a fresh file and swapped in "
-    "atomically, only when every source is complete up to the as-of date (check completeness) and the "
+    description="analytics.duckdb: the analyst-facing marts, tags and segment versions, written to a fresh "
+    "file and swapped in atomically, then the HTML report (reports/); the last step of a run, after the "
+    "segments. Only when every source is complete up to the as-of date (check completeness) and the "
     "latest result of every quality gate for the as-of date passed. Person ids are "
     "published pseudonyms, identifiers dropped, gender / birth year / city k-anonymous.",
 )
@@ -169,6 +108,12 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings):
     except Exception as problem:  # Data Docs are a convenience: never fail a publish over them
         context.log.warning(f"GX Data Docs not built: {problem}")
         docs = "not built"
+    # The report shows the segments' latest versions: none before the segments first ran.
+    report = (
+        str(write_report(layout.analytics_db, layout.reports))
+        if layout.segments_db.exists()
+        else "not written (no segment published yet)"
+    )
     yield dg.MaterializeResult(
         metadata={
             "as_of_date": as_of,
@@ -179,6 +124,7 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings):
             # k-anonymity of gender / birth year / city: smallest group before and after, counts generalised
             "quasi_identifiers": dg.MetadataValue.json(privacy_report(layout.analytics_db)),
             "data_docs": docs,
+            "report": report,
             **settings.hash_key_metadata(),  # "hash_key": the public demo key, said on the published file
         }
     )

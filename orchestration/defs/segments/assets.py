@@ -1,27 +1,49 @@
-"""Segments as a Dagster asset: evaluated as of the build, published through the quality gate."""
+"""Segments as a Dagster asset: evaluated as of the build and published (segments.duckdb and the outbox)
+through the publish gate. The analytics asset runs after it and publishes the new versions to analysts."""
+
+from datetime import date
 
 import dagster as dg
+from dagster_dbt import get_asset_key_for_model
 
 from orchestration.defs.ingest.completeness import held_list, held_text
 from orchestration.defs.ml import store as model_store
-from orchestration.defs.publish.analytics import publish_analytics
-from orchestration.defs.publish.assets import hold_for_completeness, publish_problems
-from orchestration.defs.publish.report import write_report
+from orchestration.defs.ml.assets import tags_model
+from orchestration.defs.ml.churn import MODEL_NAME as CHURN_MODEL
+from orchestration.defs.quality.publish_gate import hold_for_completeness, publish_problems
 from orchestration.defs.quality.warehouse_as_of import warehouse_as_of_problem
 from orchestration.defs.segments.compiler import referenced_tags
 from orchestration.defs.segments.definition import Catalog, SegmentError, load_segments
 from orchestration.defs.segments.guard import SegmentSQLRefused
 from orchestration.defs.segments.versions import evaluate, members_without_consent, publish_segment
+from orchestration.defs.transform.dbt import fundcdp_dbt_models
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.as_of import resolve_as_of_date
 from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
 from orchestration.lib.settings import FundcdpSettings
 
+# The dbt models the segments read, and the gated marts: a blocking gate failed on one of them stops the
+# segments (and the analytics after them) in the run, as it stops the analytics asset.
+SEGMENT_INPUTS = (
+    "segment_persons",
+    "int_segment_events",
+    "int_events_attributed",
+    "person_quarantine",
+    "persons",
+    "person_profile",
+    "tag_coverage",
+)
+
+
+def _publish_problems(layout, as_of: date) -> list[str]:
+    run = model_store.latest_run(layout.warehouse_db, CHURN_MODEL, as_of)
+    return publish_problems(layout, as_of.isoformat(), run)
+
 
 @dg.asset(
     key=["segments"],
-    deps=[dg.AssetKey("analytics"), dg.AssetKey(["marts", "tags_model"])],
-    group_name="publish",
+    deps=[*(get_asset_key_for_model([fundcdp_dbt_models], model) for model in SEGMENT_INPUTS), tags_model],
+    group_name="segments",
     kinds={"duckdb", "csv", "parquet"},
     pool=DUCKDB_WRITER_POOL,
     partitions_def=days,
@@ -31,9 +53,9 @@ from orchestration.lib.settings import FundcdpSettings
     "date (the completeness ledger), the quality gates passed and its size and "
     "change are within bounds; otherwise the last good version stays and an alert goes out. A segment "
     "identical to its current version of the same as-of date (definition, members, groups, exclusions) "
-    "publishes nothing: status unchanged. A segment "
-    "naming a model tag whose model gave no tags that day (model_tags_unavailable in its summary) matches "
-    "no one on that tag.",
+    "publishes nothing: status unchanged. Analysts get the versions through analytics, which runs next. "
+    "A segment naming a model tag whose model gave no tags that day (model_tags_unavailable in its "
+    "summary) matches no one on that tag.",
 )
 def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
     layout = settings.layout()
@@ -51,7 +73,7 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
             description=f"{held_text(held)}: no segment published, their previous versions stay",
             metadata={"held": dg.MetadataValue.json(held_list(held))},
         )
-    problems = publish_problems(layout, as_of.isoformat())
+    problems = _publish_problems(layout, as_of)
     # another run may have rebuilt the warehouse for another day since this run's gates passed
     if (other_day := warehouse_as_of_problem(layout.warehouse_db, as_of)) is not None:
         problems = [*problems, other_day]
@@ -92,17 +114,9 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
             )  # fmt: skip
             send_alert(alert, layout.alerts_log)
             context.log.error(alert.text())
-    report = "not written (quality gates did not pass)"
-    if checks_passed:
-        # analytics.duckdb again, now with this run's segment versions (a fresh file, swapped in)
-        publish_analytics(
-            layout.warehouse_db, layout.analytics_db, layout.quality_db, segments_db=layout.segments_db
-        )
-        report = str(write_report(layout.analytics_db, layout.reports))
     return dg.MaterializeResult(
         metadata={
             "as_of_date": as_of.isoformat(),
-            "report": report,
             "published": sum(1 for item in summary.values() if item["status"] == "published"),
             # identical to their current version of this as-of date: no version, no export (a re-run)
             "unchanged": dg.MetadataValue.json(
