@@ -101,11 +101,13 @@ def intermediate_reading_marts(manifest: Manifest) -> list[str]:
 
 def primary_key_tests(manifest: Manifest) -> dict[str, list[str]]:
     """Per model: its primary-key tests, `unique` and `not_null` on one column (`unique(col)`) or a
-    fundcdp_unique_combination (`combination(cols)`)."""
+    fundcdp_unique_combination (`combination(cols)`). A test of severity warn guarantees nothing."""
     column_tests: dict[tuple[str, str], set[str]] = {}
     keys: dict[str, list[str]] = {}
     for node in manifest["nodes"].values():
         if node["resource_type"] != "test" or not node.get("test_metadata"):
+            continue
+        if str(node.get("config", {}).get("severity", "error")).lower() != "error":
             continue
         name = node["test_metadata"]["name"]
         kwargs = node["test_metadata"].get("kwargs", {})
@@ -198,9 +200,12 @@ def model_node(name: str, folder: str, reads: tuple[str, ...] = (), **extra) -> 
     }
 
 
-def data_test_node(test: str, model: str, column: str | None = None, **kwargs) -> dict:
+def data_test_node(
+    test: str, model: str, column: str | None = None, severity: str = "ERROR", **kwargs
+) -> dict:
     return {
         "resource_type": "test",
+        "config": {"severity": severity},
         "test_metadata": {"name": test, "kwargs": kwargs},
         "column_name": column,
         "attached_node": f"model.p.{model}",
@@ -235,8 +240,9 @@ def bad_manifest() -> dict:
         data_test_node(PRIMARY_KEY_COMBINATION, "stg_a__order_history", columns=["order_id", "version"]),
         data_test_node(PRIMARY_KEY_COMBINATION, "int_orders_joined", columns=["order_id"]),
         data_test_node("not_null", "int_orders_joined", "order_id"),
-        # unique without not_null is no primary-key test
+        # unique without not_null is no primary-key test, nor is a combination that only warns
         data_test_node("unique", "order_facts", "order_id"),
+        data_test_node(PRIMARY_KEY_COMBINATION, "order_facts", severity="warn", columns=["order_id"]),
         data_test_node("unique", "int_order_scores", "order_id"),
         data_test_node("not_null", "int_order_scores", "order_id"),
     ]
