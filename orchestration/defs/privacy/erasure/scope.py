@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from orchestration.defs.privacy.erasure.requests import ErasureRequest
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.relations import existing_models, relation
 from orchestration.lib.sql import quote_identifier, quote_literal
 from orchestration.lib.tombstones import (
     ERASABLE,
@@ -98,7 +99,7 @@ def resolve(layout: DataLayout, key: bytes, request: ErasureRequest) -> ErasureS
             scope.person_ids = {
                 row[0]
                 for row in con.execute(
-                    "select distinct person_id from main_marts.person_identifiers "
+                    f"select distinct person_id from {relation('person_identifiers')} "
                     "where identifier_type = ? and identifier_hash = ?",
                     [request.identifier_type, requested],
                 ).fetchall()
@@ -107,7 +108,7 @@ def resolve(layout: DataLayout, key: bytes, request: ErasureRequest) -> ErasureS
                 ids = sorted(scope.person_ids)
                 marks = ", ".join("?" for _ in ids)
                 for kind, hashed in con.execute(
-                    f"select identifier_type, identifier_hash from main_marts.person_identifiers "
+                    f"select identifier_type, identifier_hash from {relation('person_identifiers')} "
                     f"where person_id in ({marks})",
                     ids,
                 ).fetchall():
@@ -115,7 +116,7 @@ def resolve(layout: DataLayout, key: bytes, request: ErasureRequest) -> ErasureS
                 # Devices whose attributed events are all theirs.
                 for (device,) in con.execute(
                     f"""
-                    select anonymous_id from main_intermediate.int_events_attributed
+                    select anonymous_id from {relation("int_events_attributed")}
                     where anonymous_id is not null
                     group by anonymous_id
                     having count(*) filter (where person_id in ({marks})) > 0
@@ -159,19 +160,12 @@ def holders_over_time(con: duckdb.DuckDBPyConnection, identifier_type: str, iden
     nodes of their own (``int_identity_identifiers``) in their holders' clusters (``int_identity_clusters``),
     so counting the clusters of all its nodes counts every holder, even one whose only node is the old
     epoch. 0 when the warehouse has no identity graph (nothing built yet)."""
-    tables = {
-        row[0]
-        for row in con.execute(
-            "select table_name from information_schema.tables where table_schema = 'main_intermediate' "
-            "and table_name in ('int_identity_identifiers', 'int_identity_clusters')"
-        ).fetchall()
-    }
-    if len(tables) < 2:
+    if len(existing_models(con, "int_identity_identifiers", "int_identity_clusters")) < 2:
         return 0
     (holders,) = con.execute(
         "select count(distinct clusters.cluster_node_id) "
-        "from main_intermediate.int_identity_identifiers as identifiers "
-        "inner join main_intermediate.int_identity_clusters as clusters "
+        f"from {relation('int_identity_identifiers')} as identifiers "
+        f"inner join {relation('int_identity_clusters')} as clusters "
         "on clusters.node_id = identifiers.node_id "
         "where identifiers.identifier_type = ? and identifiers.identifier_hash = ? "
         "and not identifiers.is_hub",
