@@ -8,12 +8,11 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from orchestration.defs.ingest.loader import LoadError
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.rules import local_zone
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 REQUEST_COLUMNS = ("request_id", "identifier_type", "identifier_value", "requested_at")
 REQUEST_TYPES = ("customer_no", "phone", "id_number", "email", "login_id")
 # A request id names the request's file and its log file: letters, digits, ".", "_" and "-", starting with a
@@ -93,7 +92,7 @@ def submit_request(
     """Write a request file into ``landing/deletion_requests/`` (what ``cli erase`` does)."""
     if identifier_type not in REQUEST_TYPES:
         raise ValueError(f"identifier type {identifier_type!r} is not one of {', '.join(REQUEST_TYPES)}")
-    now = (now or datetime.now(SHANGHAI)).replace(tzinfo=None, microsecond=0)
+    now = (now or datetime.now(local_zone())).replace(tzinfo=None, microsecond=0)
     request_id = request_id or f"DR{now:%Y%m%d%H%M%S}"
     if problem := request_id_problem(request_id):
         raise ValueError(problem)
