@@ -15,10 +15,18 @@ from __future__ import annotations
 
 import hashlib
 
+from orchestration.lib.sql import quote_literal
+
 
 def identity_hash(identifier_type: str, value: str) -> str:
     """The identity-graph hash of a system identifier: lower-case hex sha256 of ``<type>:<value>``."""
     return hashlib.sha256(f"{identifier_type}:{value}".encode()).hexdigest()
+
+
+def identity_hash_sql(identifier_type: str, quoted_value: str) -> str:
+    """DuckDB SQL of :func:`identity_hash` over an expression (``quoted_value``: a quoted column or other
+    SQL expression the caller built safely); the type becomes a quoted literal, never raw text."""
+    return f"sha256({quote_literal(identifier_type + ':')} || {quoted_value})"
 
 
 def person_id(anchor_type: str, anchor_hash: str, anchor_epoch: int | None = 0) -> str:

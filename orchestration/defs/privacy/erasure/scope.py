@@ -9,6 +9,7 @@ import duckdb
 import pyarrow as pa
 
 from orchestration.defs.privacy.erasure.requests import ErasureRequest
+from orchestration.lib.identity_keys import identity_hash_sql as system_hash
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.relations import existing_models, relation
 from orchestration.lib.sql import quote_identifier, quote_literal
@@ -73,11 +74,6 @@ def column_predicate(erasable: ErasableColumn, columns: set[str]) -> str | None:
     return condition
 
 
-def system_hash(identifier_type: str, quoted_column: str) -> str:
-    """SQL of a system identifier's identity hash (sha256 of ``<type>:<value>``, as dbt computes it)."""
-    return f"sha256({quote_literal(identifier_type + ':')} || {quoted_column})"
-
-
 def row_predicate(con: duckdb.DuckDBPyConnection, relation: str, spec_key: tuple[str, str]) -> str | None:
     columns = {row[0] for row in con.execute(f"describe select * from {relation}").fetchall()}
     conditions = [p for e in ERASABLE[spec_key] if (p := column_predicate(e, columns))]
@@ -135,7 +131,7 @@ def resolve(layout: DataLayout, key: bytes, request: ErasureRequest) -> ErasureS
         if accounts:
             for (account,) in con.execute(
                 f"select distinct fund_account_id from {accounts} "
-                "where sha256('customer_no:' || customer_no) "
+                f"where {system_hash('customer_no', 'customer_no')} "
                 "in (select identifier_hash from erase_ids where identifier_type = 'customer_no')"
             ).fetchall():
                 scope.add("fund_account_id", identity_hash("fund_account_id", account))
@@ -143,7 +139,7 @@ def resolve(layout: DataLayout, key: bytes, request: ErasureRequest) -> ErasureS
         if cards:
             for (card,) in con.execute(
                 f"select distinct card_number_hash from {cards} where card_number_hash is not null and "
-                "sha256('customer_no:' || customer_no) in "
+                f"{system_hash('customer_no', 'customer_no')} in "
                 "(select identifier_hash from erase_ids where identifier_type = 'customer_no')"
             ).fetchall():
                 scope.add("card_number", card)
