@@ -178,6 +178,8 @@ def test_the_sensor_switched_on_after_an_import_starts_after_the_days_it_built(t
     (tmp_path / "dagster_home").mkdir()
     instance = temp_instance(tmp_path / "dagster_home")
     # What an import of 07-01 .. 07-02 records: analytics (its last asset) of its last day.
-    instance.report_runless_asset_event(dg.AssetMaterialization(asset_key="analytics", partition="2026-07-02"))
+    instance.report_runless_asset_event(
+        dg.AssetMaterialization(asset_key="analytics", partition="2026-07-02")
+    )
     [request] = tick(layout, instance).run_requests
     assert request.partition_key == "2026-07-03"

@@ -143,8 +143,7 @@ def test_a_model_below_its_auc_floor_blocks_tags_model_and_publishing_and_alerts
     assert passed.success
     con = duckdb.connect(str(layout.warehouse_db), read_only=True)
     scored = con.execute(
-        "select person_id, churn_risk_band from ml.tags_model where churn_propensity is not null "
-        "order by 1"
+        "select person_id, churn_risk_band from ml.tags_model where churn_propensity is not null order by 1"
     ).fetchall()
     expected_members = {
         p for (p,) in con.execute(

@@ -173,7 +173,8 @@ def test_id_number_validity_and_risk_level_gate(bad_copy):
     outcome = outcome_of(path, "stg_crm__customers")
     con = duckdb.connect(str(path), read_only=True)
     (delivered,) = con.execute(
-        "select count(*) from main_intermediate.int_crm__customer_history where arrival_date = date '2026-06-30'"
+        "select count(*) from main_intermediate.int_crm__customer_history"
+        " where arrival_date = date '2026-06-30'"
     ).fetchone()
     con.close()
     assert failing(outcome) == {"id_number_valid": delivered, "risk_level": delivered}
@@ -312,7 +313,8 @@ def test_crm_validity_shares_come_from_the_rules(bad_copy):
     assert delivered > 0
     con = duckdb.connect(str(path), read_only=True)
     expected_invalid = con.execute(
-        "select count(*) filter (where not is_id_number_valid) from main_intermediate.int_crm__customer_history"
+        "select count(*) filter (where not is_id_number_valid)"
+        " from main_intermediate.int_crm__customer_history"
         " where arrival_date = date '2026-06-30'"
     ).fetchone()[0]
     con.close()
