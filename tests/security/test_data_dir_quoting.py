@@ -136,7 +136,7 @@ def _spark_macros(data_dir: str) -> SimpleNamespace:
     )
     fundcdp = SimpleNamespace()
     module = (
-        jinja2.Environment()
+        jinja2.Environment(extensions=["jinja2.ext.do"])  # as dbt renders
         .from_string(macros)
         .make_module(
             {

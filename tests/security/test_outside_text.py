@@ -102,6 +102,7 @@ def test_rotation_in_a_hostile_directory_on_a_file_named_with_a_quote(layout: Da
 
 def test_retention_helpers_in_a_hostile_directory(layout: DataLayout) -> None:
     from orchestration.defs.privacy import step as privacy
+    from orchestration.lib import privacy_records
 
     privacy.ensure_archive(layout)
     empty = privacy.archive_dir(layout) / "empty.parquet"
@@ -127,7 +128,7 @@ def test_retention_helpers_in_a_hostile_directory(layout: DataLayout) -> None:
     log = layout.raw / "ingest" / "retention_log"
     for day in ("2026-06-29", "2026-06-30"):
         _write_parquet(log / f"{day}.parquet", pa.table({"applied_at": [day], "event_days_purged": [day]}))
-    assert privacy.purged_tracking_days(layout) == {"2026-06-29", "2026-06-30"}
+    assert privacy_records.purged_tracking_days(layout) == {"2026-06-29", "2026-06-30"}
 
     con = duckdb.connect(str(layout.warehouse_db))
     con.execute("create schema main_intermediate")
@@ -188,7 +189,7 @@ def test_experiment_results_in_a_hostile_directory(layout: DataLayout) -> None:
 
 
 def test_summary_in_a_hostile_directory(layout: DataLayout) -> None:
-    from orchestration.lib import summary
+    from orchestration.defs.automation import summary
 
     manifest = layout.raw / "ingest" / "load_manifest" / "arrival_date=2026-06-30"
     _write_parquet(

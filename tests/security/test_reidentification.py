@@ -23,8 +23,11 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from orchestration.defs.ml.store import TAG_TABLE
+from orchestration.defs.ml.store import relation as ml_relation
 from orchestration.defs.privacy.pseudonyms import is_person_column, published_ids
 from orchestration.lib import pii
+from orchestration.lib.relations import relation
 from orchestration.lib.settings import DEMO_HASH_KEY
 
 pytestmark = pytest.mark.integration
@@ -191,7 +194,8 @@ def test_row_order_in_analytics_follows_published_ids_not_warehouse_ids(built_wa
             before = [
                 mapping[p]
                 for (p,) in warehouse.execute(
-                    f"select person_id from main_marts.{table} order by rowid"
+                    f"select person_id from {ml_relation(table) if table == TAG_TABLE else relation(table)}"
+                    " order by rowid"
                 ).fetchall()
             ]
             if table == "tags_model":  # what the attack got when the warehouse order was copied
