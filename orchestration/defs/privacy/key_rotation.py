@@ -24,8 +24,8 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from orchestration.defs.privacy.erasure import compact_database, working_copy
 from orchestration.lib import pii
+from orchestration.lib.duckdb_files import compact_database, working_copy
 from orchestration.lib.identity_keys import person_id
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.relations import relation

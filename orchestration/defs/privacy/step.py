@@ -25,6 +25,7 @@ import pyarrow as pa
 from orchestration.defs.ingest.land import ingest_limits, land_table_day
 from orchestration.defs.ingest.loader import LoadError
 from orchestration.defs.privacy import erasure, erasure_landing, pseudonyms
+from orchestration.lib.duckdb_files import compact_database
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.privacy_records import (
     ARCHIVE_SCHEMA,
@@ -131,7 +132,7 @@ def honour(
     }
     exports = erasure.purge_exports(layout.outbox, scope)
     if layout.private_db.exists():
-        erasure.compact_database(layout.private_db, 0o600)
+        compact_database(layout.private_db, 0o600)
     row = {
         "request_id": request.request_id,
         "identifier_type": request.identifier_type,
@@ -301,7 +302,7 @@ def apply_retention(
     for day in quarantine_days:
         shutil.rmtree(quarantine_dir / f"arrival_date={day}")
     if private_rows:
-        erasure.compact_database(layout.private_db, 0o600)
+        compact_database(layout.private_db, 0o600)
     row = {
         "as_of_date": as_of,
         "applied_at": _now(now),

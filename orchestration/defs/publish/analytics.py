@@ -409,7 +409,7 @@ def publish_analytics(
 
 def _attach_private(con: duckdb.DuckDBPyConnection, private_db: Path) -> None:
     """Attach the private store read-write (created owner-only if it does not exist yet)."""
-    from orchestration.defs.privacy.erasure import owner_only
+    from orchestration.lib.duckdb_files import owner_only
 
     existed = private_db.exists()
     with owner_only():

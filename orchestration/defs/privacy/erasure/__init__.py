@@ -68,7 +68,6 @@ from orchestration.defs.privacy.erasure.requests import (
     submit_request,
 )
 from orchestration.defs.privacy.erasure.scope import ErasureScope, resolve
-from orchestration.lib.duckdb_files import compact_database, owner_only, working_copy
 
 __all__ = [
     "HELD",
@@ -78,10 +77,8 @@ __all__ = [
     "ErasureScope",
     "affected_files",
     "clear_identifiers",
-    "compact_database",
     "hold_request",
     "json_counts",
-    "owner_only",
     "purge_database",
     "purge_exports",
     "purge_quarantined_lines",
@@ -95,6 +92,5 @@ __all__ = [
     "requests_dir",
     "resolve",
     "submit_request",
-    "working_copy",
     "write_log",
 ]
