@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from orchestration.defs.publish.analytics import PUBLISHED_TABLES
+from orchestration.defs.quality.gx_runner import DATA_DOCS_ASSETS_DIR
 from orchestration.defs.segments.definition import load_segments
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR
@@ -61,6 +62,11 @@ GX_DATA_DOCS_ASSETS = VendorCopy(
     / "static",
 )
 
+# The CSS / JavaScript GX's pages load from CDNs, vendored in the repository and copied into every site.
+GX_VENDORED_ASSETS = VendorCopy(
+    re.compile(r"/data_docs/[^/]+/static/vendor/(?P<relative>.+)$"), DATA_DOCS_ASSETS_DIR
+)
+
 
 def allowed() -> Allowed:
     """The allow-list of the file scan: values that look like personal data and are not."""
@@ -69,7 +75,7 @@ def allowed() -> Allowed:
         # The test numbers of testers and branch staff are configuration: the junk rules compiled into
         # dbt's SQL and manifest list them.
         values=frozenset({str(number) for number in identity["test_phone_numbers"]} | unit_test_values()),
-        vendor_copies=(GX_DATA_DOCS_ASSETS,),
+        vendor_copies=(GX_DATA_DOCS_ASSETS, GX_VENDORED_ASSETS),
     )
 
 

@@ -46,7 +46,7 @@ def run_quality_check(
 ) -> dg.AssetCheckResult:
     """Validate ``suite`` as of the run's as-of date (``as_of_date``, else the configured or latest one);
     record, alert, and describe the outcome (``rules``: the business rules, default the dbt project's)."""
-    from orchestration.defs.quality.gx_runner import validate_frame
+    from orchestration.defs.quality.gx_runner import data_docs_run_name, validate_frame
 
     layout = settings.layout()
     as_of = resolve_as_of_date(settings, as_of_date).isoformat()
@@ -54,7 +54,9 @@ def run_quality_check(
     if mismatch is not None:
         return _wrong_warehouse(suite, layout, run_id, as_of, mismatch, log)
     frame = metric_frame(layout.warehouse_db, suite, as_of, rules)
-    outcome = validate_frame(suite.path, frame, layout.gx, parameters=rules)
+    outcome = validate_frame(
+        suite.path, frame, layout.gx, parameters=rules, run_name=data_docs_run_name(as_of, run_id)
+    )
     asset = "/".join(suite.guards)
     record_results(layout.quality_db, run_id, asset, as_of, suite.name, outcome)
     failed = [

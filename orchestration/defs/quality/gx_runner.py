@@ -15,6 +15,11 @@ dataframe asset. Three traps are handled here:
   the unreduced one, so it is not used.
 * ``import great_expectations`` is slow (seconds): it is imported inside the functions only.
 
+Data Docs work offline: GX's pages load their CSS and JavaScript from CDNs, so :func:`build_data_docs` copies
+the vendored files (``expectations/data_docs_assets/``) into the site and points every page at them. A
+stored result is named by its run (``run_name``: the as-of date and the Dagster run id, see
+:func:`data_docs_run_name`) instead of GX's ``__none__``.
+
 GX objects are not thread-safe: calls are serialised by a module lock. One ``gx_dir`` should be written
 by one process at a time (the data source lives in its ``great_expectations.yml``).
 """
@@ -24,12 +29,15 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
+
+from orchestration.lib.paths import EXPECTATIONS_DIR
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -87,6 +95,49 @@ _SAFE_QUOTED = frozenset(
 _QUOTED = re.compile(r"'([^']*)'|\"([^\"]*)\"")
 _DIGIT_RUN = re.compile(r"\d{5,}")
 _MAX_MESSAGE = 300
+
+# The vendored copies of the files GX's Data Docs load from CDNs (expectations/data_docs_assets/README.md),
+# and where a built site gets them (beside GX's own static files).
+DATA_DOCS_ASSETS_DIR = EXPECTATIONS_DIR / "data_docs_assets"
+SITE_VENDOR_DIR = Path("static") / "vendor"
+# Every CDN address in the templates of the pinned GX version -> its copy under DATA_DOCS_ASSETS_DIR.
+CDN_ASSETS: dict[str, str] = {
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.css":
+        "bootstrap-table@1.19.1/dist/bootstrap-table.min.css",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/bootstrap-table.min.js":
+        "bootstrap-table@1.19.1/dist/bootstrap-table.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js":
+        "bootstrap-table@1.19.1/dist/extensions/filter-control/bootstrap-table-filter-control.min.js",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css":
+        "bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.css",
+    "https://unpkg.com/bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css":
+        "bootstrap-table@1.19.0/dist/extensions/filter-control/bootstrap-table-filter-control.min.css",
+    "https://maxcdn.bootstrapcdn.com/bootstrap/4.3.1/css/bootstrap.min.css":
+        "bootstrap@4.3.1/dist/css/bootstrap.min.css",
+    "https://stackpath.bootstrapcdn.com/bootstrap/4.3.1/js/bootstrap.min.js":
+        "bootstrap@4.3.1/dist/js/bootstrap.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/css/bootstrap-datepicker.min.css":
+        "bootstrap-datepicker@1.9.0/dist/css/bootstrap-datepicker.min.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/bootstrap-datepicker/1.9.0/js/bootstrap-datepicker.min.js":
+        "bootstrap-datepicker@1.9.0/dist/js/bootstrap-datepicker.min.js",
+    "https://cdn.jsdelivr.net/npm/@forevolve/bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css":
+        "forevolve-bootstrap-dark@1.1.0/dist/css/bootstrap-prefers-dark.css",
+    "https://cdnjs.cloudflare.com/ajax/libs/font-awesome/6.6.0/css/all.min.css":
+        "fontawesome-free@6.6.0/css/all.min.css",
+    "https://code.jquery.com/jquery-3.7.1.min.js": "jquery@3.7.1/dist/jquery.min.js",
+    "https://cdnjs.cloudflare.com/ajax/libs/popper.js/1.12.9/umd/popper.min.js":
+        "popper.js@1.12.9/dist/umd/popper.min.js",
+    "https://cdn.jsdelivr.net/npm/vega@5": "vega@5.33.1/build/vega.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-lite@5": "vega-lite@5.23.0/build/vega-lite.min.js",
+    "https://cdn.jsdelivr.net/npm/vega-embed@6": "vega-embed@6.29.0/build/vega-embed.min.js",
+}  # fmt: skip
+# The navigation bar's logo comes from GX's web assets bucket; GX copies it into the site's static/images.
+GX_WEB_ASSETS = "https://great-expectations-web-assets.s3.us-east-2.amazonaws.com/"
+# A relative address of GX's own static files (favicon, logo): GX counts the folders of a validation page one
+# short for some of them, so every one is pointed at the site's static/ again.
+_GX_STATIC_REFERENCE = re.compile(r"(?<=[\"'])(?:\./|(?:\.\./)+)static/")
+# A stylesheet or script the page loads from the network (attributes in any order).
+_REMOTE_ASSET = re.compile(r"<(?:link|script)\b[^>]*?\b(?:href|src)=[\"'](https?://[^\"']+)", re.IGNORECASE)
 
 _LOCK = threading.RLock()
 _CONTEXTS: dict[Path | None, Any] = {}
@@ -167,6 +218,7 @@ def validate_frame(
     frame: pandas.DataFrame,
     gx_dir: Path | None = None,
     parameters: Mapping[str, Any] | None = None,
+    run_name: str | None = None,
 ) -> SuiteOutcome:
     """Validate ``frame`` against the suite at ``suite_path``.
 
@@ -176,7 +228,8 @@ def validate_frame(
 
     With ``gx_dir`` None an in-memory (ephemeral) GX context is used and nothing is written. With a
     ``gx_dir`` a file-backed GX context rooted there (created if missing) stores the suite and the reduced
-    validation result, for :func:`build_data_docs`. Calling again with the same suite is fine: the data
+    validation result, for :func:`build_data_docs`, under ``run_name`` (Data Docs list it as the run's name;
+    :func:`data_docs_run_name`; None: GX's ``__none__``). Calling again with the same suite is fine: the data
     source, asset, batch definition and suite are reused or updated.
 
     An expectation on a column the frame lacks fails (it does not raise). An empty frame is validated:
@@ -206,20 +259,68 @@ def validate_frame(
         for item in result.results:
             _reduce(item, allowed)
         if gx_dir is not None:
-            _store(context, result, suite.name, batch.id)
+            _store(context, result, suite.name, batch.id, run_name)
     return outcome
 
 
+def data_docs_run_name(as_of_date: str, run_id: str) -> str:
+    """The name a gate's result is stored and listed under in Data Docs: its as-of date and the Dagster run id
+    as the Dagster UI shows it (the first 8 characters), e.g. ``2026-06-30_1a2b3c4d``."""
+    return f"{as_of_date}_{run_id[:8]}"
+
+
 def build_data_docs(gx_dir: Path) -> Path:
-    """Build the GX Data Docs of the results stored in ``gx_dir``; return the path of their index.html."""
+    """Build the GX Data Docs of the results stored in ``gx_dir``, readable offline; return the path of their
+    index.html.
+
+    GX's pages load CSS and JavaScript from CDNs: the vendored copies (:data:`DATA_DOCS_ASSETS_DIR`) are
+    copied into the site and every page is pointed at them (:func:`make_data_docs_offline`).
+
+    Raises:
+        RuntimeError: GX reported no index, or a page still loads a stylesheet or script from the network
+            (a GX upgrade with a CDN address missing from :data:`CDN_ASSETS`).
+    """
     with _LOCK:
         context = _context(Path(gx_dir))
         sites = context.build_data_docs()
-    url = sites.get("local_site") or next(iter(sites.values()))
-    index = Path(unquote(urlparse(url).path))
-    if not index.exists():
-        raise RuntimeError(f"GX reported Data Docs at {url}, but {index} does not exist")
+        url = sites.get("local_site") or next(iter(sites.values()))
+        index = Path(unquote(urlparse(url).path))
+        if not index.exists():
+            raise RuntimeError(f"GX reported Data Docs at {url}, but {index} does not exist")
+        make_data_docs_offline(index.parent)
     return index
+
+
+def make_data_docs_offline(site: Path) -> None:
+    """Copy the vendored assets into the Data Docs ``site`` (``static/vendor/``) and rewrite every page's CDN
+    addresses (:data:`CDN_ASSETS`, GX's logo bucket) and its paths to GX's static files to relative paths that
+    resolve from the page's folder. Idempotent.
+
+    Raises:
+        RuntimeError: naming the page and address, when a page still loads a stylesheet or script from the
+            network after the rewrite.
+    """
+    site = Path(site)
+    shutil.copytree(DATA_DOCS_ASSETS_DIR, site / SITE_VENDOR_DIR, dirs_exist_ok=True)
+    remaining: list[str] = []
+    for page in sorted(site.rglob("*.html")):
+        if SITE_VENDOR_DIR in page.relative_to(site).parents:
+            continue
+        static = Path(os.path.relpath(site / "static", page.parent)).as_posix()
+        text = original = _GX_STATIC_REFERENCE.sub(f"{static}/", page.read_text(encoding="utf-8"))
+        for address, copy in CDN_ASSETS.items():
+            # quoted, so that "vega@5" does not rewrite the start of a longer address
+            for quote in ('"', "'"):
+                text = text.replace(f"{quote}{address}{quote}", f"{quote}{static}/vendor/{copy}{quote}")
+        text = text.replace(GX_WEB_ASSETS, f"{static}/images/")
+        if text != original:
+            page.write_text(text, encoding="utf-8")
+        remaining += [f"{page.relative_to(site)}: {address}" for address in _REMOTE_ASSET.findall(text)]
+    if remaining:
+        raise RuntimeError(
+            f"Data Docs pages still load {len(remaining)} stylesheets or scripts from the network (add them "
+            "to CDN_ASSETS and expectations/data_docs_assets/): " + "; ".join(sorted(set(remaining))[:10])
+        )
 
 
 # --- internals ---------------------------------------------------------------------------------------
@@ -407,16 +508,16 @@ def _reduce(item, allowed: set[str]) -> None:
     }
 
 
-def _store(context, result, suite_name: str, batch_id: str) -> None:
+def _store(context, result, suite_name: str, batch_id: str, run_name: str | None = None) -> None:
     """Store the (reduced) suite result in the context's validation results store, as GX's
-    ``ValidationDefinition.run`` does, so that Data Docs render it."""
+    ``ValidationDefinition.run`` does, so that Data Docs render it (under ``run_name``)."""
     from great_expectations.core.run_identifier import RunIdentifier
     from great_expectations.data_context.types.resource_identifiers import (
         ExpectationSuiteIdentifier,
         ValidationResultIdentifier,
     )
 
-    run_id = RunIdentifier(run_time=datetime.now(UTC))
+    run_id = RunIdentifier(run_name=run_name, run_time=datetime.now(UTC))
     result.meta["run_id"] = run_id
     result.meta["validation_time"] = run_id.run_time
     result.meta["batch_parameters"] = {"dataframe": "<DATAFRAME>"}
