@@ -117,7 +117,7 @@ def test_the_report_renders_in_headless_chromium(built_warehouse, tmp_path):
 
 
 def test_every_published_dbt_column_is_described(built_warehouse):
-    """dbt docs (make docs) describe every column analysts get; person_profile's come from the tag tables."""
+    """dbt docs (make docs) describe every column analysts get, person_profile's too (issue 33)."""
     import json
 
     from orchestration.defs.publish.analytics import ADDED_COLUMNS
@@ -125,12 +125,6 @@ def test_every_published_dbt_column_is_described(built_warehouse):
 
     manifest = json.loads((DBT_PARSE_TARGET_DIR / "manifest.json").read_text())
     nodes = {n["name"]: n for n in manifest["nodes"].values() if n["resource_type"] in ("model", "seed")}
-    described_tags = {
-        column
-        for table in ("tags_basic", "tags_account", "tags_business", "tags_activity", "tags_value")
-        for column, spec in nodes[table]["columns"].items()
-        if spec.get("description")
-    }
     con = duckdb.connect(str(built_warehouse.layout.analytics_db), read_only=True)
     tables = [name for (name,) in con.execute("select table_name from information_schema.tables").fetchall()]
     missing = {
@@ -138,9 +132,7 @@ def test_every_published_dbt_column_is_described(built_warehouse):
         for table in tables
         if table in nodes
         for (column, *_) in con.execute(f"describe {table}").fetchall()
-        if not nodes[table]["columns"].get(column, {}).get("description")
-        and not (table == "person_profile" and column in described_tags)
-        and column not in ADDED_COLUMNS
+        if not nodes[table]["columns"].get(column, {}).get("description") and column not in ADDED_COLUMNS
     }
     con.close()
     assert len([t for t in tables if t in nodes]) >= 20

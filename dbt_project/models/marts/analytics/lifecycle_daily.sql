@@ -1,11 +1,19 @@
 -- Persons per lifecycle stage and value tier on every as-of date in tag_history (each build records one
 -- date), rebuilt from the change rows: a person's value on date D is their latest row on or before D.
+-- Only today's persons are counted, the population of person_profile: a person merged away (or split or
+-- erased) keeps their rows in tag_history but is left out of every date, so on the as-of date the counts
+-- per stage equal person_profile's (a dbt test checks it) and every date counts the same population.
 with
 
+current_persons as (
+    select person_id from {{ ref('person_profile') }}
+),
+
 history as (
-    select person_id, tag_code, tag_value, as_of_date
-    from {{ ref('tag_history') }}
-    where tag_code in ('lifecycle_stage', 'value_tier')
+    select tag_history.person_id, tag_history.tag_code, tag_history.tag_value, tag_history.as_of_date
+    from {{ ref('tag_history') }} as tag_history
+    inner join current_persons on tag_history.person_id = current_persons.person_id
+    where tag_history.tag_code in ('lifecycle_stage', 'value_tier')
 ),
 
 dates as (
