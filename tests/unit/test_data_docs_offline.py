@@ -113,3 +113,11 @@ def test_a_cdn_address_left_in_a_page_fails_naming_page_and_address(tmp_path):
         make_data_docs_offline(tmp_path)
     # the known address was rewritten all the same
     assert 'src="static/vendor/jquery@3.7.1/dist/jquery.min.js"' in (tmp_path / "index.html").read_text()
+
+
+def test_a_page_whose_only_fault_is_a_wrong_static_path_is_rewritten(tmp_path):
+    page = tmp_path / "validations" / "suite" / "run" / "time" / "batch.html"
+    page.parent.mkdir(parents=True)
+    page.write_text('<link rel="shortcut icon" href="../../../static/images/favicon.ico"/>')
+    make_data_docs_offline(tmp_path)
+    assert page.read_text() == '<link rel="shortcut icon" href="../../../../static/images/favicon.ico"/>'

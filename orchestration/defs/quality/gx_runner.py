@@ -307,7 +307,8 @@ def make_data_docs_offline(site: Path) -> None:
         if SITE_VENDOR_DIR in page.relative_to(site).parents:
             continue
         static = Path(os.path.relpath(site / "static", page.parent)).as_posix()
-        text = original = _GX_STATIC_REFERENCE.sub(f"{static}/", page.read_text(encoding="utf-8"))
+        original = page.read_text(encoding="utf-8")
+        text = _GX_STATIC_REFERENCE.sub(f"{static}/", original)
         for address, copy in CDN_ASSETS.items():
             # quoted, so that "vega@5" does not rewrite the start of a longer address
             for quote in ('"', "'"):
