@@ -12,6 +12,7 @@ import time
 from datetime import date, timedelta
 from pathlib import Path
 
+from orchestration.lib.console import RunConsole, problem_lines, run_console
 from orchestration.lib.layout import SOURCES, DataLayout, restrict_umask
 from orchestration.lib.paths import PROJECT_ROOT, WORKSPACE_FILE
 
@@ -32,152 +33,139 @@ def _landing_is_empty(layout: DataLayout) -> bool:
     return not any(layout.landing_days(source) for source in SOURCES)
 
 
-def _generate_demo_data(layout: DataLayout) -> None:
-    # A subprocess, not an import: the pipeline never imports the demo generator.
-    print(f"landing/ is empty: generating demo source data into {layout.landing}", flush=True)
+def _generate_demo_data(layout: DataLayout, console: RunConsole) -> None:
+    # A subprocess, not an import: the pipeline never imports the demo generator. Its report goes to the
+    # log file (the subprocess inherits it); the console gets one line.
+    console.line(f"landing/ is empty: generating the demo company's source data into {layout.landing}")
     subprocess.run(
         [sys.executable, "-m", "demo_sources.generate", "--data-dir", str(layout.root)], check=True
     )
 
 
-def _waive_planted_demo_days(layout: DataLayout) -> None:
+def _waive_planted_demo_days(layout: DataLayout, console: RunConsole) -> set[tuple[str, str]]:
     """The demo plants one incomplete day on purpose (its truth says which): waived once, so that it does
-    not hold publishing back; one line says so."""
-    from orchestration.defs.ingest.completeness import waive_planted_demo_days
+    not hold publishing back; one line says so. Returns every planted (source, day), waived now or before."""
+    from orchestration.defs.ingest.completeness import planted_demo_days, waive_planted_demo_days
 
     for waiver in waive_planted_demo_days(layout):
-        print(
+        console.line(
             f"waived {waiver.source} {waiver.day} ({waiver.reason}); "
             f"`python -m orchestration.cli waive --withdraw --source {waiver.source} --day {waiver.day}` "
-            "withdraws it",
-            flush=True,
+            "withdraws it"
         )
+    return {(source, day) for source, day, _ in planted_demo_days(layout)}
 
 
-def _hash_key_refused(announce_demo_key: bool = True) -> bool:
+def _hash_key_refused(announce_demo_key: bool = True, console: RunConsole | None = None) -> bool:
     """Without FUNDCDP_HASH_KEY only the demo sources load: True, with why not printed (one line). With the
     demo key on the demo sources, one line says so (``run`` says it in its summary instead)."""
     from orchestration.lib.settings import DEMO_KEY_NOTICE, FundcdpSettings
 
     settings = FundcdpSettings()
     refusal = settings.demo_key_refusal()
+    say = console.line if console is not None else lambda text: print(text, file=sys.stderr, flush=True)
     if refusal is not None:
-        print(refusal, file=sys.stderr)
+        say(refusal)
         return True
     if announce_demo_key and settings.uses_demo_key():
-        print(DEMO_KEY_NOTICE, file=sys.stderr, flush=True)
+        say(DEMO_KEY_NOTICE)
     return False
 
 
-def _failure_messages(result) -> list[str]:
-    messages = []
-    for event in result.all_events:
-        if event.is_step_failure and event.step_failure_data and event.step_failure_data.error:
-            first_line = event.step_failure_data.error.message.strip().splitlines()[0]
-            messages.append(first_line.removeprefix("dagster._core.definitions.events.Failure: "))
-    return messages
+def _verbose_default() -> bool:
+    """``VERBOSE=1 make run``: the make target passes its environment on."""
+    return os.environ.get("VERBOSE", "").strip().lower() not in ("", "0", "false", "no")
 
 
-def run_pipeline(history_days: int = 14) -> int:
+def _reap(instance, console: RunConsole) -> None:
+    from orchestration.defs.automation.dead_runs import reap_dead_runs
+
+    for run_id in reap_dead_runs(instance):
+        console.line(f"run {run_id} was killed or crashed: marked failed, its pool slots freed")
+
+
+def run_pipeline(history_days: int = 14, verbose: bool = False) -> int:
     """Generate demo data if needed, load every delivered day, build the warehouse, print a summary.
 
     The warehouse is built as of FUNDCDP_AS_OF_DATE, else the latest delivery; with history_days > 0 it is
-    first built as of that many days before, so that tag_history and lifecycle_transitions show changes."""
+    first built as of that many days before, so that tag_history and lifecycle_transitions show changes.
+    The console shows a progress display per run and the summary; everything else goes to a log file under
+    logs/ (``verbose``: to the console, as Dagster and dbt write it)."""
     layout = _prepare_environment()
+    # a refusal is one line on stderr, before anything starts (the demo it would generate is always loadable)
+    if not _landing_is_empty(layout) and _hash_key_refused(announce_demo_key=False):
+        return 2
+    with run_console(layout.logs, "run", verbose) as console:
+        return _run_pipeline(layout, history_days, console)
+
+
+def _run_pipeline(layout: DataLayout, history_days: int, console: RunConsole) -> int:
     if _landing_is_empty(layout):
-        _generate_demo_data(layout)
+        _generate_demo_data(layout, console)
     demo_landing = layout.is_demo_landing()
-    if _hash_key_refused(announce_demo_key=False):
+    if _hash_key_refused(announce_demo_key=False, console=console):
         return 2
     import dagster as dg
 
-    from orchestration.defs.automation.dead_runs import reap_dead_runs
-    from orchestration.defs.automation.summary import format_summary
+    from orchestration.defs.automation.summary import BuildOutcome, format_summary, planted_defects
     from orchestration.defs.ingest.deliveries import delivery_days
+    from orchestration.defs.quality.publish_gate import completeness_ledger
     from orchestration.lib.settings import FundcdpSettings
     from orchestration.runner import build_warehouse, load_history
 
     days = delivery_days(layout)
     instance = dg.DagsterInstance.get()
-    for run_id in reap_dead_runs(instance):
-        print(f"run {run_id} was killed or crashed: marked failed, its pool slots freed", flush=True)
+    _reap(instance, console)
     started = time.monotonic()
-    print(f"loading {len(days)} delivery days {days[0]} .. {days[-1]} into raw/", flush=True)
-    load = load_history(instance, days[0], days[-1])  # one run of the last day, as cli import-history
-    failures = _failure_messages(load)
+    # one run of the last day, as cli import-history
+    loading = console.progress(f"loading {len(days)} delivery days {days[0]} .. {days[-1]} into raw/")
+    load_history(instance, days[0], days[-1], progress=loading)
+    failures = list(loading.failures)
+    planted: set[tuple[str, str]] = set()
     if demo_landing:
         # after the load: a waiver answers the failures recorded before it, not those after it
-        _waive_planted_demo_days(layout)
-    print(
-        f"raw layer loaded in {time.monotonic() - started:.1f} s; building the warehouse with dbt", flush=True
-    )
+        planted = _waive_planted_demo_days(layout, console)
     latest = os.environ.get("FUNDCDP_AS_OF_DATE") or days[-1]
     earlier = date.fromisoformat(latest) - timedelta(days=history_days)
     if history_days > 0 and earlier.isoformat() >= days[0]:
-        print(f"building the warehouse as of {earlier} first (tag history)", flush=True)
-        failures += _failure_messages(build_warehouse(instance, earlier.isoformat()))
-    print(f"building the warehouse as of {latest}", flush=True)
-    build = build_warehouse(instance, latest)
-    failures += _failure_messages(build)
-    print(f"done in {time.monotonic() - started:.1f} s\n", flush=True)
-    from orchestration.defs.quality.publish_gate import completeness_ledger
-
-    print(
-        format_summary(
-            layout,
-            failures,
-            demo_key=FundcdpSettings().uses_demo_key(),
-            ledger=completeness_ledger(layout, latest),
-        )
-    )
-    gates = {
-        evaluation.check_name: evaluation.passed
-        for evaluation in build.get_asset_check_evaluations()
-        if evaluation.check_name.startswith("gx_")
-    }
-    if gates:
-        failed_gates = sorted(name for name, passed in gates.items() if not passed)
-        print(
-            f"\nQuality gates (Great Expectations): {len(gates) - len(failed_gates)} of {len(gates)} passed"
-        )
-        for name in failed_gates:
-            print(f"  FAILED {name} (details: quality.duckdb dq_results, logs/alerts.log, gx/ Data Docs)")
-        materialized = {
-            event.asset_key: event.materialization.metadata
-            for event in build.get_asset_materialization_events()
-        }
-        published = materialized.get(dg.AssetKey("analytics"))
-        print(
-            f"analytics.duckdb: {'published' if published else 'NOT published (previous version kept)'} "
-            f"at {layout.analytics_db}"
-        )
-        if (metadata := materialized.get(dg.AssetKey("segments"))) is not None:
-            blocked = metadata["blocked"].value or "none"
-            print(f"segments: {metadata['published'].value} published, blocked: {blocked}")
-            # written with analytics.duckdb, after the segments
-            report = published["report"].value if published else "not written (quality gates did not pass)"
-            print(f"report: {report}")
+        first_build = console.progress(f"building the warehouse as of {earlier} first (tag history)")
+        build_warehouse(instance, earlier.isoformat(), progress=first_build)
+        failures += first_build.failures
+    building = console.progress(f"building the warehouse as of {latest}")
+    build = build_warehouse(instance, latest, progress=building)
+    failures += building.failures
+    console.line(f"done in {time.monotonic() - started:.0f} s\n")
+    outcome = BuildOutcome.from_result(build)
     truth = layout.demo_truth / "identities.csv"
     if build.success and truth.exists():
         from orchestration.defs.quality.identity_quality import pair_quality
 
         quality = pair_quality(truth, layout.warehouse_db, FundcdpSettings().hash_key_bytes())
-        print(
-            f"\nID-Mapping against the demo truth ({truth.parent}): pair precision "
-            f"{quality.precision:.4f}, recall {quality.recall:.4f} "
-            f"({quality.identifiers_compared} identifiers, {quality.true_pairs} true pairs)"
+        outcome.identity_quality = (
+            f"ID-Mapping against the demo truth: pair precision {quality.precision:.4f}, recall "
+            f"{quality.recall:.4f} ({quality.identifiers_compared} identifiers, "
+            f"{quality.true_pairs} true pairs)"
         )
+    summary = format_summary(
+        layout,
+        problem_lines(failures, layout.root, planted, console.log_path),
+        demo_key=FundcdpSettings().uses_demo_key(),
+        ledger=completeness_ledger(layout, latest),
+        outcome=outcome,
+        log_path=console.log_path,
+        demo_defects=planted_defects(layout.demo_truth) if demo_landing else None,
+    )
+    for line in summary.splitlines():
+        console.line(line)
     return 0 if build.success else 1
 
 
-def run_range(first: str, last: str) -> int:
+def run_range(first: str, last: str, verbose: bool = False) -> int:
     """The daily job for ``first .. last`` as one in-process run (``last`` = ``first``: one day)."""
     layout = _prepare_environment()
     import dagster as dg
 
-    from orchestration.defs.automation.dead_runs import reap_dead_runs
     from orchestration.lib.partitions import days as partitions
-    from orchestration.runner import run_days
 
     try:
         covered = partitions.get_partition_keys_in_range(dg.PartitionKeyRange(first, last))
@@ -192,34 +180,39 @@ def run_range(first: str, last: str) -> int:
         return 2
     if _hash_key_refused():
         return 2
+    command = "day" if first == last else "backfill"
+    with run_console(layout.logs, command, verbose) as console:
+        return _run_range(layout, covered, console)
+
+
+def _run_range(layout: DataLayout, covered: list[str], console: RunConsole) -> int:
+    import dagster as dg
+
+    from orchestration.runner import run_days
+
     instance = dg.DagsterInstance.get()
-    for run_id in reap_dead_runs(instance):
-        print(f"run {run_id} was killed or crashed: marked failed, its pool slots freed", flush=True)
-    print(
-        f"running the daily job for {first} .. {last} ({len(covered)} day(s)) into {layout.root}", flush=True
+    _reap(instance, console)
+    progress = console.progress(
+        f"running the daily job for {covered[0]} .. {covered[-1]} ({len(covered)} day(s)) into {layout.root}"
     )
-    started = time.monotonic()
-    result = run_days(instance, covered)
-    for message in _failure_messages(result):
-        print(f"FAILED {message}", file=sys.stderr)
-    outcome = "succeeded" if result.success else "FAILED"
-    print(f"{outcome} in {time.monotonic() - started:.1f} s (run {result.run_id})")
+    result = run_days(instance, covered, progress=progress)
+    for line in problem_lines(progress.failures, layout.root, log_path=console.log_path):
+        console.line(line)
+    if console.log_path is not None:
+        console.line(f"full log: {console.log_path}")
+    console.line(f"{'succeeded' if result.success else 'FAILED'} (run {result.run_id})")
     return 0 if result.success else 1
 
 
-def run_import_history(first: str | None, last: str | None, history_days: int) -> int:
+def run_import_history(first: str | None, last: str | None, history_days: int, verbose: bool = False) -> int:
     """Load every delivered day from ``first`` to ``last`` (default: the first and last delivery) in one
     pass and build the warehouse once, as of ``last`` (with ``history_days`` > 0, first as of that many
     days before, so that tag_history holds two dates). See docs/history_import.md."""
     layout = _prepare_environment()
     if _hash_key_refused():
         return 2
-    import dagster as dg
-
-    from orchestration.defs.automation.dead_runs import reap_dead_runs
     from orchestration.defs.ingest.deliveries import delivery_days
     from orchestration.lib.partitions import days as partitions
-    from orchestration.runner import import_history
 
     delivered = delivery_days(layout)
     if not delivered:
@@ -248,14 +241,23 @@ def run_import_history(first: str | None, last: str | None, history_days: int) -
             file=sys.stderr,
         )
         return 2
-    instance = dg.DagsterInstance.get()
-    for run_id in reap_dead_runs(instance):
-        print(f"run {run_id} was killed or crashed: marked failed, its pool slots freed", flush=True)
     imported = [day for day in delivered if first <= day <= last]
-    print(
-        f"importing {len(imported)} delivery day(s) {first} .. {last} into {layout.root}: one load, then "
-        f"the warehouse built as of {' and '.join(steps[1:])}",
-        flush=True,
+    with run_console(layout.logs, "import-history", verbose) as console:
+        return _run_import_history(layout, imported, steps, console)
+
+
+def _run_import_history(
+    layout: DataLayout, imported: list[str], steps: list[str], console: RunConsole
+) -> int:
+    import dagster as dg
+
+    from orchestration.runner import import_history
+
+    instance = dg.DagsterInstance.get()
+    _reap(instance, console)
+    console.line(
+        f"importing {len(imported)} delivery day(s) {steps[0]} .. {steps[-1]} into {layout.root}: one load, "
+        f"then the warehouse built as of {' and '.join(steps[1:])}"
     )
     started = time.monotonic()
     success = True
@@ -264,15 +266,16 @@ def run_import_history(first: str | None, last: str | None, history_days: int) -
         from_day = (
             steps[0] if index == 0 else (date.fromisoformat(steps[index]) + timedelta(days=1)).isoformat()
         )
-        result = import_history(instance, from_day, day)
-        for message in _failure_messages(result):
-            print(f"FAILED {message}", file=sys.stderr)
-        print(
-            f"{from_day} .. {day}: {'succeeded' if result.success else 'FAILED'} (run {result.run_id})",
-            flush=True,
+        progress = console.progress(
+            f"{from_day} .. {day}: the daily job for {day}, loading every day from {from_day}"
         )
+        result = import_history(instance, from_day, day, progress=progress)
+        for line in problem_lines(progress.failures, layout.root, log_path=console.log_path):
+            console.line(line)
         success = success and result.success
-    print(f"{'succeeded' if success else 'FAILED'} in {time.monotonic() - started:.1f} s")
+    if console.log_path is not None:
+        console.line(f"full log: {console.log_path}")
+    console.line(f"{'succeeded' if success else 'FAILED'} in {time.monotonic() - started:.1f} s")
     return 0 if success else 1
 
 
@@ -348,30 +351,50 @@ def run_ui(port: int) -> int:
         return process.wait()
 
 
-def run_segments(action: str, name: str | None, dialect: str) -> int:
-    """Validate every definition, print their JSON Schema, or preview / compile one against the built
-    warehouse (a compiled segment is printed or run only after the guard passed it)."""
+def run_segments(
+    action: str,
+    name: str | None,
+    dialect: str,
+    version: int | None = None,
+    reason: str | None = None,
+    approved_by: str | None = None,
+) -> int:
+    """Validate every definition, print their JSON Schema, preview / compile one against the built
+    warehouse (a compiled segment is printed or run only after the guard passed it), or approve one's
+    blocked version. An invalid file is reported and stops only itself: the other segments preview."""
     import json
 
     from orchestration.defs.segments.compiler import DIALECTS, compile_segment
-    from orchestration.defs.segments.definition import Catalog, json_schema, load_segments, validate_all
+    from orchestration.defs.segments.contradictions import empty_preview_warning, rule_warnings
+    from orchestration.defs.segments.definition import Catalog, json_schema, load_valid_segments
     from orchestration.defs.segments.guard import SegmentSQLRefused, check_segment_sql
 
+    if action == "approve":
+        return _approve_segment(name, version, reason, approved_by)
     catalog = Catalog.load()
     if action == "schema":
         print(json.dumps(json_schema(catalog), indent=2, ensure_ascii=False))
         return 0
+    files = load_valid_segments(catalog=catalog)
     if action == "validate":
-        problems = validate_all(catalog=catalog)
-        for problem in problems:
+        for problem in files.problems():
             print(f"INVALID {problem}")
-        if not problems:
-            print(f"{len(load_segments(catalog=catalog))} segment definitions valid")
-        return 1 if problems else 0
-    definitions = {segment.name: segment for segment in load_segments(catalog=catalog)}
+        for segment in files.valid:
+            for warning in rule_warnings(segment, catalog):
+                print(f"WARNING {warning}")
+        if not files.invalid:
+            print(f"{len(files.valid)} segment definitions valid")
+        return 1 if files.invalid else 0
+    definitions = {segment.name: segment for segment in files.valid}
+    if name in files.invalid:
+        for problem in files.invalid[name]:
+            print(f"INVALID {problem}", file=sys.stderr)
+        return 1
     if name not in definitions:
         print(f"unknown segment {name!r}; known: {', '.join(sorted(definitions))}")
         return 2
+    if files.invalid:  # one line, no traceback: the others still preview
+        print(f"note: skipped invalid segment file(s): {', '.join(sorted(files.invalid))}", file=sys.stderr)
     layout = _prepare_environment()
     as_of = _built_as_of(layout)
     from orchestration.defs.segments.versions import preview_segment
@@ -388,8 +411,45 @@ def run_segments(action: str, name: str | None, dialect: str) -> int:
         print(refused, file=sys.stderr)
         return 1
     preview["seconds"] = round(time.monotonic() - started, 3)
+    warnings = rule_warnings(definitions[name], catalog)
+    if (empty := empty_preview_warning(definitions[name], preview["size"], preview["matched"])) is not None:
+        warnings.append(empty)
+    if warnings:
+        preview["warnings"] = [f"{warning.path}: {warning.reason}" for warning in warnings]
+    for warning in warnings:
+        print(f"WARNING {warning}", file=sys.stderr)
     print(json.dumps(preview, indent=2, ensure_ascii=False))
     return 0
+
+
+def _approve_segment(
+    name: str | None, version: int | None, reason: str | None, approved_by: str | None
+) -> int:
+    """``segments approve NAME [--version N] --reason "..."``: publish the blocked version, holding the run
+    lock (segments.duckdb has one writer)."""
+    from orchestration.defs.segments.approval import current_user
+    from orchestration.defs.segments.versions import ApprovalError, approve_segment
+
+    if not name:
+        print("segments approve needs the segment's name", file=sys.stderr)
+        return 2
+    layout = _prepare_environment()
+    who = approved_by or current_user()
+
+    def approve() -> int:
+        try:
+            outcome = approve_segment(layout.segments_db, layout.outbox, name, reason or "", who, version)
+        except ApprovalError as problem:
+            print(f"not approved: {problem}", file=sys.stderr)
+            return 1
+        print(
+            f"segment {name}: version {outcome.version} published ({outcome.size} members, "
+            f"{outcome.entered} entered, {outcome.exited} exited), approved by {who}; "
+            f"export {outcome.export_dir}"
+        )
+        return 0
+
+    return _holding_run_lock(f"segments approve {name}", approve)
 
 
 def run_erase(identifier_type: str, value: str, request_id: str | None, now: bool) -> int:
@@ -475,6 +535,16 @@ def _holding_run_lock(command: str, run) -> int:
         return 1
 
 
+def _verbose_option(command: argparse.ArgumentParser) -> None:
+    command.add_argument(
+        "--verbose",
+        action="store_true",
+        default=_verbose_default(),
+        help="Dagster's and dbt's full log on the console (default: a progress display, the log in logs/; "
+        "also VERBOSE=1)",
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     restrict_umask()  # owner-only files whatever the caller's umask; dbt and dagster dev inherit it
     parser = argparse.ArgumentParser(prog="fundcdp")
@@ -486,21 +556,31 @@ def main(argv: list[str] | None = None) -> int:
         default=14,
         help="first build as of this many days before the latest delivery (tag history); 0: no",
     )
+    _verbose_option(run)
     segments = commands.add_parser(
-        "segments", help="validate all segment definitions, preview or compile one, print their JSON Schema"
+        "segments",
+        help="validate all segment definitions, preview or compile one, print their JSON Schema, "
+        "approve a blocked version",
     )
-    segments.add_argument("action", choices=["validate", "preview", "compile", "schema"])
-    segments.add_argument("name", nargs="?", help="the segment (preview, compile)")
+    segments.add_argument("action", choices=["validate", "preview", "compile", "schema", "approve"])
+    segments.add_argument("name", nargs="?", help="the segment (preview, compile, approve)")
     segments.add_argument("--dialect", choices=["duckdb", "spark"], default="duckdb")
+    segments.add_argument("--version", type=int, help="approve: the version number the blocked one becomes")
+    segments.add_argument("--reason", help="approve: why it may be published (recorded)")
+    segments.add_argument(
+        "--by", dest="approved_by", help="approve: who approves (default FUNDCDP_USER, else the OS user)"
+    )
     day = commands.add_parser(
         "day", help="run the daily job for one day (load, build, gates, publish, segments)"
     )
     day.add_argument("day", help="YYYY-MM-DD")
+    _verbose_option(day)
     backfill = commands.add_parser(
         "backfill", help="run the daily job for a range of days as one run, days in date order"
     )
     backfill.add_argument("first", help="YYYY-MM-DD")
     backfill.add_argument("last", help="YYYY-MM-DD")
+    _verbose_option(backfill)
     history = commands.add_parser(
         "import-history",
         help="load many days of deliveries in one pass and build the warehouse once, as of the last day",
@@ -513,6 +593,7 @@ def main(argv: list[str] | None = None) -> int:
         default=0,
         help="also build as of this many days before the last day first (tag_history then holds 2 dates)",
     )
+    _verbose_option(history)
     waive = commands.add_parser(
         "waive",
         help="waive a source's day so that it no longer holds publishing back; --withdraw, --list",
@@ -542,18 +623,19 @@ def main(argv: list[str] | None = None) -> int:
     ui.add_argument("--port", type=int, default=int(os.environ.get("FUNDCDP_UI_PORT", "3000")))
     args = parser.parse_args(argv)
     if args.command == "run":
-        return _holding_run_lock("run", lambda: run_pipeline(args.history_days))
+        return _holding_run_lock("run", lambda: run_pipeline(args.history_days, args.verbose))
     if args.command == "segments":
-        return run_segments(args.action, args.name, args.dialect)
+        return run_segments(args.action, args.name, args.dialect, args.version, args.reason, args.approved_by)
     if args.command == "day":
-        return _holding_run_lock(f"day {args.day}", lambda: run_range(args.day, args.day))
+        return _holding_run_lock(f"day {args.day}", lambda: run_range(args.day, args.day, args.verbose))
     if args.command == "backfill":
         return _holding_run_lock(
-            f"backfill {args.first} {args.last}", lambda: run_range(args.first, args.last)
+            f"backfill {args.first} {args.last}", lambda: run_range(args.first, args.last, args.verbose)
         )
     if args.command == "import-history":
         return _holding_run_lock(
-            "import-history", lambda: run_import_history(args.first, args.last, args.history_days)
+            "import-history",
+            lambda: run_import_history(args.first, args.last, args.history_days, args.verbose),
         )
     if args.command == "waive":
         if not args.list_all and (not args.source or not args.day):

@@ -1,6 +1,7 @@
 """Run the pipeline in-process: the daily job for a day or a range of days (what the schedule, the
 sensor and a backfill run), a history import, or its two halves (load every delivered day, build as of
-one day).
+one day: the jobs ``fundcdp_load`` and ``fundcdp_build``). Every run is of a named job, so it shows in
+the UI's Overview and on the job's page; a ``progress`` (orchestration/lib/console.py) follows its events.
 
 Used by the CLI (``make run``, ``cli day``, ``cli backfill``) and by the test suite, so both exercise the
 same path as a run launched from the UI.
@@ -10,6 +11,7 @@ import functools
 import os
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 
@@ -21,27 +23,55 @@ from orchestration.defs.automation.alerting import (
     run_failure_error,
 )
 from orchestration.defs.automation.dead_runs import reap_dead_runs
-from orchestration.defs.automation.jobs import BUILD, DAILY_JOB, LOAD
+from orchestration.defs.automation.jobs import BUILD, BUILD_JOB, DAILY, DAILY_JOB, LOAD, LOAD_JOB
 from orchestration.lib.alerts import Alert, send_alert
+from orchestration.lib.console import RunPlan, RunProgress, is_gate, stage_of
 from orchestration.lib.layout import restrict_umask
 from orchestration.lib.partitions import HISTORY_FROM_TAG, RANGE_END_TAG, RANGE_START_TAG
 from orchestration.lib.settings import HOST_TAG, PID_TAG, FundcdpSettings
 
 
-def materialize(
-    instance: dg.DagsterInstance, selection: dg.AssetSelection, **kwargs
+def execute(
+    instance: dg.DagsterInstance,
+    job_name: str,
+    *,
+    partition_key: str | None = None,
+    tags: dict[str, str] | None = None,
+    progress: RunProgress | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """An in-process run of the assembled definitions' assets (and their checks) in ``selection``, with
-    their resources (not the daily job: its alerts name such a run an in-process asset run)."""
-    definitions = defs()
-    return dg.materialize(
-        [*definitions.assets, *definitions.asset_checks],
-        selection=selection,
+    """An in-process run of the named job ``job_name`` (:data:`DAILY_JOB`, :data:`LOAD_JOB` or
+    :data:`BUILD_JOB`) of the assembled definitions: it shows in the UI's Overview and on the job's page.
+    ``progress`` is told the run's plan (its assets and gates per stage), then each of its events as the
+    run writes it to the event log (an event listener on the run's id), then the result."""
+    job = defs().resolve_job_def(job_name)
+    run_id = str(uuid.uuid4())
+    if progress is not None:
+        progress.begin(_plan(job_name), run_id)
+        instance.add_event_listener(run_id, progress.handle)
+    result = job.execute_in_process(
         instance=instance,
-        resources=definitions.resources,
+        partition_key=partition_key,
+        tags=tags,
+        run_id=run_id,
         raise_on_error=False,
-        **kwargs,
     )
+    if progress is not None:
+        progress.end(result.success)
+    return result
+
+
+def _plan(job_name: str) -> RunPlan:
+    """What a run of the job ``job_name`` materialises, per stage of the console's progress display."""
+    graph = defs().resolve_asset_graph()
+    selection = {DAILY_JOB: DAILY, LOAD_JOB: LOAD, BUILD_JOB: BUILD}[job_name]
+    stages = {}
+    for key in selection.resolve(graph):
+        node = graph.get(key)
+        if node.is_materializable:
+            stages[key] = stage_of(node.group_name, node.kinds)
+    checks = selection.resolve_checks(graph)
+    gates = sum(is_gate(check.name) for check in checks)
+    return RunPlan(stage_of_asset=stages, gate_total=gates, job_name=job_name)
 
 
 def _process_tags() -> dict[str, str]:
@@ -107,50 +137,58 @@ def _alert_escaped(
 
 
 @alerts_on_failure
-def load_raw(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProcessResult:
+def load_raw(
+    instance: dg.DagsterInstance, days: list[str], progress: RunProgress | None = None
+) -> dg.ExecuteInProcessResult:
     """The privacy step, then every raw asset (the daily job's load groups), for the arrival days
     ``days[0] .. days[-1]`` in one run."""
     restrict_umask()
     reap_dead_runs(instance)
-    return materialize(instance, LOAD, tags=_range_tags(days))
+    return execute(instance, LOAD_JOB, tags=_range_tags(days), progress=progress)
 
 
 @alerts_on_failure
-def load_history(instance: dg.DagsterInstance, first: str, last: str) -> dg.ExecuteInProcessResult:
+def load_history(
+    instance: dg.DagsterInstance, first: str, last: str, progress: RunProgress | None = None
+) -> dg.ExecuteInProcessResult:
     """The privacy step, then every raw asset, for every delivered day from ``first`` to ``last`` as one
     run of the day ``last`` (tag ``fundcdp/history_from``): what :func:`load_raw` loads, with one partition
     to plan and record per asset instead of one per asset and day."""
     restrict_umask()
     reap_dead_runs(instance)
-    return materialize(instance, LOAD, partition_key=last, tags={HISTORY_FROM_TAG: first, **_process_tags()})
+    tags = {HISTORY_FROM_TAG: first, **_process_tags()}
+    return execute(instance, LOAD_JOB, partition_key=last, tags=tags, progress=progress)
 
 
 @alerts_on_failure
-def build_warehouse(instance: dg.DagsterInstance, as_of: str) -> dg.ExecuteInProcessResult:
+def build_warehouse(
+    instance: dg.DagsterInstance, as_of: str, progress: RunProgress | None = None
+) -> dg.ExecuteInProcessResult:
     """Build (run + test) every dbt model as of ``as_of``, run the quality gates and the models, and
     publish the segments, then analytics.duckdb, if they passed (raw/ must already hold the deliveries):
     the daily job's assets but the privacy step and the raw loads."""
     restrict_umask()
     reap_dead_runs(instance)
-    return materialize(instance, BUILD, partition_key=as_of, tags=_process_tags())
+    return execute(instance, BUILD_JOB, partition_key=as_of, tags=_process_tags(), progress=progress)
 
 
 @alerts_on_failure
-def run_days(instance: dg.DagsterInstance, days: list[str]) -> dg.ExecuteInProcessResult:
+def run_days(
+    instance: dg.DagsterInstance, days: list[str], progress: RunProgress | None = None
+) -> dg.ExecuteInProcessResult:
     """The daily job for one day, or for consecutive ``days`` as one run (a backfill): exactly what the
     schedule, the delivery sensor or a backfill from the UI launch."""
     restrict_umask()
     reap_dead_runs(instance)
-    job = defs().resolve_job_def(DAILY_JOB)
     if len(days) == 1:
-        return job.execute_in_process(
-            instance=instance, partition_key=days[0], tags=_process_tags(), raise_on_error=False
-        )
-    return job.execute_in_process(instance=instance, tags=_range_tags(days), raise_on_error=False)
+        return execute(instance, DAILY_JOB, partition_key=days[0], tags=_process_tags(), progress=progress)
+    return execute(instance, DAILY_JOB, tags=_range_tags(days), progress=progress)
 
 
 @alerts_on_failure
-def import_history(instance: dg.DagsterInstance, first: str, last: str) -> dg.ExecuteInProcessResult:
+def import_history(
+    instance: dg.DagsterInstance, first: str, last: str, progress: RunProgress | None = None
+) -> dg.ExecuteInProcessResult:
     """A history import: the daily job for the day ``last`` with the tag ``fundcdp/history_from=first``.
     The raw assets load every delivered day from ``first`` to ``last`` in one pass; dbt builds once, as of
     ``last``; the gates, the segments and analytics run for ``last``. One partition to plan and record per
@@ -158,10 +196,5 @@ def import_history(instance: dg.DagsterInstance, first: str, last: str) -> dg.Ex
     that tag)."""
     restrict_umask()
     reap_dead_runs(instance)
-    job = defs().resolve_job_def(DAILY_JOB)
-    return job.execute_in_process(
-        instance=instance,
-        partition_key=last,
-        tags={HISTORY_FROM_TAG: first, **_process_tags()},
-        raise_on_error=False,
-    )
+    tags = {HISTORY_FROM_TAG: first, **_process_tags()}
+    return execute(instance, DAILY_JOB, partition_key=last, tags=tags, progress=progress)

@@ -145,6 +145,7 @@ def rows_written(result, table: str) -> dict[str, int]:
 def run_cli(layout: DataLayout, *args: str, failpoint: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, **environment(layout), "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
     env.pop("FUNDCDP_FAILPOINT", None)
+    env["VERBOSE"] = "1"  # the failpoints' lines on stderr, not in the command's log file
     if failpoint:
         env["FUNDCDP_FAILPOINT"] = failpoint
     return subprocess.run(

@@ -100,7 +100,9 @@ def test_a_failed_load_alerts_per_table_and_day_once_per_cause(layout, channels)
     ]  # fmt: skip
     step_error = f"trade.trade_orders: 1 day(s) not loaded: {DAY}: {error}"
     assert (run["kind"], run["run_id"], run["partition"]) == ("run_failed", first.run_id, f"{DAY}")
-    assert run["summary"] == f"in-process asset run for {DAY} failed in step(s) trade__trade_orders"
+    # the command line's load is a run of the named job fundcdp_load (it shows in the UI's Overview)
+    assert instance.get_run_by_id(first.run_id).job_name == "fundcdp_load"
+    assert run["summary"] == f"run of job fundcdp_load for {DAY} failed in step(s) trade__trade_orders"
     assert run["details"]["failed_steps"] == [f"trade__trade_orders: {step_error}"]
     assert run_subject == f"[fundcdp] run_failed: {run['summary']}"
     assert f"    - trade__trade_orders: {step_error}" in run_text.splitlines()
@@ -443,8 +445,8 @@ def test_a_run_failing_before_any_step_alerts_the_users_exception(layout, channe
     assert (body["kind"], body["run_id"]) == ("run_failed", result.run_id)
     one_line = " ".join(error.split())
     shown = one_line if len(one_line) <= 300 else one_line[:299] + "…"
-    assert body["summary"] == f"in-process asset run for {DAY} failed: {shown}"
-    assert subject.startswith(f"[fundcdp] run_failed: in-process asset run for {DAY} failed: ")
+    assert body["summary"] == f"run of job fundcdp_load for {DAY} failed: {shown}"
+    assert subject.startswith(f"[fundcdp] run_failed: run of job fundcdp_load for {DAY} failed: ")
     assert f"error: {' '.join(error.split())}" in text
     # the run-failure sensor reads the same failure event the same way
     failure = next(event for event in result.all_events if event.is_run_failure)

@@ -84,7 +84,7 @@ def run_failure_alert(
 
 
 def _run_label(run: dg.DagsterRun) -> str:
-    # materialize() runs an unnamed job (Dagster calls it __ephemeral_asset_job__): cli's loads and builds
+    # dg.materialize() runs an unnamed job (Dagster calls it __ephemeral_asset_job__); cli's runs are named
     return "in-process asset run" if run.job_name.startswith("__") else f"run of job {run.job_name}"
 
 

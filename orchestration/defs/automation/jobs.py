@@ -3,8 +3,10 @@
 - ``fundcdp_daily`` builds one day end to end: load the day's delivery, stage, identity, tags as of the
   day, the quality gates, the models, the segments, then analytics.duckdb and the report (the last
   step). It selects every asset of the code location (the dbt macro checks' fixture models are no
-  assets): the privacy and raw groups (:data:`LOAD`), then the rest (:data:`BUILD`); the in-process runs
-  of orchestration/runner.py use the same selections. Over a range of days it is one run (a backfill).
+  assets): the privacy and raw groups (:data:`LOAD`), then the rest (:data:`BUILD`).
+- ``fundcdp_load`` and ``fundcdp_build`` are its two halves by those selections: the command line's runs
+  (orchestration/runner.py) launch them or the daily job, always a named job, so that every run shows in
+  the UI's Overview and on its job's page. Over a range of days it is one run (a backfill).
 - ``fundcdp_daily_schedule`` (FUNDCDP_DAILY_RUN_AT, default 07:30 local time: vars fundcdp.time_zone) runs
   yesterday's day if its delivery is complete and no run built it yet.
 - A day's delivery is complete when every source due that day (``vars: fundcdp: deliveries: schedule:``:
@@ -77,6 +79,30 @@ daily_job = dg.define_asset_job(
         "dagster/retry_strategy": "FROM_FAILURE",
         "dagster/retry_on_asset_or_op_failure": "false",
     },
+)
+
+
+# The two halves of the daily job, named so that the command line's runs (``make run``, ``cli
+# import-history`` loads every day once, then builds as of a day) appear in the UI's Overview and on a
+# job's page like any other run. They add no retry tags: the command line reports a failure itself.
+LOAD_JOB = "fundcdp_load"
+BUILD_JOB = "fundcdp_build"
+
+load_job = dg.define_asset_job(
+    LOAD_JOB,
+    selection=LOAD,
+    partitions_def=days,
+    description="The first half of the daily job: the privacy step, then every raw load of landing/ (a day, "
+    "a range of days, or a history import: tag fundcdp/history_from on the last day). `make run` and "
+    "`cli import-history` launch it.",
+)
+build_job = dg.define_asset_job(
+    BUILD_JOB,
+    selection=BUILD,
+    partitions_def=days,
+    description="The second half of the daily job, as of one day: the dbt models and their quality gates, "
+    "the models, the segments, then analytics.duckdb and the report (raw/ already loaded). `make run` "
+    "launches it.",
 )
 
 

@@ -1,6 +1,15 @@
-"""The short report ``make run`` prints: what was loaded, quarantined and built."""
+"""The short report ``make run`` prints (at most :data:`MAX_LINES` lines): the outcome (gates, publish,
+segments), the problems with what to do, what was loaded, quarantined and built, the completeness ledger,
+the demo's planted defects, and where the full log is."""
 
 from __future__ import annotations
+
+import csv
+import textwrap
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -112,10 +121,9 @@ def lifecycle_summary(layout: DataLayout) -> list[str]:
     if not stages:
         return []
     lines = [f"Lifecycle stages as of {stages[0][0]}: " + ", ".join(f"{s} {n}" for _, s, n in stages)]
-    lines += [
-        f"  lifecycle_transitions {day}: {from_stage} -> {to_stage}: {count}"
-        for day, from_stage, to_stage, count in transitions
-    ]
+    if transitions:
+        moves = ", ".join(f"{day} {before} -> {after} {count}" for day, before, after, count in transitions)
+        lines += _wrapped(f"  lifecycle_transitions (latest): {moves}", limit=2)
     return lines
 
 
@@ -147,45 +155,230 @@ def model_summary(layout: DataLayout) -> list[str]:
     return lines
 
 
-def format_summary(
-    layout: DataLayout, failures: list[str], demo_key: bool = False, ledger: list[LedgerDay] | None = None
-) -> str:
-    """The text printed at the end of ``make run``; ``demo_key``: the run hashed with the public demo key;
-    ``ledger``: the completeness ledger as of the build (defs/ingest/completeness.py), shown when given."""
-    lines = [f"fundcdp — data directory {layout.root}"]
-    if demo_key:
-        lines.append(DEMO_KEY_SUMMARY)
-    lines += ["", "Raw layer (per source and table):"]
-    lines.append(
-        f"  {'source':<9}{'table':<20}{'files':>6}{'lines':>10}{'loaded':>10}{'quarant.':>9}{'dup.':>5}"
+MAX_LINES = 40
+WIDTH = 110  # a wrapped line's width
+PROBLEMS_SHOWN = 6
+LEDGER_LINES_SHOWN = 6
+KEY_MARTS = ("persons", "person_profile", "person_tags", "sessions", "segment_persons")
+
+
+@dataclass
+class BuildOutcome:
+    """What the last build run decided: each quality gate (passed or not), whether analytics.duckdb was
+    published (None: the run had no publish step), the report, the segments published and blocked, and
+    ID-Mapping's quality against the demo truth when there is one."""
+
+    gates: dict[str, bool] = field(default_factory=dict)
+    published: bool | None = None
+    report: str | None = None
+    segments_published: Any = None
+    segments_blocked: str | None = None
+    identity_quality: str | None = None
+
+    @classmethod
+    def from_result(cls, result: Any) -> BuildOutcome:
+        """From a run's result (a Dagster ``ExecuteInProcessResult``)."""
+        gates = {
+            evaluation.check_name: evaluation.passed
+            for evaluation in result.get_asset_check_evaluations()
+            if evaluation.check_name.startswith("gx_")
+        }
+        materialized = {
+            event.asset_key.to_user_string(): event.materialization.metadata
+            for event in result.get_asset_materialization_events()
+        }
+        analytics = materialized.get("analytics")
+        outcome = cls(gates=gates, published=analytics is not None if gates else None)
+        if analytics is not None and "report" in analytics:
+            outcome.report = str(analytics["report"].value)
+        if (segments := materialized.get("segments")) is not None:
+            outcome.segments_published = segments["published"].value if "published" in segments else None
+            if "blocked" in segments:
+                outcome.segments_blocked = _names(segments["blocked"].value)
+        return outcome
+
+
+def _names(blocked: Any) -> str:
+    """The blocked segments' names (their reasons are in segments.duckdb segment_versions and the UI)."""
+    if isinstance(blocked, dict):
+        blocked = list(blocked)
+    if isinstance(blocked, list | tuple | set):
+        return ", ".join(str(name) for name in blocked) or "none"
+    return str(blocked or "none")
+
+
+def planted_defects(truth_dir: Path) -> list[tuple[str, int]]:
+    """The demo generator's planted defects per kind (its answer key ``defects.csv``), most frequent
+    first; none without an answer key (not the demo)."""
+    path = truth_dir / "defects.csv"
+    if not path.exists():
+        return []
+    with open(path, encoding="utf-8", newline="") as handle:
+        counts = Counter(row.get("kind") or "?" for row in csv.DictReader(handle))
+    return sorted(counts.items(), key=lambda item: (-item[1], item[0]))
+
+
+def _wrapped(text: str, limit: int = 3) -> list[str]:
+    lines = textwrap.wrap(text, width=WIDTH, subsequent_indent="    ", break_on_hyphens=False)
+    return lines if len(lines) <= limit else [*lines[: limit - 1], lines[limit - 1][: WIDTH - 4] + " ..."]
+
+
+def _capped(lines: list[str], limit: int, what: str) -> list[str]:
+    return (
+        lines
+        if len(lines) <= limit
+        else [*lines[:limit], f"  ... and {len(lines) - limit} more {what}".rstrip()]
     )
-    for source, table, files, read, loaded, quarantined, duplicates in load_summary(layout):
+
+
+def _outcome_lines(layout: DataLayout, outcome: BuildOutcome | None) -> list[str]:
+    if outcome is None:
+        return []
+    lines = []
+    if outcome.gates:
+        failed = sorted(name for name, passed in outcome.gates.items() if not passed)
         lines.append(
-            f"  {source:<9}{table:<20}{files:>6}{read or 0:>10}{loaded or 0:>10}"
-            f"{quarantined or 0:>9}{duplicates:>5}"
+            f"Quality gates (Great Expectations): {len(outcome.gates) - len(failed)} of {len(outcome.gates)} "
+            "passed"
+            + (
+                f"; FAILED: {', '.join(failed)} (quality.duckdb dq_results, logs/alerts.log)"
+                if failed
+                else ""
+            )
         )
-    reasons = quarantine_by_reason(layout)
+    if outcome.published is not None:
+        state = "published" if outcome.published else "NOT published (previous version kept)"
+        lines.append(f"analytics.duckdb: {state} at {layout.analytics_db}")
+    if outcome.segments_published is not None:
+        blocked = outcome.segments_blocked or "none"
+        why = "" if blocked == "none" else " (why: segment_versions in segments.duckdb)"
+        lines += _wrapped(
+            f"Segments: {outcome.segments_published} published, blocked: {blocked}{why}", limit=2
+        )
+    if outcome.published is not None:
+        lines.append(f"Report: {outcome.report or 'not written (quality gates did not pass)'}")
+    if outcome.identity_quality:
+        lines.append(outcome.identity_quality)
+    return lines
+
+
+def _load_lines(layout: DataLayout) -> list[str]:
+    per_source: dict[str, list[int]] = {}
+    for source, _table, files, read, loaded, quarantined, duplicates in load_summary(layout):
+        totals = per_source.setdefault(source, [0, 0, 0, 0, 0, 0])
+        for index, value in enumerate((1, files, read or 0, loaded or 0, quarantined or 0, duplicates)):
+            totals[index] += value
+    if not per_source:
+        return []
+    lines = ["Loaded into raw/ (per source):"]
+    for source, (tables, files, read, loaded, quarantined, duplicates) in per_source.items():
+        lines.append(
+            f"  {source:<9}{tables:>2} tables {files:>5} files {read:>9,} lines {loaded:>9,} loaded "
+            f"{quarantined:>5,} quarantined {duplicates} duplicate files"
+        )
+    reasons: dict[str, list[str]] = {}
+    for source, reason, count in quarantine_by_reason(layout):
+        reasons.setdefault(source, []).append(f"{reason} {count:,}")
     if reasons:
-        lines += ["", "Quarantined lines by reason:"]
-        lines += [f"  {source:<9}{reason:<22}{count:>8}" for source, reason, count in reasons]
-    exclusions = exclusions_by_reason(layout)
+        text = "; ".join(f"{source} {', '.join(items)}" for source, items in reasons.items())
+        lines += _wrapped(f"  Quarantined lines by reason: {text}")
+    exclusions = dict(exclusions_by_reason(layout))
     if exclusions:
-        lines += ["", "Tracking events by exclusion reason (stg_tracking__events):"]
-        lines += [f"  {reason:<31}{count:>8}" for reason, count in exclusions]
-    counts = warehouse_counts(layout) + warehouse_counts(layout, "marts")
-    if counts:
-        lines += ["", "Staging models and marts (warehouse.duckdb):"]
-        lines += [f"  {name:<36}{count:>10}" for name, count in counts]
-    lifecycle = lifecycle_summary(layout)
-    if lifecycle:
-        lines += ["", *lifecycle]
-    models = model_summary(layout)
-    if models:
-        lines += ["", *models]
-    if ledger is not None:
-        lines += ["", "Completeness (per source: days loaded / not due / waived; every other day named):"]
-        lines += [f"  {line}" for line in ledger_lines(ledger)]
+        valid = exclusions.pop("(valid)", 0)
+        excluded = ", ".join(f"{reason} {count:,}" for reason, count in exclusions.items()) or "none"
+        lines += _wrapped(f"  Tracking events: {valid:,} valid; not counted: {excluded}")
+    return lines
+
+
+def _warehouse_lines(layout: DataLayout) -> list[str]:
+    staging = warehouse_counts(layout)
+    marts = dict(warehouse_counts(layout, "marts"))
+    if not staging and not marts:
+        return []
+    key = ", ".join(f"{name} {marts[name]:,}" for name in KEY_MARTS if name in marts)
+    return _wrapped(
+        f"Warehouse (warehouse.duckdb): {len(staging)} staging models, {len(marts)} marts"
+        + (f"; {key}" if key else "")
+    )
+
+
+def _demo_lines(defects: list[tuple[str, int]], truth_dir: Path) -> list[str]:
+    if not defects:
+        return []
+    total = sum(count for _, count in defects)
+    lines = [
+        f"The demo's planted defects, on purpose ({total:,} in {len(defects)} kinds; answer key "
+        f"{truth_dir / 'defects.csv'}):"
+    ]
+    return lines + _wrapped("  " + ", ".join(f"{kind} {count:,}" for kind, count in defects), limit=4)
+
+
+def _fit(sections: list[tuple[int, list[str]]], limit: int) -> list[str]:
+    """The sections (priority, lines) in their order, the least important left out until they fit."""
+    kept = [(priority, lines) for priority, lines in sections if lines]
+    left_out = 0
+
+    def size() -> int:
+        return sum(len(lines) for _, lines in kept) + (1 if left_out else 0)
+
+    while size() > limit and len(kept) > 1:
+        lowest = min(range(len(kept)), key=lambda index: kept[index][0])
+        left_out += 1
+        del kept[lowest]
+    out = [line for _, lines in kept for line in lines][:limit]
+    if left_out:
+        out = [*out[: limit - 1], f"({left_out} section(s) left out to stay short: see the log file)"]
+    return out
+
+
+def format_summary(
+    layout: DataLayout,
+    failures: list[str],
+    demo_key: bool = False,
+    ledger: list[LedgerDay] | None = None,
+    *,
+    outcome: BuildOutcome | None = None,
+    log_path: Path | None = None,
+    demo_defects: list[tuple[str, int]] | None = None,
+) -> str:
+    """The text printed at the end of ``make run``, at most :data:`MAX_LINES` lines. ``failures``: one line
+    per problem, saying what to do (orchestration/lib/console.py problem_lines); ``demo_key``: the run
+    hashed with the public demo key; ``ledger``: the completeness ledger as of the build
+    (defs/ingest/completeness.py); ``outcome``: the last build's gates, publish and segments;
+    ``log_path``: the command's full log; ``demo_defects``: :func:`planted_defects`."""
+    header = [f"fundcdp — data directory {layout.root}"]
+    if demo_key:
+        header.append(DEMO_KEY_SUMMARY)
+    if log_path is not None:
+        header.append(f"Full log (Dagster, dbt, warnings, stack traces): {log_path}")
+    lines_of_problems = []
     if failures:
-        lines += ["", "NOT LOADED / FAILED (fix or re-deliver, then run again):"]
-        lines += [f"  {failure}" for failure in failures]
-    return "\n".join(lines)
+        lines_of_problems = [
+            "Problems (what to do):",
+            *_capped([f"  {f}" for f in failures], PROBLEMS_SHOWN, ""),
+        ]
+    lifecycle = lifecycle_summary(layout)
+    models = [line for text in model_summary(layout) for line in _wrapped(text, limit=2)]
+    completeness = []
+    if ledger is not None:
+        completeness = ["Completeness (per source: days loaded / not due / waived; every other day named):"]
+        completeness += _capped([f"  {line}" for line in ledger_lines(ledger)], LEDGER_LINES_SHOWN, "lines")
+    sections = [
+        (9, header),
+        (8, _outcome_lines(layout, outcome)),
+        (9, lines_of_problems),
+        (6, _load_lines(layout)),
+        (3, _warehouse_lines(layout)),
+        (2, lifecycle),
+        (4, models),
+        (5, completeness),
+        (7, _demo_lines(demo_defects or [], layout.demo_truth)),
+    ]
+    # a blank line between sections
+    spaced = [(priority, [*lines, ""]) for priority, lines in sections if lines]
+    text = _fit(spaced, MAX_LINES + 1)
+    while text and not text[-1]:
+        text.pop()
+    if len(text) > MAX_LINES:  # a left-out note after a full page: keep the note
+        text = [*text[: MAX_LINES - 1], text[-1]]
+    return "\n".join(text)

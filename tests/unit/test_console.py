@@ -1,0 +1,229 @@
+"""The command line's console (orchestration/lib/console.py): the progress per stage fed by a real run's
+events, the problem lines, and the routing of everything else to the log file."""
+
+import io
+import os
+import subprocess
+import sys
+import textwrap
+from datetime import UTC, datetime
+from pathlib import Path
+
+import dagster as dg
+
+from orchestration.lib.console import (
+    RunConsole,
+    RunPlan,
+    StepFailure,
+    log_file_path,
+    problem_lines,
+    stage_of,
+)
+from orchestration.lib.paths import PROJECT_ROOT
+
+
+def test_each_asset_has_its_stage_by_group_and_kind():
+    assert stage_of("staging", {"dbt", "duckdb"}) == "dbt"
+    assert stage_of("raw_crm", {"parquet"}) == "load"
+    assert stage_of("privacy", {"parquet"}) == "privacy"
+    assert stage_of("ml", {"python"}) == "ml"
+    assert stage_of("segments", set()) == "segments"
+    assert stage_of("publish", {"duckdb"}) == "publish"
+    assert stage_of("default", set()) == "other"
+    plan = RunPlan({"a": "load", "b": "load", "c": "dbt", "d": "other"}, gate_total=2)
+    assert plan.totals() == {"load": 2, "dbt": 1, "gates": 2}
+
+
+# A small run of real Dagster events: two raw tables (one refuses a day), two dbt-kind models, a gate
+# that passes and one that fails, the publish step.
+@dg.asset(key=["crm", "customers"], group_name="raw_crm")
+def crm_customers() -> dg.MaterializeResult:
+    return dg.MaterializeResult(metadata={"days": 3})
+
+
+@dg.asset(key=["crm", "bank_cards"], group_name="raw_crm")
+def crm_bank_cards() -> None:
+    raise dg.Failure(
+        description="crm.bank_cards: 1 day(s) not loaded: 2026-05-31: /data/landing/crm/2026-05-31: "
+        "incomplete delivery, listed in the control file but missing: consents_20260531.csv",
+        metadata={
+            "days": 2,
+            "failed_days": dg.MetadataValue.json(
+                {
+                    "2026-05-31": "/data/landing/crm/2026-05-31: incomplete delivery, listed in the control "
+                    "file but missing: consents_20260531.csv"
+                }
+            ),
+        },
+    )
+
+
+@dg.multi_asset(
+    specs=[
+        dg.AssetSpec(["staging", "stg_a"], kinds={"dbt"}, group_name="staging", deps=[crm_customers]),
+        dg.AssetSpec(["marts", "persons"], kinds={"dbt"}, group_name="analytics"),
+    ],
+    check_specs=[
+        dg.AssetCheckSpec("gx_persons", asset=["marts", "persons"]),
+        dg.AssetCheckSpec("gx_stg_a", asset=["staging", "stg_a"]),
+        dg.AssetCheckSpec("not_null_persons_id", asset=["marts", "persons"]),
+    ],
+)
+def dbt_models():
+    yield dg.MaterializeResult(asset_key=["staging", "stg_a"])
+    yield dg.MaterializeResult(asset_key=["marts", "persons"])
+    yield dg.AssetCheckResult(asset_key=["marts", "persons"], check_name="gx_persons", passed=True)
+    yield dg.AssetCheckResult(asset_key=["staging", "stg_a"], check_name="gx_stg_a", passed=False)
+    yield dg.AssetCheckResult(asset_key=["marts", "persons"], check_name="not_null_persons_id", passed=True)
+
+
+@dg.asset(key="analytics", group_name="publish", deps=[["marts", "persons"]])
+def analytics() -> None:
+    return None
+
+
+def _run_small_job(console: RunConsole):
+    from orchestration.lib.console import is_gate
+
+    definitions = dg.Definitions(
+        assets=[crm_customers, crm_bank_cards, dbt_models, analytics],
+        jobs=[dg.define_asset_job("small_daily", selection=dg.AssetSelection.all())],
+    )
+    job = definitions.resolve_job_def("small_daily")
+    graph = definitions.resolve_asset_graph()
+    plan = RunPlan(
+        {
+            key: stage_of(graph.get(key).group_name, graph.get(key).kinds)
+            for key in graph.get_all_asset_keys()
+        },
+        gate_total=sum(is_gate(check.name) for check in graph.asset_check_keys),
+        job_name="small_daily",
+    )
+    progress = console.progress("a small run")
+    run_id = "0f0e0d0c-0000-4000-8000-000000000001"
+    with dg.instance_for_test() as instance:
+        progress.begin(plan, run_id)
+        instance.add_event_listener(run_id, progress.handle)
+        result = job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+        progress.end(result.success)
+    return progress, result
+
+
+def test_the_progress_counts_each_stage_from_the_runs_events_in_plain_lines():
+    stream = io.StringIO()
+    progress, result = _run_small_job(RunConsole(stream))
+    assert not result.success
+    lines = stream.getvalue().splitlines()
+    assert lines[0] == "a small run (job small_daily, run 0f0e0d0c)"
+    # not a terminal: a stage's line when it is done (the gates' checks are not blocking: publish runs)
+    assert sorted(lines[1:-1]) == sorted(
+        [
+            "  raw tables       2/2    3 days, 1 failed",
+            "  dbt models       2/2",
+            "  quality gates    2/2    1 failed",
+            "  publish          1/1",
+        ]
+    )
+    assert lines[-1].startswith("  FAILED in ") and lines[-1].endswith(" s: 1 step(s) failed")
+    assert {stage: (c.done, c.failed) for stage, c in progress.stages.items()} == {
+        "load": (1, 1),
+        "dbt": (2, 0),
+        "gates": (1, 1),
+        "publish": (1, 0),
+    }
+    [failure] = progress.failures
+    assert failure.step_key == "crm__bank_cards"
+    assert failure.failed_days == {
+        "2026-05-31": "/data/landing/crm/2026-05-31: incomplete delivery, listed in the control file but "
+        "missing: consents_20260531.csv"
+    }
+
+
+def test_on_a_terminal_the_progress_is_a_live_display_ending_with_every_stage():
+    stream = io.StringIO()
+    console = RunConsole(stream, live=True)
+    console._rich = __import__("rich.console").console.Console(file=stream, force_terminal=True, width=100)
+    progress, _ = _run_small_job(console)
+    shown = stream.getvalue()
+    for label in ("raw tables", "dbt models", "quality gates", "publish"):
+        assert label in shown
+    assert "3 days, 1 failed" in shown
+    assert progress.stages["dbt"].done == 2
+
+
+def test_a_refused_delivery_is_one_line_per_source_day_and_reason_with_what_to_do():
+    why = "/data/landing/crm/2026-05-31: incomplete delivery, listed in the control file but missing: c.csv"
+    failures = [
+        StepFailure("crm__bank_cards", "crm.bank_cards: 1 day(s) not loaded: ...", {"2026-05-31": why}),
+        StepFailure("crm__customers", "crm.customers: 1 day(s) not loaded: ...", {"2026-05-31": why}),
+        StepFailure("trade__nav", "trade.nav: 1 day(s) not loaded", {"2026-06-01": "/data/landing/x: bad"}),
+        StepFailure("fundcdp_dbt_models", "DagsterExecutionStepExecutionError: boom"),
+        StepFailure("fundcdp_dbt_models", "DagsterExecutionStepExecutionError: boom"),
+    ]
+    lines = problem_lines(failures, Path("/data"), {("crm", "2026-05-31")}, Path("/data/logs/run-x.log"))
+    assert lines == [
+        "WARNING crm 2026-05-31: landing/crm/2026-05-31: incomplete delivery, listed in the control file but "
+        "missing: c.csv (bank_cards, customers not loaded for that day); the demo's planted incomplete "
+        "delivery: waived, so publishing goes on",
+        "WARNING trade 2026-06-01: landing/x: bad (nav not loaded for that day); re-deliver it, then "
+        "`python -m orchestration.cli day 2026-06-01` (or waive the day: `python -m orchestration.cli waive "
+        "--source trade --day 2026-06-01 --reason ...`)",
+        "FAILED fundcdp_dbt_models: DagsterExecutionStepExecutionError: boom (details and stack trace: "
+        "/data/logs/run-x.log)",
+    ]
+
+
+def test_one_log_file_per_command_run(tmp_path):
+    now = datetime(2026, 12, 7, 7, 8, 9, tzinfo=UTC)
+    first = log_file_path(tmp_path, "run", now)
+    assert first == tmp_path / "run-20261207T070809Z.log"
+    first.touch()
+    assert log_file_path(tmp_path, "run", now) == tmp_path / f"run-20261207T070809Z-{os.getpid()}.log"
+
+
+ROUTED = textwrap.dedent(
+    """
+    import logging, subprocess, sys, warnings
+    from pathlib import Path
+    from orchestration.lib.console import run_console
+
+    with run_console(Path(sys.argv[1]), "run", verbose=sys.argv[2] == "1") as console:
+        console.line("for the reader")
+        print("DEBUG a dagster line")
+        warnings.warn("BetaWarning stand-in")
+        logging.getLogger("x").error("Stack Trace: a traceback")
+        subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('dbt child line\\\\n')"])
+    print("after the command")
+    """
+)
+
+
+def _routed(tmp_path: Path, verbose: bool) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-c", ROUTED, str(tmp_path), "1" if verbose else "0"],
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_everything_but_the_console_lines_goes_to_the_log_file(tmp_path):
+    done = _routed(tmp_path, verbose=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "for the reader\nafter the command\n"
+    assert done.stderr == ""
+    [log] = tmp_path.glob("run-*.log")
+    text = log.read_text()
+    for line in ("[console] for the reader", "DEBUG a dagster line", "BetaWarning stand-in", "a traceback"):
+        assert line in text
+    assert "dbt child line" in text
+    assert oct(log.stat().st_mode & 0o777) == "0o600"
+
+
+def test_verbose_leaves_the_full_stream_on_the_console(tmp_path):
+    done = _routed(tmp_path, verbose=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "for the reader\nDEBUG a dagster line\nafter the command\n"
+    assert "BetaWarning stand-in" in done.stderr and "dbt child line" in done.stderr
+    assert not list(tmp_path.glob("run-*.log"))
