@@ -130,7 +130,13 @@ def undocumented_columns(document: dict) -> list[str]:
 
 def test_the_published_dbt_tables_are_found_in_the_manifest():
     published = published_nodes(manifest())
-    assert len(published) == 23  # the 27 published tables less the 4 the model assets write
+    # every published table is a dbt node but those the model assets write (orchestration/defs/ml/store.py)
+    assert set(PUBLISHED_TABLES) - set(published) == {
+        "tags_model",
+        "model_runs",
+        "model_evaluations",
+        "behaviour_clusters",
+    }
     assert {"person_profile", "lifecycle_daily", "tag_catalog", "sessions"} <= set(published)
 
 
