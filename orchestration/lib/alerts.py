@@ -95,6 +95,7 @@ KINDS = (
     "run_crashed",
     "delivery_missing",
     "publish_held",
+    "segment_invalid",
 )
 CHANNELS = ("webhook", "slack", "wecom", "dingtalk", "email")
 SKIPPED = "skipped"
@@ -140,7 +141,8 @@ class Alert:
     (a warning: a model gives no tags for the day), ``persons_quarantined`` (a warning: persons left out of
     the segments by the persons gate's quarantine, the others published), ``load_failed`` (a source
     table's day did not load), ``run_crashed`` (a run's process died), ``delivery_missing`` (a day still
-    incomplete past its deadline), ``publish_held`` (publishing held back by the completeness ledger); not
+    incomplete past its deadline), ``publish_held`` (publishing held back by the completeness ledger),
+    ``segment_invalid`` (a segment file that does not validate, skipped while the others publish); not
     enforced, so a typo never stops an alert). ``details`` holds JSON-friendly values (failing counts,
     names of failed checks); anything else is rendered with ``str``.
     """

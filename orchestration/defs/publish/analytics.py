@@ -72,6 +72,8 @@ PUBLISHED_TABLES = (
     "retention_weekly",
     "lifecycle_daily",
     "lifecycle_transitions_monthly",
+    # the fund products as of the build (no personal data): what a segment's product filters mean
+    "fund_products",
     # written by the model assets (orchestration/defs/ml/store.py)
     "tags_model",
     "model_runs",

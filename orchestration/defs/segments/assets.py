@@ -13,9 +13,15 @@ from orchestration.defs.ml.churn import MODEL_NAME as CHURN_MODEL
 from orchestration.defs.quality.publish_gate import hold_for_completeness, publish_problems
 from orchestration.defs.quality.warehouse_as_of import warehouse_as_of_problem
 from orchestration.defs.segments.compiler import referenced_tags
-from orchestration.defs.segments.definition import Catalog, SegmentError, load_segments
+from orchestration.defs.segments.contradictions import empty_preview_warning, rule_warnings
+from orchestration.defs.segments.definition import Catalog, load_valid_segments
 from orchestration.defs.segments.guard import SegmentSQLRefused
-from orchestration.defs.segments.versions import evaluate, members_without_consent, publish_segment
+from orchestration.defs.segments.versions import (
+    current_members,
+    evaluate,
+    members_without_consent,
+    publish_segment,
+)
 from orchestration.defs.transform.dbt import fundcdp_dbt_models
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.as_of import resolve_as_of_date
@@ -32,6 +38,7 @@ SEGMENT_INPUTS = (
     "persons",
     "person_profile",
     "tag_coverage",
+    "fund_products",
 )
 
 
@@ -48,23 +55,37 @@ def _publish_problems(layout, as_of: date) -> list[str]:
     pool=DUCKDB_WRITER_POOL,
     partitions_def=days,
     backfill_policy=dg.BackfillPolicy.single_run(),
-    description="Every segment under segments/ evaluated as of the build and published as a new version "
-    "(segments.duckdb, outbox/segments/<segment>/<version>/) when every source is complete up to the as-of "
-    "date (the completeness ledger), the quality gates passed and its size and "
-    "change are within bounds; otherwise the last good version stays and an alert goes out. A segment "
-    "identical to its current version of the same as-of date (definition, members, groups, exclusions) "
-    "publishes nothing: status unchanged. Analysts get the versions through analytics, which runs next. "
-    "A segment naming a model tag whose model gave no tags that day (model_tags_unavailable in its "
-    "summary) matches no one on that tag.",
+    description="The marketing and compliance audiences: every segment under segments/ evaluated as of "
+    "the build and published as a new version (segments.duckdb, outbox/segments/<segment>/<version>/) when "
+    "every source is complete up to the as-of date (the completeness ledger), the quality gates passed and "
+    "its size and change are within bounds (max_change, min_changed_persons); otherwise the last good "
+    "version stays, an alert goes out and `segments approve NAME --reason ...` (or the job "
+    "approve_segment) can publish it. A segment identical to its current version of the same as-of date "
+    "publishes nothing: status unchanged. An invalid segment file is skipped (alert segment_invalid) while "
+    "the others publish. Metadata: dagster/row_count (members of the current versions), as_of_date, "
+    "per segment its status, size, warnings and preview. Analysts get the versions through analytics, "
+    "which runs next. A segment naming a model tag whose model gave no tags that day "
+    "(model_tags_unavailable in its summary) matches no one on that tag.",
 )
 def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
     layout = settings.layout()
     as_of = resolve_as_of_date(settings, run_as_of_date(context.run.tags))
     catalog = Catalog.load()
-    try:
-        definitions = load_segments(catalog=catalog)
-    except SegmentError as problem:
-        raise dg.Failure(description=f"invalid segment definition: {problem}") from problem
+    # an invalid file is skipped with an alert of its own: one broken file stops no other segment
+    files = load_valid_segments(catalog=catalog)
+    definitions = files.valid
+    for name, problems in files.invalid.items():
+        alert = Alert(
+            kind="segment_invalid",
+            summary=f"segment file {name}.yml is invalid and was skipped ({len(problems)} problem(s)); "
+            "the other segments publish",
+            asset="segments",
+            partition=as_of.isoformat(),
+            run_id=context.run.run_id,
+            details={"problems": [f"{problem.path}: {problem.reason}" for problem in problems]},
+        )
+        send_alert(alert, layout.alerts_log)
+        context.log.warning(alert.text())
     # A day of a source not loaded (nor waived) up to the as-of date: no segment is published at all
     # (the same held set alerts once, whether analytics or this asset notices it first).
     _, held = hold_for_completeness(layout, as_of.isoformat(), "segments", context.run.run_id)
@@ -87,6 +108,10 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
         except SegmentSQLRefused as refused:
             raise dg.Failure(description=str(refused)) from refused
         outcome = publish_segment(layout.segments_db, layout.outbox, evaluation, checks_passed)
+        preview = evaluation.preview()
+        warnings = [*rule_warnings(definition, catalog)]
+        if (empty := empty_preview_warning(definition, preview["size"], preview["matched"])) is not None:
+            warnings.append(empty)
         summary[definition.name] = {
             "status": outcome.status,
             "version": outcome.version,
@@ -100,12 +125,20 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
                 if (missing := model_store.unavailable_tags(referenced_tags(definition.rule), unavailable))
                 else {}
             ),
-            "preview": evaluation.preview(),
+            **({"pending_version": outcome.pending_version} if outcome.status == "blocked" else {}),
+            **({"warnings": [f"{w.path}: {w.reason}" for w in warnings]} if warnings else {}),
+            "preview": preview,
         }
         if outcome.status == "blocked":
             alert = Alert(
                 kind="check_failed",
-                summary=f"segment {definition.name} not published: {outcome.reason}",
+                summary=f"segment {definition.name} not published: {outcome.reason}"
+                + (
+                    f"; to publish it: segments approve {definition.name} --version "
+                    f"{outcome.pending_version} --reason '...'"
+                    if checks_passed
+                    else ""
+                ),
                 asset="segments",
                 partition=as_of.isoformat(),
                 run_id=context.run.run_id,
@@ -114,8 +147,11 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
             )  # fmt: skip
             send_alert(alert, layout.alerts_log)
             context.log.error(alert.text())
+    members = sum(len(current_members(layout.segments_db, name)[1]) for name in summary)
     return dg.MaterializeResult(
         metadata={
+            # the members of every segment's current version (published or kept)
+            "dagster/row_count": dg.MetadataValue.int(members),
             "as_of_date": as_of.isoformat(),
             "published": sum(1 for item in summary.values() if item["status"] == "published"),
             # identical to their current version of this as-of date: no version, no export (a re-run)
@@ -124,6 +160,12 @@ def segments(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg
             ),
             "blocked": dg.MetadataValue.json(
                 {name: item["reason"] for name, item in summary.items() if item["status"] == "blocked"}
+            ),
+            "invalid": dg.MetadataValue.json(
+                {
+                    name: [f"{p.path}: {p.reason}" for p in problems]
+                    for name, problems in files.invalid.items()
+                }
             ),
             "segments": dg.MetadataValue.json(summary),
         }
@@ -151,7 +193,7 @@ def segment_members_have_consent(
             description=other_day,
             metadata={"as_of_date": day.isoformat(), "problem": other_day},
         )
-    missing = members_without_consent(layout.segments_db, layout.warehouse_db, load_segments())
+    missing = members_without_consent(layout.segments_db, layout.warehouse_db, load_valid_segments().valid)
     return dg.AssetCheckResult(
         passed=missing == 0,
         severity=dg.AssetCheckSeverity.ERROR,

@@ -47,6 +47,8 @@ MODEL_TAG_TABLE = "tags_model"
 SEGMENT_PERSONS = "segment_persons"
 # Persons quarantined by the persons gate (docs/quality.md): every segment excludes them (`quarantined`).
 QUARANTINE_TABLE = "person_quarantine"
+# The fund products as of the build: a `where:` on a product property (fund_type…) reads it.
+FUND_PRODUCTS = "fund_products"
 # Every relation a compiled segment may read (the guard allows these and nothing else): dbt models, and
 # the model tags the model assets write in the schema of their own (ML_SCHEMA).
 SEGMENT_RELATIONS = (
@@ -55,6 +57,7 @@ SEGMENT_RELATIONS = (
     "int_events_attributed",
     MODEL_TAG_TABLE,
     QUARANTINE_TABLE,
+    FUND_PRODUCTS,
 )
 # Tables of SEGMENT_RELATIONS that Python writes (not dbt models).
 PYTHON_TABLES = frozenset({MODEL_TAG_TABLE})
@@ -215,11 +218,23 @@ class RuleCompiler:
         )
 
     def _event_filters(self, alias: str, node: Any) -> list[exp.Expression]:
-        filters = []
+        """The `where:` filters: an event property on the event's column; the product properties together
+        as one ``fund_code in (select fund_code from fund_products where …)`` on the event's fund."""
+        filters, product_filters = [], []
         for prop, values in where_items(node):
-            kind = self.catalog.event_properties[prop]
+            kind = self.catalog.where_properties[prop]
             literals = [number(v) if kind == "number" else string(v) for v in values]
-            filters.append(exp.In(this=column(alias, prop), expressions=literals))
+            if prop in self.catalog.product_properties:
+                product_filters.append(exp.In(this=column("product", prop), expressions=literals))
+            else:
+                filters.append(exp.In(this=column(alias, prop), expressions=literals))
+        if product_filters:
+            funds = (
+                exp.select(column("product", "fund_code"))
+                .from_(self.dialect.table(FUND_PRODUCTS, "product"))
+                .where(conjunction(product_filters))
+            )
+            filters.append(exp.In(this=column(alias, "fund_code"), query=exp.Subquery(this=funds)))
         return filters
 
     def events(self, node: Any, alias: str) -> exp.Table:

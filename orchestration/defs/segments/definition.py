@@ -16,6 +16,7 @@ enum's allowed values), and the rule is not nested too deep. The same models giv
 from __future__ import annotations
 
 import csv
+import difflib
 import math
 import re
 import unicodedata
@@ -86,6 +87,59 @@ class SegmentError(ValueError):
         self.file, self.path, self.reason = str(file), path, reason
         super().__init__(f"{file}: {path}: {reason}")
 
+    @property
+    def problems(self) -> list[SegmentError]:
+        """Every problem of the file (this one alone; :class:`SegmentErrors` holds several)."""
+        return [self]
+
+
+class SegmentErrors(SegmentError):
+    """Every problem of one file: ``problems`` in file order; ``path`` and ``reason`` are the first's."""
+
+    def __init__(self, problems: list[SegmentError]):
+        unique: list[SegmentError] = []
+        for problem in problems:
+            if all((p.path, p.reason) != (problem.path, problem.reason) for p in unique):
+                unique.append(problem)
+        first = unique[0]
+        self.file, self.path, self.reason = first.file, first.path, first.reason
+        self._problems = unique
+        ValueError.__init__(self, "\n".join(f"{p.file}: {p.path}: {p.reason}" for p in unique))
+
+    @property
+    def problems(self) -> list[SegmentError]:
+        return list(self._problems)
+
+
+def _raise_all(problems: list[SegmentError]) -> None:
+    if len(problems) == 1:
+        raise problems[0]
+    if problems:
+        raise SegmentErrors(problems)
+
+
+@dataclass(frozen=True)
+class SegmentWarning:
+    """A definition that is valid but will not do what it says: a rule that can never match."""
+
+    file: str
+    path: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.path}: {self.reason}"
+
+
+def did_you_mean(value: Any, known: Any) -> str:
+    """ "; did you mean 'x'?" for the closest known name (difflib), or "" when none is close."""
+    if not isinstance(value, str):
+        return ""
+    swapped = [str(name) for name in known if sorted(str(name)) == sorted(value) and str(name) != value]
+    if swapped:  # the same characters in another order ("=<" for "<=")
+        return f"; did you mean {swapped[0]!r}?"
+    close = difflib.get_close_matches(value, [str(name) for name in known], n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
 
 @dataclass(frozen=True)
 class Tag:
@@ -105,17 +159,22 @@ class Catalog:
     events: frozenset[str]
     event_properties: dict[str, str]
     consent_channels: tuple[str, ...]
+    # attributes of the event's fund (fund_products, by the event's fund_code): usable in `where:` too
+    product_properties: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for kind, names in (
             ("tag", self.tags),
             ("event property", self.event_properties),
+            ("product property", self.product_properties),
             ("consent channel", self.consent_channels),
         ):
             for name in names:
                 if not SQL_NAME.match(name):
                     raise ValueError(f"catalog: {kind} {name!r} is not a plain column name")
-        for name, kind in self.event_properties.items():
+        if overlap := set(self.event_properties) & set(self.product_properties):
+            raise ValueError(f"catalog: {sorted(overlap)} are both event and product properties")
+        for name, kind in {**self.event_properties, **self.product_properties}.items():
             if kind not in PROPERTY_TYPES:
                 raise ValueError(
                     f"catalog: event property {name!r} has type {kind!r}, not one of {PROPERTY_TYPES}"
@@ -139,7 +198,13 @@ class Catalog:
             events=frozenset(rules["known_events"]),
             event_properties=dict(rules["event_properties"]),
             consent_channels=tuple(rules["consent_channels"]),
+            product_properties=dict(rules.get("product_properties") or {}),
         )
+
+    @property
+    def where_properties(self) -> dict[str, str]:
+        """Every property a `where:` may name (event properties, then the event's fund's), with its type."""
+        return {**self.event_properties, **self.product_properties}
 
     @cached_property
     def models(self) -> dict[str, Any]:
@@ -308,7 +373,7 @@ def _build_models(catalog: Catalog) -> dict[str, Any]:
         __doc__="Event property filters: each property's value (or list of values) has its declared type.",
         **{
             prop: (_one_or_many(property_types[kind]) | None, None)
-            for prop, kind in catalog.event_properties.items()
+            for prop, kind in catalog.where_properties.items()
         },
     )
 
@@ -382,6 +447,8 @@ def _build_models(catalog: Catalog) -> dict[str, Any]:
         refresh: Literal[REFRESHES] = "daily"  # type: ignore[valid-type]
         size: SegmentSize = SegmentSize()
         max_change: MaxChange | None = None
+        # a change of fewer persons (entered + exited) never blocks, whatever its share of max_change
+        min_changed_persons: Size | None = None
         split: dict[Literal[SPLIT_GROUPS], Share] = Field(default_factory=dict, max_length=3)  # type: ignore[valid-type]
         rule: Rule
 
@@ -445,6 +512,7 @@ class Segment:
     size_min: int
     size_max: int | None
     max_change: float | None
+    min_changed_persons: int | None = None
     split: dict[str, float] = field(default_factory=dict)
     rule: Any = None
     file: str = ""
@@ -555,25 +623,31 @@ def _reason(error: dict, catalog: Catalog, top_fields: list[str]) -> str:
         return f"required: {HINTS[last]}" if last in HINTS else "required"
     if kind == "extra_forbidden":
         if "where" in names[:-1]:
-            known = ", ".join(sorted(catalog.event_properties))
-            return f"unknown event property (use {known})"
+            known = ", ".join(sorted(catalog.where_properties))
+            return f"unknown event property (use {known}){did_you_mean(last, catalog.where_properties)}"
         node = _node_of(loc)
         if node is None:
-            return f"unknown field (known: {', '.join(sorted(top_fields))})"
+            return f"unknown field (known: {', '.join(sorted(top_fields))}){did_you_mean(last, top_fields)}"
         article = "an" if node[0] in "aeiou" else "a"
-        return f"unknown field: {article} {node} node has {NODE_FIELDS[node]}"
+        fields_of_node = re.split(r", | and ", NODE_FIELDS[node])
+        suggestion = did_you_mean(last, fields_of_node)
+        return f"unknown field: {article} {node} node has {NODE_FIELDS[node]}{suggestion}"
     if kind == "literal_error":
         if last == "tag" and _node_of(loc) == "tag":
-            return f"unknown tag {_show(value)} (see the tag catalog)"
-        if last in ("event", "sequence"):
-            return f"unknown event {_show(value)} (known: {', '.join(sorted(catalog.events))})"
+            return f"unknown tag {_show(value)} (see the tag catalog){did_you_mean(value, catalog.tags)}"
+        if last in ("event", "sequence") or (names[-2:-1] == ["sequence"] and isinstance(loc[-1], int)):
+            known = ", ".join(sorted(catalog.events))
+            return f"unknown event {_show(value)} (known: {known}){did_you_mean(value, catalog.events)}"
         if last == "op":
-            return f"unknown operator {_show(value)} ({HINTS['op']})"
+            return f"unknown operator {_show(value)} ({HINTS['op']}){did_you_mean(value, OPERATORS)}"
         if "split" in names:
-            return f"groups are {', '.join(SPLIT_GROUPS)}"
+            return f"groups are {', '.join(SPLIT_GROUPS)}{did_you_mean(value, SPLIT_GROUPS)}"
         if last == "channel":
-            return f"{_show(value)} is not a channel: {', '.join(catalog.consent_channels)}"
-        return f"{_show(value)} is not {error['ctx']['expected']}"
+            channels = catalog.consent_channels
+            return f"{_show(value)} is not a channel: {', '.join(channels)}{did_you_mean(value, channels)}"
+        expected = error["ctx"]["expected"]
+        suggestion = did_you_mean(value, re.findall(r"'([^']*)'", expected))
+        return f"{_show(value)} is not {expected}{suggestion}"
     if kind == "rule_node":
         if isinstance(value, dict):
             return f"unknown node {_show(sorted(map(str, value)))}: {NODE_ERROR}"
@@ -593,33 +667,52 @@ def _reason(error: dict, catalog: Catalog, top_fields: list[str]) -> str:
     return f"{hint}: {message}" if hint else message
 
 
-def _first_error(
-    problem: ValidationError, file: Path | str, catalog: Catalog, top_fields: list[str]
-) -> SegmentError:
-    error = problem.errors(include_url=False)[0]
-    return SegmentError(file, _location(error["loc"]), _reason(error, catalog, top_fields))
+def _all_errors(
+    problem: ValidationError, file: Path | str, catalog: Catalog, top_fields: list[str], prefix: tuple = ()
+) -> list[SegmentError]:
+    """Every error pydantic collected, each with its path and reason."""
+    found = []
+    for error in problem.errors(include_url=False):
+        loc = (*prefix, *error["loc"])
+        found.append(SegmentError(file, _location(loc), _reason({**error, "loc": loc}, catalog, top_fields)))
+    return found
 
 
 # --- semantic checks (what depends on a tag's type) -------------------------------------------------
 
 
 def _check_rule(
-    node: BaseModel, catalog: Catalog, file: Path | str, path: str, depth: int, count: list[int]
+    node: BaseModel,
+    catalog: Catalog,
+    file: Path | str,
+    path: str,
+    depth: int,
+    count: list[int],
+    problems: list[SegmentError],
 ) -> None:
+    """Append every problem of the rule tree to ``problems``."""
     count[0] += 1
     if count[0] > MAX_RULE_NODES:
-        raise SegmentError(file, path, f"more than {MAX_RULE_NODES} rule nodes")
+        if count[0] == MAX_RULE_NODES + 1:
+            problems.append(SegmentError(file, path, f"more than {MAX_RULE_NODES} rule nodes"))
+        return
     kind = node_kind(node)
     if kind in ("all", "any", "not"):
         if depth >= MAX_RULE_DEPTH:
-            raise SegmentError(file, path, f"all / any / not nested deeper than {MAX_RULE_DEPTH} levels")
+            problems.append(
+                SegmentError(file, path, f"all / any / not nested deeper than {MAX_RULE_DEPTH} levels")
+            )
+            return
         if kind == "not":
-            _check_rule(node.not_, catalog, file, f"{path}.not", depth + 1, count)
+            _check_rule(node.not_, catalog, file, f"{path}.not", depth + 1, count, problems)
         else:
             for index, child in enumerate(children(node)):
-                _check_rule(child, catalog, file, f"{path}.{kind}[{index}]", depth + 1, count)
+                _check_rule(child, catalog, file, f"{path}.{kind}[{index}]", depth + 1, count, problems)
     elif kind == "tag":
-        _check_tag_condition(node, catalog, file, path)
+        try:
+            _check_tag_condition(node, catalog, file, path)
+        except SegmentError as problem:
+            problems.append(problem)
 
 
 def _check_tag_condition(node: BaseModel, catalog: Catalog, file: Path | str, path: str) -> None:
@@ -678,7 +771,9 @@ def tag_value_problem(tag: Tag, value: Any) -> str | None:
         kind = "an enum" if tag.tag_type == "enum" else "a text"
         return f"{tag.code} is {kind}: write {_show(str(value))} in quotes, not {_show(value)}"
     if tag.tag_type == "enum" and value not in tag.allowed_values:
-        return f"{value!r} is not an allowed value of {tag.code} ({', '.join(tag.allowed_values)})"
+        allowed = ", ".join(tag.allowed_values)
+        suggestion = did_you_mean(value, tag.allowed_values)
+        return f"{value!r} is not an allowed value of {tag.code} ({allowed}){suggestion}"
     return None
 
 
@@ -690,13 +785,30 @@ def parse_rule(rule: Any, catalog: Catalog, file: Path | str = "(inline)", path:
     try:
         node = catalog.models["rule"].validate_python(rule)
     except ValidationError as problem:
-        error = problem.errors(include_url=False)[0]
-        location = _location((path, *error["loc"]))
-        raise SegmentError(
-            file, location, _reason({**error, "loc": (path, *error["loc"])}, catalog, [])
-        ) from None
-    _check_rule(node, catalog, file, path, 0, [0])
+        _raise_all(_all_errors(problem, file, catalog, [], prefix=(path,)))
+    problems: list[SegmentError] = []
+    _check_rule(node, catalog, file, path, 0, [0], problems)
+    _raise_all(problems)
     return node
+
+
+def _check_well_formed_parts(
+    rule: Any, path: str, catalog: Catalog, file: Path | str, problems: list[SegmentError]
+) -> None:
+    """The semantic checks (:func:`_check_rule`) of every subtree of a rule that parses, when the whole
+    does not: a file's tag-value problems are reported together with its other errors."""
+    try:
+        node = catalog.models["rule"].validate_python(rule)
+    except ValidationError:
+        if isinstance(rule, dict) and len(rule) == 1:
+            (kind, value), *_ = rule.items()
+            if kind in ("all", "any") and isinstance(value, list):
+                for index, child in enumerate(value[:MAX_LIST_ITEMS]):
+                    _check_well_formed_parts(child, f"{path}.{kind}[{index}]", catalog, file, problems)
+            elif kind == "not":
+                _check_well_formed_parts(value, f"{path}.not", catalog, file, problems)
+        return
+    _check_rule(node, catalog, file, path, 0, [0], problems)
 
 
 def parse_segment(document: Any, catalog: Catalog, file: Path | str = "(inline)") -> Segment:
@@ -710,20 +822,32 @@ def parse_segment(document: Any, catalog: Catalog, file: Path | str = "(inline)"
     try:
         parsed = model.model_validate(document)
     except ValidationError as problem:
-        raise _first_error(problem, file, catalog, list(model.model_fields)) from None
+        problems = _all_errors(problem, file, catalog, list(model.model_fields))
+        if "rule" in document:
+            # the well-formed parts of the rule get their tag values checked too: every problem at once
+            try:
+                _check_well_formed_parts(document["rule"], "rule", catalog, file, problems)
+            except RecursionError:
+                pass
+        _raise_all(problems)
     except RecursionError:
         raise SegmentError(file, "rule", "nested too deeply") from None
+    problems = []
     if parsed.purpose == "marketing" and parsed.channel is None:
-        raise SegmentError(
-            file, "channel", f"a marketing segment needs a channel in {', '.join(catalog.consent_channels)}"
-        )
+        channels = ", ".join(catalog.consent_channels)
+        problems.append(SegmentError(file, "channel", f"a marketing segment needs a channel in {channels}"))
     if parsed.purpose != "marketing" and parsed.channel is not None:
-        raise SegmentError(file, "channel", "only marketing segments have a channel")
+        problems.append(SegmentError(file, "channel", "only marketing segments have a channel"))
     if parsed.size.max is not None and parsed.size.max < parsed.size.min:
-        raise SegmentError(file, "size", "max is below min")
+        problems.append(SegmentError(file, "size", "max is below min"))
     if parsed.split and abs(sum(parsed.split.values()) - 1) > 1e-9:
-        raise SegmentError(file, "split", f"shares add up to {sum(parsed.split.values())}, not 1")
-    _check_rule(parsed.rule, catalog, file, "rule", 0, [0])
+        problems.append(SegmentError(file, "split", f"shares add up to {sum(parsed.split.values())}, not 1"))
+    if parsed.min_changed_persons is not None and parsed.max_change is None:
+        problems.append(
+            SegmentError(file, "min_changed_persons", "a floor of max_change: set max_change too")
+        )
+    _check_rule(parsed.rule, catalog, file, "rule", 0, [0], problems)
+    _raise_all(problems)
     return Segment(
         name=parsed.name,
         owner=parsed.owner,
@@ -735,6 +859,7 @@ def parse_segment(document: Any, catalog: Catalog, file: Path | str = "(inline)"
         size_min=parsed.size.min,
         size_max=parsed.size.max,
         max_change=parsed.max_change,
+        min_changed_persons=parsed.min_changed_persons,
         split=dict(parsed.split),
         rule=parsed.rule,
         file=str(file),
@@ -742,29 +867,57 @@ def parse_segment(document: Any, catalog: Catalog, file: Path | str = "(inline)"
 
 
 def load_segment(path: Path, catalog: Catalog) -> Segment:
-    """Parse and validate one definition file."""
-    segment = parse_segment(read_document(path), catalog, path)
+    """Parse and validate one definition file (a :class:`SegmentErrors` holds every problem it has)."""
+    document = read_document(path)
+    try:
+        segment = parse_segment(document, catalog, path)
+    except SegmentError as problem:
+        name = document.get("name") if isinstance(document, dict) else None
+        if isinstance(name, str) and name != path.stem:
+            raise SegmentErrors(
+                [*problem.problems, SegmentError(path, "name", f"must equal the file name ({path.stem})")]
+            ) from None
+        raise
     if segment.name != path.stem:
         raise SegmentError(path, "name", f"must equal the file name ({path.stem})")
     return segment
 
 
-def load_segments(directory: Path = SEGMENTS_DIR, catalog: Catalog | None = None) -> list[Segment]:
-    """Every definition under ``directory``, validated; the first problem raises."""
+def load_segments(directory: Path | None = None, catalog: Catalog | None = None) -> list[Segment]:
+    """Every definition under ``directory`` (default segments/), validated; an invalid file raises
+    (:func:`load_valid_segments` skips it instead)."""
     catalog = catalog or Catalog.load()
+    directory = directory or SEGMENTS_DIR
     return [load_segment(path, catalog) for path in sorted(directory.glob("*.yml"))]
 
 
-def validate_all(directory: Path = SEGMENTS_DIR, catalog: Catalog | None = None) -> list[SegmentError]:
-    """Every problem of every definition (one per file: validation stops at a file's first problem)."""
+@dataclass(frozen=True)
+class SegmentFiles:
+    """The definitions of a folder: the valid ones, and the invalid files with every problem of each."""
+
+    valid: list[Segment]
+    invalid: dict[str, list[SegmentError]]  # file stem -> its problems
+
+    def problems(self) -> list[SegmentError]:
+        return [problem for found in self.invalid.values() for problem in found]
+
+
+def load_valid_segments(directory: Path | None = None, catalog: Catalog | None = None) -> SegmentFiles:
+    """Every definition under ``directory``: an invalid file is set aside with its problems, so that one
+    broken file stops no other segment."""
     catalog = catalog or Catalog.load()
-    problems = []
-    for path in sorted(directory.glob("*.yml")):
+    valid, invalid = [], {}
+    for path in sorted((directory or SEGMENTS_DIR).glob("*.yml")):
         try:
-            load_segment(path, catalog)
+            valid.append(load_segment(path, catalog))
         except SegmentError as problem:
-            problems.append(problem)
-    return problems
+            invalid[path.stem] = problem.problems
+    return SegmentFiles(valid, invalid)
+
+
+def validate_all(directory: Path | None = None, catalog: Catalog | None = None) -> list[SegmentError]:
+    """Every problem of every definition (all of each file's, in file order)."""
+    return load_valid_segments(directory, catalog).problems()
 
 
 def json_schema(catalog: Catalog | None = None) -> dict:

@@ -47,12 +47,24 @@ STORE_DDL = (
     "alter table segment_versions add column if not exists excluded_quarantined bigint",
     # what a re-run compares to publish nothing when nothing changed (content_sha256); null on older rows
     "alter table segment_versions add column if not exists content_sha256 varchar",
+    # a blocked attempt's members wait here until it is approved (approve_segment) or superseded
+    """create table if not exists segment_candidates (
+        segment varchar, attempt_id varchar, person_id varchar, customer_no varchar, split_group varchar)""",
+    # the blocked attempt (attempt_id: its candidates), the definition its export names (definition_json:
+    # purpose, channel, …) and, for a version published by approval, who approved it, when and why
+    "alter table segment_versions add column if not exists attempt_id varchar",
+    "alter table segment_versions add column if not exists definition_json varchar",
+    "alter table segment_versions add column if not exists approved_by varchar",
+    "alter table segment_versions add column if not exists approved_at timestamp",
+    "alter table segment_versions add column if not exists approval_reason varchar",
 )
 VERSION_COLUMNS = (
     "segment, version, as_of_date, status, blocked_reason, size, excluded_no_consent, excluded_unsuitable, "
     "excluded_no_customer_number, entered, exited, checks_passed, split_counts, compiled_sql_sha256, "
-    "published_at, excluded_quarantined, content_sha256"
+    "published_at, excluded_quarantined, content_sha256, attempt_id, definition_json"
 )
+# Definition fields an export's manifest names (kept with a blocked attempt for its approval).
+MANIFEST_FIELDS = ("name", "purpose", "channel", "promoted_product_risk")
 
 
 @dataclass
@@ -160,6 +172,9 @@ def content_sha256(evaluation: Evaluation) -> str:
     with the same hash export the same members and groups and record the same counts."""
     segment = evaluation.segment
     definition = {f.name: getattr(segment, f.name) for f in fields(segment) if f.name not in ("rule", "file")}
+    for later in LATER_FIELDS:  # fields added since hashes were first kept: absent, they change no hash
+        if definition.get(later) is None:
+            definition.pop(later, None)
     digest = hashlib.sha256()
     digest.update(json.dumps(definition, sort_keys=True, default=str).encode())
     digest.update(b"\x00" + evaluation.sql.encode() + b"\x00")
@@ -167,6 +182,32 @@ def content_sha256(evaluation: Evaluation) -> str:
     for match in matches:
         digest.update(json.dumps(match).encode() + b"\n")
     return digest.hexdigest()
+
+
+# Definition fields added after content hashes were first recorded.
+LATER_FIELDS = ("min_changed_persons",)
+
+
+def change_problem(segment: Segment, entered: int, exited: int, previous_size: int) -> str | None:
+    """Why a change from the previous version blocks publishing, or None. ``max_change`` is a share of
+    the previous version's size; ``min_changed_persons`` a floor: fewer persons entering and exiting
+    never block, whatever their share (3 members, 1 in and 1 out is 67 % but only 2 persons)."""
+    if segment.max_change is None:
+        return None
+    changed = entered + exited
+    change = changed / max(previous_size, 1)
+    if change <= segment.max_change:
+        return None
+    floor = segment.min_changed_persons
+    if floor is not None and changed < floor:
+        return None
+    reason = (
+        f"{entered} entered and {exited} exited: a change of {change:.0%} of the previous "
+        f"version's {previous_size} members exceeds max_change {segment.max_change:.0%}"
+    )
+    if floor is not None:
+        reason += f" and reaches min_changed_persons {floor}"
+    return reason
 
 
 @dataclass
@@ -182,6 +223,8 @@ class PublishOutcome:
     reason: str | None = None
     export_dir: Path | None = None
     excluded: dict[str, int] = field(default_factory=dict)
+    # blocked: the version number an approval would publish it as (segments approve NAME --version N)
+    pending_version: int | None = None
 
 
 def _store(store_db: Path) -> duckdb.DuckDBPyConnection:
@@ -266,13 +309,8 @@ def publish_segment(
     elif size < segment.size_min or (segment.size_max is not None and size > segment.size_max):
         upper = segment.size_max if segment.size_max is not None else "no maximum"
         reason = f"size {size} outside its bounds [{segment.size_min}, {upper}]"
-    elif segment.max_change is not None and previous_version is not None:
-        change = (len(entered) + len(exited)) / max(len(previous), 1)
-        if change > segment.max_change:
-            reason = (
-                f"{len(entered)} entered and {len(exited)} exited: a change of {change:.0%} of the previous "
-                f"version's {len(previous)} members exceeds max_change {segment.max_change:.0%}"
-            )
+    elif previous_version is not None:
+        reason = change_problem(segment, len(entered), len(exited), len(previous))
     excluded = evaluation.excluded()
     content_sha = content_sha256(evaluation)
     current = _current_content(store_db, segment.name) if store_db.exists() else None
@@ -286,56 +324,139 @@ def publish_segment(
     for row in members.values():
         if row[6] is not None:
             split_counts[row[6]] = split_counts.get(row[6], 0) + 1
-    sql_sha = hashlib.sha256(evaluation.sql.encode()).hexdigest()
-    now = datetime.now(UTC).replace(tzinfo=None)
-    base = [
-        evaluation.as_of, size,
-        excluded["no_consent"], excluded["unsuitable"], excluded["no_customer_number"],
-        len(entered), len(exited), checks_passed, json.dumps(split_counts, sort_keys=True), sql_sha, now,
-        excluded["quarantined"], content_sha,
-    ]  # fmt: skip
+    definition = {name: getattr(segment, name) for name in MANIFEST_FIELDS}
+    attempt = VersionAttempt(
+        segment=segment.name,
+        as_of=evaluation.as_of,
+        members={pid: (row[1], row[6]) for pid, row in members.items()},
+        excluded=excluded,
+        split_counts=split_counts,
+        checks_passed=checks_passed,
+        sql_sha256=hashlib.sha256(evaluation.sql.encode()).hexdigest(),
+        content_sha256=content_sha,
+        definition=definition,
+    )
     if reason is not None:
-        con = _store(store_db)
-        try:
-            con.execute(
-                f"insert into segment_versions ({VERSION_COLUMNS}) "
-                "values (?, null, ?, 'blocked', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [segment.name, base[0], reason, *base[1:]],
-            )
-        finally:
-            con.close()
+        pending = pending_attempt(store_db, segment.name) if store_db.exists() else None
+        if pending is not None and (pending.as_of, pending.content_sha256) == (evaluation.as_of, content_sha):
+            # the same blocked attempt again (a re-run of the day): recorded once, still waiting for approval
+            return PublishOutcome(
+                segment.name, "blocked", previous_version, size, len(entered), len(exited), reason, None,
+                excluded, pending_version=(previous_version or 0) + 1,
+            )  # fmt: skip
+        _record_blocked(store_db, attempt, reason, len(entered), len(exited))
         return PublishOutcome(
-            segment.name, "blocked", previous_version, size, len(entered), len(exited), reason, None, excluded
-        )
-    version = (previous_version or 0) + 1
-    final_dir = outbox / "segments" / segment.name / f"v{version:04d}"
-    staging_dir = final_dir.with_name(f".{final_dir.name}.{uuid.uuid4().hex}")
+            segment.name, "blocked", previous_version, size, len(entered), len(exited), reason, None,
+            excluded, pending_version=(previous_version or 0) + 1,
+        )  # fmt: skip
+    return _publish_version(store_db, outbox, attempt)
+
+
+@dataclass
+class VersionAttempt:
+    """What a version is made of: enough to publish it now or, once blocked, on approval."""
+
+    segment: str
+    as_of: date
+    members: dict[str, tuple[str | None, str | None]]  # person_id -> (customer_no, split_group)
+    excluded: dict[str, int]
+    split_counts: dict[str, int]
+    checks_passed: bool
+    sql_sha256: str
+    content_sha256: str
+    definition: dict  # MANIFEST_FIELDS
+    attempt_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    blocked_reason: str | None = None
+
+    def values(self, entered: int, exited: int, now: datetime) -> list:
+        """The row of segment_versions from ``as_of_date`` on (VERSION_COLUMNS), but its status and reason."""
+        return [
+            self.as_of, len(self.members), self.excluded["no_consent"], self.excluded["unsuitable"],
+            self.excluded["no_customer_number"], entered, exited, self.checks_passed,
+            json.dumps(self.split_counts, sort_keys=True), self.sql_sha256, now, self.excluded["quarantined"],
+            self.content_sha256, self.attempt_id, json.dumps(self.definition, sort_keys=True),
+        ]  # fmt: skip
+
+
+def _now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+def _record_blocked(store_db: Path, attempt: VersionAttempt, reason: str, entered: int, exited: int) -> None:
+    """The blocked attempt's row and its members (the segment's only candidates: older ones are dropped)."""
+    con = _store(store_db)
     try:
-        _write_exports(staging_dir, evaluation, members, version, split_counts, excluded)
+        con.execute("begin transaction")
+        con.execute(
+            f"insert into segment_versions ({VERSION_COLUMNS}) "
+            "values (?, null, ?, 'blocked', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [attempt.segment, attempt.as_of, reason, *attempt.values(entered, exited, _now())[1:]],
+        )
+        con.execute("delete from segment_candidates where segment = ?", [attempt.segment])
+        _insert(
+            con,
+            "segment_candidates",
+            {"segment": pa.string(), "attempt_id": pa.string(), "person_id": pa.string(),
+             "customer_no": pa.string(), "split_group": pa.string()},
+            [(attempt.segment, attempt.attempt_id, pid, customer, group)
+             for pid, (customer, group) in sorted(attempt.members.items())],
+        )  # fmt: skip
+        con.execute("commit")
+    finally:
+        con.close()
+
+
+def _publish_version(
+    store_db: Path, outbox: Path, attempt: VersionAttempt, approval: tuple[str, str] | None = None
+) -> PublishOutcome:
+    """Publish ``attempt`` as the next version: its row, members and diffs in segments.duckdb, and its export
+    under the outbox. With ``approval`` (who, why) the attempt's blocked row becomes the published version,
+    recording who approved it, when and why."""
+    previous_version, previous = current_members(store_db, attempt.segment)
+    members = attempt.members
+    entered = sorted(set(members) - set(previous))
+    exited = sorted(set(previous) - set(members))
+    version = (previous_version or 0) + 1
+    final_dir = outbox / "segments" / attempt.segment / f"v{version:04d}"
+    staging_dir = final_dir.with_name(f".{final_dir.name}.{uuid.uuid4().hex}")
+    now = _now()
+    try:
+        _write_exports(staging_dir, attempt, version)
         con = _store(store_db)
         try:
             con.execute("begin transaction")
-            con.execute(
-                f"insert into segment_versions ({VERSION_COLUMNS}) "
-                "values (?, ?, ?, 'published', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [segment.name, version, *base],
-            )
-            member_rows = [(segment.name, version, pid, row[1], row[6]) for pid, row in members.items()]
-            diff_rows = [(segment.name, version, pid, members[pid][1], "entered") for pid in entered] + [
-                (segment.name, version, pid, previous[pid], "exited") for pid in exited
-            ]
+            if approval is None:
+                con.execute(
+                    f"insert into segment_versions ({VERSION_COLUMNS}) "
+                    "values (?, ?, ?, 'published', null, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [attempt.segment, version, *attempt.values(len(entered), len(exited), now)],
+                )
+            else:
+                approved_by, why = approval
+                con.execute(
+                    "update segment_versions set status = 'published', version = ?, entered = ?, exited = ?, "
+                    "published_at = ?, approved_by = ?, approved_at = ?, approval_reason = ? "
+                    "where segment = ? and attempt_id = ? and status = 'blocked'",
+                    [version, len(entered), len(exited), now, approved_by, now, why,
+                     attempt.segment, attempt.attempt_id],
+                )  # fmt: skip
+                con.execute("delete from segment_candidates where segment = ?", [attempt.segment])
             version_columns = {"segment": pa.string(), "version": pa.int32(), "person_id": pa.string()}
             _insert(
                 con,
                 "segment_members",
                 {**version_columns, "customer_no": pa.string(), "split_group": pa.string()},
-                member_rows,
+                [
+                    (attempt.segment, version, pid, customer, group)
+                    for pid, (customer, group) in members.items()
+                ],
             )
             _insert(
                 con,
                 "segment_diffs",
                 {**version_columns, "customer_no": pa.string(), "change": pa.string()},
-                diff_rows,
+                [(attempt.segment, version, pid, members[pid][0], "entered") for pid in entered]
+                + [(attempt.segment, version, pid, previous[pid], "exited") for pid in exited],
             )
             con.execute("commit")
         finally:
@@ -347,8 +468,96 @@ def publish_segment(
         if staging_dir.exists():
             shutil.rmtree(staging_dir)
     return PublishOutcome(
-        segment.name, "published", version, size, len(entered), len(exited), None, final_dir, excluded
-    )
+        attempt.segment, "published", version, len(members), len(entered), len(exited), None, final_dir,
+        attempt.excluded,
+    )  # fmt: skip
+
+
+class ApprovalError(ValueError):
+    """An approval that cannot be done: nothing is published, the message says why and what to do."""
+
+
+def pending_attempt(store_db: Path, segment: str) -> VersionAttempt | None:
+    """The segment's blocked attempt waiting for approval: its latest attempt, if blocked and recorded
+    after its current version (with its candidates' members), else None."""
+    if not store_db.exists():
+        return None
+    con = _store(store_db)
+    try:
+        row = con.execute(
+            "select status, as_of_date, blocked_reason, excluded_no_consent, excluded_unsuitable, "
+            "excluded_no_customer_number, excluded_quarantined, checks_passed, split_counts, "
+            "compiled_sql_sha256, content_sha256, attempt_id, definition_json from segment_versions "
+            "where segment = ? order by published_at desc, version desc nulls first limit 1",
+            [segment],
+        ).fetchone()
+        if row is None or row[0] != "blocked":
+            return None
+        candidates = con.execute(
+            "select person_id, customer_no, split_group from segment_candidates "
+            "where segment = ? and attempt_id = ?",
+            [segment, row[11]],
+        ).fetchall()
+    finally:
+        con.close()
+    status, as_of, reason, no_consent, unsuitable, no_customer, quarantined, checks, split, *rest = row
+    sql_sha, content_sha, attempt_id, definition_json = rest
+    return VersionAttempt(
+        segment=segment,
+        as_of=as_of,
+        members={pid: (customer, group) for pid, customer, group in candidates},
+        excluded={"quarantined": quarantined or 0, "no_consent": no_consent, "unsuitable": unsuitable,
+                  "no_customer_number": no_customer},
+        split_counts=json.loads(split or "{}"),
+        checks_passed=bool(checks),
+        sql_sha256=sql_sha,
+        content_sha256=content_sha,
+        definition=json.loads(definition_json) if definition_json else {},
+        attempt_id=attempt_id,
+        blocked_reason=reason,
+    )  # fmt: skip
+
+
+MAX_REASON = 500
+
+
+def approve_segment(
+    store_db: Path, outbox: Path, segment: str, reason: str, approved_by: str, version: int | None = None
+) -> PublishOutcome:
+    """Publish the segment's blocked version (see :func:`pending_attempt`) as its next version, as a
+    run publishes one (members, diffs, export), recording who approved it, when and why. ``version``, when
+    given, must be the number it becomes (a guard against approving another attempt than the one seen).
+    A version blocked because the data's quality gates failed cannot be approved: the data is wrong."""
+    reason = (reason or "").strip()
+    if not reason:
+        raise ApprovalError('an approval needs a reason (--reason "...")')
+    if len(reason) > MAX_REASON or any(ord(c) < 32 for c in reason):
+        raise ApprovalError(f"the reason is one line of at most {MAX_REASON} characters")
+    approved_by = (approved_by or "").strip()
+    if not approved_by or len(approved_by) > 100:
+        raise ApprovalError("an approval needs who approves it (1 to 100 characters)")
+    attempt = pending_attempt(store_db, segment)
+    current, _ = current_version(store_db, segment)
+    if attempt is None:
+        now = f"its current version is {current}" if current else "it has no version yet"
+        raise ApprovalError(f"segment {segment} has no blocked version waiting for approval ({now})")
+    becomes = (current or 0) + 1
+    if version is not None and version != becomes:
+        raise ApprovalError(
+            f"segment {segment}: the blocked version as of {attempt.as_of} would be version {becomes}, "
+            f"not {version}; nothing approved"
+        )
+    if not attempt.checks_passed:
+        raise ApprovalError(
+            f"segment {segment}: blocked because the data's quality gates did not pass; that cannot be "
+            "approved: fix the data and run the day again"
+        )
+    if not attempt.definition:
+        raise ApprovalError(
+            f"segment {segment}: the blocked attempt was recorded before approvals kept its members; "
+            "run the day again, then approve"
+        )
+    return _publish_version(store_db, outbox, attempt, (approved_by, reason))
 
 
 def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, pa.DataType], rows: list) -> None:
@@ -369,32 +578,30 @@ def _insert(con: duckdb.DuckDBPyConnection, table: str, columns: dict[str, pa.Da
         con.unregister("rows_to_insert")
 
 
-def _write_exports(
-    directory: Path, evaluation: Evaluation, members: dict, version: int, split_counts: dict, excluded: dict
-) -> None:
+def _write_exports(directory: Path, attempt: VersionAttempt, version: int) -> None:
     """members.csv / members.parquet (customer_no, split_group) and manifest.json into ``directory``."""
     directory.mkdir(parents=True)
     con = duckdb.connect()
     try:
         con.execute("create table members (customer_no varchar, split_group varchar)")
-        rows = sorted((row[1], row[6]) for row in members.values())
+        rows = sorted(attempt.members.values(), key=lambda row: (row[0] or "", row[1] or ""))
         _insert(con, "members", {"customer_no": pa.string(), "split_group": pa.string()}, rows)
         ordered = "(select * from members order by customer_no, split_group)"
         con.execute(f"copy {ordered} to {quote_literal(directory / 'members.csv')} (header, delimiter ',')")
         con.execute(f"copy {ordered} to {quote_literal(directory / 'members.parquet')} (format parquet)")
     finally:
         con.close()
-    segment = evaluation.segment
+    definition = attempt.definition
     manifest = {
-        "segment": segment.name,
+        "segment": attempt.segment,
         "version": version,
-        "as_of_date": evaluation.as_of.isoformat(),
-        "purpose": segment.purpose,
-        "channel": segment.channel,
-        "promoted_product_risk": segment.promoted_product_risk,
-        "size": len(members),
-        "excluded": excluded,
-        "split": split_counts,
+        "as_of_date": attempt.as_of.isoformat(),
+        "purpose": definition.get("purpose"),
+        "channel": definition.get("channel"),
+        "promoted_product_risk": definition.get("promoted_product_risk"),
+        "size": len(attempt.members),
+        "excluded": attempt.excluded,
+        "split": attempt.split_counts,
         "columns": ["customer_no", "split_group"],
         "files": {
             name: hashlib.sha256((directory / name).read_bytes()).hexdigest()
