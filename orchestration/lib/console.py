@@ -18,6 +18,7 @@ import contextlib
 import os
 import sys
 import time
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -277,10 +278,16 @@ def run_console(logs: Path, command: str, verbose: bool = False) -> Iterator[Run
     saved_out, saved_err = os.dup(1), os.dup(2)
     log_fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
     stream = os.fdopen(os.dup(saved_out), "w", buffering=1, encoding="utf-8", errors="replace")
+    console = RunConsole(stream, log_path)
     try:
         os.dup2(log_fd, 1)
         os.dup2(log_fd, 2)
-        yield RunConsole(stream, log_path)
+        yield console
+    except Exception as error:  # unexpected: its stack trace in the log, one line on the console
+        traceback.print_exc()
+        first = (str(error).strip().splitlines() or [""])[0]
+        console.line(f"FAILED: {type(error).__name__}: {first} (stack trace: {log_path})")
+        raise SystemExit(1) from error
     finally:
         sys.stdout.flush()
         sys.stderr.flush()

@@ -194,13 +194,16 @@ ROUTED = textwrap.dedent(
         logging.getLogger("x").error("Stack Trace: a traceback")
         subprocess.run([sys.executable, "-c", "import sys; sys.stderr.write('dbt child line\\\\n')"])
     print("after the command")
+    if len(sys.argv) > 3:
+        with run_console(Path(sys.argv[1]), "day", verbose=False) as console:
+            raise RuntimeError("an unexpected error\\nwith a second line")
     """
 )
 
 
-def _routed(tmp_path: Path, verbose: bool) -> subprocess.CompletedProcess:
+def _routed(tmp_path: Path, verbose: bool, *more: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-c", ROUTED, str(tmp_path), "1" if verbose else "0"],
+        [sys.executable, "-c", ROUTED, str(tmp_path), "1" if verbose else "0", *more],
         cwd=PROJECT_ROOT,
         capture_output=True,
         text=True,
@@ -227,3 +230,12 @@ def test_verbose_leaves_the_full_stream_on_the_console(tmp_path):
     assert done.stdout == "for the reader\nDEBUG a dagster line\nafter the command\n"
     assert "BetaWarning stand-in" in done.stderr and "dbt child line" in done.stderr
     assert not list(tmp_path.glob("run-*.log"))
+
+
+def test_an_unexpected_error_is_one_line_and_its_stack_trace_is_in_the_log(tmp_path):
+    done = _routed(tmp_path, False, "raise")
+    assert done.returncode == 1
+    [log] = tmp_path.glob("day-*.log")
+    assert done.stdout.splitlines()[-1] == (f"FAILED: RuntimeError: an unexpected error (stack trace: {log})")
+    assert done.stderr == ""
+    assert "Traceback (most recent call last)" in log.read_text()
