@@ -236,7 +236,9 @@ def check_outcome(path: Path, document: dict, position: tuple, value: Any) -> st
     except SegmentError as problem:
         assert problem.file == str(path)
         assert problem.reason.strip()
-        assert str(problem) == f"{path}: {problem.path}: {problem.reason}"
+        # every problem of the file, one line each (issue 33); the first is problem.path / reason
+        lines = [f"{path}: {found.path}: {found.reason}" for found in problem.problems]
+        assert str(problem) == "\n".join(lines) and lines[0] == f"{path}: {problem.path}: {problem.reason}"
         top = str(position[0]) if position else None
         head = problem.path.split(".")[0].split("[")[0]
         # the path names the mutated field (or the file, for YAML that is refused before any field)
