@@ -1,6 +1,7 @@
 """Raw assets: one per raw table, keyed like the dbt source it feeds, partitioned by arrival day."""
 
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 
 import dagster as dg
@@ -22,6 +23,7 @@ from orchestration.defs.ingest.land import (
 from orchestration.defs.ingest.loader import LoadError
 from orchestration.defs.ingest.raw_placeholder import ensure_raw_table
 from orchestration.lib.asset_keys import DELETION_REQUESTS
+from orchestration.lib.asset_metadata import row_count_and_as_of
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.partitions import (
     DUCKDB_WRITER_POOL,
@@ -217,6 +219,60 @@ def _load_days(
             finished.extend(written)
 
 
+def _partition_metadata(day: str, outcomes: list[DayOutcome]) -> dict[str, dg.MetadataValue]:
+    """What one partition's materialization says: the rows loaded (``dagster/row_count``, shown by the UI)
+    and its day. In a run of one day (a history import too) that is the whole run's load."""
+    return row_count_and_as_of(sum(o.rows_loaded for o in outcomes), day)
+
+
+def _add_partition_metadata(context: dg.AssetExecutionContext, outcomes: list[DayOutcome]) -> None:
+    """Each partition's own row count and day on the materializations Dagster records for the run's days
+    (the run's metadata, the totals, on every one of them)."""
+    keys = list(context.partition_keys)
+    if len(keys) == 1:
+        context.add_asset_metadata(_partition_metadata(keys[0], outcomes), partition_key=keys[0])
+        return
+    by_day: dict[str, list[DayOutcome]] = {}
+    for outcome in outcomes:
+        by_day.setdefault(outcome.day, []).append(outcome)
+    for day in keys:
+        context.add_asset_metadata(_partition_metadata(day, by_day.get(day, [])), partition_key=day)
+
+
+def _materializations_of_loaded_days(
+    context: dg.AssetExecutionContext,
+    outcomes: list[DayOutcome],
+    failures: dict[str, str],
+) -> Iterator[dg.AssetMaterialization]:
+    """On a run that failed some days: a materialization of each of the run's other partitions (a day
+    loaded, not due, or purged by retention), so that only the failed days' partitions are failed.
+
+    Dagster records a partition as failed when the run that planned it failed without materializing it
+    (a single-run range step cannot otherwise fail part of its range). A range run plans every day;
+    a history import plans only its last day, which is materialized here when it loaded (the days before
+    it are not partitions of the run: their loads are in the load manifest and the completeness ledger)."""
+    keys = list(context.partition_keys)
+    if len(keys) == 1:
+        day = keys[0]
+        if day not in failures:
+            yield dg.AssetMaterialization(
+                asset_key=context.asset_key,
+                partition=day,
+                metadata={**_day_metadata(outcomes), **_partition_metadata(day, outcomes)},
+            )
+        return
+    # Every other day of the range was written, not due, or purged by retention (an unexpected error
+    # fails the run without reaching here).
+    for day in keys:
+        if day not in failures:
+            of_day = [o for o in outcomes if o.day == day]
+            yield dg.AssetMaterialization(
+                asset_key=context.asset_key,
+                partition=day,
+                metadata={**_day_metadata(of_day), **_partition_metadata(day, of_day)},
+            )
+
+
 def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
     """The raw asset of one table: loads each requested arrival day from ``landing/``."""
 
@@ -231,7 +287,7 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         # The privacy step runs first: a person erased today is not loaded again today.
         deps=[DELETION_REQUESTS],
     )
-    def raw_table(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> dg.MaterializeResult:
+    def raw_table(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> Iterator:
         layout = settings.layout()
         layout.ensure()
         rules = load_business_rules()
@@ -277,14 +333,17 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
         if ensure_raw_table(layout, spec, context.partition_keys[-1], key, junk) is not None:
             context.log.info(f"{spec.source}.{spec.name}: never delivered; an empty table stands in for it")
         if failures:
-            # Good days are already in raw/ (each day is written atomically per file); the failed
-            # days are named so that they can be re-delivered and re-run.
+            # Good days are already in raw/ (each day is written atomically per file): their partitions are
+            # recorded as materialized, so that the run's failure leaves only the failed days failed. The
+            # failed days are named so that they can be re-delivered and re-run.
+            yield from _materializations_of_loaded_days(context, outcomes, failures)
             raise dg.Failure(
                 description=f"{spec.source}.{spec.name}: {len(failures)} day(s) not loaded: "
                 + "; ".join(f"{day}: {message}" for day, message in sorted(failures.items())),
                 metadata={**_day_metadata(outcomes), "failed_days": dg.MetadataValue.json(failures)},
             )
-        return dg.MaterializeResult(metadata=_day_metadata(outcomes))
+        _add_partition_metadata(context, outcomes)
+        yield dg.MaterializeResult(metadata=_day_metadata(outcomes))
 
     return raw_table
 
