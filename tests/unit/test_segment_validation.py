@@ -246,3 +246,23 @@ def test_the_cli_validate_lists_every_problem_and_warning(tmp_path, monkeypatch,
     out = capsys.readouterr().out.splitlines()
     assert sum(line.startswith("INVALID ") for line in out) == 8
     assert [line.split(": ")[1] for line in out if line.startswith("WARNING ")] == ["rule.all[1]"]
+
+
+def test_the_run_summary_of_make_run_names_invalid_files_and_the_approval(tmp_path):
+    from orchestration.defs.automation.summary import BuildOutcome, _outcome_lines
+    from orchestration.lib.layout import DataLayout
+
+    outcome = BuildOutcome(
+        segments_published=9,
+        segments_blocked="dormant_high_value",
+        segments_invalid="broken",
+        segments_approvable=True,
+    )
+    lines = _outcome_lines(DataLayout.at(tmp_path), outcome)
+    assert lines == [
+        "Segments: 9 published, blocked: dormant_high_value (why: segment_versions in segments.duckdb)",
+        '  to publish a blocked one: python -m orchestration.cli segments approve NAME --reason "..."',
+        "  INVALID segment file(s) skipped: broken (alert segment_invalid; `python -m orchestration.cli "
+        "segments",
+        "    validate` lists every problem)",
+    ]

@@ -173,6 +173,9 @@ class BuildOutcome:
     report: str | None = None
     segments_published: Any = None
     segments_blocked: str | None = None
+    # segment files skipped as invalid (alert segment_invalid), and whether a blocked one can be approved
+    segments_invalid: str | None = None
+    segments_approvable: bool = False
     identity_quality: str | None = None
 
     @classmethod
@@ -195,6 +198,14 @@ class BuildOutcome:
             outcome.segments_published = segments["published"].value if "published" in segments else None
             if "blocked" in segments:
                 outcome.segments_blocked = _names(segments["blocked"].value)
+            if "invalid" in segments and segments["invalid"].value:
+                outcome.segments_invalid = _names(segments["invalid"].value)
+            if "segments" in segments:
+                outcome.segments_approvable = any(
+                    item.get("pending_version") is not None
+                    and item.get("reason") != "the data's quality gates did not pass"
+                    for item in (segments["segments"].value or {}).values()
+                )
         return outcome
 
 
@@ -255,6 +266,16 @@ def _outcome_lines(layout: DataLayout, outcome: BuildOutcome | None) -> list[str
         lines += _wrapped(
             f"Segments: {outcome.segments_published} published, blocked: {blocked}{why}", limit=2
         )
+        if outcome.segments_approvable:
+            lines.append(
+                '  to publish a blocked one: python -m orchestration.cli segments approve NAME --reason "..."'
+            )
+        if outcome.segments_invalid:
+            lines += _wrapped(
+                f"  INVALID segment file(s) skipped: {outcome.segments_invalid} (alert segment_invalid; "
+                "`python -m orchestration.cli segments validate` lists every problem)",
+                limit=2,
+            )
     if outcome.published is not None:
         lines.append(f"Report: {outcome.report or 'not written (quality gates did not pass)'}")
     if outcome.identity_quality:
