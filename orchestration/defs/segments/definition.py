@@ -112,10 +112,13 @@ class SegmentErrors(SegmentError):
 
 
 def _raise_all(problems: list[SegmentError]) -> None:
-    if len(problems) == 1:
-        raise problems[0]
-    if problems:
-        raise SegmentErrors(problems)
+    """Raise the problems found (none: nothing), as one error; called inside ``except ValidationError``
+    too, whose context would only repeat them."""
+    if not problems:
+        return
+    error = problems[0] if len(problems) == 1 else SegmentErrors(problems)
+    error.__suppress_context__ = True
+    raise error
 
 
 @dataclass(frozen=True)
