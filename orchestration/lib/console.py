@@ -193,7 +193,7 @@ class RunProgress:
         count = self.stages[stage]
         parts = []
         if stage == "load" and self.days_loaded:
-            parts.append(f"{self.days_loaded} days")
+            parts.append(f"{self.days_loaded} day{'s' if self.days_loaded != 1 else ''}")
         if count.failed:
             parts.append(f"{count.failed} failed")
         return ", ".join(parts)
