@@ -110,6 +110,9 @@ class RunProgress:
         self._started = 0.0
         self._live: Any = None
         self._tasks: dict[str, Any] = {}
+        self._done: dict[str, set] = {}
+        self._failed: dict[str, set] = {}
+        self._load_partitions: set[str] = set()
 
     # ------------------------------------------------------------------ the run's life, told by the runner
     def begin(self, plan: RunPlan, run_id: str) -> None:
@@ -127,14 +130,16 @@ class RunProgress:
             return
         kind = event.event_type_value
         if kind == "ASSET_MATERIALIZATION":
+            # a run over a range of days records one materialization per asset and day: assets are counted
             stage = self.plan.stage_of_asset.get(event.asset_key, OTHER)
             if stage == "load":
-                self._note_days(event.event_specific_data.materialization.metadata)
-            self._count(stage, failed=False)
+                materialization = event.event_specific_data.materialization
+                self._note_days(materialization.metadata, materialization.partition)
+            self._count(stage, event.asset_key, failed=False)
         elif kind == "ASSET_CHECK_EVALUATION":
             evaluation = event.event_specific_data
             if is_gate(evaluation.check_name):
-                self._count("gates", failed=not evaluation.passed)
+                self._count("gates", evaluation.check_name, failed=not evaluation.passed)
         elif kind == "STEP_FAILURE":
             self._step_failed(event)
 
@@ -151,20 +156,28 @@ class RunProgress:
         self.console.line(f"  succeeded in {seconds}" if success else f"  FAILED in {seconds}{failed}")
 
     # ------------------------------------------------------------------ counting
-    def _note_days(self, metadata: Any) -> None:
+    def _note_days(self, metadata: Any, partition: str | None = None) -> None:
+        """Days loaded: a raw table's ``days`` (a history import: one partition, every day it loaded), or
+        the days materialized (a range of days: one materialization per day)."""
         days = metadata.get("days") if metadata else None
         value = getattr(days, "value", days)
-        if isinstance(value, int):
-            self.days_loaded = max(self.days_loaded, value)
+        if partition:
+            self._load_partitions.add(partition)
+        loaded = value if isinstance(value, int) else 0
+        self.days_loaded = max(self.days_loaded, loaded, len(self._load_partitions))
 
-    def _count(self, stage: str, failed: bool) -> None:
+    def _count(self, stage: str, item: Any, failed: bool) -> None:
+        """``item`` (an asset, a gate) of ``stage`` done, or failed: a failure is final."""
         count = self.stages.get(stage)
         if count is None:
             return
+        done, failures = self._done.setdefault(stage, set()), self._failed.setdefault(stage, set())
         if failed:
-            count.failed += 1
-        else:
-            count.done += 1
+            failures.add(item)
+            done.discard(item)
+        elif item not in failures:
+            done.add(item)
+        count.done, count.failed = len(done), len(failures)
         self._show(stage)
 
     def _step_failed(self, event: Any) -> None:
@@ -185,7 +198,7 @@ class RunProgress:
         key_path = tuple(failure.step_key.split("__"))
         for key, stage in self.plan.stage_of_asset.items():
             if tuple(getattr(key, "path", ())) == key_path:
-                self._count(stage, failed=True)
+                self._count(stage, key, failed=True)
                 break
 
     # ------------------------------------------------------------------ showing
