@@ -395,9 +395,15 @@ def format_summary(
         (5, completeness),
         (7, _demo_lines(demo_defects or [], layout.demo_truth)),
     ]
-    # a blank line between sections
-    spaced = [(priority, [*lines, ""]) for priority, lines in sections if lines]
+    present = [(priority, lines) for priority, lines in sections if lines]
+    # A blank line between sections; if that is too long, only between the first ones (header, outcome,
+    # problems) and the rest, whose headings set them apart; the least important sections left out last.
+    spaced = [(priority, [*lines, ""]) for priority, lines in present]
     text = _fit(spaced, MAX_LINES + 1)
+    if text and text[-1].startswith("("):
+        first = min(3, len(present))
+        compact = [(p, [*lines, ""]) for p, lines in present[:first]] + present[first:]
+        text = _fit(compact, MAX_LINES + 1)
     while text and not text[-1]:
         text.pop()
     if len(text) > MAX_LINES:  # a left-out note after a full page: keep the note
