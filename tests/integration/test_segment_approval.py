@@ -260,7 +260,9 @@ def test_preview_works_beside_an_invalid_file_and_warns_when_empty(tmp_path, mon
     head = "owner: t\ndescription: t\npurpose: compliance\n"
     (folder / "dormant.yml").write_text(f"name: dormant\n{head}rule: {{tag: lifecycle_stage, op: '=', "
                                         "value: dormant}\n")  # fmt: skip
-    (folder / "nobody.yml").write_text(f"name: nobody\n{head}rule: {{tag: aum_cny, op: '>=', value: 1000000000}}\n")
+    (folder / "nobody.yml").write_text(
+        f"name: nobody\n{head}rule: {{tag: aum_cny, op: '>=', value: 1000000000}}\n"
+    )
     monkeypatch.setattr(definition, "SEGMENTS_DIR", folder)
     monkeypatch.setenv("FUNDCDP_DATA_DIR", str(layout.root))
     monkeypatch.setenv("FUNDCDP_AS_OF_DATE", "2026-06-30")
@@ -280,3 +282,37 @@ def test_preview_works_beside_an_invalid_file_and_warns_when_empty(tmp_path, mon
     assert [line.split(": ", 2)[1] for line in err.splitlines() if line.startswith("INVALID")] == [
         "description", "purpose", "rule.tag", "rule.op",
     ]  # fmt: skip
+
+
+def test_an_erased_person_leaves_the_blocked_candidates_too(blocked):
+    """The members a blocked attempt keeps for its approval are personal data: the erasure's purge of
+    segments.duckdb (every table keyed on person_id) removes them, and the approval publishes without them."""
+    from orchestration.defs.privacy.erasure.purge import purge_database
+    from orchestration.defs.privacy.erasure.scope import ErasureScope
+
+    layout, _ = blocked
+    removed = purge_database(layout.segments_db, ErasureScope(person_ids={"P3"}))
+    assert removed == 1  # P3 was only a candidate
+    assert rows(layout.segments_db, "select count(*) from segment_candidates where person_id = 'P3'") == [
+        (0,)
+    ]
+    outcome = approve_segment(layout.segments_db, layout.outbox, "s", "ok", "alice")
+    assert (outcome.version, outcome.size) == (2, 4)
+    recorded = "select size, entered from segment_versions where version = 2"
+    assert rows(layout.segments_db, recorded) == [(4, 2)]
+    assert current_members(layout.segments_db, "s")[1] == {"P1": "C1", "P2": "C2", "P4": "C4", "P5": "C5"}
+
+
+def test_an_approved_version_keeps_each_members_experiment_group(tmp_path):
+    store, outbox = tmp_path / "segments.duckdb", tmp_path / "outbox"
+    warehouse = tiny_warehouse(tmp_path / "w.duckdb")
+    split = {"test": 0.5, "control": 0.5}
+    evaluation = evaluate(warehouse, segment(EVERYONE, name="s", split=split, size_max=4), CATALOG, AS_OF)
+    groups = {row[0]: row[6] for row in evaluation.members}
+    assert publish_segment(store, outbox, evaluation).status == "blocked"  # 5 members > 4
+    approve_segment(store, outbox, "s", "five is fine", "alice", version=1)
+    kept = rows(store, "select person_id, split_group from segment_members where version = 1 order by 1")
+    assert kept == sorted(groups.items())
+    manifest = json.loads((outbox / "segments" / "s" / "v0001" / "manifest.json").read_text())
+    expected = {group: list(groups.values()).count(group) for group in set(groups.values())}
+    assert manifest["split"] == dict(sorted(expected.items())) and sum(manifest["split"].values()) == 5

@@ -434,10 +434,10 @@ def _publish_version(
             else:
                 approved_by, why = approval
                 con.execute(
-                    "update segment_versions set status = 'published', version = ?, entered = ?, exited = ?, "
-                    "published_at = ?, approved_by = ?, approved_at = ?, approval_reason = ? "
+                    "update segment_versions set status = 'published', version = ?, size = ?, entered = ?, "
+                    "exited = ?, published_at = ?, approved_by = ?, approved_at = ?, approval_reason = ? "
                     "where segment = ? and attempt_id = ? and status = 'blocked'",
-                    [version, len(entered), len(exited), now, approved_by, now, why,
+                    [version, len(members), len(entered), len(exited), now, approved_by, now, why,
                      attempt.segment, attempt.attempt_id],
                 )  # fmt: skip
                 con.execute("delete from segment_candidates where segment = ?", [attempt.segment])
@@ -471,6 +471,14 @@ def _publish_version(
         attempt.segment, "published", version, len(members), len(entered), len(exited), None, final_dir,
         attempt.excluded,
     )  # fmt: skip
+
+
+def _split_counts(groups) -> dict[str, int]:  # noqa: ANN001 (an iterable of groups or None)
+    counts: dict[str, int] = {}
+    for group in groups:
+        if group is not None:
+            counts[group] = counts.get(group, 0) + 1
+    return dict(sorted(counts.items()))
 
 
 class ApprovalError(ValueError):
@@ -508,7 +516,8 @@ def pending_attempt(store_db: Path, segment: str) -> VersionAttempt | None:
         members={pid: (customer, group) for pid, customer, group in candidates},
         excluded={"quarantined": quarantined or 0, "no_consent": no_consent, "unsuitable": unsuitable,
                   "no_customer_number": no_customer},
-        split_counts=json.loads(split or "{}"),
+        # from the kept members (an erasure since the attempt may have removed one), not the attempt's row
+        split_counts=_split_counts(group for _, _, group in candidates),
         checks_passed=bool(checks),
         sql_sha256=sql_sha,
         content_sha256=content_sha,
