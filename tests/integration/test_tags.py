@@ -3,6 +3,9 @@
 import duckdb
 import pytest
 
+from orchestration.defs.ml.store import ML_SCHEMA, TAG_TABLE
+from orchestration.lib.relations import model_relation
+
 pytestmark = pytest.mark.integration
 
 KEYS = {"person_id", "as_of_date"}
@@ -12,13 +15,14 @@ def test_tag_tables_and_catalog_agree_in_both_directions(built_warehouse):
     con = duckdb.connect(str(built_warehouse.layout.warehouse_db), read_only=True)
     catalog = con.execute("select tag_table, tag_code from main_marts.tag_catalog").fetchall()
     tables = sorted({table for table, _ in catalog})
+    # the dbt tag tables in dbt's marts schema; tags_model, written by the model assets, in theirs
+    schemas = {table: ML_SCHEMA if table == TAG_TABLE else model_relation(table).schema for table in tables}
     columns = {
         (table, name)
         for table in tables
         for (name,) in con.execute(
-            "select column_name from information_schema.columns where table_schema = 'main_marts' "
-            "and table_name = ?",
-            [table],
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schemas[table], table],
         ).fetchall()
         if name not in KEYS
     }
