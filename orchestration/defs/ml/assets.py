@@ -14,6 +14,7 @@ from orchestration.defs.ml.clusters import MODEL_NAME as CLUSTER_MODEL
 from orchestration.defs.ml.clusters import ClusterSettings, fit_clusters
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.as_of import resolve_as_of_date
+from orchestration.lib.asset_metadata import row_count_and_as_of
 from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
 from orchestration.lib.rules import load_business_rules
 from orchestration.lib.settings import FundcdpSettings
@@ -101,7 +102,7 @@ def churn_propensity(context: dg.AssetExecutionContext, settings: FundcdpSetting
     parameters = {**churn.__dict__, "dormant_after_days": rules["tags"]["dormant_after_days"]}
     store.write_churn(layout.warehouse_db, result, churn.min_auc, parameters)
     metadata: dict[str, object] = {
-        "as_of_date": as_of.isoformat(),
+        **row_count_and_as_of(len(result.scores), as_of),  # the persons scored
         "status": result.status,
         "model_version": result.model_version or "none",
         "feature_rows": len(frame),
@@ -197,7 +198,7 @@ def behaviour_clusters(context: dg.AssetExecutionContext, settings: FundcdpSetti
     result = fit_clusters(frame, cluster_settings, previous)
     store.write_clusters(layout.warehouse_db, result, as_of, cluster_settings.__dict__)
     metadata: dict[str, object] = {
-        "as_of_date": as_of.isoformat(),
+        **row_count_and_as_of(len(frame), as_of),  # the persons clustered
         "status": result.status,
         "model_version": result.model_version or "none",
         "persons": len(frame),
@@ -242,7 +243,7 @@ def tags_model(context: dg.AssetExecutionContext, settings: FundcdpSettings) -> 
     unavailable = store.unavailable_models(layout.warehouse_db, as_of)
     return dg.MaterializeResult(
         metadata={
-            "as_of_date": as_of.isoformat(),
+            **row_count_and_as_of(counts["persons"], as_of),  # one row per person
             "persons": counts["persons"],
             "coverage": dg.MetadataValue.json({k: v for k, v in counts.items() if k != "persons"}),
             "unavailable_models": dg.MetadataValue.json(unavailable),

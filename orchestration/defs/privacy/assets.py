@@ -9,6 +9,7 @@ import duckdb
 from orchestration.defs.ingest.loader import LoadError
 from orchestration.defs.privacy.step import RetentionRules, apply_retention, honour_pending_requests
 from orchestration.lib.asset_keys import DELETION_REQUESTS, IDENTITY_LINK_ARCHIVE
+from orchestration.lib.asset_metadata import row_count_and_as_of
 from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
 from orchestration.lib.retries import TRANSIENT_RETRIES, is_transient_error, retry_wait_seconds
 from orchestration.lib.rules import load_business_rules
@@ -83,6 +84,8 @@ def _privacy(context: dg.AssetExecutionContext, settings: FundcdpSettings):
     yield dg.MaterializeResult(
         asset_key=DELETION_REQUESTS,
         metadata={
+            # the requests this run handled (honoured or held), as of the run's day
+            **row_count_and_as_of(len(honoured), as_of),
             "requests_honoured": dg.MetadataValue.int(sum(1 for r in honoured if not r.get("status_reason"))),
             "requests_held": dg.MetadataValue.int(sum(1 for r in honoured if r.get("status_reason"))),
             "raw_rows_removed": dg.MetadataValue.int(sum(r["raw_rows_removed"] for r in honoured)),
@@ -92,7 +95,8 @@ def _privacy(context: dg.AssetExecutionContext, settings: FundcdpSettings):
     yield dg.MaterializeResult(
         asset_key=IDENTITY_LINK_ARCHIVE,
         metadata={
-            "as_of_date": dg.MetadataValue.text(as_of.isoformat()),
+            # the identity links this run archived
+            **row_count_and_as_of((purged or {}).get("identity_links_archived", 0), as_of),
             "event_days_purged": dg.MetadataValue.text((purged or {}).get("event_days_purged") or ""),
             "event_rows_purged": dg.MetadataValue.int((purged or {}).get("event_rows_purged", 0)),
             "identity_links_archived": dg.MetadataValue.int((purged or {}).get("identity_links_archived", 0)),

@@ -27,6 +27,7 @@ from orchestration.defs.quality.publish_gate import (
 from orchestration.defs.segments.assets import segments
 from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.as_of import resolve_as_of_date
+from orchestration.lib.asset_metadata import row_count_and_as_of
 from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
 from orchestration.lib.settings import FundcdpSettings
 
@@ -116,7 +117,8 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings):
     )
     yield dg.MaterializeResult(
         metadata={
-            "as_of_date": as_of,
+            # the rows of every table published in analytics.duckdb
+            **row_count_and_as_of(sum(counts.values()), as_of),
             "path": str(layout.analytics_db),
             "days_by_status": dg.MetadataValue.json(ledger_counts(ledger)),
             "rows": dg.MetadataValue.json(counts),

@@ -4,6 +4,8 @@ joins up.
 A run of one day builds (run + test) every model as of that day. A run over a range of days builds the
 days one after the other in date order, each as its own ``dbt build`` (history tables need every day); the
 Dagster events come from the last day's build, which leaves the warehouse as of the range's last day.
+Each model's materialization carries its row count, counted once dbt has finished (``dagster/row_count``),
+and the as-of date of the build (``as_of_date``).
 """
 
 import importlib.metadata
@@ -20,6 +22,7 @@ from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 from packaging import version
 
 from orchestration.defs.transform import dbt_child
+from orchestration.lib.asset_metadata import ROW_COUNT, row_count_and_as_of
 from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days
 from orchestration.lib.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR, PROJECT_ROOT
@@ -110,8 +113,10 @@ def fundcdp_dbt_models(
     day = build_days[-1]
     context.log.info(f"dbt build as of {day}")
     invocation = _dbt_build(context, dbt, settings, day)
-    # Events are passed on while dbt runs: Dagster records them on the other core.
+    # Test results are passed on while dbt runs (Dagster records them on the other core); the models'
+    # outputs wait until dbt has released the warehouse, to carry each model's row count.
     materialized = {}
+    outputs: list[tuple[str, dg.Output]] = []
     try:
         for event in invocation.stream():
             unique_id = _unique_id(event)
@@ -120,9 +125,14 @@ def fundcdp_dbt_models(
                 crash_if_armed("dbt_build")
             if isinstance(event, dg.Output):
                 materialized[unique_id] = event.output_name
+                outputs.append((unique_id, event))
+                continue
             yield event
     finally:
         _stop(invocation)
+    counts = row_counts(settings.layout().warehouse_db, [unique_id for unique_id, _ in outputs])
+    for unique_id, output in outputs:
+        yield output.with_metadata({**output.metadata, **_count_and_day(counts.get(unique_id), day)})
     # Rows each incremental model wrote in this run, per day of data: a daily run touches only the new day
     # and the days restated for late or corrected data. Counted once dbt has released the warehouse, so
     # recorded as an observation of the model beside its materialization.
@@ -148,6 +158,40 @@ def fundcdp_dbt_models(
         )
     # After the events: the models that did build are recorded even when a test failed.
     _raise_if_failed(invocation, day)
+
+
+def _count_and_day(row_count: int | None, day: str) -> dict[str, dg.MetadataValue]:
+    metadata = row_count_and_as_of(row_count or 0, day)
+    if row_count is None:  # not counted (the relation could not be read): the day alone
+        del metadata[ROW_COUNT]
+    return metadata
+
+
+def row_counts(warehouse_db: Path, unique_ids: list[str]) -> dict[str, int]:
+    """The rows of each model's relation after a build (views counted too: a staging view is a typed read
+    of its raw files), by unique id; a relation that cannot be read is left out. One read-only
+    connection, opened once dbt has released the warehouse."""
+    manifest = json.loads(Path(dbt_project.manifest_path).read_text(encoding="utf-8"))
+    counts: dict[str, int] = {}
+    try:
+        con = duckdb.connect(str(warehouse_db), read_only=True)
+    except duckdb.Error:
+        return counts
+    try:
+        for unique_id in unique_ids:
+            node = manifest["nodes"].get(unique_id)
+            if node is None or node.get("resource_type") != "model":
+                continue
+            try:
+                [(count,)] = con.execute(
+                    f"select count(*) from {quote_qualified(node['schema'], node['alias'])}"
+                ).fetchall()
+            except duckdb.Error:
+                continue
+            counts[unique_id] = int(count)
+    finally:
+        con.close()
+    return counts
 
 
 def _unique_id(event: object) -> str | None:
@@ -220,7 +264,8 @@ class FundcdpDbtCliResource(DbtCliResource):
     """DbtCliResource without two start-up costs of every invocation that fundcdp has no use for (about 4 s
     of each dbt build): ``dbt --version`` in a subprocess (the version is the installed dbt-core's, the
     same virtual environment) and an in-process dbt adapter, which only ``fetch_row_counts`` and
-    ``fetch_column_metadata`` use (fundcdp counts its rows itself, see :func:`rows_written`).
+    ``fetch_column_metadata`` use (fundcdp counts its rows itself, see :func:`row_counts` and
+    :func:`rows_written`).
 
     dbt is started through ``orchestration/bin/dbt-child`` (:mod:`orchestration.defs.transform.dbt_child`):
     it dies
