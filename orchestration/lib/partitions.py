@@ -13,6 +13,10 @@ day from the first day to it in one pass, then the warehouse is built once, as o
 plans and records one partition per asset whatever the number of days (a range run records each day of
 each asset, which for years of days costs more than loading them).
 
+A raw load that fails some days of a range run writes the others and records each of them materialized
+before its step fails (``defs/ingest/assets.py``): Dagster then marks only the failed days' partitions
+failed. In a history import the run's day is materialized when it loaded, whichever earlier day failed.
+
 The partitions run from the first to the last delivery day (``lib/partition_calendar.py``: settings
 ``vars: fundcdp: calendar:``, ``FUNDCDP_FIRST_DAY``, ``FUNDCDP_LAST_DAY``), read when the code location
 loads.
