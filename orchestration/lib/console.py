@@ -140,6 +140,11 @@ class RunProgress:
             evaluation = event.event_specific_data
             if is_gate(evaluation.check_name):
                 self._count("gates", evaluation.check_name, failed=not evaluation.passed)
+            elif self.plan.stage_of_asset.get(evaluation.asset_key) == "dbt":
+                # dbt tests a model right after building it and its results stream while dbt runs, while
+                # the models' materializations come once dbt is done (with their row counts): a model
+                # whose test ran is built (every model has a primary-key test)
+                self._count("dbt", evaluation.asset_key, failed=False)
         elif kind == "STEP_FAILURE":
             self._step_failed(event)
 

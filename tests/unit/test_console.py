@@ -292,3 +292,28 @@ def test_a_range_of_days_counts_each_asset_once_and_every_day_loaded():
     lines = stream.getvalue().splitlines()
     assert lines[1:3] == ["  raw tables       1/1    3 days", "  dbt models       1/1"]
     assert lines[3].startswith("  succeeded in ")
+
+
+def test_a_dbt_model_counts_as_built_once_its_tests_ran_before_its_materialization_arrives():
+    from types import SimpleNamespace
+
+    stream = io.StringIO()
+    progress = RunConsole(stream).progress("a build")
+    models = [dg.AssetKey(["staging", "stg_a"]), dg.AssetKey(["marts", "persons"])]
+    progress.begin(RunPlan({key: "dbt" for key in models}, gate_total=1), "run-1")
+
+    def check(key: dg.AssetKey, name: str, passed: bool = True) -> SimpleNamespace:
+        evaluation = SimpleNamespace(asset_key=key, check_name=name, passed=passed)
+        return SimpleNamespace(
+            dagster_event=SimpleNamespace(
+                event_type_value="ASSET_CHECK_EVALUATION", event_specific_data=evaluation
+            )
+        )
+
+    progress.handle(check(models[0], "not_null_stg_a_id"))
+    progress.handle(check(models[0], "unique_stg_a_id", passed=False))  # a failed dbt test: still built
+    assert (progress.stages["dbt"].done, progress.stages["dbt"].failed) == (1, 0)
+    progress.handle(check(models[1], "gx_persons"))  # a gate, not a dbt test
+    assert progress.stages["dbt"].done == 1 and progress.stages["gates"].done == 1
+    progress.handle(check(models[1], "not_null_persons_person_id"))
+    assert stream.getvalue().splitlines()[1:] == ["  quality gates    1/1", "  dbt models       2/2"]
