@@ -188,6 +188,9 @@ class RunProgress:
     def _step_failed(self, event: Any) -> None:
         data = event.event_specific_data
         error = getattr(data, "error", None)
+        # Dagster wraps an exception raised in a step: its cause says what happened
+        while error is not None and error.cls_name == "DagsterExecutionStepExecutionError" and error.cause:
+            error = error.cause
         message = (error.message if error else "").strip().splitlines()
         failure = StepFailure(
             event.step_key or "", message[0].removeprefix(FAILURE_PREFIX) if message else ""

@@ -317,3 +317,26 @@ def test_a_dbt_model_counts_as_built_once_its_tests_ran_before_its_materializati
     assert progress.stages["dbt"].done == 1 and progress.stages["gates"].done == 1
     progress.handle(check(models[1], "not_null_persons_person_id"))
     assert stream.getvalue().splitlines()[1:] == ["  quality gates    1/1", "  dbt models       2/2"]
+
+
+@dg.asset(key=["marts", "broken"], kinds={"dbt"}, group_name="analytics")
+def broken_model() -> None:
+    raise ValueError("Expecting value: line 1 column 527035\nsecond line")
+
+
+def test_a_step_that_raised_is_named_by_its_own_exception_not_dagsters_wrapper():
+    job = dg.Definitions(assets=[broken_model], jobs=[dg.define_asset_job("broken")]).resolve_job_def(
+        "broken"
+    )
+    progress = RunConsole(io.StringIO()).progress("a build")
+    run_id = "0f0e0d0c-0000-4000-8000-000000000003"
+    with dg.instance_for_test() as instance:
+        progress.begin(RunPlan({broken_model.key: "dbt"}), run_id)
+        instance.add_event_listener(run_id, progress.handle)
+        job.execute_in_process(instance=instance, run_id=run_id, raise_on_error=False)
+    [failure] = progress.failures
+    assert (failure.step_key, failure.message) == (
+        "marts__broken",
+        "ValueError: Expecting value: line 1 column 527035",
+    )
+    assert progress.stages["dbt"].failed == 1

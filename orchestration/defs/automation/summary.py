@@ -335,21 +335,23 @@ def _demo_lines(defects: list[tuple[str, int]], truth_dir: Path) -> list[str]:
 
 
 def _fit(sections: list[tuple[int, list[str]]], limit: int) -> list[str]:
-    """The sections (priority, lines) in their order, the least important left out until they fit."""
+    """The sections (priority, lines) in their order, without trailing blank lines, the least important
+    left out (and a note saying so) until they fit in ``limit`` lines."""
     kept = [(priority, lines) for priority, lines in sections if lines]
     left_out = 0
 
-    def size() -> int:
-        return sum(len(lines) for _, lines in kept) + (1 if left_out else 0)
+    def render() -> list[str]:
+        out = [line for _, lines in kept for line in lines]
+        while out and not out[-1]:
+            out.pop()
+        note = f"({left_out} section(s) left out to stay short: see the log file)"
+        return [*out, note] if left_out else out
 
-    while size() > limit and len(kept) > 1:
+    while len(render()) > limit and len(kept) > 1:
         lowest = min(range(len(kept)), key=lambda index: kept[index][0])
         left_out += 1
         del kept[lowest]
-    out = [line for _, lines in kept for line in lines][:limit]
-    if left_out:
-        out = [*out[: limit - 1], f"({left_out} section(s) left out to stay short: see the log file)"]
-    return out
+    return render()[:limit]
 
 
 def format_summary(
@@ -399,13 +401,9 @@ def format_summary(
     # A blank line between sections; if that is too long, only between the first ones (header, outcome,
     # problems) and the rest, whose headings set them apart; the least important sections left out last.
     spaced = [(priority, [*lines, ""]) for priority, lines in present]
-    text = _fit(spaced, MAX_LINES + 1)
-    if text and text[-1].startswith("("):
+    text = _fit(spaced, MAX_LINES)
+    if len(_fit(spaced, 10**6)) > MAX_LINES:
         first = min(3, len(present))
         compact = [(p, [*lines, ""]) for p, lines in present[:first]] + present[first:]
-        text = _fit(compact, MAX_LINES + 1)
-    while text and not text[-1]:
-        text.pop()
-    if len(text) > MAX_LINES:  # a left-out note after a full page: keep the note
-        text = [*text[: MAX_LINES - 1], text[-1]]
+        text = _fit(compact, MAX_LINES)
     return "\n".join(text)
