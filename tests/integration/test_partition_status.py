@@ -1,5 +1,6 @@
-"""A failed day fails only its own partition (issue 33): the Dagster partition status of the raw assets after a
-range run and after a history import over three days whose middle CRM delivery is incomplete.
+"""A failed day fails only its own partition (issue 33): the Dagster partition status of the raw assets
+after a range run and after a history import over three days whose middle CRM delivery is incomplete, and
+of the dbt models after a range whose build fails on its middle day.
 
 The raw assets run through Dagster (no dbt). Every day delivers every table: two CRM customers on the first
 day, one on the others, header-only files elsewhere; on the middle day the customers file listed in the CRM
@@ -104,3 +105,39 @@ def test_a_history_import_records_its_day_materialized_when_an_earlier_day_faile
         WED,
         2,
     )
+
+
+def test_a_range_whose_dbt_build_fails_on_its_second_day_fails_that_day_and_the_next(tmp_path, monkeypatch):
+    """The dbt asset builds the days of a range in date order: Monday's build is recorded materialized,
+    Tuesday's (made to fail: dbt refuses an unknown option) and Wednesday's (never built) failed."""
+    from orchestration.defs.transform import dbt as transform
+
+    layout = DataLayout.at(tmp_path / "data")
+    layout.ensure()
+    for day in (MON, TUE, WED):
+        write_delivery(layout, day, {"customers": [{**CUSTOMER, "updated_at": f"{day} 09:00:00"}]})
+    build = transform._dbt_build
+
+    def failing_on_tuesday(context, dbt, settings, day):
+        if day == TUE:
+            return dbt.cli(["build", "--no-such-option"], context=context, raise_on_error=False)
+        return build(context, dbt, settings, day)
+
+    monkeypatch.setattr(transform, "_dbt_build", failing_on_tuesday)
+    with pipeline_environment(layout):
+        from orchestration.definitions import defs
+        from orchestration.runner import load_raw
+
+        instance = temp_instance(layout.dagster_home)
+        assert load_raw(instance, [MON, TUE, WED]).success
+        result = dg.materialize(
+            [transform.fundcdp_dbt_models],
+            instance=instance,
+            resources=defs().resources,
+            tags={"dagster/asset_partition_range_start": MON, "dagster/asset_partition_range_end": WED},
+            raise_on_error=False,
+        )
+    assert not result.success
+    for key in (dg.AssetKey(["staging", "stg_crm__customers"]), dg.AssetKey(["marts", "person_profile"])):
+        assert _status(instance, key) == {MON: MATERIALIZED, TUE: FAILED, WED: FAILED}
+        assert _materialization(instance, key, MON).metadata["as_of_date"].value == MON

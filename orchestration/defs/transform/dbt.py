@@ -5,7 +5,8 @@ A run of one day builds (run + test) every model as of that day. A run over a ra
 days one after the other in date order, each as its own ``dbt build`` (history tables need every day); the
 Dagster events come from the last day's build, which leaves the warehouse as of the range's last day.
 Each model's materialization carries its row count, counted once dbt has finished (``dagster/row_count``),
-and the as-of date of the build (``as_of_date``).
+and the as-of date of the build (``as_of_date``). When a day of a range fails, the days built before it are
+recorded materialized, so that only that day and the days after it (not built) show as failed.
 """
 
 import importlib.metadata
@@ -13,7 +14,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import dagster as dg
@@ -22,7 +23,7 @@ from dagster_dbt import DbtCliInvocation, DbtCliResource, DbtProject, dbt_assets
 from packaging import version
 
 from orchestration.defs.transform import dbt_child
-from orchestration.lib.asset_metadata import ROW_COUNT, row_count_and_as_of
+from orchestration.lib.asset_metadata import AS_OF_DATE, ROW_COUNT, row_count_and_as_of
 from orchestration.lib.failpoints import crash_if_armed
 from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days
 from orchestration.lib.paths import DBT_PARSE_TARGET_DIR, DBT_PROJECT_DIR, PROJECT_ROOT
@@ -102,13 +103,16 @@ def fundcdp_dbt_models(
     build_days = sorted(context.partition_keys)
     # dbt runs as a subprocess that inherits this process's environment.
     os.environ.update(settings.dbt_environment())
-    for day in build_days[:-1]:
+    for index, day in enumerate(build_days[:-1]):
         context.log.info(f"dbt build as of {day} (range {build_days[0]} .. {build_days[-1]})")
         invocation = _dbt_build(context, dbt, settings, day)
         try:
             invocation.wait()
         finally:
             _stop(invocation)
+        if _failed_for_good(invocation):
+            # The days before it were built: only this day and the ones after it (never built) fail.
+            yield from _built_days(context.selected_asset_keys, build_days[:index])
         _raise_if_failed(invocation, day)
     day = build_days[-1]
     context.log.info(f"dbt build as of {day}")
@@ -156,8 +160,29 @@ def fundcdp_dbt_models(
             partition=day,
             metadata={name: dg.MetadataValue.int(value) for name, value in stats.items()},
         )
-    # After the events: the models that did build are recorded even when a test failed.
+    # After the events: the models that did build are recorded even when a test failed; those that did
+    # not were built as of the range's earlier days.
+    if _failed_for_good(invocation):
+        built_today = {context.asset_key_for_output(name) for name in materialized.values()}
+        yield from _built_days(context.selected_asset_keys - built_today, build_days[:-1])
     _raise_if_failed(invocation, day)
+
+
+def _failed_for_good(invocation: DbtCliInvocation) -> bool:
+    """dbt failed for a reason a retry would not cure (:func:`_raise_if_failed` raises a Failure)."""
+    error = invocation.get_error()
+    return error is not None and not is_transient_error(str(error))
+
+
+def _built_days(keys: Iterable[dg.AssetKey], built: list[str]) -> Iterator[dg.AssetMaterialization]:
+    """In a range run that failed on a later day: a materialization of each model for each day built
+    before it, so that Dagster marks only the failed day and the days after it failed (it marks failed
+    every planned partition a failed run did not materialize)."""
+    for key in sorted(keys, key=lambda k: k.to_user_string()):
+        for day in built:
+            yield dg.AssetMaterialization(
+                asset_key=key, partition=day, metadata={AS_OF_DATE: dg.MetadataValue.text(day)}
+            )
 
 
 def _count_and_day(row_count: int | None, day: str) -> dict[str, dg.MetadataValue]:
