@@ -56,7 +56,7 @@ def _publish_problems(layout, as_of: date) -> list[str]:
     partitions_def=days,
     backfill_policy=dg.BackfillPolicy.single_run(),
     description="The marketing and compliance audiences: every segment under segments/ evaluated as of "
-    "the build and published as a new version (segments.duckdb, outbox/segments/<segment>/<version>/) when "
+    "the build and published as a new version (segments.duckdb, `outbox/segments/<segment>/<version>/`) when "
     "every source is complete up to the as-of date (the completeness ledger), the quality gates passed and "
     "its size and change are within bounds (max_change, min_changed_persons); otherwise the last good "
     "version stays, an alert goes out and `segments approve NAME --reason ...` (or the job "
