@@ -16,6 +16,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 import dagster as dg
+from dagster._core.definitions.repository_definition.valid_definitions import SINGLETON_REPOSITORY_NAME
+from dagster._core.storage.tags import REPOSITORY_LABEL_TAG
 
 from orchestration.definitions import defs
 from orchestration.defs.automation.alerting import (
@@ -28,6 +30,7 @@ from orchestration.lib.alerts import Alert, send_alert
 from orchestration.lib.console import RunPlan, RunProgress, is_gate, stage_of
 from orchestration.lib.layout import restrict_umask
 from orchestration.lib.partitions import HISTORY_FROM_TAG, RANGE_END_TAG, RANGE_START_TAG
+from orchestration.lib.paths import location_name
 from orchestration.lib.settings import HOST_TAG, PID_TAG, FundcdpSettings
 
 
@@ -45,6 +48,9 @@ def execute(
     run writes it to the event log (an event listener on the run's id), then the result."""
     job = defs().resolve_job_def(job_name)
     run_id = str(uuid.uuid4())
+    # the label the UI gives runs launched from the code location (its job pages list runs by it): an
+    # in-process run has no remote origin to derive it from
+    tags = {REPOSITORY_LABEL_TAG: f"{SINGLETON_REPOSITORY_NAME}@{location_name()}", **(tags or {})}
     if progress is not None:
         progress.begin(_plan(job_name), run_id)
         instance.add_event_listener(run_id, progress.handle)

@@ -25,7 +25,10 @@ BASE_DAY, DAY1, DAY2 = "2026-06-30", "2026-07-01", "2026-07-02"
 LATE_LOGIN_EVENT_ID = "ops-late-event-0001"
 # Columns that record when or by which run something was written, not what: ignored in comparisons.
 # (staged_as_of_date: a backfill stages both days in its one run, the daily runs one day each.)
-RUN_COLUMNS = {"loaded_at", "published_at", "run_id", "validated_at", "source_loaded_at", "staged_as_of_date"}
+RUN_COLUMNS = {
+    "loaded_at", "published_at", "run_id", "validated_at", "source_loaded_at", "staged_as_of_date",
+    "attempt_id",  # a segment version's attempt (random per evaluation: a re-run after a crash is another)
+}  # fmt: skip
 # Audit logs that keep every attempt (a crashed attempt's validations too): not compared.
 AUDIT_TABLES = {"dq_results"}
 

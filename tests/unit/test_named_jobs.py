@@ -38,3 +38,27 @@ def test_each_runs_plan_counts_its_stages():
     dbt_models = [key for key in graph.get_all_asset_keys() if "dbt" in graph.get(key).kinds]
     assert build["dbt"] == len(dbt_models) > 50
     assert _plan(DAILY_JOB).totals() == {**load.totals(), **build}
+
+
+def test_runs_carry_the_code_locations_label_so_the_jobs_page_lists_them(monkeypatch):
+    """The UI's job page lists the runs labelled with the code location (a run launched from the UI gets
+    the label from its origin; an in-process run is given it by the runner)."""
+    import orchestration.runner as runner
+
+    seen = {}
+
+    class Job:
+        def execute_in_process(self, **kwargs):
+            seen.update(kwargs)
+            return "result"
+
+    class Assembled:
+        def resolve_job_def(self, name):
+            seen["job"] = name
+            return Job()
+
+    monkeypatch.setattr(runner, "defs", lambda: Assembled())
+    assert runner.execute("instance", DAILY_JOB, partition_key="2026-06-30", tags={"a": "b"}) == "result"
+    assert seen["job"] == "fundcdp_daily"
+    assert seen["tags"] == {".dagster/repository": "__repository__@fundcdp", "a": "b"}
+    assert seen["partition_key"] == "2026-06-30"
