@@ -11,6 +11,8 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -64,20 +66,16 @@ def graphql(port: int, query: str) -> dict:
         return json.loads(response.read())
 
 
-@pytest.fixture(scope="module")
-def webserver(tmp_path_factory):
-    home = tmp_path_factory.mktemp("ui")
+@contextmanager
+def running_webserver(env: dict[str, str]) -> Iterator[int]:
+    """dagster-webserver on a free port of 127.0.0.1 serving workspace.yaml with ``env``, once it answers
+    GraphQL; its port. Stopped (SIGINT, then killed) when the block ends."""
     port = free_port()
-    env = {**os.environ, "DAGSTER_HOME": str(home), "FUNDCDP_DATA_DIR": str(home / "data")}
-    env.pop("FUNDCDP_DAILY_RUN_AT", None)
-    webserver = Path(sys.executable).with_name("dagster-webserver")
     process = subprocess.Popen(
-        [str(webserver), "-w", str(WORKSPACE_FILE), "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT,
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+        [str(Path(sys.executable).with_name("dagster-webserver")), "-w", str(WORKSPACE_FILE),
+         "-h", "127.0.0.1", "-p", str(port)],
+        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
     try:
         deadline = time.monotonic() + 180
         while True:
@@ -96,6 +94,15 @@ def webserver(tmp_path_factory):
             process.wait(timeout=30)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@pytest.fixture(scope="module")
+def webserver(tmp_path_factory):
+    home = tmp_path_factory.mktemp("ui")
+    env = {**os.environ, "DAGSTER_HOME": str(home), "FUNDCDP_DATA_DIR": str(home / "data")}
+    env.pop("FUNDCDP_DAILY_RUN_AT", None)
+    with running_webserver(env) as port:
+        yield port
 
 
 def test_the_ui_serves_the_code_location_with_assets_checks_job_schedule_and_sensors(webserver):

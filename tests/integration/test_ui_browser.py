@@ -11,18 +11,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
 from orchestration.lib.layout import DataLayout
-from orchestration.lib.paths import PROJECT_ROOT, WORKSPACE_FILE
+from orchestration.lib.paths import PROJECT_ROOT
 from tests.conftest import environment
-from tests.integration.test_ui import free_port, graphql
+from tests.integration.test_ui import running_webserver
 from tests.operations_dataset import DAY2
 
 pytestmark = pytest.mark.integration
@@ -58,32 +54,10 @@ def ui(ops, tmp_path_factory):
     included: the load and build of the base day, then the daily job's runs; tests/operations_dataset.py)."""
     layout = DataLayout.at(tmp_path_factory.mktemp("browser") / "data")
     shutil.copytree(ops["daily"].root, layout.root)
-    port = free_port()
     env = {**os.environ, **environment(layout)}
     env.pop("FUNDCDP_DAILY_RUN_AT", None)
-    process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("dagster-webserver")), "-w", str(WORKSPACE_FILE),
-         "-h", "127.0.0.1", "-p", str(port)],
-        cwd=PROJECT_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    try:
-        deadline = time.monotonic() + 180
-        while True:
-            try:
-                if "version" in graphql(port, "{ version }").get("data", {}):
-                    break
-            except OSError:
-                pass
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(f"webserver did not answer: {process.stderr.read().decode()[-3000:]}")
-            time.sleep(1)
+    with running_webserver(env) as port:
         yield f"http://127.0.0.1:{port}"
-    finally:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")
