@@ -109,7 +109,7 @@ def test_no_personal_data_in_any_table_or_export(built_warehouse):
     }
     assert per_file["warehouse.duckdb"] > 50
     assert per_file["analytics.duckdb"] > len(PUBLISHED_TABLES)  # with dq_results and the segment tables
-    assert per_file["segments.duckdb"] == 3
+    assert per_file["segments.duckdb"] == 4  # versions, members, diffs and blocked attempts' candidates
     assert per_file["quality.duckdb"] >= 1
     assert len(raw.scanned) > 300  # a file per table per delivery day
     versions = [folder for folder in (layout.outbox / "segments").glob("*/v*") if folder.is_dir()]

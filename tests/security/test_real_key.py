@@ -197,7 +197,11 @@ def test_without_a_key_a_file_the_generator_did_not_write_is_refused_and_the_gen
     # Every other table loads every day; the two refused tables every other day, none of the refused ones.
     raw_keys = {key for asset in raw_assets for key in asset.keys}
     loaded = [e for e in result.get_asset_materialization_events() if e.asset_key in raw_keys]
-    assert len(loaded) == (len(raw_keys) - len(expected)) * len(days)
+    assert len(loaded) == (len(raw_keys) - len(expected)) * len(days) + len(expected) * (len(days) - 1)
+    materialized = {(e.asset_key.to_user_string(), e.partition) for e in loaded}
+    assert ("crm/customers", changed_day) not in materialized  # a refused day's partition stays failed
+    assert ("trade/trade_orders", added_day) not in materialized
+    assert ("crm/customers", added_day) in materialized
     for (source, table), refused_day in (
         (("crm", "customers"), changed_day),
         (("trade", "trade_orders"), added_day),

@@ -301,7 +301,11 @@ def make_data_docs_offline(site: Path) -> None:
             network after the rewrite.
     """
     site = Path(site)
-    shutil.copytree(DATA_DOCS_ASSETS_DIR, site / SITE_VENDOR_DIR, dirs_exist_ok=True)
+    vendor = site / SITE_VENDOR_DIR
+    shutil.copytree(DATA_DOCS_ASSETS_DIR, vendor, dirs_exist_ok=True, copy_function=shutil.copyfile)
+    # owner-only, as everything under the data directory (copytree gives folders the checkout's modes)
+    for path in (vendor, *vendor.rglob("*")):
+        path.chmod(0o700 if path.is_dir() else 0o600)
     remaining: list[str] = []
     for page in sorted(site.rglob("*.html")):
         if SITE_VENDOR_DIR in page.relative_to(site).parents:
