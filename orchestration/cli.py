@@ -438,7 +438,9 @@ def _approve_segment(
 
     def approve() -> int:
         try:
-            outcome = approve_segment(layout.segments_db, layout.outbox, name, reason or "", who, version)
+            outcome = approve_segment(
+                layout.segments_db, layout.outbox, name, reason or "", who, version, layout.warehouse_db
+            )
         except ApprovalError as problem:
             print(f"not approved: {problem}", file=sys.stderr)
             return 1

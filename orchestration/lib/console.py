@@ -292,7 +292,7 @@ def run_console(logs: Path, command: str, verbose: bool = False) -> Iterator[Run
     if verbose:
         yield RunConsole(sys.stdout, None, live=False)
         return
-    logs.mkdir(parents=True, exist_ok=True)
+    logs.mkdir(mode=0o700, parents=True, exist_ok=True)
     log_path = log_file_path(logs, command)
     sys.stdout.flush()
     sys.stderr.flush()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import json
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -21,6 +22,7 @@ from orchestration.defs.segments.versions import (
     publish_segment,
 )
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.rules import local_zone
 from tests.integration.test_segments import AS_OF, CATALOG, segment, tiny_warehouse
 
 pytestmark = pytest.mark.integration
@@ -316,3 +318,32 @@ def test_an_approved_version_keeps_each_members_experiment_group(tmp_path):
     manifest = json.loads((outbox / "segments" / "s" / "v0001" / "manifest.json").read_text())
     expected = {group: list(groups.values()).count(group) for group in set(groups.values())}
     assert manifest["split"] == dict(sorted(expected.items())) and sum(manifest["split"].values()) == 5
+
+
+def test_a_blocked_version_older_than_the_warehouse_or_the_current_version_is_refused(blocked):
+    """Its members were checked for consent as of its own day: once the warehouse is built for a later
+    day (a person may have withdrawn since), the day must be run again before an approval."""
+    layout, grown = blocked
+    con = duckdb.connect(str(layout.warehouse_db))
+    con.execute("update main_marts.person_profile set as_of_date = date '2026-07-01'")
+    con.close()
+    with pytest.raises(ApprovalError, match=r"as of 2026-06-30, but the warehouse is as of 2026-07-01"):
+        approve_segment(
+            layout.segments_db, layout.outbox, "s", "ok", "alice", warehouse_db=layout.warehouse_db
+        )
+    assert rows(layout.segments_db, "select version, status from segment_versions order by 1 nulls last") == [
+        (1, "published"),
+        (None, "blocked"),
+    ]
+    assert folders(layout.outbox) == ["v0001"]
+    # the warehouse as of the blocked day: approved, at a local time of the company's zone
+    con = duckdb.connect(str(layout.warehouse_db))
+    con.execute("update main_marts.person_profile set as_of_date = date '2026-06-30'")
+    con.close()
+    outcome = approve_segment(
+        layout.segments_db, layout.outbox, "s", "ok", "alice", warehouse_db=layout.warehouse_db
+    )
+    assert outcome.version == 2
+    (approved_at,) = rows(layout.segments_db, "select approved_at from segment_versions where version = 2")[0]
+    local_now = datetime.now(local_zone()).replace(tzinfo=None)
+    assert abs((local_now - approved_at).total_seconds()) < 600

@@ -100,6 +100,9 @@ DROPPED_COLUMNS = frozenset(
         "age",
         "days_until_birthday",
         "account_age_days",
+        # who approved a blocked segment version and why (free text) stay in segments.duckdb
+        "approved_by",
+        "approval_reason",
     }
 )
 # Record ids built from a person id: rebuilt from the published id (column -> expression over ``src``).

@@ -44,8 +44,9 @@ def approve_blocked_segment(
     approved_by = config.approved_by or context.run.tags.get("dagster/user") or current_user()
     try:
         outcome = approve_segment(
-            layout.segments_db, layout.outbox, config.segment, config.reason, approved_by, config.version
-        )
+            layout.segments_db, layout.outbox, config.segment, config.reason, approved_by, config.version,
+            layout.warehouse_db,
+        )  # fmt: skip
     except ApprovalError as problem:
         raise dg.Failure(description=str(problem)) from problem
     context.log_event(

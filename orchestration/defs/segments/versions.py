@@ -17,7 +17,7 @@ import os
 import shutil
 import uuid
 from dataclasses import dataclass, field, fields
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -28,6 +28,7 @@ from orchestration.defs.segments.definition import Catalog, Segment
 from orchestration.defs.segments.guard import check_segment_sql
 from orchestration.lib.as_of import built_as_of_date
 from orchestration.lib.relations import relation
+from orchestration.lib.rules import local_zone
 from orchestration.lib.sql import quote_literal
 
 EXCLUSION_REASONS = ("quarantined", "no_consent", "unsuitable", "no_customer_number")
@@ -379,7 +380,8 @@ class VersionAttempt:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC).replace(tzinfo=None)
+    """Now in the company's time zone (``vars: fundcdp: time_zone``), as the loads' timestamps."""
+    return datetime.now(local_zone()).replace(tzinfo=None)
 
 
 def _record_blocked(store_db: Path, attempt: VersionAttempt, reason: str, entered: int, exited: int) -> None:
@@ -433,13 +435,18 @@ def _publish_version(
                 )
             else:
                 approved_by, why = approval
-                con.execute(
+                (updated,) = con.execute(
                     "update segment_versions set status = 'published', version = ?, size = ?, entered = ?, "
                     "exited = ?, published_at = ?, approved_by = ?, approved_at = ?, approval_reason = ? "
                     "where segment = ? and attempt_id = ? and status = 'blocked'",
                     [version, len(members), len(entered), len(exited), now, approved_by, now, why,
                      attempt.segment, attempt.attempt_id],
-                )  # fmt: skip
+                ).fetchone()  # fmt: skip
+                if updated != 1:  # another run or approval recorded a newer attempt meanwhile
+                    raise ApprovalError(
+                        f"segment {attempt.segment}: its blocked version changed while it was being "
+                        "approved; nothing approved, look again"
+                    )
                 con.execute("delete from segment_candidates where segment = ?", [attempt.segment])
             version_columns = {"segment": pa.string(), "version": pa.int32(), "person_id": pa.string()}
             _insert(
@@ -531,12 +538,21 @@ MAX_REASON = 500
 
 
 def approve_segment(
-    store_db: Path, outbox: Path, segment: str, reason: str, approved_by: str, version: int | None = None
+    store_db: Path,
+    outbox: Path,
+    segment: str,
+    reason: str,
+    approved_by: str,
+    version: int | None = None,
+    warehouse_db: Path | None = None,
 ) -> PublishOutcome:
     """Publish the segment's blocked version (see :func:`pending_attempt`) as its next version, as a
     run publishes one (members, diffs, export), recording who approved it, when and why. ``version``, when
     given, must be the number it becomes (a guard against approving another attempt than the one seen).
-    A version blocked because the data's quality gates failed cannot be approved: the data is wrong."""
+    A version blocked because the data's quality gates failed cannot be approved: the data is wrong. Nor
+    can a blocked list older than the current version, or than the as-of date ``warehouse_db`` was last
+    built for: its members were checked for consent and quarantine as of its own date, and a person may
+    have withdrawn since."""
     reason = (reason or "").strip()
     if not reason:
         raise ApprovalError('an approval needs a reason (--reason "...")')
@@ -556,6 +572,16 @@ def approve_segment(
             f"segment {segment}: the blocked version as of {attempt.as_of} would be version {becomes}, "
             f"not {version}; nothing approved"
         )
+    current_as_of = current_version(store_db, segment)[1]
+    built_as_of = (
+        built_as_of_date(warehouse_db) if warehouse_db is not None and warehouse_db.exists() else None
+    )
+    for newer, what in ((current_as_of, f"its current version {current}"), (built_as_of, "the warehouse")):
+        if newer is not None and newer > attempt.as_of:
+            raise ApprovalError(
+                f"segment {segment}: the blocked version is as of {attempt.as_of}, but {what} is as of "
+                f"{newer}: its members may have withdrawn consent since; run the day again, then approve"
+            )
     if not attempt.checks_passed:
         raise ApprovalError(
             f"segment {segment}: blocked because the data's quality gates did not pass; that cannot be "
