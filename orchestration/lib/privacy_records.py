@@ -5,10 +5,14 @@
   An empty file is always present, so that the dbt source always has a file (and a schema) to read.
 - The retention log (``raw/ingest/retention_log/``): which tracking arrival days were purged on purpose,
   which the raw loads and the completeness ledger must not count as missing.
+
+The privacy step's records (the archive, the retention log, the deletion log) are written by
+:func:`write_records`: whole or not at all.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,3 +94,18 @@ def purged_tracking_days(layout: DataLayout) -> set[str]:
     return {
         day for row in retention_log(layout) for day in (row["event_days_purged"] or "").split(",") if day
     }
+
+
+def write_records(path: Path, table: pa.Table, zstd: bool = False) -> None:
+    """Write ``table`` to the Parquet file ``path`` through DuckDB (zstd-compressed if ``zstd``),
+    atomically: a temporary file beside it, then renamed over it (a reader sees the previous file or the
+    whole new one)."""
+    options = "format parquet, compression zstd" if zstd else "format parquet"
+    con = duckdb.connect()
+    try:
+        con.register("records", table)
+        temporary = path.with_name(f".{path.name}.tmp")
+        con.execute(f"copy records to ? ({options})", [str(temporary)])
+        os.replace(temporary, path)
+    finally:
+        con.close()

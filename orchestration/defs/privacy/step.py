@@ -11,7 +11,6 @@ nobody's identifiers or person id change because old events are gone.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from orchestration.lib.privacy_records import (
     RETENTION_LOG_SCHEMA,
     archive_dir,
     ensure_archive,
+    write_records,
 )
 from orchestration.lib.relations import relation
 from orchestration.lib.rules import JunkRules, local_zone
@@ -318,14 +318,9 @@ def apply_retention(
     }
     folder = layout.raw / "ingest" / "retention_log"
     folder.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
-    try:
-        con.register("log_row", pa.Table.from_pylist([row], schema=RETENTION_LOG_SCHEMA))
-        temporary = folder / f".{as_of.isoformat()}.parquet.tmp"
-        con.execute("copy log_row to ? (format parquet)", [str(temporary)])
-        os.replace(temporary, folder / f"{as_of.isoformat()}.parquet")
-    finally:
-        con.close()
+    write_records(
+        folder / f"{as_of.isoformat()}.parquet", pa.Table.from_pylist([row], schema=RETENTION_LOG_SCHEMA)
+    )
     return row
 
 
@@ -363,13 +358,5 @@ def _archive_links(layout: DataLayout, days: list[str]) -> int:
     finally:
         con.close()
     if links.num_rows:
-        path = archive_dir(layout) / f"purged_{days[0]}_{days[-1]}.parquet"
-        scratch = duckdb.connect()
-        try:
-            scratch.register("links", links)
-            temporary = path.with_name(f".{path.name}.tmp")
-            scratch.execute("copy links to ? (format parquet, compression zstd)", [str(temporary)])
-            os.replace(temporary, path)
-        finally:
-            scratch.close()
+        write_records(archive_dir(layout) / f"purged_{days[0]}_{days[-1]}.parquet", links, zstd=True)
     return links.num_rows

@@ -4,7 +4,6 @@ identifier."""
 from __future__ import annotations
 
 import json
-import os
 import re
 from datetime import datetime
 from pathlib import Path
@@ -15,6 +14,7 @@ import pyarrow as pa
 from orchestration.defs.privacy.erasure.requests import ErasureRequest
 from orchestration.defs.privacy.erasure.scope import ErasureScope
 from orchestration.lib.layout import DataLayout
+from orchestration.lib.privacy_records import write_records
 
 # ------------------------------------------------------------------------------------------- the log
 
@@ -58,15 +58,7 @@ def write_log(layout: DataLayout, row: dict) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", row["request_id"])
     path = folder / f"{safe}.parquet"
-    table = pa.Table.from_pylist([row], schema=DELETION_LOG_SCHEMA)
-    con = duckdb.connect()
-    try:
-        con.register("log_row", table)
-        temporary = path.with_name(f".{path.name}.tmp")
-        con.execute("copy log_row to ? (format parquet)", [str(temporary)])
-        os.replace(temporary, path)
-    finally:
-        con.close()
+    write_records(path, pa.Table.from_pylist([row], schema=DELETION_LOG_SCHEMA))
     return path
 
 
