@@ -61,9 +61,12 @@ class MemorySampler:
     """Samples the resident memory of this process plus all its descendants (dbt) every ``interval``
     seconds from /proc, so that each stage gets its peak from the samples inside its time window."""
 
-    def __init__(self, interval: float = 0.2) -> None:
+    def __init__(self, interval: float = 0.2, temp_root: Path | None = None) -> None:
         self.interval = interval
         self.samples: list[tuple[float, int]] = []  # (epoch seconds, bytes)
+        # DuckDB's spill files: the `<database>.tmp` folders beside the data directory's databases
+        self.temp_root = temp_root
+        self.temp_peak = 0
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self._page = os.sysconf("SC_PAGE_SIZE")
@@ -101,10 +104,29 @@ class MemorySampler:
                 continue
         return total
 
+    def _temp_bytes(self) -> int:
+        total = 0
+        for folder in self.temp_root.rglob("*.tmp") if self.temp_root else ():
+            for path in folder.rglob("*") if folder.is_dir() else ():
+                try:
+                    total += path.stat().st_size
+                except OSError:
+                    continue  # removed between listing and stat
+        return total
+
     def _run(self) -> None:
+        tick = 0
         while not self._stop.is_set():
             self.samples.append((time.time(), self._tree_rss()))
+            if tick % 5 == 0:  # the spill folders once a second
+                self.temp_peak = max(self.temp_peak, self._temp_bytes())
+            tick += 1
             self._stop.wait(self.interval)
+
+    @property
+    def temp_peak_mib(self) -> float | None:
+        """The largest total size of DuckDB's spill folders seen, MiB (None when not watched)."""
+        return round(self.temp_peak / 2**20, 1) if self.temp_root else None
 
     def peak_mib(self, windows: list[tuple[float, float]]) -> float | None:
         """The highest sample inside any of ``windows`` (epoch seconds), MiB."""
@@ -262,6 +284,21 @@ def dbt_nodes(target: Path) -> dict[str, dict]:
         if node.get("resource_type") == "model" and node.get("config", {}).get("materialized") != "ephemeral":
             folder["relations"].append(f"{node['schema']}.{node.get('alias') or node['name']}")
     return dict(folders)
+
+
+def largest_nodes(target: Path, count: int = 15) -> dict[str, float]:
+    """The ``count`` dbt nodes of the last build with the most execution seconds (models by name; data
+    tests summed as ``data tests``), largest first."""
+    path = target / "run_results.json"
+    if not path.exists():
+        return {}
+    seconds: dict[str, float] = defaultdict(float)
+    for result in json.loads(path.read_text(encoding="utf-8"))["results"]:
+        unique_id = result["unique_id"]
+        name = "data tests" if unique_id.startswith("test.") else unique_id.split(".")[-1]
+        seconds[name] += result["execution_time"]
+    largest = sorted(seconds.items(), key=lambda item: -item[1])[:count]
+    return {name: round(value, 1) for name, value in largest}
 
 
 def wall_seconds(windows: list[tuple[float, float]]) -> float:
@@ -453,7 +490,7 @@ def main() -> int:
     ensure_instance_config(layout.dagster_home)
     instance = dg.DagsterInstance.get()
 
-    with MemorySampler() as sampler:
+    with MemorySampler(temp_root=layout.root) as sampler:
         started = time.perf_counter()
         load = load_raw(instance, full_days)
         loaded = time.perf_counter()
@@ -461,6 +498,7 @@ def main() -> int:
         full_seconds = time.perf_counter() - started
         full_window = [(time.time() - full_seconds, time.time())]
     dbt = dbt_nodes(layout.dbt_target)
+    full_nodes = largest_nodes(layout.dbt_target)
     stages = stage_table(instance, [load, build], layout, dbt, sampler)
     print(
         f"full run: {full_seconds:.1f} s (load {loaded - started:.1f} s), success {build.success}", flush=True
@@ -487,7 +525,9 @@ def main() -> int:
             "failed_checks": failed_checks(load) + failed_checks(build),
             "stages_seconds": {n: f["seconds"] for n, f in stages.items() if "seconds" in f},
             "stages": stages,
+            "largest_nodes": full_nodes,
             "peak_memory_mib": {"process_tree": sampler.peak_mib(full_window), **peak_mib()},
+            "temp_disk_peak_mib": sampler.temp_peak_mib,
             "pipeline_to_raw_read": None,
         },
         "daily_run": None,
@@ -534,12 +574,13 @@ def main() -> int:
         folder.rename(target)
     # the daily run's dbt figures must not be the full run's if its dbt step does not run
     (layout.dbt_target / "run_results.json").unlink(missing_ok=True)
-    with MemorySampler() as daily_sampler:
+    with MemorySampler(temp_root=layout.root) as daily_sampler:
         started = time.perf_counter()
         daily = run_days(instance, [last])
         daily_seconds = time.perf_counter() - started
         daily_window = [(time.time() - daily_seconds, time.time())]
     daily_dbt = dbt_nodes(layout.dbt_target) if (layout.dbt_target / "run_results.json").exists() else {}
+    daily_nodes = largest_nodes(layout.dbt_target)
     daily_stages = stage_table(instance, [daily], layout, daily_dbt, daily_sampler)
     print(f"daily run for {last}: {daily_seconds:.1f} s, success {daily.success}", flush=True)
     result["daily_run"] = {
@@ -551,7 +592,9 @@ def main() -> int:
         # a stage whose steps did not run (a gate failed before them) has no seconds
         "stages_seconds": {n: f["seconds"] for n, f in daily_stages.items() if "seconds" in f},
         "dbt_folders": daily_stages.get("dbt", {}).get("folders", {}),
+        "largest_nodes": daily_nodes,
         "peak_memory_mib": {"process_tree": daily_sampler.peak_mib(daily_window)},
+        "temp_disk_peak_mib": daily_sampler.temp_peak_mib,
     }
     save("daily run")
     print(json.dumps(result, indent=2))

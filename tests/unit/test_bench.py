@@ -25,6 +25,30 @@ def test_a_stage_s_peak_memory_is_the_highest_sample_inside_its_steps():
     assert sampler.peak_mib([(10.0, 11.0)]) is None
 
 
+def test_the_largest_nodes_are_models_by_name_and_data_tests_summed(tmp_path: Path):
+    results = [
+        {"unique_id": "model.fundcdp.int_session_events", "execution_time": 75.04},
+        {"unique_id": "model.fundcdp.sessions", "execution_time": 18.0},
+        {"unique_id": "test.fundcdp.not_null_sessions_person_id.abc", "execution_time": 10.0},
+        {"unique_id": "test.fundcdp.unique_sessions_session_id.def", "execution_time": 12.5},
+        {"unique_id": "model.fundcdp.persons", "execution_time": 1.0},
+    ]
+    (tmp_path / "run_results.json").write_text(json.dumps({"results": results}), encoding="utf-8")
+    nodes = pipeline_bench.largest_nodes(tmp_path, count=3)
+    assert list(nodes.items()) == [("int_session_events", 75.0), ("data tests", 22.5), ("sessions", 18.0)]
+    assert pipeline_bench.largest_nodes(tmp_path / "absent") == {}
+
+
+def test_the_temp_disk_peak_sums_duckdb_spill_folders_only(tmp_path: Path):
+    (tmp_path / "warehouse.duckdb.tmp").mkdir()
+    (tmp_path / "warehouse.duckdb.tmp" / "duckdb_temp_storage-0.tmp").write_bytes(b"x" * 3 * 2**20)
+    (tmp_path / "raw").mkdir()
+    (tmp_path / "raw" / "events.parquet").write_bytes(b"x" * 2**20)  # not a spill file
+    sampler = pipeline_bench.MemorySampler(temp_root=tmp_path)
+    assert sampler._temp_bytes() == 3 * 2**20
+    assert pipeline_bench.MemorySampler().temp_peak_mib is None
+
+
 def pipeline_result(sf: float, full_s: float, **extra) -> dict:
     return {
         "date": "2026-12-02",
