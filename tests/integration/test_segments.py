@@ -83,7 +83,10 @@ def tiny_warehouse(path: Path, consents: dict[tuple[str, str], bool] | None = No
     )
     con.executemany("insert into main_intermediate.int_events_attributed values (?, ?, ?, ?, ?)", EVENTS)
     con.execute(
+        # person_key: the person's integer key (dbt's macro person_key reads the 16 hex digits of a real
+        # person id; these short ids get their number)
         "create table main_intermediate.int_segment_events as select event_name, event_date, person_id,"
+        " cast(substr(person_id, 2) as bigint) as person_key,"
         " client_time_ms from main_intermediate.int_events_attributed where person_id is not null"
     )
     con.execute(
@@ -203,6 +206,15 @@ def test_event_rules_read_the_sorted_narrow_events_unless_they_filter_on_propert
     read = {table.alias: table.name for table in tree.find_all(exp.Table)}
     assert read == relations
     assert {table.db for table in tree.find_all(exp.Table)} == {"main_intermediate"}
+    # a sequence joins the person's two events on the integer key when both read the narrow table
+    join_keys = {column.name for join in tree.find_all(exp.Join) for column in join.find_all(exp.Column)}
+    assert join_keys == (
+        {"person_key"}
+        if relations.get("a") == "int_segment_events"
+        else {"person_id"}
+        if "a" in relations
+        else set()
+    )
 
 
 def test_marketing_keeps_only_consent_for_its_own_channel(tmp_path):

@@ -10,3 +10,36 @@ sha256({{ expression }})
 {% macro default__sha256_hex(expression) -%}
 sha2({{ expression }}, 256)
 {%- endmacro %}
+
+{#- A 64-bit hash of `expression` (a BIGINT or UBIGINT): a fast first pass over many long strings (which ids
+    repeat, which rows of a bucket), always followed by an exact comparison where equality matters, since two
+    values may share one. The engines' hash functions differ, so a hash value never leaves the query that
+    computes it. -#}
+{% macro hash64(expression) -%}
+{{ return(adapter.dispatch('hash64', 'fundcdp')(expression)) }}
+{%- endmacro %}
+
+{% macro duckdb__hash64(expression) -%}
+hash({{ expression }})
+{%- endmacro %}
+
+{% macro default__hash64(expression) -%}
+xxhash64({{ expression }})
+{%- endmacro %}
+
+{#- A person's integer key (BIGINT): the person id's last 15 hex digits as a number, on both engines
+    (person ids are 'P' and 16 hex digits, macro person_id_from_anchor). Event tables carry it so that joins
+    and windows per person compare integers, not 17-character strings. Two persons could share a key (60
+    bits: about one chance in 10^6 at 10M persons): the unique test on persons.person_key fails the build
+    if they ever do. -#}
+{% macro person_key(person_id) -%}
+{{ return(adapter.dispatch('person_key', 'fundcdp')(person_id)) }}
+{%- endmacro %}
+
+{% macro duckdb__person_key(person_id) -%}
+cast(('0x' || substr({{ person_id }}, 3, 15)) as bigint)
+{%- endmacro %}
+
+{% macro default__person_key(person_id) -%}
+cast(conv(substr({{ person_id }}, 3, 15), 16, 10) as bigint)
+{%- endmacro %}

@@ -22,7 +22,8 @@
 
 {#- Which days of a daily aggregate a run as of var('as_of_date') rebuilds, and removal of their rows.
     Every row records built_as_of_date, the as-of date of the run that wrote it; after each run the table
-    holds exactly the days up to that run's as-of date. Returns {'full': bool, 'since': 'YYYY-MM-DD'}.
+    holds exactly the days up to that run's as-of date. Returns {'full': bool, 'since': 'YYYY-MM-DD'}, and
+    on an incremental build 'last', the as-of date of the table's last build.
     - First build, --full-refresh, or a run for an earlier date than the last one (a backfill, a re-run
       after a corrected delivery, a test of reproducibility): every day up to the as-of date, from data
       arrived by then, so a past date gives exactly the rows its own run gave.
@@ -76,7 +77,7 @@
             {%- set earliest = date.fromisoformat((changed | string)[:10]) - modules.datetime.timedelta(days=extra_days) -%}
             {%- if earliest < since -%}{%- set since = earliest -%}{%- endif -%}
         {%- endif -%}
-        {%- set window = {'full': false, 'since': since.isoformat()} -%}
+        {%- set window = {'full': false, 'since': since.isoformat(), 'last': last_day} -%}
     {%- endif -%}
     {%- if apply -%}
         {%- do fundcdp.delete_days_from(this, date_column, window['since']) -%}
@@ -123,6 +124,7 @@
         'incremental_strategy': strategy,
         'on_schema_change': 'append_new_columns',
         'post_hook': ['drop table if exists {{ this.schema }}.' ~ scratch_prefix ~ '{{ this.identifier }}',
+            'drop table if exists {{ this.schema }}.__buckets_{{ this.identifier }}',
             '{{ fundcdp.record_rules_version() }}'],
     } -%}
     {%- if unique_key is not none -%}

@@ -15,7 +15,7 @@
     Returns {'full': bool, 'stamped': predicate on int_events_attributed selecting the rows to insert}. -#}
 {% macro segment_events_restatement(apply=false) %}
     {%- set full = {'full': true} -%}
-    {%- set last = fundcdp.incremental_last_build('__restate_', ['built_as_of_date', 'event_id'], apply=apply) -%}
+    {%- set last = fundcdp.incremental_last_build('__restate_', ['built_as_of_date', 'event_id', 'person_key'], apply=apply) -%}
     {%- if last is none -%}
         {{ return(full) }}
     {%- endif -%}

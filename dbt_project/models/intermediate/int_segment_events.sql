@@ -1,6 +1,6 @@
 {{ config(pre_hook="{% do fundcdp.segment_events_restatement(apply=true) %}", **fundcdp.segment_events_config()) }}
 -- The attributed events as segment rules read them (`event` and `sequence` conditions without a `where`
--- on event properties): the four columns they read, sorted by event name and day, so the scan of a rule
+-- on event properties): the columns they read, sorted by event name and day, so the scan of a rule
 -- skips every row group of other events and other days (zone maps). The same rules on
 -- int_events_attributed read the event name of every event: about half a segment preview's time at SF1,
 -- most of it at SF10.
@@ -13,6 +13,8 @@ select
     event_name,
     event_date,
     person_id,
+    -- the person's integer key: a sequence rule joins a person's two events on it (macro person_key)
+    {{ fundcdp.person_key('person_id') }} as person_key,
     client_time_ms,
     event_id,
     cast('{{ var('as_of_date') }}' as date) as built_as_of_date

@@ -288,12 +288,15 @@ class RuleCompiler:
             ),
             *self._event_filters("a", node),
         ]
+        # both events from int_segment_events: joined on the person's integer key (an integer join, not
+        # one on 17-character ids); a `where` on the first event reads int_events_attributed, by person_id
+        key = "person_id" if where_items(node) else "person_key"
         subquery = (
             exp.select(column("a", "person_id"))
             .from_(self.events(node, "a"))
             .join(
                 self.events(None, "b"),
-                on=exp.EQ(this=column("a", "person_id"), expression=column("b", "person_id")),
+                on=exp.EQ(this=column("a", key), expression=column("b", key)),
                 join_type="inner",
             )
             .where(conjunction(conditions))

@@ -105,10 +105,20 @@ typed as (
 
 -- The first delivery of an event id counts; later copies are duplicates. Ranked only among the ids
 -- delivered more than once, on five narrow columns: a window over every wide event row sorted and spilled
--- some 60 GB at SF10 (100M events) and ran the disk full.
+-- some 60 GB at SF10 (100M events) and ran the disk full. The repeated ids are found on a 64-bit hash of
+-- the id first (an aggregate over integers, not over 100M 32-character strings), then checked exactly on
+-- the few ids whose hash repeats (two ids may share a hash: the exact count decides).
+repeated_hashes as (
+    select {{ fundcdp.hash64('event_id') }} as event_hash
+    from {{ flag_input }}
+    group by 1
+    having count(*) > 1
+),
+
 repeated_ids as (
     select event_id
     from {{ flag_input }}
+    where {{ fundcdp.hash64('event_id') }} in (select event_hash from repeated_hashes)
     group by event_id
     having count(*) > 1
 ),
