@@ -108,6 +108,9 @@ def test_the_models_that_write_say_so_in_their_pre_hook(manifest):
         "int_daily_account_trades": "daily_account_trades_restatement(apply=true)",
         "int_daily_login_activity": "tracking_restatement('activity_date', apply=true)",
         "int_daily_login_events": "tracking_restatement('activity_date', apply=true)",
+        "int_page_paths_by_person": "page_contributions_restatement(apply=true)",
+        "int_page_transitions_by_person": "page_contributions_restatement(apply=true)",
+        "int_churn_feature_snapshots": "churn_snapshots_restatement(apply=true)",
     }.items():
         assert pre_hooks[model] == [f"{{% do fundcdp.{restatement} %}}"], model
 

@@ -185,6 +185,11 @@ EVENT_TABLES = {
     "main_intermediate.int_session_events": "built_as_of_date",
     "main_marts.sessions": "built_as_of_date",
     "main_intermediate.int_segment_events": "built_as_of_date",
+    "main_intermediate.int_page_paths_by_person": "built_as_of_date",
+    "main_intermediate.int_page_transitions_by_person": "built_as_of_date",
+    "main_marts.page_paths": None,
+    "main_marts.page_transitions": None,
+    "main_intermediate.int_churn_feature_snapshots": "built_as_of_date",
 }
 EVENT_MODELS = [relation.split(".")[1] for relation in EVENT_TABLES]
 
@@ -196,7 +201,8 @@ def assert_event_tables_equal(incremental: DataLayout, full: DataLayout) -> None
     )
     try:
         for relation, bookkeeping in EVENT_TABLES.items():
-            query = f"select * exclude ({bookkeeping}) from {relation} order by all"
+            columns = f"* exclude ({bookkeeping})" if bookkeeping else "*"
+            query = f"select {columns} from {relation} order by all"
             assert built.execute(query).fetchall() == rebuilt.execute(query).fetchall(), relation
     finally:
         built.close()
@@ -508,3 +514,73 @@ def test_an_incremental_build_stopped_after_its_deletes_is_followed_by_a_full_on
     assert scratch_left == 0
     stopped_db.close()
     assert_event_tables_equal(stopped, full)
+
+
+def test_a_restated_earlier_window_rewrites_only_its_persons_churn_snapshots(ops, tmp_path):
+    """A delivery makes a device a bot: its events known before the last Sunday no longer count, so that
+    Sunday's snapshot of the device's person changes although the Sunday is long past. The incremental
+    build rewrites that person's snapshots, the new scored day and nothing else of the kept Sunday, and
+    the churn snapshots and page contributions then equal a full rebuild."""
+
+    sunday, day = "2026-06-28", "2026-07-03"
+    daily = copy_data(ops["daily"], tmp_path / "incremental")
+    con = duckdb.connect(str(daily.warehouse_db), read_only=True)
+    device, person = con.execute(
+        """
+        select attributed.anonymous_id, attributed.person_id
+        from main_intermediate.int_events_attributed as attributed
+        inner join main_intermediate.int_churn_feature_snapshots as snapshots
+            on attributed.person_id = snapshots.person_id and snapshots.snapshot_date = ?
+        where attributed.anonymous_id is not null and attributed.login_key is not null
+            and attributed.attribution is distinct from 'device_first_login'
+            and attributed.event_date <= ? and attributed.arrival_date <= ?
+        group by 1, 2
+        order by count(*) desc, 1
+        limit 1
+        """,
+        [sunday, sunday, sunday],
+    ).fetchone()
+    snapshot_sql = (
+        "select * exclude (built_as_of_date) from main_intermediate.int_churn_feature_snapshots"
+        " where person_id = ? and snapshot_date = ?"
+    )
+    before = con.execute(snapshot_sql, [person, sunday]).fetchall()
+    (others,) = con.execute(
+        "select count(*) from main_intermediate.int_churn_feature_snapshots"
+        " where snapshot_date = ? and person_id != ?",
+        [sunday, person],
+    ).fetchone()
+    con.close()
+    assert len(before) == 1 and others > 0
+    write_burst(daily, device, day, 31)
+    full = copy_data(daily, tmp_path / "full")
+    models = [*EVENT_MODELS, "int_login_activity_known", "int_purchases_known"]
+    variables = json.dumps({"as_of_date": day})
+    dbt_run(daily, models, variables)
+    dbt_run(full, models, variables, "--full-refresh")
+
+    con = duckdb.connect(str(daily.warehouse_db), read_only=True)
+    after = con.execute(snapshot_sql, [person, sunday]).fetchall()
+    # the device's events no longer count: fewer events in the Sunday's 30 days (or no longer active)
+    assert after != before
+    assert not after or after[0][6] < before[0][6]  # events_30d
+    written = dict(
+        con.execute(
+            "select cast(snapshot_date as varchar), count(*) filter (where built_as_of_date = ?)"
+            " from main_intermediate.int_churn_feature_snapshots where person_id != ?"
+            " group by 1",
+            [day, person],
+        ).fetchall()
+    )
+    (scored,) = con.execute(
+        "select count(*) from main_intermediate.int_churn_feature_snapshots"
+        " where snapshot_date = ? and is_scoring_snapshot",
+        [day],
+    ).fetchone()
+    con.close()
+    # the kept Sunday is rewritten only for the restated persons (the device's person, and persons
+    # sharing its logins); DAY2 (a Thursday, scored then) is gone; the new day is scored
+    assert written[sunday] < others
+    assert DAY2 not in written
+    assert scored > 0
+    assert_event_tables_equal(daily, full)

@@ -1,4 +1,4 @@
-{{ config(materialized='table') }}
+{{ config(pre_hook="{% do fundcdp.churn_snapshots_restatement(apply=true) %}", **fundcdp.churn_snapshots_config()) }}
 -- Churn model features and label per person and snapshot date (grain: person_id, snapshot_date). The
 -- snapshots are the Sundays of the last models.churn.snapshot_weeks weeks up to the as-of date, plus the
 -- as-of date itself (the one scored). A row exists for each person active on the snapshot date: a contact
@@ -10,29 +10,37 @@
 -- date. `has_full_history`: the snapshot is at least models.churn.lookback_days after the first day of
 -- tracking data, so no feature window reaches back before the data begins (the model trains on these).
 -- Persons are today's (identity as of the build), for features and label alike.
+-- Incremental on DuckDB (macro churn_snapshots_restatement): a daily build rewrites the snapshot days that
+-- are new, no longer scored or newly labelled for every person, and every day of the persons whose inputs
+-- (activity, purchases, identity) changed; the other rows cannot change.
 {%- set churn = var('fundcdp')['models']['churn'] %}
 {%- set dormant_days = var('fundcdp')['tags']['dormant_after_days'] %}
 {%- set horizon = churn['horizon_days'] %}
-{%- set timedelta = modules.datetime.timedelta %}
 {%- set as_of_day = modules.datetime.date.fromisoformat(var('as_of_date')) %}
-{%- set last_sunday = as_of_day - timedelta(days=(as_of_day.weekday() + 1) % 7) %}
-{%- set snapshot_days = [as_of_day] if as_of_day != last_sunday else [] %}
-{%- for week in range(churn['snapshot_weeks']) %}
-    {%- do snapshot_days.append(last_sunday - timedelta(days=7 * week)) %}
-{%- endfor %}
+{%- set restate = fundcdp.churn_snapshots_restatement() %}
 {%- set as_of_date = "cast('" ~ as_of_day ~ "' as date)" %}
+{#- the days rebuilt for every person, and (incremental) the other days, for the restated persons only -#}
+{%- set parts = [('snapshots', restate['days'], 'activity', 'purchases')] %}
+{%- if not restate['full'] %}
+    {%- set changed_days = fundcdp.churn_snapshot_days(as_of_day) | reject('in', restate['days']) | list %}
+    {%- do parts.append(('restated_snapshots', changed_days, 'restated_activity', 'restated_purchases')) %}
+{%- endif %}
 
 with
 
-snapshots as (
-    {%- for day in snapshot_days %}
+{%- for name, days, _, _ in parts %}
+{{ name }} as (
+    {%- for day in days %}
     select cast('{{ day }}' as date) as snapshot_date
     {%- if not loop.last %}
     union all
     {%- endif %}
+    {%- else %}
+    select cast(null as date) as snapshot_date where false
     {%- endfor %}
 ),
 
+{% endfor -%}
 login_persons as (
     select identifier_hash, person_id
     from {{ ref('int_identity_persons') }}
@@ -50,28 +58,52 @@ purchases as (
     from {{ ref('int_purchases_known') }}
 ),
 
+{%- if not restate['full'] %}
+restated_activity as (
+    select activity.*
+    from activity
+    inner join {{ restate['scratch'] }} as restated on activity.person_id = restated.person_id
+),
+
+restated_purchases as (
+    select purchases.*
+    from purchases
+    inner join {{ restate['scratch'] }} as restated on purchases.person_id = restated.person_id
+),
+
+{% endif -%}
 data_start as (
     select min(activity_date) as first_activity_date from activity
 ),
 
 -- what each snapshot knew: activity days of the models.churn.lookback_days days up to it
 snapshot_activity as (
+    {%- for snapshots, _, activity, _ in parts %}
     select snapshots.snapshot_date, activity.person_id, activity.activity_date, sum(activity.events) as events
-    from snapshots
-    inner join activity
+    from {{ snapshots }} as snapshots
+    inner join {{ activity }} as activity
         on activity.known_date <= snapshots.snapshot_date
         and activity.activity_date <= snapshots.snapshot_date
         and activity.activity_date > {{ days_before('snapshots.snapshot_date', churn['lookback_days']) }}
     group by snapshots.snapshot_date, activity.person_id, activity.activity_date
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
 snapshot_purchases as (
+    {%- for snapshots, _, _, purchases in parts %}
     select snapshots.snapshot_date, purchases.person_id, purchases.confirm_date
-    from snapshots
-    inner join purchases
+    from {{ snapshots }} as snapshots
+    inner join {{ purchases }} as purchases
         on purchases.known_date <= snapshots.snapshot_date
         and purchases.confirm_date <= snapshots.snapshot_date
         and purchases.confirm_date > {{ days_before('snapshots.snapshot_date', churn['lookback_days']) }}
+    {%- if not loop.last %}
+    union all
+    {%- endif %}
+    {%- endfor %}
 ),
 
 last_contacts as (
@@ -156,7 +188,8 @@ final as (
         {{ days_between('data_start.first_activity_date', 'eligible.snapshot_date') }}
             >= {{ churn['lookback_days'] }} as has_full_history,
         eligible.snapshot_date = {{ as_of_date }} as is_scoring_snapshot,
-        eligible.snapshot_date
+        eligible.snapshot_date,
+        cast('{{ as_of_day }}' as date) as built_as_of_date
     from eligible
     left join activity_features
         on eligible.snapshot_date = activity_features.snapshot_date

@@ -1,30 +1,15 @@
 -- Page-to-page transitions inside sessions: how often a page view of from_page is followed (next page
--- view in the same session) by to_page.
+-- view in the same session) by to_page; the sum of each person's share (int_page_transitions_by_person,
+-- incremental on DuckDB), so a daily build reads no session event.
 with
-
-pages as (
-    select person_id, session_number, screen_name as page, page_position
-    from {{ ref('int_session_events') }}
-    where page_position is not null
-),
-
-steps as (
-    select
-        page as from_page,
-        lead(page) over (partition by person_id, session_number order by page_position) as to_page,
-        person_id,
-        session_number
-    from pages
-),
 
 final as (
     select
         from_page,
         to_page,
-        cast(count(*) as bigint) as transitions,
-        cast(count(distinct person_id) as bigint) as persons
-    from steps
-    where to_page is not null
+        cast(sum(transitions) as bigint) as transitions,
+        cast(count(*) as bigint) as persons
+    from {{ ref('int_page_transitions_by_person') }}
     group by from_page, to_page
 )
 
