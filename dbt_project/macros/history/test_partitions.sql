@@ -14,7 +14,8 @@
     incremental model (insert, re-classification, person remap) stamps the run's as-of date in that
     column. None (no restriction) on a full sweep, and when the build wrote every row of `relation` (a
     first build, a full rebuild after a rules change or for an earlier day, Spark's event tables): its
-    oldest stamp is the as-of date (one min() over the column, read while the test compiles). -#}
+    oldest stamp is the as-of date (one min() over the column of a table, read while the test compiles;
+    a view over one stays restricted). -#}
 {% macro written_partition_filter(column, relation=none) %}
     {%- if not modules.re.fullmatch('[a-z_][a-z0-9_]*', column) -%}
         {{ exceptions.raise_compiler_error('written_partition: not a column name: ' ~ column) }}
@@ -27,9 +28,10 @@
     {%- if execute and relation is not none -%}
         {%- set existing = adapter.get_relation(database=relation.database, schema=relation.schema,
             identifier=relation.identifier) -%}
+        {#- a view (the person views) is not read twice: restricted, which selects every row anyway -#}
         {%- set oldest = run_query('select cast(min(' ~ column ~ ') as string) from ' ~ relation).columns[0].values()[0]
-            if existing is not none else none -%}
-        {%- if existing is none or oldest is none or (oldest | string)[:10] >= as_of -%}
+            if existing is not none and not existing.is_view else as_of -%}
+        {%- if existing is none or (not existing.is_view and (oldest is none or (oldest | string)[:10] >= as_of)) -%}
             {{ return(none) }}
         {%- endif -%}
     {%- endif -%}
