@@ -9,6 +9,10 @@
   the UI's Overview and on its job's page. Over a range of days it is one run (a backfill).
 - ``fundcdp_daily_schedule`` (FUNDCDP_DAILY_RUN_AT, default 07:30 local time: vars fundcdp.time_zone) runs
   yesterday's day if its delivery is complete and no run built it yet.
+- The full sweep of the data tests: a daily run tests only the rows its build wrote in the incremental
+  models; the run of each Saturday's data (Sunday morning), launched by the schedule or the sensor, is
+  tagged ``fundcdp/full_test_sweep=true`` and tests every table whole (:func:`full_test_sweep_tags`;
+  docs/quality.md). Any run launched with that tag does the same.
 - A day's delivery is complete when every source due that day (``vars: fundcdp: deliveries: schedule:``:
   daily, some weekdays, or none) delivered; a source not due is not waited for, nor alerted on.
 - ``landing_delivery_sensor`` launches a day as soon as its delivery is complete and settled, re-runs a
@@ -47,6 +51,7 @@ from orchestration.defs.ingest.deliveries import (
 )
 from orchestration.defs.ingest.delivery_schedule import DeliverySchedule
 from orchestration.defs.publish.assets import analytics
+from orchestration.defs.transform.dbt import FULL_TEST_SWEEP_TAG
 from orchestration.lib.alerts import Alert, send_alert, was_skipped
 from orchestration.lib.layout import SOURCES
 from orchestration.lib.partitions import RANGE_END_TAG, RANGE_START_TAG, days
@@ -106,6 +111,18 @@ build_job = dg.define_asset_job(
 )
 
 
+# The weekday (Monday 0 .. Sunday 6) of the data whose run tests every table whole: Saturday's, built on
+# Sunday morning.
+FULL_TEST_SWEEP_WEEKDAY = 5
+
+
+def full_test_sweep_tags(run_days: list[str]) -> dict[str, str]:
+    """The full-sweep tag when the run's last day (the build its tests follow) is a
+    :data:`FULL_TEST_SWEEP_WEEKDAY`, else none."""
+    last = datetime.strptime(run_days[-1], "%Y-%m-%d")
+    return {FULL_TEST_SWEEP_TAG: "true"} if last.weekday() == FULL_TEST_SWEEP_WEEKDAY else {}
+
+
 def run_request_for(run_days: list[str], fingerprints: dict[str, str], reason: str) -> dg.RunRequest:
     """One run for ``run_days`` (consecutive, in order); its key changes whenever a delivery changes.
 
@@ -114,7 +131,7 @@ def run_request_for(run_days: list[str], fingerprints: dict[str, str], reason: s
     day is requested by its range tags (start = end), which Dagster does not check there; the run's own
     process loads the code afresh, with partitions that reach the new day."""
     key = hashlib.sha256(",".join(f"{d}={fingerprints[d]}" for d in run_days).encode()).hexdigest()[:12]
-    tags = {"fundcdp/trigger": reason[:200]}
+    tags = {"fundcdp/trigger": reason[:200], **full_test_sweep_tags(run_days)}
     if len(run_days) == 1 and days.has_partition_key(run_days[0]):
         return dg.RunRequest(run_key=f"{run_days[0]}@{key}", partition_key=run_days[0], tags=tags)
     if len(run_days) == 1:

@@ -7,6 +7,11 @@ Dagster events come from the last day's build, which leaves the warehouse as of 
 Each model's materialization carries its row count, counted once dbt has finished (``dagster/row_count``),
 and the as-of date of the build (``as_of_date``). When a day of a range fails, the days built before it are
 recorded materialized, so that only that day and the days after it (not built) show as failed.
+
+The data tests of the incremental models check only the rows their build wrote; a run tagged
+``fundcdp/full_test_sweep=true`` (the daily job's weekly run, orchestration/defs/automation/jobs.py) passes
+dbt the var ``full_test_sweep`` on its last day's build, and every data test checks its whole table
+(docs/quality.md).
 """
 
 import importlib.metadata
@@ -14,7 +19,7 @@ import json
 import os
 import shutil
 import sys
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 import dagster as dg
@@ -37,6 +42,8 @@ dbt_project = DbtProject(project_dir=DBT_PROJECT_DIR, target_path=DBT_PARSE_TARG
 # The failpoint `dbt_build` fires when this model has committed: an incremental aggregate is new, the tags
 # built from it are not.
 FAILPOINT_AFTER_MODEL = "model.fundcdp.int_daily_login_activity"
+# A run with this tag set to "true" runs every data test over whole tables on its last day's build.
+FULL_TEST_SWEEP_TAG = "fundcdp/full_test_sweep"
 # dbt's launcher: dbt dies with the run and leads its own process group
 # (orchestration/defs/transform/dbt_child.py).
 DBT_LAUNCHER = PROJECT_ROOT / "orchestration" / "bin" / "dbt-child"
@@ -54,11 +61,29 @@ def _seed_partial_parse(target: Path) -> None:
         destination.chmod(0o600)
 
 
-def _dbt_build(context: dg.AssetExecutionContext, dbt: DbtCliResource, settings: FundcdpSettings, day: str):
+def dbt_variables(day: str, full_test_sweep: bool = False) -> dict[str, object]:
+    """The vars of a build as of ``day``: with ``full_test_sweep`` the incremental models' data tests check
+    their whole tables instead of the rows the build wrote (macro full_test_sweep)."""
+    return {"as_of_date": day, **({"full_test_sweep": True} if full_test_sweep else {})}
+
+
+def is_full_test_sweep(tags: Mapping[str, str]) -> bool:
+    """A run's tags ask for the full sweep of the data tests (:data:`FULL_TEST_SWEEP_TAG`)."""
+    return tags.get(FULL_TEST_SWEEP_TAG, "").strip().lower() == "true"
+
+
+def _dbt_build(
+    context: dg.AssetExecutionContext,
+    dbt: DbtCliResource,
+    settings: FundcdpSettings,
+    day: str,
+    full_test_sweep: bool = False,
+):
     _seed_partial_parse(settings.layout().dbt_target)
     # Unit tests check the SQL, not the data: they run in the test suite (DuckDB and Spark), not daily.
+    variables = json.dumps(dbt_variables(day, full_test_sweep))
     invocation = dbt.cli(
-        ["build", "--exclude-resource-type", "unit_test", "--vars", json.dumps({"as_of_date": day})],
+        ["build", "--exclude-resource-type", "unit_test", "--vars", variables],
         context=context,
         target_path=settings.layout().dbt_target,
         raise_on_error=False,
@@ -115,8 +140,12 @@ def fundcdp_dbt_models(
             yield from _built_days(context.selected_asset_keys, build_days[:index])
         _raise_if_failed(invocation, day)
     day = build_days[-1]
-    context.log.info(f"dbt build as of {day}")
-    invocation = _dbt_build(context, dbt, settings, day)
+    # The full sweep once, on the last day: it checks every row the earlier days wrote too.
+    full_test_sweep = is_full_test_sweep(context.run.tags)
+    context.log.info(
+        f"dbt build as of {day}" + (" (data tests over whole tables)" if full_test_sweep else "")
+    )
+    invocation = _dbt_build(context, dbt, settings, day, full_test_sweep)
     # Test results are passed on while dbt runs (Dagster records them on the other core); the models'
     # outputs wait until dbt has released the warehouse, to carry each model's row count.
     materialized = {}
