@@ -1,5 +1,7 @@
 """The tag tables against the tag catalog, on the shared demo build."""
 
+import json
+
 import duckdb
 import pytest
 
@@ -232,3 +234,102 @@ def test_incremental_daily_aggregates_equal_a_full_rebuild(built_warehouse, tmp_
         assert incremental.execute(query).fetchall() == full.execute(query).fetchall(), model
     incremental.close()
     full.close()
+
+
+TAG_MODELS = ["tags_basic", "tags_account", "tags_business", "tags_activity", "tags_value", "person_tags"]
+
+
+def tag_rows(layout, skip_person: str | None = None) -> dict[str, list[tuple]]:
+    """Every row of the tag tables and person_tags (without ``skip_person``'s), sorted."""
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    try:
+        return {
+            model: con.execute(
+                f"select * from main_marts.{model} where person_id is distinct from ? order by all",
+                [skip_person],
+            ).fetchall()
+            for model in TAG_MODELS
+        }
+    finally:
+        con.close()
+
+
+def scratch_tables(layout) -> list[str]:
+    con = duckdb.connect(str(layout.warehouse_db), read_only=True)
+    try:
+        return [
+            name
+            for (name,) in con.execute(
+                "select table_name from duckdb_tables() where table_name like '\\_\\_%' escape '\\'"
+            ).fetchall()
+        ]
+    finally:
+        con.close()
+
+
+def test_daily_incremental_tags_equal_a_full_rebuild(ops, tmp_path):
+    """The daily runs of DAY1 and DAY2 build tags_activity and person_tags incrementally (new data,
+    identity changes, the days crossing a window); rebuilding the tag tables in full as of DAY2 gives the
+    same rows, and no scratch or previous-rows table is left behind."""
+    from tests.integration.test_operations import dbt_run
+    from tests.operations_dataset import DAY2, copy_data
+
+    full = copy_data(ops["daily"], tmp_path / "full")
+    dbt_run(full, TAG_MODELS, json.dumps({"as_of_date": DAY2}), "--full-refresh")
+    incremental = tag_rows(ops["daily"])
+    assert len(incremental["person_tags"]) > len(incremental["tags_activity"]) > 0
+    assert incremental == tag_rows(full)
+    assert scratch_tables(ops["daily"]) == []
+
+
+def test_a_tag_that_changes_with_the_day_only_is_recomputed_by_the_incremental_build(ops, tmp_path):
+    """The day after DAY2, with no new data: a person active on the day that leaves the 7-day window
+    has one active day less in the incremental build of tags_activity and person_tags, exactly as in a
+    full rebuild; a person with no activity at all is not recomputed (a value planted in their row
+    stays) and only takes the new as-of date."""
+    from tests.integration.test_operations import dbt_run
+    from tests.operations_dataset import copy_data
+
+    day = "2026-07-03"
+    leaving = "2026-06-26"  # 7 days before `day`: in DAY2's 7-day window, not in `day`'s
+    incremental = copy_data(ops["daily"], tmp_path / "incremental")
+    full = copy_data(ops["daily"], tmp_path / "full")
+    con = duckdb.connect(str(incremental.warehouse_db))
+    person, days_7d = con.execute(
+        "select person_id, active_days_7d from main_marts.tags_activity where person_id in"
+        " (select person_id from main_intermediate.int_person_daily_activity where activity_date = ?)"
+        " order by person_id limit 1",
+        [leaving],
+    ).fetchone()
+    (expected_7d,) = con.execute(
+        "select count(distinct activity_date) from main_intermediate.int_person_daily_activity"
+        " where person_id = ? and activity_date > ? and activity_date <= ?",
+        [person, leaving, day],
+    ).fetchone()
+    (idle,) = con.execute(
+        "select min(person_id) from main_marts.tags_activity where last_active_at is null"
+        " and person_id not in (select person_id from main_intermediate.int_person_daily_trades)"
+    ).fetchone()
+    con.execute("update main_marts.tags_activity set preferred_event = 'planted' where person_id = ?", [idle])
+    con.close()
+    assert expected_7d == days_7d - 1
+    variables = json.dumps({"as_of_date": day})
+    dbt_run(incremental, TAG_MODELS, variables)
+    dbt_run(full, TAG_MODELS, variables, "--full-refresh")
+    con = duckdb.connect(str(incremental.warehouse_db), read_only=True)
+    assert con.execute(
+        "select active_days_7d, cast(as_of_date as varchar) from main_marts.tags_activity"
+        " where person_id = ?",
+        [person],
+    ).fetchone() == (expected_7d, day)
+    assert con.execute(
+        "select tag_value from main_marts.person_tags where person_id = ? and tag_code = 'active_days_7d'",
+        [person],
+    ).fetchone() == (str(expected_7d),)
+    assert con.execute(
+        "select preferred_event, cast(as_of_date as varchar) from main_marts.tags_activity"
+        " where person_id = ?",
+        [idle],
+    ).fetchone() == ("planted", day)
+    con.close()
+    assert tag_rows(incremental, skip_person=idle) == tag_rows(full, skip_person=idle)

@@ -1,3 +1,4 @@
+{{ config(pre_hook="{% do fundcdp.keep_previous_tags() %}") }}
 -- Dimension 2, account features: one row per person, as of var('as_of_date'), from the CRM as valid on
 -- that day (int_*_as_of) and the SIP agreements delivered by then.
 {%- set as_of = var('as_of_date') %}

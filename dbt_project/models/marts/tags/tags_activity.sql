@@ -1,31 +1,42 @@
+{{ config(pre_hook=["{% do fundcdp.keep_previous_tags() %}", "{% do fundcdp.tags_activity_restatement(apply=true) %}"],
+    **fundcdp.tags_activity_config()) }}
 -- Dimension 4, activity and lifecycle stage: one row per person, as of var('as_of_date').
+-- Incremental on DuckDB (macro tags_activity_restatement): a daily build recomputes only the persons
+-- whose row may differ from the last build's (new data, identity changes, a day crossing a window or a
+-- lifecycle threshold); the other rows are kept and take the new as-of date.
+-- depends_on: {{ ref('identity_map_history') }}, {{ ref('int_identity_persons') }}, {{ ref('int_events_valid') }}
+-- depends_on: {{ ref('stg_trade__trade_orders') }}, {{ ref('stg_trade__holdings') }}
 {%- set as_of = var('as_of_date') %}
 {%- set tags = var('fundcdp')['tags'] %}
 {%- set as_of_date = "cast('" ~ as_of ~ "' as date)" %}
+{%- set restate = fundcdp.tags_activity_restatement() %}
+{#- an incremental build reads the restated persons' rows only -#}
+{%- set restated = '' if restate['full'] else ' and person_id in (select person_id from ' ~ restate['scratch'] ~ ')' %}
 
 with
 
 persons as (
     select person_id from {{ ref('persons') }}
+    where true{{ restated }}
 ),
 
 activity_days as (
     select *
     from {{ ref('int_person_daily_activity') }}
-    where activity_date <= {{ as_of_date }}
+    where activity_date <= {{ as_of_date }}{{ restated }}
 ),
 
 event_counts as (
     select *
     from {{ ref('int_person_daily_events') }}
-    where activity_date > {{ days_before(as_of_date, 90) }} and activity_date <= {{ as_of_date }}
+    where activity_date > {{ days_before(as_of_date, 90) }} and activity_date <= {{ as_of_date }}{{ restated }}
 ),
 
 purchases as (
     select person_id, confirm_date
     from {{ ref('int_person_daily_trades') }}
     where trade_type in ({{ purchase_trade_types() }})
-        and confirm_date <= {{ as_of_date }}
+        and confirm_date <= {{ as_of_date }}{{ restated }}
 ),
 
 trades as (
@@ -39,7 +50,7 @@ trades as (
 held_accounts as (
     select distinct person_id, fund_account_id
     from {{ ref('int_holdings_attributed') }}
-    where shares > 0
+    where shares > 0{{ restated }}
 ),
 
 holding_since as (

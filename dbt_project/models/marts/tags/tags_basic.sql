@@ -1,3 +1,4 @@
+{{ config(pre_hook="{% do fundcdp.keep_previous_tags() %}") }}
 -- Dimension 1, basic info: one row per person, as of var('as_of_date').
 {%- set as_of = var('as_of_date') %}
 {%- set tags = var('fundcdp')['tags'] %}

@@ -1,3 +1,4 @@
+{{ config(pre_hook="{% do fundcdp.keep_previous_tags() %}") }}
 -- Dimension 3, business features: holdings, trades and fund preferences, one row per person, as of
 -- var('as_of_date'). Holdings come from the latest snapshot on or before the date (and 30 days before);
 -- the holdings value itself is tags_value.aum_cny.

@@ -1,3 +1,4 @@
+{{ config(pre_hook="{% do fundcdp.keep_previous_tags() %}") }}
 -- Dimension 5, user value: RFM and high net worth, one row per person, as of var('as_of_date').
 -- R, F, M scores are 1-5 by percent rank (equal values share a score, on every engine); the RFM group
 -- is the first match in the documented order below.
