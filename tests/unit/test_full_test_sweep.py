@@ -28,6 +28,15 @@ WHOLE_TABLE = {
     ("int_events_valid", "not_null", "event_id"): "no bookkeeping column",
     ("int_events_valid", "unique", "event_id"): "no bookkeeping column",
     ("int_events_valid", "accepted_values", "platform"): "no bookkeeping column",
+    # incremental per person, but every row carries the build's as_of_date (the persons not recomputed
+    # are restamped): a restriction would select every row
+    **{
+        ("tags_activity", test, column): "every row restamped"
+        for test, column in [("unique", "person_id"), ("not_null", "person_id"),
+                             ("not_null", "lifecycle_stage"), ("accepted_values", "lifecycle_stage")]
+    },  # fmt: skip
+    ("person_tags", "not_null", "person_id"): "every row restamped",
+    ("person_tags", "fundcdp_unique_combination", None): "every row restamped",
 }
 
 

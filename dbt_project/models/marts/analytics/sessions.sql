@@ -18,15 +18,17 @@ numbered as (
 ),
 
 first_pages as (
-    select person_id, session_number, screen_name as first_page
+    select person_key, session_number, screen_name as first_page
     from numbered
     where page_position = 1
 ),
 
 summary as (
+    -- grouped on the person's integer key (macro person_key), not the 17-character person id
     select
-        person_id,
+        person_key,
         session_number,
+        any_value(person_id) as person_id,
         min(event_at) as started_at,
         max(event_at) as ended_at,
         (max(client_time_ms) - min(client_time_ms)) / 1000.0 as duration_seconds,
@@ -37,7 +39,7 @@ summary as (
         {{ fundcdp.first_by('platform', ['client_time_ms', 'event_id']) }} as platform,
         {{ fundcdp.first_non_null_by('utm_source', ['client_time_ms', 'event_id']) }} as channel
     from numbered
-    group by person_id, session_number
+    group by person_key, session_number
 ),
 
 final as (
@@ -57,7 +59,7 @@ final as (
         cast('{{ var('as_of_date') }}' as date) as built_as_of_date
     from summary
     left join first_pages
-        on summary.person_id = first_pages.person_id and summary.session_number = first_pages.session_number
+        on summary.person_key = first_pages.person_key and summary.session_number = first_pages.session_number
 )
 
 select * from final
