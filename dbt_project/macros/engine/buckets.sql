@@ -5,12 +5,12 @@
     SF1 time; a bucket's sort stays in memory.
 
     event_buckets(relation): how many buckets the rows of `relation` need, one per FUNDCDP_BUCKET_ROWS rows
-    (default 8,000,000; at least 1). Always 1 on Spark, which partitions work itself. -#}
+    (default 24,000,000; at least 1: under a 6GB limit SF1's 9.5M events sort without spilling, SF10's 97M spilled some 30 GB). Always 1 on Spark, which partitions work itself. -#}
 {% macro event_buckets(relation) %}
     {%- if target.type != 'duckdb' or not execute -%}
         {{ return(1) }}
     {%- endif -%}
-    {%- set per_bucket = env_var('FUNDCDP_BUCKET_ROWS', '8000000') | int -%}
+    {%- set per_bucket = env_var('FUNDCDP_BUCKET_ROWS', '24000000') | int -%}
     {%- set rows = run_query('select count(*) from ' ~ relation).columns[0].values()[0] -%}
     {{ return([1, ((rows + per_bucket - 1) // per_bucket) | int] | max) }}
 {% endmacro %}

@@ -147,17 +147,20 @@
     built_as_of_date), or none when this build is a full one: a first build or --full-refresh, a table
     without the `required` columns (built before they existed: an upgrade), other business rules, a last
     build that stopped midway (its scratch table <scratch_prefix><model> is still there), or a build for
-    an earlier as-of date than the last one. In the last four cases the rows are deleted here with
-    apply=true (the model's pre-hook; the model then inserts everything). -#}
-{% macro incremental_last_build(scratch_prefix, required=['built_as_of_date'], apply=false) %}
+    an earlier as-of date than the last one (or the same one, with rerun_is_full). In the last four cases
+    the rows are deleted here with apply=true (the model's pre-hook; the model then inserts everything).
+    `stamp`: the column recording each row's build (built_as_of_date, or as_of_date for the tag tables). -#}
+{% macro incremental_last_build(scratch_prefix, required=['built_as_of_date'], apply=false, stamp='built_as_of_date', rerun_is_full=false) %}
     {%- if not execute or this is none or not is_incremental() -%}
         {{ return(none) }}
     {%- endif -%}
     {%- set columns = adapter.get_columns_in_relation(this) | map(attribute='name') | map('lower') | list -%}
     {%- set missing = required | reject('in', columns) | list -%}
-    {%- set last = none if missing else run_query('select max(built_as_of_date) from ' ~ this).columns[0].values()[0] -%}
+    {%- set last = none if missing else run_query('select max(' ~ stamp ~ ') from ' ~ this).columns[0].values()[0] -%}
+    {%- set as_of_day = modules.datetime.date.fromisoformat(var('as_of_date')) -%}
     {%- if last is none or fundcdp.rules_changed() or fundcdp.unfinished_build(scratch_prefix)
-        or modules.datetime.date.fromisoformat(var('as_of_date')) < modules.datetime.date.fromisoformat((last | string)[:10]) -%}
+        or as_of_day < modules.datetime.date.fromisoformat((last | string)[:10])
+        or (rerun_is_full and as_of_day == modules.datetime.date.fromisoformat((last | string)[:10])) -%}
         {%- if apply -%}
             {%- do run_query('delete from ' ~ this) -%}
         {%- endif -%}

@@ -41,7 +41,7 @@
     rules, a build that stopped after its deletes, a build for the same or an earlier as-of date.
     Returns {'full': bool, 'scratch': relation, 'whole': [the tag tables rewritten in full]}. -#}
 {% macro person_tags_restatement(tag_columns, apply=false) %}
-    {%- set last = fundcdp.incremental_person_tags_last_build(apply=apply) -%}
+    {%- set last = fundcdp.incremental_last_build('__restate_', ['as_of_date'], apply=apply, stamp='as_of_date', rerun_is_full=true) -%}
     {%- if last is none -%}
         {{ return({'full': true}) }}
     {%- endif -%}
@@ -90,21 +90,4 @@
         {%- do run_query('delete from ' ~ this ~ ' where ' ~ deletes | join(' or ')) -%}
     {%- endif -%}
     {{ return({'full': false, 'scratch': scratch, 'whole': whole}) }}
-{% endmacro %}
-
-{#- person_tags' last build (person_tags_last_build without the identity check: person_tags reads only
-    the tag tables). -#}
-{% macro incremental_person_tags_last_build(apply=false) %}
-    {%- if not execute or this is none or not is_incremental() -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {%- set last = run_query('select max(as_of_date) from ' ~ this).columns[0].values()[0] -%}
-    {%- if last is none or fundcdp.rules_changed() or fundcdp.unfinished_build('__restate_')
-        or modules.datetime.date.fromisoformat(var('as_of_date')) <= modules.datetime.date.fromisoformat((last | string)[:10]) -%}
-        {%- if apply -%}
-            {%- do run_query('delete from ' ~ this) -%}
-        {%- endif -%}
-        {{ return(none) }}
-    {%- endif -%}
-    {{ return((last | string)[:10]) }}
 {% endmacro %}

@@ -25,24 +25,19 @@
     day this table was not: what changed then is not known here). In the last cases the rows are deleted
     here with apply=true (the model's pre-hook; the model then inserts everything). -#}
 {% macro person_tags_last_build(scratch_prefix, apply=false) %}
-    {%- if not execute or this is none or not is_incremental() -%}
+    {%- set as_of = var('as_of_date') -%}
+    {%- set last = fundcdp.incremental_last_build(scratch_prefix, ['as_of_date'], apply=apply,
+        stamp='as_of_date', rerun_is_full=true) -%}
+    {%- if last is none -%}
         {{ return(none) }}
     {%- endif -%}
-    {%- set as_of = var('as_of_date') -%}
-    {%- set last = run_query('select max(as_of_date) from ' ~ this).columns[0].values()[0] -%}
-    {%- set full = last is none or fundcdp.rules_changed() or fundcdp.unfinished_build(scratch_prefix)
-        or modules.datetime.date.fromisoformat(as_of) <= modules.datetime.date.fromisoformat((last | string)[:10]) -%}
-    {%- if not full -%}
-        {%- set last = (last | string)[:10] -%}
-        {%- set maps = run_query(
-            "select count(distinct as_of_date) filter (where as_of_date = cast('" ~ last ~ "' as date)),"
-            ~ " count(distinct as_of_date) filter (where as_of_date > cast('" ~ last ~ "' as date)"
-            ~ " and as_of_date < cast('" ~ as_of ~ "' as date))"
-            ~ " from " ~ ref('identity_map_history')
-        ).rows[0] -%}
-        {%- set full = maps[0] == 0 or maps[1] > 0 -%}
-    {%- endif -%}
-    {%- if full -%}
+    {%- set maps = run_query(
+        "select count(distinct as_of_date) filter (where as_of_date = cast('" ~ last ~ "' as date)),"
+        ~ " count(distinct as_of_date) filter (where as_of_date > cast('" ~ last ~ "' as date)"
+        ~ " and as_of_date < cast('" ~ as_of ~ "' as date))"
+        ~ " from " ~ ref('identity_map_history')
+    ).rows[0] -%}
+    {%- if maps[0] == 0 or maps[1] > 0 -%}
         {%- if apply -%}
             {%- do run_query('delete from ' ~ this) -%}
         {%- endif -%}
