@@ -275,6 +275,24 @@ def stage_detail(path: Path, data: dict) -> list[str]:
     return lines
 
 
+def largest_nodes_table(path: Path, data: dict) -> list[str]:
+    """The largest dbt nodes of the full and the daily run, node seconds (results since 2026-12-07)."""
+    full = get(data, "full_run", "largest_nodes") or {}
+    daily = get(data, "daily_run", "largest_nodes") or {}
+    if not full and not daily:
+        return []
+    lines = [
+        "",
+        f"Largest dbt nodes, {sf_label(data.get('scale_factor'))} ({path.name}), node seconds:",
+        "",
+        "| node | full run | daily run |",
+        "|---|---|---|",
+    ]
+    for name in list(full) + [name for name in daily if name not in full]:
+        lines.append(f"| {name} | {fmt(full.get(name))} | {fmt(daily.get(name))} |")
+    return lines
+
+
 def pipeline_targets(data: dict, sf1: dict | None) -> str:
     sf = number(data.get("scale_factor"))
     full = number(get(data, "full_run", "seconds"))
@@ -314,7 +332,13 @@ def pipeline_table(results: list[tuple[Path, dict]]) -> list[str]:
     header = (
         ["scale", "date", "customers", "tracking events", "raw read s", "full run s", "pipeline / raw read"]
         + [f"{stage} s" for stage in stages]
-        + ["peak MiB (process tree)", "daily s (share)", "preview ms (median / p95)", "targets"]
+        + [
+            "peak MiB (process tree)",
+            "spill peak MiB",
+            "daily s (share)",
+            "preview ms (median / p95)",
+            "targets",
+        ]
     )
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     notes = []
@@ -338,6 +362,7 @@ def pipeline_table(results: list[tuple[Path, dict]]) -> list[str]:
             + [fmt(get(data, "full_run", "stages_seconds", stage)) for stage in stages]
             + [
                 fmt(peak_tree_mib(data), thousands=True),
+                fmt(get(data, "full_run", "temp_disk_peak_mib"), thousands=True),
                 daily_text,
                 preview,
                 pipeline_targets(data, sf1),
@@ -356,6 +381,7 @@ def pipeline_table(results: list[tuple[Path, dict]]) -> list[str]:
         lines += ["", *notes]
     for path, data in latest:
         lines += stage_detail(path, data)
+        lines += largest_nodes_table(path, data)
     for path, data in latest:
         if not isinstance(get(data, "segment_preview", "segments"), dict):
             continue

@@ -143,3 +143,16 @@ def test_the_raw_read_parses_the_days_of_a_table_in_batches_and_counts_every_row
     )  # fmt: skip
     _, rows = pipeline_bench.raw_read_seconds(tmp_path / "landing", "1GB", tmp_path / "spill")
     assert (rows, parsed) == (9, [2, 1])
+
+
+def test_the_report_lists_the_largest_nodes_of_the_full_and_the_daily_run():
+    data = pipeline_result(10, 3000.0)
+    data["full_run"]["largest_nodes"] = {"int_session_events": 753.0, "data tests": 355.0}
+    data["daily_run"]["largest_nodes"] = {"data tests": 28.5, "tags_activity": 7.8}
+    lines = report.largest_nodes_table(Path("2026-12-07-sf10.json"), data)
+    assert lines[-3:] == [
+        "| int_session_events | 753.0 | – |",
+        "| data tests | 355.0 | 28.5 |",
+        "| tags_activity | – | 7.8 |",
+    ]
+    assert report.largest_nodes_table(Path("old.json"), pipeline_result(1, 300.0)) == []
