@@ -45,6 +45,10 @@
     apply=true (the model's pre-hook) the scratch table is filled by `render` per bucket; the model's
     post-hook (macro event_table_config) drops it. -#}
 {% macro full_build_in_buckets(relation, render, apply=false) %}
+    {#- a unit test renders the model without a relation (`this` is none) and its inputs as CTEs -#}
+    {%- if this is none -%}
+        {{ return({'full': true}) }}
+    {%- endif -%}
     {%- set buckets = fundcdp.event_buckets(relation) -%}
     {%- if buckets <= 1 -%}
         {{ return({'full': true}) }}
