@@ -1,6 +1,6 @@
 {#- Event-level work in pieces that fit in memory. A full build of an event table on DuckDB runs its
     window sorts and joins per bucket of persons or devices (a 64-bit hash of the key, modulo the number of
-    buckets), one statement per bucket, into the scratch table `scratch`; the model then copies that table.
+    buckets), one statement per bucket: the model's own statement writes bucket 0, its post-hook the others.
     One statement over every event (97M rows at SF10) spilled some 30 GB to disk and took 14-31 times its
     SF1 time; a bucket's sort stays in memory.
 
@@ -25,26 +25,13 @@
     {%- endif -%}
 {%- endmacro %}
 
-{#- Creates (or replaces) `scratch` with the rows of `render(*args, bucket=b, buckets=buckets)` for each
-    bucket b, one statement per bucket. `render` is a macro returning a select that keeps only its bucket's
-    rows (macro bucket_predicate on its key) wherever it reads events. -#}
-{% macro fill_in_buckets(scratch, buckets, render, args=[]) %}
-    {%- for bucket in range(buckets) -%}
-        {%- set body = render(*args, bucket=bucket, buckets=buckets) -%}
-        {%- if loop.first -%}
-            {%- do run_query('create or replace table ' ~ scratch ~ ' as ' ~ body) -%}
-        {%- else -%}
-            {%- do run_query('insert into ' ~ scratch ~ ' ' ~ body) -%}
-        {%- endif -%}
-    {%- endfor -%}
-{% endmacro %}
-
 {#- The restatement of a full build of an event table (an incremental model's macro calls it when its build
     is a full one): {'full': true}, plus on DuckDB when the rows of `relation` (what the model reads) need
-    more than one bucket, 'buckets': the scratch table __buckets_<model> that the model copies. With
-    apply=true (the model's pre-hook) the scratch table is filled by `render` per bucket; the model's
-    post-hook (macro event_table_config) drops it. -#}
-{% macro full_build_in_buckets(relation, render, apply=false) %}
+    more than one bucket, 'bucket': 0 and 'buckets': how many. The model's own statement writes bucket 0;
+    its post-hook (macro fill_other_buckets) inserts buckets 1..n-1, one statement each, straight into the
+    model's table. With apply=true (the model's pre-hook) it leaves that number in the marker table
+    __buckets_<model>, which tells the post-hook to fill the other buckets; the next post-hook drops it. -#}
+{% macro full_build_in_buckets(relation, apply=false) %}
     {#- a unit test renders the model without a relation (`this` is none) and its inputs as CTEs -#}
     {%- if this is none -%}
         {{ return({'full': true}) }}
@@ -53,9 +40,32 @@
     {%- if buckets <= 1 -%}
         {{ return({'full': true}) }}
     {%- endif -%}
-    {%- set scratch = this.schema ~ '.__buckets_' ~ this.identifier -%}
     {%- if apply -%}
-        {%- do fundcdp.fill_in_buckets(scratch, buckets, render, [{'full': true}]) -%}
+        {%- do run_query('create or replace table ' ~ this.schema ~ '.__buckets_' ~ this.identifier
+            ~ ' as select ' ~ (buckets | int) ~ ' as buckets') -%}
     {%- endif -%}
-    {{ return({'full': true, 'buckets': scratch}) }}
+    {{ return({'full': true, 'bucket': 0, 'buckets': buckets}) }}
+{% endmacro %}
+
+{#- The post-hook of a full build in buckets: when the pre-hook left the marker table __buckets_<model>,
+    inserts the rows of `render({'full': true}, bucket=b, buckets=n)` into the model's table for each
+    bucket b from 1 to n-1 (the model's statement wrote bucket 0), one statement per bucket, by column name.
+    `render` is the model's select macro; it keeps only its bucket's rows (macro bucket_predicate on its
+    key) wherever it reads events. -#}
+{% macro fill_other_buckets(render) %}
+    {%- if not execute or this is none -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {#- asked of the catalog: dbt's relation cache does not know a table the pre-hook created -#}
+    {%- set marker_sql -%}
+        select count(*) from information_schema.tables
+        where table_schema = '{{ this.schema }}' and table_name = '__buckets_{{ this.identifier }}'
+    {%- endset -%}
+    {%- if run_query(marker_sql).columns[0].values()[0] == 0 -%}
+        {{ return(none) }}
+    {%- endif -%}
+    {%- set buckets = run_query('select max(buckets) from ' ~ this.schema ~ '.__buckets_' ~ this.identifier).columns[0].values()[0] | int -%}
+    {%- for bucket in range(1, buckets) -%}
+        {%- do run_query('insert into ' ~ this ~ ' by name ' ~ render({'full': true}, bucket=bucket, buckets=buckets)) -%}
+    {%- endfor -%}
 {% endmacro %}

@@ -114,8 +114,9 @@
 {#- The config of the incremental event tables: `table` on Spark; on DuckDB incremental with
     `strategy`, new columns appended (an upgrade), and a post-hook dropping the scratch table
     <scratch_prefix><model> (its presence marks a build that stopped midway) and recording the rules
-    version. -#}
-{% macro event_table_config(strategy, scratch_prefix, unique_key=none) %}
+    version. With `select_macro` (the name of the model's select macro), a full build in buckets inserts
+    its buckets after the first from a post-hook (macro fill_other_buckets). -#}
+{% macro event_table_config(strategy, scratch_prefix, unique_key=none, select_macro=none) %}
     {%- if target.type == 'spark' -%}
         {{ return({'materialized': 'table'}) }}
     {%- endif -%}
@@ -123,8 +124,9 @@
         'materialized': 'incremental',
         'incremental_strategy': strategy,
         'on_schema_change': 'append_new_columns',
-        'post_hook': ['drop table if exists {{ this.schema }}.' ~ scratch_prefix ~ '{{ this.identifier }}',
-            'drop table if exists {{ this.schema }}.__buckets_{{ this.identifier }}',
+        'post_hook': ['drop table if exists {{ this.schema }}.' ~ scratch_prefix ~ '{{ this.identifier }}']
+            + (['{% do fundcdp.fill_other_buckets(fundcdp.' ~ select_macro ~ ') %}'] if select_macro else [])
+            + ['drop table if exists {{ this.schema }}.__buckets_{{ this.identifier }}',
             '{{ fundcdp.record_rules_version() }}'],
     } -%}
     {%- if unique_key is not none -%}

@@ -2,7 +2,7 @@
     deleted, as the daily aggregates); rebuilt in full on Spark (a person id cannot be updated in place
     in its Parquet tables). -#}
 {% macro attributed_events_config() %}
-    {{ return(fundcdp.event_table_config('append', '__claims_')) }}
+    {{ return(fundcdp.event_table_config('append', '__claims_', select_macro='attributed_events_sql')) }}
 {% endmacro %}
 
 {#- What an incremental build of int_events_attributed rewrites: every event from the earliest event
@@ -60,7 +60,7 @@
         force_full=force_full, apply=apply) -%}
     {%- do window.update({'claims': claims}) -%}
     {%- if window['full'] -%}
-        {%- do window.update(fundcdp.full_build_in_buckets(ref('int_events_valid'), fundcdp.attributed_events_sql, apply)) -%}
+        {%- do window.update(fundcdp.full_build_in_buckets(ref('int_events_valid'), apply)) -%}
     {%- endif -%}
     {%- if apply -%}
         {%- do fundcdp.attributed_events_maintenance(window) -%}

@@ -1,6 +1,6 @@
 {#- int_session_events: incremental on DuckDB, rebuilt in full on Spark. -#}
 {% macro session_events_config() %}
-    {{ return(fundcdp.event_table_config('append', '__restate_')) }}
+    {{ return(fundcdp.event_table_config('append', '__restate_', select_macro='session_events_sql')) }}
 {% endmacro %}
 
 {#- What an incremental build of int_session_events renumbers: per person, every event from the person's
@@ -18,7 +18,7 @@
 {% macro session_events_restatement(apply=false) %}
     {%- set last = fundcdp.incremental_last_build('__restate_', ['built_as_of_date', 'person_key'], apply=apply) -%}
     {%- if last is none -%}
-        {{ return(fundcdp.full_build_in_buckets(ref('int_events_attributed'), fundcdp.session_events_sql, apply)) }}
+        {{ return(fundcdp.full_build_in_buckets(ref('int_events_attributed'), apply)) }}
     {%- endif -%}
     {%- set as_of = var('as_of_date') -%}
     {%- set attributed = ref('int_events_attributed') -%}

@@ -8,12 +8,8 @@
 -- event: 640 s of the SF10 build had three).
 -- Incremental on DuckDB (macro session_events_restatement): a daily build renumbers each person touched
 -- by the build from their earliest changed event on, continuing from the person's last event before it.
--- A full build on DuckDB numbers the events per bucket of persons (macro fill_in_buckets), one statement
--- per bucket, into a scratch table this model copies; the select itself is macro session_events_sql.
+-- A full build on DuckDB numbers the events per bucket of persons, one statement per bucket: this
+-- model's statement writes bucket 0 and its post-hook the others (macro fill_other_buckets); the select
+-- itself is macro session_events_sql.
 {%- set restate = fundcdp.session_events_restatement() %}
-{%- if restate.get('buckets') %}
-
-select * from {{ restate['buckets'] }}
-{%- else %}
-{{ fundcdp.session_events_sql(restate) }}
-{%- endif %}
+{{ fundcdp.session_events_sql(restate, bucket=restate.get('bucket', 0), buckets=restate.get('buckets', 1)) }}

@@ -12,13 +12,8 @@
 -- moves earlier rows to the person their login belongs to in this build: macro attributed_events_maintenance.
 -- Rendering only reads (which days to restate); the pre-hook makes those deletes and updates when dbt runs
 -- the model, in the model's transaction.
--- A full build on DuckDB attributes the events per bucket of devices (macro fill_in_buckets), one
--- statement per bucket, into a scratch table this model copies; the select itself is macro
--- attributed_events_sql.
+-- A full build on DuckDB attributes the events per bucket of devices, one statement per bucket: this
+-- model's statement writes bucket 0 and its post-hook the others (macro fill_other_buckets); the select
+-- itself is macro attributed_events_sql.
 {%- set window = fundcdp.attributed_events_restatement() %}
-{%- if window.get('buckets') %}
-
-select * from {{ window['buckets'] }}
-{%- else %}
-{{ fundcdp.attributed_events_sql(window) }}
-{%- endif %}
+{{ fundcdp.attributed_events_sql(window, bucket=window.get('bucket', 0), buckets=window.get('buckets', 1)) }}
