@@ -55,6 +55,8 @@ DAYS = 90
 END_DATE = "2026-06-30"
 CUSTOMERS_PER_SF = 100_000
 BENCH_HASH_KEY = "fundcdp-benchmark-key"
+# Disk a run needs per scale factor beyond the sources (warehouse, raw/, spill): SF10 used some 50 GiB.
+DISK_GIB_PER_SF = 5
 
 
 class MemorySampler:
@@ -385,14 +387,20 @@ def completed(result) -> bool:
     return result.success or bool(failed_checks(result))
 
 
-def table_rows(database: Path, models: list[str]) -> dict[str, int]:
-    """Rows per dbt model, keyed ``schema.identifier`` as the results have always named them."""
+def table_rows(database: Path, models: list[str]) -> dict[str, int | None]:
+    """Rows per dbt model, keyed ``schema.identifier`` as the results have always named them; None for a
+    table a failed run never built."""
     con = duckdb.connect(str(database), read_only=True)
     try:
+        built = {(schema, name) for schema, name in con.execute(
+            "select schema_name, table_name from duckdb_tables() union all "
+            "select schema_name, view_name from duckdb_views()").fetchall()}  # fmt: skip
         return {
-            f"{where.schema}.{where.identifier}": con.execute(
-                f"select count(*) from {where.quoted}"
-            ).fetchone()[0]
+            f"{where.schema}.{where.identifier}": (
+                con.execute(f"select count(*) from {where.quoted}").fetchone()[0]
+                if (where.schema, where.identifier) in built
+                else None
+            )
             for where in (model_relation(model) for model in models)
         }
     finally:
@@ -496,6 +504,12 @@ def main() -> int:
     days = sorted({d for source in SOURCES for d in DataLayout.at(sources).landing_days(source)})
     last, full_days = days[-1], days[:-1]
     held = link_landing(sources, layout, last)
+    # The warehouse, raw/ and DuckDB's spill folder need room (landing/ is hard-linked): at SF10 the
+    # warehouse reached 28 GiB and the run of 2026-12-07 stopped when the spill filled the disk.
+    free_gib = shutil.disk_usage(layout.root).free / 2**30
+    if free_gib < DISK_GIB_PER_SF * sf:
+        print(f"warning: {free_gib:.0f} GiB free under {layout.root}; SF{sf:g} may need about "
+              f"{DISK_GIB_PER_SF * sf:.0f} GiB (warehouse, raw/ and spill)", flush=True)  # fmt: skip
 
     os.environ.update(
         {
@@ -546,6 +560,7 @@ def main() -> int:
             "duckdb_memory_limit": arguments.memory_limit,
         },
         "generation_seconds": round(generation, 1) if generation else None,
+        "disk_free_gib_at_start": round(free_gib, 1),
         "raw_read": None,
         "full_run": {
             "seconds": round(full_seconds, 1),
@@ -577,6 +592,9 @@ def main() -> int:
         print(f"{part}: written to {out}", flush=True)
 
     save("full run")
+    if not result["full_run"]["success"]:
+        print("full run failed: the daily run, previews and raw read are not measured", flush=True)
+        return 1
 
     result["segment_preview"] = preview = preview_latency(
         layout.warehouse_db, date.fromisoformat(full_days[-1]), arguments.preview_repeats

@@ -11,13 +11,15 @@
 {#- Daily aggregates (one partition per day of activity) restated from a date on, without merge:
     append on DuckDB, append into date partitions on Spark. The rows of the restated days are removed
     first by daily_restatement(). The date column must be the last selected column. -#}
-{% macro daily_aggregate_config(date_column) %}
+{% macro daily_aggregate_config(date_column, select_macro=none) %}
     {%- if target.type == 'spark' -%}
         {{ return({'incremental_strategy': 'append', 'partition_by': [date_column], 'file_format': 'parquet'}) }}
     {%- endif -%}
     {{ return({'incremental_strategy': 'append', 'post_hook': [
-        'drop table if exists {{ this.schema }}.__claims_{{ this.identifier }}',
-        '{{ fundcdp.record_rules_version() }}']}) }}
+        'drop table if exists {{ this.schema }}.__claims_{{ this.identifier }}']
+        + (['{% do fundcdp.fill_other_buckets(fundcdp.' ~ select_macro ~ ') %}',
+            'drop table if exists {{ this.schema }}.__buckets_{{ this.identifier }}'] if select_macro else [])
+        + ['{{ fundcdp.record_rules_version() }}']}) }}
 {% endmacro %}
 
 {#- Which days of a daily aggregate a run as of var('as_of_date') rebuilds, and removal of their rows.

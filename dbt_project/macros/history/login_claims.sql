@@ -50,6 +50,10 @@
         ) -%}
     {%- endif -%}
     {%- do window.update({'claims': none if window['full'] else claims}) -%}
+    {%- if window['full'] -%}
+        {#- a full build per bucket of logins (macro fill_other_buckets) -#}
+        {%- do window.update(fundcdp.full_build_in_buckets(ref('int_events_attributed'), apply)) -%}
+    {%- endif -%}
     {{ return(window) }}
 {% endmacro %}
 
@@ -57,8 +61,9 @@
     `columns` of int_events_attributed and claimed_from (the day a claim restates the event's login from,
     null for other logins and on Spark), events with a login up to the as-of date; on an incremental
     build only those from the restated days on, `lookback_days` earlier (a window looking back over
-    midnight), and for a claimed login from its claimed day on. -#}
-{% macro restated_login_events(window, columns, lookback_days=0) %}
+    midnight), and for a claimed login from its claimed day on; on a full build in buckets, the logins of
+    bucket `bucket` of `buckets` only (macro bucket_predicate on login_key). -#}
+{% macro restated_login_events(window, columns, lookback_days=0, bucket=0, buckets=1) %}
     {%- set claims = window.get('claims') -%}
     {%- set since = "cast('" ~ window['since'] ~ "' as date)" -%}
     select
@@ -73,6 +78,7 @@
     {%- endif %}
     where attributed.login_key is not null
         and attributed.event_date <= cast('{{ var('as_of_date') }}' as date)
+        and {{ fundcdp.bucket_predicate('attributed.login_key', bucket, buckets) }}
         {%- if not window['full'] %}
         and (attributed.event_date >= {{ fundcdp.days_before(since, lookback_days) if lookback_days else since }}
             {%- if claims %}
