@@ -47,6 +47,19 @@
     {{ return({'full': true, 'bucket': 0, 'buckets': buckets}) }}
 {% endmacro %}
 
+{#- The post-hooks of a model that builds in buckets, for its config: fill the other buckets with the
+    model's select macro `select_macro` (a name; macro fill_other_buckets), then drop the marker table
+    __buckets_<model>. An empty list without a select macro. -#}
+{% macro bucket_post_hooks(select_macro) %}
+    {%- if not select_macro -%}
+        {{ return([]) }}
+    {%- endif -%}
+    {{ return([
+        '{% do fundcdp.fill_other_buckets(fundcdp.' ~ select_macro ~ ') %}',
+        'drop table if exists {{ this.schema }}.__buckets_{{ this.identifier }}',
+    ]) }}
+{% endmacro %}
+
 {#- The post-hook of a full build in buckets: when the pre-hook left the marker table __buckets_<model>,
     inserts the rows of `render({'full': true}, bucket=b, buckets=n)` into the model's table for each
     bucket b from 1 to n-1 (the model's statement wrote bucket 0), one statement per bucket, by column name.

@@ -27,19 +27,25 @@ hash({{ expression }})
 xxhash64({{ expression }})
 {%- endmacro %}
 
+{#- The 15 hex digits of a string expression from position `start` (1-based) as a BIGINT (60 bits), the same
+    number on both engines. The digits must be hex: person ids and identifier hashes always are. -#}
+{% macro hex_digits_bigint(expression, start) -%}
+{{ return(adapter.dispatch('hex_digits_bigint', 'fundcdp')(expression, start)) }}
+{%- endmacro %}
+
+{% macro duckdb__hex_digits_bigint(expression, start) -%}
+cast(('0x' || substr({{ expression }}, {{ start }}, 15)) as bigint)
+{%- endmacro %}
+
+{% macro default__hex_digits_bigint(expression, start) -%}
+cast(conv(substr({{ expression }}, {{ start }}, 15), 16, 10) as bigint)
+{%- endmacro %}
+
 {#- A person's integer key (BIGINT): the person id's last 15 hex digits as a number, on both engines
     (person ids are 'P' and 16 hex digits, macro person_id_from_anchor). Event tables carry it so that joins
     and windows per person compare integers, not 17-character strings. Two persons could share a key (60
     bits: about one chance in 10^6 at 10M persons): the unique test on persons.person_key fails the build
     if they ever do. -#}
 {% macro person_key(person_id) -%}
-{{ return(adapter.dispatch('person_key', 'fundcdp')(person_id)) }}
-{%- endmacro %}
-
-{% macro duckdb__person_key(person_id) -%}
-cast(('0x' || substr({{ person_id }}, 3, 15)) as bigint)
-{%- endmacro %}
-
-{% macro default__person_key(person_id) -%}
-cast(conv(substr({{ person_id }}, 3, 15), 16, 10) as bigint)
+{{ fundcdp.hex_digits_bigint(person_id, 3) }}
 {%- endmacro %}

@@ -17,8 +17,7 @@
     {%- endif -%}
     {{ return({'incremental_strategy': 'append', 'post_hook': [
         'drop table if exists {{ this.schema }}.__claims_{{ this.identifier }}']
-        + (['{% do fundcdp.fill_other_buckets(fundcdp.' ~ select_macro ~ ') %}',
-            'drop table if exists {{ this.schema }}.__buckets_{{ this.identifier }}'] if select_macro else [])
+        + fundcdp.bucket_post_hooks(select_macro)
         + ['{{ fundcdp.record_rules_version() }}']}) }}
 {% endmacro %}
 
@@ -127,9 +126,8 @@
         'incremental_strategy': strategy,
         'on_schema_change': 'append_new_columns',
         'post_hook': ['drop table if exists {{ this.schema }}.' ~ scratch_prefix ~ '{{ this.identifier }}']
-            + (['{% do fundcdp.fill_other_buckets(fundcdp.' ~ select_macro ~ ') %}'] if select_macro else [])
-            + ['drop table if exists {{ this.schema }}.__buckets_{{ this.identifier }}',
-            '{{ fundcdp.record_rules_version() }}'],
+            + fundcdp.bucket_post_hooks(select_macro)
+            + ['{{ fundcdp.record_rules_version() }}'],
     } -%}
     {%- if unique_key is not none -%}
         {%- do config.update({'unique_key': unique_key}) -%}

@@ -13,6 +13,18 @@
 {%- set in_window -%}
     {%- if not window['full'] %} and event_date >= cast('{{ window["since"] }}' as date){% endif -%}
 {%- endset %}
+{#- The valid events this build reads: known by the as-of date, in the window (incremental) and of the
+    bucket's devices (full, in buckets); on an incremental build also, of `valid` joined to `claims`, the
+    earlier events of a device that a newly delivered first login takes over. -#}
+{%- set read_by_this_build -%}
+    {{ known_by_as_of }}{{ in_window }} and {{ fundcdp.bucket_predicate('anonymous_id', bucket, buckets) }}
+{%- endset %}
+{%- set claimed_earlier -%}
+    {%- if not window['full'] -%}
+    {{ known_by_as_of }} and valid.event_date >= claims.claimed_from
+        and valid.event_date < cast('{{ window["since"] }}' as date)
+    {%- endif -%}
+{%- endset %}
 {%- set own_login_key -%}
     case when not {{ is_junk_identifier('login_id') }} then {{ identity_hash("'login_id'", 'login_id') }} end
 {%- endset %}
@@ -21,15 +33,13 @@ with
 
 events as (
     select * from {{ ref('int_events_valid') }}
-    where {{ known_by_as_of }}{{ in_window }} and {{ fundcdp.bucket_predicate('anonymous_id', bucket, buckets) }}
+    where {{ read_by_this_build }}
     {%- if not window['full'] %}
     union all
-    -- the earlier anonymous events that a newly delivered first login of their device takes over
     select valid.*
     from {{ ref('int_events_valid') }} as valid
     inner join {{ window['claims'] }} as claims on valid.anonymous_id = claims.anonymous_id
-    where {{ known_by_as_of }} and valid.event_date >= claims.claimed_from
-        and valid.event_date < cast('{{ window["since"] }}' as date)
+    where {{ claimed_earlier }}
     {%- endif %}
 ),
 
@@ -39,10 +49,8 @@ login_persons as (
     where identifier_type = 'login_id'
 ),
 
--- The key of each login id the events carry (null for a junk one), computed once per distinct login id:
--- the junk patterns and the SHA-256 per event row took 1.7 us a row (SF10: the attribution 449 -> 293 s).
--- A lookup table of at least the login ids the events below carry: a full build's bucket of devices; an
--- incremental build's window, and the events of the devices a claim reaches back for.
+-- The key of each login id the events carry (null for a junk one), once per distinct login id (per event
+-- row it took 1.7 us a row: SF10 449 -> 293 s), for a superset of the events read below.
 own_logins as (
     select login_id, {{ own_login_key }} as own_login_key
     from (
@@ -66,29 +74,25 @@ with_login as (
     left join own_logins on events.login_id = own_logins.login_id
 ),
 
--- The device windows run on four narrow columns and are kept for the events without a login of their
--- own (the only ones they attribute), then joined back by event_id (unique among valid events): the
--- same windows over every wide event row sorted and spilled tens of GB at SF10 (100M events).
+-- The device windows run on four narrow columns, kept for the events without a login of their own (the
+-- only ones they attribute), joined back by event_id (over every wide row they spilled tens of GB at SF10).
 device_events as (
     select
         event_id,
         anonymous_id,
         client_time_ms,
         own_logins.own_login_key
-    -- read again rather than from `events` or `with_login`: DuckDB materializes a CTE read twice (EXPLAIN
-    -- shows it), every wide row of it
+    -- read again, not from `events`: DuckDB materializes a CTE read twice, every wide row of it
     from {{ ref('int_events_valid') }} as valid
     left join own_logins on valid.login_id = own_logins.login_id
-    where anonymous_id is not null and {{ known_by_as_of }}{{ in_window }}
-        and {{ fundcdp.bucket_predicate('anonymous_id', bucket, buckets) }}
+    where anonymous_id is not null and {{ read_by_this_build }}
     {%- if not window['full'] %}
     union all
     select valid.event_id, valid.anonymous_id, valid.client_time_ms, own_logins.own_login_key
     from {{ ref('int_events_valid') }} as valid
     inner join {{ window['claims'] }} as claims on valid.anonymous_id = claims.anonymous_id
     left join own_logins on valid.login_id = own_logins.login_id
-    where {{ known_by_as_of }} and valid.event_date >= claims.claimed_from
-        and valid.event_date < cast('{{ window["since"] }}' as date)
+    where {{ claimed_earlier }}
     {%- endif %}
 ),
 {%- if not window['full'] %}
@@ -184,9 +188,8 @@ anonymous_windows as (
 ),
 {%- endif %}
 
--- An event without a login of its own on a device: how it is attributed, and the device context that
--- decided it (only that: a login arriving later that changes nothing else leaves the row as it is, so an
--- incremental build and a full one agree).
+-- An event without a login of its own on a device: its attribution and only the device context that decided
+-- it (a later login changing nothing else leaves the row as it is: incremental and full builds agree).
 anonymous_context as (
     select
         event_id,
@@ -208,8 +211,7 @@ anonymous_context as (
     ) as decided
 ),
 
--- device_* columns: the device context of a device_session (device_login_before) or device_first_login
--- event (device_login_after, device_first_login_ms); null otherwise
+-- device_*: the context of a device_session (login_before) or device_first_login event; null otherwise
 attributed as (
     select
         with_login.*,

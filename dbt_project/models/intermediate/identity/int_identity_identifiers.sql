@@ -1,6 +1,7 @@
 {{ config(materialized='table') }}
 -- Every usable identifier (not junk) with when and where it was seen, its hub status and an integer
--- node id for the connected-components passes. A phone reassigned after leaving the CRM has one node
+-- node id for the connected-components passes: its node key (macro identity_node_key, computed from the
+-- identifier itself, so int_identity_links needs no lookup), or -1, -2, ... for nodes sharing a key. A phone reassigned after leaving the CRM has one node
 -- per epoch (identifier_epoch, int_identity_observations): each holder its own node. A unique-type
 -- value (ID number) that every CRM record carrying it has since corrected is_corrected: it stays in its
 -- record's person and never counts as a second value there (split_unique_conflicts).
@@ -73,37 +74,64 @@ hubs as (
     group by identifier_type, identifier_hash, identifier_epoch
 ),
 
+-- the latest epoch of each identifier seen in more than one (a reassigned phone): the few whose current
+-- epoch is not 0
+reassigned as (
+    select identifier_type, identifier_hash, max(identifier_epoch) as current_epoch
+    from identifiers
+    where identifier_epoch > 0
+    group by identifier_type, identifier_hash
+),
+
+keyed as (
+    select
+        identifiers.*,
+        {{ fundcdp.identity_node_key('identifier_type', 'identifier_hash', 'identifier_epoch') }} as node_key
+    from identifiers
+),
+
+-- Two nodes may share a key (60 bits of hash): those are numbered -1, -2, ... in (type, hash, epoch)
+-- order; every other node's id is its key (no lookup by the identifier's strings).
+shared_keys as (
+    select node_key from keyed group by node_key having count(*) > 1
+),
+
+numbered as (
+    select node_key as node_id, keyed.*
+    from keyed
+    where node_key not in (select node_key from shared_keys)
+    union all
+    select -row_number() over (order by identifier_type, identifier_hash, identifier_epoch) as node_id, keyed.*
+    from keyed
+    where node_key in (select node_key from shared_keys)
+),
+
 final as (
     select
-        row_number() over (
-            order by identifiers.identifier_type, identifiers.identifier_hash, identifiers.identifier_epoch
-        ) as node_id,
-        identifiers.identifier_type,
-        identifiers.identifier_hash,
-        identifiers.identifier_epoch,
-        identifiers.identifier_epoch = max(identifiers.identifier_epoch) over (
-            partition by identifiers.identifier_type, identifiers.identifier_hash
-        ) as is_current_epoch,
-        identifiers.is_superseded
-        and identifiers.identifier_type in (
+        nodes.node_id,
+        nodes.node_key,
+        nodes.identifier_type,
+        nodes.identifier_hash,
+        nodes.identifier_epoch,
+        nodes.identifier_epoch = coalesce(reassigned.current_epoch, 0) as is_current_epoch,
+        nodes.is_superseded
+        and nodes.identifier_type in (
             {%- for t in identity['unique_types'] %}'{{ t }}'{{ ", " if not loop.last }}{% endfor -%}
         ) as is_corrected,
-        case identifiers.identifier_type
-            {%- for t in identity['type_priority'] %}
-            when '{{ t }}' then {{ loop.index }}
-            {%- endfor %}
-            else 99
-        end as type_rank,
-        identifiers.first_seen_at,
-        identifiers.last_seen_at,
-        identifiers.seen_in,
+        {{ fundcdp.identifier_type_rank('nodes.identifier_type') }} as type_rank,
+        nodes.first_seen_at,
+        nodes.last_seen_at,
+        nodes.seen_in,
         hubs.identifier_hash is not null as is_hub,
         coalesce(hubs.max_neighbours, 0) as hub_neighbours
-    from identifiers
+    from numbered as nodes
+    left join reassigned
+        on nodes.identifier_type = reassigned.identifier_type
+        and nodes.identifier_hash = reassigned.identifier_hash
     left join hubs
-        on identifiers.identifier_type = hubs.identifier_type
-        and identifiers.identifier_hash = hubs.identifier_hash
-        and identifiers.identifier_epoch = hubs.identifier_epoch
+        on nodes.identifier_type = hubs.identifier_type
+        and nodes.identifier_hash = hubs.identifier_hash
+        and nodes.identifier_epoch = hubs.identifier_epoch
 )
 
 select * from final

@@ -26,18 +26,33 @@ hubs as (
     where is_hub
 ),
 
-splits as (
+-- a dropped link's two identifiers, the first in (type, hash, epoch) order (node ids have no meaningful order)
+split_ends as (
     select
-        'unique_type_split' as conflict_reason,
-        a.identifier_type,
-        a.identifier_hash,
-        b.identifier_type as other_identifier_type,
-        b.identifier_hash as other_identifier_hash,
-        'link seen ' || cast(split_links.linked_at as {{ dbt.type_string() }}) || ' would join two values of a unique type; dropped'
-            as detail
+        split_links.linked_at,
+        a.identifier_type < b.identifier_type
+        or (a.identifier_type = b.identifier_type and a.identifier_hash < b.identifier_hash)
+        or (a.identifier_type = b.identifier_type and a.identifier_hash = b.identifier_hash
+            and a.identifier_epoch < b.identifier_epoch) as a_first,
+        a.identifier_type as a_type,
+        a.identifier_hash as a_hash,
+        b.identifier_type as b_type,
+        b.identifier_hash as b_hash
     from split_links
     inner join identifiers as a on split_links.node_a = a.node_id
     inner join identifiers as b on split_links.node_b = b.node_id
+),
+
+splits as (
+    select
+        'unique_type_split' as conflict_reason,
+        case when a_first then a_type else b_type end as identifier_type,
+        case when a_first then a_hash else b_hash end as identifier_hash,
+        case when a_first then b_type else a_type end as other_identifier_type,
+        case when a_first then b_hash else a_hash end as other_identifier_hash,
+        'link seen ' || cast(linked_at as {{ dbt.type_string() }}) || ' would join two values of a unique type; dropped'
+            as detail
+    from split_ends
 ),
 
 junk as (
