@@ -1,10 +1,11 @@
 {{ config(materialized='table') }}
 -- Every usable identifier (not junk) with when and where it was seen, its hub status and an integer
 -- node id for the connected-components passes: its node key (macro identity_node_key, computed from the
--- identifier itself, so int_identity_links needs no lookup), or -1, -2, ... for nodes sharing a key. A phone reassigned after leaving the CRM has one node
--- per epoch (identifier_epoch, int_identity_observations): each holder its own node. A unique-type
--- value (ID number) that every CRM record carrying it has since corrected is_corrected: it stays in its
--- record's person and never counts as a second value there (split_unique_conflicts).
+-- identifier itself, so int_identity_links needs no lookup), or -1, -2, ... for nodes sharing a key.
+-- A phone reassigned after leaving the CRM has one node per epoch (identifier_epoch,
+-- int_identity_observations): each holder its own node. A unique-type value (ID number) that every CRM
+-- record carrying it has since corrected is_corrected: it stays in its record's person and never counts
+-- as a second value there (split_unique_conflicts).
 
 {%- set identity = var('fundcdp')['identity'] %}
 
