@@ -229,9 +229,11 @@ def dbt_run(layout: DataLayout, models: list[str], variables: str, *flags: str) 
 
 
 def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebuild(ops, tmp_path):
-    """A delivery that makes a device a bot and re-sends an old event received earlier than its first
-    copy: the incremental build flags the device's earlier events and demotes the first copy to a
-    duplicate, and the staged, attributed and session events then equal a full rebuild."""
+    """A delivery that makes a device a bot, re-sends an old event received earlier than its first
+    copy, tops up a second device's busiest collector minute of an earlier day past the bot limit (late
+    events: only the minute's deliveries of both days together cross it), and gives a third device its
+    20th distinct login: the incremental build flags the devices' earlier events, demotes the first copy
+    to a duplicate, and the staged, attributed and session events then equal a full rebuild."""
 
     daily = copy_data(ops["daily"], tmp_path / "incremental")
     con = duckdb.connect(str(daily.warehouse_db))
@@ -245,7 +247,34 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
         " order by event_id limit 1",
         [DAY1, device],
     ).fetchone()
+    # the busiest collector minute of another valid device, and one of its events in that minute
+    late_device, minute_events, minute_file, minute_line = con.execute(
+        "select anonymous_id, count(*), min(source_file), arg_min(source_line, source_file)"
+        " from main_staging.stg_tracking__events"
+        " where anonymous_id is not null and anonymous_id <> ? and anonymous_id not in ("
+        "     select anonymous_id from main_staging.stg_tracking__events"
+        "     where exclusion_reason is not null and anonymous_id is not null)"
+        " group by anonymous_id, floor(receive_time_ms / 60000) order by 2 desc, 1 limit 1",
+        [device],
+    ).fetchone()
+    # a third valid device, its real logins so far and one of its events
+    qa_device, qa_logins, qa_file, qa_line = con.execute(
+        "select anonymous_id, count(distinct login_id), min(source_file), arg_min(source_line, source_file)"
+        " from main_staging.stg_tracking__events"
+        " where anonymous_id is not null and anonymous_id not in (?, ?) and anonymous_id not in ("
+        "     select anonymous_id from main_staging.stg_tracking__events"
+        "     where exclusion_reason is not null and anonymous_id is not null)"
+        " group by anonymous_id having count(distinct login_id) > 0 order by 2 desc, 1 limit 1",
+        [device, late_device],
+    ).fetchone()
+    late_valid, qa_valid = (
+        con.execute(
+            "select count(*) from main_staging.stg_tracking__events where anonymous_id = ?", [d]
+        ).fetchone()[0]
+        for d in (late_device, qa_device)
+    )
     con.close()
+    assert minute_events <= 30 and qa_logins < 20
     day = "2026-07-03"
     # 31 events of the device within one collector minute (2026-07-03 10:00 local; the bot threshold is
     # 30 a minute), and the re-sent event, stamped one second before its first copy's collector time
@@ -269,9 +298,28 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
             cast(32 as bigint) as _source_line
         )
         from events where event_id = ? and _source_file = ? and _source_line = ?
+        union all
+        -- copies of the second device's event, in its minute: 31 events in it with the earlier ones
+        select * exclude (n) replace (
+            'late-' || cast(n as varchar) as event_id,
+            'events_20260703.jsonl.gz' as _source_file,
+            cast(100 + n as bigint) as _source_line
+        )
+        from (select * from events where _source_file = ? and _source_line = ?), range(31 - ?) as r(n)
+        union all
+        -- the third device's event under new logins, a minute apart: 20 distinct real logins in all
+        select * exclude (n) replace (
+            'qa-' || cast(n as varchar) as event_id,
+            'qa-tester-' || cast(n as varchar) as login_id,
+            receive_time_ms + n * 60000 as receive_time_ms,
+            'events_20260703.jsonl.gz' as _source_file,
+            cast(200 + n as bigint) as _source_line
+        )
+        from (select * from events where _source_file = ? and _source_line = ?), range(20 - ?) as r(n)
         """,
-        [device, resent, resent_file, resent_line],
-    )
+        [device, resent, resent_file, resent_line, minute_file, minute_line, minute_events,
+         qa_file, qa_line, qa_logins],
+    )  # fmt: skip
     full = copy_data(daily, tmp_path / "full")
 
     variables = json.dumps({"as_of_date": day})
@@ -286,6 +334,16 @@ def test_incremental_staged_events_reclassify_earlier_rows_and_equal_a_full_rebu
     # every event of the device that counted before is a bot's now (rows excluded for an earlier reason
     # in the documented order keep it)
     assert dict(flagged).get("bot") == device_events
+    for flagged_device, reason, valid in (
+        (late_device, "bot", late_valid),
+        (qa_device, "test_device", qa_valid),
+    ):
+        earlier = incremental_db.execute(
+            "select exclusion_reason, count(*) from main_staging.stg_tracking__events"
+            " where anonymous_id = ? and arrival_date < ? group by 1",
+            [flagged_device, day],
+        ).fetchall()
+        assert earlier == [(reason, valid)], flagged_device
     copies = incremental_db.execute(
         "select cast(arrival_date as varchar), exclusion_reason from main_staging.stg_tracking__events"
         " where event_id = ? order by arrival_date",

@@ -63,25 +63,25 @@
         {%- set scratch_sql -%}
             create or replace table {{ scratch }} as
             with restated as (
-                select anonymous_id, event_id from {{ raw }} where cast(arrival_date as date) in ({{ day_list }})
+                select anonymous_id, event_id, receive_time_ms, login_id
+                from {{ raw }}
+                where cast(arrival_date as date) in ({{ day_list }})
                 union all
-                select anonymous_id, event_id from {{ this }} where arrival_date in ({{ day_list }})
+                select anonymous_id, event_id, receive_time_ms, login_id
+                from {{ this }}
+                where arrival_date in ({{ day_list }})
             ),
-            devices as (
-                select distinct anonymous_id from restated where anonymous_id is not null
-            ),
-            device_events as (
-                select raw_events.anonymous_id, raw_events.receive_time_ms, raw_events.login_id
-                from {{ raw }} as raw_events
-                inner join devices on raw_events.anonymous_id = devices.anonymous_id
-            ),
+            {{ fundcdp.tracking_flag_inputs(raw, 'restated') }},
             flagged as (
-                {{ fundcdp.tracking_flagged_devices('device_events') }}
+                {{ fundcdp.tracking_bot_devices('flag_minute_deliveries') }}
+                union
+                {{ fundcdp.tracking_test_devices('flag_login_pairs') }}
                 union
                 select staged.anonymous_id
                 from {{ this }} as staged
-                inner join devices on staged.anonymous_id = devices.anonymous_id
-                where staged.exclusion_reason in ('bot', 'test_device')
+                where staged.exclusion_reason in ('bot', 'test_device') and staged.anonymous_id in (
+                    select anonymous_id from restated
+                )
             )
             select 'device' as kind, anonymous_id as value from flagged
             union all

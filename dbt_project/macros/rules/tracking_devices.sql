@@ -1,10 +1,35 @@
-{#- The devices of `events` (a relation with anonymous_id, receive_time_ms, login_id) flagged as a bot
-    (more than tracking.bot_max_events_per_minute events in one collector minute) or as a test device
-    (at least tracking.test_device_min_logins distinct real logins). Each macro is one select. -#}
-{% macro tracking_flagged_devices(events) %}
-    select anonymous_id from ({{ fundcdp.tracking_bot_devices(events) }}) as bot_devices
-    union
-    select anonymous_id from ({{ fundcdp.tracking_test_devices(events) }}) as test_devices
+{#- The device rules: a bot (more than tracking.bot_max_events_per_minute events in one collector minute) or
+    a test device (at least tracking.test_device_min_logins distinct real logins). -#}
+{#- Two CTEs (text for a WITH list): what the device rules must read of `raw` (every delivery) to flag the
+    devices that the rows of `rows` (a relation with anonymous_id, receive_time_ms, login_id) can make a bot
+    or a test device, without reading each device's whole history:
+    - flag_minute_deliveries, for tracking_bot_devices: the deliveries in the collector minutes of those
+      rows, per device (a device's other minutes are unchanged: had one been over the limit, the device
+      would be flagged already, and its earlier rows say so);
+    - flag_login_pairs, for tracking_test_devices: the distinct real logins of the devices with a real
+      login among those rows (a device gains logins only through them). -#}
+{% macro tracking_flag_inputs(raw, rows) %}
+    flag_minutes as (
+        select distinct anonymous_id, floor(receive_time_ms / 60000) as collector_minute
+        from {{ rows }}
+        where anonymous_id is not null
+    ),
+    flag_minute_deliveries as (
+        select deliveries.anonymous_id, deliveries.receive_time_ms, deliveries.login_id
+        from {{ raw }} as deliveries
+        inner join flag_minutes
+            on deliveries.anonymous_id = flag_minutes.anonymous_id
+            and floor(deliveries.receive_time_ms / 60000) = flag_minutes.collector_minute
+    ),
+    flag_login_pairs as (
+        select distinct anonymous_id, login_id
+        from {{ raw }}
+        where not {{ is_junk_identifier('login_id') }} and anonymous_id in (
+            select anonymous_id
+            from {{ rows }}
+            where anonymous_id is not null and not {{ is_junk_identifier('login_id') }}
+        )
+    )
 {% endmacro %}
 
 {% macro tracking_bot_devices(events) %}

@@ -24,7 +24,7 @@ source as (
 ),
 {#- the duplicate ranking and the device flags read raw/ itself (a CTE read four times would be
     materialized, every row of it) -#}
-{%- set flag_input = source('tracking', 'events') %}
+{%- set id_deliveries, minute_deliveries, login_pairs = [source('tracking', 'events')] * 3 %}
 {%- else %}
 
 -- the rewritten days from raw/, and the earlier rows to re-classify read back from this table
@@ -42,15 +42,17 @@ source as (
         or anonymous_id in (select value from {{ restate['scratch'] }} where kind = 'device')
 ),
 
--- every delivery of those events' ids and of their devices: what the duplicate ranking and the
--- device flags look at
-{%- set flag_input = 'flag_input' %}
-flag_input as (
-    select event_id, anonymous_id, login_id, receive_time_ms, arrival_date, _source_file, _source_line
+-- what the duplicate ranking and the device flags look at: every delivery of those events' ids, and what
+-- the device rules need of their devices (macro tracking_flag_inputs)
+{%- set id_deliveries = 'id_deliveries' %}
+{%- set minute_deliveries, login_pairs = 'flag_minute_deliveries', 'flag_login_pairs' %}
+id_deliveries as (
+    select event_id, receive_time_ms, arrival_date, _source_file, _source_line
     from {{ source('tracking', 'events') }}
     where event_id in (select event_id from source)
-        or anonymous_id in (select anonymous_id from source)
 ),
+
+{{ fundcdp.tracking_flag_inputs(source('tracking', 'events'), 'source') }},
 {%- endif %}
 
 -- when ingestion wrote each file (a re-delivery or an erasure's reload rewrites it): tells the next
@@ -110,14 +112,14 @@ typed as (
 -- the few ids whose hash repeats (two ids may share a hash: the exact count decides).
 repeated_hashes as (
     select {{ fundcdp.hash64('event_id') }} as event_hash
-    from {{ flag_input }}
+    from {{ id_deliveries }}
     group by 1
     having count(*) > 1
 ),
 
 repeated_ids as (
     select event_id
-    from {{ flag_input }}
+    from {{ id_deliveries }}
     where {{ fundcdp.hash64('event_id') }} in (select event_hash from repeated_hashes)
     group by event_id
     having count(*) > 1
@@ -134,18 +136,18 @@ later_copies as (
                 order by copies.receive_time_ms, cast(copies.arrival_date as date), copies._source_file,
                     copies._source_line
             ) as delivery_rank
-        from {{ flag_input }} as copies
+        from {{ id_deliveries }} as copies
         inner join repeated_ids on copies.event_id = repeated_ids.event_id
     ) as ranked
     where delivery_rank > 1
 ),
 
 bot_devices as (
-    {{ fundcdp.tracking_bot_devices(flag_input) }}
+    {{ fundcdp.tracking_bot_devices(minute_deliveries) }}
 ),
 
 test_devices as (
-    {{ fundcdp.tracking_test_devices(flag_input) }}
+    {{ fundcdp.tracking_test_devices(login_pairs) }}
 ),
 
 final as (
