@@ -108,12 +108,15 @@ class MemorySampler:
 
     def _temp_bytes(self) -> int:
         total = 0
-        for folder in self.temp_root.rglob("*.tmp") if self.temp_root else ():
-            for path in folder.rglob("*") if folder.is_dir() else ():
-                try:
-                    total += path.stat().st_size
-                except OSError:
-                    continue  # removed between listing and stat
+        try:
+            for folder in self.temp_root.rglob("*.tmp") if self.temp_root else ():
+                for path in folder.rglob("*") if folder.is_dir() else ():
+                    try:
+                        total += path.stat().st_size
+                    except OSError:
+                        continue  # removed between listing and stat
+        except OSError:
+            pass  # a spill folder removed while it was walked (the sampler crashed on it once): what was seen
         return total
 
     def _run(self) -> None:
