@@ -109,7 +109,8 @@ def tiny_warehouse(path: Path, consents: dict[tuple[str, str], bool] | None = No
     # what segment queries read: the dbt model segment_persons (its unit test pins the same rules)
     channels = CATALOG.consent_channels
     con.execute(
-        "create table main_marts.segment_persons as select profile.*, customers.customer_no, "
+        "create table main_marts.segment_persons as select profile.*,"
+        " cast(substr(profile.person_id, 2) as bigint) as person_key, customers.customer_no, "
         + ", ".join(
             f"coalesce(bool_or(consents.channel = '{channel}' and consents.is_consented), false)"
             f" as is_{channel}_consented"

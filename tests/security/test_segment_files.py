@@ -360,11 +360,11 @@ def tiny_warehouse(root: Path) -> tuple[Path, Path]:
     con.execute("create schema main_intermediate; create schema main_marts")
     con.execute(
         "create table main_marts.segment_persons as select * from (values"
-        " ('P1', 'C1', 'growth', 'mass', 'ios', 'Shanghai', 1000.0, date '2026-01-01', false, 'C4',"
+        " ('P1', 1, 'C1', 'growth', 'mass', 'ios', 'Shanghai', 1000.0, date '2026-01-01', false, 'C4',"
         "  date '2027-01-01', true),"
-        " ('P2', 'C2', 'mature', 'affluent', 'web', 'Beijing', 500000.0, date '2025-12-01', false, 'C5',"
+        " ('P2', 2, 'C2', 'mature', 'affluent', 'web', 'Beijing', 500000.0, date '2025-12-01', false, 'C5',"
         "  date '2027-01-01', true))"
-        " as t(person_id, customer_no, lifecycle_stage, value_tier, main_platform, city, aum_cny,"
+        " as t(person_id, person_key, customer_no, lifecycle_stage, value_tier, main_platform, city, aum_cny,"
         " registration_date, is_high_net_worth, risk_level, risk_assessment_expires_on, is_sms_consented)"
     )
     con.execute(
@@ -375,7 +375,8 @@ def tiny_warehouse(root: Path) -> tuple[Path, Path]:
     )
     con.execute(
         "create table main_intermediate.int_segment_events as select event_name, event_date, person_id,"
-        " client_time_ms from main_intermediate.int_events_attributed"
+        " cast(substr(person_id, 2) as bigint) as person_key, client_time_ms"
+        " from main_intermediate.int_events_attributed"
     )
     # the model tags live in the schema the model assets write (not a dbt schema)
     con.execute(f"create schema {ml_store.ML_SCHEMA}")

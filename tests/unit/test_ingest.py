@@ -9,7 +9,13 @@ import duckdb
 import pytest
 
 from orchestration.defs.ingest.land import land_table_day, prepare_day
-from orchestration.defs.ingest.loader import LoadError, parse_file, read_file
+from orchestration.defs.ingest.loader import (
+    LoadError,
+    parse_file,
+    read_file,
+    release_parsing_memory,
+    scratch_database,
+)
 from orchestration.lib.layout import DataLayout
 from orchestration.lib.rules import JunkRules, load_business_rules
 from orchestration.lib.sources import TABLES_BY_KEY
@@ -100,6 +106,28 @@ def test_an_unterminated_quote_does_not_swallow_the_following_lines(layout):
     parsed = parse_file(read_file(path, ORDERS), ORDERS, path.name)
     assert parsed.rows.column("order_id").to_pylist() == ["O2", "O3"]
     assert parsed.quarantine.column("line_number").to_pylist() == [2]
+
+
+def test_releasing_parsing_memory_closes_the_scratch_database_and_the_next_parse_reopens_it(layout):
+    path = layout.root / "trade_orders_20260602.csv"
+    path.write_text("\n".join([ORDER_HEADER, order_line("O1"), "O2,not,enough", order_line("O3")]) + "\n")
+    before = parse_file(read_file(path, ORDERS), ORDERS, path.name)
+    held = scratch_database()
+    release_parsing_memory()
+    with pytest.raises(duckdb.ConnectionException):
+        held.execute("select 1")
+    after = parse_file(read_file(path, ORDERS), ORDERS, path.name)
+    assert scratch_database() is not held
+    assert (
+        after.rows.column("order_id").to_pylist()
+        == ["O1", "O3"]
+        == before.rows.column("order_id").to_pylist()
+    )
+    assert (
+        after.quarantine.column("line_number").to_pylist()
+        == [3]
+        == before.quarantine.column("line_number").to_pylist()
+    )
 
 
 def test_malformed_json_lines_are_quarantined_and_good_ones_typed(layout):

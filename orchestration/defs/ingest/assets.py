@@ -20,7 +20,7 @@ from orchestration.defs.ingest.land import (
     previous_manifest,
     private_store_session,
 )
-from orchestration.defs.ingest.loader import LoadError
+from orchestration.defs.ingest.loader import LoadError, release_parsing_memory
 from orchestration.defs.ingest.raw_placeholder import ensure_raw_table
 from orchestration.lib.asset_keys import DELETION_REQUESTS
 from orchestration.lib.asset_metadata import row_count_and_as_of
@@ -327,6 +327,7 @@ def build_raw_asset(spec: TableSpec) -> dg.AssetsDefinition:
             # Each failed day with its message, until a later load of it succeeds (a day not due and not
             # delivered supersedes an earlier failure too); the days not finished stay marked.
             record_load_attempts(layout, spec.source, spec.name, failures, finished, context.run.run_id)
+            release_parsing_memory()  # the parsing threads are done: dbt runs next in this process
         if not log_each_day:
             context.log.info(_run_line(spec, days_to_load, outcomes))
         # A table the company never delivered (no tracking at all) gets an empty file for dbt to read.

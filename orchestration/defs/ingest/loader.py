@@ -36,6 +36,7 @@ columns are scanned for personal data (:mod:`orchestration.lib.free_text`) befor
 from __future__ import annotations
 
 import csv
+import ctypes
 import gzip
 import hashlib
 import re
@@ -635,6 +636,21 @@ def scratch_database() -> duckdb.DuckDBPyConnection:
     on one thread, 300 ms on two), and a load parses the next two days on Python threads of their own
     while it writes this one, which keeps the other core busy."""
     return duckdb.connect(config={"threads": 1})
+
+
+def release_parsing_memory() -> None:
+    """Give back the memory parsing holds once a table is loaded: the in-memory DuckDB of
+    :func:`scratch_database` keeps its buffers, Arrow's allocator keeps freed blocks and glibc its free
+    heap pages, all in the process that goes on to run dbt (the run is one process, dbt a child of it).
+    At SF1 the process held 750 MiB after loading, 490 MiB after this; the next table reopens the scratch
+    database (about 20 ms). Call it only when no thread is parsing."""
+    scratch_database().close()
+    scratch_database.cache_clear()
+    pa.default_memory_pool().release_unused()
+    try:
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    except (OSError, AttributeError):  # not glibc: its free pages stay with the process
+        pass
 
 
 def _parsed(

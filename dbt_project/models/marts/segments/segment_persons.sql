@@ -22,6 +22,9 @@ consents as (
 final as (
     select
         profile.*,
+        -- a rule's event condition selects the persons of its events by this integer key (macro
+        -- person_key): the semi join compares integers, not 17-character ids
+        {{ fundcdp.person_key('profile.person_id') }} as person_key,
         customers.customer_no,
         {{- consented_columns('consents') }}
     from profile
