@@ -49,12 +49,18 @@ SEGMENT_PERSONS = "segment_persons"
 QUARANTINE_TABLE = "person_quarantine"
 # The fund products as of the build: a `where:` on a product property (fund_type…) reads it.
 FUND_PRODUCTS = "fund_products"
+# The events an event condition reads, each with the column its persons are matched by: the sorted narrow
+# table carries the integer person_key; int_events_attributed (read for a `where` on event properties)
+# has no key, only person_id.
+SEGMENT_EVENTS = "int_segment_events"
+ATTRIBUTED_EVENTS = "int_events_attributed"
+PERSON_COLUMN_OF_EVENTS = {SEGMENT_EVENTS: "person_key", ATTRIBUTED_EVENTS: "person_id"}
 # Every relation a compiled segment may read (the guard allows these and nothing else): dbt models, and
 # the model tags the model assets write in the schema of their own (ML_SCHEMA).
 SEGMENT_RELATIONS = (
     SEGMENT_PERSONS,
-    "int_segment_events",
-    "int_events_attributed",
+    SEGMENT_EVENTS,
+    ATTRIBUTED_EVENTS,
     MODEL_TAG_TABLE,
     QUARANTINE_TABLE,
     FUND_PRODUCTS,
@@ -237,13 +243,16 @@ class RuleCompiler:
             filters.append(exp.In(this=column(alias, "fund_code"), query=exp.Subquery(this=funds)))
         return filters
 
+    @staticmethod
+    def events_table(node: Any) -> str:
+        """The events a condition reads: int_segment_events (the columns rules read, sorted by event name
+        and day, so only the row groups of the rule's events and window are scanned) unless the condition
+        filters on event properties, which only int_events_attributed carries. Both hold the same
+        attributed events with a person_id."""
+        return ATTRIBUTED_EVENTS if node is not None and where_items(node) else SEGMENT_EVENTS
+
     def events(self, node: Any, alias: str) -> exp.Table:
-        """The events a condition reads: int_segment_events (the four columns rules read, sorted by event
-        name and day, so only the row groups of the rule's events and window are scanned) unless the
-        condition filters on event properties, which only int_events_attributed carries. Both hold the
-        same attributed events with a person_id."""
-        table = "int_events_attributed" if node is not None and where_items(node) else "int_segment_events"
-        return self.dialect.table(table, alias)
+        return self.dialect.table(self.events_table(node), alias)
 
     def _membership(self, node: Any, subquery: exp.Select, key: str) -> exp.Expression:
         """The profile's person in (or not in) the persons the subquery selects by ``key``: person_key,
@@ -253,12 +262,9 @@ class RuleCompiler:
         test = exp.In(this=column("profile", key), query=exp.Subquery(this=subquery))
         return exp.Paren(this=test if node.did else exp.Not(this=test))
 
-    @staticmethod
-    def person_column(node: Any) -> str:
-        """The column a condition matches its events' persons by: the integer person_key of
-        int_segment_events, or the person_id of int_events_attributed (it has no key), which a condition
-        with a `where` on event properties reads (see :meth:`events`)."""
-        return "person_id" if node is not None and where_items(node) else "person_key"
+    def person_column(self, node: Any) -> str:
+        """The column a condition matches the persons of the events it reads by (PERSON_COLUMN_OF_EVENTS)."""
+        return PERSON_COLUMN_OF_EVENTS[self.events_table(node)]
 
     def event_condition(self, node: Any) -> exp.Expression:
         since = self.as_of - timedelta(days=node.last_days)
