@@ -216,6 +216,13 @@ def test_event_rules_read_the_sorted_narrow_events_unless_they_filter_on_propert
         if "a" in relations
         else set()
     )
+    # the profile's person is looked up among the events' persons by the same column: the integer key
+    # when the first (or only) event reads the narrow table, the person id from int_events_attributed
+    (membership,) = (test for test in tree.find_all(exp.In) if test.this.table == "profile")
+    first = relations.get("e") or relations["a"]
+    key = "person_key" if first == "int_segment_events" else "person_id"
+    assert (membership.this.table, membership.this.name) == ("profile", key)
+    assert [column.name for column in membership.args["query"].this.expressions] == [key]
 
 
 def test_marketing_keeps_only_consent_for_its_own_channel(tmp_path):
