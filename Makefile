@@ -15,7 +15,7 @@ export DBT_LOG_PATH ?= $(FUNDCDP_DATA_DIR)/logs/dbt
 export DAGSTER_HOME ?= $(FUNDCDP_DATA_DIR)/dagster_home
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help bootstrap lock prepare demo-data run test test-spark segments docs bench bench-spark ui lint clean
+.PHONY: help bootstrap lock prepare demo-data run test test-spark segments dashboards docs bench bench-spark ui lint clean
 
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -64,8 +64,10 @@ segments: bootstrap  ## validate every segment definition under segments/ (file,
 test-spark: prepare $(SPARK_STAMP)  ## build the dbt project with its data and unit tests on a local Spark session
 	$(BIN)/python -m pytest tests/spark
 
-bench: prepare  ## benchmarks (print figures): the pipeline at scale factor SF (default 0.1), ID-Mapping vs scipy and networkx, the history import (HISTORY_DAYS, default 546); refreshes bench/README.md
+bench: prepare  ## benchmarks (print figures): the pipeline at scale factor SF (default 0.1), the dashboards on its data, ID-Mapping vs scipy and networkx, the history import (HISTORY_DAYS, default 546); refreshes bench/README.md
 	$(BIN)/python bench/pipeline_bench.py --sf $(or $(SF),0.1)
+	$(BIN)/python bench/dashboard_bench.py --label "sf$(or $(SF),0.1)" --data-dir "$$(ls -d \
+		$${FUNDCDP_BENCH_DIR:-$(FUNDCDP_DATA_DIR)/bench}/runs/sf$$($(BIN)/python -c 'print(f"{float($(or $(SF),0.1)):g}")')-* | tail -1)"
 	$(BIN)/python bench/identity_bench.py --persons $(or $(BENCH_PERSONS),100000)
 	$(BIN)/python bench/history_bench.py --days $(or $(HISTORY_DAYS),546)
 	$(BIN)/python bench/report.py
@@ -74,6 +76,10 @@ bench-spark: prepare $(SPARK_STAMP)  ## the dbt layer on local Spark vs DuckDB o
 	$(BIN)/python bench/spark_bench.py --sf $(or $(SF),0.1) --as-of 2026-06-30 --run-dir "$$(ls -d \
 		$${FUNDCDP_BENCH_DIR:-$(FUNDCDP_DATA_DIR)/bench}/runs/sf$$($(BIN)/python -c 'print(f"{float($(or $(SF),0.1)):g}")')-* | tail -1)"
 	$(BIN)/python bench/report.py
+
+dashboards: bootstrap  ## check the boards (dashboards/), then serve the dashboards on http://127.0.0.1:8501 (read-only)
+	-$(BIN)/python -m orchestration.cli dashboards validate  # a broken board is listed in the app too
+	$(BIN)/python -m orchestration.cli dashboards serve
 
 ui: prepare  ## start the Dagster UI on http://127.0.0.1:3000
 	$(BIN)/python -m orchestration.cli ui

@@ -1,5 +1,6 @@
-"""``python -m orchestration.cli run|day|backfill|import-history|waive|segments|erase|rotate-key|ui``: what
-``make run`` and ``make ui`` call, and the operator's commands."""
+"""``python -m orchestration.cli <command>`` (run, day, backfill, import-history, waive, segments,
+dashboards, erase, rotate-key, ui):
+what ``make run``, ``make ui`` and ``make dashboards`` call, and the operator's commands."""
 
 from __future__ import annotations
 
@@ -340,15 +341,64 @@ def run_ui(port: int) -> int:
     dagster = Path(sys.executable).with_name("dagster")
     command = [str(dagster), "dev", "-w", str(WORKSPACE_FILE), "-h", "127.0.0.1", "-p", str(port)]
     print(f"Dagster UI on http://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
-    # Started without a shell so that SIGINT reaches dagster dev and stops it cleanly.
-    process = subprocess.Popen(command, cwd=PROJECT_ROOT)
-    # A SIGTERM (e.g. from a supervisor or `timeout`) stops the UI the same way Ctrl-C does.
+    return _serve(command)
+
+
+def _serve(command: list[str], env: dict[str, str] | None = None) -> int:
+    """Run a server until it ends; Ctrl-C or SIGTERM stops it."""
+    # Started without a shell so that SIGINT reaches the server and stops it cleanly.
+    process = subprocess.Popen(command, cwd=PROJECT_ROOT, env=env)
+    # A SIGTERM (e.g. from a supervisor or `timeout`) stops it the same way Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: process.send_signal(signal.SIGINT))
     try:
         return process.wait()
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
         return process.wait()
+
+
+def run_dashboards(action: str, port: int) -> int:
+    """``dashboards validate``: check every board file (format, query, chart columns), then run each
+    query once on ``analytics.duckdb`` when there is one; ``dashboards serve``: the app (Streamlit) on
+    127.0.0.1:``port``, Ctrl-C stops it."""
+    from orchestration.defs.publish.boards import board_connection, load_boards, run_panel
+
+    layout = DataLayout.at(os.environ.get("FUNDCDP_DATA_DIR") or "data")
+    if action == "validate":
+        boards, problems = load_boards()
+        if layout.analytics_db.exists():
+            con = board_connection(layout.analytics_db)
+            try:
+                for found in boards:
+                    for index, panel in enumerate(found.board.panels):
+                        data = run_panel(con, panel)
+                        if data.error:
+                            problems.append(f"{found.path}: panels.{index}.sql: {data.error}")
+                        elif missing := [c for c in panel.chart.columns() if c not in data.columns]:
+                            problems.append(
+                                f"{found.path}: panels.{index}.chart: names {', '.join(missing)}, "
+                                f"which the query does not return ({', '.join(data.columns)})"
+                            )
+            finally:
+                con.close()
+        for problem in problems:
+            print(problem, file=sys.stderr)
+        checked = (
+            "queries run on " + str(layout.analytics_db)
+            if layout.analytics_db.exists()
+            else ("queries not run: no analytics.duckdb yet")
+        )
+        print(f"{len(boards)} board file(s) read, {len(problems)} problem(s); {checked}")
+        return 1 if problems else 0
+    app = PROJECT_ROOT / "orchestration" / "dashboards" / "app.py"
+    command = [
+        sys.executable, "-m", "streamlit", "run", str(app), "--server.address", "127.0.0.1",
+        "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+        "--global.developmentMode", "false", "--server.fileWatcherType", "none",
+        "--client.toolbarMode", "viewer",
+    ]  # fmt: skip
+    print(f"dashboards on http://127.0.0.1:{port} (Ctrl-C to stop)", flush=True)
+    return _serve(command, {**os.environ, "FUNDCDP_DATA_DIR": str(layout.root)})
 
 
 def run_segments(
@@ -621,6 +671,13 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser(
         "rotate-key", help="re-hash all personal identifiers from FUNDCDP_HASH_KEY to FUNDCDP_NEW_HASH_KEY"
     )
+    dashboards = commands.add_parser(
+        "dashboards", help="validate the dashboard boards (dashboards/), or serve the dashboard app"
+    )
+    dashboards.add_argument("action", choices=["validate", "serve"])
+    dashboards.add_argument(
+        "--port", type=int, default=int(os.environ.get("FUNDCDP_DASHBOARDS_PORT", "8501"))
+    )
     ui = commands.add_parser("ui", help="start the Dagster UI")
     ui.add_argument("--port", type=int, default=int(os.environ.get("FUNDCDP_UI_PORT", "3000")))
     args = parser.parse_args(argv)
@@ -657,6 +714,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"--request-id refused, nothing filed: {problem}")
         erase_now = lambda: run_erase(kind, getattr(args, kind), args.request_id, args.now)  # noqa: E731
         return _holding_run_lock("erase --now", erase_now) if args.now else erase_now()
+    if args.command == "dashboards":
+        return run_dashboards(args.action, args.port)
     if args.command == "rotate-key":
         return _holding_run_lock("rotate-key", run_rotate_key)
     return run_ui(args.port)

@@ -2,6 +2,7 @@
 published person ids and with k-anonymous quasi-identifiers; the HTML report is self-contained;
 experiment results exist for split segments."""
 
+import html
 import re
 import shutil
 import subprocess
@@ -74,6 +75,42 @@ def test_sessions_cover_every_valid_attributed_event(built_warehouse):
     assert in_sessions == events and sessions > 0
 
 
+def test_the_health_summaries_agree_with_the_ledger_and_the_quarantine(built_warehouse):
+    """source_deliveries: one row per source and ledger day, its rows as the load manifests count them;
+    quarantine_summary: the quarantined lines per source, as many as the manifests' rows_quarantined;
+    no column of either carries a file name or a loader message."""
+    from orchestration.defs.quality.publish_gate import completeness_ledger
+
+    layout = built_warehouse.layout
+    con = duckdb.connect(str(layout.analytics_db), read_only=True)
+    deliveries = con.execute("select source, cast(day as varchar), status from source_deliveries").fetchall()
+    per_source = dict(
+        con.execute("select source, sum(rows_quarantined) from source_deliveries group by 1").fetchall()
+    )
+    quarantined = dict(con.execute("select source, sum(lines) from quarantine_summary group by 1").fetchall())
+    columns = {
+        table: [c for (c,) in con.execute(f"select column_name from (describe {table})").fetchall()]
+        for table in ("source_deliveries", "quarantine_summary", "identity_conflict_summary")
+    }
+    con.close()
+    as_of = max(day for _, day, _ in deliveries)
+    ledger = completeness_ledger(layout, as_of)
+    assert sorted(deliveries) == sorted((d.source, d.day, d.status) for d in ledger)
+    assert {source for source, _, _ in deliveries} == {"trade", "crm", "tracking"}
+    assert sum(quarantined.values()) > 0
+    assert {s: int(n) for s, n in per_source.items() if n} == {s: int(n) for s, n in quarantined.items()}
+    assert columns["quarantine_summary"] == ["arrival_date", "source", "table_name", "reason", "lines"]
+    assert columns["source_deliveries"] == [
+        "source", "day", "status", "files", "lines_read", "rows_loaded", "rows_quarantined",
+    ]  # fmt: skip
+    assert columns["identity_conflict_summary"] == [
+        "as_of_date",
+        "conflict_reason",
+        "identifier_type",
+        "conflicts",
+    ]
+
+
 def test_experiment_results_exist_for_segments_split_into_test_and_control(built_warehouse):
     con = duckdb.connect(str(built_warehouse.layout.analytics_db), read_only=True)
     rows = con.execute(
@@ -87,16 +124,27 @@ def test_experiment_results_exist_for_segments_split_into_test_and_control(built
 
 
 def test_the_html_report_is_self_contained_with_every_section(built_warehouse):
+    """The report's sections are the boards marked ``report: true``, each panel drawn from rows (no failed
+    query), in English and Chinese, with nothing fetched from elsewhere."""
+    from orchestration.defs.publish.boards import load_boards
+
     reports = built_warehouse.layout.reports
     latest = (reports / "latest.html").read_text(encoding="utf-8")
     assert (reports / "fundcdp_report_2026-06-30.html").exists()
-    for heading in ("Acquisition funnel", "Channel quality", "Lifecycle stage × value tier", "RFM grid",
-                    "Weekly retention", "Data quality", "Segments"):  # fmt: skip
-        assert heading in latest
+    boards = [found.board for found in load_boards()[0] if found.board.report]
+    assert {b.id for b in boards} >= {"data_health", "acquisition_funnel", "channel_quality", "segments"}
+    for board in boards:
+        assert html.escape(board.title("en")) in latest
+        for panel in board.panels:
+            assert html.escape(panel.title("en")) in latest
+    assert 'class="error"' not in latest and "No rows." not in latest
     # nothing fetched from elsewhere: no scripts, stylesheets or images by URL
     assert not re.search(r"<(script|link|img)\b", latest)
     assert not re.search(r"(src|href)=\"https?://", latest)
-    assert latest.count("<svg") == 1 and "<table>" in latest
+    charts = sum(p.chart.kind not in ("table", "metric") for b in boards for p in b.panels)
+    assert latest.count("<svg") == charts and "<table>" in latest
+    chinese = (reports / "latest.zh.html").read_text(encoding="utf-8")
+    assert "数据健康" in chinese and chinese.count("<svg") == charts
 
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -317,6 +317,38 @@ def test_days_with_nothing_delivered(history):
     assert outcome.checks["gx_freshness_and_volume"]
 
 
+def test_every_board_runs_and_the_report_names_the_waived_days(history):
+    """The dashboards on three years, no tracking source and waived days: every panel's query runs (a
+    tracking-only panel is empty, not broken), the report has no failed panel, and the data health board
+    shows each day without a trade delivery as waived, not as loaded."""
+    from orchestration.defs.publish.boards import board_connection, load_boards, run_panel
+
+    truth, outcome = history
+    layout = outcome.layout
+    con = board_connection(layout.analytics_db)
+    try:
+        results = {
+            (found.board.id, panel.id): run_panel(con, panel)
+            for found in load_boards()[0]
+            for panel in found.board.panels
+        }
+        waived = con.execute(
+            "select cast(day as varchar) from source_deliveries where source = 'trade' and status = 'waived'"
+        ).fetchall()
+        (loaded_days,) = con.execute(
+            "select count(*) from source_deliveries where source = 'trade' and status = 'loaded'"
+        ).fetchone()
+    finally:
+        con.close()
+    assert {key: data.error for key, data in results.items() if data.error} == {}
+    assert results[("rfm", "grid")].rows and results[("data_health", "deliveries")].rows
+    assert sorted(day for (day,) in waived) == sorted(truth.missing_days)
+    span = (date.fromisoformat(truth.last_day) - date.fromisoformat(truth.first_day)).days + 1
+    assert loaded_days == span - len(truth.missing_days)
+    report = (layout.reports / "latest.html").read_text(encoding="utf-8")
+    assert 'class="error"' not in report and "Data health" in report
+
+
 def test_ninety_percent_churned(history):
     truth, outcome = history
     assert outcome.failures() == {}

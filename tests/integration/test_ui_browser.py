@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -60,17 +62,25 @@ def ui(ops, tmp_path_factory):
         yield f"http://127.0.0.1:{port}"
 
 
-@pytest.fixture(scope="module")
-def page():
+@contextmanager
+def chromium_page(output: Path) -> Iterator:
+    """A page of Debian's chromium (headless, 1,600 × 1,000) driven by Playwright; ``output`` made for its
+    screenshots."""
     executable = chromium()
     from playwright.sync_api import sync_playwright
 
-    OUTPUT.mkdir(parents=True, exist_ok=True)
+    output.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
         context = browser.new_context(viewport={"width": 1600, "height": 1000})
         yield context.new_page()
         browser.close()
+
+
+@pytest.fixture(scope="module")
+def page():
+    with chromium_page(OUTPUT) as opened:
+        yield opened
 
 
 def wait_for_text(page, *texts: str) -> str:

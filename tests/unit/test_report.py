@@ -1,5 +1,7 @@
-"""The analysts' HTML report escapes every value it did not build itself: a utm source typed by a web
-visitor (or a segment name) cannot inject markup or script."""
+"""The analysts' HTML report, rendered from the boards marked ``report: true``: it escapes every value it
+did not build itself (a utm source typed by a web visitor, a segment name cannot inject markup or script,
+neither in a table nor in a chart's SVG), and a panel whose table is missing shows why instead of failing
+the report."""
 
 from __future__ import annotations
 
@@ -7,26 +9,18 @@ import html
 
 import duckdb
 
-from orchestration.defs.publish.report import STAGES, TIERS, Markup, _cell, write_report
+from orchestration.defs.publish.report import Markup, _cell, write_report
 
 PAYLOAD = "<script>alert(1)</script>"
 TABLES = """
 create table person_profile as select date '2026-06-30' as as_of_date;
-create table funnel_daily as select 1 as landed_persons, 1 as activated_persons, 1 as registered_persons,
-    1 as account_opened_persons, 1 as card_bound_persons, 0 as first_purchase_persons,
-    0 as repeat_purchase_persons;
-create table channel_attribution as select ? as utm_source, 'first_touch' as attribution_model,
-    3.0 as new_persons, 2.0 as registrations, 1.0 as accounts_opened, 1.0 as first_purchases,
-    1000.0 as aum_cny;
-create table lifecycle_daily as select date '2026-06-30' as as_of_date, 'growth' as lifecycle_stage,
-    'mass' as value_tier, 1 as persons;
-create table tags_value as select 5 as recency_score, 1 as frequency_score;
-create table retention_weekly as select date '2026-06-01' as cohort_week, 0 as week_number,
-    1 as cohort_persons, 1.0 as active_rate;
-create table dq_results as select date '2026-06-30' as partition_date, 'raw' as suite, true as success,
-    timestamp '2026-06-30 09:00' as validated_at;
-create table segment_versions as select ? as segment, 1 as version, 1 as size, 'published' as status,
-    timestamp '2026-06-30 09:00' as published_at;
+create table channel_attribution as select ? as utm_source, 'spring' as utm_campaign,
+    'first_touch' as attribution_model, 3.0 as new_persons, 2.0 as registrations, 1.0 as accounts_opened,
+    1.0 as first_purchases, 1000.0 as aum_cny;
+create table segment_versions as select ? as segment, 1 as version, date '2026-06-30' as as_of_date,
+    'blocked' as status, 5 as size, 5 as entered, 0 as exited, 'size changed by 400 %' as blocked_reason,
+    0 as excluded_no_consent, 0 as excluded_unsuitable, 0 as excluded_no_customer_number,
+    0 as excluded_quarantined, timestamp '2026-06-30 09:00' as published_at;
 """
 
 
@@ -45,11 +39,19 @@ def test_a_hostile_utm_source_and_segment_name_come_out_escaped(tmp_path):
             con.execute(statement, [PAYLOAD] if "?" in statement else [])
     con.close()
 
-    document = write_report(db, tmp_path / "reports").read_text(encoding="utf-8")
+    english = write_report(db, tmp_path / "reports")
+    document = english.read_text(encoding="utf-8")
 
+    assert english.name == "fundcdp_report_2026-06-30.html"
     assert "<script" not in document
-    assert document.count(html.escape(PAYLOAD)) == 2  # the channel row and the segment row
-    # the markup built here still renders: the heat cells and the quality result
-    assert '<span class="ok">passed</span>' in document
-    # lifecycle stage x tier, the 5 x 5 RFM grid, the one retention cell
-    assert document.count(';padding:2px 6px">') == len(STAGES) * len(TIERS) + 5 * 5 + 1
+    escaped = html.escape(PAYLOAD)
+    # the campaigns table and the segments' latest attempt (with why it was blocked): escaped cells
+    assert f'<td class="l">{escaped}</td>' in document
+    assert "size changed by 400 %" in document
+    # the AUM bar chart's SVG labels the bar with the text, escaped by Vega's SVG renderer
+    svgs = document.split("<svg")[1:]
+    assert any("&lt;script&gt;" in svg for svg in svgs)
+    # the tables this file lacks: the panel says so, the rest of the report is there
+    assert document.count('<p class="error">') >= 10 and "funnel_daily" in document
+    chinese = (tmp_path / "reports" / "latest.zh.html").read_text(encoding="utf-8")
+    assert "<script" not in chinese and "渠道质量" in chinese and 'href="latest.html"' in chinese

@@ -38,6 +38,7 @@ from pathlib import Path
 
 import duckdb
 
+from orchestration.defs.ingest.completeness import LedgerDay
 from orchestration.defs.ml import store as ml_store
 from orchestration.defs.privacy import pseudonyms, quasi_identifiers
 from orchestration.lib.failpoints import crash_if_armed
@@ -354,11 +355,14 @@ def publish_analytics(
     segments_db: Path | None = None,
     private_db: Path | None = None,
     k: int | None = None,
+    ledger: list[LedgerDay] | None = None,
 ) -> dict[str, int]:
     """Write ``tables``, ``dq_results`` and the segment tables to a fresh file and swap it in; returns rows
     per table. Person ids are published through ``private_db`` (default: ``private.duckdb`` beside the
     analytics file, as in the data directory), quasi-identifiers ``k``-anonymous (default: the business
-    rule); ``publish_privacy`` in the file records what was generalised."""
+    rule); ``publish_privacy`` in the file records what was generalised. The dashboards' health and
+    identity summaries (:data:`SUMMARY_TABLES`, counts only) come from the warehouse and ``ledger`` (the
+    completeness ledger: ``source_deliveries`` is empty without one)."""
     private_db = private_db or analytics_db.with_name("private.duckdb")
     k = k_anonymity() if k is None else k
     # Fresh files left by a publish that crashed before its swap (one writer at a time: none is live).
@@ -390,6 +394,7 @@ def publish_analytics(
                     f"select count(*) from main.{quote_identifier(table)}"
                 ).fetchone()[0]
             _write_privacy_report(con, report)
+            counts.update(_summaries(con, ledger or []))
             con.execute("detach private")
             for catalog in ("warehouse", "quality", "segments"):
                 con.execute(f"detach database if exists {catalog}")
@@ -421,6 +426,61 @@ def _attach_private(con: duckdb.DuckDBPyConnection, private_db: Path) -> None:
         con.execute("attach ? as private", [str(private_db)])
     if not existed:
         os.chmod(private_db, 0o600)
+
+
+# Tables the publish step builds for the dashboards from the warehouse and the completeness ledger: counts
+# and codes only (no file name, no loader message, no quarantined line, no identifier hash).
+SUMMARY_TABLES = ("source_deliveries", "quarantine_summary", "identity_conflict_summary")
+
+
+def _summaries(con: duckdb.DuckDBPyConnection, ledger: list[LedgerDay]) -> dict[str, int]:
+    """``source_deliveries``: each source's ledger status per day with the day's files and rows from the
+    load manifests; ``quarantine_summary``: quarantined lines per arrival day, source table and reason;
+    ``identity_conflict_summary``: ID-Mapping's conflicts per reason and identifier type. A warehouse
+    without the model a summary reads (a partial build) gets the summary empty."""
+    con.execute("create temp table ledger_days (source varchar, day date, status varchar)")
+    if ledger:
+        days = [(d.source, d.day, d.status) for d in ledger]
+        con.executemany("insert into ledger_days values (?, ?, ?)", days)
+    summaries = {
+        "source_deliveries": (
+            "stg_ingest__load_manifests",
+            "select l.source, l.day, l.status, coalesce(m.files, 0) as files,"
+            " coalesce(m.lines_read, 0) as lines_read, coalesce(m.rows_loaded, 0) as rows_loaded,"
+            " coalesce(m.rows_quarantined, 0) as rows_quarantined"
+            " from ledger_days as l left join (select source_system, arrival_date, count(*) as files,"
+            " sum(lines_read) as lines_read, sum(rows_loaded) as rows_loaded,"
+            " sum(rows_quarantined) as rows_quarantined from {relation} where load_status = 'loaded'"
+            " group by all) as m on m.source_system = l.source and m.arrival_date = l.day"
+            " order by l.day, l.source",
+            "source varchar, day date, status varchar, files bigint, lines_read bigint,"
+            " rows_loaded bigint, rows_quarantined bigint",
+        ),
+        "quarantine_summary": (
+            "stg_ingest__quarantined_lines",
+            "select arrival_date, source_system as source, table_name, quarantine_reason as reason,"
+            " count(*) as lines from {relation} group by all order by all",
+            "arrival_date date, source varchar, table_name varchar, reason varchar, lines bigint",
+        ),
+        "identity_conflict_summary": (
+            "identity_conflicts",
+            "select as_of_date, conflict_reason, identifier_type, count(*) as conflicts"
+            " from {relation} group by all order by all",
+            "as_of_date date, conflict_reason varchar, identifier_type varchar, conflicts bigint",
+        ),
+    }
+    counts = {}
+    for table, (model, select, empty) in summaries.items():
+        relation = model_relation(model).in_catalog("warehouse")
+        try:
+            con.execute(f"describe select * from {relation}")
+        except duckdb.CatalogException:
+            con.execute(f"create table main.{table} ({empty})")
+        else:
+            con.execute(f"create table main.{table} as " + select.format(relation=relation))
+        counts[table] = con.execute(f"select count(*) from main.{table}").fetchone()[0]
+    con.execute("drop table ledger_days")
+    return counts
 
 
 PRIVACY_REPORT_COLUMNS = (

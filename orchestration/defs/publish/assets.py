@@ -2,6 +2,7 @@
 once, after the segments, and only when every source is complete up to the as-of date (the completeness
 ledger) and the quality gates passed (:mod:`orchestration.defs.quality.publish_gate`)."""
 
+import os
 from datetime import date
 
 import dagster as dg
@@ -30,6 +31,13 @@ from orchestration.lib.as_of import resolve_as_of_date
 from orchestration.lib.asset_metadata import row_count_and_as_of
 from orchestration.lib.partitions import DUCKDB_WRITER_POOL, days, run_as_of_date
 from orchestration.lib.settings import FundcdpSettings
+
+
+def dashboards_url() -> str:
+    """Where the dashboard app serves this data directory's analytics: ``FUNDCDP_DASHBOARDS_URL``, default
+    the local ``make dashboards`` (port ``FUNDCDP_DASHBOARDS_PORT``, 8501)."""
+    port = os.environ.get("FUNDCDP_DASHBOARDS_PORT", "8501")
+    return os.environ.get("FUNDCDP_DASHBOARDS_URL") or f"http://127.0.0.1:{port}/"
 
 
 def publish_problems(layout, as_of: str) -> list[str]:
@@ -99,6 +107,7 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings):
             layout.quality_db,
             segments_db=layout.segments_db,
             private_db=layout.private_db,
+            ledger=ledger,
         )
     except PublishError as problem:
         raise dg.Failure(description=str(problem)) from problem
@@ -127,6 +136,8 @@ def analytics(context: dg.AssetExecutionContext, settings: FundcdpSettings):
             "quasi_identifiers": dg.MetadataValue.json(privacy_report(layout.analytics_db)),
             "data_docs": docs,
             "report": report,
+            # the dashboard app over this file (make dashboards; FUNDCDP_DASHBOARDS_URL where it is served)
+            "dashboards": dg.MetadataValue.url(dashboards_url()),
             **settings.hash_key_metadata(),  # "hash_key": the public demo key, said on the published file
         }
     )

@@ -1,7 +1,11 @@
-"""A self-contained HTML report of the published analytics (inline CSS and SVG: no CDN, opens offline).
+"""The daily HTML report: the e-mailable summary of the published analytics, rendered from the same board
+definitions as the dashboard app (:mod:`orchestration.defs.publish.boards`, the boards marked
+``report: true``), in English and in Chinese.
 
-Sections: the acquisition funnel, channel quality (first touch), lifecycle stage x value tier, the RFM
-grid, the weekly retention triangle, the data-quality summary and the segments' latest versions.
+Self-contained: inline CSS, charts as inline SVG rendered by vl-convert from the boards' Vega-Lite specs,
+no script, no CDN; it opens offline and in a mail client. Every value from the data (a utm source typed
+by a web visitor, a segment name) is escaped: in tables by :func:`_cell`, in the charts by Vega's SVG
+renderer. A panel whose query fails on this file shows the database's message instead of its chart.
 """
 
 from __future__ import annotations
@@ -9,52 +13,46 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
-import duckdb
-
+from orchestration.defs.publish.boards import (
+    Board,
+    Glossary,
+    Panel,
+    PanelData,
+    board_connection,
+    format_value,
+    load_boards,
+    metric,
+    run_panel,
+    translated,
+    vega_lite,
+)
 from orchestration.lib.layout import analyst_dir_mode, analyst_file_mode
 
-STEPS = (
-    "landed",
-    "activated",
-    "registered",
-    "account_opened",
-    "card_bound",
-    "first_purchase",
-    "repeat_purchase",
-)
-STAGES = ("introduction", "growth", "mature", "dormant", "churned")
-TIERS = ("high_net_worth", "affluent", "mass", "no_holdings")
-
+CHART_WIDTH = 820  # px of a chart's plot; the page is at most 1,200 px wide (fits 1,600 px screens)
 CSS = """
-body{font-family:-apple-system,"Segoe UI","PingFang SC",sans-serif;margin:24px;color:#1f2933}
-h1{font-size:22px}h2{font-size:17px;margin-top:32px;border-bottom:1px solid #d9e2ec;padding-bottom:4px}
-table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #d9e2ec;padding:4px 8px;text-align:right}
-th{background:#f0f4f8}td.l,th.l{text-align:left}.ok{color:#1b7f3b}.bad{color:#c62828;font-weight:bold}
-.note{color:#627d98;font-size:12px}
+body{font-family:-apple-system,"Segoe UI","PingFang SC","Noto Sans CJK SC",sans-serif;margin:24px auto;
+max-width:1200px;color:#1f2933;padding:0 16px}
+h1{font-size:22px}h2{font-size:18px;margin-top:36px;border-bottom:1px solid #d9e2ec;padding-bottom:4px}
+h3{font-size:15px;margin:20px 0 4px}table{border-collapse:collapse;font-size:13px}
+td,th{border:1px solid #d9e2ec;padding:4px 8px;text-align:right}th{background:#f0f4f8}
+td.l,th.l{text-align:left}.note{color:#627d98;font-size:12px}.metric{font-size:26px;margin:4px 0}
+.up{color:#1b7f3b;font-size:14px}.down{color:#c62828;font-size:14px}.error{color:#c62828}
+.chart{overflow-x:auto;max-width:100%}
 """
-
-
-def _heat(value: float, maximum: float) -> str:
-    share = 0 if not maximum else max(0.0, min(1.0, value / maximum))
-    return f"background:rgba(37,99,235,{0.08 + 0.72 * share:.2f})"
-
-
-def _funnel_svg(counts: list[int]) -> str:
-    width, bar, gap = 720, 26, 8
-    top = max(counts) or 1
-    rows = []
-    for index, (step, count) in enumerate(zip(STEPS, counts, strict=True)):
-        y = index * (bar + gap)
-        length = int(460 * count / top)
-        share = f"{count / counts[0]:.0%}" if counts[0] else "-"
-        step_rate = f" ({count / counts[index - 1]:.0%} of previous)" if index and counts[index - 1] else ""
-        rows.append(
-            f'<text x="0" y="{y + 18}" font-size="13">{step.replace("_", " ")}</text>'
-            f'<rect x="150" y="{y}" width="{length}" height="{bar}" fill="#2563eb"/>'
-            f'<text x="{156 + length}" y="{y + 18}" font-size="12">{count:,} · {share}{step_rate}</text>'
-        )
-    height = len(STEPS) * (bar + gap)
-    return f'<svg width="{width}" height="{height}" xmlns="http://www.w3.org/2000/svg">{"".join(rows)}</svg>'
+TEXT = {
+    "title": {"en": "fundcdp report, as of {as_of}", "zh": "fundcdp 日报，数据日期 {as_of}"},
+    "intro": {
+        "en": "{persons:,} persons. Built from analytics.duckdb, the same boards as the dashboard app "
+        "(make dashboards); every figure is as of the date above.",
+        "zh": "共 {persons:,} 人。由 analytics.duckdb 生成，与数据看板（make dashboards）同一套看板定义；"
+        "所有数字均以上述数据日期为准。",
+    },
+    "other": {"en": "中文版", "zh": "English"},
+    "failed": {"en": "query failed: {error}", "zh": "查询失败：{error}"},
+    "empty": {"en": "No rows.", "zh": "没有数据。"},
+    "previous": {"en": "vs previous", "zh": "较前值"},
+    "truncated": {"en": "first {rows} rows", "zh": "前 {rows} 行"},
+}
 
 
 class Markup(str):
@@ -65,10 +63,6 @@ class Markup(str):
 def _cell(value) -> str:
     """A table cell's content: :class:`Markup` as is, anything else escaped (``<``, ``>``, ``&``, quotes)."""
     return value if isinstance(value, Markup) else html.escape(str(value))
-
-
-def _heat_span(value: float, maximum: float, text: str) -> Markup:
-    return Markup(f'<span style="{_heat(value, maximum)};padding:2px 6px">{html.escape(text)}</span>')
 
 
 def _table(headers: list[str], rows: list[list], left: int = 1) -> str:
@@ -84,110 +78,100 @@ def _table(headers: list[str], rows: list[list], left: int = 1) -> str:
     return f"<table><tr>{head}</tr>{body}</table>"
 
 
-def write_report(analytics_db: Path, directory: Path) -> Path:
-    """Render the report from ``analytics.duckdb`` into ``directory``; returns the file written."""
-    con = duckdb.connect(str(analytics_db), read_only=True)
+def _svg(spec: dict) -> str:
+    """The chart as SVG; without tooltips and ARIA labels per mark, which a static page cannot show and
+    which would make up most of its bytes."""
+    import vl_convert
+
+    spec = {**spec, "config": {**spec.get("config", {}), "aria": False}}
+    spec.get("encoding", {}).pop("tooltip", None)
+    return vl_convert.vegalite_to_svg(spec)
+
+
+def _panel(panel: Panel, data: PanelData, glossary: Glossary, language: str) -> str:
+    parts = [f"<h3>{html.escape(panel.title(language))}</h3>"]
+    if panel.note:
+        parts.append(f'<p class="note">{html.escape(panel.note(language))}</p>')
+    if data.error:
+        error = TEXT["failed"][language].format(error=data.error)
+        return "".join(parts) + f'<p class="error">{html.escape(error)}</p>'
+    if not data.rows:
+        return "".join(parts) + f'<p class="note">{TEXT["empty"][language]}</p>'
+    chart = panel.chart
+    if chart.kind == "metric":
+        value, change = metric(panel, data)
+        percent = chart.value in chart.percent
+        shown = html.escape(format_value(value, percent))
+        if change is not None:
+            arrow, css = ("▲", "up") if change > 0 else ("▼", "down") if change < 0 else ("=", "note")
+            delta = html.escape(f"{format_value(change, percent)} {TEXT['previous'][language]}")
+            shown += f' <span class="{css}">{arrow} {delta}</span>'
+        label = html.escape(glossary.column(panel, chart.value, language))
+        parts.append(f'<p class="note">{label}</p><p class="metric">{shown}</p>')
+    elif chart.kind == "table":
+        headers = [glossary.column(panel, c, language) for c in data.columns]
+        rows = [
+            [format_value(record[c], c in chart.percent) for c in data.columns]
+            for record in translated(panel, data, glossary, language)
+        ]
+        parts.append(_table(headers, rows, left=1))
+    else:
+        spec = vega_lite(panel, data, glossary, language, CHART_WIDTH)
+        parts.append(f'<div class="chart">{_svg(spec)}</div>')
+    if data.truncated:
+        parts.append(f'<p class="note">{TEXT["truncated"][language].format(rows=len(data.rows))}</p>')
+    return "".join(parts)
+
+
+def render_report(analytics_db: Path, boards: list[Board], language: str, other_href: str) -> tuple[str, str]:
+    """The report's HTML in ``language`` and its as-of date."""
+    con = board_connection(analytics_db)
     try:
-        (as_of,) = con.execute("select max(as_of_date) from person_profile").fetchone()
-        (persons,) = con.execute("select count(*) from person_profile").fetchone()
-        funnel = con.execute(
-            "select "
-            + ", ".join(f"coalesce(sum({step}_persons), 0)" for step in STEPS)
-            + " from funnel_daily"
-        ).fetchone()
-        channels = con.execute(
-            "select utm_source, round(sum(new_persons)), round(sum(registrations)),"
-            " round(sum(accounts_opened)), round(sum(first_purchases)), round(sum(aum_cny))"
-            " from channel_attribution"
-            " where attribution_model = 'first_touch' group by 1 order by 2 desc"
-        ).fetchall()
-        lifecycle = dict(
-            ((stage, tier), n)
-            for stage, tier, n in con.execute(
-                "select lifecycle_stage, value_tier, persons from lifecycle_daily"
-                " where as_of_date = (select max(as_of_date) from lifecycle_daily)"
-            ).fetchall()
-        )
-        rfm = dict(
-            ((r, f), n)
-            for r, f, n in con.execute(
-                "select recency_score, frequency_score, count(*) from tags_value"
-                " where recency_score is not null group by 1, 2"
-            ).fetchall()
-        )
-        retention = con.execute(
-            "select cohort_week, week_number, cohort_persons, active_rate from retention_weekly order by 1, 2"
-        ).fetchall()
-        quality = con.execute(
-            "select suite, bool_and(success), count(*), count(*) filter (where not success) from dq_results"
-            " where partition_date = ? and (suite, validated_at) in (select (suite, max(validated_at))"
-            " from dq_results where partition_date = ? group by suite) group by suite order by suite",
-            [as_of, as_of],
-        ).fetchall()
-        segments = con.execute(
-            "select segment, max(version), arg_max(size, published_at), arg_max(status, published_at)"
-            " from segment_versions group by 1 order by 1"
-        ).fetchall()
+        glossary = Glossary.load(con)
+        as_of, persons = con.execute("select max(as_of_date), count(*) from person_profile").fetchone()
+        sections = []
+        for board in boards:
+            section = [f"<h2>{html.escape(board.title(language))}</h2>"]
+            if board.description:
+                section.append(f'<p class="note">{html.escape(board.description(language))}</p>')
+            section.extend(_panel(panel, run_panel(con, panel), glossary, language) for panel in board.panels)
+            sections.append("".join(section))
     finally:
         con.close()
-    lifecycle_max = max(lifecycle.values(), default=0)
-    lifecycle_rows = [
-        [stage] + [_heat_span(lifecycle.get((stage, t), 0), lifecycle_max, str(lifecycle.get((stage, t), 0)))
-                   for t in TIERS]
-        for stage in STAGES
-    ]  # fmt: skip
-    rfm_max = max(rfm.values(), default=0)
-    rfm_rows = [
-        [f"R{r}"] + [_heat_span(rfm.get((r, f), 0), rfm_max, str(rfm.get((r, f), 0))) for f in range(1, 6)]
-        for r in range(5, 0, -1)
-    ]  # fmt: skip
-    weeks = sorted({w for _, w, _, _ in retention})
-    cohorts: dict = {}
-    for cohort, week, size, rate in retention:
-        cohorts.setdefault((cohort, size), {})[week] = rate
-    retention_rows = [
-        [str(cohort), size]
-        + [_heat_span(rates[w], 1, f"{rates[w]:.0%}") if w in rates else "" for w in weeks]
-        for (cohort, size), rates in sorted(cohorts.items())
-    ]  # fmt: skip
-    quality_rows = [
-        [
-            suite,
-            Markup(f'<span class="{"ok" if ok else "bad"}">{"passed" if ok else "FAILED"}</span>'),
-            n,
-            failed,
-        ]
-        for suite, ok, n, failed in quality
-    ]
-    body = f"""<h1>fundcdp report, as of {as_of}</h1>
-<p class="note">{persons:,} persons. Built from analytics.duckdb; every figure is as of the date above.</p>
-<h2>Acquisition funnel (landing page → repeat purchase, within 30 days of the landing)</h2>
-{_funnel_svg([int(c) for c in funnel])}
-<h2>Channel quality (first touch)</h2>
-{_table(["utm source", "new persons", "registrations", "accounts", "first purchases", "AUM (CNY)"],
-        [[s or "-", f"{a:,.0f}", f"{b:,.0f}", f"{c:,.0f}", f"{d:,.0f}", f"{e:,.0f}"]
-         for s, a, b, c, d, e in channels])}
-<h2>Lifecycle stage × value tier</h2>
-{_table(["stage", *TIERS], lifecycle_rows)}
-<h2>RFM grid (recency score × frequency score, purchasers of 365 days)</h2>
-{_table(["", *(f"F{f}" for f in range(1, 6))], rfm_rows)}
-<h2>Weekly retention (share of the cohort active in week n)</h2>
-{_table(["cohort week", "persons", *(f"w{w}" for w in weeks)], retention_rows, left=1)}
-<h2>Data quality (Great Expectations suites for {as_of})</h2>
-{_table(["suite", "result", "expectations", "failed"], quality_rows)}
-<h2>Segments (latest attempt)</h2>
-{_table(["segment", "latest version", "size", "status"], [[s, v, n, st] for s, v, n, st in segments])}
-"""  # fmt: skip
-    directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"fundcdp_report_{as_of}.html"
+    title = TEXT["title"][language].format(as_of=as_of)
+    body = (
+        f"<h1>{html.escape(title)}</h1>"
+        f'<p class="note">{html.escape(TEXT["intro"][language].format(persons=persons))}'
+        f' · <a href="{html.escape(other_href)}">{TEXT["other"][language]}</a></p>' + "".join(sections)
+    )
+    lang = "zh-CN" if language == "zh" else "en"
     document = (
-        f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>fundcdp report {as_of}</title>'
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{html.escape(title)}</title>"
         f"<style>{CSS}</style></head><body>{body}</body></html>"
     )
-    path.write_text(document, encoding="utf-8")
-    (directory / "latest.html").write_text(document, encoding="utf-8")
+    return document, str(as_of)
+
+
+def write_report(analytics_db: Path, directory: Path) -> Path:
+    """Render the report of the boards marked ``report: true`` from ``analytics.duckdb`` into
+    ``directory``, in English (``fundcdp_report_<as-of>.html``, ``latest.html``) and Chinese
+    (``….zh.html``); returns the English file."""
+    boards = [found.board for found in load_boards()[0] if found.board.report]
+    directory.mkdir(parents=True, exist_ok=True)
+    written = []
+    english = None
+    for language, suffix, other in (("en", ".html", ".zh.html"), ("zh", ".zh.html", ".html")):
+        document, as_of = render_report(analytics_db, boards, language, f"latest{other}")
+        dated = directory / f"fundcdp_report_{as_of}{suffix}"
+        latest = directory / f"latest{suffix}"
+        for path in (dated, latest):
+            path.write_text(document, encoding="utf-8")
+            written.append(path)
+        english = english or dated
     # What an analyst reads: 0600 in 0700, or 0640 in 0750 with FUNDCDP_ANALYTICS_GROUP_READABLE.
     directory.chmod(analyst_dir_mode())
-    for written in (path, directory / "latest.html"):
-        written.chmod(analyst_file_mode())
-    return path
+    for path in written:
+        path.chmod(analyst_file_mode())
+    return english

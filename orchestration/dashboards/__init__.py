@@ -1,0 +1,1 @@
+"""The dashboard app (``make dashboards``): Streamlit over ``analytics.duckdb``, read-only."""

@@ -1,0 +1,34 @@
+"""When a page of the dashboard app is drawn, as a browser sees it: what the browser test and the render
+benchmark wait for (bench/dashboard_bench.py, tests/integration/test_dashboards_browser.py).
+
+The app ends every panel with a caption "<rows> rows · <ms> ms" ("<rows> 行 · <ms> 毫秒" in Chinese), and
+draws each chart panel into a Vega-Lite element holding a canvas or an SVG of marks.
+"""
+
+from __future__ import annotations
+
+import re
+
+CAPTION = re.compile(r"^(\d[\d,]*) (?:rows|行) · (\d+) (?:ms|毫秒)")
+_CAPTIONS = (
+    "n => [...document.querySelectorAll('[data-testid=stCaptionContainer]')]"
+    ".filter(e => / (rows|行) · /.test(e.innerText)).length >= n"
+)
+_CHARTS = (
+    "n => document.querySelectorAll('[data-testid=stVegaLiteChart] canvas, "
+    "[data-testid=stVegaLiteChart] svg.marks').length >= n"
+)
+
+
+def chart_panels(board) -> int:
+    return sum(panel.chart.kind not in ("table", "metric") for panel in board.panels)
+
+
+def wait_until_drawn(page, board, timeout_ms: int = 90_000) -> list[tuple[int, int]]:
+    """Wait until every panel of ``board`` has its caption and every chart its canvas; the captions'
+    (rows, query ms), in page order."""
+    page.wait_for_function(_CAPTIONS, arg=len(board.panels), timeout=timeout_ms)
+    page.wait_for_function(_CHARTS, arg=chart_panels(board), timeout=timeout_ms)
+    captions = page.locator("[data-testid=stCaptionContainer]").all_inner_texts()
+    found = [CAPTION.match(caption.strip()) for caption in captions]
+    return [(int(m.group(1).replace(",", "")), int(m.group(2))) for m in found if m]
