@@ -72,17 +72,17 @@ def _table(panel: Panel, data: PanelData, glossary: Glossary, language: str) -> 
 
 
 def render_panel(panel: Panel, data: PanelData, glossary: Glossary, language: str, ms: int) -> None:
+    """The panel's title, note and chart (or table, or metric), then its caption "<rows> rows · <ms> ms",
+    also for an empty or failed panel: the page is drawn when every panel has one (drawn.py)."""
     st.subheader(panel.title(language))
     if panel.note:
         st.caption(panel.note(language))
+    kind = panel.chart.kind
     if data.error:
         st.warning(ui("failed", language, error=data.error))
-        return
-    if not data.rows:
+    elif not data.rows:
         st.info(ui("empty", language))
-        return
-    kind = panel.chart.kind
-    if kind == "metric":
+    elif kind == "metric":
         value, change = metric(panel, data)
         percent = panel.chart.value in panel.chart.percent
         st.metric(

@@ -25,10 +25,16 @@ def chart_panels(board) -> int:
 
 
 def wait_until_drawn(page, board, timeout_ms: int = 90_000) -> list[tuple[int, int]]:
-    """Wait until every panel of ``board`` has its caption and every chart its canvas; the captions'
-    (rows, query ms), in page order."""
+    """Wait until every panel of ``board`` has its caption and every chart panel with rows its canvas; the
+    captions' (rows, query ms), in panel order."""
     page.wait_for_function(_CAPTIONS, arg=len(board.panels), timeout=timeout_ms)
-    page.wait_for_function(_CHARTS, arg=chart_panels(board), timeout=timeout_ms)
-    captions = page.locator("[data-testid=stCaptionContainer]").all_inner_texts()
-    found = [CAPTION.match(caption.strip()) for caption in captions]
-    return [(int(m.group(1).replace(",", "")), int(m.group(2))) for m in found if m]
+    texts = page.locator("[data-testid=stCaptionContainer]").all_inner_texts()
+    found = [CAPTION.match(text.strip()) for text in texts]
+    captions = [(int(m.group(1).replace(",", "")), int(m.group(2))) for m in found if m]
+    drawn = sum(
+        1
+        for panel, (rows, _) in zip(board.panels, captions, strict=False)
+        if rows and panel.chart.kind not in ("table", "metric")
+    )
+    page.wait_for_function(_CHARTS, arg=drawn, timeout=timeout_ms)
+    return captions

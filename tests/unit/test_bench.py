@@ -156,3 +156,32 @@ def test_the_report_lists_the_largest_nodes_of_the_full_and_the_daily_run():
         "| tags_activity | – | 7.8 |",
     ]
     assert report.largest_nodes_table(Path("old.json"), pipeline_result(1, 300.0)) == []
+
+
+def test_the_report_shows_each_board_s_render_time_against_its_bar(tmp_path: Path):
+    """bench/dashboard_bench.py's result: the latest per label, each board met or missed against 2 s."""
+    results = tmp_path / "results"
+    results.mkdir()
+    for day, slow in (("2026-12-01", 9.0), ("2026-12-08", 2.5)):
+        (results / f"{day}-dashboards-sf1.json").write_text(
+            json.dumps(
+                {
+                    "date": day,
+                    "boards": {
+                        "rfm": {"panels": 3, "median_s": 0.61, "query_ms_median": 18},
+                        "segments": {"panels": 4, "median_s": slow, "query_ms_median": 23},
+                    },
+                    "slowest_board_s": slow,
+                    "target_s": 2.0,
+                    "report_s": 9.9,
+                    "report_kib": 793,
+                }
+            ),
+            encoding="utf-8",
+        )
+    readme = tmp_path / "README.md"
+    report.main(["--results", str(results), "--readme", str(readme)])
+    text = readme.read_text(encoding="utf-8")
+    assert "| rfm | 3 | 0.61 | 18 | render: met |" in text
+    assert "| segments | 4 | 2.50 | 23 | render: missed |" in text  # the later file, not the 9 s one
+    assert "9.00" not in text and "Slowest board: 2.50 s." in text
