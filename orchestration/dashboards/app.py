@@ -133,6 +133,9 @@ def main() -> None:
             horizontal=True,
         )
         ids = [f.board.id for f in boards]
+        if not ids:
+            st.error(ui("invalid", language) + "\n\n" + "\n\n".join(str(p) for p in problems))
+            return
         chosen = params.get("board", ids[0] if ids else None)
         chosen = chosen if chosen in ids else (ids[0] if ids else None)
         titles = {f.board.id: f.board.title(language) for f in boards}

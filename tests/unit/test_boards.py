@@ -178,3 +178,56 @@ def test_a_metric_carries_its_change_against_the_previous_value():
     assert metric(panel, PanelData(["n", "p"], [(12, None)])) == (12, None)
     assert format_value(0.1234, percent=True) == "12.3%"
     assert format_value(98.0) == "98" and format_value(2.5) == "2.50" and format_value(1234567) == "1,234,567"
+
+
+@pytest.mark.parametrize(
+    "sql",
+    [
+        # a CTE's name does not make the catalog object of that name readable
+        "with pg_settings as (select * from pg_settings) select name from pg_settings",
+        "select * from (with duckdb_databases as (select 1) select * from duckdb_databases) as x,"
+        " duckdb_databases",
+        "with a as (select * from sqlite_master), sqlite_master as (select 1) select * from a",
+    ],
+)
+def test_a_cte_cannot_shadow_its_way_to_an_unpublished_table(sql):
+    with pytest.raises(BoardSQLRefused, match="does not publish"):
+        check_board_sql(sql)
+
+
+def test_a_runaway_query_is_interrupted_and_odd_types_become_text(tmp_path):
+    db = tmp_path / "analytics.duckdb"
+    duckdb.connect(str(db)).execute("create table tags_value as select 1 as n").close()
+    con = board_connection(db)
+    try:
+        forever = Panel.model_validate(
+            {
+                "id": "p",
+                "title": "p",
+                "sql": "with recursive r(n) as (select 1 union all select n + 1 from r) select count(*) as c "
+                "from r, tags_value",
+                "chart": {"kind": "table"},
+            }
+        )
+        assert run_panel(con, forever, seconds=1).error == "interrupted after 1 s"
+        odd = Panel.model_validate(
+            {
+                "id": "q",
+                "title": "q",
+                "sql": "select interval 3 day as i, [1, 2] as l, n from tags_value",
+                "chart": {"kind": "table"},
+            }
+        )
+        assert run_panel(con, odd).records() == [{"i": "3 days, 0:00:00", "l": "[1, 2]", "n": 1}]
+        assert check_board_sql("select count(*), n::int from tags_value") is None  # DuckDB names them
+    finally:
+        con.close()
+    words = Panel.model_validate(
+        {
+            "id": "m",
+            "title": "m",
+            "sql": "select 1 as n",
+            "chart": {"kind": "metric", "value": "n", "previous": "p"},
+        }
+    )
+    assert metric(words, PanelData(["n", "p"], [("2026-06-30", "2026-06-29")])) == ("2026-06-30", None)

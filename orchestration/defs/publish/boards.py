@@ -24,6 +24,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -36,6 +37,7 @@ import sqlglot
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, model_validator
 from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
 
 from orchestration.defs.publish.analytics import PUBLISHED_TABLES, SEGMENT_TABLES, SUMMARY_TABLES
 from orchestration.lib.paths import PROJECT_ROOT
@@ -275,15 +277,24 @@ def check_board_sql(sql: str) -> list[str] | None:
         raise BoardSQLRefused(f"does not parse: {str(problem).splitlines()[0][:200]}") from None
     if not isinstance(query, exp.Query):
         raise BoardSQLRefused(f"not a SELECT but {query.key.upper()}")
-    ctes = {cte.alias_or_name.lower() for cte in query.find_all(exp.CTE)}
     for table in query.find_all(exp.Table):
         if isinstance(table.this, exp.Func) or not isinstance(table.this, exp.Identifier):
             raise BoardSQLRefused(f"reads {table.sql(dialect='duckdb')}: a board reads published tables only")
-        if table.args.get("catalog") or (table.db and table.db.lower() != "main"):
-            raise BoardSQLRefused(f"reads {table.sql(dialect='duckdb')}: only the main schema is published")
-        name = table.name.lower()
-        if name not in BOARD_TABLES and name not in ctes:
-            raise BoardSQLRefused(f"reads {table.name}, which analytics.duckdb does not publish")
+    try:
+        scopes = traverse_scope(query)
+    except sqlglot.errors.SqlglotError as problem:
+        raise BoardSQLRefused(f"cannot tell what it reads: {str(problem).splitlines()[0][:200]}") from None
+    # each scope's sources as SQL resolves them: a name its own CTE defines is that CTE, any other a table
+    for scope in scopes:
+        for source in scope.sources.values():
+            if not isinstance(source, exp.Table):
+                continue
+            if source.args.get("catalog") or (source.db and source.db.lower() != "main"):
+                raise BoardSQLRefused(
+                    f"reads {source.sql(dialect='duckdb')}: only the main schema is published"
+                )
+            if source.name.lower() not in BOARD_TABLES:
+                raise BoardSQLRefused(f"reads {source.name}, which analytics.duckdb does not publish")
     for function in query.find_all(exp.Func):
         name = (function.name if isinstance(function, exp.Anonymous) else function.sql_name()).lower()
         if name.startswith(("read_", "glob", "query", "getenv", "sniff_")):
@@ -294,13 +305,20 @@ def check_board_sql(sql: str) -> list[str] | None:
     for column in query.expressions:
         if isinstance(column, exp.Star) or (isinstance(column, exp.Column) and column.is_star):
             return None
+        if not isinstance(column, exp.Alias | exp.Column):
+            return None  # an unnamed expression: DuckDB names it, not sqlglot
         names.append(column.alias_or_name)
     return names
 
 
+QUERY_SECONDS = 30  # a panel's query is interrupted after this long (a runaway recursive CTE)
+
+
 def board_connection(analytics_db: Path) -> duckdb.DuckDBPyConnection:
-    """A connection for boards: read-only, no file or network access beyond the analytics file itself."""
-    return duckdb.connect(str(analytics_db), read_only=True, config={"enable_external_access": False})
+    """A connection for boards: read-only, no file or network access beyond the analytics file itself, a
+    memory limit, and a configuration no query can change."""
+    config = {"enable_external_access": False, "memory_limit": "2GB", "lock_configuration": True}
+    return duckdb.connect(str(analytics_db), read_only=True, config=config)
 
 
 @dataclass(frozen=True)
@@ -322,19 +340,28 @@ def _plain(value: Any) -> Any:
         return float(value)
     if isinstance(value, float) and not math.isfinite(value):
         return None
-    return value
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)  # intervals, UUIDs, times, lists, structs: as text
 
 
-def run_panel(con: duckdb.DuckDBPyConnection, panel: Panel) -> PanelData:
+def run_panel(con: duckdb.DuckDBPyConnection, panel: Panel, seconds: float = QUERY_SECONDS) -> PanelData:
     """The panel's rows (at most :data:`MAX_ROWS`), or the database's message when the query fails on this
-    file (a table of a newer publish, a column renamed): the board shows it in place of the chart."""
+    file (a table of a newer publish, a column renamed) or runs past ``seconds``: the board shows it in
+    place of the chart."""
+    fired = threading.Event()
+    timer = threading.Timer(seconds, lambda: (fired.set(), con.interrupt()))
     try:
         check_board_sql(panel.sql)
+        timer.start()
         result = con.execute(panel.sql)
         columns = [d[0] for d in result.description]
         rows = result.fetchmany(MAX_ROWS + 1)
     except (duckdb.Error, BoardSQLRefused) as problem:
-        return PanelData([], [], error=str(problem).splitlines()[0][:300])
+        reason = f"interrupted after {seconds:g} s" if fired.is_set() else str(problem).splitlines()[0][:300]
+        return PanelData([], [], error=reason)
+    finally:
+        timer.cancel()
     return PanelData(columns, rows[:MAX_ROWS], truncated=len(rows) > MAX_ROWS)
 
 
@@ -492,7 +519,8 @@ def metric(panel: Panel, data: PanelData) -> tuple[Any, Any]:
     record = data.records()[0]
     value = record.get(panel.chart.value)
     previous = record.get(panel.chart.previous) if panel.chart.previous else None
-    if value is None or previous is None:
+    numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (value, previous))
+    if not numbers:
         return value, None
     return value, value - previous
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import html
 from pathlib import Path
 
+import duckdb
+
 from orchestration.defs.publish.boards import (
     Board,
     Glossary,
@@ -123,18 +125,33 @@ def _panel(panel: Panel, data: PanelData, glossary: Glossary, language: str) -> 
     return "".join(parts)
 
 
+def _safe_panel(panel: Panel, data: PanelData, glossary: Glossary, language: str) -> str:
+    """:func:`_panel`, or the panel with its error when drawing it fails: one odd board never stops the
+    report (nor the publish step around it)."""
+    try:
+        return _panel(panel, data, glossary, language)
+    except Exception as problem:  # a chart the renderer refuses, a value it cannot take
+        failed = PanelData([], [], error=f"{type(problem).__name__}: {str(problem).splitlines()[0][:200]}")
+        return _panel(panel, failed, glossary, language)
+
+
 def render_report(analytics_db: Path, boards: list[Board], language: str, other_href: str) -> tuple[str, str]:
     """The report's HTML in ``language`` and its as-of date."""
     con = board_connection(analytics_db)
     try:
         glossary = Glossary.load(con)
-        as_of, persons = con.execute("select max(as_of_date), count(*) from person_profile").fetchone()
+        try:
+            as_of, persons = con.execute("select max(as_of_date), count(*) from person_profile").fetchone()
+        except duckdb.Error:
+            as_of, persons = None, 0
+        as_of = as_of or "unknown"
         sections = []
         for board in boards:
             section = [f"<h2>{html.escape(board.title(language))}</h2>"]
             if board.description:
                 section.append(f'<p class="note">{html.escape(board.description(language))}</p>')
-            section.extend(_panel(panel, run_panel(con, panel), glossary, language) for panel in board.panels)
+            for panel in board.panels:
+                section.append(_safe_panel(panel, run_panel(con, panel), glossary, language))
             sections.append("".join(section))
     finally:
         con.close()
